@@ -1,0 +1,85 @@
+"""What a collector is: a POSIX sh fragment plus a pure parser.
+
+The fragment runs inside the composite script (see fleetaudit.script) and reports its
+output in named *parts*, each with its own exit status, using the helpers the script
+preamble defines:
+
+    fa_run NAME CMD [ARGS...]      run CMD (stdin /dev/null, stderr merged, time- and
+                                   size-capped); part NAME gets its output and rc.
+    fa_root NAME CMD [ARGS...]     same, through `sudo -n` when the login user is not root
+                                   and the inventory asked for become.
+    fa_cat NAME PATH               the file's content (rc 0), or rc 2 when it is missing.
+    fa_part NAME / fa_rc RC        open a part / close it, for hand-written fragments.
+    fa_has CMD                     is CMD on PATH?
+
+A missing tool shows as rc 127 with the shell's "not found" text; parsers turn that
+into a fact ("iptables not installed"), never into an error of the host.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+# Exit status the preamble reports for a tool that is not on PATH.
+RC_MISSING = 127
+RC_NO_FILE = 2
+RC_TIMEOUT = 124
+
+
+@dataclass(frozen=True)
+class Part:
+    """One command's captured output on one host."""
+
+    out: str
+    rc: Optional[int]  # None when the part was cut off before its status arrived
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    @property
+    def missing(self) -> bool:
+        return self.rc == RC_MISSING
+
+    def to_json(self) -> dict:
+        data: Dict[str, Any] = {"out": self.out, "rc": self.rc}
+        if self.truncated:
+            data["truncated"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Part":
+        return cls(data.get("out", ""), data.get("rc"), bool(data.get("truncated")))
+
+
+# A collector's raw input: part name -> Part, in the order the host printed them.
+Section = Dict[str, Part]
+
+EMPTY = Part("", None)
+
+
+def part(section: Section, name: str) -> Part:
+    """The named part, or an empty part with no status when the host never printed it."""
+    return section.get(name, EMPTY)
+
+
+# A file the controller may need to read: (path on the host, sha256 the host reported).
+FileRef = Tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Collector:
+    """One fact family: shell fragment in, facts out.
+
+    `file_refs` lists files (by content hash) whose content the controller wants but
+    only once per distinct content across the fleet (CA bundles); `digest` turns such a
+    file's bytes into the JSON stored once in the run's catalog under its sha256.
+    """
+
+    name: str
+    script: str
+    parse: Callable[[Section], dict]
+    file_refs: Optional[Callable[[dict], List[FileRef]]] = None
+    digest: Optional[Callable[[bytes], Any]] = None
+    doc: str = ""

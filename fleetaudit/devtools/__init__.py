@@ -1,0 +1,1 @@
+"""Developer tools (fixture capture). Not used by the product at run time."""
