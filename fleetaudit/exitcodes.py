@@ -1,0 +1,6 @@
+"""Exit codes a CI pipeline can act on (documented in the README)."""
+CLEAN = 0            # every host audited, no finding at or above --fail-on
+FINDINGS = 1         # at least one finding at or above --fail-on
+USAGE = 2            # bad command line, inventory, policy or snapshot: nothing ran
+NOT_AUDITED = 3      # some hosts could not be audited (unreachable); takes precedence over 1
+INTERNAL = 4         # a bug in fleetaudit itself

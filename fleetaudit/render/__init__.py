@@ -1,0 +1,1 @@
+"""Renderers take result objects only, never a connection."""
