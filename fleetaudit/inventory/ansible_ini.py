@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from .errors import InventoryError
 from .raw import RawInventory, VarDef
-from .ranges import parse_host_pattern
+from .ranges import is_bracketed_ipv6, parse_host_pattern
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
@@ -60,7 +60,7 @@ class _Parser:
             line = raw_line.strip()
             if not line or line[0] in "#;":
                 continue
-            if line.startswith("["):
+            if line.startswith("[") and not is_bracketed_ipv6(line.split()[0]):
                 group, kind = self.section(line, lineno)
             elif kind == "hosts":
                 self.host_line(group, line, lineno)
@@ -96,6 +96,10 @@ class _Parser:
             tokens = shlex.split(line, comments=True)
         except ValueError as exc:
             raise self.fail(lineno, f"cannot parse host line {line!r}: {exc}") from None
+        for i, token in enumerate(tokens):
+            if token.startswith(";"):  # a ';' comment after the host (Ansible only knows '#' here)
+                del tokens[i:]
+                break
         if not tokens:
             return
         try:

@@ -185,14 +185,14 @@ def consumed_names(flavor: str) -> set:
     return names
 
 
-def check_layer(table: VarTable, flavor: str) -> None:
+def check_layer(table: VarTable, flavor: str, host: Optional[str] = None) -> None:
     """Validate field variables where they are written, even if no host uses them."""
     for field_name, names in field_sources(flavor).items():
         for name in names:
             if name in table:
-                CONVERTERS[field_name](table[name], name, None)
+                CONVERTERS[field_name](table[name], name, host)
     if flavor != "native":
-        jump_from_ssh_vars(table)
+        jump_from_ssh_vars(table, host)
 
 
 def host_fields(name: str, merged: Dict[str, Tuple[int, VarDef]], flavor: str) -> Dict[str, Any]:

@@ -48,6 +48,12 @@ def _port(text: str, pattern: str) -> int:
     return int(text)
 
 
+def is_bracketed_ipv6(token: str) -> bool:
+    """'[2001:db8::1]:22' (an INI host line can start with '[')."""
+    m = _BRACKETED_V6.match(token)
+    return bool(m and _looks_ipv6(m.group(1)))
+
+
 def has_range(pattern: str) -> bool:
     return "[" in pattern or "]" in pattern
 
@@ -114,4 +120,4 @@ def parse_host_pattern(pattern: str) -> Tuple[List[str], Optional[int]]:
     name, port = split_host_port(pattern.strip())
     if not name:
         raise ValueError(f"empty host name in {pattern!r}")
-    return expand_hosts(name) if not _looks_ipv6(name) else [name], port
+    return expand_hosts(name), port  # a bracketed IPv6 address arrives without its brackets

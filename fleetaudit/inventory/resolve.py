@@ -111,9 +111,11 @@ def _effective_groups(direct: List[str], parents, memo) -> Set[str]:
 def resolve(raw: RawInventory, warnings: Tuple[str, ...] = ()) -> Inventory:
     """Validate the whole inventory and build it; raises InventoryError on the first problem."""
     _check_graph(raw)
-    for table in [raw.defaults] + [t for g in raw.groups.values() for t in (g.vars, g.file_vars)] \
-            + [t for h in raw.hosts.values() for t in (h.vars, h.file_vars)]:
+    for table in [raw.defaults] + [t for g in raw.groups.values() for t in (g.vars, g.file_vars)]:
         fields.check_layer(table, raw.flavor)
+    for host in raw.hosts.values():
+        for table in (host.vars, host.file_vars):
+            fields.check_layer(table, raw.flavor, host.name)
     parents = _parents(raw)
     depths = _depths(parents)
     order = {name: (depths[name], _priority(g, raw.flavor), name) for name, g in raw.groups.items()}
