@@ -1,0 +1,654 @@
+"""Pull-error knowledge base: the field guide's failure modes as data.
+
+Every class names one way `docker pull` fails, the category `fleetaudit explain` ranks
+it under (design.md's fixed list), the exact phrasings the docker CLI, dockerd's log,
+containerd and the kubelet use for it (across Docker 1.x .. 28 and Go versions), what is
+wrong (`why`), which facts or commands confirm it (`check`) and the usual `fix`.
+
+`classify(line)` returns the ids of every class a log line or error message matches,
+most specific first:
+
+- `tier` orders classes: 0 = a precise root cause (a proxy CONNECT failed, the clock is
+  before the certificate), 1 = a cause, 2 = a network symptom that many causes share
+  (i/o timeout, connection reset), 3 = a stage or wrapper that only says where the pull
+  failed ("failed to register layer", "ErrImagePull").
+- `fallback` classes (a catch-all such as "some x509 error") are dropped when another
+  class of the same category matched; `wrapper` classes are dropped when anything
+  else matched; a class drops the ones it `refines` (x509-expired makes the generic
+  x509-expired-or-not-yet-valid redundant). So "ErrImagePull: ... x509: certificate signed by unknown authority"
+  is just ["x509-unknown-authority"].
+
+`keywords` are lowercase POSIX-ERE-safe fragments: the daemon_log collector ORs them into
+the pattern it greps on the host, so every message a class matches must contain one of
+its keywords (tests/test_pullerrors.py checks that on the sample table).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Pattern, Tuple
+
+from .models import CATEGORIES
+
+
+@dataclass(frozen=True)
+class PullErrorClass:
+    id: str
+    category: str
+    title: str
+    patterns: Tuple[str, ...]
+    keywords: Tuple[str, ...]
+    why: str
+    check: Tuple[str, ...]
+    fix: str = ""
+    tier: int = 1
+    related: Tuple[str, ...] = ()      # other categories that often turn out to be the cause
+    fallback: bool = False             # only when nothing else of the same category matched
+    wrapper: bool = False              # only when nothing else matched at all
+    refines: Tuple[str, ...] = ()      # classes this one makes redundant when both match
+    regexes: Tuple[Pattern[str], ...] = field(default=(), compare=False, repr=False)
+
+    def matches(self, line: str) -> bool:
+        return any(r.search(line) for r in self.regexes)
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "category": self.category, "title": self.title,
+            "why": self.why, "check": list(self.check), "fix": self.fix,
+            "related": list(self.related), "tier": self.tier,
+        }
+
+
+def _c(id: str, category: str, title: str, patterns, keywords, why: str, check, fix: str = "",
+       tier: int = 1, related=(), fallback: bool = False, wrapper: bool = False,
+       refines=()) -> PullErrorClass:
+    return PullErrorClass(
+        id=id, category=category, title=title, patterns=tuple(patterns),
+        keywords=tuple(keywords), why=why, check=tuple(check), fix=fix, tier=tier,
+        related=tuple(related), fallback=fallback, wrapper=wrapper, refines=tuple(refines),
+        regexes=tuple(re.compile(p, re.IGNORECASE) for p in patterns),
+    )
+
+
+# Log lines from dockerd quote with \" (logrus), so patterns never rely on a bare quote
+# and never on a word boundary before a message: logrus also folds newlines into "\n",
+# which glues "\ndenied:" into one word.
+CLASSES: Tuple[PullErrorClass, ...] = (
+    # ---------------------------------------------------------------- proxy
+    _c("proxy-auth-required", "proxy", "Proxy demands credentials",
+       [r"proxy authentication required"],
+       ["proxy auth"],
+       "The HTTP(S) proxy the daemon uses answered 407: the proxy URL carries no (or wrong) "
+       "user:password, or the proxy does not accept the daemon's credentials.",
+       ["proxy.daemon HTTPS_PROXY and proxy.has_credentials",
+        "systemctl show --property=Environment docker",
+        "curl -x \"$HTTPS_PROXY\" -sI https://REGISTRY/v2/"],
+       "Put user:password into the daemon's HTTPS_PROXY (systemd drop-in), or exempt the "
+       "registry via NO_PROXY; daemon-reload and restart docker.",
+       tier=0, related=("auth",), refines=("unauthorized",)),
+    _c("proxy-scheme-mismatch", "proxy", "HTTPS proxy URL points at a plain-HTTP proxy",
+       [r"proxyconnect tcp: tls: first record does not look like a tls handshake",
+        r"proxyconnect tcp: tls: oversized record"],
+       ["proxyconnect"],
+       "HTTPS_PROXY is https://... but the proxy speaks plain HTTP on that port, so the "
+       "daemon's TLS handshake to the proxy reads an HTTP answer.",
+       ["proxy.daemon HTTPS_PROXY scheme", "proxy.dropins"],
+       "Use http://proxy:port as HTTPS_PROXY (the scheme is how to reach the proxy, not the "
+       "registry).",
+       tier=0, related=("tls",), refines=("proxyconnect-failed", "tls-first-record")),
+    _c("proxyconnect-failed", "proxy", "Cannot reach the configured proxy",
+       [r"proxyconnect tcp"],
+       ["proxyconnect"],
+       "The daemon sends registry traffic to a proxy (HTTP(S)_PROXY) and the connection to "
+       "the proxy itself failed (wrong host/port, proxy down, proxy name does not resolve).",
+       ["proxy.daemon HTTPS_PROXY / HTTP_PROXY", "proxy.daemon_no_proxy",
+        "nc -vz PROXY_HOST PROXY_PORT"],
+       "Fix or remove the daemon's proxy setting, or add the registry to NO_PROXY.",
+       tier=0, related=("reachability", "dns")),
+    # ---------------------------------------------------------------- time / tls
+    _c("x509-not-yet-valid", "time", "Host clock is before the certificate's start",
+       [r"x509: certificate has expired or is not yet valid: current time \S+ is before"],
+       ["x509"],
+       "The registry certificate is not valid yet from this host's point of view: the host "
+       "clock is behind (or the certificate was issued with a future start date).",
+       ["time.clock.skew_s", "time.ntp.synchronized", "date -u; timedatectl"],
+       "Sync the clock (enable NTP: timedatectl set-ntp true / chronyd) and retry.",
+       tier=0, related=("tls",), refines=("x509-expired-or-not-yet-valid",)),
+    _c("x509-expired", "tls", "Registry certificate has expired",
+       [r"x509: certificate has expired or is not yet valid: current time \S+ is after"],
+       ["x509"],
+       "The certificate presented (registry's or an intercepting proxy's) is past its "
+       "notAfter date, or the host clock is far ahead.",
+       ["time.clock.skew_s", "tls catalog not_after for the registry's CA/cert",
+        "openssl s_client -connect REGISTRY:443 -servername REGISTRY </dev/null | "
+        "openssl x509 -noout -dates"],
+       "Renew the registry certificate (or fix the host clock if it is ahead).",
+       tier=0, related=("time",), refines=("x509-expired-or-not-yet-valid",)),
+    _c("ca-bundle-missing", "tls", "Host has no CA bundle",
+       [r"x509: failed to load system roots", r"failed to load system roots"],
+       ["system roots"],
+       "Go found no system CA bundle on this host, so no registry certificate can be "
+       "verified.",
+       ["tls.bundle.present", "ls -l /etc/ssl/certs/ca-certificates.crt"],
+       "Install ca-certificates (apt/yum/apk) and restart docker.",
+       tier=0),
+    _c("x509-legacy-common-name", "tls", "Certificate has no subjectAltName",
+       [r"x509: certificate relies on legacy common name field"],
+       ["legacy common name"],
+       "The registry certificate only names the host in its CN; Go 1.15+ (Docker 20.10+) "
+       "requires a subjectAltName.",
+       ["openssl s_client -connect REGISTRY:443 </dev/null | openssl x509 -noout -ext "
+        "subjectAltName", "docker.server.version"],
+       "Reissue the registry certificate with a subjectAltName for its DNS name/IP.",
+       tier=1),
+    _c("x509-unknown-authority", "tls", "Certificate signed by an unknown CA",
+       [r"certificate signed by unknown authority", r"x509: certificate is not trusted",
+        r"unable to get local issuer certificate", r"self[- ]signed certificate in certificate chain"],
+       ["unknown authority", "not trusted", "local issuer", "self-signed", "self signed"],
+       "The registry (or a TLS-intercepting proxy) presents a chain whose root is neither in "
+       "the host's CA bundle nor in /etc/docker/certs.d/REGISTRY/.",
+       ["tls.certs_d[REGISTRY] has ca.crt", "tls.bundle.sha256 compared with a working host",
+        "proxy.daemon (a MITM proxy re-signs certificates)",
+        "openssl s_client -connect REGISTRY:443 -showcerts </dev/null"],
+       "Install the CA: /etc/docker/certs.d/REGISTRY/ca.crt (no restart needed) or the "
+       "system bundle (update-ca-certificates) + restart docker.",
+       tier=1, related=("proxy",)),
+    _c("x509-expired-or-not-yet-valid", "tls", "Certificate outside its validity period",
+       [r"certificate has expired or is not yet valid", r"x509: certificate has expired",
+        r"certificate has expired", r"certificate is not yet valid"],
+       ["expired", "not yet valid"],
+       "The certificate's validity period does not contain the host's current time: an "
+       "expired certificate, or a host clock far off.",
+       ["time.clock.skew_s", "time.ntp.synchronized",
+        "openssl s_client -connect REGISTRY:443 </dev/null | openssl x509 -noout -dates"],
+       "Fix the host clock, or renew the certificate.",
+       tier=1, related=("time",)),
+    _c("x509-hostname-mismatch", "tls", "Certificate does not name the registry host",
+       [r"x509: certificate is valid for .{0,300}, not \S+",
+        r"certificate is not valid for any names",
+        r"cannot validate certificate for \S+ because it doesn't contain any ip sans",
+        r"no alternative certificate subject name matches"],
+       ["valid for", "ip sans", "subject name matches"],
+       "The name used in the image reference (or a proxy/mirror in between) is not among "
+       "the certificate's subjectAltNames.",
+       ["the registry name in the image reference vs the certificate's SAN list",
+        "dns.resolves (the name may point at another server)",
+        "daemon_json registry-mirrors"],
+       "Pull with the name the certificate is issued for, or reissue the certificate with "
+       "the right SANs.",
+       tier=1, related=("dns",)),
+    _c("tls-handshake-timeout", "tls", "TLS handshake timed out",
+       [r"tls handshake timeout"],
+       ["handshake timeout"],
+       "TCP connected but the TLS handshake did not finish in 10 s: packets with the large "
+       "certificate chain get lost (MTU / PMTU black hole), a proxy or middlebox stalls, or "
+       "the registry is overloaded.",
+       ["network.interfaces mtu vs the path (ping -M do -s 1472 REGISTRY)",
+        "proxy.daemon", "firewall rules dropping ICMP fragmentation-needed",
+        "curl -v https://REGISTRY/v2/ from the host"],
+       "Fix the MTU (or MSS clamping) on the path, or the proxy; retry on an idle registry.",
+       tier=1, related=("mtu", "proxy", "reachability")),
+    _c("tls-remote-error", "tls", "Peer rejected the TLS handshake",
+       [r"remote error: tls: [a-z ]+"],
+       ["remote error"],
+       "The registry or a proxy aborted the handshake: it wants a client certificate "
+       "(certs.d/REGISTRY/client.cert/.key), rejects the TLS version/ciphers, or a "
+       "TLS-inspecting proxy refuses the connection.",
+       ["tls.certs_d[REGISTRY] kinds (cert/key present?)", "proxy.daemon",
+        "openssl s_client -connect REGISTRY:443 </dev/null"],
+       "Provide the client certificate pair in /etc/docker/certs.d/REGISTRY/, or fix the "
+       "proxy's TLS policy.",
+       tier=1, related=("proxy", "auth")),
+    _c("http-response-to-https-client", "tls", "Registry speaks plain HTTP",
+       [r"server gave http response to https client"],
+       ["http response to https"],
+       "The registry listens without TLS but the daemon does not list it in "
+       "insecure-registries, so it insists on HTTPS.",
+       ["daemon_json.config insecure-registries", "docker.info.insecure_registries"],
+       "Serve the registry over TLS (preferred), or add it to insecure-registries in "
+       "daemon.json and restart docker.",
+       tier=1, related=("daemon",)),
+    _c("tls-first-record", "tls", "Non-TLS answer to a TLS handshake",
+       [r"first record does not look like a tls handshake", r"tls: oversized record received"],
+       ["first record", "oversized record"],
+       "Something that is not TLS answered on the registry port: a plain-HTTP registry, a "
+       "captive portal, or a proxy port.",
+       ["daemon_json.config insecure-registries", "proxy.daemon",
+        "curl -v http://REGISTRY:PORT/v2/"],
+       "Point at the TLS port, or declare the registry insecure if it really is HTTP-only.",
+       tier=1, related=("proxy",)),
+    _c("x509-other", "tls", "Other certificate verification error",
+       [r"x509: ", r"tls: failed to verify certificate"],
+       ["x509", "failed to verify certificate"],
+       "Certificate verification failed for a reason other than the common ones (bad key "
+       "usage, malformed or unsupported certificate).",
+       ["openssl s_client -connect REGISTRY:443 -showcerts </dev/null"],
+       "Inspect the chain the registry serves; reissue the certificate.",
+       tier=1, fallback=True),
+    # ---------------------------------------------------------------- auth
+    _c("ecr-token-expired", "auth", "ECR login token expired",
+       [r"authorization token has expired"],
+       ["token has expired"],
+       "AWS ECR passwords from get-login-password live 12 hours; the stored login is older.",
+       ["credentials.users.root.auths has the *.dkr.ecr.* registry",
+        "credentials cred_helpers (ecr-login avoids expiry)"],
+       "Run aws ecr get-login-password | docker login again, or use docker-credential-ecr-login.",
+       tier=0),
+    _c("credential-helper-failed", "auth", "Credential helper missing or failing",
+       [r"error getting credentials", r"error storing credentials",
+        r"docker-credential-\S+.{0,10}executable file not found",
+        r"credentials store.{0,40}(?:not found|failed)"],
+       ["error getting credentials", "error storing credentials", "docker-credential-",
+        "credentials store"],
+       "config.json names a credsStore/credHelper (docker-credential-NAME) that is not "
+       "installed for this user or fails (no D-Bus/keyring in a headless session).",
+       ["credentials.users.*.creds_store / cred_helpers and credentials.missing_helpers",
+        "command -v docker-credential-NAME"],
+       "Install the helper, or remove credsStore from config.json and docker login again "
+       "(credentials then live in config.json).",
+       tier=0),
+    _c("bad-credentials", "auth", "Registry rejected the username/password",
+       [r"incorrect username or password", r"http basic: access denied",
+        r"invalid username(?:/| or )password", r"username or password (?:is )?(?:wrong|invalid|incorrect)"],
+       ["username", "access denied"],
+       "The credentials stored for the registry are wrong or revoked (rotated token, "
+       "expired password).",
+       ["credentials.users.<pulling user>.auths[REGISTRY]",
+        "docker login REGISTRY as the user that pulls"],
+       "docker login again with a valid token as the user that pulls (root for systemd "
+       "units).",
+       tier=1),
+    _c("no-basic-auth-credentials", "auth", "No credentials for a registry that requires them",
+       [r"no basic auth credentials"],
+       ["no basic auth"],
+       "The registry requires authentication and the pulling user has no entry for it in "
+       "~/.docker/config.json (often: logged in as another user than the one that pulls).",
+       ["credentials.users.root.auths (root pulls for systemd units and sudo)",
+        "credentials.users.*.auths on a working host"],
+       "sudo docker login REGISTRY (as the user that runs the pulls).",
+       tier=1),
+    _c("pull-access-denied", "auth", "Pull access denied (or repository does not exist)",
+       [r"pull access denied", r"repository does not exist or may require",
+        r"requested access to the resource is denied", r"does not exist or no pull access",
+        r"insufficient_scope", r"may require authorization"],
+       ["pull access denied", "access to the resource is denied", "may require",
+        "no pull access", "insufficient_scope"],
+       "The registry refused the repository: either the path is wrong (registries answer "
+       "'denied' for names that do not exist, to not leak them) or the credentials lack "
+       "pull permission on it.",
+       ["the image reference (namespace/repository spelling)",
+        "credentials.users.<pulling user>.auths[REGISTRY]",
+        "docker manifest inspect IMAGE as the pulling user"],
+       "Check the repository path; docker login with an account/token that can read it.",
+       tier=1, related=("reference",)),
+    _c("unauthorized", "auth", "Registry says unauthorized",
+       [r"unauthorized:", r"\b401 unauthorized", r"unexpected status: 401",
+        r"status code 401", r"authentication required"],
+       ["unauthorized", "authentication required", "status: 401", "status code 401"],
+       "The registry wants (other) credentials for this request: not logged in, wrong "
+       "account, or a token without the needed scope.",
+       ["credentials.users.<pulling user>.auths[REGISTRY]",
+        "curl -sI https://REGISTRY/v2/ (401 there is normal)"],
+       "docker login REGISTRY as the pulling user with an account that can read the repository.",
+       tier=1, fallback=True),
+    _c("forbidden", "auth", "Registry or proxy answered 403 Forbidden",
+       [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden"],
+       ["forbidden", "status: 403", "status code 403"],
+       "The request was understood and refused: account without permission, IP allow-list "
+       "on the registry, or a proxy policy blocking the registry.",
+       ["credentials.users.<pulling user>.auths[REGISTRY]", "proxy.daemon"],
+       "Grant the account read access, or allow the registry in the proxy/registry policy.",
+       tier=1, related=("proxy",), fallback=True),
+    # ---------------------------------------------------------------- ratelimit
+    _c("toomanyrequests", "ratelimit", "Registry rate limit reached",
+       [r"toomanyrequests", r"too many requests", r"status(?: code)?:? 429", r"pull rate limit",
+        r"rate limit exceeded"],
+       ["toomanyrequests", "too many requests", "status: 429", "status code 429", "rate limit"],
+       "The registry throttles this client (Docker Hub: 100 pulls/6 h per IP anonymous, "
+       "200 authenticated). Many hosts behind one NAT IP share the anonymous budget.",
+       ["credentials.users.root.auths has docker.io (https://index.docker.io/v1/)",
+        "daemon_json.config registry-mirrors"],
+       "docker login to Docker Hub on every host, or pull through a mirror/cache.",
+       tier=1),
+    # ---------------------------------------------------------------- reference / arch
+    _c("invalid-reference", "reference", "Malformed image reference",
+       [r"invalid reference format", r"repository name must be lowercase",
+        r"invalid repository name", r"invalid tag format"],
+       ["invalid reference", "must be lowercase", "invalid repository", "invalid tag"],
+       "The image reference cannot be parsed (uppercase letters, stray spaces, an empty "
+       "variable in the compose file).",
+       ["docker compose config | grep image:", "the unit's docker run line"],
+       "Fix the reference: lowercase repository, NAME[:TAG][@DIGEST].",
+       tier=0),
+    _c("manifest-unknown", "reference", "Tag or digest does not exist",
+       [r"manifest unknown", r"manifest for \S+ not found", r"\btag \S+ not found in repository",
+        r"failed to resolve reference \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown"],
+       ["manifest unknown", "manifest for", "not found in repository", "resolve reference"],
+       "The repository exists but has no such tag/digest in the registry this host talks "
+       "to: a typo, an image not pushed yet, or a mirror that lacks it.",
+       ["daemon_json.config registry-mirrors (a mirror may be stale)",
+        "docker manifest inspect IMAGE", "curl https://REGISTRY/v2/REPO/tags/list"],
+       "Push the tag, fix the reference, or pin a digest that exists.",
+       tier=1),
+    _c("name-unknown", "reference", "Repository does not exist",
+       [r"name unknown", r"repository name not known to registry"],
+       ["name unknown", "not known to registry"],
+       "The registry has no repository with that name (missing namespace, wrong registry).",
+       ["the image reference's registry/namespace/repository"],
+       "Fix the repository path (e.g. registry.example.com/team/app, not .../app).",
+       tier=1),
+    _c("blob-unknown", "reference", "Registry is missing a layer",
+       [r"blob unknown", r"blob_unknown"],
+       ["blob unknown", "blob_unknown"],
+       "The manifest references a layer the registry no longer has (garbage collection, "
+       "broken push, inconsistent mirror).",
+       ["docker manifest inspect IMAGE", "registry-mirrors in daemon_json"],
+       "Re-push the image; bypass or repair the mirror.",
+       tier=1, related=("reachability",)),
+    _c("no-matching-manifest", "arch", "Image has no variant for this platform",
+       [r"no matching manifest for \S+ in the manifest list entries",
+        r"no match for platform in manifest",
+        r"does not match the specified platform",
+        r"image operating system \S+ cannot be used on this platform"],
+       ["no matching manifest", "no match for platform", "specified platform",
+        "cannot be used on this platform"],
+       "The image (manifest list) has no entry for this host's OS/architecture, e.g. an "
+       "arm64 host pulling an amd64-only image.",
+       ["system.arch and docker.info.architecture vs the image's platforms",
+        "docker buildx imagetools inspect IMAGE"],
+       "Publish a multi-arch image (buildx --platform linux/amd64,linux/arm64) or a "
+       "platform-specific tag.",
+       tier=1),
+    _c("platform-mismatch", "arch", "Running an image built for another platform",
+       [r"exec format error", r"requested image's platform \(\S+\) does not match the detected host platform"],
+       ["exec format error", "detected host platform"],
+       "The pulled image's binaries are for another CPU architecture (pulled with "
+       "--platform, or a single-arch image mislabelled).",
+       ["system.arch", "docker image inspect --format '{{.Architecture}}' IMAGE"],
+       "Use an image built for this architecture.",
+       tier=1),
+    _c("digest-mismatch", "disk", "Downloaded content fails verification",
+       [r"verification failed for digest", r"unexpected commit digest", r"digest mismatch",
+        r"digest did not match", r"failed to verify.{0,20}digest"],
+       ["verification failed", "commit digest", "digest mismatch", "digest did not match",
+        "failed to verify"],
+       "A layer's bytes do not hash to the expected digest: corrupted local storage, a bad "
+       "disk, or a middlebox altering the transfer.",
+       ["disk.data_root", "dmesg | tail (I/O errors)", "proxy.daemon"],
+       "docker image rm -f IMAGE and pull again; check the disk; bypass the middlebox.",
+       tier=1, related=("proxy", "mtu")),
+    # ---------------------------------------------------------------- disk
+    _c("no-space-left", "disk", "No space (or inodes) left",
+       [r"no space left on device"],
+       ["no space left"],
+       "The filesystem holding /var/lib/docker (or /tmp during extraction) is full, in "
+       "bytes or in inodes.",
+       ["disk.data_root used_pct and inodes_used_pct", "df -h; df -i; docker system df"],
+       "docker system prune (carefully), grow the filesystem, or move data-root.",
+       tier=1),
+    _c("disk-quota-exceeded", "disk", "Disk quota exceeded",
+       [r"disk quota exceeded"],
+       ["quota exceeded"],
+       "A filesystem quota (XFS project quota for overlay2 size limits) is exhausted.",
+       ["disk.data_root", "xfs_quota -x -c report /var/lib/docker"],
+       "Raise the quota or free space.",
+       tier=1),
+    _c("read-only-filesystem", "disk", "Filesystem is read-only",
+       [r"read-only file system"],
+       ["read-only file system"],
+       "The data-root filesystem was remounted read-only (usually after I/O errors).",
+       ["mount | grep /var/lib/docker", "dmesg | tail"],
+       "Fix the disk errors and remount read-write.",
+       tier=1, related=("daemon",)),
+    _c("layer-register-failed", "disk", "Layer extraction/registration failed",
+       [r"failed to register layer", r"error processing tar file", r"failed to extract layer",
+        r"error creating overlay mount", r"failed to mount .{0,80}overlay"],
+       ["register layer", "processing tar", "extract layer", "overlay mount", "failed to mount"],
+       "The daemon could not unpack a downloaded layer into its storage: full disk, "
+       "unsupported filesystem for the storage driver, or corrupted local state.",
+       ["disk.data_root", "docker.info.storage_driver", "dmesg | tail"],
+       "Free space; remove the image and pull again; check the storage driver.",
+       tier=3, related=("daemon",), fallback=True),
+    # ---------------------------------------------------------------- daemon
+    _c("daemon-config-invalid", "daemon", "Daemon refuses its configuration",
+       [r"unable to configure the docker daemon with file",
+        r"directives are specified both as a flag and in the configuration file",
+        r"the following directives don't match any configuration option"],
+       ["unable to configure", "specified both as a flag", "configuration option"],
+       "dockerd did not start: daemon.json is not valid JSON, has an unknown key, or "
+       "repeats a flag given on the command line / in the systemd unit.",
+       ["daemon_json.valid and daemon_json.error", "docker.daemon_up",
+        "systemctl cat docker (ExecStart flags)"],
+       "Fix daemon.json (dockerd --validate on 23+), then restart docker.",
+       tier=0),
+    _c("daemon-not-running", "daemon", "Docker daemon not reachable",
+       [r"cannot connect to the docker daemon", r"is the docker daemon running"],
+       ["cannot connect to the docker daemon", "daemon running"],
+       "Nothing answers on the docker socket: dockerd is stopped, crashed at start, or "
+       "DOCKER_HOST points elsewhere.",
+       ["docker.daemon_up and docker.error", "restarts.units", "daemon_log samples",
+        "systemctl status docker"],
+       "Start docker (systemctl start docker) and read why it stopped.",
+       tier=1),
+    _c("docker-socket-permission", "daemon", "No permission on the docker socket",
+       [r"permission denied while trying to connect to the docker daemon socket",
+        r"dial unix /var/run/docker\.sock: connect: permission denied"],
+       ["docker daemon socket", "connect: permission denied"],
+       "The user is neither root nor in the docker group.",
+       ["id USER", "ls -l /var/run/docker.sock"],
+       "Pull as root / via sudo, or add the user to the docker group.",
+       tier=1, related=("auth",)),
+    _c("containerd-unavailable", "daemon", "containerd not reachable",
+       [r"containerd\.sock.{0,80}(?:connection refused|no such file|deadline exceeded|connect:)",
+        r"failed to dial \S*containerd", r"error while dialing: dial unix \S*containerd"],
+       ["containerd.sock: connect", "failed to dial", "error while dialing"],
+       "dockerd (or the kubelet) cannot reach containerd, which does the pulls on Docker 23+ "
+       "with the containerd image store and on Kubernetes.",
+       ["restarts.units containerd.service", "systemctl status containerd"],
+       "Restart containerd, then docker.",
+       tier=1),
+    _c("daemon-start-failed", "daemon", "Docker daemon failed to start",
+       [r"failed to start daemon", r"error starting daemon", r"start request repeated too quickly",
+        r"start-limit-hit"],
+       ["failed to start daemon", "error starting daemon", "repeated too quickly",
+        "start-limit-hit"],
+       "dockerd exited during start-up (configuration, storage driver, network setup).",
+       ["restarts.units docker.service", "daemon_json", "journalctl -u docker -b"],
+       "Read the line before this one in the daemon log, fix the cause, "
+       "systemctl reset-failed docker; systemctl start docker.",
+       tier=2, fallback=True),
+    # ---------------------------------------------------------------- dns
+    _c("no-such-host", "dns", "Registry name does not resolve",
+       [r"no such host", r"lookup \S+ on \S+: no such host"],
+       ["no such host"],
+       "The resolver answered NXDOMAIN for the registry (or proxy) name: a typo, a missing "
+       "internal zone, or a resolv.conf pointing at the wrong resolver.",
+       ["dns.resolv_conf.nameservers and search", "daemon_json.config dns",
+        "getent hosts REGISTRY"],
+       "Fix the name or the resolver configuration (resolv.conf / systemd-resolved).",
+       tier=1),
+    _c("dns-server-misbehaving", "dns", "Resolver returned an error (SERVFAIL)",
+       [r"server misbehaving"],
+       ["server misbehaving"],
+       "The resolver answered with SERVFAIL/REFUSED: an upstream outage, DNSSEC failure, or "
+       "a resolver that refuses this client.",
+       ["dns.resolv_conf.nameservers", "dig REGISTRY @NAMESERVER"],
+       "Fix the resolver or point the host at a working one.",
+       tier=1),
+    _c("dns-lookup-failed", "dns", "Resolver unreachable or timing out",
+       [r"lookup \S+(?: on \S+)?: (?:read udp \S+: )?(?:i/o timeout|read: connection refused|"
+        r"connection refused|dial udp \S+: connect: network is unreachable|network is unreachable)",
+        r"lookup \S+.{0,120}i/o timeout",
+        r"temporary failure in name resolution", r"lookup \S+: try again",
+        r"no answer from dns server"],
+       ["lookup", "name resolution", "dns server"],
+       "The name could not be resolved at all: the nameservers in resolv.conf do not "
+       "answer (firewall on port 53, stub resolver not running, unreachable network).",
+       ["dns.resolv_conf.nameservers (127.0.0.53 needs systemd-resolved)",
+        "firewall rules for udp/tcp 53", "getent hosts REGISTRY"],
+       "Point resolv.conf at reachable resolvers; allow port 53 outbound.",
+       tier=1, related=("firewall",)),
+    # ---------------------------------------------------------------- reachability
+    _c("registry-server-error", "reachability", "Registry answered with a 5xx error",
+       [r"unexpected http status: 5\d\d", r"\b50[0234] (?:internal server error|bad gateway|"
+        r"service unavailable|gateway timeout)", r"status code 5\d\d",
+        r"unexpected status(?: code)?: 5\d\d"],
+       ["unexpected http status", "internal server error", "bad gateway",
+        "service unavailable", "gateway timeout", "status code", "unexpected status"],
+       "The registry (or a proxy/load balancer in front of it) failed the request.",
+       ["try from a working host at the same time", "proxy.daemon"],
+       "Retry later; check the registry's (or the proxy's) health.",
+       tier=1, related=("proxy",)),
+    _c("no-route-to-host", "firewall", "No route to host",
+       [r"no route to host"],
+       ["no route to host"],
+       "The kernel got 'host unreachable': typically a firewall REJECT "
+       "(icmp-host-prohibited), or no ARP answer on the local segment.",
+       ["firewall rules (REJECT with icmp-host-prohibited)", "network.default_route",
+        "ip route get REGISTRY_IP"],
+       "Allow the registry in the firewall, fix routing.",
+       tier=2, related=("reachability",)),
+    _c("network-unreachable", "reachability", "Network unreachable",
+       [r"network is unreachable"],
+       ["network is unreachable"],
+       "No route to the registry address family/network (often IPv6 tried on an IPv4-only "
+       "host before falling back, or no default route).",
+       ["network.default_route", "ip -6 route"],
+       "Add the missing route, or stop resolving AAAA where IPv6 does not route.",
+       tier=2, related=("firewall",)),
+    _c("connection-refused", "reachability", "Connection refused",
+       [r"connection refused"],
+       ["connection refused"],
+       "Nothing listens on the registry (or proxy) port at that address, or a firewall "
+       "REJECTs with tcp-reset.",
+       ["the port in the image reference (registry:5000?)", "firewall REJECT rules",
+        "nc -vz REGISTRY PORT"],
+       "Point at the right host:port, start the registry, or allow it in the firewall.",
+       tier=2, related=("firewall", "proxy")),
+    _c("io-timeout", "reachability", "Connection timed out",
+       [r"i/o timeout", r"connection timed out", r"connect: operation timed out"],
+       ["i/o timeout", "timed out"],
+       "SYNs or packets go unanswered: a firewall DROPs egress to the registry (or a proxy "
+       "is required and not configured), or the address is unroutable.",
+       ["firewall.output_blocks_443 and rules", "proxy.daemon (set on working hosts?)",
+        "nc -vz -w 5 REGISTRY 443"],
+       "Allow egress to the registry (or configure the proxy the network requires).",
+       tier=2, related=("firewall", "proxy", "mtu")),
+    _c("request-timeout", "reachability", "Request timed out",
+       [r"client\.timeout exceeded", r"context deadline exceeded",
+        r"request canceled while waiting for connection", r"timeout awaiting response headers"],
+       ["timeout exceeded", "timeout awaiting", "deadline exceeded", "request canceled"],
+       "The connection was made but the answer did not come in time: slow/overloaded "
+       "registry or proxy, or large packets lost on the path.",
+       ["network MTU", "proxy.daemon", "time curl -sI https://REGISTRY/v2/"],
+       "Check MTU and the proxy; retry when the registry is healthy.",
+       tier=2, related=("mtu", "proxy")),
+    _c("connection-reset", "reachability", "Connection reset by peer",
+       [r"connection reset by peer", r"econnreset"],
+       ["connection reset", "econnreset"],
+       "A middlebox (proxy, IDS, load balancer) or the registry closed the connection "
+       "abruptly; MTU problems and flaky links also show this way.",
+       ["network MTU vs path", "proxy.daemon", "firewall rules"],
+       "Check MTU/MSS clamping and the proxy; retry to see if it is intermittent.",
+       tier=2, related=("mtu", "proxy", "firewall")),
+    _c("unexpected-eof", "mtu", "Transfer cut off (unexpected EOF)",
+       [r"unexpected eof"],
+       ["unexpected eof"],
+       "The connection ended in the middle of a response: typically large packets lost on "
+       "a path with a smaller MTU (VPN, VXLAN, cloud overlays), or a proxy cutting long "
+       "downloads.",
+       ["network.interfaces mtu / network.docker0_mtu / daemon_mtu",
+        "ping -M do -s 1472 REGISTRY", "proxy.daemon"],
+       "Lower the MTU (daemon.json mtu, interface) or clamp MSS; fix the proxy's limits.",
+       tier=2, related=("proxy", "reachability")),
+    _c("http-eof", "proxy", "Connection closed before any answer (EOF)",
+       [r":\s*EOF(?:\W|$)"],
+       ["eof"],
+       "The peer closed the connection without answering the request: a proxy refusing "
+       "CONNECT, a TLS-inspecting middlebox, or a registry behind a load balancer with no "
+       "backend.",
+       ["proxy.daemon", "curl -v https://REGISTRY/v2/"],
+       "Check the proxy/middlebox in front of the registry.",
+       tier=2, related=("tls", "reachability")),
+    _c("broken-pipe", "reachability", "Broken pipe",
+       [r"broken pipe"],
+       ["broken pipe"],
+       "The peer went away while data was being sent (proxy or registry restart, flaky "
+       "path).",
+       ["proxy.daemon", "network MTU"],
+       "Retry; check the proxy and the path.",
+       tier=2, related=("mtu", "proxy")),
+    _c("pull-canceled", "reachability", "Pull canceled",
+       [r"context canceled", r"code = canceled"],
+       ["context canceled", "code = canceled"],
+       "The client gave up on the pull (compose/kubelet timeout, Ctrl-C): usually a very "
+       "slow download.",
+       ["network MTU", "proxy.daemon", "image size"],
+       "Find why the download is slow; raise the client's timeout.",
+       tier=2, related=("mtu",), fallback=True),
+    # ---------------------------------------------------------------- wrappers
+    _c("kubelet-pull-failed", "reachability", "Kubelet/CRI pull failure (wrapper)",
+       [r"errimagepull", r"imagepullbackoff", r"back-off pulling image", r"failed to pull image",
+        r"failed to pull and unpack image"],
+       ["errimagepull", "imagepullbackoff", "pulling image", "failed to pull"],
+       "The runtime failed to pull and is backing off; the cause is in the wrapped error.",
+       ["the rest of the message; daemon_log of the node"],
+       tier=3, wrapper=True),
+    _c("registry-request-failed", "reachability", "Registry request failed (wrapper)",
+       [r"failed to resolve reference", r"failed to do request", r"error pulling image configuration",
+        r"error getting v2 registry", r"attempting next endpoint for pull after error",
+        r"not continuing with pull after error", r"download failed after attempts"],
+       ["resolve reference", "failed to do request", "image configuration", "v2 registry",
+        "after error", "download failed"],
+       "dockerd/containerd report that a registry request failed; the cause follows in the "
+       "same line.",
+       ["the rest of the message"],
+       tier=3, wrapper=True),
+)
+
+BY_ID: Dict[str, PullErrorClass] = {c.id: c for c in CLASSES}
+_INDEX = {c.id: i for i, c in enumerate(CLASSES)}
+
+
+def classify(line: str) -> List[str]:
+    """Ids of the classes `line` matches, most specific first (see module doc)."""
+    if not isinstance(line, str) or not line:
+        return []
+    hits = [c for c in CLASSES if c.matches(line)]
+    if not hits:
+        return []
+    specific = [c for c in hits if not c.wrapper]
+    if specific:
+        hits = specific
+    categories_with_precise = {c.category for c in hits if not c.fallback}
+    hits = [c for c in hits if not (c.fallback and c.category in categories_with_precise)]
+    refined = {r for c in hits for r in c.refines}
+    hits = [c for c in hits if c.id not in refined]
+    hits.sort(key=lambda c: (c.tier, _INDEX[c.id]))
+    return [c.id for c in hits]
+
+
+def primary(line: str) -> Optional[str]:
+    """The most specific class of `line`, or None."""
+    ids = classify(line)
+    return ids[0] if ids else None
+
+
+# Host-side prefilter: lines worth sending from a daemon log. Logrus levels catch the
+# errors no class knows yet (they arrive as "unclassified").
+_LEVELS = ("level=error", "level=warning", "level=fatal", "level=panic",
+           '"level":"error"', '"level":"warning"', '"level":"fatal"')
+
+
+def host_pattern() -> str:
+    """A lowercase POSIX ERE matching every line any class could match.
+
+    Built from plain keywords only (no backslashes, no quotes) so it can travel as a
+    shell argument and an awk -v value unchanged.
+    """
+    words: List[str] = []
+    for w in _LEVELS + tuple(k for c in CLASSES for k in c.keywords):
+        w = w.replace('"', ".")  # '"level":"error"' -> '.level.:.error.'
+        if w not in words:
+            words.append(w)
+    return "|".join(words)
