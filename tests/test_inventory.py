@@ -99,6 +99,14 @@ def test_native_port_may_be_a_digit_string_but_not_a_bool(tmp_path):
         load_inventory(write(tmp_path, "b.yml", "hosts:\n  a:\n    port: yes\n"))
 
 
+def test_native_null_resets_a_field_to_its_default(tmp_path):
+    path = write(tmp_path, "inv.yml", (
+        "defaults: {user: audit, port: 2222, jump: ops@10.213.0.2}\n"
+        "hosts:\n  a:\n    user: null\n    port: ~\n    jump:\n    address:\n"))
+    host = load_inventory(path).hosts["a"]
+    assert (host.user, host.port, host.jump, host.address) == (None, 22, None, "a")
+
+
 def test_native_bad_value_in_unused_group_is_still_reported(tmp_path):
     # Nothing half-runs: a group nobody is in is validated too.
     path = write(tmp_path, "inv.yml", "groups:\n  spare:\n    vars:\n      port: 0\nhosts:\n  a:\n")
@@ -231,6 +239,17 @@ def test_ansible_yaml_unsafe_and_vault_in_plain_vars(tmp_path):
     host = load_inventory(path).hosts["h"]
     assert host.vars["motd"] == "{{ not a template }}"
     assert host.vars["secret"] == "<vault-encrypted>"
+
+
+def test_vars_are_plain_python_and_aliases_stay_linear(tmp_path):
+    # Ten levels of ten-fold aliasing would be 10**10 items if anything copied them.
+    lines = ["l0: &l0 [x]"] + [f"l{i}: &l{i} [{', '.join(['*l%d' % (i - 1)] * 10)}]" for i in range(1, 10)]
+    text = "all:\n  vars:\n    bomb:\n" + "".join(f"      {line}\n" for line in lines)
+    text += "    nested: {a: [1, {b: 2}]}\n  hosts:\n    h:\n"
+    host = load_inventory(write(tmp_path, "inv.yml", text)).hosts["h"]
+    assert type(host.vars["nested"]) is dict and type(host.vars["nested"]["a"]) is list
+    assert type(host.vars["nested"]["a"][1]) is dict
+    assert type(host.vars["bomb"]) is dict
 
 
 # --- group_vars / host_vars -------------------------------------------------

@@ -6,7 +6,7 @@ in Host.vars. Errors point at the file and line where the value was written.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .errors import InventoryError
 from .model import parse_jump
@@ -109,14 +109,14 @@ def to_tags(vd: VarDef, name: str, host: Optional[str] = None) -> Tuple[str, ...
         items = []
     else:
         raise _fail(vd, name, f"must be a list of tags or a comma-separated string, got {value!r}", host)
-    tags = []
+    tags: List[str] = []
     for item in items:
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             item = str(item)
-        if not isinstance(item, str) or not item.strip() and isinstance(value, (list, tuple)):
-            raise _fail(vd, name, f"tag {item!r} is not a non-empty string", host)
+        if not isinstance(item, str):
+            raise _fail(vd, name, f"tag {item!r} is not a string", host)
         item = item.strip()
-        if item and item not in tags:
+        if item and item not in tags:  # "a, b," and repeats are forgiven
             tags.append(item)
     return tuple(tags)
 
@@ -189,23 +189,28 @@ def check_layer(table: VarTable, flavor: str, host: Optional[str] = None) -> Non
     """Validate field variables where they are written, even if no host uses them."""
     for field_name, names in field_sources(flavor).items():
         for name in names:
-            if name in table:
+            if name in table and table[name].value is not None:
                 CONVERTERS[field_name](table[name], name, host)
     if flavor != "native":
         jump_from_ssh_vars(table, host)
 
 
 def host_fields(name: str, merged: Dict[str, Tuple[int, VarDef]], flavor: str) -> Dict[str, Any]:
-    """Merged variables (name -> (layer rank, VarDef)) -> Host constructor arguments."""
+    """Merged variables (name -> (layer rank, VarDef)) -> Host constructor arguments.
+
+    A null value resets a field to its default (e.g. `user: null` undoes a
+    group's user), so null is never passed to a converter.
+    """
     plain = {k: vd for k, (_, vd) in merged.items()}
-    fields: Dict[str, Any] = {"name": name, "address": name}
+    values: Dict[str, Any] = {"name": name, "address": name}
     for field_name, names in field_sources(flavor).items():
         present = [(merged[n][0], -i, n) for i, n in enumerate(names) if n in merged]
         if present:
             _, _, chosen = max(present)  # highest layer, then earliest name
-            fields[field_name] = CONVERTERS[field_name](plain[chosen], chosen, name)
+            if plain[chosen].value is not None:
+                values[field_name] = CONVERTERS[field_name](plain[chosen], chosen, name)
         elif field_name == "jump" and flavor != "native":
-            fields["jump"] = jump_from_ssh_vars(plain, name)
+            values["jump"] = jump_from_ssh_vars(plain, name)
     consumed = consumed_names(flavor)
-    fields["vars"] = {k: vd.value for k, vd in plain.items() if k not in consumed}
-    return fields
+    values["vars"] = {k: vd.value for k, vd in plain.items() if k not in consumed}
+    return values

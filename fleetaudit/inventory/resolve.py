@@ -9,12 +9,13 @@ child group is deeper than its parents so it wins; siblings tie-break by name.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 from . import fields
 from .errors import InventoryError
 from .model import Host, Inventory
 from .raw import RawGroup, RawInventory, VarDef, VarTable
+from .yamlsrc import VaultEncrypted
 
 
 def _check_graph(raw: RawInventory) -> None:
@@ -89,6 +90,26 @@ def _priority(group: RawGroup, flavor: str) -> int:
     return value
 
 
+def _plain(value: Any, memo: Dict[int, Any]) -> Any:
+    """YamlMap/YamlList -> dict/list, so consumers (and deepdiff) see plain types.
+
+    The memo keeps YAML aliases shared, so an alias bomb stays linear.
+    """
+    if isinstance(value, (dict, list)):
+        key = id(value)
+        if key not in memo:
+            if isinstance(value, dict):
+                memo[key] = result = {}
+                result.update((k, _plain(v, memo)) for k, v in value.items())
+            else:
+                memo[key] = result = []
+                result.extend(_plain(v, memo) for v in value)
+        return memo[key]
+    if isinstance(value, str) and type(value) is not str and not isinstance(value, VaultEncrypted):
+        return str(value)
+    return value
+
+
 def _merge(layers: List[VarTable]) -> Dict[str, Tuple[int, VarDef]]:
     merged: Dict[str, Tuple[int, VarDef]] = {}
     for rank, layer in enumerate(layers):
@@ -122,17 +143,19 @@ def resolve(raw: RawInventory, warnings: Tuple[str, ...] = ()) -> Inventory:
     memo: Dict[str, Set[str]] = {}
 
     hosts: Dict[str, Host] = {}
-    membership: Dict[str, Set[str]] = {}
+    group_hosts: Dict[str, List[str]] = {g: [] for g in raw.groups}
+    plain_memo: Dict[int, Any] = {}
     for name, rh in raw.hosts.items():
         groups = _effective_groups(rh.groups, parents, memo)
-        membership[name] = groups
+        for g in groups:
+            group_hosts[g].append(name)
         ordered = sorted(groups, key=order.__getitem__)
         layers = [raw.defaults]
         layers += [raw.groups[g].vars for g in ordered]
         layers += [raw.groups[g].file_vars for g in ordered]
         layers += [rh.vars, rh.file_vars]
         values = fields.host_fields(name, _merge(layers), raw.flavor)
+        values["vars"] = {k: _plain(v, plain_memo) for k, v in values["vars"].items()}
         hosts[name] = Host(groups=tuple(sorted(groups)), **values)
 
-    group_hosts = {g: [h for h in hosts if g in membership[h]] for g in raw.groups}
     return Inventory(hosts=hosts, groups=group_hosts, source=raw.path, warnings=tuple(warnings))
