@@ -1,0 +1,388 @@
+"""Self-contained HTML report: one file, no network, strict CSP, small at 10,000 hosts.
+
+Layout of the work: the summary (counts only) is rendered by jinja2 with autoescape on;
+everything host-specific travels once, deduplicated, in a JSON data island that the
+report's single inline script turns into DOM with textContent (never innerHTML), page by
+page and on demand. That keeps a 10,000-host report to a few MB: repeated strings are
+interned, identical findings and drift items on many hosts collapse into one row with a
+host list, the fact matrix lists hosts only for outlier values, and per-host detail is a
+compact fact summary (the full facts live in the JSON snapshot).
+
+The CSP allows exactly the report's own inline style and script, by sha256.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Dict, List, Optional, Tuple
+
+import jinja2
+
+from ..models import CATEGORIES, SEVERITIES, STATUSES, RunResult
+
+# Caps: the report shows enough to act on; the snapshot has the rest.
+MAX_VALUE_CHARS = 400        # one displayed value (a fact, an expected/actual, a message)
+MAX_TEXT_CHARS = 2000        # titles, why, remediation lines, evidence strings
+MAX_MATRIX_VALUES = 12       # distinct values shown per fact path (the rest are counted)
+MAX_HOSTS_PER_VALUE = 500    # outlier host names listed per matrix value
+MAX_ITEMS = 50               # evidence / remediation entries per finding
+
+# Per-host compact fact summary: label -> how to read it from the facts.
+SUMMARY_FIELDS: Tuple[Tuple[str, str], ...] = (
+    ("OS", "system.os.pretty_name"),
+    ("Kernel", "system.kernel"),
+    ("Arch", "system.arch"),
+    ("Docker engine", "docker"),
+    ("Storage driver", "docker.info.storage_driver"),
+    ("Data root", "disk"),
+    ("MTU (default route)", "network.default_mtu"),
+    ("Nameservers", "dns.resolv_conf.nameservers"),
+    ("Daemon HTTPS_PROXY", "proxy.daemon.HTTPS_PROXY.value"),
+    ("Clock", "time"),
+    ("Root registry auth", "credentials.root_has_auth"),
+)
+
+BASELINE_LABELS = {"consensus": "fleet consensus (majority value per fact)",
+                   "host": "golden host", "snapshot": "saved snapshot", "policy": "policy file"}
+
+# Run metadata shown in the header: key in RunResult.run -> label.
+_META_FIELDS = (("inventory", "Inventory"), ("limit", "Limit"), ("started", "Started"),
+                ("duration_s", "Duration"), ("hosts", "Hosts in run"))
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def render_html(result: RunResult, *, title: Optional[str] = None) -> str:
+    """The report for `result` as one HTML document (str). Tolerates missing extras."""
+    data, summary = _build(result)
+    css, js = _asset("report.css"), _asset("report.js")
+    csp = ("default-src 'none'; "
+           f"style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
+           "img-src data:; base-uri 'none'; form-action 'none'")
+    template = _env().get_template("report.html.j2")
+    return template.render(
+        title=_clean(title or "fleetaudit report", 200), csp=csp, css=css, js=js,
+        data_json=json_island(data), s=summary,
+    )
+
+
+def json_island(data: Any) -> str:
+    """JSON safe inside <script type="application/json">: no `</script`, no `<!--`.
+
+    Escaping every <, > and & as \\u escapes is valid JSON (they only occur inside
+    strings) and leaves the HTML parser nothing to see; U+2028/9 are escaped for any
+    consumer that evaluates it as JS.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+# ---------------------------------------------------------------------------- assets
+
+@lru_cache(maxsize=None)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("fleetaudit", "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+@lru_cache(maxsize=None)
+def _asset(name: str) -> str:
+    return resources.files("fleetaudit").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _sha256(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+
+
+# ---------------------------------------------------------------------- text helpers
+
+def _clean(text: Any, cap: int = MAX_TEXT_CHARS) -> str:
+    """Host text made displayable: control characters shown as escapes, length capped."""
+    s = text if isinstance(text, str) else str(text)
+    s = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
+                     else "\ufffd", s)
+    if len(s) > cap:
+        s = s[:cap] + f"… (+{len(s) - cap} chars)"
+    return s
+
+
+def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
+    """A fact value as one line of text: strings as they are, the rest as compact JSON."""
+    if isinstance(value, str):
+        return _clean(value, cap)
+    if value is None:
+        return "(absent)"
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ": "),
+                          default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return _clean(text, cap)
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _dig(facts: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(facts, dict):
+            return None
+        facts = facts.get(part)
+    return facts
+
+
+def _sev_rank(sev: Any) -> int:
+    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)
+
+
+# -------------------------------------------------------------------- the data island
+
+class _Interner:
+    """Every distinct string once; the island refers to strings by index."""
+
+    def __init__(self) -> None:
+        self.table: List[str] = []
+        self._index: Dict[str, int] = {}
+
+    def __call__(self, text: Optional[str]) -> int:
+        if text is None:
+            return -1
+        idx = self._index.get(text)
+        if idx is None:
+            idx = self._index[text] = len(self.table)
+            self.table.append(text)
+        return idx
+
+
+class _Builder:
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        self.s = _Interner()
+        self.hosts: List[list] = []
+        self.host_idx: Dict[str, int] = {}
+        for name, host in (result.hosts or {}).items():
+            self._add_host(str(name), host)
+
+    def _add_host(self, name: str, host: Any) -> int:
+        status = _get(host, "status", "ok") if host is not None else "unknown"
+        error = _get(host, "error") if host is not None else None
+        err_cls = _get(error, "cls") or _get(error, "class") if error else None
+        err_msg = _get(error, "message") if error else None
+        incomplete = _get(host, "incomplete") or {} if host is not None else {}
+        facts = _get(host, "facts") or {} if host is not None else {}
+        row = [
+            self.s(_clean(name, 300)),
+            self.s(_clean(_get(host, "address", "") or "", 300)) if host is not None else -1,
+            STATUSES.index(status) if status in STATUSES else -1,
+            self.s(_clean(err_cls, 100)) if err_cls else -1,
+            self.s(_clean(err_msg, MAX_VALUE_CHARS)) if err_msg else -1,
+            len(SEVERITIES),  # worst finding severity, filled in by findings()
+            0,                # number of findings
+            [self.s(v) if v is not None else -1 for v in _summary(facts)] if facts else [],
+            self.s(_show(", ".join(f"{k} ({v})" for k, v in sorted(incomplete.items()))))
+            if isinstance(incomplete, dict) and incomplete else -1,
+        ]
+        self.host_idx[name] = len(self.hosts)
+        self.hosts.append(row)
+        return self.host_idx[name]
+
+    def host(self, name: Any) -> int:
+        name = str(name) if name not in (None, "") else "(fleet)"
+        idx = self.host_idx.get(name)
+        return idx if idx is not None else self._add_host(name, None)
+
+    def findings(self) -> List[list]:
+        groups: Dict[tuple, list] = {}
+        for f in self.result.findings or []:
+            sev = _get(f, "severity", "info")
+            key = (
+                sev, _clean(_get(f, "category", "") or "", 100), _clean(_get(f, "rule", "") or "", 200),
+                _clean(_get(f, "title", "") or ""), _clean(_get(f, "why", "") or ""),
+                json.dumps(_get(f, "evidence") or [], sort_keys=True, default=str),
+                json.dumps(_get(f, "remediation") or [], sort_keys=True, default=str),
+            )
+            hosts = groups.setdefault(key, [])
+            h = self.host(_get(f, "host"))
+            hosts.append(h)
+            row = self.hosts[h]
+            row[5] = min(row[5], _sev_rank(sev))
+            row[6] += 1
+        out = []
+        for key, hosts in groups.items():
+            sev, cat, rule, title, why, evidence, remediation = key
+            out.append([
+                _sev_rank(sev), self.s(cat), self.s(rule), self.s(title), self.s(why),
+                [self._evidence(e) for e in json.loads(evidence)[:MAX_ITEMS]],
+                [self.s(_clean(r)) for r in _as_list(json.loads(remediation))[:MAX_ITEMS]],
+                sorted(set(hosts)),
+            ])
+        out.sort(key=lambda g: (g[0], -len(g[7]), self.s.table[g[3]]))
+        return out
+
+    def _evidence(self, item: Any):
+        if isinstance(item, dict):
+            path = item.get("path", item.get("fact", item.get("fact_path")))
+            rest = {k: v for k, v in item.items()
+                    if k not in ("path", "fact", "fact_path", "expected", "actual")}
+            row = [self.s(_show(path) if path is not None else ""),
+                   self.s(_show(item.get("expected"))) if "expected" in item else -1,
+                   self.s(_show(item.get("actual"))) if "actual" in item else -1]
+            if rest:
+                row.append(self.s(_show(rest)))
+            return row
+        return self.s(_show(item, MAX_TEXT_CHARS))
+
+    def drift(self) -> List[list]:
+        drift = self.result.extra.get("drift") if isinstance(self.result.extra, dict) else None
+        groups: Dict[tuple, list] = {}
+        for host, items in (drift or {}).items() if isinstance(drift, dict) else ():
+            for d in items if isinstance(items, list) else ():
+                if not isinstance(d, dict):
+                    continue
+                key = (_show(d.get("path", ""), 300), _show(d.get("expected")), _show(d.get("actual")),
+                       _clean(d.get("kind") or "", 50), _clean(d.get("detail") or "", MAX_VALUE_CHARS),
+                       _clean(d.get("baseline") or "", 200))
+                groups.setdefault(key, []).append(self.host(d.get("host") or host))
+        out = [[*map(self.s, key), sorted(set(hosts))] for key, hosts in groups.items()]
+        out.sort(key=lambda g: (self.s.table[g[0]], -len(g[6])))
+        return out
+
+    def matrix(self) -> List[list]:
+        matrix = self.result.extra.get("matrix") if isinstance(self.result.extra, dict) else None
+        out = []
+        for path, entries in (matrix or {}).items() if isinstance(matrix, dict) else ():
+            if not isinstance(entries, list) or not entries:
+                continue
+            entries = [e for e in entries if isinstance(e, dict)]
+            entries.sort(key=lambda e: -len(e.get("hosts") or []))  # majority first, always
+            total = sum(len(e.get("hosts") or []) for e in entries)
+            rows = []
+            for i, e in enumerate(entries[:MAX_MATRIX_VALUES]):
+                names = e.get("hosts") or []
+                listed = None if i == 0 else [self.host(n) for n in names[:MAX_HOSTS_PER_VALUE]]
+                rows.append([self.s(_show(e.get("value"))), len(names), listed])
+            rest = entries[MAX_MATRIX_VALUES:]
+            out.append([self.s(_clean(str(path), 300)), total, rows, len(rest),
+                        sum(len(e.get("hosts") or []) for e in rest)])
+        out.sort(key=lambda m: self.s.table[m[0]])
+        return out
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _summary(facts: dict) -> List[Optional[str]]:
+    out: List[Optional[str]] = []
+    for _, path in SUMMARY_FIELDS:
+        if path == "docker":
+            out.append(_docker_summary(facts.get("docker")))
+        elif path == "disk":
+            dr = _dig(facts, "disk.data_root")
+            out.append(None if not isinstance(dr, dict) else _clean(
+                f"{dr.get('path', '?')}: {dr.get('used_pct', '?')}% used, "
+                f"inodes {dr.get('inodes_used_pct', '?')}%", 300))
+        elif path == "time":
+            clock, ntp = _dig(facts, "time.clock"), _dig(facts, "time.ntp")
+            if not isinstance(clock, dict) and not isinstance(ntp, dict):
+                out.append(None)
+                continue
+            skew = clock.get("skew_s") if isinstance(clock, dict) else None
+            synced = ntp.get("synchronized") if isinstance(ntp, dict) else None
+            out.append(_clean(
+                (f"skew {skew:+.1f}s" if isinstance(skew, (int, float)) else "skew unknown")
+                + {True: ", NTP synchronized", False: ", NTP NOT synchronized"}.get(synced, ""), 200))
+        else:
+            value = _dig(facts, path)
+            if isinstance(value, list):
+                value = ", ".join(map(str, value)) or "(none)"
+            out.append(None if value is None else _show(value, 200))
+    return out
+
+
+def _docker_summary(docker: Any) -> Optional[str]:
+    if not isinstance(docker, dict):
+        return None
+    if docker.get("installed") is False:
+        return "not installed"
+    server = docker.get("server") or {}
+    if not docker.get("daemon_up", bool(server)):
+        return _clean(f"daemon down: {docker.get('error') or 'no answer'}", 200)
+    return _clean(f"{server.get('version', '?')} (API {server.get('api_version', '?')})", 200)
+
+
+def _baseline_label(baseline: Any) -> Optional[dict]:
+    """{"label": what kind of baseline, "name": which one} for the header, or None."""
+    if not baseline:
+        return None
+    kind = _clean(_get(baseline, "kind") or "", 50)
+    name = _clean(_get(baseline, "name") or "", 300)
+    label = BASELINE_LABELS.get(kind, kind or "unknown")
+    if kind == "consensus" and "consensus" in name.lower():
+        name = ""
+    return {"label": label, "name": name}
+
+
+def _build(result: RunResult) -> Tuple[dict, dict]:
+    """(data island, template summary) for one run."""
+    b = _Builder(result)
+    findings = b.findings()
+    drift = b.drift()
+    matrix = b.matrix()
+    data = {
+        "v": 1, "s": b.s.table, "sev": list(SEVERITIES), "st": list(STATUSES),
+        "sk": [label for label, _ in SUMMARY_FIELDS],
+        "h": b.hosts, "f": findings, "d": drift, "m": matrix,
+    }
+    return data, _summary_context(result, findings, b)
+
+
+def _summary_context(result: RunResult, groups: List[list], b: _Builder) -> dict:
+    """Counts for the server-rendered summary; host strings pass through autoescape."""
+    hosts = list((result.hosts or {}).values())
+    status = Counter(_get(h, "status", "ok") for h in hosts)
+    err_classes = Counter(_get(_get(h, "error"), "cls") for h in hosts
+                          if _get(h, "status") == "unreachable" and _get(h, "error"))
+    sev_findings = Counter()
+    sev_hosts: Dict[int, set] = {}
+    cat_findings = Counter()
+    for g in groups:
+        sev_findings[g[0]] += len(g[7])
+        sev_hosts.setdefault(g[0], set()).update(g[7])
+        cat_findings[b.s.table[g[1]]] += len(g[7])
+    categories = [c for c in CATEGORIES if cat_findings[c]] + sorted(
+        c for c in cat_findings if c not in CATEGORIES)
+    baseline = result.extra.get("baseline") if isinstance(result.extra, dict) else None
+    run = result.run if isinstance(result.run, dict) else {}
+    meta = [(label, _show(run[k], 200) + (" s" if k == "duration_s" else ""))
+            for k, label in _META_FIELDS if run.get(k) not in (None, "")]
+    drifted = result.extra.get("drift") if isinstance(result.extra, dict) else None
+    return {
+        "hosts_total": len(hosts),
+        "status": [(st, status.get(st, 0)) for st in STATUSES],
+        "error_classes": sorted(((_clean(c or "?", 100), n) for c, n in err_classes.items()),
+                                key=lambda kv: (-kv[1], kv[0])),
+        "severities": [(i, sev, sev_findings.get(i, 0), len(sev_hosts.get(i, ())))
+                       for i, sev in enumerate(SEVERITIES)],
+        "categories": [(_clean(c, 100), cat_findings[c]) for c in categories],
+        "findings_total": sum(sev_findings.values()),
+        "groups_total": len(groups),
+        "hosts_with_findings": len(set().union(*sev_hosts.values())) if sev_hosts else 0,
+        "baseline": _baseline_label(baseline),
+        "drifted_hosts": len(drifted) if isinstance(drifted, dict) else None,
+        "matrix_paths": len(result.extra.get("matrix") or {}) if isinstance(result.extra, dict) else 0,
+        "meta": meta,
+        "generated_by": _clean(run.get("tool_version") or "", 50),
+    }
