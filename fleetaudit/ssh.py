@@ -24,9 +24,11 @@ import asyncssh
 from .inventory.model import Host
 from .models import HostError
 
-# Error classes worth another attempt: the network or sshd (MaxStartups) may let us in
-# a moment later. Auth, host keys, DNS and refused ports will not change by retrying.
-TRANSIENT = frozenset({"connect-timeout", "banner-timeout", "protocol"})
+# Error classes worth another attempt: sshd (MaxStartups, load) may let us in a moment
+# later. A connect timeout is not retried: the kernel already resent the SYN within it,
+# and retrying a blackholed host only multiplies the wait. Auth, host keys, DNS and
+# refused ports do not change by retrying.
+TRANSIENT = frozenset({"banner-timeout", "protocol"})
 
 
 class ConnectFailed(Exception):
