@@ -1,0 +1,414 @@
+"""docker: CLI and engine versions, engine state, and the `docker info` fields that decide pulls.
+
+Facts:
+- installed: bool|null — the docker CLI is on PATH (null: the host said nothing)
+- client: {version, api_version, os, arch, context}|null
+- server: {version, api_version, min_api_version, os, arch, kernel_version,
+  experimental: bool|null, components: {name: version}}|null — null when the daemon
+  did not answer
+- daemon_up: bool|null — the daemon answered `docker version`
+- error: str|null — the CLI's exact text when the daemon did not answer
+  (e.g. "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the
+  docker daemon running?")
+- error_kind: "not-installed"|"daemon-down"|"permission-denied"|"api-version"|"timeout"|
+  "other"|null
+- cli_warnings: [str] — "WARNING: ..." lines of the CLI (a broken ~/.docker/config.json)
+- info: {storage_driver, docker_root_dir, architecture, os_type, operating_system,
+  kernel_version, cgroup_driver, cgroup_version, registry_mirrors: [in daemon order],
+  insecure_registries: [sorted: CIDRs and registry names], http_proxy, https_proxy,
+  no_proxy, live_restore: bool|null, rootless: bool|null, server_version,
+  index_server_address, default_address_pools: [{base, size}], warnings: [sorted],
+  containers_count, containers_running_count, images_count}|null
+- info_source: "json"|"text"|null — the text fallback is used when the CLI cannot
+  format JSON (old CLIs)
+- dockerd: {installed: bool|null, path: str|null, version: str|null,
+  running: bool|null (a dockerd process in this host's mount namespace)}
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional
+
+from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
+
+# POSIX sh: print the pids of dockerd processes that belong to this host, i.e. share our
+# mount namespace (a DinD daemon in a container, or another test-fleet host sharing the
+# kernel's pid space, is not this host's daemon). When a namespace link cannot be read
+# (not root) the process is kept: we cannot tell.
+DOCKERD_PIDS_SH = r"""
+fa_dockerd_pids() {
+  FA_MYNS=$(readlink /proc/$$/ns/mnt 2>/dev/null)
+  for FA_D in /proc/[0-9]*; do
+    { read -r FA_C < "$FA_D/comm"; } 2>/dev/null || continue
+    [ "$FA_C" = dockerd ] || continue
+    FA_NS=$(readlink "$FA_D/ns/mnt" 2>/dev/null)
+    if [ -n "$FA_MYNS" ] && [ -n "$FA_NS" ] && [ "$FA_NS" != "$FA_MYNS" ]; then continue; fi
+    echo "${FA_D#/proc/}"
+  done
+}
+"""
+
+# POSIX sh: the docker.service unit files in the order systemd applies them: the main
+# unit (the first found along the unit search path wins), then its drop-ins sorted by
+# file name across all directories (a name in an earlier directory masks the same name
+# in a later one). `fa_docker_unit_lines SED-ARGS...` prints "@file PATH" and, per file,
+# the lines the sed program selects, after joining backslash-continued lines.
+DOCKER_UNITS_SH = r"""
+FA_UNIT_DIRS="/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system"
+fa_docker_units() {
+  for FA_D in $FA_UNIT_DIRS; do
+    if [ -f "$FA_D/docker.service" ]; then echo "$FA_D/docker.service"; break; fi
+  done
+  for FA_B in $(for FA_D in $FA_UNIT_DIRS; do
+      for FA_F in "$FA_D"/docker.service.d/*.conf; do
+        [ -f "$FA_F" ] && echo "${FA_F##*/}"
+      done
+    done | sort -u); do
+    for FA_D in $FA_UNIT_DIRS; do
+      if [ -f "$FA_D/docker.service.d/$FA_B" ]; then echo "$FA_D/docker.service.d/$FA_B"; break; fi
+    done
+  done
+}
+fa_docker_unit_lines() {
+  for FA_F in $(fa_docker_units); do
+    echo "@file $FA_F"
+    sed -n -e ':a' -e '/\\$/{N' -e 's/\\\n/ /' -e 'ba' -e '}' "$@" "$FA_F" 2>&1
+  done
+}
+"""
+
+# Only the fields the diagnoses use leave the host (a full `docker info` is ~5 KB).
+# Field names are the CLI's Go names; a CLI too old to know one fails the template and
+# the fragment falls back to plain-text `docker info`.
+INFO_FIELDS = [
+    ("Driver", "Driver"), ("DockerRootDir", "DockerRootDir"),
+    ("Architecture", "Architecture"), ("OSType", "OSType"),
+    ("OperatingSystem", "OperatingSystem"), ("KernelVersion", "KernelVersion"),
+    ("CgroupDriver", "CgroupDriver"), ("CgroupVersion", "CgroupVersion"),
+    ("RegistryConfig", "RegistryConfig"), ("HttpProxy", "HTTPProxy"),
+    ("HttpsProxy", "HTTPSProxy"), ("NoProxy", "NoProxy"),
+    ("LiveRestoreEnabled", "LiveRestoreEnabled"), ("ServerVersion", "ServerVersion"),
+    ("Containers", "Containers"), ("ContainersRunning", "ContainersRunning"),
+    ("Images", "Images"), ("Warnings", "Warnings"),
+    ("DefaultAddressPools", "DefaultAddressPools"), ("SecurityOptions", "SecurityOptions"),
+    ("IndexServerAddress", "IndexServerAddress"),
+]
+INFO_TEMPLATE = "{" + ",".join(f'"{k}":{{{{json .{g}}}}}' for k, g in INFO_FIELDS) + "}"
+
+SCRIPT = DOCKERD_PIDS_SH + r"""
+fa_root version docker version --format '{{json .}}'
+FA_DV=$FA_RC
+if [ "$FA_DV" != 127 ]; then
+  fa_root info docker info --format '""" + INFO_TEMPLATE + r"""'
+  # The daemon answered but the CLI could not format: an old CLI. Plain text then.
+  if [ "$FA_RC" != 0 ] && [ "$FA_DV" = 0 ]; then fa_root info_text docker info; fi
+fi
+fa_part dockerd_path; command -v dockerd; fa_rc $?
+if fa_has dockerd; then fa_run dockerd_version dockerd --version; fi
+fa_part dockerd_pids; if [ -d /proc/self ]; then fa_dockerd_pids; fa_rc 0; else fa_rc 2; fi
+"""
+
+_MAX_TEXT = 500
+
+
+def _json_line(p: Part) -> Optional[dict]:
+    """The first line of the part that is a JSON object (the CLI prints one line)."""
+    for line in p.out.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Host text without control bytes (it ends up in terminals and reports)."""
+    return _CONTROL.sub("", text).strip()[:_MAX_TEXT]
+
+
+def _other_lines(p: Part) -> List[str]:
+    """Lines that are not the JSON document: the CLI's errors and warnings."""
+    out = []
+    for line in p.out.splitlines():
+        line = clean(line)
+        if line and not line.startswith("{"):
+            out.append(line)
+    return out
+
+
+def _s(value: Any) -> Optional[str]:
+    """A non-empty string from a host value, else None."""
+    if isinstance(value, str) and clean(value):
+        return clean(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return str(value)
+
+
+def _i(value: Any) -> Optional[int]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _b(value: Any) -> Optional[bool]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _str_list(value: Any) -> List[str]:
+    if not isinstance(value, list):
+        return []
+    return [clean(v) for v in value if isinstance(v, str) and clean(v)]
+
+
+def error_kind(text: Optional[str], rc: Optional[int]) -> Optional[str]:
+    if rc == RC_MISSING:
+        return "not-installed"
+    if rc == RC_TIMEOUT:
+        return "timeout"
+    if not text:
+        return None
+    low = text.lower()
+    if "permission denied" in low:
+        return "permission-denied"
+    if "cannot connect to the docker daemon" in low or "is the docker daemon running" in low:
+        return "daemon-down"
+    if "api version" in low or "client version" in low:
+        return "api-version"
+    return "other"
+
+
+def _client(doc: dict) -> Optional[dict]:
+    c = doc.get("Client")
+    if not isinstance(c, dict):
+        return None
+    return {
+        "version": _s(c.get("Version")),
+        "api_version": _s(c.get("ApiVersion")),
+        "os": _s(c.get("Os")),
+        "arch": _s(c.get("Arch")),
+        "context": _s(c.get("Context")),
+    }
+
+
+def _server(doc: dict) -> Optional[dict]:
+    s = doc.get("Server")
+    if not isinstance(s, dict):
+        return None
+    components: Dict[str, str] = {}
+    for comp in s.get("Components") or []:
+        if isinstance(comp, dict) and _s(comp.get("Name")) and _s(comp.get("Version")):
+            components[_s(comp["Name"])] = _s(comp["Version"])  # type: ignore[index]
+    return {
+        "version": _s(s.get("Version")),
+        "api_version": _s(s.get("ApiVersion")),
+        "min_api_version": _s(s.get("MinAPIVersion")),
+        "os": _s(s.get("Os")),
+        "arch": _s(s.get("Arch")),
+        "kernel_version": _s(s.get("KernelVersion")),
+        "experimental": _b(s.get("Experimental")),
+        "components": components,
+    }
+
+
+def _pools(value: Any) -> List[dict]:
+    pools = []
+    for p in value if isinstance(value, list) else []:
+        if isinstance(p, dict):
+            pools.append({"base": _s(p.get("Base")), "size": _i(p.get("Size"))})
+    return pools
+
+
+def _insecure(reg: dict) -> List[str]:
+    names = set(_str_list(reg.get("InsecureRegistryCIDRs")))
+    index = reg.get("IndexConfigs")
+    if isinstance(index, dict):
+        for name, cfg in index.items():
+            if isinstance(cfg, dict) and cfg.get("Secure") is False:
+                names.add(clean(str(name)))
+    return sorted(names)
+
+
+def info_from_json(doc: dict) -> dict:
+    reg = doc.get("RegistryConfig") if isinstance(doc.get("RegistryConfig"), dict) else {}
+    sec = _str_list(doc.get("SecurityOptions"))
+    return {
+        "storage_driver": _s(doc.get("Driver")),
+        "docker_root_dir": _s(doc.get("DockerRootDir")),
+        "architecture": _s(doc.get("Architecture")),
+        "os_type": _s(doc.get("OSType")),
+        "operating_system": _s(doc.get("OperatingSystem")),
+        "kernel_version": _s(doc.get("KernelVersion")),
+        "cgroup_driver": _s(doc.get("CgroupDriver")),
+        "cgroup_version": _s(doc.get("CgroupVersion")),
+        "registry_mirrors": _str_list(reg.get("Mirrors")),
+        "insecure_registries": _insecure(reg),
+        "http_proxy": _s(doc.get("HttpProxy")),
+        "https_proxy": _s(doc.get("HttpsProxy")),
+        "no_proxy": _s(doc.get("NoProxy")),
+        "live_restore": _b(doc.get("LiveRestoreEnabled")),
+        "rootless": any("name=rootless" in o for o in sec) if "SecurityOptions" in doc else None,
+        "server_version": _s(doc.get("ServerVersion")),
+        "index_server_address": _s(doc.get("IndexServerAddress")),
+        "default_address_pools": _pools(doc.get("DefaultAddressPools")),
+        "warnings": sorted(set(_str_list(doc.get("Warnings")))),
+        "containers_count": _i(doc.get("Containers")),
+        "containers_running_count": _i(doc.get("ContainersRunning")),
+        "images_count": _i(doc.get("Images")),
+    }
+
+
+# Plain-text `docker info`: "Key: value" lines; lists are indented lines under a
+# "Key:" line with no value.
+_TEXT_KEYS = {
+    "storage driver": "storage_driver", "docker root dir": "docker_root_dir",
+    "architecture": "architecture", "ostype": "os_type",
+    "operating system": "operating_system", "kernel version": "kernel_version",
+    "cgroup driver": "cgroup_driver", "cgroup version": "cgroup_version",
+    "http proxy": "http_proxy", "https proxy": "https_proxy", "no proxy": "no_proxy",
+    "live restore enabled": "live_restore", "server version": "server_version",
+    "registry": "index_server_address", "containers": "containers_count",
+    "running": "containers_running_count", "images": "images_count",
+}
+_TEXT_LISTS = {"registry mirrors": "registry_mirrors",
+               "insecure registries": "insecure_registries",
+               "security options": "security_options",
+               "default address pools": "default_address_pools"}
+
+
+def info_from_text(text: str) -> dict:
+    values: Dict[str, Any] = {}
+    lists: Dict[str, List[str]] = {}
+    warnings: List[str] = []
+    current: Optional[str] = None   # the list being read, while lines are indented deeper
+    current_indent = 0
+    for raw in text.splitlines():
+        line = clean(raw)
+        if not line:
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if current and indent > current_indent:
+            lists[current].append(line)
+            continue
+        current = None
+        if line.startswith("WARNING:"):
+            warnings.append(line)
+            continue
+        key, sep, value = line.partition(":")
+        k = key.strip().lower()
+        if not sep:
+            continue
+        if k in _TEXT_LISTS and not value.strip():
+            current, current_indent = _TEXT_LISTS[k], indent
+            lists[current] = []
+        elif k in _TEXT_KEYS and k not in values:
+            values[k] = value.strip()
+    facts = {name: None for name in _TEXT_KEYS.values()}
+    for k, v in values.items():
+        facts[_TEXT_KEYS[k]] = v[:_MAX_TEXT] or None
+    for name in ("containers_count", "containers_running_count", "images_count"):
+        facts[name] = _i(facts[name])
+    facts["live_restore"] = _b(facts["live_restore"])
+    pools = []
+    for entry in lists.get("default_address_pools", []):
+        m = re.match(r"Base:\s*(\S+?),\s*Size:\s*(\d+)", entry)
+        if m:
+            pools.append({"base": m.group(1), "size": int(m.group(2))})
+    sec = lists.get("security_options")
+    return {
+        **facts,
+        "registry_mirrors": lists.get("registry_mirrors", []),
+        "insecure_registries": sorted(set(lists.get("insecure_registries", []))),
+        "rootless": any("rootless" in o for o in sec) if sec is not None else None,
+        "default_address_pools": pools,
+        "warnings": sorted(set(warnings)),
+    }
+
+
+def _dockerd(section: Section) -> dict:
+    path_p = part(section, "dockerd_path")
+    path = None
+    installed: Optional[bool] = None
+    lines = [clean(ln) for ln in path_p.out.splitlines() if ln.strip().startswith("/")]
+    if path_p.rc == 0 and lines:
+        installed, path = True, lines[0]
+    elif path_p.rc not in (0, None):
+        installed = False
+    version = None
+    ver_p = part(section, "dockerd_version")
+    m = re.search(r"version\s+([0-9][^\s,]*)", ver_p.out)
+    if ver_p.rc == 0 and m:
+        version = m.group(1)[:100]
+    pids_p = part(section, "dockerd_pids")
+    running = None
+    if pids_p.rc == 0:
+        running = any(ln.strip().isdigit() for ln in pids_p.out.splitlines())
+    return {"installed": installed, "path": path, "version": version, "running": running}
+
+
+def parse(section: Section) -> dict:
+    ver_p = part(section, "version")
+    doc = _json_line(ver_p) or {}
+    others = _other_lines(ver_p)
+    warnings = sorted({ln for ln in others if ln.startswith("WARNING:")})
+    errors = [ln for ln in others if not ln.startswith("WARNING:")]
+    installed: Optional[bool] = None
+    if ver_p.rc is not None or ver_p.out:
+        installed = ver_p.rc != RC_MISSING
+    server = _server(doc)
+    client = _client(doc)
+    daemon_up: Optional[bool] = None
+    if server is not None:
+        daemon_up = True
+    elif installed is False or ver_p.rc not in (0, None) or (client and errors):
+        daemon_up = False
+    error = None
+    if not daemon_up and installed is not None:
+        if installed is False:
+            error = "docker: not found"
+        elif errors:
+            error = "\n".join(errors)[:_MAX_TEXT]
+        elif ver_p.rc == RC_TIMEOUT:
+            error = "docker version timed out"
+    info = None
+    info_source = None
+    info_p = part(section, "info")
+    info_doc = _json_line(info_p)
+    if daemon_up and info_doc is not None and _s(info_doc.get("ServerVersion")):
+        info, info_source = info_from_json(info_doc), "json"
+    text_p = part(section, "info_text")
+    if info is None and daemon_up and text_p.out.strip():
+        text_info = info_from_text(text_p.out)
+        if text_info["server_version"] or text_info["storage_driver"]:
+            info, info_source = text_info, "text"
+    return {
+        "installed": installed,
+        "client": client,
+        "server": server,
+        "daemon_up": daemon_up,
+        "error": error,
+        "error_kind": error_kind(error, ver_p.rc) if error else None,
+        "cli_warnings": warnings,
+        "info": info,
+        "info_source": info_source,
+        "dockerd": _dockerd(section),
+    }
+
+
+COLLECTOR = Collector(name="docker", script=SCRIPT, parse=parse, doc=__doc__ or "")
