@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import __version__, exitcodes, snapshot
 from .collect import CollectOptions, collect
 from .inventory import InventoryError, apply_limit, load_inventory
-from .models import RunResult
+from .analyze import AnalyzeError, AnalyzeOptions, analyze
+from .models import SEVERITIES, RunResult
 from .render import terminal
 from .script import ScriptOptions
 from .ssh import SSHOptions
@@ -110,44 +111,180 @@ def main():
     """
 
 
+def analysis_options(fn):
+    """Baseline and output options shared by `audit` and `report`."""
+    @click.option("--baseline-host", default=None, metavar="NAME",
+                  help="Compare every host with this golden host.")
+    @click.option("--baseline", "baseline_file", type=click.Path(exists=True, dir_okay=False),
+                  default=None, help="Compare with a saved snapshot (`fleetaudit baseline save`).")
+    @click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+                  default=None, help="Policy YAML of expected values and constraints (docs/policy.md).")
+    @click.option("--ignore", multiple=True, metavar="PATTERN",
+                  help="Fact path glob to leave out of the comparison (repeatable).")
+    @click.option("--consensus-by", multiple=True, metavar="GROUP",
+                  help="Compute the fleet majority within these inventory groups separately.")
+    @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+                  help="Write the HTML report here.")
+    @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+                  help="Write JUnit XML here (one test case per host and category).")
+    @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+                  help="Write a Markdown summary here.")
+    @click.option("--fail-on", type=click.Choice(SEVERITIES + ("none",)), default="high",
+                  show_default=True, help="Exit 1 when a finding is at or above this severity.")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def _analyze(result: RunResult, kw: dict) -> None:
+    opts = AnalyzeOptions(
+        baseline_host=kw["baseline_host"], baseline_file=kw["baseline_file"],
+        policy_file=kw["policy_file"], ignore=list(kw["ignore"]),
+        consensus_by=list(kw["consensus_by"]),
+    )
+    try:
+        analyze(result, opts)
+    except AnalyzeError as exc:
+        raise UsageError(str(exc))
+
+
+def _write_outputs(result: RunResult, kw: dict) -> None:
+    from .render.html import render_html
+    from .render.junit import render_junit
+    from .render.markdown import render_markdown
+
+    if kw.get("html_path"):
+        snapshot.write_atomic(kw["html_path"], render_html(result))
+    if kw.get("junit_path"):
+        snapshot.write_atomic(kw["junit_path"], render_junit(result, fail_on=kw["fail_on"]))
+    if kw.get("markdown_path"):
+        snapshot.write_atomic(kw["markdown_path"], render_markdown(result))
+
+
+def _print_summary(console: Console, result: RunResult, written: list) -> None:
+    for r in terminal.renderables(result):
+        console.print(r)
+    for label, path in written:
+        if path:
+            console.print(f"{label}: {path}", highlight=False, markup=False)
+
+
+def exit_code(result: RunResult, fail_on: str = "high") -> int:
+    """NOT_AUDITED beats FINDINGS: a gate must not pass a fleet it could not see."""
+    if result.failed_hosts:
+        return exitcodes.NOT_AUDITED
+    if fail_on != "none":
+        limit = SEVERITIES.index(fail_on)
+        for f in result.findings:
+            sev = f["severity"] if isinstance(f, dict) else f.severity
+            if SEVERITIES.index(sev) <= limit:
+                return exitcodes.FINDINGS
+    return exitcodes.CLEAN
+
+
 @main.command()
 @click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Native YAML or Ansible INI/YAML inventory.")
 @click.option("--limit", "-l", default=None, help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the snapshot (facts + findings) here.")
+              help="Write the snapshot (facts, drift, findings) here.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Every run also keeps its snapshot here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
 @ssh_options
+@analysis_options
 def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
-    """Audit every host of INVENTORY and write a snapshot.
+    """Audit every host of INVENTORY, compare them, and report what breaks pulls.
 
     Example:
 
-        fleetaudit audit -i inventories/demo.ini --json reports/latest.json
+        fleetaudit audit -i inventories/demo.ini --json reports/latest.json --html reports/latest.html
     """
-    console = Console(stderr=False)
+    console = Console()
     hosts = _load_hosts(inventory, limit)
+    if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
+        raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
     opts = _collect_options(kw)
     result = _run_collection(hosts, opts, console, quiet)
     result.run["inventory"] = str(inventory)
     result.run["limit"] = limit
+    _analyze(result, kw)
     kept = Path(reports_dir) / _default_report_name(inventory)
     snapshot.save(result, kept)
     if json_path:
         snapshot.save(result, json_path)
+    _write_outputs(result, kw)
     if not quiet:
-        for r in terminal.renderables(result):
-            console.print(r)
-        console.print(f"snapshot: {json_path or kept}", highlight=False, markup=False)
-    sys.exit(exit_code(result))
+        _print_summary(console, result, [("snapshot", json_path or str(kept)),
+                                         ("html", kw["html_path"]), ("junit", kw["junit_path"]),
+                                         ("markdown", kw["markdown_path"])])
+    sys.exit(exit_code(result, kw["fail_on"]))
 
 
-def exit_code(result: RunResult) -> int:
-    if result.failed_hosts:
-        return exitcodes.NOT_AUDITED
-    return exitcodes.CLEAN
+def _load_snapshot(path: str) -> RunResult:
+    try:
+        return snapshot.load(path)
+    except snapshot.SnapshotError as exc:
+        raise UsageError(str(exc))
+
+
+@main.command()
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the re-analysed snapshot here.")
+@click.option("--quiet", "-q", is_flag=True, help="No tables; exit code only.")
+@analysis_options
+def report(snapshot_path, json_path, quiet, **kw):
+    """Re-analyse and re-render a saved snapshot without connecting to any host.
+
+    Example:
+
+        fleetaudit report reports/demo.json --html reports/demo.html --baseline-host golden
+    """
+    result = _load_snapshot(snapshot_path)
+    _analyze(result, kw)
+    if json_path:
+        snapshot.save(result, json_path)
+    _write_outputs(result, kw)
+    if not quiet:
+        _print_summary(Console(), result, [("html", kw["html_path"]), ("junit", kw["junit_path"]),
+                                           ("markdown", kw["markdown_path"])])
+    sys.exit(exit_code(result, kw["fail_on"]))
+
+
+@main.group()
+def baseline():
+    """Save a snapshot to compare later runs with (`--baseline FILE`)."""
+
+
+@baseline.command("save")
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+def baseline_save(snapshot_path, out):
+    """Keep SNAPSHOT's audited hosts as the baseline OUT.
+
+    Example:
+
+        fleetaudit baseline save reports/demo.json baselines/2026-11.json
+    """
+    from .compare import save_baseline
+    result = _load_snapshot(snapshot_path)
+    save_baseline(result, out)
+    click.echo(f"baseline: {out} ({sum(1 for h in result.hosts.values() if h.audited)} hosts)")
+
+
+@main.command()
+def rules():
+    """List the diagnosis rules (id, category, severity, title).
+
+    Example:
+
+        fleetaudit rules
+    """
+    from .diagnose import load_rules
+    for r in load_rules():
+        click.echo(f"{r.id:<36} {r.category:<13} {r.severity:<9} {r.title}")
 
 
 if __name__ == "__main__":

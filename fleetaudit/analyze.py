@@ -1,0 +1,82 @@
+"""compare + diagnose: turn a collected RunResult into drift, a fact matrix and findings.
+
+Used by `audit` after collection and by `report` when re-rendering a snapshot, so both
+produce the same findings from the same facts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from .compare import (ABSENT, BaselineError, ConsensusBaseline, HostBaseline, PolicyError,
+                      SnapshotBaseline, compare_run, drift_to_json, fact_matrix, load_policy)
+from .diagnose import diagnose
+from .models import RunResult
+
+
+class AnalyzeError(Exception):
+    """A baseline or policy that cannot be used; the message names the file/host."""
+
+
+@dataclass
+class AnalyzeOptions:
+    baseline_host: Optional[str] = None     # --baseline-host NAME (a golden host)
+    baseline_file: Optional[str] = None     # --baseline FILE (a saved snapshot)
+    policy_file: Optional[str] = None       # --policy FILE (expected values, constraints)
+    ignore: List[str] = field(default_factory=list)
+    consensus_by: List[str] = field(default_factory=list)  # inventory groups to split consensus by
+
+
+def _baselines(result: RunResult, opts: AnalyzeOptions):
+    chosen = []
+    try:
+        if opts.baseline_host:
+            chosen.append(HostBaseline(opts.baseline_host))
+        if opts.baseline_file:
+            chosen.append(SnapshotBaseline.load(opts.baseline_file))
+        if opts.policy_file:
+            chosen.append(load_policy(opts.policy_file))
+    except (BaselineError, PolicyError) as exc:
+        raise AnalyzeError(str(exc)) from exc
+    if not chosen or (opts.policy_file and len(chosen) == 1):
+        # A policy states what it knows; the fleet's majority still catches the rest.
+        chosen.insert(0, ConsensusBaseline(partition_by=opts.consensus_by))
+    return chosen
+
+
+def _expected_facts(result: RunResult, opts: AnalyzeOptions) -> Dict[str, dict]:
+    """Nested baseline facts per host, for rules that compare more than one path at once."""
+    if opts.baseline_host and opts.baseline_host in result.hosts:
+        golden = result.hosts[opts.baseline_host].facts
+        return {name: golden for name in result.hosts if name != opts.baseline_host}
+    if opts.baseline_file:
+        from .snapshot import load
+        saved = load(opts.baseline_file)
+        return {name: saved.hosts[name].facts for name in result.hosts if name in saved.hosts}
+    return {}
+
+
+def _matrix_json(rows: List[dict]) -> Dict[str, list]:
+    out: Dict[str, list] = {}
+    for row in rows:
+        out[row["path"]] = [
+            {"value": None if g["value"] is ABSENT else g["value"],
+             "absent": g["value"] is ABSENT, "hosts": g["hosts"]}
+            for g in row["groups"]
+        ]
+    return out
+
+
+def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None) -> RunResult:
+    """Fill result.findings and result.extra (baseline, drift, matrix) in place."""
+    opts = opts or AnalyzeOptions()
+    baselines = _baselines(result, opts)
+    try:
+        drift = compare_run(result, baselines, ignore=opts.ignore or None)
+    except BaselineError as exc:
+        raise AnalyzeError(str(exc)) from exc
+    result.findings = diagnose(result, drift=drift, baselines=_expected_facts(result, opts))
+    result.extra["baseline"] = [b.describe() for b in baselines]
+    result.extra["drift"] = drift_to_json(drift)
+    result.extra["matrix"] = _matrix_json(fact_matrix(result, ignore=opts.ignore or None))
+    return result
