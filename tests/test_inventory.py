@@ -85,6 +85,13 @@ def test_native_duplicate_host_with_same_address_is_still_an_error(tmp_path):
     assert str(exc.value) == f"{path}:4: host 'a' is defined twice (first at line 2)"
 
 
+def test_native_number_and_string_keys_naming_one_host_are_duplicates(tmp_path):
+    path = write(tmp_path, "inv.yml", "hosts:\n  1:\n  '1':\n")
+    with pytest.raises(InventoryError) as exc:
+        load_inventory(path)
+    assert str(exc.value) == f"{path}:3: host '1' is defined twice (first at line 2)"
+
+
 def test_native_yaml_merge_keys_are_not_duplicates(tmp_path):
     path = write(tmp_path, "inv.yml", (
         "defaults: &d\n  user: audit\n  port: 22\n"

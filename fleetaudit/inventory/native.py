@@ -107,14 +107,25 @@ class _Parser:
         self.raw.defaults = self.vars(top.get("defaults"), line_of(top, "defaults"), "defaults")
         groups = self.mapping(top.get("groups"), line_of(top, "groups"), "groups")
         hosts = self.mapping(top.get("hosts"), line_of(top, "hosts"), "hosts")
-        for name in groups:  # declare every group first so references can be checked
-            self.raw.group(_name(name, line_of(groups, name), "group name", self.path), line_of(groups, name))
-        for name in hosts:
-            self.raw.host(_host_name(name, line_of(hosts, name), self.path), line_of(hosts, name))
-        for name, body in groups.items():
-            self.group(name, self.mapping(body, line_of(groups, name), f"group '{name}'"))
-        for name, body in hosts.items():
-            self.host(name, self.mapping(body, line_of(hosts, name), f"host '{name}'"))
+        # Declare every group and host first so references can be checked.
+        group_bodies = [(_name(k, line_of(groups, k), "group name", self.path), v, line_of(groups, k))
+                        for k, v in groups.items()]
+        host_bodies = [(_host_name(k, line_of(hosts, k), self.path), v, line_of(hosts, k))
+                       for k, v in hosts.items()]
+        for kind, bodies, table in (("group", group_bodies, self.raw.groups), ("host", host_bodies, self.raw.hosts)):
+            seen = {}
+            for name, _, line in bodies:
+                if name in seen:  # `1:` and `"1":` are different YAML keys but one name
+                    raise self.fail(line, f"{kind} '{name}' is defined twice (first at line {seen[name]})")
+                seen[name] = line
+        for name, _, line in group_bodies:
+            self.raw.group(name, line)
+        for name, _, line in host_bodies:
+            self.raw.host(name, line)
+        for name, body, line in group_bodies:
+            self.group(name, self.mapping(body, line, f"group '{name}'"))
+        for name, body, line in host_bodies:
+            self.host(name, self.mapping(body, line, f"host '{name}'"))
         return self.raw
 
     def group(self, name: str, body: YamlMap) -> None:
