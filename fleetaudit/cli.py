@@ -287,5 +287,125 @@ def rules():
         click.echo(f"{r.id:<36} {r.category:<13} {r.severity:<9} {r.title}")
 
 
+def _latest_snapshot(reports_dir: str) -> Optional[str]:
+    files = sorted(Path(reports_dir).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return str(files[-1]) if files else None
+
+
+@main.command()
+@click.argument("text", metavar="ERROR_TEXT")
+@click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Show which hosts of this snapshot show each cause (default: newest in reports/).")
+@click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print {\"causes\": [...]} as JSON.")
+def explain(text, snapshot_path, reports_dir, as_json):
+    """Rank the likely causes of a pull error message (ERROR_TEXT, or - for stdin).
+
+    Example:
+
+        fleetaudit explain 'x509: certificate signed by unknown authority'
+    """
+    import json as _json
+    from .explain import explain as explain_text
+
+    if text == "-":
+        text = click.get_text_stream("stdin").read()
+    path = snapshot_path or _latest_snapshot(reports_dir)
+    snap = None
+    if path:
+        try:
+            snap = snapshot.load(path)
+        except snapshot.SnapshotError:
+            if snapshot_path:
+                raise
+            snap = None
+    causes = explain_text(text, snap)
+    if as_json:
+        click.echo(_json.dumps({"causes": [c.to_json() for c in causes],
+                                "snapshot": path if snap else None}, indent=1))
+        return
+    if not causes:
+        click.echo("No known pull-failure pattern in that text. Paste the full line from "
+                   "`docker pull` or `journalctl -u docker`.")
+        return
+    for i, c in enumerate(causes, 1):
+        click.echo(f"{i}. {c.category} ({c.confidence:.0%}): {c.why}")
+        click.echo(f"   check: {c.check}")
+        if c.fix:
+            click.echo(f"   fix:   {c.fix}")
+        if c.hosts:
+            click.echo(f"   hosts showing it in {path}: {', '.join(c.hosts)}")
+
+
+@main.command()
+@click.argument("host_a")
+@click.argument("host_b")
+@click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Compare the hosts as recorded in this snapshot (default: newest in reports/).")
+@click.option("--inventory", "-i", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Audit both hosts live from this inventory instead of reading a snapshot.")
+@click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--ignore", multiple=True, metavar="PATTERN", help="Fact path glob to leave out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ranked differences as JSON.")
+@ssh_options
+def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json, **kw):
+    """Differences between a working HOST_A and a failing HOST_B, most likely cause first.
+
+    Example:
+
+        fleetaudit diff good-1 no-ca --snapshot reports/demo.json
+    """
+    import json as _json
+    from .compare import BaselineError, diff_hosts
+    from .rank import rank_drift
+
+    if inventory:
+        hosts = _load_hosts(inventory, f"{host_a},{host_b}")
+        result = collect(hosts, _collect_options(kw))
+    else:
+        path = snapshot_path or _latest_snapshot(reports_dir)
+        if not path:
+            raise UsageError("no snapshot: pass --snapshot PATH or --inventory INVENTORY")
+        result = _load_snapshot(path)
+    try:
+        items = diff_hosts(result, host_a, host_b, ignore=list(ignore) or None)
+    except BaselineError as exc:
+        raise UsageError(str(exc))
+    ranked = rank_drift(items)
+    if as_json:
+        click.echo(_json.dumps([{**r["item"].to_json(), "category": r["category"],
+                                 "weight": r["weight"], "symptom": r["symptom"]} for r in ranked],
+                               indent=1, default=str))
+        return
+    if not ranked:
+        click.echo(f"{host_b} does not differ from {host_a} in any compared fact.")
+        return
+    for r in ranked:
+        item = r["item"]
+        click.echo(f"[{r['category']} {r['weight']:.2f}] {item.path}: "
+                   f"{_short(item.expected)} -> {_short(item.actual)}")
+        if r["symptom"]:
+            click.echo(f"      symptom: {r['symptom']}")
+
+
+def _short(value, cap: int = 100) -> str:
+    import json as _json
+    text = value if isinstance(value, str) else _json.dumps(value, default=str)
+    return text if len(text) <= cap else text[: cap - 3] + "..."
+
+
+def entry() -> None:
+    """Console script: unexpected exceptions exit with INTERNAL, not a usage code."""
+    try:
+        main()
+    except SystemExit:
+        raise
+    except Exception as exc:  # pragma: no cover - the safety net itself
+        import traceback
+        traceback.print_exc()
+        click.echo(f"fleetaudit: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(exitcodes.INTERNAL)
+
+
 if __name__ == "__main__":
-    main()
+    entry()
