@@ -725,9 +725,19 @@ class Fleet:
         for name, argv in svc_specs.items():
             procs[("svc", name)] = self._spawn(argv, Path(self.state_dir / "services" / name / "start.log"))
             self.state.setdefault("service_pids", {})[name] = procs[("svc", name)].pid
+        # Bounded start concurrency: a host counts as "starting" until its start script
+        # has exec'd sshd (or exited); a herd of hundreds of scripts only thrashes 2 cores.
+        cap = max(8, 4 * (os.cpu_count() or 2))
+        starting = []
         for h in hosts.values():
+            while len(starting) >= cap and time.monotonic() < deadline:
+                starting = [(hn, p) for hn, p in starting if not _start_done(p)]
+                if len(starting) >= cap:
+                    time.sleep(0.002)
             argv = self._start_argv(h)
-            procs[("host", h.name)] = self._spawn(argv, Path(h.dir) / "start.log")
+            p = procs[("host", h.name)] = self._spawn(argv, Path(h.dir) / "start.log")
+            if h.kind in SSHD_KINDS:
+                starting.append((h.name, p))
         log(f"spawned {len(procs)} start scripts at {time.monotonic() - t_start:.1f}s")
 
         # 4. wait for completion / readiness
@@ -1162,10 +1172,10 @@ Subsystem sftp /usr/lib/openssh/sftp-server
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
-        # reap our own children, if any
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
+        # reap the recorded processes that are our own children (the rest are reaped by init)
+        for rec in self.state.get("procs", []):
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(rec["pid"], os.WNOHANG)
         # 3. namespaces (their veths go with them), then the bridge
         existing = set(_netns_list())
         dels = [f"netns del {n}" for n in ns_names if n in existing]
@@ -1282,6 +1292,14 @@ def _docker_ping(init_pid: Optional[int]) -> bool:
         return b" 200 " in data.split(b"\r\n", 1)[0]
     except OSError:
         return False
+
+
+def _start_done(p: subprocess.Popen) -> bool:
+    """True once a host's start script exec'd its final daemon (or died)."""
+    if p.poll() is not None:
+        return True
+    kids = _children(p.pid)
+    return bool(kids) and _proc_state_comm(kids[0])[1] not in ("sh", "unshare", None)
 
 
 def _has_live_child(pid: Optional[int], comm: str) -> bool:
