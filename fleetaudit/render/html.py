@@ -121,8 +121,11 @@ def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
         return _clean(value, cap)
     if value is None:
         return "(absent)"
+    if value == "":
+        return '""  (empty)'
+
     try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ": "),
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "),
                           default=str)
     except (TypeError, ValueError):
         text = repr(value)
@@ -268,15 +271,20 @@ class _Builder:
             entries = [e for e in entries if isinstance(e, dict)]
             entries.sort(key=lambda e: -len(e.get("hosts") or []))  # majority first, always
             total = sum(len(e.get("hosts") or []) for e in entries)
+            # A fact that is different nearly everywhere (a hostname, an address list) has
+            # no meaningful majority: flag it so the report does not call it drift.
+            scattered = int(len(entries[0].get("hosts") or []) <= 1
+                            or len(entries) > max(10, total // 2))
             rows = []
             for i, e in enumerate(entries[:MAX_MATRIX_VALUES]):
                 names = e.get("hosts") or []
-                listed = None if i == 0 else [self.host(n) for n in names[:MAX_HOSTS_PER_VALUE]]
+                listed = (None if i == 0 and not scattered
+                          else [self.host(n) for n in names[:MAX_HOSTS_PER_VALUE]])
                 rows.append([self.s(_show(e.get("value"))), len(names), listed])
             rest = entries[MAX_MATRIX_VALUES:]
             out.append([self.s(_clean(str(path), 300)), total, rows, len(rest),
-                        sum(len(e.get("hosts") or []) for e in rest)])
-        out.sort(key=lambda m: self.s.table[m[0]])
+                        sum(len(e.get("hosts") or []) for e in rest), scattered])
+        out.sort(key=lambda m: (m[5], self.s.table[m[0]]))
         return out
 
 

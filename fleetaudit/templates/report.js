@@ -219,19 +219,22 @@
         seg.style.width = (100 * v[1] / total).toFixed(2) + "%";  // CSSOM: allowed by the CSP
         bar.appendChild(seg);
       });
-      var stat = add(el("div", "stat"), el("b", null, plural(outliers, "outlier")),
-                     " · " + plural(m[2].length + m[3], "value"));
-      add(sum, el("span", "path", str(m[0])), el("span", "maj", str(majority[0])), add(el("div"), stat, bar));
+      var nvalues = plural(m[2].length + m[3], "value");
+      var stat = m[5] ? add(el("div", "stat"), nvalues + " on " + plural(m[1], "host"))
+                      : add(el("div", "stat"), el("b", null, plural(outliers, "outlier")), " · " + nvalues);
+      var maj = m[5] ? el("span", "maj scattered", "varies from host to host (no majority)") : el("span", "maj", str(majority[0]));
+      add(sum, el("span", "path", str(m[0])), maj, add(el("div"), stat, bar));
       det.appendChild(sum);
       det.addEventListener("toggle", function () {
         if (!det.open || det.getAttribute("data-built")) return;
         det.setAttribute("data-built", "1");
         var t = el("table", "vals");
         m[2].forEach(function (v, i) {
-          var tr = el("tr", i === 0 ? "majority" : "outlier");
+          var tr = el("tr", i === 0 && !m[5] ? "majority" : "outlier");
           var cnt = plural(v[1], "host") + " (" + (100 * v[1] / total).toFixed(1) + "%)";
           var who = el("td");
-          if (i === 0) add(who, el("span", "muted", "majority value"));
+          if (i === 0 && !m[5]) add(who, el("span", "muted", "majority value"));
+          else if (i === 0) add(who, hostList(v[2] || [], mask, 30, v[1]));
           else add(who, hostList(v[2] || [], mask, 30, v[1]));
           add(tr, el("td", "val", str(v[0])), el("td", "cnt", cnt), who);
           t.appendChild(tr);
