@@ -1,0 +1,138 @@
+"""compare: hosts against a baseline, as drift items (fact path, expected, actual).
+
+    from fleetaudit.compare import compare_run, ConsensusBaseline, load_baseline
+    drift = compare_run(result)                      # fleet consensus, default ignores
+    drift = compare_run(result, HostBaseline("web01"), ignore=["dns.resolves"])
+
+Only audited hosts (status ok or partial) are compared; within a partial host, only the
+collectors that reported completely. Unreachable hosts have no drift (their error class
+is the finding).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from ..models import RunResult
+from .baseline import (Baseline, BaselineError, Consensus, ConsensusBaseline, HostBaseline,
+                       SnapshotBaseline, save_baseline)
+from .drift import DriftItem, Expected, compare_facts, describe_change, diff_host, sort_items
+from .flatten import ABSENT, canon_at, flatten
+from .ignore import DEFAULT_RULES, IDENTITY, VOLATILE, Ignore, as_ignore
+from .index import FleetIndex, gc_paused, index_for
+from .paths import CATALOGUE
+from .policy import PolicyBaseline, PolicyError, load_policy
+
+__all__ = [
+    "ABSENT", "Baseline", "BaselineError", "CATALOGUE", "Consensus", "ConsensusBaseline",
+    "DriftItem", "Expected", "FleetIndex", "HostBaseline", "Ignore", "PolicyBaseline",
+    "PolicyError", "SnapshotBaseline", "compare_facts", "compare_run", "diff_hosts",
+    "drift_from_json", "drift_to_json", "fact_matrix", "flatten", "load_baseline",
+    "load_policy", "save_baseline", "value_groups", "DEFAULT_RULES", "VOLATILE", "IDENTITY",
+]
+
+BaselineArg = Union[Baseline, Sequence[Baseline], None]
+
+
+def compare_run(result: RunResult, baseline: BaselineArg = None,
+                ignore: Any = None) -> Dict[str, List[DriftItem]]:
+    """host -> drift items (sorted by path) for every audited host of `result`.
+
+    baseline: one Baseline, several (their items are concatenated, e.g. consensus plus
+    a policy), or None for the fleet consensus. ignore: user patterns (added to the
+    default volatile/identity rules) or an Ignore. Raises BaselineError when a
+    baseline cannot be used (golden host not audited).
+    """
+    ign = as_ignore(ignore)
+    index = index_for(result)
+    baselines = _baselines(baseline)
+    for b in baselines:
+        b.bind(result, index, ign)
+    out: Dict[str, List[DriftItem]] = {}
+    with gc_paused():
+        for name, h in index.hosts.items():
+            items: List[DriftItem] = []
+            for b in baselines:
+                items.extend(diff_host(name, h.flat, h.keys, h.scope, b.expected_for(h.result), ign))
+            out[name] = sort_items(items)
+    return out
+
+
+def _baselines(baseline: BaselineArg) -> List[Baseline]:
+    if baseline is None:
+        return [ConsensusBaseline()]
+    if isinstance(baseline, Baseline):
+        return [baseline]
+    return list(baseline) or [ConsensusBaseline()]
+
+
+def load_baseline(path: str) -> SnapshotBaseline:
+    """A saved snapshot as baseline (`--baseline FILE`); raises BaselineError."""
+    return SnapshotBaseline.load(path)
+
+
+def diff_hosts(result: RunResult, a: str, b: str, ignore: Any = None) -> List[DriftItem]:
+    """How host `b` differs from host `a` (for `fleetaudit diff A B`: A is the one that
+    works). Items are B's, expected = A's value; share counts the whole run. Raises
+    BaselineError when either host is unknown or was not audited."""
+    ign = as_ignore(ignore)
+    index = index_for(result)
+    golden = HostBaseline(a).bind(result, index, ign)
+    if b not in result.hosts:
+        raise BaselineError(f"host {b!r} is not in this run")
+    if b not in index:
+        h = result.hosts[b]
+        why = f"{h.error.cls}: {h.error.message}" if h.error else h.status
+        raise BaselineError(f"host {b!r} was not audited ({why})")
+    hb = index.hosts[b]
+    return sort_items(diff_host(b, hb.flat, hb.keys, hb.scope, golden.expected_for(hb.result), ign))
+
+
+def value_groups(result: RunResult, path: str,
+                 hosts: Optional[Sequence[str]] = None) -> List[Tuple[Any, List[str]]]:
+    """[(value, [hosts])] at `path` over the audited hosts that reported its collector,
+    largest group first (ties: value text); hosts lacking the fact form the ABSENT group.
+    `hosts` limits the hosts considered (a partition)."""
+    index = index_for(result)
+    holders = index.holders(path)
+    wanted = set(hosts) if hosts is not None else None
+    groups = []
+    for key, names in holders.items():
+        names = [n for n in names if wanted is None or n in wanted]
+        if names:
+            value = ABSENT if key is ABSENT else index.hosts[names[0]].value(path)
+            groups.append((value, names))
+    groups.sort(key=lambda g: (-len(g[1]), repr(canon_at(path, g[0]))))
+    return groups
+
+
+def fact_matrix(result: RunResult, ignore: Any = None,
+                only_differing: bool = True) -> List[dict]:
+    """The report's fact matrix: one row per fact path, hosts grouped by value.
+
+    [{"path", "groups": [{"value", "hosts", "count"}], "majority": bool}], largest group
+    first; with only_differing, paths where every host agrees are left out. Ignored
+    (volatile/identity) paths are left out. `majority` says the largest group holds
+    more than half of the hosts that reported the collector.
+    """
+    ign = as_ignore(ignore)
+    index = index_for(result)
+    rows = []
+    for path in index.all_paths():
+        if ign(path):
+            continue
+        groups = value_groups(result, path)
+        if only_differing and len(groups) < 2:
+            continue
+        total = sum(len(h) for _, h in groups)
+        rows.append({"path": path, "majority": bool(groups) and len(groups[0][1]) * 2 > total,
+                     "groups": [{"value": v, "hosts": h, "count": len(h)} for v, h in groups]})
+    return rows
+
+
+def drift_to_json(drift: Dict[str, List[DriftItem]]) -> Dict[str, List[dict]]:
+    """For the snapshot: result.extra["drift"] = drift_to_json(compare_run(...))."""
+    return {host: [i.to_json() for i in items] for host, items in drift.items()}
+
+
+def drift_from_json(data: Dict[str, List[dict]]) -> Dict[str, List[DriftItem]]:
+    return {host: [DriftItem.from_json(d) for d in items] for host, items in (data or {}).items()}

@@ -1,0 +1,354 @@
+"""Baselines: what each host is expected to look like.
+
+One interface: `bind(result, index, ignore)` once per run, then
+`expected_for(host_result) -> Expected` per host (see drift.Expected).
+
+- ConsensusBaseline (the default): per fact path, the strict majority value among the
+  audited hosts of the host's partition (all hosts, or one inventory group each with
+  `partition_by`). Below quorum or without a strict majority there is no expectation,
+  and the path is recorded as undecided ("no majority") instead of guessed.
+- HostBaseline: a golden host of the same run (`--baseline-host NAME`).
+- SnapshotBaseline: a saved snapshot (`--baseline FILE`): each host is compared with
+  the same-named host in the file; a host the file does not have (or has only as
+  unreachable) is compared with the consensus of the file's audited hosts.
+- PolicyBaseline (policy.py): constraints per fact path from a YAML file.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .. import snapshot
+from ..models import HostResult, RunResult
+from .drift import Expected
+from .flatten import ABSENT, canon_at
+from .ignore import Ignore, as_ignore
+from .index import FleetIndex, HostIndex, gc_paused, index_for
+
+SHARE_HOSTS = 20  # host names a drift item lists per value (counts are always exact)
+
+
+class BaselineError(Exception):
+    """A baseline that cannot be used (unknown or unaudited golden host, bad snapshot)."""
+
+
+class Baseline:
+    kind = "baseline"
+
+    def bind(self, result: RunResult, index: Optional[FleetIndex] = None,
+             ignore: Optional[Ignore] = None) -> "Baseline":
+        raise NotImplementedError
+
+    def expected_for(self, host: HostResult) -> Expected:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """JSON for reports: what the hosts were compared with."""
+        return {"kind": self.kind}
+
+
+def fleet_share(index: FleetIndex):
+    """Share lookup over every audited host of `index` (golden host, snapshot, policy)."""
+    def share(path: str, expected: Any, actual: Any) -> dict:
+        holders = index.holders(path)
+        return _share(holders, path, expected, actual)
+    return share
+
+
+def _share(holders: Mapping[Any, List[str]], path: str, expected: Any, actual: Any) -> dict:
+    ek = ABSENT if expected is ABSENT else canon_at(path, expected)
+    ak = ABSENT if actual is ABSENT else canon_at(path, actual)
+    with_actual = holders.get(ak, [])
+    return {"expected": len(holders.get(ek, ())), "actual": len(with_actual),
+            "of": sum(len(v) for v in holders.values()), "hosts": list(with_actual[:SHARE_HOSTS])}
+
+
+# --- fleet consensus -----------------------------------------------------------------
+
+class Consensus:
+    """The consensus of one set of hosts: per path, counts of each value and the
+    majority (if any). Built from hosts in name order so that it does not depend on
+    inventory order (even the representative of equal values is the same)."""
+
+    def __init__(self, label: str, hosts: Sequence[HostIndex], ignore: Ignore,
+                 min_hosts: int = 3, majority: float = 0.5):
+        self.label = label
+        self.hosts = sorted(hosts, key=lambda h: h.name)
+        self.min_hosts = min_hosts
+        self.majority = majority
+        with gc_paused():
+            self._count(ignore)
+            self.expected = self._decide()
+
+    def _count(self, ignore: Ignore) -> None:
+        reporting: Dict[str, List[str]] = {}
+        holders: Dict[str, Dict[Any, List[str]]] = {}
+        reps: Dict[str, Dict[Any, Any]] = {}
+        for h in self.hosts:
+            for col in h.scope:
+                reporting.setdefault(col, []).append(h.name)
+            for col, keys in h.keys.items():
+                if col not in h.scope:
+                    continue
+                vals = h.flat[col]
+                for p, k in keys.items():
+                    if ignore(p):
+                        continue
+                    by_value = holders.get(p)
+                    if by_value is None:
+                        holders[p] = {k: [h.name]}
+                        reps[p] = {k: vals[p]}
+                    else:
+                        names = by_value.get(k)
+                        if names is None:
+                            by_value[k] = [h.name]
+                            reps[p][k] = vals[p]
+                        else:
+                            names.append(h.name)
+        self.reporting = reporting
+        self.holders = holders
+        self._reps = reps
+
+    def _decide(self) -> Expected:
+        quorate = {col for col, names in self.reporting.items() if len(names) >= self.min_hosts}
+        values: Dict[str, Dict[str, Any]] = {col: {} for col in sorted(quorate)}
+        keys: Dict[str, Dict[str, Any]] = {col: {} for col in values}
+        undecided: Dict[str, str] = {}
+        for p, by_value in self.holders.items():
+            col = p.split(".", 1)[0].split("[", 1)[0]
+            if col not in quorate:
+                continue
+            n = len(self.reporting[col])
+            absent = n - sum(len(v) for v in by_value.values())
+            ranked = sorted(((len(v), k) for k, v in by_value.items()),
+                            key=lambda t: -t[0])
+            top_count, top_key = ranked[0]
+            second = ranked[1][0] if len(ranked) > 1 else 0
+            if absent > top_count:
+                top_count, top_key, second = absent, ABSENT, max(top_count, second)
+            else:
+                second = max(second, absent)
+            if top_count > self.majority * n and top_count > second:
+                if top_key is not ABSENT:
+                    values[col][p] = self._reps[p][top_key]
+                    keys[col][p] = top_key
+            else:
+                undecided[p] = (f"no majority in {self.label}: most common value on "
+                                f"{top_count} of {n} hosts")
+        return Expected(source=f"consensus of {self.label}", values=values, keys=keys,
+                        scope=frozenset(quorate), undecided=undecided, share=self.share)
+
+    def share(self, path: str, expected: Any, actual: Any) -> dict:
+        by_value = self.holders.get(path, {})
+        col = path.split(".", 1)[0].split("[", 1)[0]
+        reporting = self.reporting.get(col, [])
+        holders = dict(by_value)
+        if expected is ABSENT or actual is ABSENT:
+            have = {n for names in by_value.values() for n in names}
+            holders[ABSENT] = [n for n in reporting if n not in have]
+        return _share(holders, path, expected, actual)
+
+    def majority_of(self, path: str) -> Tuple[Any, int, int, List[str]]:
+        """(majority value or ABSENT, its count, hosts reporting, outlier hosts);
+        value None-with-count-0 when there is no majority."""
+        col = path.split(".", 1)[0].split("[", 1)[0]
+        n = len(self.reporting.get(col, []))
+        by_value = self.holders.get(path, {})
+        exp = self.expected
+        if path in exp.undecided or col not in exp.scope:
+            return None, 0, n, []
+        key = exp.keys.get(col, {}).get(path, ABSENT)
+        if key is ABSENT:
+            outliers = sorted(n_ for names in by_value.values() for n_ in names)
+            return ABSENT, n - len(outliers), n, outliers
+        outliers = sorted(n_ for k, names in by_value.items() if k != key for n_ in names)
+        have = {n_ for names in by_value.values() for n_ in names}
+        outliers += [n_ for n_ in self.reporting[col] if n_ not in have]
+        return exp.values[col][path], len(by_value[key]), n, sorted(outliers)
+
+
+class ConsensusBaseline(Baseline):
+    """Fleet consensus (the default).
+
+    partition_by: group names or globs ("dc-*"); each host is compared within the
+    first of its inventory groups that matches (patterns in the given order, groups
+    in name order); hosts in no such group, and partitions smaller than `min_hosts`,
+    use the consensus of all audited hosts. min_hosts: quorum below which no value is
+    expected. majority: the share a value needs, strictly more than (0.5 = half).
+    """
+
+    kind = "consensus"
+
+    def __init__(self, partition_by: Sequence[str] = (), min_hosts: int = 3,
+                 majority: float = 0.5):
+        if min_hosts < 1:
+            raise ValueError("min_hosts must be at least 1")
+        if not 0 <= majority < 1:
+            raise ValueError("majority must be in [0, 1)")
+        self.partition_by = [p for p in partition_by if p]
+        self.min_hosts = min_hosts
+        self.majority = majority
+        self.partitions: Dict[str, Consensus] = {}
+        self._of_host: Dict[str, str] = {}
+
+    def bind(self, result, index=None, ignore=None) -> "ConsensusBaseline":
+        index = index or index_for(result)
+        ign = as_ignore(ignore)
+        members: Dict[str, List[HostIndex]] = {}
+        for h in index.hosts.values():
+            members.setdefault(self._partition_of(h), []).append(h)
+        self.partitions = {}
+        self._of_host = {}
+        fleet_label = "all audited hosts"
+        small = [label for label, hs in members.items()
+                 if label != fleet_label and len(hs) < self.min_hosts]
+        for label, hs in members.items():
+            if label in small:
+                continue
+            self.partitions[label] = Consensus(
+                label if label == fleet_label else f"group {label}", hs, ign,
+                self.min_hosts, self.majority)
+            for h in hs:
+                self._of_host[h.name] = label
+        if small:
+            self.partitions.setdefault(fleet_label, Consensus(
+                fleet_label, list(index.hosts.values()), ign, self.min_hosts, self.majority))
+            for label in small:
+                for h in members[label]:
+                    self._of_host[h.name] = fleet_label
+        return self
+
+    def _partition_of(self, h: HostIndex) -> str:
+        for pattern in self.partition_by:
+            for group in h.groups:
+                if fnmatch.fnmatchcase(group, pattern):
+                    return group
+        return "all audited hosts"
+
+    def consensus_for(self, name: str) -> Optional[Consensus]:
+        label = self._of_host.get(name)
+        return self.partitions.get(label) if label is not None else None
+
+    def expected_for(self, host: HostResult) -> Expected:
+        cons = self.consensus_for(host.name)
+        if cons is None:
+            raise BaselineError(f"host {host.name} was not audited; it has no consensus")
+        return cons.expected
+
+    def describe(self) -> dict:
+        return {
+            "kind": self.kind, "min_hosts": self.min_hosts, "majority": self.majority,
+            "partition_by": list(self.partition_by),
+            "partitions": {label: {"hosts": len(c.hosts), "undecided": len(c.expected.undecided)}
+                           for label, c in self.partitions.items()},
+        }
+
+
+# --- golden host ---------------------------------------------------------------------
+
+class HostBaseline(Baseline):
+    """Every host is compared with one golden host of the same run."""
+
+    kind = "host"
+
+    def __init__(self, name: str):
+        self.name = name
+        self._expected: Optional[Expected] = None
+
+    def bind(self, result, index=None, ignore=None) -> "HostBaseline":
+        index = index or index_for(result)
+        h = result.hosts.get(self.name)
+        if h is None:
+            known = ", ".join(list(result.hosts)[:10])
+            raise BaselineError(f"baseline host {self.name!r} is not in this run (hosts: {known}"
+                                f"{', ...' if len(result.hosts) > 10 else ''})")
+        if not h.audited or self.name not in index:
+            why = f"{h.error.cls}: {h.error.message}" if h.error else h.status
+            raise BaselineError(f"baseline host {self.name!r} was not audited ({why})")
+        golden = index.hosts[self.name]
+        flat = {p: v for vals in golden.flat.values() for p, v in vals.items()}
+        self._expected = Expected.from_flat(f"host {self.name}", flat, sorted(golden.scope),
+                                            as_ignore(ignore), share=fleet_share(index))
+        return self
+
+    def expected_for(self, host: HostResult) -> Expected:
+        if self._expected is None:
+            raise BaselineError("baseline not bound to a run")
+        return self._expected
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "host": self.name}
+
+
+# --- saved snapshot ------------------------------------------------------------------
+
+BASELINE_MARK = "baseline_saved"
+
+
+def save_baseline(result: RunResult, path: Union[str, Path]) -> None:
+    """Write `result` as a baseline file: a normal snapshot (per-host facts, so any
+    `audit --json` snapshot works as a baseline too) marked with when it was saved."""
+    doc = snapshot.to_json(result)
+    doc[BASELINE_MARK] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                          "hosts": sum(1 for h in result.hosts.values() if h.audited)}
+    snapshot.write_atomic(path, json.dumps(doc, indent=1) + "\n")
+
+
+class SnapshotBaseline(Baseline):
+    """Hosts compared with the same-named host of a saved snapshot, else with the
+    consensus of the snapshot's audited hosts."""
+
+    kind = "snapshot"
+
+    def __init__(self, saved: RunResult, source: str = "snapshot", min_hosts: int = 3):
+        self.saved = saved
+        self.source = source
+        self.min_hosts = min_hosts
+        self._index: Optional[FleetIndex] = None
+        self._ignore: Ignore = as_ignore(None)
+        self._per_host: Dict[str, Expected] = {}
+        self._consensus: Optional[Consensus] = None
+        self._share = None
+
+    @classmethod
+    def load(cls, path: Union[str, Path], min_hosts: int = 3) -> "SnapshotBaseline":
+        try:
+            saved = snapshot.load(path)
+        except snapshot.SnapshotError as exc:
+            raise BaselineError(str(exc)) from exc
+        if not any(h.audited for h in saved.hosts.values()):
+            raise BaselineError(f"{path}: the snapshot has no audited host to compare with")
+        return cls(saved, source=f"snapshot {path}", min_hosts=min_hosts)
+
+    def bind(self, result, index=None, ignore=None) -> "SnapshotBaseline":
+        self._index = index_for(self.saved)
+        self._ignore = as_ignore(ignore)
+        self._per_host = {}
+        self._consensus = None
+        self._share = fleet_share(index or index_for(result))
+        return self
+
+    def expected_for(self, host: HostResult) -> Expected:
+        if self._index is None:
+            raise BaselineError("baseline not bound to a run")
+        saved = self._index.hosts.get(host.name)
+        if saved is not None:
+            exp = self._per_host.get(host.name)
+            if exp is None:
+                flat = {p: v for vals in saved.flat.values() for p, v in vals.items()}
+                exp = Expected.from_flat(f"{self.source}, host {host.name}", flat,
+                                         sorted(saved.scope), self._ignore, share=self._share)
+                self._per_host[host.name] = exp
+            return exp
+        if self._consensus is None:
+            self._consensus = Consensus(f"{self.source}", list(self._index.hosts.values()),
+                                        self._ignore, self.min_hosts)
+        return self._consensus.expected
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "source": self.source,
+                "saved": (self.saved.extra or {}).get(BASELINE_MARK),
+                "hosts": sum(1 for h in self.saved.hosts.values() if h.audited)}

@@ -1,0 +1,192 @@
+"""Facts -> a flat {fact path: value} map, the unit every comparison works on.
+
+Why flat: a path is what a report, a policy file and an ignore rule all name, and a
+flat map compares path by path in linear time, which keeps 10,000 hosts fast.
+
+- dicts are walked key by key; an empty dict adds no path (nothing to compare);
+- a list of scalars is ONE value (a list of rules is one fact); it compares as a
+  multiset unless its path is in ORDERED, where order changes behaviour;
+- a list of dicts is walked by its natural key where KEYED says it has one
+  (interfaces by name, CA files by path), so one changed MTU is one drift item, not
+  "the interface list differs"; duplicate or missing keys fall back to one value;
+- with the run's catalog, every hashed CA file gains `fingerprints` (the sorted
+  sha256 fingerprints of the certificates in it), so a policy can require a CA.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+
+from . import paths
+
+# Path pattern (paths.CATALOGUE syntax) of a list of dicts -> the field that names each
+# element. The field is dropped from the element: it is already in the path.
+KEYED: Dict[str, str] = {
+    "network.interfaces": "name",
+    "tls.anchors": "path",
+    "tls.certs_d.*": "path",
+    "proxy.dropins": "path",
+    "restarts.containers": "name",
+    "restarts.units": "unit",
+}
+
+# Lists whose order changes behaviour: iptables evaluates rules top-down, the resolver
+# asks nameservers and tries search domains in order. Every other list is a set.
+ORDERED = frozenset({
+    "firewall.iptables.rules",
+    "firewall.ip6tables.rules",
+    "dns.resolv_conf.nameservers",
+    "dns.resolv_conf.search",
+})
+
+
+class _Absent:
+    """The value of a fact a host does not have (distinct from a null value)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self):
+        return (_Absent, ())
+
+
+ABSENT: Any = _Absent()
+
+_KEYED_SPLIT = [(tuple(p.split(".")), field) for p, field in KEYED.items()]
+
+
+def _keyed_field(keys: Tuple[str, ...]) -> Optional[str]:
+    for pattern, field in _KEYED_SPLIT:
+        if len(pattern) == len(keys) and all(p == "*" or p == k for p, k in zip(pattern, keys)):
+            return field
+    return None
+
+
+def flatten(facts: Mapping[str, Any], catalog: Optional[Mapping[str, Any]] = None,
+            fingerprint_cache: Optional[dict] = None) -> Dict[str, Any]:
+    """Flatten one host's facts (collector -> dict) into {fact path: value}."""
+    out: Dict[str, Any] = {}
+    for vals in flatten_grouped(facts, catalog, fingerprint_cache).values():
+        out.update(vals)
+    return out
+
+
+def flatten_grouped(facts: Mapping[str, Any], catalog: Optional[Mapping[str, Any]] = None,
+                    fingerprint_cache: Optional[dict] = None) -> Dict[str, Dict[str, Any]]:
+    """Like flatten, grouped by collector: {collector: {fact path: value}}."""
+    grouped: Dict[str, Dict[str, Any]] = {}
+    out: Dict[str, Any] = {}
+    fp_cache = fingerprint_cache if fingerprint_cache is not None else {}
+
+    def walk(value: Any, path: str, keys: Tuple[str, ...]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                k = k if isinstance(k, str) else str(k)
+                walk(v, paths.join(path, k), keys + (k,))
+            if catalog is not None and keys[0] == "tls" and isinstance(value.get("sha256"), str):
+                fps = _fingerprints(value["sha256"], catalog, fp_cache)
+                if fps is not None:
+                    out[paths.join(path, "fingerprints")] = fps
+            return
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            field = _keyed_field(keys)
+            names = [v.get(field) for v in value] if field else []
+            if field and all(isinstance(n, (str, int)) and not isinstance(n, bool) for n in names) \
+                    and len(set(map(str, names))) == len(names):
+                for name, item in zip(names, value):
+                    name = str(name)
+                    child = {k: v for k, v in item.items() if k != field}
+                    child_path = paths.join(path, name)
+                    if child:
+                        walk(child, child_path, keys + (name,))
+                    else:  # an element with nothing but its name still exists
+                        out[child_path] = {}
+                return
+        out[path] = value
+
+    for collector, data in facts.items():
+        out = grouped.setdefault(str(collector), {})
+        walk(data, paths.join("", str(collector)), (str(collector),))
+    return grouped
+
+
+def _fingerprints(sha: str, catalog: Mapping[str, Any], cache: dict) -> Optional[list]:
+    if sha in cache:
+        return cache[sha]
+    digest = catalog.get(sha)
+    fps = None
+    if isinstance(digest, list):
+        fps = sorted({c["sha256"] for c in digest if isinstance(c, dict) and isinstance(c.get("sha256"), str)})
+    cache[sha] = fps
+    return fps
+
+
+# --- canonical comparison keys ----------------------------------------------------------
+
+def canon(value: Any, ordered: bool = False) -> Any:
+    """A hashable key equal for values that compare equal as facts.
+
+    Booleans never equal numbers (JSON true is not 1); unordered lists compare as
+    multisets; dicts by content.
+    """
+    t = type(value)
+    if t is str or t is int or value is None:
+        return value
+    if t is bool:
+        return ("B", value)
+    if t is float:
+        return ("F", "nan") if math.isnan(value) else value
+    if t is list or t is tuple:
+        items = [canon(v) for v in value]
+        if not ordered:
+            if all(type(v) is str for v in items):
+                items.sort()
+            else:
+                items.sort(key=lambda v: (type(v).__name__, repr(v)))
+        return ("L", tuple(items))
+    if value is ABSENT:
+        return ABSENT
+    return ("D", json.dumps(value, sort_keys=True, default=str))
+
+
+def canon_at(path: str, value: Any) -> Any:
+    return canon(value, path in ORDERED)
+
+
+def subtree(flat: Mapping[str, Any], prefix: str) -> Any:
+    """The value at `prefix`: a leaf, or the nested dict of its descendants, or ABSENT."""
+    if prefix in flat:
+        return flat[prefix]
+    base = paths.split(prefix)
+    found: Dict[str, Any] = {}
+    for path, value in flat.items():
+        if paths.is_under(path, prefix):
+            node = found
+            keys = paths.split(path)[len(base):]
+            for k in keys[:-1]:
+                node = node.setdefault(k, {})
+                if not isinstance(node, dict):  # cannot happen for a real flat map
+                    break
+            else:
+                node[keys[-1]] = value
+    return found if found else ABSENT
+
+
+def to_jsonable(value: Any) -> Any:
+    """ABSENT becomes None; everything else is already JSON."""
+    return None if value is ABSENT else value
+
+
+def collectors_of(flat_paths: Iterable[str]) -> set:
+    return {p.split(".", 1)[0].split("[", 1)[0] for p in flat_paths}
