@@ -4,21 +4,21 @@ unreachable hosts.
     from lab.fleet import Fleet
     from lab.demo import build_demo, PLANTED
     fleet = Fleet("/work/main/.lab/demo")
-    build_demo(fleet)            # up() + the real pulls that leave genuine errors in docker.log
+    build_demo(fleet)   # fleet.up(demo_specs(fleet)) + a check of the planted pull errors
 
 PLANTED says, per host, how it differs from golden: `category` is the finding category
 (design.md's fixed list) an audit should report for it, `error_class` the expected
 unreachable/partial error class, `pull_error` a substring of the genuine error of
-`docker pull <fleet.images['app']>` on that host, and `prepulled` whether build_demo
-already ran that pull (so the error is in the host's /var/log/docker.log).
+`docker pull <fleet.images['app']>` on that host, and `prepulled` whether up() already
+ran that pull (HostSpec.pulls), so the genuine error is in the host's /var/log/docker.log
+(results: fleet.pull_results).
 """
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 from .fleet import Fleet, HostSpec, LabError, REGISTRY_NAME
-from .services import docker_config_json, golden_docker_files
+from .services import IMAGES, docker_config_json, golden_docker_files
 
 GOLDEN = "golden"
 DROPIN = "/etc/systemd/system/docker.service.d/http-proxy.conf"
@@ -131,29 +131,31 @@ def demo_specs(fleet: Fleet) -> list:
         HostSpec("wrongkey", kind="wrongkey", groups=["faults"]),
     ]
     assert {s.name for s in specs} == set(PLANTED), "PLANTED and demo_specs disagree"
+    app = f"{fleet.registry}/{IMAGES['app']}"
+    for s in specs:
+        if PLANTED[s.name].get("prepulled"):
+            s.pulls = [app]
     return specs
 
 
-def prepull(fleet: Fleet) -> dict:
-    """Run the real pulls marked `prepulled` (in parallel); check their genuine errors."""
-    image = fleet.images["app"]
-    names = [n for n, p in PLANTED.items() if p.get("prepulled")]
-    with ThreadPoolExecutor(len(names)) as ex:
-        results = dict(zip(names, ex.map(lambda n: fleet.pull(n, image, timeout=60), names)))
+def verify_pulls(fleet: Fleet) -> dict:
+    """Check that the pulls up() ran for `prepulled` hosts failed with their genuine error."""
     bad = []
-    for n, (rc, out) in results.items():
-        want = PLANTED[n]["pull_error"]
-        if rc == 0 or want not in out:
-            bad.append(f"{n}: expected a failed pull with {want!r}, got rc={rc}: {out.strip()[-300:]}")
-    fleet.state["demo_pulls"] = {n: {"rc": rc, "output": out[-2000:]} for n, (rc, out) in results.items()}
-    fleet._save()
+    results = fleet.pull_results
+    for n, p in PLANTED.items():
+        if not p.get("prepulled"):
+            continue
+        res = results.get(n) or [{"rc": None, "output": "(not pulled)"}]
+        rc, out = res[0]["rc"], res[0]["output"]
+        if rc == 0 or p["pull_error"] not in out:
+            bad.append(f"{n}: expected a failed pull with {p['pull_error']!r}, got rc={rc}: {out.strip()[-300:]}")
     if bad:
         raise LabError("demo pulls did not fail as planted:\n" + "\n".join(bad))
     return results
 
 
 def build_demo(fleet: Fleet, progress=None) -> Fleet:
+    """up() the demo fleet and check the planted pull errors."""
     fleet.up(demo_specs(fleet), services=True, progress=progress)
-    if "demo_pulls" not in fleet.state:
-        prepull(fleet)
+    verify_pulls(fleet)
     return fleet

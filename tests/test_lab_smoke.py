@@ -85,7 +85,7 @@ def test_tiny_fleet(tmp_path):
         data = yaml.safe_load(inv.read_text())
         assert data["hosts"]["d1"] == {"address": fleet.hosts["d1"].address, "port": 22, "user": "root",
                                        "identity_file": fleet.key_path}
-        assert data["groups"] == {"bench": ["s1"]}
+        assert data["groups"] == {"bench": {"hosts": ["s1"]}}
         ini = fleet.write_inventory(tmp_path / "inv.ini", fmt="ini")
         assert f"s1 ansible_host={fleet.hosts['s1'].address} ansible_port=22" in Path(ini).read_text()
     finally:
