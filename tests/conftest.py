@@ -39,13 +39,15 @@ def demo_fleet(tmp_path_factory):
     """The demo fleet (lab.demo), built once per test session and torn down after."""
     if os.geteuid() != 0:
         pytest.skip("needs root to build the namespace test fleet")
+    from lab.demo import build_demo
     from lab.fleet import Fleet
-    from lab.demo import demo_specs
 
-    state = tmp_path_factory.mktemp("fleet")
-    fleet = Fleet(state_dir=str(state / "demo"))
+    state = tmp_path_factory.mktemp("fleet") / "demo"
+    fleet = Fleet(state_dir=str(state))
     try:
-        fleet.up(demo_specs(fleet))
+        build_demo(fleet)
+        fleet.write_inventory(state / "inventory.ini", "ini")
+        fleet.write_inventory(state / "inventory.yml", "native")
         yield fleet
     finally:
         fleet.down()
