@@ -31,7 +31,7 @@ def render_markdown(result: RunResult, *, top: int = 10, hosts_per_row: int = 3)
     affected = {n for names in groups.values() for n in names}
 
     worst = [f"{by_sev[s]:,} {s}" for s in SEVERITIES[:2] if by_sev[s]]
-    headline = f"### fleetaudit: {len(hosts):,} hosts" + (
+    headline = f"### fleetaudit: {len(hosts):,} host{'' if len(hosts) == 1 else 's'}" + (
         " · " + " · ".join(worst) if worst else (" · no findings" if not groups else ""))
     out = [headline, ""]
     out.append("**Hosts:** " + " · ".join(f"{status.get(s, 0):,} {s}" for s in STATUSES) + "  ")
