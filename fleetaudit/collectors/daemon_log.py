@@ -1,0 +1,301 @@
+"""daemon_log: recent pull errors in the Docker daemon's log, counted per pullerrors class.
+
+Facts:
+- source: "journalctl" | "/var/log/docker.log" | "/var/log/daemon.log" |
+  "/var/log/messages" | "/var/log/syslog" | null — where the lines came from
+- window_hours: int — the window (FA_LOG_HOURS, default 24). journalctl applies it
+  itself; for files the parser keeps lines stamped within it of the host's clock
+- counts: {class id: n} — error-looking lines in the window, each counted once under
+  its most specific class (fleetaudit.pullerrors); dockerd logs one failed pull 2-3
+  times (warning, info "Attempting next endpoint", error "Handler for POST"), so these
+  are lines, not pulls
+- samples: {class id: the last such line, at most ~300 chars}
+- matched_count: int — error-looking lines in the window that were examined
+- unclassified_count: int, unclassified_sample: str|null — level=error/warning lines no
+  class knows
+- capped: bool — more lines matched on the host than it sends (the last 300 are kept),
+  so counts are lower bounds
+- error: str|null — why no log could be read ("journalctl: no entries for docker;
+  /var/log/syslog: permission denied"), or why it is incomplete ("timed out")
+counts, samples and the *_count/*_sample keys are volatile by nature.
+
+On the host: journalctl -u docker -u containerd (via fa_root) when the journal has any
+entry for those units, otherwise the first of the log files with dockerd/containerd
+lines (the whole file for docker.log, the last 16 MiB read). awk keeps lines matching
+pullerrors.host_pattern(), long lines shortened to their head and tail (the error text
+is at the end), and only the last 300, so bytes stay small.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Dict, List, Optional, Tuple
+
+from .. import pullerrors
+from .base import RC_TIMEOUT, Collector, Part, Section, part
+
+KEEP_LINES = 300
+FILES = ("/var/log/docker.log", "/var/log/daemon.log", "/var/log/messages", "/var/log/syslog")
+UNITS = ("docker.service", "containerd.service", "snap.docker.dockerd.service")
+SAMPLE_CHARS = 300
+
+# POSIX awk. mode j: journalctl output (its own messages become fa-note lines);
+# mode s: a syslog file (only dockerd/containerd lines); mode a: docker.log (all lines).
+# Prints the kept lines, then "fa-summary total=T matched=M" (T = daemon lines seen).
+FILTER_AWK = r"""
+{ line = $0 }
+mode == "j" && line ~ /^-- / { next }
+mode == "j" && line ~ /^(No journal files|Hint: |Failed to |Warning: |journalctl: )/ {
+  if (notes < 3) { notes++; note[notes] = line }
+  next
+}
+mode == "s" && tolower(line) !~ /dockerd|containerd|docker\[/ { next }
+{
+  total++
+  if (tolower(line) !~ pat) next
+  if (length(line) > 400) line = substr(line, 1, 120) " ... " substr(line, length(line) - 259)
+  buf[matched % n] = line; matched++
+}
+END {
+  for (i = 1; i <= notes; i++) print "fa-note " substr(note[i], 1, 200)
+  first = matched > n ? matched - n : 0
+  for (i = first; i < matched; i++) print buf[i % n]
+  printf "fa-summary total=%d matched=%d\n", total, matched
+}
+"""
+
+_UNIT_ARGS = " ".join(f"-u {u}" for u in UNITS)
+# $1 hours, $2 pattern, $3 lines to keep, $4 awk program. The second journalctl asks
+# whether the journal has any entry at all for the units (a quiet day is not "no log").
+JOURNAL_SH = (
+    "LC_ALL=C; export LC_ALL\n"
+    f"journalctl {_UNIT_ARGS} --since \"-$1h\" --no-pager -o short-iso 2>&1"
+    " | awk -v pat=\"$2\" -v n=\"$3\" -v mode=j \"$4\"\n"
+    f"printf \"fa-any %s\\n\" \"$(journalctl {_UNIT_ARGS} -n 1 -q --no-pager -o short-iso"
+    " 2>/dev/null | head -n 1 | grep -c .)\"\n"
+)
+# $1 file, $2 pattern, $3 lines to keep, $4 mode, $5 awk program.
+FILE_SH = (
+    "LC_ALL=C; export LC_ALL\n"
+    "[ -r \"$1\" ] || { echo fa-unreadable; exit 13; }\n"
+    "tail -c 16777216 \"$1\" | awk -v pat=\"$2\" -v n=\"$3\" -v mode=\"$4\" \"$5\"\n"
+)
+
+SCRIPT = f"""
+fa_dl_pat='{pullerrors.host_pattern()}'
+fa_dl_awk='{FILTER_AWK.strip()}'
+fa_part now; printf '%s %s %s\\n' "$(date +%s 2>/dev/null)" "$(date +%z 2>/dev/null)" "$FA_LOG_HOURS"; fa_rc 0
+fa_dl_src=
+if fa_has journalctl; then
+  fa_dl_o=$(fa_root journal sh -c '{JOURNAL_SH}' sh "${{FA_LOG_HOURS:-24}}" "$fa_dl_pat" {KEEP_LINES} "$fa_dl_awk")
+  printf '%s\\n' "$fa_dl_o"
+  case $fa_dl_o in *"fa-any 1"*) fa_dl_src=journal ;; esac
+fi
+if [ -z "$fa_dl_src" ]; then
+  for fa_dl_f in {" ".join(FILES)}; do
+    [ -e "$fa_dl_f" ] || continue
+    fa_dl_m=s; [ "$fa_dl_f" = /var/log/docker.log ] && fa_dl_m=a
+    fa_dl_o=$(fa_root "file:$fa_dl_f" sh -c '{FILE_SH}' sh "$fa_dl_f" "$fa_dl_pat" {KEEP_LINES} "$fa_dl_m" "$fa_dl_awk")
+    printf '%s\\n' "$fa_dl_o"
+    case $fa_dl_o in *"fa-summary total=0 "*) ;; *"fa-summary total="*) break ;; esac
+  done
+fi
+"""
+assert "'" not in FILTER_AWK + JOURNAL_SH + FILE_SH + pullerrors.host_pattern()
+
+_SUMMARY = re.compile(r"^fa-summary total=(\d+) matched=(\d+)\s*$")
+_ISO = (r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,]\d+)?"
+        r"(Z|[+-]\d\d:?\d\d)?")
+_LEADING_ISO = re.compile(r"^" + _ISO)
+_LOGRUS_TIME = re.compile(r"""(?:\btime=\\?"|"time":\s*")""" + _ISO)
+_SYSLOG = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) "
+                     r"(\d\d):(\d\d):(\d\d) ")
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _tz(text: Optional[str]) -> Optional[timezone]:
+    if not text:
+        return None
+    if text == "Z":
+        return timezone.utc
+    m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", text)
+    if not m:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    if minutes > 18 * 60:
+        return None
+    return timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
+
+
+def _iso_epoch(m: "re.Match[str]", default_tz: Optional[timezone]) -> Optional[float]:
+    tz = _tz(m.group(7)) or default_tz
+    if tz is None:
+        return None
+    try:
+        return datetime(*(int(m.group(i)) for i in range(1, 7)), tzinfo=tz).timestamp()
+    except ValueError:
+        return None
+
+
+def line_epoch(line: str, now: Optional[float], host_tz: Optional[timezone]) -> Optional[float]:
+    """When a log line was written, from its own timestamp; None when it has none."""
+    m = _LEADING_ISO.match(line)
+    if m:
+        return _iso_epoch(m, host_tz)
+    m = _LOGRUS_TIME.search(line)
+    if m:
+        return _iso_epoch(m, host_tz)
+    m = _SYSLOG.match(line)
+    if m and now is not None and host_tz is not None:
+        # Traditional syslog has no year and no zone: the host's zone, and the year that
+        # does not put the line in the future.
+        year = datetime.fromtimestamp(now, host_tz).year
+        for y in (year, year - 1):
+            try:
+                t = datetime(y, _MONTHS.index(m.group(1)) + 1, int(m.group(2)), int(m.group(3)),
+                             int(m.group(4)), int(m.group(5)), tzinfo=host_tz).timestamp()
+            except ValueError:
+                continue
+            if t <= now + 86400:
+                return t
+    return None
+
+
+def shorten(line: str, limit: int = SAMPLE_CHARS) -> str:
+    line = _CONTROL.sub("?", line.strip())
+    if len(line) <= limit:
+        return line
+    head = limit // 3
+    return line[:head] + " ... " + line[-(limit - head - 5):]
+
+
+def _read_part(p: Part) -> Tuple[List[str], Optional[Tuple[int, int]], List[str], Optional[int]]:
+    """(log lines, (total, matched) summary, journalctl notes, fa-any) of one part."""
+    lines: List[str] = []
+    summary = None
+    notes: List[str] = []
+    any_entries = None
+    for raw in p.out.splitlines():
+        m = _SUMMARY.match(raw)
+        if m:
+            summary = (int(m.group(1)), int(m.group(2)))
+        elif raw.startswith("fa-note "):
+            notes.append(shorten(raw[len("fa-note "):], 200))
+        elif raw.startswith("fa-any "):
+            try:
+                any_entries = int(raw.split()[1])
+            except (IndexError, ValueError):
+                pass
+        elif raw.strip() and not raw.startswith("fa-"):  # fa-*: ours, or cut-off markers
+            lines.append(raw)
+    return lines[-KEEP_LINES:], summary, notes, any_entries
+
+
+def _now(section: Section) -> Tuple[Optional[float], Optional[timezone], int]:
+    fields = part(section, "now").out.split()
+    now = None
+    host_tz = None
+    hours = 24
+    if fields and re.fullmatch(r"\d{9,11}", fields[0]):
+        now = float(fields[0])
+    if len(fields) > 1:
+        host_tz = _tz(fields[1])
+    if len(fields) > 2 and re.fullmatch(r"\d{1,5}", fields[2]):
+        hours = int(fields[2])
+    return now, host_tz, hours
+
+
+def _status(name: str, p: Part, summary, notes: List[str], any_entries) -> str:
+    if "fa-unreadable" in p.out or p.rc == 13:
+        return f"{name}: permission denied"
+    if p.rc == RC_TIMEOUT:
+        return f"{name}: timed out"
+    if p.rc is None:
+        return f"{name}: output cut off"
+    if name == "journalctl":
+        detail = f" ({notes[0]})" if notes else ""
+        if any_entries == 0 or summary is None:
+            return f"journalctl: no entries for {', '.join(UNITS[:2])}{detail}"
+        return f"journalctl: rc {p.rc}{detail}"
+    if summary is not None and summary[0] == 0:
+        return f"{name}: no dockerd/containerd lines"
+    return f"{name}: rc {p.rc}"
+
+
+def parse(section: Section) -> dict:
+    now, host_tz, hours = _now(section)
+    facts: dict = {
+        "source": None, "window_hours": hours, "counts": {}, "samples": {},
+        "matched_count": 0, "unclassified_count": 0, "unclassified_sample": None,
+        "capped": False, "error": None,
+    }
+    # The journal first, then the files in the order the host tried them.
+    candidates = [("journalctl", "journal")] + [
+        (k[len("file:"):], k) for k in section if k.startswith("file:")]
+    tried: List[str] = []
+    chosen = None
+    for name, key in candidates:
+        if key not in section:
+            continue
+        p = section[key]
+        lines, summary, notes, any_entries = _read_part(p)
+        if name == "journalctl":
+            usable = (any_entries or 0) > 0
+        else:
+            usable = bool(summary and summary[0] > 0)
+        # Killed by the timeout or cut off: what did arrive is still evidence.
+        usable = usable or (summary is None and p.rc in (None, RC_TIMEOUT) and bool(lines))
+        if usable:
+            chosen = (name, p, lines, summary)
+            break
+        tried.append(_status(name, p, summary, notes, any_entries))
+    if chosen is None:
+        if not section:
+            facts["error"] = "no output"
+        elif tried:
+            facts["error"] = "; ".join(tried)
+        else:
+            facts["error"] = ("no daemon log: journalctl not installed and none of "
+                              + ", ".join(FILES) + " exists")
+        return facts
+
+    name, p, lines, summary = chosen
+    facts["source"] = name
+    if name != "journalctl":
+        ref = now
+        if ref is None:
+            stamps = [t for t in (line_epoch(l, None, host_tz) for l in lines) if t is not None]
+            ref = max(stamps) if stamps else None
+        if ref is not None:
+            cutoff = ref - hours * 3600
+            lines = [l for l in lines if _in_window(line_epoch(l, now, host_tz), cutoff)]
+    counts: Dict[str, int] = {}
+    samples: Dict[str, str] = {}
+    for line in lines:
+        cls = pullerrors.primary(line)
+        if cls is None:
+            facts["unclassified_count"] += 1
+            facts["unclassified_sample"] = shorten(line)
+            continue
+        counts[cls] = counts.get(cls, 0) + 1
+        samples[cls] = shorten(line)
+    facts["counts"] = dict(sorted(counts.items()))
+    facts["samples"] = dict(sorted(samples.items()))
+    facts["matched_count"] = len(lines)
+    facts["capped"] = bool(summary and summary[1] > KEEP_LINES and len(lines) >= KEEP_LINES)
+    if p.rc == RC_TIMEOUT:
+        facts["error"] = f"{name}: timed out, counts incomplete"
+    elif p.rc is None:
+        facts["error"] = f"{name}: output cut off, counts incomplete"
+    elif summary is None or p.rc != 0:
+        facts["error"] = f"{name}: incomplete (rc {p.rc})"
+    return facts
+
+
+def _in_window(epoch: Optional[float], cutoff: float) -> bool:
+    # A line without a readable timestamp is kept: hiding an error is worse.
+    return epoch is None or epoch >= cutoff
+
+
+COLLECTOR = Collector(name="daemon_log", script=SCRIPT, parse=parse, doc=__doc__ or "")
