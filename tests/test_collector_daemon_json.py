@@ -20,7 +20,7 @@ def test_fragment_runs_under_posix_shells(shell):
     parsed = split_output(out.stdout.decode("utf-8", "replace"), "n0nce")
     assert parsed.complete
     section = parsed.sections["daemon_json"]
-    assert set(section) == {"dockerd", "unit", "opts", "path", "json"}
+    assert set(section) == {"init", "dockerd", "unit", "opts", "path", "json"}
     assert all(p.rc is not None for p in section.values())
     facts = COLLECTOR.parse(section)
     assert facts["path"].startswith("/") and facts["path_source"] in ("process", "unit", "default")

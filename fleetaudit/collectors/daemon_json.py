@@ -20,7 +20,7 @@ Facts:
 - ignored_keys: {key: the key dockerd reads} — a flag's name used as key
   ("insecure-registry"): accepted, but has no effect
 - dockerd_args: [str]|null — the daemon's command-line arguments (argv[1:])
-- args_source: "process"|"unit"|null
+- args_source: "process"|"unit" (systemd)|"init-defaults" (DOCKER_OPTS for sysvinit/OpenRC)|null
 - flag_conflicts: [sorted keys] — set both as a flag and in the file: dockerd refuses to
   start ("the following directives are specified both as a flag and in the
   configuration file: hosts: ...")
@@ -39,6 +39,7 @@ DEFAULT_PATH = "/etc/docker/daemon.json"
 
 SCRIPT = DOCKERD_PIDS_SH + DOCKER_UNITS_SH + r"""
 FA_CFG=; FA_SRC=default
+fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_part dockerd
 for FA_P in $(fa_dockerd_pids); do
   FA_A=$( { tr '\0' '\n' < "/proc/$FA_P/cmdline"; } 2>/dev/null | head -c 16384)
@@ -254,15 +255,22 @@ def parse(section: Section) -> dict:
     if src in ("process", "unit", "default") and value.startswith("/"):
         path, path_source = value, src
 
+    # The args of the running daemon, else those its init system would give it: the
+    # unit's ExecStart under systemd, DOCKER_OPTS for the sysvinit/OpenRC scripts.
+    init = part(section, "init").out.strip()
     procs = _processes(part(section, "dockerd"))
+    env = _env_vars(part(section, "opts"))
     args: Optional[List[str]] = None
     args_source = None
     if procs:
         args, args_source = procs[0][1:], "process"
-    else:
-        argv = unit_exec_start(part(section, "unit"), _env_vars(part(section, "opts")))
+    elif init == "systemd" or (not init and part(section, "unit").out.strip()):
+        argv = unit_exec_start(part(section, "unit"), env)
         if argv:
             args, args_source = argv[1:], "unit"
+    elif init == "other" and (env.get("DOCKER_OPTS") or env.get("OPTIONS")):
+        args = [clean(a) for a in (env.get("DOCKER_OPTS") or env.get("OPTIONS", "")).split()]
+        args_source = "init-defaults"
 
     facts: Dict[str, Any] = {
         "path": path, "path_source": path_source, "present": None, "size": None,

@@ -6,7 +6,7 @@ Facts:
 - server: {version, api_version, min_api_version, os, arch, kernel_version,
   experimental: bool|null, components: {name: version}}|null — null when the daemon
   did not answer
-- daemon_up: bool|null — the daemon answered `docker version`
+- daemon_up: bool|null — the daemon answered `docker version` (maybe with an error)
 - error: str|null — the CLI's exact text when the daemon did not answer
   (e.g. "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the
   docker daemon running?")
@@ -212,9 +212,13 @@ def _server(doc: dict) -> Optional[dict]:
     if not isinstance(s, dict):
         return None
     components: Dict[str, str] = {}
-    for comp in s.get("Components") or []:
+    experimental = _b(s.get("Experimental"))
+    for comp in s.get("Components") if isinstance(s.get("Components"), list) else []:
         if isinstance(comp, dict) and _s(comp.get("Name")) and _s(comp.get("Version")):
             components[_s(comp["Name"])] = _s(comp["Version"])  # type: ignore[index]
+            details = comp.get("Details")
+            if comp.get("Name") == "Engine" and isinstance(details, dict) and experimental is None:
+                experimental = _b(details.get("Experimental"))  # a string there: "false"
     return {
         "version": _s(s.get("Version")),
         "api_version": _s(s.get("ApiVersion")),
@@ -222,7 +226,7 @@ def _server(doc: dict) -> Optional[dict]:
         "os": _s(s.get("Os")),
         "arch": _s(s.get("Arch")),
         "kernel_version": _s(s.get("KernelVersion")),
-        "experimental": _b(s.get("Experimental")),
+        "experimental": experimental,
         "components": components,
     }
 
@@ -374,12 +378,12 @@ def parse(section: Section) -> dict:
     server = _server(doc)
     client = _client(doc)
     daemon_up: Optional[bool] = None
-    if server is not None:
-        daemon_up = True
+    if server is not None or any(e.startswith("Error response from daemon") for e in errors):
+        daemon_up = True  # it answered, maybe with an error (API version too new)
     elif installed is False or ver_p.rc not in (0, None) or (client and errors):
         daemon_up = False
     error = None
-    if not daemon_up and installed is not None:
+    if server is None and installed is not None:
         if installed is False:
             error = "docker: not found"
         elif errors:
