@@ -25,7 +25,7 @@ from .policy import PolicyBaseline, PolicyError, load_policy
 __all__ = [
     "ABSENT", "Baseline", "BaselineError", "CATALOGUE", "Consensus", "ConsensusBaseline",
     "DriftItem", "Expected", "FleetIndex", "HostBaseline", "Ignore", "PolicyBaseline",
-    "PolicyError", "SnapshotBaseline", "compare_facts", "compare_run", "diff_hosts",
+    "PolicyError", "SnapshotBaseline", "annotate", "compare_facts", "compare_run", "diff_hosts",
     "drift_from_json", "drift_to_json", "fact_matrix", "flatten", "load_baseline",
     "load_policy", "save_baseline", "value_groups", "DEFAULT_RULES", "VOLATILE", "IDENTITY",
 ]
@@ -106,27 +106,44 @@ def value_groups(result: RunResult, path: str,
 
 
 def fact_matrix(result: RunResult, ignore: Any = None,
-                only_differing: bool = True) -> List[dict]:
-    """The report's fact matrix: one row per fact path, hosts grouped by value.
+                only_differing: bool = True) -> Dict[str, List[dict]]:
+    """The report's fact matrix: {path: [{"value", "hosts"}, ...]}, largest group first.
 
-    [{"path", "groups": [{"value", "hosts", "count"}], "majority": bool}], largest group
-    first; with only_differing, paths where every host agrees are left out. Ignored
-    (volatile/identity) paths are left out. `majority` says the largest group holds
-    more than half of the hosts that reported the collector.
+    Hosts lacking the fact form a group {"value": None, "absent": True, "hosts"}. With
+    only_differing, paths where every host agrees are left out; ignored
+    (volatile/identity) paths always are. This is result.extra["matrix"].
     """
     ign = as_ignore(ignore)
     index = index_for(result)
-    rows = []
+    out: Dict[str, List[dict]] = {}
     for path in index.all_paths():
         if ign(path):
             continue
         groups = value_groups(result, path)
         if only_differing and len(groups) < 2:
             continue
-        total = sum(len(h) for _, h in groups)
-        rows.append({"path": path, "majority": bool(groups) and len(groups[0][1]) * 2 > total,
-                     "groups": [{"value": v, "hosts": h, "count": len(h)} for v, h in groups]})
-    return rows
+        out[path] = [{"value": None, "absent": True, "hosts": h} if v is ABSENT else {"value": v, "hosts": h}
+                     for v, h in groups]
+    return out
+
+
+def annotate(result: RunResult, baseline: BaselineArg = None,
+             ignore: Any = None) -> Dict[str, List[DriftItem]]:
+    """compare_run, then store what the renderers and the snapshot read:
+    result.extra["drift"] (hosts with drift only), ["baseline"] (what hosts were
+    compared with: {"kind", "name", ...}), ["matrix"] (fact_matrix). Returns the drift.
+    """
+    baselines = _baselines(baseline)
+    drift = compare_run(result, baselines, ignore)
+    result.extra["drift"] = drift_to_json({h: items for h, items in drift.items() if items})
+    described = [b.describe() for b in baselines]
+    head = dict(described[0])
+    if len(described) > 1:
+        head["also"] = described[1:]
+        head["name"] = " + ".join(d.get("name", d["kind"]) for d in described)
+    result.extra["baseline"] = head
+    result.extra["matrix"] = fact_matrix(result, ignore)
+    return drift
 
 
 def drift_to_json(drift: Dict[str, List[DriftItem]]) -> Dict[str, List[dict]]:

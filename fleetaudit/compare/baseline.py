@@ -239,8 +239,10 @@ class ConsensusBaseline(Baseline):
         return cons.expected
 
     def describe(self) -> dict:
+        name = "fleet consensus" + (f" per group ({', '.join(self.partition_by)})"
+                                    if self.partition_by else "")
         return {
-            "kind": self.kind, "min_hosts": self.min_hosts, "majority": self.majority,
+            "kind": self.kind, "name": name, "min_hosts": self.min_hosts, "majority": self.majority,
             "partition_by": list(self.partition_by),
             "partitions": {label: {"hosts": len(c.hosts), "undecided": len(c.expected.undecided)}
                            for label, c in self.partitions.items()},
@@ -280,7 +282,7 @@ class HostBaseline(Baseline):
         return self._expected
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "host": self.name}
+        return {"kind": self.kind, "name": self.name, "host": self.name}
 
 
 # --- saved snapshot ------------------------------------------------------------------
@@ -349,6 +351,6 @@ class SnapshotBaseline(Baseline):
         return self._consensus.expected
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "source": self.source,
-                "saved": (self.saved.extra or {}).get(BASELINE_MARK),
+        return {"kind": self.kind, "name": self.source.replace("snapshot ", "", 1),
+                "source": self.source, "saved": (self.saved.extra or {}).get(BASELINE_MARK),
                 "hosts": sum(1 for h in self.saved.hosts.values() if h.audited)}

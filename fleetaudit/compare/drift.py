@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 from deepdiff import DeepDiff
 
 from . import paths
-from .flatten import ABSENT, ORDERED, canon_at, flatten, flatten_grouped, subtree, to_jsonable
+from .flatten import ABSENT, canon_at, is_ordered, flatten, flatten_grouped, subtree, to_jsonable
 from .ignore import Ignore, as_ignore
 
 KINDS = ("changed", "missing", "extra", "violation")
@@ -255,7 +255,7 @@ def _describe(path: str, expected: Any, actual: Any) -> str:
         return ""
     if not isinstance(expected, (list, dict)) or not isinstance(actual, (list, dict)):
         return ""
-    ordered = path in ORDERED
+    ordered = is_ordered(path)
     if ordered and isinstance(expected, list) and isinstance(actual, list) \
             and sorted(map(repr, expected)) == sorted(map(repr, actual)):
         first = next(i for i, (a, b) in enumerate(zip(expected, actual)) if a != b)

@@ -5,7 +5,7 @@ flat map compares path by path in linear time, which keeps 10,000 hosts fast.
 
 - dicts are walked key by key; an empty dict adds no path (nothing to compare);
 - a list of scalars is ONE value (a list of rules is one fact); it compares as a
-  multiset unless its path is in ORDERED, where order changes behaviour;
+  multiset unless its path is in ORDERED_PATTERNS, where order changes behaviour;
 - a list of dicts is walked by its natural key where KEYED says it has one
   (interfaces by name, CA files by path), so one changed MTU is one drift item, not
   "the interface list differs"; duplicate or missing keys fall back to one value;
@@ -20,25 +20,48 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from . import paths
 
-# Path pattern (paths.CATALOGUE syntax) of a list of dicts -> the field that names each
-# element. The field is dropped from the element: it is already in the path.
-KEYED: Dict[str, str] = {
+def _basename(item: dict) -> Any:
+    path = item.get("path")
+    return path.rsplit("/", 1)[-1] if isinstance(path, str) and path else None
+
+
+# Path pattern (paths.CATALOGUE syntax) of a list of dicts -> what names each element:
+# a field (dropped from the element: it is already in the path) or a function.
+KEYED: Dict[str, Any] = {
     "network.interfaces": "name",
     "tls.anchors": "path",
-    "tls.certs_d.*": "path",
+    "tls.certs_d.*": _basename,  # ca.crt, client.cert: the registry is the parent key
+    "proxy.units": "path",
     "proxy.dropins": "path",
     "restarts.containers": "name",
     "restarts.units": "unit",
 }
 
 # Lists whose order changes behaviour: iptables evaluates rules top-down, the resolver
-# asks nameservers and tries search domains in order. Every other list is a set.
-ORDERED = frozenset({
-    "firewall.iptables.rules",
-    "firewall.ip6tables.rules",
-    "dns.resolv_conf.nameservers",
-    "dns.resolv_conf.search",
-})
+# asks nameservers and tries search domains in order, dockerd pairs a flag with the
+# argument after it. Every other list compares as a multiset.
+ORDERED_PATTERNS: Tuple[str, ...] = (
+    "firewall.iptables.rules", "firewall.ip6tables.rules",          # older shape: one list
+    "firewall.iptables.rules.*", "firewall.ip6tables.rules.*",      # per table
+    "dns.resolv_conf.nameservers", "dns.resolv_conf.search",
+    "daemon_json.dockerd_args", "docker.info.registry_mirrors",     # mirrors are tried in order
+)
+_ORDERED_SPLIT = [tuple(p.split(".")) for p in ORDERED_PATTERNS]
+_ORDERED_MEMO: Dict[str, bool] = {}
+
+
+def is_ordered(path: str) -> bool:
+    hit = _ORDERED_MEMO.get(path)
+    if hit is None:
+        try:
+            keys = paths.split(path) if path else ()
+        except paths.PathSyntaxError:
+            keys = ()
+        hit = any(len(p) == len(keys) and all(a == "*" or a == b for a, b in zip(p, keys))
+                  for p in _ORDERED_SPLIT)
+        if len(_ORDERED_MEMO) < 100_000:
+            _ORDERED_MEMO[path] = hit
+    return hit
 
 
 class _Absent:
@@ -66,7 +89,7 @@ ABSENT: Any = _Absent()
 _KEYED_SPLIT = [(tuple(p.split(".")), field) for p, field in KEYED.items()]
 
 
-def _keyed_field(keys: Tuple[str, ...]) -> Optional[str]:
+def _keyed_field(keys: Tuple[str, ...]) -> Any:
     for pattern, field in _KEYED_SPLIT:
         if len(pattern) == len(keys) and all(p == "*" or p == k for p, k in zip(pattern, keys)):
             return field
@@ -101,12 +124,13 @@ def flatten_grouped(facts: Mapping[str, Any], catalog: Optional[Mapping[str, Any
             return
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             field = _keyed_field(keys)
-            names = [v.get(field) for v in value] if field else []
+            names = ([field(v) for v in value] if callable(field) else [v.get(field) for v in value]) \
+                if field else []
             if field and all(isinstance(n, (str, int)) and not isinstance(n, bool) for n in names) \
                     and len(set(map(str, names))) == len(names):
                 for name, item in zip(names, value):
                     name = str(name)
-                    child = {k: v for k, v in item.items() if k != field}
+                    child = {k: v for k, v in item.items() if callable(field) or k != field}
                     child_path = paths.join(path, name)
                     if child:
                         walk(child, child_path, keys + (name,))
@@ -161,7 +185,7 @@ def canon(value: Any, ordered: bool = False) -> Any:
 
 
 def canon_at(path: str, value: Any) -> Any:
-    return canon(value, path in ORDERED)
+    return canon(value, is_ordered(path))
 
 
 def subtree(flat: Mapping[str, Any], prefix: str) -> Any:

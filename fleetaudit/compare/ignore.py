@@ -29,12 +29,13 @@ VOLATILE: Tuple[Tuple[str, str], ...] = (
     ("daemon_log", "log counters and samples are events, checked by rule"),
     ("restarts", "restart counters and container lists are state, checked by rule"),
     ("docker.info.containers*", "container counts change with workload"),
-    ("docker.info.images", "image count changes with every pull"),
+    ("docker.info.images*", "image count changes with every pull"),
     ("docker.info.id", "engine id is unique per host"),
     ("docker.info.name", "engine name is the hostname"),
     ("docker.info.mem_total", "memory size differs with the machine"),
     ("docker.info.ncpu", "CPU count differs with the machine"),
     ("docker.info.kernel_version", "kernel builds are compared via system.kernel"),
+    ("docker.server.kernel_version", "kernel builds are compared via system.kernel"),
     ("time.ntp.detail", "free-text NTP status with offsets"),
 )
 IDENTITY: Tuple[Tuple[str, str], ...] = (

@@ -417,5 +417,6 @@ class PolicyBaseline(Baseline):
         return exp
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "source": self.source, "checks": len(self.checks),
+        return {"kind": self.kind, "name": self.source.replace("policy ", "", 1),
+                "source": self.source, "checks": len(self.checks),
                 "warnings": list(self.warnings)}
