@@ -117,12 +117,12 @@ def _clean(text: Any, cap: int = MAX_TEXT_CHARS) -> str:
 
 def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
     """A fact value as one line of text: strings as they are, the rest as compact JSON."""
+    if value == "":
+        return '"" (empty)'
     if isinstance(value, str):
         return _clean(value, cap)
     if value is None:
         return "(absent)"
-    if value == "":
-        return '""  (empty)'
 
     try:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "),
@@ -346,6 +346,7 @@ def _baseline_label(baseline: Any) -> Optional[dict]:
 def _build(result: RunResult) -> Tuple[dict, dict]:
     """(data island, template summary) for one run."""
     b = _Builder(result)
+    baseline = result.extra.get("baseline") if isinstance(result.extra, dict) else None
     findings = b.findings()
     drift = b.drift()
     matrix = b.matrix()
@@ -353,6 +354,7 @@ def _build(result: RunResult) -> Tuple[dict, dict]:
         "v": 1, "s": b.s.table, "sev": list(SEVERITIES), "st": list(STATUSES),
         "sk": [label for label, _ in SUMMARY_FIELDS],
         "h": b.hosts, "f": findings, "d": drift, "m": matrix,
+        "bn": _clean(_get(baseline, "name") or "", 300) if baseline else "",
     }
     return data, _summary_context(result, findings, b)
 

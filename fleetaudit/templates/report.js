@@ -195,7 +195,9 @@
       var path = add(el("td"), el("span", "val", str(d[0])));
       if (str(d[3])) add(path, el("span", "kind", str(d[3])));
       if (str(d[4])) add(path, el("div", "muted", str(d[4])));
-      var tr = add(el("tr", "row"), path, el("td", "val exp", str(d[1])), el("td", "val act", str(d[2])), hostsCell(d[6], mask));
+      var exp = add(el("td"), el("div", "val exp", str(d[1])));
+      if (str(d[5]) && str(d[5]) !== D.bn) add(exp, el("div", "muted", "baseline: " + str(d[5])));  // per-group baselines
+      var tr = add(el("tr", "row"), path, exp, el("td", "val act", str(d[2])), hostsCell(d[6], mask));
       tb.appendChild(tr);
     });
     if (!rows.length) emptyRow(tb, 4, D.d.length ? "No drift for the matching hosts." : "No drift recorded in this run.");
