@@ -1,0 +1,94 @@
+"""proxy: host-side filtering (no secret leaves), systemd precedence, Go's proxy rules."""
+import shutil
+import subprocess
+
+import pytest
+
+from fleetaudit.collectors.base import Part
+from fleetaudit.collectors.proxy import COLLECTOR, MASK, SEL, assignment, effective, no_proxy_list, parse
+from fleetaudit.script import ScriptOptions, build_script, split_output
+
+SHELLS = [["dash", "-s"], ["bash", "--posix", "-s"], ["busybox", "sh", "-s"]]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_fragment_runs_under_posix_shells(shell):
+    if not shutil.which(shell[0]):
+        pytest.skip(f"{shell[0]} not installed")
+    script = build_script([COLLECTOR], "n0nce", ScriptOptions())
+    out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "https_proxy": "http://u:pw@p:1", "API_KEY": "k"})
+    parsed = split_output(out.stdout.decode("utf-8", "replace"), "n0nce")
+    assert parsed.complete
+    section = parsed.sections["proxy"]
+    assert set(section) == {"init", "units", "manager", "envfiles", "environ", "daemon_json",
+                            "environment", "profile", "session"}
+    facts = COLLECTOR.parse(section)
+    assert facts["session_env"] == {"https_proxy": "http://REDACTED@p:1"}
+    assert "session:https_proxy" in facts["has_credentials"]
+    assert ":pw@" not in out.stdout.decode() and "API_KEY" not in out.stdout.decode()
+
+
+MASK_CASES = [
+    # (input line, expected output) -- other variables' values never leave the host
+    ('Environment="HTTP_PROXY=http://p:3128" "AWS_SECRET=abc"', 'Environment="HTTP_PROXY=http://p:3128" "AWS_SECRET=MASKED"'),
+    ("Environment=NO_PROXY=a,b API_KEY=xyz", "Environment=NO_PROXY=a,b API_KEY=MASKED"),
+    ("Environment='FOO=bar baz' https_proxy=http://q", "Environment='FOO=MASKED' https_proxy=http://q"),
+    ("Environment=KEY='a b' HTTP_PROXY=x", "Environment=KEY=MASKED HTTP_PROXY=x"),
+    ("EnvironmentFile=-/etc/default/docker", "EnvironmentFile=-/etc/default/docker"),
+    ("export http_proxy=http://p API_TOKEN=zzz", "export http_proxy=http://p API_TOKEN=MASKED"),
+    ("HTTPS_PROXY=user:pass@proxy:8080", "HTTPS_PROXY=REDACTED@proxy:8080"),
+    ('HTTPS_PROXY="user:pass@proxy:8080"', 'HTTPS_PROXY="REDACTED@proxy:8080"'),
+    ("HTTP_PROXY=http://p:3128/?a=b", "HTTP_PROXY=http://p:3128/?a=b"),
+]
+
+
+@pytest.mark.parametrize("sed", [["sed"], ["busybox", "sed"]], ids=lambda s: s[0])
+def test_mask_on_the_host(sed):
+    if not shutil.which(sed[0]):
+        pytest.skip(f"{sed[0]} not installed")
+    text = "\n".join(i for i, _ in MASK_CASES) + "\n"
+    out = subprocess.run(sed + ["-E", MASK], input=text.encode(), capture_output=True, check=True)
+    assert out.stdout.decode().splitlines() == [o for _, o in MASK_CASES]
+
+
+def test_select_only_proxy_lines():
+    text = "PATH=/bin\nhttp_proxy=x\n  export HTTPS_PROXY=y\nDB_PASSWORD=z\nMY_PROXY_HOST=q\n"
+    out = subprocess.run(["sed", "-n", "-E", SEL], input=text.encode(), capture_output=True, check=True)
+    assert out.stdout.decode() == "http_proxy=x\n  export HTTPS_PROXY=y\n"
+
+
+def test_assignment_forms():
+    assert assignment('HTTPS_PROXY="http://a b"') == ("HTTPS_PROXY", "http://a b", False)
+    assert assignment("export no_proxy=a,b # comment") == ("no_proxy", "a,b", True)
+    assert assignment("NO_PROXY=a, b", literal=True) == ("NO_PROXY", "a, b", False)
+    assert assignment("PATH=/bin") is None
+
+
+def test_go_rules_upper_case_wins_and_empty_is_unset():
+    env = {"HTTP_PROXY": {"value": "", "source": "a"}, "http_proxy": {"value": "http://l", "source": "b"},
+           "HTTPS_PROXY": {"value": "http://U", "source": "c"}, "https_proxy": {"value": "http://l", "source": "d"}}
+    eff = effective(env, {"no-proxy": "x"}, "daemon.json")
+    assert eff["HTTP_PROXY"] == {"value": "http://l", "var": "http_proxy", "source": "b"}
+    assert eff["HTTPS_PROXY"]["var"] == "HTTPS_PROXY"
+    assert eff["NO_PROXY"] == {"value": "x", "var": "no-proxy", "source": "daemon.json"}
+
+
+def test_no_proxy_list():
+    assert no_proxy_list(" b, a,,a ,.corp") == [".corp", "a", "b"]
+
+
+def test_environment_file_overrides_environment_regardless_of_order():
+    section = {
+        "init": Part("systemd\n", 0),
+        "units": Part("@file /etc/systemd/system/docker.service.d/a.conf\n"
+                      "EnvironmentFile=/etc/docker/env\n"
+                      "@file /etc/systemd/system/docker.service.d/b.conf\n"
+                      "Environment=HTTPS_PROXY=http://unit\n", 0),
+        "envfiles": Part("@file /etc/docker/env\nHTTPS_PROXY=http://file\n", 0),
+        "environ": Part("", 0),
+    }
+    facts = parse(section)
+    assert facts["daemon"]["HTTPS_PROXY"]["value"] == "http://file"
+    assert facts["daemon"]["HTTPS_PROXY"]["source"] == "/etc/docker/env"
+    assert facts["dockerd_running"] is False and facts["daemon_source"] == "systemd"
