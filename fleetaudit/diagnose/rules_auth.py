@@ -1,0 +1,258 @@
+"""Diagnosis rules: registry credentials (who can pull what) and Docker Hub rate limits.
+
+The daemon pulls, but the credentials come from the docker CLI of the user who asks:
+`sudo docker pull`, systemd units and cron jobs use root's ~/.docker/config.json, so a
+`docker login` done as another user does not help them. Only registry names are
+collected, never the secrets.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Set
+
+from .base import Hit, HostContext, dig, ev, rule
+from .rules_daemon import (
+    DOCKER_HUB, MISSING, audited_hosts, expect_elements, fact_path, q, registry_host,
+    registry_mirrors, run_cache,
+)
+
+ROOT = "root"
+
+
+def _users(facts: dict) -> Dict[str, dict]:
+    users = dig(facts, "credentials.users")
+    return {u: v for u, v in users.items() if isinstance(v, dict)} if isinstance(users, dict) else {}
+
+
+def user_registries(entry: dict) -> Set[str]:
+    """Registries a user can authenticate to: config.json auths plus credHelpers."""
+    out = set()
+    for r in entry.get("auth_registries") or []:
+        h = registry_host(r)
+        if h:
+            out.add(h)
+    helpers = entry.get("cred_helpers")
+    for r in helpers if isinstance(helpers, dict) else ():
+        h = registry_host(r)
+        if h:
+            out.add(h)
+    return out
+
+
+def root_registries(facts: dict) -> Any:
+    """Root's registries, [] when root has no config, MISSING when not known (no
+    credentials facts, or root's home could not be read)."""
+    cred = dig(facts, "credentials")
+    if not isinstance(cred, dict) or cred.get("error"):
+        return MISSING
+    users = _users(facts)
+    if ROOT in users:
+        return sorted(user_registries(users[ROOT]))
+    if cred.get("root_has_auth") is False:
+        return []
+    return MISSING
+
+
+def _root_path(facts: dict) -> str:
+    p = dig(facts, "credentials.users.root.path")
+    return p if isinstance(p, str) else "/root/.docker/config.json"
+
+
+def _login(reg: str) -> str:
+    return "sudo docker login" if reg == DOCKER_HUB else f"sudo docker login {q(reg)}"
+
+
+def _rootless(facts: dict) -> bool:
+    return dig(facts, "docker.info.rootless") is True
+
+
+def _display(reg: str) -> str:
+    return "Docker Hub (docker.io)" if reg == DOCKER_HUB else reg
+
+
+@rule(
+    id="auth.user-only-credentials", category="auth", severity="high",
+    title="registry credentials only for a non-root user: root pulls anonymously",
+    why="""
+Credentials live in the home of the user who ran `docker login`. Pulls made as root (sudo
+docker, systemd units, cron, compose run by root) read /root/.docker/config.json instead and
+go anonymous: "no basic auth credentials", or "pull access denied for REGISTRY/REPO,
+repository does not exist or may require 'docker login'", while the same pull works for
+the user who logged in.
+""",
+    remediation=["sudo docker login REGISTRY   # as root, the user that pulls",
+                 "or run the deployment as the user that has the login"],
+    needs_docker=True,
+)
+def user_only(ctx: HostContext) -> Iterator[Hit]:
+    mine = root_registries(ctx.facts)
+    if mine is MISSING or _rootless(ctx.facts):
+        return
+    others: Dict[str, List[str]] = {}
+    for user, entry in sorted(_users(ctx.facts).items()):
+        if user == ROOT:
+            continue
+        for reg in sorted(user_registries(entry)):
+            if reg not in mine:
+                others.setdefault(reg, []).append(user)
+    if not others:
+        return
+    exp = expect_elements(ctx, "credentials.root_registries", root_registries)
+    for reg, users in sorted(others.items()):
+        # The whole fleet logging in as this user only is a (risky) practice, not drift.
+        fleet_same = exp is not None and reg not in exp.value and _fleet_user_only(ctx, reg)
+        severity = "medium" if fleet_same else "high"
+        user = users[0]
+        yield Hit(
+            evidence=[
+                ev(fact_path("credentials", "users", ROOT, "auth_registries"), mine,
+                   f"includes {reg}", note=f"root pulls (sudo, systemd); {_root_path(ctx.facts)}"),
+                *(ev(fact_path("credentials", "users", u, "auth_registries"), reg,
+                     note=f"{u} has a login for it") for u in users),
+            ],
+            severity=severity,
+            title=f"credentials for {_display(reg)} only for {', '.join(users)[:60]}, not for root",
+            remediation=[f"{_login(reg)}   # root is who pulls for sudo/systemd",
+                         f"or run the deployment as {q(user)} (a member of the docker group), "
+                         "without sudo"],
+        )
+
+
+def _fleet_user_only(ctx: HostContext, reg: str) -> bool:
+    """Do most audited hosts have a non-root login for reg but no root login?"""
+    cache = run_cache(ctx.run)
+    key = ("user-only", reg)
+    if key not in cache:
+        n = total = 0
+        for h in audited_hosts(ctx.run):
+            root = root_registries(h.facts)
+            if root is MISSING:
+                continue
+            total += 1
+            if reg not in root and any(reg in user_registries(e) for u, e in _users(h.facts).items() if u != ROOT):
+                n += 1
+        cache[key] = total > 0 and n * 2 > total
+    return cache[key]
+
+
+@rule(
+    id="auth.missing-credentials", category="auth", severity="high",
+    title="registry credentials present on the baseline but not on this host",
+    why="""
+The fleet logs root in to registries this host has no credentials for. Pulls of private
+images from them fail here with "no basic auth credentials", "unauthorized: authentication
+required", or "pull access denied for REGISTRY/REPO, repository does not exist or may require
+'docker login': denied: requested access to the resource is denied".
+""",
+    remediation=["sudo docker login REGISTRY   # with the same account/token as the fleet",
+                 "sudo docker pull REGISTRY/REPO:TAG   # verify"],
+    needs_docker=True,
+)
+def missing_credentials(ctx: HostContext) -> Iterator[Hit]:
+    mine = root_registries(ctx.facts)
+    if mine is MISSING or _rootless(ctx.facts):
+        return
+    exp = expect_elements(ctx, "credentials.root_registries", root_registries)
+    if exp is None:
+        return
+    user_has = set()
+    for user, entry in _users(ctx.facts).items():
+        if user != ROOT:
+            user_has |= user_registries(entry)
+    missing = [r for r in exp.value if r not in mine and r not in user_has]  # user-only: other rule
+    if not missing:
+        return
+    yield Hit(
+        evidence=[ev(fact_path("credentials", "users", ROOT, "auth_registries"), mine, exp.value,
+                     note=exp.source)],
+        title=f"no credentials for {', '.join(_display(r) for r in missing)[:120]} (the fleet has them)",
+        remediation=[*(f"{_login(r)}   # same account/token as the fleet" for r in missing),
+                     "echo \"$TOKEN\" | sudo docker login REGISTRY -u USER --password-stdin   # non-interactive"],
+    )
+
+
+def _helpers_missing(facts: dict) -> Dict[str, List[str]]:
+    """user -> credential helpers config.json names that are not installed. Read from
+    credentials.missing_helpers ([names] or {user: [names]}) or users.*.missing_helpers."""
+    out: Dict[str, List[str]] = {}
+    top = dig(facts, "credentials.missing_helpers")
+    if isinstance(top, dict):
+        for u, names in top.items():
+            if isinstance(names, list):
+                out[u] = sorted(n for n in names if isinstance(n, str))
+    elif isinstance(top, list):
+        names = sorted(n for n in top if isinstance(n, str))
+        if names:
+            out["*"] = names
+    for u, entry in _users(facts).items():
+        names = entry.get("missing_helpers")
+        if isinstance(names, list) and names:
+            out[u] = sorted(set(out.get(u, [])) | {n for n in names if isinstance(n, str)})
+    return {u: n for u, n in out.items() if n}
+
+
+@rule(
+    id="auth.helper-missing", category="auth", severity="high",
+    title="config.json names a credential helper that is not installed",
+    why="""
+With "credsStore" or "credHelpers" in config.json the CLI asks docker-credential-NAME for
+the password. When that program is missing every pull and login of that user fails before
+reaching the registry: "error getting credentials - err: exec: \\"docker-credential-NAME\\":
+executable file not found in $PATH".
+""",
+    remediation=["install the helper (docker-credential-NAME) for that user, or remove "
+                 "credsStore/credHelpers from config.json and docker login again"],
+    needs_docker=True,
+)
+def helper_missing(ctx: HostContext) -> Iterator[Hit]:
+    for user, names in sorted(_helpers_missing(ctx.facts).items()):
+        path = (fact_path("credentials", "users", user, "missing_helpers") if user != "*"
+                else "credentials.missing_helpers")
+        who = "root" if user in (ROOT, "*") else user
+        yield Hit(
+            evidence=[ev(path, names, [], note="named in config.json, not on PATH")],
+            severity="high" if who == ROOT else "medium",
+            title=f"credential helper {', '.join('docker-credential-' + n for n in names)[:100]} missing ({who})",
+            remediation=[*(f"command -v docker-credential-{q(n)}" for n in names[:3]),
+                         "install it, or delete \"credsStore\"/\"credHelpers\" from "
+                         f"{'/root' if who == ROOT else '~' + who}/.docker/config.json and run docker login again"],
+        )
+
+
+def _hub_rate_limited(ctx: HostContext) -> List[str]:
+    """Hosts of the run whose daemon log shows the rate limit (memoized per run)."""
+    cache = run_cache(ctx.run)
+    if "ratelimited" not in cache:
+        cache["ratelimited"] = sorted(
+            h.name for h in audited_hosts(ctx.run)
+            if isinstance(dig(h.facts, "daemon_log.counts.toomanyrequests"), int)
+            and dig(h.facts, "daemon_log.counts.toomanyrequests") > 0)
+    return cache["ratelimited"]
+
+
+@rule(
+    id="auth.dockerhub-anonymous", category="ratelimit", severity="low",
+    title="Docker Hub pulls are anonymous and not mirrored (rate limit exposure)",
+    why="""
+Anonymous Docker Hub pulls are limited per source IP (100 pulls per 6 hours at the time
+of writing; hosts behind one NAT share it). Over the limit pulls fail with
+"toomanyrequests: You have reached your pull rate limit. You may increase the limit by
+authenticating and upgrading". A login or a pull-through mirror avoids it.
+""",
+    remediation=["sudo docker login   # a Docker Hub account for root",
+                 "or set \"registry-mirrors\" in /etc/docker/daemon.json to a pull-through cache"],
+    needs_docker=True,
+)
+def dockerhub_anonymous(ctx: HostContext) -> Iterator[Hit]:
+    root = root_registries(ctx.facts)
+    mirrors = registry_mirrors(ctx.facts)
+    if root is MISSING or mirrors is MISSING or DOCKER_HUB in root or mirrors:
+        return
+    limited = _hub_rate_limited(ctx)
+    evidence = [ev(fact_path("credentials", "users", ROOT, "auth_registries"), root,
+                   note="no Docker Hub login (https://index.docker.io/v1/) for root"),
+                ev("docker.info.registry_mirrors" if dig(ctx.facts, "docker.info") else
+                   "daemon_json.config.registry-mirrors", mirrors, note="no pull-through mirror")]
+    if limited:
+        evidence.append(ev("daemon_log.counts.toomanyrequests", limited[:10],
+                           note="hosts of this run already hit the limit"))
+    yield Hit(evidence=evidence, severity="medium" if limited else "low")

@@ -1,0 +1,780 @@
+"""Diagnosis rules: the Docker engine itself (daemon.json, engine state and version,
+registry mirrors, insecure registries, restart loops).
+
+The first part of this module holds the fleet helpers the daemon, proxy, auth, arch and
+logs families share: what a host is expected to have (its baseline when the run has
+one, else the fleet's strict majority), version and registry-name normalization, and
+the OS-family specific service commands.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from ..compare.paths import join as path_join
+from .base import Hit, HostContext, dig, ev, rule
+
+# ------------------------------------------------------------------ fleet helpers
+
+MISSING = object()  # a getter's answer when the fact is unknown on a host
+
+# A majority of one or two hosts is not a norm: below this many hosts that report a
+# fact, the fleet has no expectation (same default as the consensus baseline).
+MIN_MAJORITY_HOSTS = 3
+
+Getter = Callable[[dict], Any]
+
+
+@dataclass
+class Expect:
+    value: Any
+    source: str       # "baseline" or "fleet majority (9 of 12 hosts)"
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def run_cache(run: Any) -> dict:
+    """Per-run memo for fleet-wide computations (hosts do not change during diagnose)."""
+    cache = getattr(run, "_diagnose_fleet_cache", None)
+    if cache is None:
+        cache = {}
+        try:
+            setattr(run, "_diagnose_fleet_cache", cache)
+        except AttributeError:  # a frozen/slotted stand-in: just do not memoize
+            pass
+    return cache
+
+
+def audited_hosts(run: Any) -> List[Any]:
+    return [h for h in run.hosts.values() if h.status != "unreachable" and isinstance(h.facts, dict)]
+
+
+def fleet_majority(run: Any, key: str, getter: Getter) -> Optional[Expect]:
+    """The value a strict majority of the audited hosts that know the fact share."""
+    cache = run_cache(run)
+    ck = ("majority", key)
+    if ck not in cache:
+        votes: Counter = Counter()
+        sample: Dict[str, Any] = {}
+        for h in audited_hosts(run):
+            v = getter(h.facts)
+            if v is MISSING:
+                continue
+            c = _canon(v)
+            votes[c] += 1
+            sample.setdefault(c, v)
+        total = sum(votes.values())
+        result = None
+        if total >= MIN_MAJORITY_HOSTS:
+            top, n = votes.most_common(1)[0]
+            if n * 2 > total:
+                result = Expect(sample[top], f"fleet majority ({n} of {total} hosts)")
+        cache[ck] = result
+    return cache[ck]
+
+
+def fleet_element_majority(run: Any, key: str, getter: Getter) -> Tuple[Dict[str, int], int]:
+    """For a set-valued fact: how many hosts have each element, and how many know the fact."""
+    cache = run_cache(run)
+    ck = ("elements", key)
+    if ck not in cache:
+        counts: Counter = Counter()
+        total = 0
+        for h in audited_hosts(run):
+            v = getter(h.facts)
+            if v is MISSING:
+                continue
+            total += 1
+            counts.update(set(v))
+        cache[ck] = (dict(counts), total)
+    return cache[ck]
+
+
+def expect(ctx: HostContext, key: str, getter: Getter) -> Optional[Expect]:
+    """What this host should have: the run's baseline when there is one (the user chose
+    it), else the fleet majority. None when nothing is known."""
+    if ctx.baseline is not None:
+        v = getter(ctx.baseline)
+        return None if v is MISSING else Expect(v, "baseline")
+    return fleet_majority(ctx.run, key, getter)
+
+
+def expect_elements(ctx: HostContext, key: str, getter: Getter) -> Optional[Expect]:
+    """For a set-valued fact: the elements the baseline has, else the elements a strict
+    majority of the fleet has (robust when hosts differ in several ways at once)."""
+    if ctx.baseline is not None:
+        v = getter(ctx.baseline)
+        return None if v is MISSING else Expect(sorted(set(v)), "baseline")
+    counts, total = fleet_element_majority(ctx.run, key, getter)
+    if total < MIN_MAJORITY_HOSTS:
+        return None
+    common = sorted(e for e, n in counts.items() if n * 2 > total)
+    return Expect(common, f"fleet majority (of {total} hosts)")
+
+
+def fact_path(*keys: str) -> str:
+    """A fact path in the comparison's syntax (keys with dots go in brackets)."""
+    out = ""
+    for k in keys:
+        out = path_join(out, str(k))
+    return out
+
+
+def q(value: Any) -> str:
+    """Host-provided text quoted for a shell command line (it is untrusted)."""
+    return shlex.quote(str(value))
+
+
+def cap(text: Any, limit: int = 300) -> str:
+    s = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(text))
+    return s if len(s) <= limit else s[:limit] + "…"
+
+
+# ------------------------------------------------------------------ versions
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def version_tuple(value: Any) -> Optional[Tuple[int, int, int]]:
+    """(major, minor, patch) of "20.10.24+dfsg1", "28.2.2", "17.03.2-ce"; None if junk."""
+    if not isinstance(value, str):
+        return None
+    m = _VERSION.match(value.strip())
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def engine_version_fact(facts: dict) -> Tuple[Optional[str], Optional[str]]:
+    """(fact path, version) of the engine: the running daemon's, else the installed
+    dockerd binary's (known even when the daemon is down)."""
+    for path in ("docker.server.version", "docker.info.server_version", "docker.dockerd.version"):
+        v = dig(facts, path)
+        if isinstance(v, str) and version_tuple(v):
+            return path, v
+    return None, None
+
+
+def engine_version(facts: dict) -> Optional[str]:
+    return engine_version_fact(facts)[1]
+
+
+def engine_major(facts: dict) -> Optional[int]:
+    t = version_tuple(engine_version(facts))
+    return t[0] if t else None
+
+
+# ------------------------------------------------------------------ registries
+
+DOCKER_HUB = "docker.io"
+_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com",
+                "hub.docker.com"}
+
+
+def registry_host(name: Any) -> Optional[str]:
+    """host[:port] of a registry as config.json, certs.d, daemon.json or a URL name it;
+    Docker Hub's aliases are all "docker.io"."""
+    if not isinstance(name, str) or not name.strip():
+        return None
+    s = name.strip().lower()
+    if "://" in s:
+        s = s.split("://", 1)[1]
+    s = s.split("/", 1)[0]
+    if "@" in s:
+        s = s.rsplit("@", 1)[1]
+    if not s or any(c.isspace() for c in s):
+        return None
+    if s.split(":", 1)[0] in _HUB_ALIASES:
+        return DOCKER_HUB
+    return s
+
+
+def docker_running(facts: dict) -> bool:
+    return bool(dig(facts, "docker.daemon_up")) and isinstance(dig(facts, "docker.info"), dict)
+
+
+def daemon_config(facts: dict) -> Optional[dict]:
+    cfg = dig(facts, "daemon_json.config")
+    return cfg if isinstance(cfg, dict) and dig(facts, "daemon_json.valid") is True else None
+
+
+def _str_list(value: Any) -> List[str]:
+    return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
+
+
+def registry_mirrors(facts: dict) -> Any:
+    """Mirrors the daemon uses (docker info), else those daemon.json sets; MISSING if unknown."""
+    if docker_running(facts):
+        raw = _str_list(dig(facts, "docker.info.registry_mirrors"))
+    elif dig(facts, "daemon_json.present") is False:
+        raw = []
+    else:
+        cfg = daemon_config(facts)
+        if cfg is None:
+            return MISSING
+        raw = _str_list(cfg.get("registry-mirrors"))
+    return sorted({m.strip().lower().rstrip("/") for m in raw})
+
+
+# dockerd always marks loopback insecure; these are not a configuration choice.
+DEFAULT_INSECURE = {"127.0.0.0/8", "::1/128"}
+
+
+def insecure_registries(facts: dict) -> Any:
+    if docker_running(facts):
+        raw = _str_list(dig(facts, "docker.info.insecure_registries"))
+    elif dig(facts, "daemon_json.present") is False:
+        raw = []
+    else:
+        cfg = daemon_config(facts)
+        if cfg is None:
+            return MISSING
+        raw = _str_list(cfg.get("insecure-registries"))
+    out = set()
+    for r in raw:
+        r = r.strip().lower()
+        if "://" in r:
+            r = r.split("://", 1)[1]
+        r = r.rstrip("/")
+        if r and r not in DEFAULT_INSECURE:
+            out.add(r)
+    return sorted(out)
+
+
+# ------------------------------------------------------------------ OS family commands
+
+def restart_docker(family: str) -> str:
+    if family == "alpine":
+        return "sudo rc-service docker restart"
+    return "sudo systemctl restart docker"
+
+
+def reload_and_restart(family: str) -> List[str]:
+    if family == "alpine":
+        return ["sudo rc-service docker restart"]
+    return ["sudo systemctl daemon-reload", "sudo systemctl restart docker"]
+
+
+def daemon_log_command(family: str) -> str:
+    if family == "alpine":
+        return "sudo tail -n 200 /var/log/docker.log"
+    return "journalctl -u docker --since '30 min ago' --no-pager"
+
+
+def _engine_state(facts: dict) -> Optional[bool]:
+    up = dig(facts, "docker.daemon_up")
+    return up if isinstance(up, bool) else None
+
+
+def _start_severity(ctx: HostContext) -> Tuple[str, str]:
+    """A config dockerd refuses: critical when the engine is down (that is why), high when
+    it still runs on an older config (the next restart or reboot fails)."""
+    if _engine_state(ctx.facts) is True:
+        return "high", "dockerd still runs on the config it started with; the next restart fails"
+    return "critical", "dockerd refuses to start with this file"
+
+
+# ------------------------------------------------------------------ daemon.json
+
+@rule(
+    id="daemon.json-invalid", category="daemon", severity="critical",
+    title="daemon.json is not valid JSON: dockerd refuses to start",
+    why="""
+dockerd parses daemon.json at start-up and exits when it is not a JSON object, e.g.
+"unable to configure the Docker daemon with file /etc/docker/daemon.json: invalid character '}'
+looking for beginning of object key string" (an empty file fails with "EOF", a byte-order mark
+with "invalid character 'ï'"). With the engine down every pull fails with "Cannot connect to
+the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?".
+""",
+    remediation=[
+        "sudo python3 -m json.tool /etc/docker/daemon.json   # shows the line and column",
+        "sudo dockerd --validate --config-file /etc/docker/daemon.json   # Docker 23+",
+        "sudo systemctl restart docker",
+    ],
+    needs_docker=True,
+)
+def json_invalid(ctx: HostContext) -> Iterator[Hit]:
+    if dig(ctx.facts, "daemon_json.valid") is not False:
+        return
+    path = dig(ctx.facts, "daemon_json.path") or "/etc/docker/daemon.json"
+    error = dig(ctx.facts, "daemon_json.error") or "not a JSON object"
+    severity, state = _start_severity(ctx)
+    fixes = []
+    if dig(ctx.facts, "daemon_json.empty"):
+        fixes.append(f"echo '{{}}' | sudo tee {q(path)}   # an empty file is not an empty config")
+    elif dig(ctx.facts, "daemon_json.bom"):
+        fixes.append(f"sudo sed -i '1s/^\\xEF\\xBB\\xBF//' {q(path)}   # strip the byte-order mark")
+    else:
+        fixes.append(f"sudo python3 -m json.tool {q(path)}   # {cap(error, 120)}")
+        fixes.append(f"sudo dockerd --validate --config-file {q(path)}   # Docker 23+")
+    fixes.append(restart_docker(ctx.family))
+    yield Hit(
+        evidence=[
+            ev("daemon_json.valid", False, True),
+            ev("daemon_json.error", cap(error), note=state),
+            ev("daemon_json.path", path),
+            ev("docker.daemon_up", _engine_state(ctx.facts)),
+        ],
+        title=f"{cap(path, 100)} is not valid JSON: {state}",
+        severity=severity, remediation=fixes,
+    )
+
+
+# The key dockerd reads for a flag name used as a daemon.json key; these silently do
+# nothing, which matters for pulls when they concern registries.
+_PULL_KEYS = {"registry-mirrors", "insecure-registries", "dns", "mtu", "http-proxy",
+              "https-proxy", "no-proxy", "max-concurrent-downloads", "data-root"}
+# daemon.json "proxies" arrived in Docker 23; older engines reject its keys.
+PROXIES_MIN_MAJOR = 23
+
+
+def _unknown_keys(facts: dict) -> List[str]:
+    keys = set(_str_list(dig(facts, "daemon_json.unrecognized_keys")))
+    cfg = daemon_config(facts)
+    major = engine_major(facts)
+    if cfg is not None and isinstance(cfg.get("proxies"), dict) and major is not None \
+            and major < PROXIES_MIN_MAJOR:
+        keys.update(k for k in cfg["proxies"] if isinstance(k, str))
+    return sorted(keys)
+
+
+@rule(
+    id="daemon.json-unknown-option", category="daemon", severity="critical",
+    title="daemon.json has options this dockerd does not know: it refuses to start",
+    why="""
+dockerd rejects a daemon.json with keys that are not daemon options of its version:
+"unable to configure the Docker daemon with file /etc/docker/daemon.json: the following
+directives don't match any configuration option: KEY". A typo, an option from a newer
+Docker (the "proxies" object needs Docker 23+), or a client-side key copied from
+~/.docker/config.json all do it. Pulls then fail with "Cannot connect to the Docker daemon".
+""",
+    remediation=[
+        "sudo dockerd --validate --config-file /etc/docker/daemon.json   # Docker 23+",
+        "edit /etc/docker/daemon.json: remove or correct the keys named in the evidence",
+        "sudo systemctl restart docker",
+    ],
+    needs_docker=True,
+)
+def json_unknown_option(ctx: HostContext) -> Iterator[Hit]:
+    keys = _unknown_keys(ctx.facts)
+    if not keys:
+        return
+    path = dig(ctx.facts, "daemon_json.path") or "/etc/docker/daemon.json"
+    severity, state = _start_severity(ctx)
+    evidence = [ev("daemon_json.unrecognized_keys", keys, [], note=state),
+                ev("docker.daemon_up", _engine_state(ctx.facts))]
+    fixes = [f"edit {q(path)}: remove or correct {', '.join(json.dumps(k) for k in keys)}"]
+    proxy_keys = [k for k in keys if k in ("http-proxy", "https-proxy", "no-proxy")]
+    if proxy_keys:
+        vpath, version = engine_version_fact(ctx.facts)
+        evidence.append(ev(vpath or "docker.server.version", version, f">= {PROXIES_MIN_MAJOR}.0",
+                           note='daemon.json "proxies" needs Docker 23+'))
+        if ctx.family == "alpine":
+            fixes.append("move the proxy to /etc/conf.d/docker: export HTTP_PROXY=... HTTPS_PROXY=... NO_PROXY=...")
+        else:
+            fixes.append("move the proxy to /etc/systemd/system/docker.service.d/http-proxy.conf "
+                         "([Service] Environment=\"HTTP_PROXY=...\" \"HTTPS_PROXY=...\" \"NO_PROXY=...\")")
+    fixes.extend(reload_and_restart(ctx.family))
+    yield Hit(evidence=evidence, severity=severity, remediation=fixes,
+              title=f"daemon.json options unknown to dockerd ({', '.join(keys)[:120]}): {state}")
+
+
+@rule(
+    id="daemon.json-flag-conflict", category="daemon", severity="critical",
+    title="daemon.json repeats a dockerd command-line flag: dockerd refuses to start",
+    why="""
+An option set both on dockerd's command line (the systemd unit's ExecStart, DOCKER_OPTS)
+and in daemon.json stops the daemon: "unable to configure the Docker daemon with file
+/etc/docker/daemon.json: the following directives are specified both as a flag and in the
+configuration file: hosts: (from flag: [fd://], from file: [unix:///var/run/docker.sock])".
+Every pull then fails with "Cannot connect to the Docker daemon".
+""",
+    remediation=[
+        "remove the key from /etc/docker/daemon.json, or the flag from the unit "
+        "(sudo systemctl edit docker: ExecStart= then ExecStart=/usr/bin/dockerd without it)",
+        "sudo systemctl daemon-reload && sudo systemctl restart docker",
+    ],
+    needs_docker=True,
+)
+def json_flag_conflict(ctx: HostContext) -> Iterator[Hit]:
+    keys = _str_list(dig(ctx.facts, "daemon_json.flag_conflicts"))
+    if not keys:
+        return
+    path = dig(ctx.facts, "daemon_json.path") or "/etc/docker/daemon.json"
+    severity, state = _start_severity(ctx)
+    args = dig(ctx.facts, "daemon_json.dockerd_args")
+    fixes = [f"edit {q(path)}: remove {', '.join(json.dumps(k) for k in keys)}, "
+             "or drop the same flag from dockerd's command line"]
+    if "hosts" in keys and ctx.family != "alpine":
+        fixes.append("or keep \"hosts\" and override the unit: printf '[Service]\\nExecStart=\\n"
+                     "ExecStart=/usr/bin/dockerd\\n' | sudo tee /etc/systemd/system/docker.service.d/hosts.conf")
+    fixes.extend(reload_and_restart(ctx.family))
+    yield Hit(
+        evidence=[ev("daemon_json.flag_conflicts", keys, [], note=state),
+                  ev("daemon_json.dockerd_args", args),
+                  ev("daemon_json.args_source", dig(ctx.facts, "daemon_json.args_source")),
+                  ev("docker.daemon_up", _engine_state(ctx.facts))],
+        severity=severity, remediation=fixes,
+        title=f"daemon.json sets {', '.join(keys)[:80]} which dockerd's command line also sets: {state}",
+    )
+
+
+@rule(
+    id="daemon.json-ignored-key", category="daemon", severity="medium",
+    title="daemon.json uses a flag's name as key: dockerd accepts it and ignores it",
+    why="""
+dockerd accepts a command-line flag's name as a daemon.json key ("registry-mirror",
+"insecure-registry") without error but never reads it: the setting silently has no effect.
+The host then pulls as if it were not configured (no mirror: Docker Hub direct and its
+"toomanyrequests" limit; registry not insecure: "http: server gave HTTP response to HTTPS
+client"), while the file looks right to anyone reading it.
+""",
+    remediation=["rename the key in /etc/docker/daemon.json to the plural form dockerd reads",
+                 "sudo systemctl restart docker"],
+    needs_docker=True,
+)
+def json_ignored_key(ctx: HostContext) -> Iterator[Hit]:
+    ignored = dig(ctx.facts, "daemon_json.ignored_keys")
+    if not isinstance(ignored, dict) or not ignored:
+        return
+    path = dig(ctx.facts, "daemon_json.path") or "/etc/docker/daemon.json"
+    pull = any(v in _PULL_KEYS for v in ignored.values())
+    names = ", ".join(f"{k} -> {v}" for k, v in sorted(ignored.items()))
+    yield Hit(
+        evidence=[ev("daemon_json.ignored_keys", ignored, {})],
+        severity="medium" if pull else "low",
+        title=f"daemon.json keys dockerd ignores: {cap(names, 120)}",
+        remediation=[f"edit {q(path)}: rename {cap(names, 200)}", restart_docker(ctx.family)],
+    )
+
+
+# ------------------------------------------------------------------ engine state
+
+@rule(
+    id="daemon.engine-down", category="daemon", severity="critical",
+    title="Docker engine does not answer",
+    why="""
+Every pull goes through dockerd. When it is not running (stopped, crashed at start,
+refused its configuration) the CLI prints "Cannot connect to the Docker daemon at
+unix:///var/run/docker.sock. Is the docker daemon running?" and nothing on the host can
+pull or start containers.
+""",
+    remediation=[
+        "sudo systemctl status docker",
+        "journalctl -u docker -b --no-pager | tail -n 50   # why it stopped",
+        "sudo systemctl start docker",
+    ],
+)
+def engine_down(ctx: HostContext) -> Iterator[Hit]:
+    installed = dig(ctx.facts, "docker.installed")
+    if installed is False:
+        yield from _docker_missing(ctx)
+        return
+    if installed is not True or dig(ctx.facts, "docker.daemon_up") is not False:
+        return
+    error = dig(ctx.facts, "docker.error") or ""
+    kind = dig(ctx.facts, "docker.error_kind")
+    evidence = [ev("docker.daemon_up", False, True), ev("docker.error", cap(error)),
+                ev("docker.error_kind", kind)]
+    running = dig(ctx.facts, "docker.dockerd.running")
+    if kind == "permission-denied":
+        yield Hit(evidence=evidence, severity="info",
+                  title="docker socket not readable by the audit user: engine facts unknown",
+                  remediation=["audit as root, or let the audit user use sudo -n (become)"])
+        return
+    if kind == "api-version":
+        yield Hit(evidence=evidence + [ev("docker.client.version", dig(ctx.facts, "docker.client.version"))],
+                  severity="high", title="docker CLI and engine API versions are incompatible",
+                  remediation=["install a docker CLI that matches the engine "
+                               "(or export DOCKER_API_VERSION=<the engine's API version>)"])
+        return
+    if running is not None:
+        evidence.append(ev("docker.dockerd.running", running, True,
+                           note="a dockerd process runs: the CLI talks to another socket (DOCKER_HOST, context)"
+                           if running else ""))
+    fixes = [
+        "sudo systemctl status docker" if ctx.family != "alpine" else "sudo rc-service docker status",
+        daemon_log_command(ctx.family),
+    ]
+    cause = _config_cause(ctx)
+    if cause:
+        evidence.append(ev("findings", cause, note="daemon.json explains it: that finding carries the fix"))
+        fixes.append(f"fix daemon.json first (see {', '.join(cause)})")
+    fixes.append("sudo rc-service docker start" if ctx.family == "alpine" else "sudo systemctl start docker")
+    severity = "high" if kind == "timeout" else "critical"
+    title = "Docker engine does not answer" + (" (timed out)" if kind == "timeout" else "")
+    yield Hit(evidence=evidence, severity=severity, title=title, remediation=fixes)
+
+
+def _config_cause(ctx: HostContext) -> List[str]:
+    out = []
+    if dig(ctx.facts, "daemon_json.valid") is False:
+        out.append("daemon.json-invalid")
+    if _unknown_keys(ctx.facts):
+        out.append("daemon.json-unknown-option")
+    if _str_list(dig(ctx.facts, "daemon_json.flag_conflicts")):
+        out.append("daemon.json-flag-conflict")
+    return out
+
+
+def _installed(facts: dict) -> Any:
+    v = dig(facts, "docker.installed")
+    return v if isinstance(v, bool) else MISSING
+
+
+def _docker_missing(ctx: HostContext) -> Iterator[Hit]:
+    exp = expect(ctx, "docker.installed", _installed)
+    if exp is None or exp.value is not True:
+        return  # a fleet without docker, or nobody to compare with: not our business
+    pkg = {"debian": "sudo apt-get install docker-ce   # or docker.io",
+           "rhel": "sudo dnf install docker-ce", "suse": "sudo zypper install docker",
+           "alpine": "sudo apk add docker && sudo rc-update add docker"}.get(
+        ctx.family, "install Docker Engine (https://docs.docker.com/engine/install/)")
+    yield Hit(evidence=[ev("docker.installed", False, True, note=exp.source)],
+              severity="high", title="docker is not installed on this host",
+              remediation=[pkg, restart_docker(ctx.family)])
+
+
+# ------------------------------------------------------------------ engine version
+
+def _version_norm(facts: dict) -> Any:
+    if dig(facts, "docker.daemon_up") is not True:
+        return MISSING
+    t = version_tuple(dig(facts, "docker.server.version"))
+    return "%d.%d.%d" % t if t else MISSING
+
+
+@rule(
+    id="daemon.version-drift", category="daemon", severity="medium",
+    title="Docker engine version differs from the fleet",
+    why="""
+Engines of different versions pull differently: Docker 20.10+ (Go 1.15+) rejects registry
+certificates without a subjectAltName ("x509: certificate relies on legacy common name
+field"), daemon.json "proxies" needs 23+, newer engines refuse old image formats (manifest
+schema 1) and change defaults (image store, mirrors). "Works on one host but not another"
+often comes down to the one host on another version.
+""",
+    remediation=["docker version   # compare with a working host",
+                 "upgrade or pin the engine package to the fleet's version"],
+    needs_docker=True,
+)
+def version_drift(ctx: HostContext) -> Iterator[Hit]:
+    for item in ctx.drifted("docker.server.version"):
+        if getattr(item, "kind", "") == "violation":
+            yield Hit(evidence=[ev("docker.server.version", dig(ctx.facts, "docker.server.version"),
+                                   item.expected, note=f"policy ({item.baseline})")],
+                      title=f"Docker engine {dig(ctx.facts, 'docker.server.version')} violates the policy "
+                            f"({cap(item.expected, 60)})",
+                      remediation=_upgrade(ctx, None))
+            return
+    mine = _version_norm(ctx.facts)
+    if mine is MISSING:
+        return
+    exp = expect(ctx, "docker.server.version", _version_norm)
+    if exp is None or not isinstance(exp.value, str) or exp.value == mine:
+        return
+    a, b = version_tuple(mine), version_tuple(exp.value)
+    if not a or not b:
+        return
+    if a[0] != b[0]:
+        severity, what = "high", "major"
+    elif a[1] != b[1]:
+        severity, what = "medium", "minor"
+    else:
+        severity, what = "low", "patch"   # same release line: pull behaviour does not change
+    raw = dig(ctx.facts, "docker.server.version")
+    yield Hit(
+        evidence=[ev("docker.server.version", raw, exp.value, note=exp.source)],
+        severity=severity,
+        title=f"Docker engine {cap(raw, 40)} differs from the fleet's {exp.value} ({what} version)",
+        remediation=_upgrade(ctx, exp.value),
+    )
+
+
+def _upgrade(ctx: HostContext, version: Optional[str]) -> List[str]:
+    v = version or "<version>"
+    cmds = {
+        "debian": [f"apt-cache madison docker-ce docker.io | grep {q(v)}",
+                   f"sudo apt-get install docker-ce=<the {v} package version>   # or docker.io"],
+        "rhel": [f"sudo dnf list docker-ce --showduplicates | grep {q(v)}",
+                 f"sudo dnf install docker-ce-<the {v} package version>"],
+        "suse": ["sudo zypper search -s docker", "sudo zypper install docker=<version>"],
+        "alpine": ["apk policy docker", "sudo apk add docker=<version>"],
+    }.get(ctx.family, [f"install Docker Engine {v} with the host's package manager"])
+    return ["docker version   # on this host and on a working one"] + cmds + [restart_docker(ctx.family)]
+
+
+# ------------------------------------------------------------------ registries in daemon.json
+
+@rule(
+    id="daemon.insecure-registry", category="tls", severity="medium",
+    title="insecure-registries: TLS verification is off for some registries",
+    why="""
+A registry in insecure-registries is pulled without certificate verification (or over
+plain HTTP): anyone on the path can serve a different image. Hosts that differ here also
+pull differently: where the entry is missing the same pull fails with "http: server gave
+HTTP response to HTTPS client" or "x509: certificate signed by unknown authority".
+""",
+    remediation=["serve the registry over TLS with a trusted certificate and install its CA: "
+                 "/etc/docker/certs.d/REGISTRY/ca.crt",
+                 "then remove it from insecure-registries in /etc/docker/daemon.json",
+                 "sudo systemctl restart docker"],
+    needs_docker=True,
+)
+def insecure_registry(ctx: HostContext) -> Iterator[Hit]:
+    mine = insecure_registries(ctx.facts)
+    if mine is MISSING or not mine:
+        return
+    exp = expect(ctx, "docker.insecure_registries", insecure_registries)
+    expected = exp.value if exp is not None else None
+    extra = [r for r in mine if expected is None or r not in expected]
+    # The same entries on the whole fleet are a deliberate (if weak) practice, not drift.
+    severity = "medium" if extra else "low"
+    names = extra or mine
+    path = "docker.info.insecure_registries" if docker_running(ctx.facts) else "daemon_json.config.insecure-registries"
+    yield Hit(
+        evidence=[ev(path, mine, expected if expected is not None else [],
+                     note=exp.source if exp else "no baseline: any entry weakens TLS")],
+        severity=severity,
+        title=f"TLS verification off for {', '.join(names)[:120]}"
+              + ("" if extra else " (the same on the fleet)"),
+        remediation=[
+            *(f"sudo mkdir -p /etc/docker/certs.d/{q(r)} && sudo cp REGISTRY-CA.crt "
+              f"/etc/docker/certs.d/{q(r)}/ca.crt" for r in names[:3] if "/" not in r),
+            "remove them from \"insecure-registries\" in /etc/docker/daemon.json",
+            restart_docker(ctx.family),
+        ],
+    )
+
+
+@rule(
+    id="daemon.insecure-registry-missing", category="tls", severity="high",
+    title="a registry the fleet treats as insecure is not insecure here",
+    why="""
+The fleet pulls some registries without TLS verification (plain HTTP or an untrusted
+certificate). This host verifies them, so the same pull fails here: "http: server gave
+HTTP response to HTTPS client" for an HTTP-only registry, "x509: certificate signed by
+unknown authority" for a self-signed one.
+""",
+    remediation=["add the registry to \"insecure-registries\" in /etc/docker/daemon.json like "
+                 "the fleet (better: give it TLS and install the CA everywhere)",
+                 "sudo systemctl restart docker"],
+    needs_docker=True,
+)
+def insecure_registry_missing(ctx: HostContext) -> Iterator[Hit]:
+    mine = insecure_registries(ctx.facts)
+    if mine is MISSING:
+        return
+    exp = expect(ctx, "docker.insecure_registries", insecure_registries)
+    if exp is None or not isinstance(exp.value, list):
+        return
+    missing = [r for r in exp.value if r not in mine]
+    if not missing:
+        return
+    path = "docker.info.insecure_registries" if docker_running(ctx.facts) else "daemon_json.config.insecure-registries"
+    yield Hit(
+        evidence=[ev(path, mine, exp.value, note=exp.source)],
+        title=f"{', '.join(missing)[:120]} insecure on the fleet but verified here",
+        remediation=[f"add {', '.join(json.dumps(r) for r in missing)} to \"insecure-registries\" in "
+                     "/etc/docker/daemon.json (or give the registry a trusted certificate)",
+                     restart_docker(ctx.family)],
+    )
+
+
+@rule(
+    id="daemon.registry-mirrors", category="daemon", severity="medium",
+    title="registry mirrors differ from the fleet: Docker Hub pulls go elsewhere",
+    why="""
+registry-mirrors decide where Docker Hub images come from. Without the fleet's mirror the
+host pulls from Docker Hub directly: anonymous rate limits ("toomanyrequests: You have
+reached your pull rate limit") and egress/proxy rules the mirror exists to avoid ("dial tcp
+...:443: i/o timeout"). With another mirror it gets whatever that mirror has (stale tags:
+"manifest unknown").
+""",
+    remediation=["set \"registry-mirrors\" in /etc/docker/daemon.json to the fleet's list",
+                 "sudo systemctl restart docker",
+                 "docker info --format '{{.RegistryConfig.Mirrors}}'"],
+    needs_docker=True,
+)
+def mirrors_differ(ctx: HostContext) -> Iterator[Hit]:
+    mine = registry_mirrors(ctx.facts)
+    if mine is MISSING:
+        return
+    exp = expect(ctx, "docker.registry_mirrors", registry_mirrors)
+    if exp is None or not isinstance(exp.value, list) or sorted(exp.value) == mine:
+        return
+    missing = [m for m in exp.value if m not in mine]
+    extra = [m for m in mine if m not in exp.value]
+    if missing and not mine:
+        title = f"no registry mirror (the fleet uses {', '.join(missing)[:100]}): Docker Hub pulls go direct"
+    elif missing:
+        title = f"registry mirrors {', '.join(mine)[:80]} instead of the fleet's {', '.join(missing)[:80]}"
+    else:
+        title = f"extra registry mirror {', '.join(extra)[:100]}: Docker Hub pulls go there first"
+    path = "docker.info.registry_mirrors" if docker_running(ctx.facts) else "daemon_json.config.registry-mirrors"
+    yield Hit(
+        evidence=[ev(path, mine, exp.value, note=exp.source)],
+        title=title,
+        remediation=[f"set \"registry-mirrors\": {json.dumps(exp.value)} in /etc/docker/daemon.json",
+                     restart_docker(ctx.family),
+                     "docker info --format '{{.RegistryConfig.Mirrors}}'"],
+    )
+
+
+# ------------------------------------------------------------------ restart loops
+
+# systemd counts restarts since boot; a few are a flaky start, more is a loop.
+UNIT_RESTARTS_LOOP = 3
+# Units that are the engine: when they loop, every pull in flight is cut off.
+ENGINE_UNITS = {"docker.service", "containerd.service", "docker.socket"}
+
+
+@rule(
+    id="daemon.restart-loop", category="daemon", severity="high",
+    title="containers or units keep restarting",
+    why="""
+A restart loop is what a pull failure looks like without Kubernetes: a unit or a container
+with a restart policy fails to get its image ("pull access denied", "manifest unknown",
+"i/o timeout"), exits, and is restarted again and again, hammering the registry. When the
+engine itself loops (docker.service, containerd.service), every pull in flight is cut off.
+""",
+    remediation=["journalctl -u UNIT -n 50 --no-pager   # or docker logs CONTAINER",
+                 "slow the retries: RestartSec=30 in the unit; pre-pull the image before starting"],
+)
+def restart_loop(ctx: HostContext) -> Iterator[Hit]:
+    units = dig(ctx.facts, "restarts.units")
+    for u in units if isinstance(units, list) else []:
+        if not isinstance(u, dict):
+            continue
+        n, name = u.get("restarts"), u.get("unit")
+        if not isinstance(n, int) or isinstance(n, bool) or n < UNIT_RESTARTS_LOOP or not isinstance(name, str):
+            continue
+        engine = name in ENGINE_UNITS
+        yield Hit(
+            evidence=[ev(fact_path("restarts", "units", name, "restarts"), n, f"< {UNIT_RESTARTS_LOOP}")],
+            severity="high" if engine else "medium",
+            title=f"{cap(name, 80)} restarted {n} times" + (": the engine keeps crashing" if engine else ""),
+            remediation=([f"journalctl -u {q(name)} -b -n 100 --no-pager"]
+                         + ([f"sudo systemctl reset-failed {q(name)}"] if engine else
+                            [f"sudo systemctl edit {q(name)}   # RestartSec=30, and pull the image in ExecStartPre"])),
+        )
+    looping = _str_list(dig(ctx.facts, "restarts.looping"))
+    if looping:
+        counts = {}
+        for c in dig(ctx.facts, "restarts.containers") or []:
+            if isinstance(c, dict) and c.get("name") in looping:
+                counts[c["name"]] = c.get("restart_count")
+        yield Hit(
+            evidence=[ev("restarts.looping", looping, []),
+                      *(ev(fact_path("restarts", "containers", n, "restart_count"), counts[n]) for n in sorted(counts))],
+            severity="medium",
+            title=f"containers in a restart loop: {', '.join(looping)[:120]}",
+            remediation=[*(f"docker logs --tail 50 {q(n)}" for n in looping[:3]),
+                         "docker inspect --format '{{.State.Error}} {{.RestartCount}}' " + " ".join(q(n) for n in looping[:3])],
+        )
