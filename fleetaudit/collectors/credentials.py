@@ -107,7 +107,7 @@ while IFS= read -r l; do
   [ -f "$f" ] || continue
   case " $seen " in *" $u:$f "*) continue ;; esac
   seen="$seen $u:$f"
-  n=$(wc -c < "$f" 2>/dev/null | tr -d " ")
+  n=$(wc -c 2>/dev/null < "$f" | tr -d " ")
   m=$(stat -c "%a %U" "$f" 2>/dev/null) || m="- -"
   [ -n "$m" ] || m="- -"
   printf "fa-file %s %s %s %s\n" "$u" "${n:--}" "$m" "$f"

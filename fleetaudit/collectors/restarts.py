@@ -2,7 +2,8 @@
 
 Facts:
 - installed: bool|null — the docker CLI is on PATH
-- daemon_up: bool|null — the daemon answered `docker ps`
+- daemon_up: bool|null — the daemon answered `docker ps` (false: nothing answers on the
+  socket; null: unknown, e.g. no permission on the socket)
 - error: str|null — the CLI's text when it did not (e.g. "Cannot connect to the Docker
   daemon at unix:///var/run/docker.sock. Is the docker daemon running?")
 - containers_total: int|null — containers on the host (running or not)
@@ -52,6 +53,10 @@ assert "'" not in CONTAINERS_SH
 _CONTAINER = re.compile(
     r"^/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*) (?P<status>[a-z]+) (?P<restarting>true|false) "
     r"(?P<count>\d+) (?P<exit>-?\d+) (?P<image>\S+)(?: (?P<policy>\S*))?\s*$")
+
+
+_DOWN = re.compile(r"Cannot connect to the Docker daemon|Is the docker daemon running|"
+                   r"docker\.sock: connect: (?:connection refused|no such file)", re.I)
 
 
 def _int(value: Optional[str]) -> Optional[int]:
@@ -111,8 +116,11 @@ def _containers(section: Section) -> Dict[str, Any]:
     elif p.rc is None:
         facts["error"] = "output cut off"
     elif p.rc not in (0, None):
-        facts["daemon_up"] = False
         facts["error"] = _first_line(p.out) or f"docker ps failed (rc {p.rc})"
+        # Only "nothing answers on the socket" says down; permission denied or an API
+        # version error says nothing about the daemon (or that it is up).
+        if _DOWN.search(p.out):
+            facts["daemon_up"] = False
     containers.sort(key=lambda c: c["name"])
     facts["containers"] = containers
     facts["looping"] = sorted(c["name"] for c in containers
