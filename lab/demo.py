@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from .fleet import Fleet, HostSpec, LabError, REGISTRY_NAME
+from .fleet import DOMAIN, Fleet, HostSpec, LabError, REGISTRY_NAME
 from .services import IMAGES, docker_config_json, golden_docker_files
 
 GOLDEN = "golden"
@@ -86,7 +86,7 @@ def golden_files(fleet: Fleet, root_auth: bool = True, ca: bool = True, dropin: 
             "[Service]\n"
             f'Environment="HTTP_PROXY={fleet.proxy_url}"\n'
             f'Environment="HTTPS_PROXY={fleet.proxy_url}"\n'
-            f'Environment="NO_PROXY=localhost,127.0.0.1,{REGISTRY_NAME}"\n'
+            f'Environment="NO_PROXY=localhost,127.0.0.1,{REGISTRY_NAME},.{DOMAIN}"\n'
         )
     return files
 

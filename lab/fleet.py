@@ -70,9 +70,10 @@ OVERLAY_DIRS = (
 _FORBIDDEN_STATE_PARENTS = OVERLAY_DIRS + ("/run", "/dev", "/proc", "/sys", "/var/run")
 SLOT_REGISTRY = Path("/run/lock/fleetaudit-lab")
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
-RESERVED_NAMES = {"registry", "proxy", "dns", "builder", "mirror", "gateway"}
+RESERVED_NAMES = {"registry", "proxy", "dns", "builder", "mirror", "gateway", "expired"}
 # Service addresses inside a slot's /20 (offsets from the network address).
-SVC_OFFSETS = {"gateway": 1, "dns": 2, "registry": 3, "proxy": 4, "builder": 5}
+SVC_OFFSETS = {"gateway": 1, "dns": 2, "registry": 3, "proxy": 4, "builder": 5, "expired": 6}
+EXPIRED_REGISTRY_NAME = "expired." + DOMAIN  # same registry content, certificate expired
 DEAD_OFFSET = 9  # an address in the subnet that nobody holds (dead resolver etc.)
 UID_BASE = 2001
 
@@ -393,6 +394,12 @@ class Fleet:
         return dict(self.state.get("pulls", {}))
 
     @property
+    def expired_registry(self) -> str:
+        """A second registry serving the same repositories with an expired certificate
+        (signed by the lab CA): pulls fail with 'certificate has expired or is not yet valid'."""
+        return EXPIRED_REGISTRY_NAME
+
+    @property
     def registry_address(self) -> str:
         return self.service_address("registry")
 
@@ -498,6 +505,8 @@ class Fleet:
 
     def _check_state_dir(self):
         sd = str(self.state_dir)
+        if re.search(r"[\s,'\"\\]", sd):
+            raise LabError(f"state_dir {sd!r}: no whitespace, commas, quotes or backslashes (used in fstab and mount options)")
         for p in _FORBIDDEN_STATE_PARENTS:
             if sd == p or sd.startswith(p + "/"):
                 raise LabError(
@@ -908,42 +917,48 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 """
         _write(d / "sshd_config", sshd_config)
 
-        # start script
+        # start script: few execs per host (exec is the cost that dominates with hundreds of
+        # hosts), so all mounts are one `mount -a` over the host's own fstab and the
+        # network is one `ip -batch`.
+        fstab = []
+        for od in overlay_dirs:
+            rel = od.lstrip("/")
+            fstab.append(f"lab-overlay {od} overlay lowerdir={od},upperdir={d}/upper/{rel},workdir={d}/work/{rel} 0 0")
+        fstab += [
+            "lab-run /run tmpfs size=16m,mode=755 0 0",
+            "lab-shm /dev/shm tmpfs size=8m,mode=1777 0 0",
+        ]
+        extra = []
+        if s.kind == "docker":
+            size = _size_bytes(s.data_root_size)
+            fstab.append(f"lab-docker /var/lib/docker tmpfs size={size},nr_inodes={s.data_root_inodes},"
+                         "mode=711,X-mount.mkdir 0 0")
+            fstab.append("cgroup_root /sys/fs/cgroup tmpfs mode=755 0 0")
+            for target, fstype, opts in cg_mounts:
+                fstab.append(f"{fstype} {target} {fstype} {opts},X-mount.mkdir 0 0")
+            if s.fill_data_root_pct:
+                extra.append(f"fallocate -l {size * s.fill_data_root_pct // 100} /var/lib/docker/.lab-ballast")
+            if s.start_docker:
+                env = s.docker_env if s.docker_env is not None else env_from_dropins(s.files)
+                envs = " ".join(q(f"{k}={v}") for k, v in env.items())
+                extra.append(
+                    f"env -i PATH={HOST_PATH} {envs} /usr/sbin/dockerd --iptables=false --ip6tables=false "
+                    "--bridge=none --storage-driver=vfs >>/var/log/docker.log 2>&1 </dev/null &"
+                )
+        _write(d / "fstab", "\n".join(fstab) + "\n")
+        _write(d / "net.batch", "link set lo up\n"
+                                f"addr add {h.address}/{net.prefixlen} dev eth0\n"
+                                f"link set eth0 {'mtu %d ' % s.mtu if s.mtu else ''}up\n")
         lines = [
             "#!/bin/sh",
             f"# lab host {s.name} ({s.kind}): runs as PID 1 of its own namespaces, ends as sshd",
             "set -e",
             "umount -l /run/netns 2>/dev/null || true",
-        ]
-        for od in overlay_dirs:
-            rel = od.lstrip("/")
-            lines.append(
-                f"mount -t overlay lab-overlay -o lowerdir={od},upperdir={d}/upper/{rel},workdir={d}/work/{rel} {od}"
-            )
-        lines += [
-            "mount -t tmpfs -o size=16m,mode=755 lab-run /run",
-            "mkdir -p /run/sshd /run/lock && chmod 1777 /run/lock",
-            "mount -t tmpfs -o size=8m,mode=1777 lab-shm /dev/shm",
-            f"hostname {q(s.name)}",
-        ] + net_setup
-        if s.kind == "docker":
-            size = _size_bytes(s.data_root_size)
-            lines += [
-                "mkdir -p /var/lib/docker",
-                f"mount -t tmpfs -o size={size},nr_inodes={s.data_root_inodes},mode=711 lab-docker /var/lib/docker",
-            ]
-            if s.fill_data_root_pct:
-                lines.append(f"fallocate -l {size * s.fill_data_root_pct // 100} /var/lib/docker/.lab-ballast")
-            lines.append("mount -t tmpfs -o mode=755 cgroup_root /sys/fs/cgroup")
-            for target, fstype, opts in cg_mounts:
-                lines.append(f"mkdir -p {target} && mount -t {fstype} -o {opts} {fstype} {target}")
-            if s.start_docker:
-                env = s.docker_env if s.docker_env is not None else env_from_dropins(s.files)
-                envs = " ".join(q(f"{k}={v}") for k, v in env.items())
-                lines.append(
-                    f"env -i PATH={HOST_PATH} {envs} /usr/sbin/dockerd --iptables=false --ip6tables=false "
-                    "--bridge=none --storage-driver=vfs >>/var/log/docker.log 2>&1 </dev/null &"
-                )
+            f"mount -a -T {d}/fstab",
+            "mkdir -p /run/sshd",
+            f"echo {q(s.name)} > /proc/sys/kernel/hostname",
+            f"ip -batch {d}/net.batch",
+        ] + [ln for ln in net_setup if ln.startswith("iptables ")] + extra
         lines.append(f"exec /usr/sbin/sshd -D -f {d}/sshd_config -E {d}/sshd.log")
         _write(d / "start.sh", "\n".join(lines) + "\n", 0o755)
         if s.kind == "wrongkey":
@@ -998,6 +1013,8 @@ Subsystem sftp /usr/lib/openssh/sftp-server
             targets["(registry)"] = (self.service_address("registry"), REGISTRY_PORT, None)
         if "proxy" in svc_specs:
             targets["(proxy)"] = (self.service_address("proxy"), PROXY_PORT, None)
+        if "expired" in svc_specs:
+            targets["(expired)"] = (self.service_address("expired"), REGISTRY_PORT, None)
 
         def dead(n):
             key = ("svc", n[1:-1]) if n.startswith("(") else ("host", n)

@@ -4,6 +4,7 @@ TLS registry with htpasswd auth (Debian's docker-registry), a proxy with BasicAu
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import random
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from . import pki
 from .fleet import (
-    DOMAIN, MIRROR_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_NAME, REGISTRY_PORT, HostSpec, LabError,
+    DOMAIN, EXPIRED_REGISTRY_NAME, MIRROR_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_NAME, REGISTRY_PORT, HostSpec, LabError,
     _write,
 )
 
@@ -78,13 +79,15 @@ def prepare_services(fleet, hosts: dict) -> dict:
     reg_addr = fleet.service_address("registry")
     proxy_addr = fleet.service_address("proxy")
     dns_addr = fleet.service_address("dns")
+    exp_addr = fleet.service_address("expired")
     hosts_lines = [
         f"{reg_addr}\t{REGISTRY_NAME} {MIRROR_NAME}",
+        f"{exp_addr}\t{EXPIRED_REGISTRY_NAME}",
         f"{proxy_addr}\t{PROXY_NAME}",
         f"{dns_addr}\tdns.{DOMAIN}",
     ] + [f"{h.address}\t{h.name}.{DOMAIN} {h.name}" for h in hosts.values()]
     argvs = {}
-    for name in ("dns", "registry", "proxy"):
+    for name in ("dns", "registry", "proxy", "expired"):
         d = root / name
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o755)
@@ -110,29 +113,33 @@ def prepare_services(fleet, hosts: dict) -> dict:
     _write(d / "start.sh", _svc_script(
         fleet, "dns", f"/usr/sbin/dnsmasq --keep-in-foreground --conf-file={d}/dnsmasq.conf", d), 0o755)
 
-    # registry
-    d = root / "registry"
-    (d / "data").mkdir(exist_ok=True)
-    key, cert = pki.issue_server_cert(
-        (fleet.state_dir / "pki" / "ca.key").read_bytes(), fleet.ca_cert_pem.encode(),
-        [REGISTRY_NAME, MIRROR_NAME], [reg_addr],
-    )
-    _write(d / "tls.key", key, 0o600)
-    _write(d / "tls.crt", cert)
-    _write(d / "htpasswd", f"{fleet.registry_user}:{pki.bcrypt_hash(fleet.registry_password)}\n", 0o600)
-    _write(d / "config.yml", f"""version: 0.1
+    # registry, and a twin with an expired certificate over the same storage
+    ca_key = (fleet.state_dir / "pki" / "ca.key").read_bytes()
+    now = dt.datetime.now(dt.timezone.utc)
+    (root / "registry" / "data").mkdir(exist_ok=True)
+    for name, dns_name, addr, validity in (
+        ("registry", [REGISTRY_NAME, MIRROR_NAME], reg_addr, (None, None)),
+        ("expired", [EXPIRED_REGISTRY_NAME], exp_addr, (now - dt.timedelta(days=400), now - dt.timedelta(days=2))),
+    ):
+        d = root / name
+        key, cert = pki.issue_server_cert(ca_key, fleet.ca_cert_pem.encode(), dns_name, [addr],
+                                          not_before=validity[0], not_after=validity[1])
+        _write(d / "tls.key", key, 0o600)
+        _write(d / "tls.crt", cert)
+        _write(d / "htpasswd", f"{fleet.registry_user}:{pki.bcrypt_hash(fleet.registry_password)}\n", 0o600)
+        _write(d / "config.yml", f"""version: 0.1
 log:
   level: info
   formatter: text
 storage:
   filesystem:
-    rootdirectory: {d}/data
+    rootdirectory: {root}/registry/data
   delete:
     enabled: true
   cache:
     blobdescriptor: inmemory
 http:
-  addr: {reg_addr}:{REGISTRY_PORT}
+  addr: {addr}:{REGISTRY_PORT}
   tls:
     certificate: {d}/tls.crt
     key: {d}/tls.key
@@ -141,8 +148,8 @@ auth:
     realm: fleet-registry
     path: {d}/htpasswd
 """)
-    _write(d / "start.sh", _svc_script(fleet, "registry", f"/usr/bin/docker-registry serve {d}/config.yml", d),
-           0o755)
+        _write(d / "start.sh", _svc_script(fleet, name, f"/usr/bin/docker-registry serve {d}/config.yml", d),
+               0o755)
 
     # proxy
     d = root / "proxy"
@@ -164,7 +171,7 @@ auth:
     ]) + "\n", 0o644)
     _write(d / "start.sh", _svc_script(fleet, "proxy", f"/usr/bin/tinyproxy -d -c {d}/tinyproxy.conf", d), 0o755)
 
-    for name in ("dns", "registry", "proxy"):
+    for name in ("dns", "registry", "proxy", "expired"):
         argvs[name] = ["ip", "netns", "exec", prefix + name, "unshare", "--mount", "--propagation", "private",
                        "/bin/sh", str(root / name / "start.sh")]
     return argvs
