@@ -1087,6 +1087,9 @@ Subsystem sftp /usr/lib/openssh/sftp-server
             for n in self.state.get("netns", []):
                 if not os.path.exists(f"/run/netns/{n}"):
                     return False
+            for pid in self.state.get("service_pids", {}).values():
+                if _proc_state_comm(pid)[0] in (None, "Z", "X"):
+                    return False
             return True
         except Exception:
             return False
