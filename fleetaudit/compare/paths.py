@@ -97,95 +97,137 @@ def is_under(path: str, prefix: str) -> bool:
 # --- the catalogue ---------------------------------------------------------------------
 # Keep in step with the collector docstrings (fleetaudit/collectors/*.py); a test
 # flattens every fixture in tests/facts and fails on any path missing here.
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-               "no_proxy", "ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy")
-_DISK = ("path", "size", "used", "avail", "used_pct", "inodes", "inodes_used",
-         "inodes_used_pct", "fs_type", "mount", "device", "error")
-_TLS_FILE = ("path", "sha256", "size", "count", "has_private_key", "kind", "suffix_ok",
-             "fingerprints")
+# A tree per collector: a key maps to None (a value) or to its children; "*" is any key
+# (an interface, a registry, a user), "**" any subtree (the user's own daemon.json).
+_ = None
+_PROXY_VALUE = {"value": _, "var": _, "source": _}
+_DISK_FS = {k: _ for k in ("path", "size", "used", "avail", "used_pct", "inodes", "inodes_used",
+                           "inodes_used_pct", "fs_type", "mount", "device", "error")}
+_CA_FILE = {k: _ for k in ("path", "sha256", "size", "count", "has_private_key", "kind",
+                           "suffix_ok", "fingerprints")}
+_IPTABLES = {"installed": _, "version": _, "backend": _, "error": _, "permission_denied": _,
+             "truncated": _, "legacy_tables_present": _, "policies": {"*": _},
+             "rules": {"*": _}}
+_TOOL = {"available": _, "synchronized": _, "enabled": _, "error": _}
 
-CATALOGUE: Tuple[str, ...] = tuple(
-    # system
-    ["system.hostname", "system.kernel", "system.arch", "system.family", "system.uptime_s"]
-    + [f"system.os.{k}" for k in ("id", "id_like", "version_id", "version_codename", "pretty_name")]
-    + ["system.os", "system.error"]
-    # docker
-    + ["docker.installed", "docker.daemon_up", "docker.error", "docker.client", "docker.server",
-       "docker.info", "docker.context", "docker.socket"]
-    + [f"docker.client.{k}" for k in ("version", "api_version", "os", "arch", "error")]
-    + [f"docker.server.{k}" for k in ("version", "api_version", "min_api_version", "os", "arch",
-                                      "containerd_version", "runc_version")]
-    + [f"docker.info.{k}" for k in (
-        "storage_driver", "docker_root_dir", "architecture", "os_type", "cgroup_driver",
-        "cgroup_version", "registry_mirrors", "insecure_registries", "http_proxy",
-        "https_proxy", "no_proxy", "live_restore", "server_version", "containers_running",
-        "containers_total", "containers_paused", "containers_stopped", "containers", "images",
-        "warnings", "default_address_pools", "default_runtime", "kernel_version",
-        "operating_system", "index_server_address", "name", "ncpu", "mem_total", "debug",
-        "experimental", "logging_driver", "security_options", "rootless", "id")]
-    # daemon_json
-    + [f"daemon_json.{k}" for k in ("path", "present", "size", "valid", "error", "keys",
-                                    "config", "sha256", "readable")]
-    + ["daemon_json.config.**"]
-    # proxy
-    + ["proxy.daemon", "proxy.daemon.*", "proxy.daemon.*.value", "proxy.daemon.*.source",
-       "proxy.daemon_no_proxy", "proxy.dropins", "proxy.dropins.*", "proxy.dropins.*.path",
-       "proxy.dropins.*.env", "proxy.dropins.*.env.*", "proxy.daemon_json_proxies",
-       "proxy.daemon_json_proxies.*", "proxy.environment_file", "proxy.environment_file.*",
-       "proxy.login_shell", "proxy.login_shell.*", "proxy.has_credentials", "proxy.error",
-       ]
-    # dns
-    + ["dns.resolv_conf", "dns.resolv_conf.nameservers", "dns.resolv_conf.search",
-       "dns.resolv_conf.options", "dns.resolv_conf.is_stub",
-       "dns.resolved", "dns.resolved.upstreams", "dns.resolved.available",
-       "dns.daemon_dns", "dns.resolves", "dns.resolves.*", "dns.error"]
-    # tls (fingerprints are derived from the run's catalog, see flatten)
-    + ["tls.bundle", "tls.bundle.present"] + [f"tls.bundle.{k}" for k in _TLS_FILE]
-    + ["tls.anchors", "tls.anchors.*"] + [f"tls.anchors.*.{k}" for k in _TLS_FILE]
-    + ["tls.certs_d", "tls.certs_d.*", "tls.certs_d.*.*"]
-    + [f"tls.certs_d.*.*.{k}" for k in _TLS_FILE]
-    + ["tls.anchor_dirs", "tls.certs_d_present", "tls.error"]
-    # network
-    + ["network.interfaces", "network.interfaces.*", "network.interfaces.*.mtu",
-       "network.interfaces.*.state", "network.interfaces.*.addresses",
-       "network.default_route", "network.default_route.interface",
-       "network.default_route.gateway", "network.default_mtu",
-       "network.docker0_mtu", "network.daemon_mtu", "network.error"]
-    # firewall
-    + [f"firewall.{t}" for t in ("iptables", "ip6tables")]
-    + [f"firewall.{t}.{k}" for t in ("iptables", "ip6tables")
-       for k in ("installed", "rules", "policies", "policies.*", "error", "backend")]
-    + ["firewall.nft", "firewall.nft.installed", "firewall.nft.ruleset", "firewall.nft.error",
-       "firewall.output_blocks_443", "firewall.error"]
-    # time (clock is measured by the controller)
-    + ["time.clock", "time.clock.host_epoch", "time.clock.controller_epoch",
-       "time.clock.skew_s", "time.clock.uncertainty_s", "time.ntp", "time.ntp.source",
-       "time.ntp.synchronized", "time.ntp.detail"]
-    # disk
-    + [f"disk.{fs}" for fs in ("data_root", "root")]
-    + [f"disk.{fs}.{k}" for fs in ("data_root", "root") for k in _DISK]
-    + ["disk.docker_df"] + [f"disk.docker_df.{k}" for k in (
-        "images_size", "containers_size", "volumes_size", "build_cache_size",
-        "images_reclaimable", "error")]
-    + ["disk.error"]
-    # credentials
-    + ["credentials.users", "credentials.users.*", "credentials.users.*.path",
-       "credentials.users.*.auth_registries", "credentials.users.*.creds_store",
-       "credentials.users.*.cred_helpers", "credentials.users.*.cred_helpers.*",
-       "credentials.root_has_auth", "credentials.error",
-       ]
-    # daemon_log
-    + ["daemon_log.source", "daemon_log.window_hours", "daemon_log.counts",
-       "daemon_log.counts.*", "daemon_log.samples", "daemon_log.samples.*",
-       "daemon_log.error"]
-    # restarts
-    + ["restarts.containers", "restarts.containers.*", "restarts.containers.*.*",
-       "restarts.looping", "restarts.units", "restarts.units.*", "restarts.units.*.*",
-       "restarts.error"]
-)
+TREE = {
+    "system": {"hostname": _, "kernel": _, "arch": _, "family": _, "uptime_s": _, "error": _,
+               "os": {k: _ for k in ("id", "id_like", "version_id", "version_codename", "pretty_name")}},
+    "docker": {
+        "installed": _, "daemon_up": _, "error": _, "error_kind": _, "cli_warnings": _,
+        "info_source": _,
+        "client": {k: _ for k in ("version", "api_version", "os", "arch", "context")},
+        "server": {"version": _, "api_version": _, "min_api_version": _, "os": _, "arch": _,
+                   "kernel_version": _, "experimental": _, "components": {"*": _}},
+        "info": {k: _ for k in (
+            "storage_driver", "docker_root_dir", "architecture", "os_type", "operating_system",
+            "kernel_version", "cgroup_driver", "cgroup_version", "registry_mirrors",
+            "insecure_registries", "http_proxy", "https_proxy", "no_proxy", "live_restore",
+            "rootless", "server_version", "index_server_address", "default_address_pools",
+            "warnings", "containers_count", "containers_running_count", "images_count")},
+        "dockerd": {k: _ for k in ("installed", "path", "version", "running")},
+    },
+    "daemon_json": {
+        **{k: _ for k in ("path", "path_source", "present", "size", "valid", "error", "empty",
+                          "bom", "keys", "duplicate_keys", "unrecognized_keys", "dockerd_args",
+                          "args_source", "flag_conflicts")},
+        "config": {"**": _}, "ignored_keys": {"*": _},
+    },
+    "proxy": {
+        "daemon": {v: _PROXY_VALUE for v in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")},
+        **{k: _ for k in ("daemon_source", "daemon_no_proxy", "dockerd_running",
+                          "environ_readable", "init", "pending_restart", "missing_env_files",
+                          "has_credentials")},
+        "environ": {"*": _},
+        "configured": {"*": {"value": _, "source": _}},
+        "units": {"*": {"env": {"*": _}, "env_files": _, "reset": _, "unset": _}},
+        "env_files": {"*": {"present": _, "readable": _, "env": {"*": _}, "ignored": _}},
+        "daemon_json_proxies": {"*": _},
+        "environment_file": {"*": _},
+        "profile": {"*": {"*": _}},
+        "session_env": {"*": _},
+    },
+    "dns": {  # per docs/facts.md until the collector lands
+        "resolv_conf": {"nameservers": _, "search": _, "options": _, "is_stub": _, "error": _},
+        "resolved": {"upstreams": _, "available": _, "error": _},
+        "daemon_dns": _, "resolves": {"*": _}, "error": _,
+    },
+    "tls": {
+        "bundle": {"present": _, **_CA_FILE},
+        "anchors": {"*": _CA_FILE},
+        "anchor_dirs": _,
+        "certs_d": {"*": {"*": _CA_FILE}},
+        "certs_d_present": _, "error": _,
+    },
+    "network": {
+        "ip_installed": _,
+        "interfaces": {"*": {k: _ for k in ("mtu", "state", "addresses", "virtual", "master")}},
+        "default_route": {k: _ for k in ("interface", "gateway", "metric", "mtu")},
+        "default_route_count": _, "default_mtu": _, "docker0_mtu": _, "error": _,
+    },
+    "firewall": {
+        "iptables": _IPTABLES, "ip6tables": _IPTABLES,
+        "nft": {k: _ for k in ("installed", "error", "permission_denied", "truncated", "ruleset",
+                               "base_chains")},
+        **{k: _ for k in ("output_blocks_443", "output_blocks_dns", "forward_blocks_443",
+                          "output_443_redirected")},
+        "blocked_by": {k: _ for k in ("output_443", "output_dns", "forward_443", "redirect_443")},
+    },
+    "time": {
+        "clock": {k: _ for k in ("host_epoch", "controller_epoch", "skew_s", "uncertainty_s")},
+        "ntp": {k: _ for k in ("source", "synchronized", "enabled", "detail")},
+        "timezone": _,
+        "timedatectl": _TOOL,
+        "chrony": {k: _ for k in ("available", "synchronized", "reference", "stratum",
+                                  "leap_status", "error")},
+        "ntpd": {k: _ for k in ("available", "synchronized", "sys_peer", "peers", "error")},
+        "timesyncd_flag": _,
+    },
+    "disk": {  # per docs/facts.md until the collector lands
+        "data_root": _DISK_FS, "root": _DISK_FS,
+        "docker_df": {k: _ for k in ("images_size", "containers_size", "volumes_size",
+                                     "build_cache_size", "error")},
+        "error": _,
+    },
+    "credentials": {
+        "users": {"*": {
+            **{k: _ for k in ("path", "size", "mode", "owner", "owner_matches", "valid", "error",
+                              "empty", "auth_registries", "creds_store", "credential_registries",
+                              "missing_helpers")},
+            "auths": {"*": _}, "cred_helpers": {"*": _}}},
+        **{k: _ for k in ("helpers_installed", "missing_helpers", "root_has_auth",
+                          "root_registries", "scanned_as_root", "error")},
+    },
+    "daemon_log": {
+        **{k: _ for k in ("source", "window_hours", "matched_count", "unclassified_count",
+                          "unclassified_sample", "capped", "error")},
+        "counts": {"*": _}, "samples": {"*": _},
+    },
+    "restarts": {
+        **{k: _ for k in ("installed", "daemon_up", "error", "containers_total", "capped",
+                          "looping", "systemd", "units_error")},
+        "containers": {"*": {k: _ for k in ("image", "status", "restarting", "restart_count",
+                                            "exit_code", "restart_policy")}},
+        "units": {"*": {k: _ for k in ("load_state", "active_state", "sub_state", "result",
+                                       "restarts")}},
+    },
+}
+
+
+def _patterns(tree: dict, prefix: Tuple[str, ...] = ()) -> List[str]:
+    out = []
+    for key, sub in tree.items():
+        keys = prefix + (key,)
+        out.append(".".join(keys))
+        if isinstance(sub, dict):
+            out.extend(_patterns(sub, keys))
+    return out
+
+
+CATALOGUE: Tuple[str, ...] = tuple(_patterns(TREE))
 """Every fact path the collectors produce (segment patterns; see the module doc)."""
 
-COLLECTORS: Tuple[str, ...] = tuple(dict.fromkeys(p.split(".", 1)[0] for p in CATALOGUE))
+COLLECTORS: Tuple[str, ...] = tuple(TREE)
 
 
 def _match(pattern: Sequence[str], keys: Sequence[str], prefix_ok: bool) -> bool:

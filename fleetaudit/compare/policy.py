@@ -114,6 +114,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
+def _repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 @dataclass
 class Check:
     path: str
@@ -188,11 +193,11 @@ class Check:
         if op == "version":
             have = parse_version(value)
             if have is None:
-                return f"{_short(value)!r} is not a version"
+                return f"{_repr(value)} is not a version"
             return None if have in arg else ""
         if op in ("min", "max"):
             if not _number(value):
-                return f"{_short(value)!r} is not a number"
+                return f"{_repr(value)} is not a number"
             return None if (value >= arg if op == "min" else value <= arg) else ""
         if op in ("contains", "excludes"):
             present = [a for a in arg if _has(value, a)]
