@@ -621,6 +621,8 @@ class Fleet:
                 self._save()
                 try:
                     self._teardown(remove_files=False)
+                except Exception as te:  # keep the original error; report the teardown problem too
+                    log(f"teardown after failure also failed: {te}")
                 finally:
                     self.state["status"] = "failed"
                     self._save()
@@ -874,6 +876,10 @@ class Fleet:
         if s.sudo and not os.path.exists("/usr/bin/sudo"):
             raise LabError("sudo is not installed on this machine (apt-get install sudo; listed in .ci/apt-packages.txt)")
         # planted files
+        for p in s.files:
+            if not any(p.startswith(od + "/") for od in overlay_dirs):
+                raise LabError(f"host {s.name}: cannot plant {p}: its directory does not exist on this machine, "
+                               "so it is not overlaid")
         for p, content in s.files.items():
             owner = None
             for u, uid in uids.items():
