@@ -24,7 +24,10 @@ def _users(facts: dict) -> Dict[str, dict]:
 
 
 def user_registries(entry: dict) -> Set[str]:
-    """Registries a user can authenticate to: config.json auths plus credHelpers."""
+    """Registries a user can send credentials to: the collector's normalized
+    credential_registries, else config.json auths plus credHelpers."""
+    if isinstance(entry.get("credential_registries"), list):
+        return {h for h in map(registry_host, entry["credential_registries"]) if h}
     out = set()
     for r in entry.get("auth_registries") or []:
         h = registry_host(r)
@@ -45,8 +48,15 @@ def root_registries(facts: dict) -> Any:
     if not isinstance(cred, dict) or cred.get("error"):
         return MISSING
     users = _users(facts)
-    if ROOT in users:
-        return sorted(user_registries(users[ROOT]))
+    root = users.get(ROOT)
+    if root is not None and root.get("error") and root.get("valid") is not True:
+        return MISSING    # e.g. "permission denied": the audit could not read it
+    if root is not None:
+        return sorted(user_registries(root))
+    if cred.get("scanned_as_root") is False:
+        return MISSING    # root's home was not readable: root's logins are unknown
+    if isinstance(cred.get("root_registries"), list):
+        return sorted({h for h in map(registry_host, cred["root_registries"]) if h})
     if cred.get("root_has_auth") is False:
         return []
     return MISSING
@@ -104,9 +114,9 @@ def user_only(ctx: HostContext) -> Iterator[Hit]:
         user = users[0]
         yield Hit(
             evidence=[
-                ev(fact_path("credentials", "users", ROOT, "auth_registries"), mine,
+                ev("credentials.root_registries", mine,
                    f"includes {reg}", note=f"root pulls (sudo, systemd); {_root_path(ctx.facts)}"),
-                *(ev(fact_path("credentials", "users", u, "auth_registries"), reg,
+                *(ev(fact_path("credentials", "users", u, "credential_registries"), reg,
                      note=f"{u} has a login for it") for u in users),
             ],
             severity=severity,
@@ -162,8 +172,7 @@ def missing_credentials(ctx: HostContext) -> Iterator[Hit]:
     if not missing:
         return
     yield Hit(
-        evidence=[ev(fact_path("credentials", "users", ROOT, "auth_registries"), mine, exp.value,
-                     note=exp.source)],
+        evidence=[ev("credentials.root_registries", mine, exp.value, note=exp.source)],
         title=f"no credentials for {', '.join(_display(r) for r in missing)[:120]} (the fleet has them)",
         remediation=[*(f"{_login(r)}   # same account/token as the fleet" for r in missing),
                      "echo \"$TOKEN\" | sudo docker login REGISTRY -u USER --password-stdin   # non-interactive"],
@@ -248,7 +257,7 @@ def dockerhub_anonymous(ctx: HostContext) -> Iterator[Hit]:
     if root is MISSING or mirrors is MISSING or DOCKER_HUB in root or mirrors:
         return
     limited = _hub_rate_limited(ctx)
-    evidence = [ev(fact_path("credentials", "users", ROOT, "auth_registries"), root,
+    evidence = [ev("credentials.root_registries", root,
                    note="no Docker Hub login (https://index.docker.io/v1/) for root"),
                 ev("docker.info.registry_mirrors" if dig(ctx.facts, "docker.info") else
                    "daemon_json.config.registry-mirrors", mirrors, note="no pull-through mirror")]
@@ -256,3 +265,37 @@ def dockerhub_anonymous(ctx: HostContext) -> Iterator[Hit]:
         evidence.append(ev("daemon_log.counts.toomanyrequests", limited[:10],
                            note="hosts of this run already hit the limit"))
     yield Hit(evidence=evidence, severity="medium" if limited else "low")
+
+
+@rule(
+    id="auth.config-invalid", category="auth", severity="high",
+    title="a docker config.json is not valid JSON: its logins are ignored",
+    why="""
+The docker CLI reads ~/.docker/config.json before every pull. When the file is not valid
+JSON it prints "WARNING: Error loading config file: /root/.docker/config.json: ..." and
+carries on without any of its logins, so private pulls go anonymous and fail with "no basic
+auth credentials" or "pull access denied ... may require 'docker login'".
+""",
+    remediation=["python3 -m json.tool /root/.docker/config.json   # shows where it breaks",
+                 "fix the file, or move it away and docker login again"],
+    needs_docker=True,
+)
+def config_invalid(ctx: HostContext) -> Iterator[Hit]:
+    for user, entry in sorted(_users(ctx.facts).items()):
+        if entry.get("valid") is not False:
+            continue
+        path = entry.get("path") if isinstance(entry.get("path"), str) else f"~{user}/.docker/config.json"
+        warnings = [w for w in dig(ctx.facts, "docker.cli_warnings") or []
+                    if isinstance(w, str) and "config file" in w.lower()]
+        evidence = [ev(fact_path("credentials", "users", user, "valid"), False, True),
+                    ev(fact_path("credentials", "users", user, "error"), entry.get("error"))]
+        if warnings:
+            evidence.append(ev("docker.cli_warnings", warnings))
+        yield Hit(
+            evidence=evidence,
+            severity="high" if user == ROOT else "medium",
+            title=f"{path} is not valid JSON: {user}'s registry logins are ignored"
+                  + (" (root pulls for sudo/systemd)" if user == ROOT else ""),
+            remediation=[f"{'sudo ' if user == ROOT else ''}python3 -m json.tool {q(path)}",
+                         f"fix it, or move it away and {'sudo ' if user == ROOT else ''}docker login again"],
+        )

@@ -476,12 +476,12 @@ def engine_down(ctx: HostContext) -> Iterator[Hit]:
     if installed is False:
         yield from _docker_missing(ctx)
         return
-    if installed is not True or dig(ctx.facts, "docker.daemon_up") is not False:
+    kind = dig(ctx.facts, "docker.error_kind")
+    if installed is not True or (dig(ctx.facts, "docker.daemon_up") is not False and kind != "api-version"):
         return
     error = dig(ctx.facts, "docker.error") or ""
-    kind = dig(ctx.facts, "docker.error_kind")
-    evidence = [ev("docker.daemon_up", False, True), ev("docker.error", cap(error)),
-                ev("docker.error_kind", kind)]
+    evidence = [ev("docker.daemon_up", dig(ctx.facts, "docker.daemon_up"), True),
+                ev("docker.error", cap(error)), ev("docker.error_kind", kind)]
     running = dig(ctx.facts, "docker.dockerd.running")
     if kind == "permission-denied":
         yield Hit(evidence=evidence, severity="info",
@@ -489,10 +489,11 @@ def engine_down(ctx: HostContext) -> Iterator[Hit]:
                   remediation=["audit as root, or let the audit user use sudo -n (become)"])
         return
     if kind == "api-version":
-        yield Hit(evidence=evidence + [ev("docker.client.version", dig(ctx.facts, "docker.client.version"))],
+        yield Hit(evidence=evidence + [ev("docker.client.api_version", dig(ctx.facts, "docker.client.api_version"))],
                   severity="high", title="docker CLI and engine API versions are incompatible",
-                  remediation=["install a docker CLI that matches the engine "
-                               "(or export DOCKER_API_VERSION=<the engine's API version>)"])
+                  remediation=["env | grep DOCKER_API_VERSION   # a pinned API version newer than the engine's",
+                               "unset DOCKER_API_VERSION (the CLI negotiates), or install a CLI the engine supports",
+                               "docker version"])
         return
     if running is not None:
         evidence.append(ev("docker.dockerd.running", running, True,
@@ -753,11 +754,16 @@ def restart_loop(ctx: HostContext) -> Iterator[Hit]:
         if not isinstance(u, dict):
             continue
         n, name = u.get("restarts"), u.get("unit")
-        if not isinstance(n, int) or isinstance(n, bool) or n < UNIT_RESTARTS_LOOP or not isinstance(name, str):
+        if not isinstance(name, str):
+            continue
+        counted = isinstance(n, int) and not isinstance(n, bool) and n >= UNIT_RESTARTS_LOOP
+        if not counted and u.get("sub_state") != "auto-restart":
             continue
         engine = name in ENGINE_UNITS
+        n = n if isinstance(n, int) else "several"
         yield Hit(
-            evidence=[ev(fact_path("restarts", "units", name, "restarts"), n, f"< {UNIT_RESTARTS_LOOP}")],
+            evidence=[ev(fact_path("restarts", "units", name, "restarts"), n, f"< {UNIT_RESTARTS_LOOP}"),
+                      ev(fact_path("restarts", "units", name, "sub_state"), u.get("sub_state"))],
             severity="high" if engine else "medium",
             title=f"{cap(name, 80)} restarted {n} times" + (": the engine keeps crashing" if engine else ""),
             remediation=([f"journalctl -u {q(name)} -b -n 100 --no-pager"]
@@ -766,15 +772,19 @@ def restart_loop(ctx: HostContext) -> Iterator[Hit]:
         )
     looping = _str_list(dig(ctx.facts, "restarts.looping"))
     if looping:
-        counts = {}
+        counts, now = {}, []
         for c in dig(ctx.facts, "restarts.containers") or []:
             if isinstance(c, dict) and c.get("name") in looping:
                 counts[c["name"]] = c.get("restart_count")
+                if c.get("restarting") is True or c.get("status") == "restarting":
+                    now.append(c["name"])
+        # Restarting now is a live loop; restarts in the past (exited since) are history.
         yield Hit(
             evidence=[ev("restarts.looping", looping, []),
                       *(ev(fact_path("restarts", "containers", n, "restart_count"), counts[n]) for n in sorted(counts))],
-            severity="medium",
-            title=f"containers in a restart loop: {', '.join(looping)[:120]}",
+            severity="medium" if now or not counts else "low",
+            title=(f"containers in a restart loop: {', '.join(now)[:120]}" if now else
+                   f"containers that restarted repeatedly: {', '.join(looping)[:120]}"),
             remediation=[*(f"docker logs --tail 50 {q(n)}" for n in looping[:3]),
                          "docker inspect --format '{{.State.Error}} {{.RestartCount}}' " + " ".join(q(n) for n in looping[:3])],
         )

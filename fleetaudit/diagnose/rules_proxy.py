@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
+from ..compare.paths import join as path_join
 from .base import Hit, HostContext, dig, ev, rule
 from .rules_daemon import (
     DOCKER_HUB, MISSING, audited_hosts, cap, docker_running, engine_major, expect, fact_path,
@@ -120,31 +121,30 @@ def json_proxies(facts: dict) -> Tuple[Dict[str, str], str]:
     return {var: _value(d.get(key)) for var, key in _JSON_KEYS.items() if _value(d.get(key))}, path
 
 
-def configured_proxy(facts: dict) -> Optional[DaemonProxy]:
-    """What the daemon's configuration gives it at its next start (None: unknown)."""
+def collected_proxy(facts: dict) -> Optional[DaemonProxy]:
+    """The proxy collector's view of the daemon (its environ when readable, else what
+    its configuration gives it, daemon.json "proxies" applied). None when unknown."""
+    proxy = dig(facts, "proxy")
     daemon = dig(facts, "proxy.daemon")
-    if not isinstance(dig(facts, "proxy"), dict) or not isinstance(daemon, dict):
+    if not isinstance(proxy, dict) or not isinstance(daemon, dict):
         return None
+    if proxy.get("daemon_source") is None and not any(_value(v) for v in daemon.values()):
+        return None   # the host said nothing we could read
     values, origin = {}, {}
     for var in PROXY_VARS:
         val, key = _lookup(daemon, var)
         if val:
-            values[var], origin[var] = val, fact_path("proxy", "daemon", key or var)
-    if not values.get("NO_PROXY"):
-        lst = [x for x in dig(facts, "proxy.daemon_no_proxy") or [] if isinstance(x, str)]
-        if lst:
-            values["NO_PROXY"], origin["NO_PROXY"] = ",".join(lst), "proxy.daemon_no_proxy"
-    jp, jpath = json_proxies(facts)
-    major = engine_major(facts)
-    if jp and (major is None or major >= DAEMON_JSON_PROXIES_MAJOR):
-        for var, val in jp.items():
-            values[var], origin[var] = val, fact_path(*jpath.split("."), _JSON_KEYS[var])
-    return DaemonProxy(values, origin, "configuration")
+            values[var], origin[var] = val, fact_path("proxy", "daemon", key or var, "value")
+        else:
+            origin[var] = fact_path("proxy", "daemon", var)
+    via = {"environ": "dockerd's environment"}.get(proxy.get("daemon_source"),
+                                                  f"{proxy.get('daemon_source') or 'its'} configuration")
+    return DaemonProxy(values, origin, via)
 
 
 def daemon_proxy(facts: dict) -> Optional[DaemonProxy]:
-    """The proxy dockerd uses: what the running daemon reports (docker info), else what
-    its configuration gives it. None when neither is known."""
+    """The proxy dockerd uses: what the running daemon reports (docker info), else the
+    proxy collector's view. None when neither is known."""
     if docker_running(facts):
         values, origin = {}, {}
         for var, key in (("HTTP_PROXY", "http_proxy"), ("HTTPS_PROXY", "https_proxy"),
@@ -154,7 +154,19 @@ def daemon_proxy(facts: dict) -> Optional[DaemonProxy]:
             if val:
                 values[var] = val
         return DaemonProxy(values, origin, "docker info")
-    return configured_proxy(facts)
+    return collected_proxy(facts)
+
+
+def config_origin(facts: dict, var: str) -> str:
+    """The file a daemon proxy variable is configured in (for remediation), or ""."""
+    raw = dig(facts, "proxy.daemon")
+    entry = raw.get(var) if isinstance(raw, dict) else None
+    src = entry.get("source") if isinstance(entry, dict) else None
+    if not isinstance(src, str) or src == "dockerd environ":
+        conf = dig(facts, "proxy.configured")
+        entry = conf.get(var) if isinstance(conf, dict) else None
+        src = entry.get("source") if isinstance(entry, dict) else None
+    return src if isinstance(src, str) else ""
 
 
 def _endpoints(facts: dict) -> Any:
@@ -165,22 +177,42 @@ def _endpoints(facts: dict) -> Any:
             "HTTPS_PROXY": proxy_endpoint(dp.get("HTTPS_PROXY"))}
 
 
-def shell_proxies(facts: dict) -> Dict[str, str]:
-    """fact path -> proxy URL set for logins (/etc/environment, the login environment)."""
-    out = {}
-    for src in ("environment_file", "login_shell"):
+def _shell_envs(facts: dict) -> List[Tuple[str, dict]]:
+    """(fact path, {VAR: value}) of the environments logins get, which dockerd never reads."""
+    out = []
+    for src in ("environment_file", "session_env"):
         env = dig(facts, f"proxy.{src}")
-        if not isinstance(env, dict):
-            continue
+        if isinstance(env, dict):
+            out.append((fact_path("proxy", src), env))
+    profile = dig(facts, "proxy.profile")
+    for path, env in sorted(profile.items()) if isinstance(profile, dict) else ():
+        if isinstance(env, dict):
+            out.append((fact_path("proxy", "profile", path), env))
+    return out
+
+
+def _no_proxy_of(facts: dict) -> Any:
+    """The daemon's NO_PROXY when it has a proxy (else unknown: nothing to learn from)."""
+    dp = daemon_proxy(facts)
+    if dp is None or not dp.any_proxy:
+        return MISSING
+    return ",".join(x.strip() for x in dp.get("NO_PROXY").split(",") if x.strip())
+
+
+def shell_proxies(facts: dict) -> Dict[str, str]:
+    """fact path -> proxy URL set for logins (/etc/environment, profile scripts, the
+    SSH session's environment)."""
+    out = {}
+    for base, env in _shell_envs(facts):
         for k in sorted(env):
             if isinstance(k, str) and k.lower() in ("http_proxy", "https_proxy") and _value(env[k]):
-                out[fact_path("proxy", src, k)] = _value(env[k])
+                out[path_join(base, k)] = _value(env[k])
     return out
 
 
 def _shell_value(facts: dict, name: str) -> str:
-    for src in ("environment_file", "login_shell"):
-        val, _ = _lookup(dig(facts, f"proxy.{src}"), name)
+    for _, env in _shell_envs(facts):
+        val, _ = _lookup(env, name)
         if val:
             return val
     return ""
@@ -316,8 +348,9 @@ def _registries_of(facts: dict) -> Dict[str, Dict[str, str]]:
     for user, u in (users.items() if isinstance(users, dict) else ()):
         if not isinstance(u, dict):
             continue
-        for r in u.get("auth_registries") or []:
-            add(r, "credentials", fact_path("credentials", "users", user, "auth_registries"))
+        for key in ("credential_registries", "auth_registries"):
+            for r in u.get(key) or []:
+                add(r, "credentials", fact_path("credentials", "users", user, key))
         for r in (u.get("cred_helpers") or {}) if isinstance(u.get("cred_helpers"), dict) else ():
             add(r, "credentials", fact_path("credentials", "users", user, "cred_helpers"))
     certs = dig(facts, "tls.certs_d")
@@ -356,16 +389,21 @@ def fleet_registries(ctx: HostContext) -> Dict[str, Registry]:
     baseline), with the signals that say so; proxies seen in logs are not registries."""
     cache = run_cache(ctx.run)
     if "registries" not in cache:
-        merged: Dict[str, Dict[str, str]] = {}
+        seen: Dict[str, Dict[str, List[Tuple[str, str]]]] = {}   # name -> signal -> [(host, path)]
         proxies: Set[str] = set()
         for h in audited_hosts(ctx.run):
             for name, sig in _registries_of(h.facts).items():
                 for s, p in sig.items():
-                    merged.setdefault(name, {}).setdefault(s, p if h.name == ctx.name else f"{p} on {h.name}")
+                    seen.setdefault(name, {}).setdefault(s, []).append((h.name, p))
             proxies |= _proxy_hosts(h.facts)
-        cache["registries"] = (merged, proxies)
-    merged, proxies = cache["registries"]
-    out = {n: Registry(n, dict(s)) for n, s in merged.items()}
+        cache["registries"] = (seen, proxies)
+    seen, proxies = cache["registries"]
+    out: Dict[str, Registry] = {}
+    for name, sigs in seen.items():
+        reg = out[name] = Registry(name)
+        for s, where in sigs.items():
+            own = [p for h, p in where if h == ctx.name]
+            reg.signals[s] = own[0] if own else f"{where[0][1]} on {where[0][0]}"
     if ctx.baseline is not None:
         for name, sig in _registries_of(ctx.baseline).items():
             reg = out.setdefault(name, Registry(name))
@@ -377,20 +415,44 @@ def fleet_registries(ctx: HostContext) -> Dict[str, Registry]:
     return out
 
 
-def _exempted_elsewhere(ctx: HostContext, host: str, port: int) -> Optional[str]:
-    """The first place (baseline, another host) whose daemon sends this registry direct
-    while it has a proxy: the fleet's own evidence that the registry must bypass it."""
+@dataclass
+class Routing:
+    """How the other proxied daemons (and the baseline) route one registry."""
+
+    exempt: List[str]      # hosts whose NO_PROXY sends it direct
+    proxied: List[str]     # hosts that send it through their proxy
+    baseline: Optional[bool] = None   # True: the baseline exempts it; False: proxies it
+
+
+def _routing(ctx: HostContext, host: str, port: int) -> Routing:
+    cache = run_cache(ctx.run)
+    key = ("routing", host, port)
+    if key not in cache:
+        exempt, proxied = [], []
+        for h in audited_hosts(ctx.run):
+            dp = daemon_proxy(h.facts)
+            if dp and dp.any_proxy:
+                (exempt if no_proxy_covers(dp.get("NO_PROXY"), host, port) else proxied).append(h.name)
+        cache[key] = (exempt, proxied)
+    exempt, proxied = cache[key]
+    r = Routing([n for n in exempt if n != ctx.name], [n for n in proxied if n != ctx.name])
     if ctx.baseline is not None:
         dp = daemon_proxy(ctx.baseline)
-        if dp and dp.any_proxy and no_proxy_covers(dp.get("NO_PROXY"), host, port):
-            return "baseline"
-    for h in audited_hosts(ctx.run):
-        if h.name == ctx.name:
-            continue
-        dp = daemon_proxy(h.facts)
-        if dp and dp.any_proxy and no_proxy_covers(dp.get("NO_PROXY"), host, port):
-            return h.name
-    return None
+        if dp and dp.any_proxy:
+            r.baseline = no_proxy_covers(dp.get("NO_PROXY"), host, port)
+    return r
+
+
+def _failing_through_proxy(facts: dict, host: str) -> Dict[str, str]:
+    """class -> sample line of this host's proxy-symptom pull errors that name host."""
+    samples = dig(facts, "daemon_log.samples")
+    out = {}
+    for cls in _log_counts(facts, PROXY_SYMPTOMS + _PROXY_CLASSES_IDS):
+        line = samples.get(cls) if isinstance(samples, dict) else None
+        line = line.get("line") if isinstance(line, dict) else line
+        if isinstance(line, str) and host.lower() in line.lower():
+            out[cls] = line
+    return out
 
 
 def _log_counts(facts: dict, classes: Tuple[str, ...]) -> Dict[str, int]:
@@ -403,6 +465,7 @@ def _log_counts(facts: dict, classes: Tuple[str, ...]) -> Dict[str, int]:
 # Pull errors a daemon without the network's proxy produces.
 NO_PROXY_SYMPTOMS = ("io-timeout", "no-such-host", "dns-lookup-failed", "request-timeout",
                      "network-unreachable", "connection-refused", "tls-handshake-timeout")
+_PROXY_CLASSES_IDS = ("proxy-auth-required", "proxy-scheme-mismatch", "proxyconnect-failed", "http-eof")
 # Pull errors a proxy in the wrong place produces.
 PROXY_SYMPTOMS = ("proxy-auth-required", "proxyconnect-failed", "forbidden",
                   "x509-unknown-authority", "http-eof", "registry-server-error", "tls-remote-error")
@@ -474,10 +537,14 @@ def shell_only(ctx: HostContext) -> Iterator[Hit]:
         evidence.append(ev(fact_path("daemon_log", "counts", cls), n, note="pulls already fail this way"))
     values = {"HTTP_PROXY": _shell_value(ctx.facts, "HTTP_PROXY") or _shell_value(ctx.facts, "HTTPS_PROXY"),
               "HTTPS_PROXY": _shell_value(ctx.facts, "HTTPS_PROXY") or _shell_value(ctx.facts, "HTTP_PROXY")}
-    no_proxy = _shell_value(ctx.facts, "NO_PROXY")
-    internal = [r.name.split(":")[0] for r in fleet_registries(ctx).values()
-                if r.name != DOCKER_HUB and not is_public(r.name) and internal_name(r.name)]
-    values["NO_PROXY"] = _with_registries(no_proxy or "localhost,127.0.0.1", internal)
+    fleet_no_proxy = expect(ctx, "proxy.daemon.no_proxy", _no_proxy_of)
+    if fleet_no_proxy is not None and fleet_no_proxy.value:
+        values["NO_PROXY"] = fleet_no_proxy.value      # what the fleet's daemons exempt
+    else:
+        internal = [r.name.split(":")[0] for r in fleet_registries(ctx).values()
+                    if r.name != DOCKER_HUB and not is_public(r.name) and internal_name(r.name)]
+        values["NO_PROXY"] = _with_registries(_shell_value(ctx.facts, "NO_PROXY") or "localhost,127.0.0.1",
+                                              internal)
     yield Hit(evidence=evidence, severity=severity,
               title="proxy only in the login environment: dockerd pulls without it",
               remediation=dropin_commands(ctx.family, values))
@@ -593,94 +660,104 @@ def no_proxy_registry(ctx: HostContext) -> Iterator[Hit]:
         via = dp.get("HTTPS_PROXY") or (dp.get("HTTP_PROXY") if reg.name in insecure else "")
         if not via or no_proxy_covers(dp.get("NO_PROXY"), host, port or 443):
             continue
-        elsewhere = _exempted_elsewhere(ctx, host, port or 443)
+        routing = _routing(ctx, host, port or 443)
+        failing = _failing_through_proxy(ctx.facts, host)
         internal = internal_name(reg.name)
-        if elsewhere is None and is_public(reg.name):
+        weak = [x for x in ("private CA", "insecure") if x in reg.signals]
+        if routing.baseline is True:
+            severity, reason = "high", "the baseline sends it direct (NO_PROXY)"
+        elif routing.baseline is None and routing.exempt and len(routing.exempt) >= len(routing.proxied):
+            severity = "high"
+            reason = f"exempt from the proxy on {len(routing.exempt)} of " \
+                     f"{len(routing.exempt) + len(routing.proxied)} other proxied hosts ({', '.join(routing.exempt[:3])})"
+        elif failing:
+            severity, reason = "high", "pulls from it already fail through the proxy"
+        elif is_public(reg.name) and not routing.exempt:
+            continue        # public registries are normally reached through the proxy
+        elif routing.baseline is False or (routing.proxied and not routing.exempt):
+            continue        # the fleet routes it through the proxy too and nothing shows it failing
+        elif routing.exempt:
+            severity = "medium"
+            reason = f"exempt from the proxy on {', '.join(routing.exempt[:3])}, not on most hosts"
+        elif internal or weak:
+            severity, reason = ("medium" if internal else "low"), internal or f"{weak[0]} (an internal registry)"
+        else:
             continue
-        weak = [s for s in ("private CA", "insecure") if s in reg.signals]
-        if elsewhere is None and internal is None and not weak:
-            continue
-        reason = (f"exempt from the proxy on {elsewhere}" if elsewhere else internal or
-                  f"{weak[0]} (an internal registry)")
-        severity = "high" if (elsewhere or internal) else "medium"
-        uncovered.append((reg, host, via, reason, severity))
+        uncovered.append((reg, host, via, reason, severity, failing))
     if not uncovered:
         return
     no_proxy = dp.get("NO_PROXY")
     target = dict(dp.values)
     target["NO_PROXY"] = _with_registries(no_proxy, [u[1] for u in uncovered])
-    symptoms = _log_counts(ctx.facts, PROXY_SYMPTOMS)
-    for reg, host, via, reason, severity in uncovered:
+    symptoms = _log_counts(ctx.facts, PROXY_SYMPTOMS + _PROXY_CLASSES_IDS)
+    for reg, host, via, reason, severity, failing in uncovered:
         sig, where = next(iter(sorted(reg.signals.items())))
         evidence = [
             ev(dp.origin.get("NO_PROXY", "proxy.daemon.NO_PROXY"), no_proxy or None,
                f"an entry matching {host}", note=f"{host} goes through {mask(via)}"),
             ev(where.split(" ", 1)[0], reg.name, note=f"the fleet uses it ({sig}); {reason}"),
         ]
-        for cls, n in sorted(symptoms.items()):
-            evidence.append(ev(fact_path("daemon_log", "counts", cls), n))
+        for cls, line in sorted(failing.items()):
+            evidence.append(ev(fact_path("daemon_log", "samples", cls), cap(line),
+                               note=f"{symptoms.get(cls)} such errors in the log"))
+        in_json = "daemon.json" in config_origin(ctx.facts, "NO_PROXY")
         yield Hit(evidence=evidence, severity=severity,
                   title=f"{cap(reg.name, 80)} is not in the daemon's NO_PROXY: pulls go through {mask(via)}",
-                  remediation=dropin_commands(ctx.family, target)
-                  if not dp.origin.get("NO_PROXY", "").startswith(("daemon_json", "proxy.daemon_json"))
-                  else [f"set \"no-proxy\": {q(target['NO_PROXY'])} in \"proxies\" of /etc/docker/daemon.json",
-                        *reload_and_restart(ctx.family)])
+                  remediation=[f"set \"no-proxy\": {q(target['NO_PROXY'])} in \"proxies\" of /etc/docker/daemon.json",
+                               *reload_and_restart(ctx.family)] if in_json
+                  else dropin_commands(ctx.family, target))
 
 
+# Where a proxy password sits -> how to get it out of world-readable places.
 _CRED_FIX = {
-    "environment_file": "remove user:password from /etc/environment (world-readable, copied into every "
-                        "login session); dockerd does not read it anyway",
-    "login_shell": "remove user:password from the profile scripts that export the proxy",
-    "daemon_json": "sudo chmod 600 /etc/docker/daemon.json   # it is world-readable by default",
-    "dropin": "move the variables to an EnvironmentFile only root can read: "
-              "sudo install -m 600 /dev/null /etc/docker/proxy.env; put HTTP_PROXY=... there; "
-              "EnvironmentFile=/etc/docker/proxy.env in the drop-in (systemctl show prints "
-              "Environment= to any user)",
-    "conf.d": "sudo chmod 600 /etc/conf.d/docker",
+    "environment": "remove user:password from /etc/environment (world-readable, copied into every "
+                   "login session); dockerd does not read it anyway",
+    "profile": "remove user:password from the profile scripts that export the proxy",
+    "session": "the SSH login environment carries a proxy password: find who sets it (sshd SetEnv, "
+               "~/.ssh/environment, PAM) and remove it",
+    "daemon.json": "sudo chmod 600 /etc/docker/daemon.json   # it is world-readable by default",
+    "unit": "move the variables to an EnvironmentFile only root can read: "
+            "sudo install -m 600 /dev/null /etc/docker/proxy.env; put HTTPS_PROXY=... there; "
+            "EnvironmentFile=/etc/docker/proxy.env in the drop-in (systemctl show prints "
+            "Environment= lines to any user)",
+    "env file": "sudo chmod 600 FILE   # an EnvironmentFile may hold the password if only root can read it",
 }
+# An EnvironmentFile readable by root only is the recommended home for the password;
+# the facts do not say its mode, so those places alone are low.
+_CRED_LOW = {"env file", "environ"}
 
 
 def _cred_kind(where: str) -> str:
     w = where.lower()
-    if "environment_file" in w or w == "/etc/environment":
-        return "environment_file"
-    if "login_shell" in w or "profile" in w or "bashrc" in w:
-        return "login_shell"
-    if "daemon_json" in w or "daemon.json" in w:
-        return "daemon_json"
-    if "conf.d" in w:
-        return "conf.d"
-    return "dropin"
+    if w == "/etc/environment":
+        return "environment"
+    if w == "session":
+        return "session"
+    if w == "dockerd environ":
+        return "environ"
+    if "profile" in w or w.endswith(("bashrc", ".bash_profile", "/.profile")):
+        return "profile"
+    if w.endswith(".json"):
+        return "daemon.json"
+    if w.endswith((".service", ".conf")) and "systemd" in w:
+        return "unit"
+    return "env file"
 
 
-def credential_locations(facts: dict) -> Dict[str, str]:
-    """where (fact path or file) -> masked proxy URL, for every proxy URL with user:pass."""
-    out: Dict[str, str] = {}
-    for w in dig(facts, "proxy.has_credentials") or []:
-        if isinstance(w, str) and w:
-            out.setdefault(cap(w, 200), "")
-        elif isinstance(w, dict) and isinstance(w.get("path") or w.get("where"), str):
-            out.setdefault(cap(w.get("path") or w.get("where"), 200), "")
-    for src in ("environment_file", "login_shell"):
-        env = dig(facts, f"proxy.{src}")
-        for k, v in (env.items() if isinstance(env, dict) else ()):
-            if k.lower().endswith("_proxy") and has_userinfo(_value(v)):
-                out[fact_path("proxy", src, k)] = mask(_value(v))
-    for i, d in enumerate(dig(facts, "proxy.dropins") or []):
-        if not isinstance(d, dict) or not isinstance(d.get("env"), dict):
-            continue
-        for k, v in d["env"].items():
-            if has_userinfo(_value(v)):
-                out[fact_path("proxy", "dropins", str(d.get("path") or i), "env", k)] = mask(_value(v))
-    jp, jpath = json_proxies(facts)
-    for var, v in jp.items():
-        if has_userinfo(v):
-            out[fact_path(*jpath.split("."), _JSON_KEYS[var])] = mask(v)
+def credential_locations(facts: dict) -> Dict[str, List[str]]:
+    """where (file, "session", "dockerd environ") -> variables whose proxy URL carries
+    user:password, from proxy.has_credentials ("where:VAR") and the daemon's own view."""
+    out: Dict[str, List[str]] = {}
+    for entry in dig(facts, "proxy.has_credentials") or []:
+        if isinstance(entry, str) and entry:
+            where, _, var = entry.rpartition(":")
+            out.setdefault(cap(where or entry, 200), []).append(cap(var, 40))
     if not out and docker_running(facts):
         for key in ("http_proxy", "https_proxy"):
-            v = _value(dig(facts, f"docker.info.{key}"))
-            if has_userinfo(v):
-                out[f"docker.info.{key}"] = mask(v)
+            if has_userinfo(_value(dig(facts, f"docker.info.{key}"))):
+                out.setdefault("docker info", []).append(key.upper())
+    if len(out) > 1:
+        out.pop("dockerd environ", None)   # derived from one of the other places
     return out
 
 
@@ -688,10 +765,11 @@ def credential_locations(facts: dict) -> Dict[str, str]:
     id="proxy.credentials-plaintext", category="proxy", severity="medium",
     title="proxy password stored in plain text",
     why="""
-A proxy URL with user:password in a systemd drop-in, /etc/environment or daemon.json is
-readable by every local user (`systemctl show docker` prints Environment= lines, the
-files are world-readable by default) and ends up in process listings and support bundles.
-It does not break pulls; a rotated password does, with "Proxy Authentication Required".
+A proxy URL with user:password in a systemd unit or drop-in, /etc/environment, a profile
+script or daemon.json is readable by every local user (`systemctl show docker` prints
+Environment= lines; those files are world-readable by default) and ends up in process
+listings and support bundles. It does not break pulls by itself; a rotated password does,
+with "Proxy Authentication Required".
 """,
     remediation=["keep the credentials in a root-only file (EnvironmentFile= with mode 600)",
                  "rotate the proxy password if the file was readable"],
@@ -701,35 +779,36 @@ def credentials_plaintext(ctx: HostContext) -> Iterator[Hit]:
     if not where:
         return
     kinds = sorted({_cred_kind(w) for w in where})
+    severity = "low" if set(kinds) <= _CRED_LOW else "medium"
+    fixes = [_CRED_FIX[k].replace("FILE", " ".join(q(w) for w in where if _cred_kind(w) == k))
+             for k in kinds if k in _CRED_FIX]
+    fixes.append("rotate the proxy password if these files were readable by others")
     yield Hit(
-        evidence=[ev(w if "." in w and not w.startswith("/") else "proxy.has_credentials",
-                     v or w, note="user:password in a proxy URL (value redacted)") for w, v in where.items()],
-        title=f"proxy credentials in plain text ({len(where)} place{'s' if len(where) > 1 else ''})",
-        remediation=[_CRED_FIX[k] for k in kinds] + ["rotate the proxy password if the file was readable",
-                                                     *reload_and_restart(ctx.family)],
+        evidence=[ev("proxy.has_credentials", sorted(f"{w}:{v}" for w, vs in where.items() for v in vs), [],
+                     note="proxy URLs with user:password (values are redacted on the host)")],
+        severity=severity,
+        title=f"proxy password in plain text in {', '.join(sorted(where))[:120]}",
+        remediation=fixes,
     )
 
 
-def _dropin_env(facts: dict) -> Dict[str, Tuple[str, str]]:
-    """VAR -> (value, fact path) from the daemon's environment configuration (not daemon.json)."""
-    out: Dict[str, Tuple[str, str]] = {}
-    dropins = dig(facts, "proxy.dropins")
-    for i, d in enumerate(dropins if isinstance(dropins, list) else []):
-        if not isinstance(d, dict):
-            continue
-        for var in PROXY_VARS:
-            val, key = _lookup(d.get("env"), var)
-            if val:  # later drop-ins win, as in systemd
-                out[var] = (val, fact_path("proxy", "dropins", str(d.get("path") or i), "env", key or var))
-    if not out:
-        daemon = dig(facts, "proxy.daemon")
-        for var in PROXY_VARS:
-            raw = daemon.get(var) if isinstance(daemon, dict) else None
-            src = raw.get("source") if isinstance(raw, dict) else None
-            val = _value(raw)
-            if val and not (isinstance(src, str) and "daemon.json" in src):
-                out[var] = (val, fact_path("proxy", "daemon", var))
-    return out
+def _env_side(facts: dict) -> Tuple[Dict[str, str], str]:
+    """The daemon's proxy from its environment alone (not daemon.json): the running
+    daemon's environ when readable, else what its init configuration sets."""
+    environ = dig(facts, "proxy.environ")
+    if isinstance(environ, dict):
+        return {var: _lookup(environ, var)[0] for var in PROXY_VARS if _lookup(environ, var)[0]}, "proxy.environ"
+    conf = dig(facts, "proxy.configured")
+    if isinstance(conf, dict):
+        return {var: _lookup(conf, var)[0] for var in PROXY_VARS if _lookup(conf, var)[0]}, "proxy.configured"
+    return {}, ""
+
+
+def _same(var: str, a: str, b: str) -> bool:
+    if var == "NO_PROXY":
+        return sorted(x.strip() for x in a.split(",") if x.strip()) == \
+            sorted(x.strip() for x in b.split(",") if x.strip())
+    return proxy_endpoint(a) == proxy_endpoint(b)
 
 
 @rule(
@@ -737,10 +816,10 @@ def _dropin_env(facts: dict) -> Dict[str, Tuple[str, str]]:
     title="daemon.json \"proxies\" and the daemon's environment disagree",
     why="""
 The daemon's proxy is configured twice with different values: daemon.json "proxies" and
-the environment (systemd drop-in). On Docker 23+ the daemon.json value takes precedence, so
-the drop-in everyone reads is not what the daemon uses; before Docker 23 dockerd does not
-know "proxies" at all and refuses to start ("the following directives don't match any
-configuration option: http-proxy").
+the environment (systemd drop-in, EnvironmentFile). On Docker 23+ the daemon.json value
+takes precedence, so the drop-in everyone reads is not what the daemon uses; before
+Docker 23 dockerd does not know "proxies" at all and refuses to start ("the following
+directives don't match any configuration option: http-proxy").
 """,
     remediation=["keep one source of truth: remove the proxy from the drop-in or from daemon.json",
                  "sudo systemctl daemon-reload && sudo systemctl restart docker",
@@ -749,29 +828,20 @@ configuration option: http-proxy").
 )
 def json_env_conflict(ctx: HostContext) -> Iterator[Hit]:
     jp, jpath = json_proxies(ctx.facts)
-    env = _dropin_env(ctx.facts)
-    conflicts = []
-    for var in PROXY_VARS:
-        if var not in jp or var not in env:
-            continue
-        a, b = jp[var], env[var][0]
-        same = (proxy_endpoint(a) == proxy_endpoint(b)) if var != "NO_PROXY" else \
-            sorted(x.strip() for x in a.split(",") if x.strip()) == sorted(x.strip() for x in b.split(",") if x.strip())
-        if not same:
-            conflicts.append(var)
+    env, env_path = _env_side(ctx.facts)
+    conflicts = [var for var in PROXY_VARS if var in jp and var in env and not _same(var, jp[var], env[var])]
     if not conflicts:
         return
     major = engine_major(ctx.facts)
-    winner = ("daemon.json wins (Docker 23+)" if major is not None and major >= DAEMON_JSON_PROXIES_MAJOR
-              else "dockerd before 23 refuses daemon.json \"proxies\"" if major is not None
-              else "daemon.json wins on Docker 23+")
+    if major is not None and major < DAEMON_JSON_PROXIES_MAJOR:
+        winner = "dockerd before 23 refuses daemon.json \"proxies\" (see daemon.json-unknown-option)"
+    else:
+        winner = "daemon.json wins (Docker 23+)"
     evidence = []
     for var in conflicts:
         evidence.append(ev(fact_path(*jpath.split("."), _JSON_KEYS[var]), mask(jp[var]), note=winner))
-        evidence.append(ev(env[var][1], mask(env[var][0])))
-    if docker_running(ctx.facts):
-        evidence.append(ev("docker.info.https_proxy", mask(_value(dig(ctx.facts, "docker.info.https_proxy"))) or None,
-                           note="what the running daemon uses"))
+        evidence.append(ev(fact_path(*env_path.split("."), var), mask(env[var]),
+                           note=config_origin(ctx.facts, var) or ""))
     yield Hit(evidence=evidence,
               title=f"{', '.join(conflicts)} set differently in daemon.json and the daemon's environment: {winner}")
 
@@ -780,34 +850,97 @@ def json_env_conflict(ctx: HostContext) -> Iterator[Hit]:
     id="proxy.restart-pending", category="proxy", severity="medium",
     title="the running daemon does not use the configured proxy (restart pending)",
     why="""
-dockerd reads its proxy only when it starts. After editing the drop-in (or daemon.json) the
-running daemon keeps the old value until `systemctl daemon-reload && systemctl restart
-docker`: pulls keep failing the old way ("i/o timeout" without a proxy, "proxyconnect tcp" with
-a dead one) although the configuration looks right.
+dockerd reads its proxy only when it starts. After editing the drop-in the running daemon
+keeps the old value until `systemctl daemon-reload && systemctl restart docker`: pulls keep
+failing the old way ("i/o timeout" without a proxy, "proxyconnect tcp" with a dead one)
+although the configuration looks right, and the next reboot changes behaviour by surprise.
 """,
     remediation=["sudo systemctl daemon-reload && sudo systemctl restart docker",
                  "docker info | grep -i proxy"],
     needs_docker=True,
 )
 def restart_pending(ctx: HostContext) -> Iterator[Hit]:
-    if not docker_running(ctx.facts):
+    if dig(ctx.facts, "proxy.pending_restart") is not True:
         return
-    conf = configured_proxy(ctx.facts)
-    running = daemon_proxy(ctx.facts)
-    if conf is None or running is None:
-        return
-    diffs = []
-    for var in ("HTTP_PROXY", "HTTPS_PROXY"):
-        want = proxy_endpoint(conf.get(var))
-        # Only a configured value the daemon lacks: a proxy the daemon has from a source
-        # the collector cannot see (EnvironmentFile=) is not evidence of anything.
-        if want and want != proxy_endpoint(running.get(var)):
-            diffs.append(var)
-    if not diffs:
-        return
+    environ = dig(ctx.facts, "proxy.environ") or {}
+    conf = dig(ctx.facts, "proxy.configured") or {}
     evidence = []
-    for var in diffs:
-        evidence.append(ev(running.origin.get(var, var), mask(running.get(var)) or None, mask(conf.get(var)),
-                           note=f"configured in {conf.origin.get(var, 'the daemon configuration')}"))
+    for var in PROXY_VARS:
+        run, want = _lookup(environ, var)[0], _lookup(conf, var)[0]
+        if run != want:
+            evidence.append(ev(fact_path("proxy", "environ", var), mask(run) or None, mask(want) or None,
+                               note=f"configured in {config_origin(ctx.facts, var) or 'the unit'}"))
+    evidence.append(ev("proxy.pending_restart", True, False))
+    changed = [e["fact"].rsplit(".", 1)[1] for e in evidence[:-1]]
     yield Hit(evidence=evidence, remediation=reload_and_restart(ctx.family) + ["docker info | grep -i proxy"],
-              title=f"dockerd runs without its configured {', '.join(diffs)}: restart pending")
+              title=f"dockerd runs with an older proxy configuration ({', '.join(changed) or 'proxy'}): restart pending")
+
+
+_PROXY_NAME = re.compile(r"(?i)^(https?|no|all)_proxy$")
+
+
+@rule(
+    id="proxy.env-file-export", category="proxy", severity="medium",
+    title="proxy lines in an EnvironmentFile start with \"export\": systemd ignores them",
+    why="""
+A systemd EnvironmentFile= is not a shell script: "export HTTPS_PROXY=..." is not a
+valid assignment and is skipped. The file looks right, but the daemon starts without that
+proxy variable, and pulls behave as if it were never set ("dial tcp ...:443: i/o
+timeout" on a proxy-only network).
+""",
+    remediation=["sudo sed -i 's/^[[:space:]]*export[[:space:]]\\+//' FILE   # plain VAR=value lines",
+                 "sudo systemctl daemon-reload && sudo systemctl restart docker"],
+    needs_docker=True,
+)
+def env_file_export(ctx: HostContext) -> Iterator[Hit]:
+    files = dig(ctx.facts, "proxy.env_files")
+    dp = daemon_proxy(ctx.facts)
+    for path, info in sorted(files.items()) if isinstance(files, dict) else ():
+        ignored = [v for v in (info.get("ignored") or []) if isinstance(v, str) and _PROXY_NAME.match(v)] \
+            if isinstance(info, dict) else []
+        if not ignored:
+            continue
+        lost = [v for v in ignored if dp is not None and not dp.get(v.upper())]
+        yield Hit(
+            evidence=[ev(fact_path("proxy", "env_files", path, "ignored"), ignored, [],
+                         note="'export VAR=...' lines: not assignments for systemd"),
+                      *(ev(dp.origin.get(v.upper(), fact_path("proxy", "daemon", v.upper())), None,
+                           note="so the daemon does not have it") for v in lost)],
+            severity="high" if lost and _fleet_has_proxy(ctx) else "medium",
+            title=f"{cap(path, 80)}: {', '.join(ignored)} behind \"export\" are ignored by systemd",
+            remediation=[f"sudo sed -i 's/^[[:space:]]*export[[:space:]]\\+//' {q(path)}",
+                         *reload_and_restart(ctx.family)],
+        )
+
+
+def _fleet_has_proxy(ctx: HostContext) -> bool:
+    exp = expect(ctx, "proxy.daemon.endpoints", _endpoints)
+    return exp is not None and isinstance(exp.value, dict) and any(exp.value.values())
+
+
+@rule(
+    id="proxy.env-file-missing", category="daemon", severity="critical",
+    title="docker.service requires an EnvironmentFile that does not exist",
+    why="""
+EnvironmentFile=/path without a leading "-" makes the file mandatory: when it is missing
+systemd does not start docker.service at all ("docker.service: Failed to load environment
+files: No such file or directory"), and every pull fails with "Cannot connect to the Docker
+daemon". Proxy drop-ins are the usual place this comes from.
+""",
+    remediation=["create the file (sudo install -m 600 /dev/null FILE), or write EnvironmentFile=-FILE",
+                 "sudo systemctl daemon-reload && sudo systemctl start docker"],
+    needs_docker=True,
+)
+def env_file_missing(ctx: HostContext) -> Iterator[Hit]:
+    missing = [m for m in dig(ctx.facts, "proxy.missing_env_files") or [] if isinstance(m, str)]
+    if not missing or dig(ctx.facts, "proxy.init") == "other":
+        return   # not started by systemd: the unit's EnvironmentFile= does not apply
+    up = dig(ctx.facts, "docker.daemon_up") is True
+    yield Hit(
+        evidence=[ev("proxy.missing_env_files", missing, []), ev("docker.daemon_up", dig(ctx.facts, "docker.daemon_up"))],
+        severity="high" if up else "critical",
+        title=f"docker.service needs {', '.join(missing)[:100]}, which is missing: "
+              + ("the next restart fails" if up else "systemd does not start it"),
+        remediation=[*(f"sudo install -m 600 /dev/null {q(m)}   # or EnvironmentFile=-{m}" for m in missing[:3]),
+                     "sudo systemctl daemon-reload && sudo systemctl restart docker"],
+    )
