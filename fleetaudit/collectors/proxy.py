@@ -355,6 +355,46 @@ def _creds(where: str, env: Dict[str, Any]) -> Iterable[str]:
             yield f"{where}:{name}"
 
 
+def _read_environ(p: Part) -> Tuple[Optional[Env], Optional[bool], Optional[bool]]:
+    """(the first dockerd's *_proxy variables, dockerd running, environ readable)."""
+    if p.rc is None:
+        return None, None, None
+    blocks = [b for b in _blocks(p) if b[0] in ("pid", "unreadable")]
+    if not blocks:
+        return None, False, None
+    if blocks[0][0] != "pid":
+        return None, True, False
+    environ: Env = {}
+    for line in blocks[0][2]:
+        a = assignment(line, literal=True)
+        if a:
+            environ[a[0]] = a[1]
+    return environ, True, True
+
+
+def _login_sources(section: Section) -> Tuple[Env, Dict[str, Env], Env]:
+    """/etc/environment, profile scripts and the session: what a login shell sees."""
+    environment_file: Env = {}
+    for kind, _path, lines in _blocks(part(section, "environment")):
+        for line in lines:
+            a = assignment(line)
+            if a and kind == "file":
+                environment_file[a[0]] = a[1]
+    profile: Dict[str, Env] = {}
+    for kind, path, lines in _blocks(part(section, "profile")):
+        env: Env = {}
+        for line in lines:
+            env.update(assignments_in(line))
+        if kind == "file" and env:
+            profile[path] = env
+    session: Env = {}
+    for line in part(section, "session").out.splitlines():
+        a = assignment(line, literal=True)
+        if a:
+            session[a[0]] = a[1]
+    return environment_file, profile, session
+
+
 def parse(section: Section) -> dict:
     init_words = part(section, "init").out.split()
     init = init_words[0] if init_words and init_words[0] in ("systemd", "other") else None
@@ -363,29 +403,14 @@ def parse(section: Section) -> dict:
     manager = parse_manager(part(section, "manager"))
     env_files = parse_env_files(part(section, "envfiles"))
 
-    environ_p = part(section, "environ")
-    environ: Optional[Env] = None
-    running: Optional[bool] = None
-    readable: Optional[bool] = None
-    if environ_p.rc is not None:
-        blocks = [b for b in _blocks(environ_p) if b[0] in ("pid", "unreadable")]
-        running = bool(blocks)
-        if blocks:
-            readable = blocks[0][0] == "pid"
-            if readable:
-                environ = {}
-                for line in blocks[0][2]:
-                    a = assignment(line, literal=True)
-                    if a:
-                        environ[a[0]] = a[1]
-
+    environ, running, readable = _read_environ(part(section, "environ"))
     json_proxies, json_path = _daemon_json(part(section, "daemon_json"))
     json_source = f"{json_path} (proxies)"
 
     # Which configuration starts the daemon: systemd's when systemd runs. Otherwise the
     # init scripts' defaults files, unless only docker.service sets proxies (systemd not
     # being PID 1, as in containers and the test fleet, while the units are maintained).
-    missing: List[str] = []
+    missing: List[str] = []  # only systemd refuses to start on a missing EnvironmentFile
     by_units, units_missing = configured_systemd(units, manager, env_files)
     by_defaults = configured_sysvinit(env_files)
     configured_kind: Optional[str]
@@ -410,24 +435,7 @@ def parse(section: Section) -> dict:
         daemon_source = configured_kind
         pending = None
 
-    environment_file: Env = {}
-    for kind, _path, lines in _blocks(part(section, "environment")):
-        for line in lines:
-            a = assignment(line)
-            if a and kind == "file":
-                environment_file[a[0]] = a[1]
-    profile: Dict[str, Env] = {}
-    for kind, path, lines in _blocks(part(section, "profile")):
-        env: Env = {}
-        for line in lines:
-            env.update(assignments_in(line))
-        if kind == "file" and env:
-            profile[path] = env
-    session: Env = {}
-    for line in part(section, "session").out.splitlines():
-        a = assignment(line, literal=True)
-        if a:
-            session[a[0]] = a[1]
+    environment_file, profile, session = _login_sources(section)
 
     unit_facts = []
     for unit in units:
