@@ -180,23 +180,22 @@ def missing_credentials(ctx: HostContext) -> Iterator[Hit]:
 
 
 def _helpers_missing(facts: dict) -> Dict[str, List[str]]:
-    """user -> credential helpers config.json names that are not installed. Read from
-    credentials.missing_helpers ([names] or {user: [names]}) or users.*.missing_helpers."""
+    """user -> credential helpers that user's config.json names but that are not
+    installed (users.*.missing_helpers; the run-wide credentials.missing_helpers only
+    when no per-user detail exists, under the key "*")."""
     out: Dict[str, List[str]] = {}
-    top = dig(facts, "credentials.missing_helpers")
-    if isinstance(top, dict):
-        for u, names in top.items():
-            if isinstance(names, list):
-                out[u] = sorted(n for n in names if isinstance(n, str))
-    elif isinstance(top, list):
-        names = sorted(n for n in top if isinstance(n, str))
-        if names:
-            out["*"] = names
     for u, entry in _users(facts).items():
         names = entry.get("missing_helpers")
-        if isinstance(names, list) and names:
-            out[u] = sorted(set(out.get(u, [])) | {n for n in names if isinstance(n, str)})
-    return {u: n for u, n in out.items() if n}
+        if isinstance(names, list):
+            names = sorted({n for n in names if isinstance(n, str) and n})
+            if names:
+                out[u] = names
+    if not out and not _users(facts):
+        top = dig(facts, "credentials.missing_helpers")
+        names = sorted({n for n in top if isinstance(n, str) and n}) if isinstance(top, list) else []
+        if names:
+            out["*"] = names
+    return out
 
 
 @rule(
