@@ -757,7 +757,7 @@ class Fleet:
             while len(starting) >= cap and time.monotonic() < deadline:
                 starting = [(hn, p) for hn, p in starting if not _start_done(p)]
                 if len(starting) >= cap:
-                    time.sleep(0.002)
+                    time.sleep(0.005)
             argv = self._start_argv(h)
             p = procs[("host", h.name)] = self._spawn(argv, Path(h.dir) / "start.log")
             if h.kind in SSHD_KINDS:
@@ -1008,12 +1008,27 @@ Subsystem sftp /usr/lib/openssh/sftp-server
                     raise LabError(f"host {n}: setup script hangs") from None
                 if rc != 0:
                     raise LabError(f"host {n}: setup failed:\n{_tail(Path(h.dir) / 'start.log')}")
-        # TCP readiness: ssh banners, silent listeners, services
+        # sshd listening, seen in the host's own /proc/net/tcp (a TCP probe costs sshd a
+        # fork+re-exec per host, which dominates with hundreds of hosts) ...
+        waiting = {n for n, h in hosts.items() if h.kind in SSHD_KINDS}
+        while waiting and time.monotonic() < deadline:
+            for n in list(waiting):
+                if _listening(hosts[n].init_pid, 22):
+                    waiting.discard(n)
+                elif procs[("host", n)].poll() is not None:
+                    raise LabError(f"host {n}: start failed:\n{_tail(Path(hosts[n].dir) / 'start.log')}")
+            if waiting:
+                time.sleep(0.02)
+        if waiting:
+            raise LabError(f"sshd never listened on {sorted(waiting)[:10]}: "
+                           f"{_tail(Path(hosts[sorted(waiting)[0]].dir) / 'start.log')}")
+        # ... then real TCP checks: SSH banners of (up to 32) hosts, silent listeners, services
         targets = {}
+        sshd_hosts = [n for n, h in hosts.items() if h.kind in SSHD_KINDS]
+        for n in sshd_hosts[:32]:
+            targets[n] = (hosts[n].address, 22, b"SSH-")
         for n, h in hosts.items():
-            if h.kind in SSHD_KINDS:
-                targets[n] = (h.address, 22, b"SSH-")
-            elif h.kind == "silent":
+            if h.kind == "silent":
                 targets[n] = (h.address, 22, None)
         if "registry" in svc_specs:
             targets["(registry)"] = (self.service_address("registry"), REGISTRY_PORT, None)
@@ -1354,6 +1369,23 @@ def _docker_ping(init_pid: Optional[int]) -> bool:
         return b" 200 " in data.split(b"\r\n", 1)[0]
     except OSError:
         return False
+
+
+def _listening(pid: Optional[int], port: int) -> bool:
+    """A TCP socket in LISTEN state on `port` in the network namespace of `pid`."""
+    if not pid:
+        return False
+    want = f":{port:04X}"
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[1].endswith(want) and parts[3] == "0A":
+                    return True
+    except (OSError, StopIteration):
+        pass
+    return False
 
 
 def _start_done(p: subprocess.Popen) -> bool:
