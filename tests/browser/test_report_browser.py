@@ -62,6 +62,16 @@ def load(b: Chromium, path: Path, suffix: str = "") -> None:
     assert b.eval("document.documentElement.getAttribute('data-ready')") == "1", b.log_texts()
 
 
+def wait_for(b: Chromium, expression: str, timeout: float = 10.0):
+    """Poll a JS expression until truthy: <details> toggle events fire asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = b.eval(expression)
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
 def visible_rows(b: Chromium, selector: str):
     return b.eval(f"""[...document.querySelectorAll({json.dumps(selector)})]
         .filter(e => e.offsetParent !== null)
@@ -116,12 +126,9 @@ def test_filters_from_the_url_and_host_search(browser, report, fleet):
     assert b.eval("document.getElementById('f-cat').value") == "dns"
     # typing into the host box (real key input) narrows findings, drift and unreachable
     target = next(h for h in fleet.failed_hosts if "pwned" not in h.error.message)
-    b.call("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Escape"})
     b.eval("document.getElementById('f-clear').click(); document.getElementById('f-host').focus()")
     b.call("Input.insertText", {"text": target.name})
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "host=" not in b.eval("location.hash"):
-        time.sleep(0.05)
+    assert wait_for(b, "location.hash.includes('host=')")  # applied after a short debounce
     unreachable = b.eval("[...document.querySelectorAll('#unreachable tbody tr.row')].map(r => r.textContent)")
     assert len(unreachable) == 1 and target.name in unreachable[0] and target.error.cls in unreachable[0]
     assert b.eval("document.querySelectorAll('#hosts details.host').length") == 1
@@ -133,7 +140,7 @@ def test_host_link_opens_lazily_built_detail(browser, report, fleet):
     name = b.eval("document.querySelector('#findings tbody tr.row a.host').textContent")
     assert b.eval("document.querySelectorAll('.hbody').length") == 0  # nothing built up front
     b.click("#findings tbody tr.row a.host")
-    detail = b.eval(f"""(() => {{ const d = document.querySelector('details.host[data-host={json.dumps(name)}]');
+    detail = wait_for(b, f"""(() => {{ const d = document.querySelector('details.host[data-host={json.dumps(name)}]');
         return d && d.open && d.querySelector('.hbody') ? d.querySelector('.hbody').innerText : null }})()""")
     assert detail and "FACT SUMMARY" in detail.upper() and "DRIFT AGAINST THE BASELINE" in detail.upper()
     host = fleet.hosts[name]
@@ -148,14 +155,19 @@ def test_hostile_host_data_runs_no_script(browser, report, fleet):
     for name in hostile:  # open everything that shows the payloads, with real clicks
         b.eval(f"document.getElementById('f-host').value = ''; location.hash = 'open=' + encodeURIComponent({json.dumps(name)})")
         time.sleep(0.2)
-        b.click(f"details.host[data-host={json.dumps(name)}] > summary")
-        b.click(f"details.host[data-host={json.dumps(name)}] > summary")
+        sel = f"details.host[data-host={json.dumps(name)}]"
+        assert wait_for(b, f"!!document.querySelector({json.dumps(sel)})?.querySelector('.hbody')")
+        b.click(sel + " > summary")  # closes; the body built on open stays
+        b.click(sel + " > summary")
+        assert wait_for(b, f"document.querySelector({json.dumps(sel)}).open")
     b.eval("location.hash = 'host=' + encodeURIComponent(" + json.dumps(hostile[0]) + ")")
     time.sleep(0.2)
     for _ in range(b.eval("document.querySelectorAll('#findings tr.row').length")):
         b.click("#findings tbody tr.row:not(.open) .ttl")  # expand: why, evidence, fix
     assert b.eval("document.querySelectorAll('#findings tr.detail').length") >= 2
     b.eval("document.querySelectorAll('details.mx').forEach(d => d.open = true)")
+    n_mx = b.eval("document.querySelectorAll('details.mx').length")
+    assert n_mx and wait_for(b, f"document.querySelectorAll('details.mx table.vals').length === {n_mx}")
     text = b.eval("document.body.innerText")
     assert XSS_SCRIPT in text and XSS_IMG in text  # shown, as text
     assert b.eval("typeof window.__pwned") == "undefined"
@@ -226,3 +238,27 @@ def test_screenshot(browser, tmp_path):
     assert shot.stat().st_size > 60_000  # a rendered page, not a blank one
     if os.environ.get("UPDATE_SCREENSHOT"):
         shutil.copyfile(shot, ROOT / "docs" / "report.png")
+
+
+@pytest.mark.parametrize("case", ["empty", "no-extras"])
+def test_sparse_runs_render_without_errors(browser, tmp_path, case):
+    from fleetaudit.models import HostError, HostResult, RunResult
+    facts = json.loads((ROOT / "tests/facts/system/rocky9.json").read_text())["facts"]
+    result = RunResult() if case == "empty" else RunResult(
+        hosts={"app-7": HostResult("app-7", "192.0.2.7", facts={"system": facts}),
+               "db-1": HostResult("db-1", "192.0.2.8", status="unreachable",
+                                  error=HostError("auth", "Permission denied (publickey)"))},
+        findings=[{"host": "app-7", "rule": "ARCH-DIFFERS", "category": "arch", "severity": "high",
+                   "title": "Architecture aarch64 differs from the fleet"}])
+    path = tmp_path / "sparse.html"
+    path.write_text(render_html(result), encoding="utf-8")
+    load(browser, path)
+    b = browser
+    b.drain(0.2)
+    assert not [t for t in b.log_texts() if "EXCEPTION" in t]
+    assert "No fact matrix in this run" in b.eval("document.getElementById('matrix').innerText")
+    if case == "no-extras":
+        assert b.eval("document.querySelectorAll('#findings tbody tr.row').length") == 1
+        b.click("details.host[data-host='app-7'] > summary")
+        assert "Rocky Linux 9.3" in wait_for(
+            b, "document.querySelector('details.host[data-host=\"app-7\"] .hbody')?.innerText")
