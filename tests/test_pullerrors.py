@@ -252,10 +252,14 @@ def test_host_pattern_is_shell_and_awk_safe():
     assert "\\" not in pat and "'" not in pat and '"' not in pat
 
 
-@pytest.mark.skipif(not shutil.which("busybox"), reason="busybox not installed")
-def test_host_pattern_works_in_busybox_awk():
+@pytest.mark.parametrize("awk", [["busybox", "awk"], ["mawk"], ["gawk"]], ids=lambda a: a[0])
+def test_host_pattern_works_as_awk_regex_literal(awk):
+    # daemon_log embeds the pattern as a regex literal (with / escaped), as here.
+    if not shutil.which(awk[0]):
+        pytest.skip(f"{awk[0]} not installed")
     lines = [t[0] for t in TABLE if t[1] and "\x00" not in t[0]]
-    prog = "tolower($0) ~ pat { n++ } END { print n + 0 }"
-    out = subprocess.run(["busybox", "awk", "-v", "pat=" + pullerrors.host_pattern(), prog],
-                         input="\n".join(lines) + "\n", capture_output=True, text=True)
+    regex = pullerrors.host_pattern().replace("/", "\\/")
+    prog = "tolower($0) ~ /" + regex + "/ { n++ } END { print n + 0 }"
+    out = subprocess.run(awk + [prog], input="\n".join(lines) + "\nAPI listen on /run/docker.sock\n",
+                         capture_output=True, text=True)
     assert out.stdout.strip() == str(len(lines))
