@@ -526,7 +526,7 @@ class Fleet:
 
     def _save(self):
         tmp = self._state_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.state, indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(self.state, indent=1))
         os.replace(tmp, self._state_path)
 
     # slot registry: /run/lock/fleetaudit-lab/slot-K holds the claiming state dir
