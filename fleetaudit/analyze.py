@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from .compare import (ABSENT, BaselineError, ConsensusBaseline, HostBaseline, PolicyError,
-                      SnapshotBaseline, compare_run, drift_to_json, fact_matrix, load_policy)
+from .compare import (BaselineError, ConsensusBaseline, HostBaseline, PolicyError,
+                      SnapshotBaseline, annotate, load_policy)
 from .diagnose import diagnose
 from .models import RunResult
 
@@ -56,27 +56,13 @@ def _expected_facts(result: RunResult, opts: AnalyzeOptions) -> Dict[str, dict]:
     return {}
 
 
-def _matrix_json(rows: List[dict]) -> Dict[str, list]:
-    out: Dict[str, list] = {}
-    for row in rows:
-        out[row["path"]] = [
-            {"value": None if g["value"] is ABSENT else g["value"],
-             "absent": g["value"] is ABSENT, "hosts": g["hosts"]}
-            for g in row["groups"]
-        ]
-    return out
-
-
 def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None) -> RunResult:
     """Fill result.findings and result.extra (baseline, drift, matrix) in place."""
     opts = opts or AnalyzeOptions()
     baselines = _baselines(result, opts)
     try:
-        drift = compare_run(result, baselines, ignore=opts.ignore or None)
+        drift = annotate(result, baselines, ignore=opts.ignore or None)
     except BaselineError as exc:
         raise AnalyzeError(str(exc)) from exc
     result.findings = diagnose(result, drift=drift, baselines=_expected_facts(result, opts))
-    result.extra["baseline"] = [b.describe() for b in baselines]
-    result.extra["drift"] = drift_to_json(drift)
-    result.extra["matrix"] = _matrix_json(fact_matrix(result, ignore=opts.ignore or None))
     return result

@@ -64,11 +64,13 @@ fa_rc() { fa_mark RC "$1"; }
 fa_section() { fa_mark S "$1"; }
 # fa_exec CMD...: run with stdin closed, stderr merged, output capped; prints the
 # output and leaves the command's status in FA_RC. The status travels back on fd 3
-# because a pipeline's status is the last command's (head), not ours.
+# because a pipeline's status is the last command's (head), not ours. The command
+# itself gets fds 3/4 closed: busybox timeout's watcher would otherwise hold them open
+# and every part would wait for its one-second poll.
 fa_exec() {
   if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127; return; fi
   if fa_has timeout; then set -- timeout "$FA_T" "$@"; fi
-  { FA_RC=$( { { "$@" </dev/null 2>&1; printf '%s' "$?" >&3; } | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
+  { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
 }
 fa_run() { fa_part "$1"; shift; fa_exec "$@"; fa_rc "$FA_RC"; }
 fa_root() {
