@@ -76,7 +76,7 @@ def _run(tmp_path, files=None, journal=None, shell="dash", hours=24):
     return daemon_log.parse(section), section
 
 
-@pytest.mark.parametrize("shell", ["dash", "busybox"])
+@pytest.mark.parametrize("shell", ["dash", "bash", "busybox"])
 def test_docker_log_file_window_and_classes(tmp_path, shell):
     if not shutil.which(shell):
         pytest.skip(f"{shell} missing")
