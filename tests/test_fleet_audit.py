@@ -129,3 +129,30 @@ def test_no_planted_secret_leaves_a_host(audit):
     blob = "\n".join(texts)
     for secret in secrets:
         assert secret not in blob
+
+
+BLOCKING = ("critical", "high", "medium")
+
+
+@pytest.mark.parametrize("host", [h for h, p in PLANTED.items() if p.get("category")])
+def test_planted_fault_is_found_with_its_category(audit, host):
+    """Every planted difference yields a finding on that host in the planted category."""
+    want = PLANTED[host]["category"]
+    found = [f for f in audit["snap"]["findings"] if f["host"] == host]
+    cats = {f["category"] for f in found if f["severity"] in BLOCKING}
+    assert want in cats, (host, [(f["rule"], f["category"], f["severity"]) for f in found])
+
+
+@pytest.mark.parametrize("host", ["golden", "good-1", "good-2", "good-3", "sudo-nopw"])
+def test_clean_hosts_have_no_finding_at_or_above_medium(audit, host):
+    bad = [(f["rule"], f["severity"], f["title"]) for f in audit["snap"]["findings"]
+           if f["host"] == host and f["severity"] in BLOCKING]
+    assert not bad
+
+
+def test_unreachable_hosts_are_findings_too(audit):
+    rules = {f["host"]: f["rule"] for f in audit["snap"]["findings"] if f["rule"].startswith("ssh.")}
+    for host, planted in PLANTED.items():
+        cls = planted.get("error_class")
+        if cls and cls != "sudo":
+            assert rules.get(host) == f"ssh.{cls}"
