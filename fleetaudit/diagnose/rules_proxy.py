@@ -444,10 +444,11 @@ def _routing(ctx: HostContext, host: str, port: int) -> Routing:
 
 
 def _failing_through_proxy(facts: dict, host: str) -> Dict[str, str]:
-    """class -> sample line of this host's proxy-symptom pull errors that name host."""
+    """class -> sample line of this host's proxy errors (407, CONNECT failing) that name
+    host. Weaker symptoms (x509, 403, timeouts) have other causes too: not evidence here."""
     samples = dig(facts, "daemon_log.samples")
     out = {}
-    for cls in _log_counts(facts, PROXY_SYMPTOMS + _PROXY_CLASSES_IDS):
+    for cls in _log_counts(facts, _PROXY_CLASSES_IDS):
         line = samples.get(cls) if isinstance(samples, dict) else None
         line = line.get("line") if isinstance(line, dict) else line
         if isinstance(line, str) and host.lower() in line.lower():

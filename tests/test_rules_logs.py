@@ -1,0 +1,131 @@
+"""logs.* rules: pull errors in the daemon log (real captured daemon_log facts) mapped to
+their cause, one finding per error class, pointing at the finding that carries the fix."""
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from fleetaudit.diagnose import diagnose
+from fleetaudit.models import HostResult, RunResult
+
+FACTS = Path(__file__).parent / "facts"
+
+
+def fx(collector, case):
+    return copy.deepcopy(json.loads((FACTS / collector / f"{case}.json").read_text())["facts"])
+
+
+def golden():
+    return {
+        "system": fx("system", "debian12-local"),
+        "docker": fx("docker", "lab-golden"),
+        "daemon_json": fx("daemon_json", "lab-golden"),
+        "proxy": fx("proxy", "lab-golden"),
+        "credentials": fx("credentials", "lab-golden"),
+        "daemon_log": fx("daemon_log", "lab-golden-clean"),
+        "restarts": fx("restarts", "lab-golden"),
+        "tls": fx("tls", "lab-golden"),
+    }
+
+
+def with_log(case, facts=None):
+    h = facts or golden()
+    h["daemon_log"] = fx("daemon_log", case)
+    return h
+
+
+def fleet(bad_facts, healthy=3, make=golden):
+    hosts = {f"good-{i}": HostResult(f"good-{i}", facts=make()) for i in range(healthy)}
+    hosts["bad"] = HostResult("bad", facts=bad_facts)
+    return RunResult(hosts=hosts)
+
+
+def logs(run, host="bad"):
+    return {f.rule: f for f in diagnose(run) if f.host == host and f.rule.startswith("logs.")}
+
+
+def evidence(f, fact):
+    return next(e for e in f.evidence if e["fact"] == fact)
+
+
+@pytest.mark.parametrize("case", ["lab-golden-clean", "local-no-journal", "syslog-unreadable", "no-output"])
+def test_quiet_without_pull_errors(case):
+    assert logs(fleet(with_log(case))) == {}
+
+
+def test_cut_off_log_reports_the_line_it_has():
+    # junk: a cut-off docker.log whose one readable line is an x509 error
+    f = logs(fleet(with_log("junk")))["logs.tls"]
+    assert evidence(f, "daemon_log.counts.x509-other")["actual"] == 1
+
+
+def test_x509_errors_become_a_tls_finding_with_count_and_sample():
+    f = logs(fleet(with_log("lab-no-ca-x509")))["logs.tls"]
+    assert (f.category, f.severity) == ("tls", "high")
+    assert evidence(f, "daemon_log.counts.x509-unknown-authority")["actual"] == 3
+    sample = evidence(f, "daemon_log.samples.x509-unknown-authority")
+    assert "x509: certificate signed by unknown authority" in sample["actual"]
+    assert "unknown CA" in f.title and "3 pull errors" in f.title and "last 24 h" in f.title
+    assert any("certs.d" in r for r in f.remediation)       # the field guide's fix, no cause known
+
+
+def test_one_finding_per_class_each_with_its_category():
+    found = logs(fleet(with_log("journal-x509")))
+    assert found["logs.tls"].severity == "high"
+    assert (found["logs.ratelimit"].category, found["logs.ratelimit"].severity) == ("ratelimit", "medium")
+    assert "toomanyrequests" in evidence(found["logs.ratelimit"], "daemon_log.samples.toomanyrequests")["actual"]
+
+
+def test_incomplete_log_still_reports_what_it_saw():
+    assert "logs.tls" in logs(fleet(with_log("journal-timeout")))
+
+
+def test_auth_errors_point_at_the_credentials_finding():
+    bad = with_log("lab-user-creds")
+    bad["credentials"] = fx("credentials", "lab-user-creds")
+    f = logs(fleet(bad))["logs.auth"]
+    assert (f.category, f.severity) == ("auth", "high")
+    link = evidence(f, "findings")
+    assert link["actual"] == ["auth.user-only-credentials"]
+    assert f.remediation == ["fix what auth.user-only-credentials reports on this host (its finding has the commands)"]
+
+
+def test_x509_explained_by_a_missing_insecure_registry_entry():
+    def insecure():
+        h = golden()
+        h["docker"]["info"]["insecure_registries"] = ["127.0.0.0/8", "registry.lab:5000"]
+        return h
+    bad = with_log("journal-x509")                  # x509 errors for registry.lab:5000
+    f = logs(fleet(bad, make=insecure))["logs.tls"]
+    assert evidence(f, "findings")["actual"] == ["daemon.insecure-registry-missing"]
+    assert len(f.remediation) == 1
+
+
+def test_daemon_config_errors_point_at_daemon_json():
+    bad = with_log("lab-bad-json-daemon-down")
+    bad["daemon_json"] = fx("daemon_json", "lab-bad-json")
+    bad["docker"] = fx("docker", "lab-bad-json-daemon-down")
+    f = logs(fleet(bad))["logs.daemon"]
+    assert "daemon.json-invalid" in evidence(f, "findings")["actual"]
+
+
+def test_a_rare_network_symptom_is_low_a_frequent_one_is_not():
+    line = ('level=error msg="Handler for POST /v1.41/images/create returned error: Get '
+            '\\"https://registry.lab:5000/v2/\\": dial tcp 10.0.0.5:443: i/o timeout"')
+    bad = golden()
+    bad["daemon_log"].update(counts={"io-timeout": 1}, samples={"io-timeout": line})
+    assert logs(fleet(bad))["logs.reachability"].severity == "low"
+    bad["daemon_log"]["counts"] = {"io-timeout": 7}
+    f = logs(fleet(bad))["logs.reachability"]
+    assert f.severity == "medium"
+    assert evidence(f, "daemon_log.counts.io-timeout")["actual"] == 7
+
+
+def test_sample_is_capped_and_clean():
+    bad = golden()
+    bad["daemon_log"].update(counts={"no-space-left": 2},
+                             samples={"no-space-left": "\x1b[31m" + "x" * 5000 + " no space left on device"})
+    f = logs(fleet(bad))["logs.disk"]
+    sample = evidence(f, "daemon_log.samples.no-space-left")["actual"]
+    assert len(sample) <= 401 and "\x1b" not in sample
