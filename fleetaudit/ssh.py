@@ -24,11 +24,12 @@ import asyncssh
 from .inventory.model import Host
 from .models import HostError
 
-# Error classes worth another attempt: sshd (MaxStartups, load) may let us in a moment
-# later. A connect timeout is not retried: the kernel already resent the SYN within it,
-# and retrying a blackholed host only multiplies the wait. Auth, host keys, DNS and
-# refused ports do not change by retrying.
-TRANSIENT = frozenset({"banner-timeout", "protocol"})
+# Error classes worth another attempt: a connection reset or closed during the SSH
+# handshake is what sshd's MaxStartups and overloaded middleboxes produce, and a moment
+# later it goes through. Timeouts are not retried: the kernel already resent the SYN
+# within a connect timeout, and a silent listener stays silent, so retrying only
+# multiplies the wait. Auth, host keys, DNS and refused ports do not change either.
+TRANSIENT = frozenset({"protocol"})
 
 
 class ConnectFailed(Exception):
