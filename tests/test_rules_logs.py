@@ -70,6 +70,19 @@ def test_x509_errors_become_a_tls_finding_with_count_and_sample():
     assert any("certs.d" in r for r in f.remediation)       # the field guide's fix, no cause known
 
 
+def test_x509_on_a_host_without_the_fleets_ca_says_the_tls_finding_has_the_fix():
+    bad = with_log("lab-no-ca-x509")
+    bad["tls"] = fx("tls", "lab-no-ca")             # the lab's no-ca host: CA in neither place
+    f = logs(fleet(bad))["logs.tls"]
+    certs = evidence(f, "tls.certs_d")
+    assert (certs["actual"], certs["expected"]) == ([], ["registry.fleet.test"])
+    assert "the tls finding carries the fix" in certs["note"]
+    assert evidence(f, "tls.bundle.sha256")["actual"] != evidence(f, "tls.bundle.sha256")["expected"]
+    assert f.remediation[0] == "install the CA the fleet trusts (see this host's tls finding)"
+    assert any("/etc/docker/certs.d/registry.fleet.test/ca.crt" in r for r in f.remediation)
+    assert any("update-ca-certificates" in r for r in f.remediation)          # debian family
+
+
 def test_one_finding_per_class_each_with_its_category():
     found = logs(fleet(with_log("journal-x509")))
     assert found["logs.tls"].severity == "high"

@@ -13,7 +13,7 @@ from typing import Dict, Iterator, List, Tuple
 
 from ..pullerrors import CLASSES, PullErrorClass
 from .base import Hit, HostContext, all_rules, dig, ev, rule
-from .rules_daemon import cap, fact_path, q
+from .rules_daemon import MISSING, cap, expect, expect_elements, fact_path, q
 
 # A single timeout or reset in a day is weather, not a fault: network symptoms (tier 2)
 # need this many occurrences in the window before they count as more than low.
@@ -137,6 +137,72 @@ def _explaining_rules(ctx: HostContext, cls: PullErrorClass) -> List[str]:
     return out
 
 
+# Classes a missing CA explains (the registry's or a TLS-intercepting proxy's).
+CA_CLASSES = ("x509-unknown-authority", "x509-other")
+
+
+def _ca_registries(facts: dict):
+    certs = dig(facts, "tls.certs_d")
+    if not isinstance(certs, dict):
+        return MISSING
+    out = []
+    for reg, files in certs.items():
+        files = files.values() if isinstance(files, dict) else files
+        if any(isinstance(f, dict) and f.get("kind") == "ca" for f in files or []):
+            out.append(reg)
+    return sorted(out)
+
+
+def _anchor_hashes(facts: dict):
+    anchors = dig(facts, "tls.anchors")
+    if isinstance(anchors, dict):           # a baseline keyed by path
+        anchors = list(anchors.values())
+    if not isinstance(anchors, list):
+        return MISSING
+    return sorted({a["sha256"] for a in anchors if isinstance(a, dict) and isinstance(a.get("sha256"), str)})
+
+
+def _bundle(facts: dict):
+    sha = dig(facts, "tls.bundle.sha256")
+    return sha if isinstance(sha, str) else MISSING
+
+
+def missing_ca(ctx: HostContext) -> List[dict]:
+    """Evidence that this host lacks CA files its baseline (or the fleet majority) has:
+    certs.d registry CAs, system trust anchors, or a different CA bundle."""
+    out = []
+    mine = _ca_registries(ctx.facts)
+    exp = expect_elements(ctx, "tls.ca_registries", _ca_registries)
+    if mine is not MISSING and exp is not None and set(exp.value) - set(mine):
+        out.append(ev("tls.certs_d", mine, exp.value, note=f"registry CAs in certs.d, {exp.source}"))
+    mine = _anchor_hashes(ctx.facts)
+    exp = expect_elements(ctx, "tls.anchor_hashes", _anchor_hashes)
+    if mine is not MISSING and exp is not None and set(exp.value) - set(mine):
+        out.append(ev("tls.anchors", f"{len(mine)} anchors",
+                      f"{len(exp.value)} anchors incl. {len(set(exp.value) - set(mine))} missing here",
+                      note=f"trust anchors, {exp.source}"))
+    mine = _bundle(ctx.facts)
+    exp = expect(ctx, "tls.bundle.sha256", _bundle)
+    if mine is not MISSING and exp is not None and exp.value != mine:
+        out.append(ev("tls.bundle.sha256", mine, exp.value, note=f"CA bundle, {exp.source}"))
+    return out
+
+
+def _ca_fix(ctx: HostContext, evidence: List[dict]) -> List[str]:
+    """The short form of the tls fix, for when no tls finding on this host carries it."""
+    regs = [r for e in evidence if e["fact"] == "tls.certs_d" for r in e["expected"] if r not in e["actual"]]
+    fixes = [f"sudo mkdir -p /etc/docker/certs.d/{q(r)} && sudo cp REGISTRY-CA.crt "
+             f"/etc/docker/certs.d/{q(r)}/ca.crt   # as on the fleet" for r in regs[:3]]
+    if any(e["fact"] != "tls.certs_d" for e in evidence):
+        fixes.append({"rhel": "sudo cp CA.crt /etc/pki/ca-trust/source/anchors/ && sudo update-ca-trust",
+                      "suse": "sudo cp CA.crt /etc/pki/trust/anchors/ && sudo update-ca-certificates",
+                      "alpine": "sudo cp CA.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates"}
+                     .get(ctx.family, "sudo cp CA.crt /usr/local/share/ca-certificates/CA.crt && "
+                                      "sudo update-ca-certificates"))
+        fixes.append("sudo systemctl restart docker" if ctx.family != "alpine" else "sudo rc-service docker restart")
+    return fixes
+
+
 def _check(ctx: HostContext, category: str) -> Iterator[Hit]:
     counts = dig(ctx.facts, "daemon_log.counts")
     if not isinstance(counts, dict):   # an incomplete log (error set) still shows what it saw
@@ -155,11 +221,19 @@ def _check(ctx: HostContext, category: str) -> Iterator[Hit]:
             ev(fact_path("daemon_log", "samples", cls.id), sample or None, note=cls.why),
         ]
         causes = _explaining_rules(ctx, cls)
+        ca = missing_ca(ctx) if cls.id in CA_CLASSES else []
+        if ca:
+            for item in ca:
+                item["note"] = (item.get("note", "") + "; this host lacks CA files the fleet has: "
+                                "the tls finding carries the fix").lstrip("; ")
+            evidence.extend(ca)
         if causes:
             evidence.append(ev("findings", causes,
                                note="this host's configuration explains these errors: "
                                     "that finding carries the fix"))
             fixes = [f"fix what {rid} reports on this host (its finding has the commands)" for rid in causes]
+        elif ca:
+            fixes = ["install the CA the fleet trusts (see this host's tls finding)"] + _ca_fix(ctx, ca)
         else:
             fixes = [cls.fix] if cls.fix else []
             fixes += [c for c in cls.check if c.split(" ", 1)[0] in _COMMANDS]

@@ -389,21 +389,23 @@ def fleet_registries(ctx: HostContext) -> Dict[str, Registry]:
     baseline), with the signals that say so; proxies seen in logs are not registries."""
     cache = run_cache(ctx.run)
     if "registries" not in cache:
-        seen: Dict[str, Dict[str, List[Tuple[str, str]]]] = {}   # name -> signal -> [(host, path)]
+        first: Dict[str, Dict[str, str]] = {}           # name -> signal -> "path on host"
+        by_host: Dict[str, Dict[str, Dict[str, str]]] = {}
         proxies: Set[str] = set()
         for h in audited_hosts(ctx.run):
-            for name, sig in _registries_of(h.facts).items():
+            mine = by_host[h.name] = _registries_of(h.facts)
+            for name, sig in mine.items():
                 for s, p in sig.items():
-                    seen.setdefault(name, {}).setdefault(s, []).append((h.name, p))
+                    first.setdefault(name, {}).setdefault(s, f"{p} on {h.name}")
             proxies |= _proxy_hosts(h.facts)
-        cache["registries"] = (seen, proxies)
-    seen, proxies = cache["registries"]
+        cache["registries"] = (first, by_host, proxies)
+    first, by_host, proxies = cache["registries"]
+    own = by_host.get(ctx.name, {})
     out: Dict[str, Registry] = {}
-    for name, sigs in seen.items():
+    for name, sigs in first.items():
         reg = out[name] = Registry(name)
         for s, where in sigs.items():
-            own = [p for h, p in where if h == ctx.name]
-            reg.signals[s] = own[0] if own else f"{where[0][1]} on {where[0][0]}"
+            reg.signals[s] = own.get(name, {}).get(s) or where
     if ctx.baseline is not None:
         for name, sig in _registries_of(ctx.baseline).items():
             reg = out.setdefault(name, Registry(name))
@@ -419,8 +421,10 @@ def fleet_registries(ctx: HostContext) -> Dict[str, Registry]:
 class Routing:
     """How the other proxied daemons (and the baseline) route one registry."""
 
-    exempt: List[str]      # hosts whose NO_PROXY sends it direct
-    proxied: List[str]     # hosts that send it through their proxy
+    exempt: List[str]      # some hosts whose NO_PROXY sends it direct
+    proxied: List[str]     # some hosts that send it through their proxy
+    n_exempt: int = 0
+    n_proxied: int = 0
     baseline: Optional[bool] = None   # True: the baseline exempts it; False: proxies it
 
 
@@ -433,9 +437,12 @@ def _routing(ctx: HostContext, host: str, port: int) -> Routing:
             dp = daemon_proxy(h.facts)
             if dp and dp.any_proxy:
                 (exempt if no_proxy_covers(dp.get("NO_PROXY"), host, port) else proxied).append(h.name)
-        cache[key] = (exempt, proxied)
-    exempt, proxied = cache[key]
-    r = Routing([n for n in exempt if n != ctx.name], [n for n in proxied if n != ctx.name])
+        cache[key] = (exempt, set(exempt), proxied, set(proxied))
+    exempt, exempt_set, proxied, proxied_set = cache[key]
+    # Other hosts only; a few names are enough for the evidence, the counts are exact.
+    r = Routing([n for n in exempt[:4] if n != ctx.name][:3], [n for n in proxied[:4] if n != ctx.name][:3],
+                n_exempt=len(exempt) - (ctx.name in exempt_set),
+                n_proxied=len(proxied) - (ctx.name in proxied_set))
     if ctx.baseline is not None:
         dp = daemon_proxy(ctx.baseline)
         if dp and dp.any_proxy:
@@ -667,17 +674,17 @@ def no_proxy_registry(ctx: HostContext) -> Iterator[Hit]:
         weak = [x for x in ("private CA", "insecure") if x in reg.signals]
         if routing.baseline is True:
             severity, reason = "high", "the baseline sends it direct (NO_PROXY)"
-        elif routing.baseline is None and routing.exempt and len(routing.exempt) >= len(routing.proxied):
+        elif routing.baseline is None and routing.n_exempt and routing.n_exempt >= routing.n_proxied:
             severity = "high"
-            reason = f"exempt from the proxy on {len(routing.exempt)} of " \
-                     f"{len(routing.exempt) + len(routing.proxied)} other proxied hosts ({', '.join(routing.exempt[:3])})"
+            reason = f"exempt from the proxy on {routing.n_exempt} of " \
+                     f"{routing.n_exempt + routing.n_proxied} other proxied hosts ({', '.join(routing.exempt)})"
         elif failing:
             severity, reason = "high", "pulls from it already fail through the proxy"
-        elif is_public(reg.name) and not routing.exempt:
+        elif is_public(reg.name) and not routing.n_exempt:
             continue        # public registries are normally reached through the proxy
-        elif routing.baseline is False or (routing.proxied and not routing.exempt):
+        elif routing.baseline is False or (routing.n_proxied and not routing.n_exempt):
             continue        # the fleet routes it through the proxy too and nothing shows it failing
-        elif routing.exempt:
+        elif routing.n_exempt:
             severity = "medium"
             reason = f"exempt from the proxy on {', '.join(routing.exempt[:3])}, not on most hosts"
         elif internal or weak:
