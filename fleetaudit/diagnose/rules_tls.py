@@ -1,0 +1,1037 @@
+"""Diagnosis rules: the CAs dockerd trusts for the registries the fleet uses.
+
+dockerd verifies a registry's certificate against the system bundle (tls.bundle: the one
+file Go loads) plus /etc/docker/certs.d/<registry>/*.crt, read on every pull. Local
+anchors (/usr/local/share/ca-certificates, /etc/pki/ca-trust/source/anchors) only count
+once update-ca-certificates / update-ca-trust merged them into the bundle, and dockerd
+only sees a new bundle after a restart. Certificate details (subject, fingerprint,
+validity) come from the run's catalog: sha256 of a file -> its certificates.
+
+The first part holds helpers the dns, mtu, firewall and clock families share too: which
+registries this host evidently pulls from, the clock to judge validity with, and the
+OS-family specific CA install commands.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+
+from .base import Hit, HostContext, dig, ev, rule
+from .rules_auth import user_registries
+from .rules_daemon import (
+    DOCKER_HUB, MIN_MAJORITY_HOSTS, MISSING, Expect, audited_hosts, cap, fact_path,
+    insecure_registries, q, registry_host, registry_mirrors, restart_docker, run_cache,
+)
+from .rules_proxy import fleet_registries, internal_name, is_public, log_hosts
+
+# A CA that expires within this many days needs rolling out now: new CA files have to
+# reach every host (and dockerd restarts for the bundle) before the old one lapses.
+EXPIRY_WARN_DAYS = 30
+CERTS_D = "/etc/docker/certs.d"
+# Evidence lists name at most this many certificates or files.
+LIST_CAP = 8
+
+
+# ------------------------------------------------------------------ registries and clock
+
+def split_host_port(name: str) -> Tuple[str, int]:
+    """("registry.example", 5000) for "registry.example:5000"; port 443 when none."""
+    if name.startswith("["):
+        host, _, rest = name[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif name.count(":") == 1:
+        host, _, port = name.partition(":")
+    else:
+        host, port = name, ""
+    return host, int(port) if port.isdigit() and len(port) < 6 else 443
+
+
+def own_registries(facts: dict) -> Dict[str, str]:
+    """registry -> fact path that shows THIS host pulls from it: its credentials, its
+    mirrors, its daemon log (not its certs.d: a CA directory is what the TLS rules check)."""
+    out: Dict[str, str] = {}
+    users = dig(facts, "credentials.users")
+    for user, entry in sorted(users.items()) if isinstance(users, dict) else ():
+        if isinstance(entry, dict):
+            for reg in sorted(user_registries(entry)):
+                out.setdefault(reg, fact_path("credentials", "users", user, "credential_registries"))
+    mirrors = registry_mirrors(facts)
+    for m in mirrors if mirrors is not MISSING else ():
+        h = registry_host(m)
+        if h:
+            out.setdefault(h, "docker.info.registry_mirrors")
+    samples = dig(facts, "daemon_log.samples")
+    for cls, line in sorted(samples.items()) if isinstance(samples, dict) else ():
+        text = line.get("line") if isinstance(line, dict) else line
+        for h in sorted(log_hosts(text if isinstance(text, str) else "")):
+            out.setdefault(h, fact_path("daemon_log", "samples", cls))
+    return out
+
+
+def registries(ctx: HostContext) -> List[str]:
+    """The registries the fleet evidently uses (see rules_proxy.fleet_registries), this
+    host's own first, then private ones, then by name."""
+    own = own_registries(ctx.facts)
+    names = set(fleet_registries(ctx)) | set(own)
+    return sorted(names, key=lambda n: (n not in own, is_public(n) or n == DOCKER_HUB, n))
+
+
+def example_registry(ctx: HostContext) -> str:
+    """A registry name to put into check commands (Docker Hub's API host when none)."""
+    regs = registries(ctx)
+    if not regs or regs[0] == DOCKER_HUB:
+        return "registry-1.docker.io"
+    return regs[0]
+
+
+def log_counts(facts: dict, classes: Tuple[str, ...]) -> Dict[str, int]:
+    """class -> count of this host's daemon-log pull errors among `classes`."""
+    counts = dig(facts, "daemon_log.counts")
+    if not isinstance(counts, dict):
+        return {}
+    return {c: n for c, n in sorted(counts.items())
+            if c in classes and isinstance(n, int) and not isinstance(n, bool) and n > 0}
+
+
+def log_sample(facts: dict, cls: str) -> str:
+    s = dig(facts, "daemon_log.samples")
+    v = s.get(cls) if isinstance(s, dict) else None
+    v = v.get("line") if isinstance(v, dict) else v
+    return v if isinstance(v, str) else ""
+
+
+def number(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value == value and abs(value) < 1e12 else None  # NaN, absurd
+
+
+def iso_epoch(text: Any) -> Optional[float]:
+    """Epoch seconds of an ISO-8601 UTC time ("2099-12-31T23:59:59Z"); None if junk."""
+    if not isinstance(text, str):
+        return None
+    s = text.strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    try:
+        when = datetime.datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
+def day(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+@dataclass
+class Now:
+    """The times a validity check needs: the real time (the auditor's clock when it
+    measured this host, else the run's start) and the host's own clock, which is what
+    dockerd verifies certificates with."""
+
+    real: Optional[float]
+    host: Optional[float]
+    source: str
+
+
+def clock_now(ctx: HostContext) -> Now:
+    host = number(dig(ctx.facts, "time.clock.host_epoch"))
+    real = number(dig(ctx.facts, "time.clock.controller_epoch"))
+    source = "time.clock.controller_epoch"
+    if real is None:
+        run = ctx.run.run if isinstance(ctx.run.run, dict) else {}
+        real, source = iso_epoch(run.get("started")), "run.started"
+    if real is None:
+        real, source = host, "time.clock.host_epoch"
+    return Now(real=real, host=host if host is not None else real, source=source)
+
+
+# ------------------------------------------------------------------ CA install commands
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80] or "registry"
+
+
+def ca_install(family: str, src: str, name: str) -> List[str]:
+    """Commands that add the PEM file `src` to the system trust of an OS family and make
+    dockerd load it (Go reads the bundle once, at start)."""
+    crt = _safe_name(name) + ".crt"
+    by_family = {
+        "debian": [f"sudo cp {q(src)} /usr/local/share/ca-certificates/{crt}", "sudo update-ca-certificates"],
+        "alpine": [f"sudo cp {q(src)} /usr/local/share/ca-certificates/{crt}", "sudo update-ca-certificates"],
+        "rhel": [f"sudo cp {q(src)} /etc/pki/ca-trust/source/anchors/{crt}", "sudo update-ca-trust extract"],
+        "suse": [f"sudo cp {q(src)} /etc/pki/trust/anchors/{crt}", "sudo update-ca-certificates"],
+        "arch": [f"sudo trust anchor --store {q(src)}"],
+    }
+    cmds = by_family.get(family) or [
+        f"Debian/Ubuntu/Alpine: sudo cp {q(src)} /usr/local/share/ca-certificates/{crt} && sudo update-ca-certificates",
+        f"RHEL/Fedora: sudo cp {q(src)} /etc/pki/ca-trust/source/anchors/{crt} && sudo update-ca-trust extract",
+    ]
+    return cmds + [restart_docker(family) + "   # dockerd reads the system bundle only at start"]
+
+
+def certs_d_install(dirname: str, src: str) -> List[str]:
+    d = f"{CERTS_D}/{dirname}"
+    return [f"sudo mkdir -p {q(d)}",
+            f"sudo cp {q(src)} {q(d + '/ca.crt')}   # read on the next pull, no restart needed"]
+
+
+def verify_command(registry: str, cafile: Optional[str] = None) -> str:
+    host, port = split_host_port(registry)
+    ca = f" -CAfile {q(cafile)}" if cafile else ""
+    return (f"openssl s_client -connect {q(f'{host}:{port}')} -servername {q(host)}{ca} </dev/null "
+            "2>/dev/null | grep 'Verify return code'")
+
+
+# ------------------------------------------------------------------ trust views
+
+Cert = Dict[str, Any]
+
+
+def catalog_certs(ctx: HostContext, sha: Any) -> Optional[List[Cert]]:
+    """The certificates of a file by its content hash, None when the run never fetched it."""
+    if not isinstance(sha, str):
+        return None
+    got = ctx.catalog(sha)
+    if not isinstance(got, list):
+        return None
+    return [c for c in got if isinstance(c, dict) and isinstance(c.get("sha256"), str)]
+
+
+def subject(cert: Cert) -> str:
+    return cap(cert.get("subject") or cert.get("sha256", "")[:16], 160)
+
+
+@dataclass
+class CertsDir:
+    """/etc/docker/certs.d/<dirname>/ of one host."""
+
+    dirname: str
+    files: List[dict]
+
+    def kind(self, kind: str) -> List[dict]:
+        return [f for f in self.files if f.get("kind") == kind]
+
+
+@dataclass
+class Trust:
+    """What one host (or a baseline) trusts, from its tls facts and the run's catalog."""
+
+    bundle: dict
+    bundle_certs: Optional[List[Cert]]        # None: content unknown
+    anchors: List[dict]
+    anchor_certs: Dict[str, Optional[List[Cert]]]
+    certs_d: Dict[str, CertsDir]               # registry (normalized) -> its directory
+    dir_certs: Dict[str, Optional[List[Cert]]] = field(default_factory=dict)  # file path -> certs
+
+    @property
+    def bundle_fps(self) -> Optional[Set[str]]:
+        return None if self.bundle_certs is None else {c["sha256"] for c in self.bundle_certs}
+
+    def ca_fps(self, registry: str) -> Optional[Set[str]]:
+        """Fingerprints in the registry's certs.d CA files; None if any is unknown."""
+        d = self.certs_d.get(registry)
+        out: Set[str] = set()
+        for f in d.kind("ca") if d else []:
+            certs = self.dir_certs.get(f.get("path"))
+            if certs is None:
+                return None
+            out |= {c["sha256"] for c in certs}
+        return out
+
+    def anchor_fps(self) -> Set[str]:
+        return {c["sha256"] for certs in self.anchor_certs.values() if certs for c in certs}
+
+    def all_dir_fps(self) -> Set[str]:
+        return {c["sha256"] for certs in self.dir_certs.values() if certs for c in certs}
+
+
+def trust_of(ctx: HostContext, facts: Any) -> Optional[Trust]:
+    """The trust view of some facts; None when the tls facts are missing or incomplete."""
+    tls = dig(facts, "tls") if isinstance(facts, dict) else None
+    if not isinstance(tls, dict) or tls.get("error") or not isinstance(tls.get("bundle"), dict):
+        return None
+    bundle = tls["bundle"]
+    anchors = [a for a in tls.get("anchors") or [] if isinstance(a, dict) and isinstance(a.get("path"), str)]
+    certs_d: Dict[str, CertsDir] = {}
+    dir_certs: Dict[str, Optional[List[Cert]]] = {}
+    raw = tls.get("certs_d")
+    for dirname, files in sorted(raw.items()) if isinstance(raw, dict) else ():
+        reg = registry_host(dirname)
+        if not reg or not isinstance(files, list):
+            continue
+        good = [f for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)]
+        certs_d.setdefault(reg, CertsDir(dirname, good))
+        for f in good:
+            if f.get("kind") in ("ca", "cert"):
+                dir_certs[f["path"]] = catalog_certs(ctx, f.get("sha256"))
+    return Trust(
+        bundle=bundle,
+        bundle_certs=catalog_certs(ctx, bundle.get("sha256")) if bundle.get("present") else [],
+        anchors=anchors,
+        anchor_certs={a["path"]: catalog_certs(ctx, a.get("sha256")) for a in anchors},
+        certs_d=certs_d, dir_certs=dir_certs,
+    )
+
+
+def host_trust(ctx: HostContext, host: Any) -> Optional[Trust]:
+    cache = run_cache(ctx.run)
+    key = ("tls-trust", host.name)
+    if key not in cache:
+        cache[key] = trust_of(ctx, host.facts)
+    return cache[key]
+
+
+def my_trust(ctx: HostContext) -> Optional[Trust]:
+    return host_trust(ctx, ctx.host)
+
+
+def _memo(ctx: HostContext) -> dict:
+    return ctx.__dict__.setdefault("_tls_memo", {})
+
+
+# ------------------------------------------------------------------ what the fleet trusts
+
+@dataclass
+class Holder:
+    host: str                # inventory name, or "baseline"
+    dirname: str
+    files: List[dict]        # its certs.d CA files
+    fps: Dict[str, Cert]     # fingerprint -> certificate (what the catalog knows)
+
+
+@dataclass
+class ExpectedCA:
+    registry: str
+    holders: List[Holder]
+    source: str
+
+    @property
+    def fps(self) -> Dict[str, Cert]:
+        out: Dict[str, Cert] = {}
+        for h in self.holders:
+            out.update(h.fps)
+        return out
+
+    @property
+    def shas(self) -> Set[str]:
+        return {f.get("sha256") for h in self.holders for f in h.files if f.get("sha256")}
+
+
+def _holder(ctx: HostContext, name: str, trust: Trust, reg: str) -> Optional[Holder]:
+    d = trust.certs_d.get(reg)
+    cas = d.kind("ca") if d else []
+    if not d or not cas:
+        return None
+    fps: Dict[str, Cert] = {}
+    for f in cas:
+        for c in trust.dir_certs.get(f["path"]) or []:
+            fps.setdefault(c["sha256"], c)
+    return Holder(name, d.dirname, cas, fps)
+
+
+def _fleet_cas(ctx: HostContext) -> Tuple[Dict[str, List[Holder]], int]:
+    """registry -> hosts with a certs.d CA for it, and how many hosts' trust is known."""
+    cache = run_cache(ctx.run)
+    if "tls-fleet-cas" not in cache:
+        holders: Dict[str, List[Holder]] = {}
+        known = 0
+        for h in audited_hosts(ctx.run):
+            t = host_trust(ctx, h)
+            if t is None:
+                continue
+            known += 1
+            for reg in t.certs_d:
+                got = _holder(ctx, h.name, t, reg)
+                if got:
+                    holders.setdefault(reg, []).append(got)
+        cache["tls-fleet-cas"] = (holders, known)
+    return cache["tls-fleet-cas"]
+
+
+def expected_cas(ctx: HostContext) -> List[ExpectedCA]:
+    """Registry CAs this host should trust: the baseline's certs.d CAs; those a strict
+    majority of the fleet has; and those other hosts have for a registry this host
+    evidently pulls from (its credentials, mirrors or daemon log name it)."""
+    holders, known = _fleet_cas(ctx)
+    own = own_registries(ctx.facts)
+    out: Dict[str, ExpectedCA] = {}
+    base = trust_of(ctx, ctx.baseline) if ctx.baseline is not None else None
+    for reg in sorted(base.certs_d if base else ()):
+        got = _holder(ctx, "baseline", base, reg)
+        if got:
+            out[reg] = ExpectedCA(reg, [got], "baseline")
+    for reg, hs in sorted(holders.items()):
+        if reg in out:
+            continue
+        others = [h for h in hs if h.host != ctx.name]
+        if not others:
+            continue
+        if base is None and known >= MIN_MAJORITY_HOSTS and len(hs) * 2 > known:
+            out[reg] = ExpectedCA(reg, others, f"fleet majority ({len(hs)} of {known} hosts)")
+        elif reg in own:
+            out[reg] = ExpectedCA(reg, others, f"{len(others)} other host(s) trust a CA for it "
+                                               f"and this host pulls from it ({own[reg]})")
+    return [out[r] for r in sorted(out)]
+
+
+@dataclass
+class Gap:
+    """A registry whose CA this host does not trust."""
+
+    expected: ExpectedCA
+    kind: str                     # "missing": no CA here; "different": another CA here
+    certain: bool                 # False when the catalog could not tell (bundle content unknown)
+    mine: Optional[CertsDir]
+    in_anchor: List[str] = field(default_factory=list)   # anchors holding it (not merged)
+
+
+def registry_gaps(ctx: HostContext) -> List[Gap]:
+    memo = _memo(ctx)
+    if "gaps" in memo:
+        return memo["gaps"]
+    gaps: List[Gap] = []
+    trust = my_trust(ctx)
+    insecure = insecure_registries(ctx.facts)
+    insecure = set(insecure) if insecure is not MISSING else set()
+    for exp in expected_cas(ctx) if trust is not None else []:
+        if exp.registry in insecure:
+            continue    # TLS is not verified for it here (daemon.insecure-registry says so)
+        mine = trust.certs_d.get(exp.registry)
+        want = set(exp.fps)
+        bundle = trust.bundle_fps
+        in_bundle = bool(want and bundle is not None and want & bundle)
+        anchored = [a["path"] for a in trust.anchors if want & {c["sha256"] for c in trust.anchor_certs.get(a["path"]) or []}]
+        if mine and mine.kind("ca"):
+            have = trust.ca_fps(exp.registry)
+            if want and have is not None:
+                if not (have & want) and not in_bundle:
+                    gaps.append(Gap(exp, "different", True, mine, anchored))
+            # unknown content: tls.certs-d-differs compares the files by hash
+            continue
+        if in_bundle:
+            continue
+        certain = bool(want) and bundle is not None
+        gaps.append(Gap(exp, "missing", certain, mine, anchored))
+    memo["gaps"] = gaps
+    return gaps
+
+
+def reported_fps(ctx: HostContext) -> Set[str]:
+    """Fingerprints the registry-CA rule already reports as missing on this host."""
+    return {fp for g in registry_gaps(ctx) for fp in g.expected.fps}
+
+
+# ------------------------------------------------------------------ rules
+
+@rule(
+    id="tls.bundle-missing", category="tls", severity="critical",
+    title="no system CA bundle: no registry certificate can be verified",
+    why="""
+dockerd verifies registry certificates against the system CA bundle Go finds (e.g.
+/etc/ssl/certs/ca-certificates.crt, /etc/pki/tls/certs/ca-bundle.crt). Without one every
+HTTPS pull fails: "x509: certificate signed by unknown authority" (older Go: "x509: failed to
+load system roots and no roots provided"), Docker Hub included; only registries with their
+own CA in /etc/docker/certs.d/<registry>/ still work.
+""",
+    remediation=["install the distribution's ca-certificates package", "restart docker"],
+)
+def bundle_missing(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    if trust is None:
+        return
+    present, count = trust.bundle.get("present"), trust.bundle.get("count")
+    if present is False:
+        title, evidence = None, [ev("tls.bundle.present", False, True, note="none of Go's bundle paths exists")]
+    elif present is True and count == 0 and trust.bundle.get("size") is not None:
+        title = f"the system CA bundle {cap(trust.bundle.get('path'), 80)} holds no certificate"
+        evidence = [ev("tls.bundle.count", 0, "> 0", note=cap(trust.bundle.get("path"), 120))]
+    else:
+        return
+    install = {
+        "debian": ["sudo apt-get install --reinstall -y ca-certificates", "sudo update-ca-certificates --fresh"],
+        "rhel": ["sudo dnf reinstall -y ca-certificates", "sudo update-ca-trust extract"],
+        "suse": ["sudo zypper install -f -y ca-certificates ca-certificates-mozilla", "sudo update-ca-certificates"],
+        "alpine": ["sudo apk add --no-cache ca-certificates", "sudo update-ca-certificates"],
+        "arch": ["sudo pacman -S ca-certificates", "sudo update-ca-trust"],
+    }.get(ctx.family, ["install the ca-certificates package and regenerate the bundle"])
+    yield Hit(evidence=evidence, title=title, remediation=install + [restart_docker(ctx.family)])
+
+
+@rule(
+    id="tls.registry-ca-missing", category="tls", severity="high",
+    title="this host does not trust the CA the fleet uses for a registry",
+    why="""
+The registry presents a certificate from a private CA (or a TLS-inspecting proxy re-signs
+it). Other hosts trust that CA through /etc/docker/certs.d/<registry>/ca.crt or the system
+bundle; here it is in neither, so every pull from that registry fails with "x509:
+certificate signed by unknown authority" (containerd/kubelet: "tls: failed to verify
+certificate: x509: certificate signed by unknown authority").
+""",
+    remediation=["copy the registry CA from a working host to /etc/docker/certs.d/<registry>/ca.crt"],
+)
+def registry_ca_missing(ctx: HostContext) -> Iterator[Hit]:
+    x509 = log_counts(ctx.facts, ("x509-unknown-authority",))
+    sample = log_sample(ctx.facts, "x509-unknown-authority")
+    for gap in registry_gaps(ctx):
+        exp, reg = gap.expected, gap.expected.registry
+        holder = exp.holders[0]
+        dirname = gap.mine.dirname if gap.mine else holder.dirname
+        want = sorted(exp.fps.values(), key=subject)
+        names = ", ".join(subject(c) for c in want[:3]) or "the fleet's CA file"
+        here = fact_path("tls", "certs_d", dirname)
+        evidence = []
+        if gap.kind == "different":
+            mine_files = [f.get("path") for f in gap.mine.kind("ca")]
+            title = f"certs.d CA for {cap(reg, 80)} is not the fleet's CA ({cap(names, 120)})"
+            evidence.append(ev(here, mine_files, [f.get("path") for f in holder.files],
+                               note="the CA here holds other certificates: " + ", ".join(
+                                   subject(c) for f in gap.mine.kind("ca")
+                                   for c in (my_trust(ctx).dir_certs.get(f["path"]) or [])[:3])))
+        else:
+            title = f"no CA for {cap(reg, 80)}: not in certs.d" + (
+                " nor in the system bundle" if gap.certain else " (system bundle content not known)")
+            evidence.append(ev(here, None, [f.get("path") for f in holder.files], note=exp.source))
+            if gap.certain:
+                evidence.append(ev("tls.bundle.sha256", my_trust(ctx).bundle.get("sha256"),
+                                   note=f"the bundle lacks {cap(names, 200)}"))
+        for path in gap.in_anchor:
+            evidence.append(ev(fact_path("tls", "anchors", path), path,
+                               note="the CA is anchored here but not merged into the bundle"))
+        severity = "high" if gap.certain or gap.kind == "different" else "medium"
+        if x509 and (reg.split(":")[0] in sample.lower() or not sample):
+            severity = "critical"
+            evidence.append(ev(fact_path("daemon_log", "counts", "x509-unknown-authority"),
+                               x509["x509-unknown-authority"], note=cap(sample, 300) or "pulls already fail"))
+        src = f"./{_safe_name(reg)}-ca.crt"
+        fixes = [f"# on {holder.host}: {holder.files[0].get('path')} is the CA this host lacks"
+                 if holder.host != "baseline" else
+                 f"# the baseline's CA file: {holder.files[0].get('path')}",
+                 f"scp {q(holder.host)}:{q(holder.files[0].get('path'))} {q(src)}"
+                 if holder.host != "baseline" else f"copy that file here as {src}",
+                 *certs_d_install(dirname, src)]
+        if gap.in_anchor:
+            fixes.append({"rhel": "sudo update-ca-trust extract"}.get(ctx.family, "sudo update-ca-certificates")
+                         + "   # merge the anchor that already holds it")
+            fixes.append(restart_docker(ctx.family))
+        fixes.append(verify_command(reg, f"{CERTS_D}/{dirname}/ca.crt"))
+        yield Hit(evidence=evidence, severity=severity, title=title, remediation=fixes)
+
+
+def _anchor_majority(ctx: HostContext) -> Tuple[Dict[str, Cert], Dict[str, Tuple[str, str]], str]:
+    """Locally added CAs the fleet trusts: fingerprint -> cert (catalog known), and, for
+    anchor files whose content is unknown, sha256 -> (path, holder); plus the source."""
+    if ctx.baseline is not None:
+        base = trust_of(ctx, ctx.baseline)
+        if base is None:
+            return {}, {}, "baseline"
+        fps = {c["sha256"]: c for certs in base.anchor_certs.values() if certs for c in certs}
+        shas = {a.get("sha256"): (a["path"], "baseline") for a in base.anchors
+                if base.anchor_certs.get(a["path"]) is None and a.get("sha256") and (a.get("count") or 0) > 0}
+        return fps, shas, "baseline"
+    cache = run_cache(ctx.run)
+    if "tls-anchor-majority" not in cache:
+        fp_hosts: Dict[str, Set[str]] = {}
+        sha_hosts: Dict[str, Set[str]] = {}
+        certs: Dict[str, Cert] = {}
+        where: Dict[str, Tuple[str, str]] = {}
+        known = 0
+        for h in audited_hosts(ctx.run):
+            t = host_trust(ctx, h)
+            if t is None:
+                continue
+            known += 1
+            for a in t.anchors:
+                got = t.anchor_certs.get(a["path"])
+                if got is None and a.get("sha256") and (a.get("count") or 0) > 0:
+                    sha_hosts.setdefault(a["sha256"], set()).add(h.name)
+                    where.setdefault(a["sha256"], (a["path"], h.name))
+                for c in got or []:
+                    fp_hosts.setdefault(c["sha256"], set()).add(h.name)
+                    certs.setdefault(c["sha256"], c)
+        ok = known >= MIN_MAJORITY_HOSTS
+        cache["tls-anchor-majority"] = (
+            {fp: certs[fp] for fp, hs in fp_hosts.items() if ok and len(hs) * 2 > known},
+            {s: where[s] for s, hs in sha_hosts.items() if ok and len(hs) * 2 > known},
+            f"fleet majority (of {known} hosts)")
+    return cache["tls-anchor-majority"]
+
+
+@rule(
+    id="tls.local-ca-missing", category="tls", severity="high",
+    title="a locally added CA the fleet trusts is missing here",
+    why="""
+Fleets add their own CAs (a private registry's, a TLS-inspecting proxy's) to the system
+trust as local anchors. A host without that CA fails every pull whose certificate chains to
+it: "x509: certificate signed by unknown authority" (through an intercepting proxy this hits
+Docker Hub and every public registry too).
+""",
+    remediation=["install the CA into the system trust (see the commands) and restart docker"],
+)
+def local_ca_missing(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    if trust is None:
+        return
+    fps, shas, source = _anchor_majority(ctx)
+    covered = reported_fps(ctx)
+    have = trust.anchor_fps() | trust.all_dir_fps()
+    bundle = trust.bundle_fps
+    for fp, cert in sorted(fps.items(), key=lambda kv: subject(kv[1])):
+        if fp in covered or fp in have or (bundle is not None and fp in bundle):
+            continue
+        certain = bundle is not None
+        yield Hit(
+            evidence=[ev("tls.anchors", [a["path"] for a in trust.anchors][:LIST_CAP],
+                         note=f"{subject(cert)} (sha256 {fp[:16]}…) is anchored on the {source}"),
+                      ev("tls.bundle.sha256", trust.bundle.get("sha256"),
+                         note="not in the system bundle" if certain else "bundle content not known")],
+            severity="high" if certain else "medium",
+            title=f"CA {subject(cert)} trusted by the fleet is missing here",
+            remediation=[f"# copy the CA (sha256 fingerprint {fp}) from a host that has it as ./local-ca.crt",
+                         *ca_install(ctx.family, "./local-ca.crt", _cn(cert) or "local-ca")],
+        )
+    mine = {a.get("sha256") for a in trust.anchors} | {
+        f.get("sha256") for d in trust.certs_d.values() for f in d.files}
+    for sha, (path, holder) in sorted(shas.items()):
+        if sha in mine:
+            continue
+        name = path.rsplit("/", 1)[-1]
+        yield Hit(
+            evidence=[ev("tls.anchors", [a["path"] for a in trust.anchors][:LIST_CAP], [path],
+                         note=f"anchor {name} is on the {source} (content not compared with this bundle)")],
+            severity="medium",
+            title=f"local CA anchor {cap(name, 80)} the fleet has is missing here",
+            remediation=[f"scp {q(holder)}:{q(path)} ./{_safe_name(name)}" if holder != "baseline"
+                         else f"copy {path} from the baseline host",
+                         *ca_install(ctx.family, f"./{_safe_name(name)}", name.rsplit(".", 1)[0])],
+        )
+
+
+def _cn(cert: Cert) -> str:
+    m = re.search(r"CN=([^,]+)", str(cert.get("subject") or ""))
+    return m.group(1) if m else ""
+
+
+# Which anchor directory each OS family's tool merges into the bundle.
+_ANCHOR_DIR = {"debian": "/usr/local/share/ca-certificates", "alpine": "/usr/local/share/ca-certificates",
+               "rhel": "/etc/pki/ca-trust/source/anchors"}
+_REFRESH = {"debian": "sudo update-ca-certificates", "alpine": "sudo update-ca-certificates",
+            "rhel": "sudo update-ca-trust extract", "suse": "sudo update-ca-certificates",
+            "arch": "sudo update-ca-trust"}
+
+
+@rule(
+    id="tls.anchor-not-merged", category="tls", severity="medium",
+    title="a local CA anchor is not in the system bundle dockerd loads",
+    why="""
+Copying a CA into /usr/local/share/ca-certificates or /etc/pki/ca-trust/source/anchors does
+nothing until update-ca-certificates / update-ca-trust rebuilds the bundle, and Debian's
+tool only takes *.crt files. dockerd reads only the bundle (at start), so pulls from
+registries signed by that CA fail with "x509: certificate signed by unknown authority"
+although the CA file is on the host.
+""",
+    remediation=["sudo update-ca-certificates   # RHEL: sudo update-ca-trust extract",
+                 "sudo systemctl restart docker"],
+)
+def anchor_not_merged(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    if trust is None or not trust.anchors:
+        return
+    bundle = trust.bundle_fps
+    refresh = _REFRESH.get(ctx.family, "sudo update-ca-certificates   # RHEL: sudo update-ca-trust extract")
+    home = _ANCHOR_DIR.get(ctx.family)
+    for a in trust.anchors:
+        path = a["path"]
+        epath = fact_path("tls", "anchors", path)
+        certs = trust.anchor_certs.get(path)
+        if not (a.get("count") or 0) or a.get("has_private_key"):
+            continue
+        if a.get("suffix_ok") is False:
+            new = path.rsplit(".", 1)[0] + ".crt" if "." in path.rsplit("/", 1)[-1] else path + ".crt"
+            yield Hit(evidence=[ev(fact_path("tls", "anchors", path, "suffix_ok"), False, True,
+                                   note="update-ca-certificates only merges *.crt files")],
+                      title=f"CA anchor {cap(path, 100)} is ignored: not named *.crt",
+                      remediation=[f"sudo mv {q(path)} {q(new)}", refresh, restart_docker(ctx.family)])
+            continue
+        if home and not path.startswith(home + "/"):
+            yield Hit(evidence=[ev(epath, path, f"{home}/...", note=f"{ctx.family} merges only {home}")],
+                      title=f"CA anchor {cap(path, 100)} is in a directory this OS does not merge",
+                      remediation=[f"sudo cp {q(path)} {q(home + '/' + _safe_name(path.rsplit('/', 1)[-1].rsplit('.', 1)[0]) + '.crt')}",
+                                   refresh, restart_docker(ctx.family)])
+            continue
+        if certs and bundle is not None and trust.bundle.get("present"):
+            missing = [c for c in certs if c["sha256"] not in bundle]
+            if missing:
+                yield Hit(evidence=[ev(epath, path, note="holds " + ", ".join(subject(c) for c in missing[:3])),
+                                    ev("tls.bundle.sha256", trust.bundle.get("sha256"),
+                                       note=f"{cap(trust.bundle.get('path'), 80)} lacks it")],
+                          title=f"CA anchor {cap(path.rsplit('/', 1)[-1], 80)} was never merged into the bundle",
+                          remediation=[refresh, restart_docker(ctx.family)])
+
+
+def _peer_key(facts: Any) -> Any:
+    """Hosts whose bundles are comparable: the same OS release ships the same bundle."""
+    os_ = dig(facts, "system.os")
+    if not isinstance(os_, dict) or not os_.get("id"):
+        return None
+    return (os_.get("id"), str(os_.get("version_id") or "").split(".")[0])
+
+
+def _bundle_sha(facts: Any) -> Any:
+    b = dig(facts, "tls.bundle")
+    if dig(facts, "tls.error") or not isinstance(b, dict) or not b.get("present") or not b.get("sha256"):
+        return MISSING
+    return b["sha256"]
+
+
+def expected_bundle(ctx: HostContext) -> Optional[Expect]:
+    """The bundle this host should have: the baseline's (same OS release only) or the one
+    a strict majority of the hosts of its OS release have."""
+    peer = _peer_key(ctx.facts)
+    if peer is None:
+        return None
+    if ctx.baseline is not None:
+        v = _bundle_sha(ctx.baseline)
+        return Expect(v, "baseline") if v is not MISSING and _peer_key(ctx.baseline) == peer else None
+    cache = run_cache(ctx.run)
+    key = ("tls-bundle-majority", peer)
+    if key not in cache:
+        votes: Dict[str, int] = {}
+        for h in audited_hosts(ctx.run):
+            v = _bundle_sha(h.facts)
+            if v is not MISSING and _peer_key(h.facts) == peer:
+                votes[v] = votes.get(v, 0) + 1
+        total = sum(votes.values())
+        top = max(votes.items(), key=lambda kv: (kv[1], kv[0])) if votes else None
+        cache[key] = (Expect(top[0], f"fleet majority of {peer[0]} {peer[1]} hosts ({top[1]} of {total})")
+                      if top and total >= MIN_MAJORITY_HOSTS and top[1] * 2 > total else None)
+    return cache[key]
+
+
+@rule(
+    id="tls.bundle-differs", category="tls", severity="medium",
+    title="the system CA bundle differs from the baseline",
+    why="""
+Hosts of the same OS release should trust the same CAs. A bundle that lacks certificates the
+baseline has (an older ca-certificates package, a CA never installed, a bundle overwritten by
+hand) fails pulls from every registry whose chain ends there: "x509: certificate signed by
+unknown authority". Extra certificates do not break pulls but mean the host trusts more
+than the fleet.
+""",
+    remediation=["bring ca-certificates to the fleet's version and reinstall the fleet's local CAs",
+                 "restart docker"],
+)
+def bundle_differs(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    mine = _bundle_sha(ctx.facts)
+    exp = expected_bundle(ctx)
+    if trust is None or mine is MISSING or exp is None or exp.value == mine:
+        return
+    mine_certs = trust.bundle_certs
+    exp_certs = catalog_certs(ctx, exp.value)
+    upgrade = {
+        "debian": ["sudo apt-get update && sudo apt-get install -y ca-certificates", "sudo update-ca-certificates"],
+        "rhel": ["sudo dnf upgrade -y ca-certificates", "sudo update-ca-trust extract"],
+        "suse": ["sudo zypper update -y ca-certificates-mozilla", "sudo update-ca-certificates"],
+        "alpine": ["sudo apk upgrade ca-certificates", "sudo update-ca-certificates"],
+    }.get(ctx.family, ["update the ca-certificates package like the fleet's hosts"])
+    fixes = upgrade + [restart_docker(ctx.family)]
+    path_ev = ev("tls.bundle.sha256", mine, exp.value, note=exp.source)
+    if mine_certs is None or exp_certs is None:
+        yield Hit(evidence=[path_ev, ev("tls.bundle.count", trust.bundle.get("count"),
+                                        note="certificates in this host's bundle (content not compared)")],
+                  title="system CA bundle differs from the " + exp.source.split(" (")[0]
+                        + " (content not compared)", remediation=fixes)
+        return
+    have = {c["sha256"]: c for c in mine_certs}
+    want = {c["sha256"]: c for c in exp_certs}
+    covered = reported_fps(ctx) | set(_anchor_majority(ctx)[0])
+    missing = [want[fp] for fp in sorted(want, key=lambda f: subject(want[f])) if fp not in have and fp not in covered]
+    extra = [have[fp] for fp in sorted(have, key=lambda f: subject(have[f])) if fp not in want]
+    if not missing and not extra:
+        return   # same certificates (order, comments), or the missing ones are reported elsewhere
+    parts = []
+    if missing:
+        parts.append(f"lacks {len(missing)} certificate(s): " + ", ".join(subject(c) for c in missing[:3]))
+    if extra:
+        parts.append(f"has {len(extra)} extra: " + ", ".join(subject(c) for c in extra[:3]))
+    yield Hit(
+        evidence=[path_ev,
+                  *( [ev("tls.bundle", [subject(c) for c in missing[:LIST_CAP]], note="missing here")] if missing else []),
+                  *( [ev("tls.bundle", [subject(c) for c in extra[:LIST_CAP]], note="only here")] if extra else [])],
+        severity="medium" if missing else "low",
+        title="system CA bundle " + "; ".join(parts)[:200],
+        remediation=fixes,
+    )
+
+
+def _files_of(d: CertsDir) -> Dict[str, Tuple[str, Any]]:
+    """basename -> (kind, sha256) of a certs.d directory."""
+    return {f["path"].rsplit("/", 1)[-1]: (f.get("kind"), f.get("sha256")) for f in d.files}
+
+
+def _dir_fps(ctx: HostContext, d: Optional[CertsDir]) -> Optional[Set[str]]:
+    """Fingerprints in a directory's CA files; None when any file's content is unknown."""
+    out: Set[str] = set()
+    for f in d.kind("ca") if d else []:
+        certs = catalog_certs(ctx, f.get("sha256"))
+        if certs is None:
+            return None
+        out |= {c["sha256"] for c in certs}
+    return out
+
+
+def _fleet_dirs(ctx: HostContext) -> Tuple[Dict[str, List[Tuple[str, CertsDir]]], int]:
+    """registry -> [(host, its certs.d directory)], and how many hosts' trust is known."""
+    cache = run_cache(ctx.run)
+    if "tls-fleet-dirs" not in cache:
+        dirs: Dict[str, List[Tuple[str, CertsDir]]] = {}
+        known = 0
+        for h in audited_hosts(ctx.run):
+            t = host_trust(ctx, h)
+            if t is None:
+                continue
+            known += 1
+            for reg, d in t.certs_d.items():
+                dirs.setdefault(reg, []).append((h.name, d))
+        cache["tls-fleet-dirs"] = (dirs, known)
+    return cache["tls-fleet-dirs"]
+
+
+def _expected_dir(ctx: HostContext, reg: str, mine: Optional[CertsDir]) -> Optional[Tuple[CertsDir, str, str]]:
+    """The certs.d directory this host should have for reg, with a host to copy it from
+    and the source: the baseline's; else, when this host has the directory, pulls from
+    the registry or most of the fleet has it, the file set a strict majority of the
+    other hosts with that directory share."""
+    if ctx.baseline is not None:
+        base = trust_of(ctx, ctx.baseline)
+        d = base.certs_d.get(reg) if base else None
+        return (d, "baseline", "baseline") if d else None
+    dirs, known = _fleet_dirs(ctx)
+    others = [(h, d) for h, d in dirs.get(reg, []) if h != ctx.name]
+    majority = known >= MIN_MAJORITY_HOSTS and len(dirs.get(reg, [])) * 2 > known
+    if not others or not (mine or majority or reg in own_registries(ctx.facts)):
+        return None
+    votes: Dict[str, List[Tuple[str, CertsDir]]] = {}
+    for h, d in others:
+        votes.setdefault(repr(sorted(_files_of(d).items())), []).append((h, d))
+    best = max(votes.values(), key=len)
+    if len(best) * 2 <= len(others):
+        return None
+    return best[0][1], best[0][0], f"{len(best)} of {len(others)} other hosts with this directory"
+
+
+@rule(
+    id="tls.certs-d-differs", category="tls", severity="medium",
+    title="/etc/docker/certs.d differs from the baseline for a registry",
+    why="""
+/etc/docker/certs.d/<registry>/ decides how dockerd talks TLS to that registry: *.crt are
+the CAs it trusts, *.cert/*.key the client certificate it presents. A different CA file
+fails with "x509: certificate signed by unknown authority" once the registry's chain no
+longer ends in it; a missing client certificate fails with "remote error: tls: certificate
+required" (or "bad certificate") on registries that demand mutual TLS.
+""",
+    remediation=["copy /etc/docker/certs.d/<registry>/ from a working host (no docker restart needed)"],
+)
+def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    if trust is None:
+        return
+    gapped = {g.expected.registry for g in registry_gaps(ctx)}
+    base = trust_of(ctx, ctx.baseline) if ctx.baseline is not None else None
+    candidates = set(trust.certs_d) | set(_fleet_dirs(ctx)[0]) | set(base.certs_d if base else ())
+    for reg in sorted(candidates):
+        mine = trust.certs_d.get(reg)
+        got = _expected_dir(ctx, reg, mine)
+        if got is None:
+            continue
+        exp_dir, holder, source = got
+        want, have = _files_of(exp_dir), _files_of(mine) if mine else {}
+        client_missing = [n for n, (k, _) in sorted(want.items()) if k in ("cert", "key") and n not in have]
+        want_ca = {s for k, s in want.values() if k == "ca" and s}
+        have_ca = {s for k, s in have.values() if k == "ca" and s}
+        # By fingerprint, tls.registry-ca-missing decides; by file hash only when the
+        # catalog cannot tell, and only when this host has a CA of its own there.
+        ca_differs = (bool(mine) and reg not in gapped and bool(want_ca and have_ca)
+                      and not (want_ca & have_ca)
+                      and (_dir_fps(ctx, exp_dir) is None or _dir_fps(ctx, mine) is None))
+        if not client_missing and not ca_differs:
+            continue
+        dirname = mine.dirname if mine else exp_dir.dirname
+        here = fact_path("tls", "certs_d", dirname)
+        evidence = [ev(here, sorted(have), sorted(want), note=source)]
+        parts, copy = [], list(client_missing)
+        if client_missing:
+            parts.append("client certificate files missing: " + ", ".join(client_missing))
+        if ca_differs:
+            names = sorted(n for n, (k, _) in want.items() if k == "ca")
+            parts.append("CA file content differs: " + ", ".join(names))
+            copy += names
+            for n in names:
+                evidence.append(ev(fact_path("tls", "certs_d", dirname, n, "sha256"),
+                                   have.get(n, (None, None))[1], want[n][1]))
+        src_dir = f"{CERTS_D}/{exp_dir.dirname}"
+        dst_dir = f"{CERTS_D}/{dirname}"
+        if holder != "baseline":
+            fixes = [f"sudo mkdir -p {q(dst_dir)}"] + [
+                f"scp {q(holder)}:{q(src_dir + '/' + n)} ./{_safe_name(n)} && "
+                f"sudo install -m 600 ./{_safe_name(n)} {q(dst_dir + '/' + n)}" for n in copy[:4]]
+        else:
+            fixes = [f"sudo mkdir -p {q(dst_dir)}", f"copy {', '.join(copy[:4])} from the baseline's {src_dir}/"]
+        fixes.append(verify_command(reg))
+        yield Hit(evidence=evidence, severity="high" if client_missing else "medium",
+                  title=f"certs.d/{cap(dirname, 80)}: " + "; ".join(parts)[:200], remediation=fixes)
+
+
+def _registry_certs(ctx: HostContext, trust: Trust) -> List[Tuple[str, str, Cert, str]]:
+    """(label, file path, certificate, fact path) of the certificates this host keeps for
+    registries: certs.d CA and client certificates, and local CA anchors; each
+    fingerprint once."""
+    out, seen = [], set()
+    for reg, d in sorted(trust.certs_d.items()):
+        for f in d.files:
+            if f.get("kind") not in ("ca", "cert"):
+                continue
+            label = f"CA for {reg}" if f["kind"] == "ca" else f"client certificate for {reg}"
+            for c in trust.dir_certs.get(f["path"]) or []:
+                if c["sha256"] not in seen:
+                    seen.add(c["sha256"])
+                    out.append((label, f["path"], c,
+                                fact_path("tls", "certs_d", d.dirname, f["path"].rsplit("/", 1)[-1])))
+    for a in trust.anchors:
+        for c in trust.anchor_certs.get(a["path"]) or []:
+            if c["sha256"] not in seen:
+                seen.add(c["sha256"])
+                out.append(("local CA", a["path"], c, fact_path("tls", "anchors", a["path"])))
+    return out
+
+
+def _renew(ctx: HostContext, label: str, path: str) -> List[str]:
+    if path.startswith(CERTS_D + "/"):
+        return [f"replace {path} with the renewed certificate (no docker restart needed)",
+                f"openssl x509 -in {q(path)} -noout -subject -enddate"]
+    return [f"replace {path} with the renewed CA",
+            _REFRESH.get(ctx.family, "sudo update-ca-certificates"), restart_docker(ctx.family),
+            f"openssl x509 -in {q(path)} -noout -subject -enddate"]
+
+
+@rule(
+    id="tls.ca-expired", category="tls", severity="high",
+    title="a registry CA or client certificate has expired",
+    why="""
+Go checks the validity period of every certificate in the chain, the trusted CA included.
+Once a registry CA (certs.d *.crt or a local anchor) is past its notAfter date, pulls from
+the registries it signs fail with "x509: certificate has expired or is not yet valid:
+current time ... is after ..."; an expired client certificate is refused by the registry
+("remote error: tls: expired certificate" / "bad certificate").
+""",
+    remediation=["install the renewed CA/certificate"],
+)
+def ca_expired(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    now = clock_now(ctx)
+    if trust is None or now.real is None:
+        return
+    for label, path, cert, fpath in _registry_certs(ctx, trust):
+        end = iso_epoch(cert.get("not_after"))
+        if end is None or end > now.real:
+            continue
+        note = f"{subject(cert)} in {path}: not_after from the catalog, now from {now.source}"
+        if now.host is not None and now.host < end:
+            note += "; it still verifies here only because the host clock is behind"
+        yield Hit(evidence=[ev(fpath, cert.get("not_after"), f"after {day(now.real)}", note=note)],
+                  title=f"{label} expired on {day(end)}: {subject(cert)}"[:220],
+                  remediation=_renew(ctx, label, path))
+
+
+@rule(
+    id="tls.ca-expiring", category="tls", severity="medium",
+    title=f"a registry CA or client certificate expires within {EXPIRY_WARN_DAYS} days",
+    why=f"""
+Pulls still work, but the day the CA (or client certificate) passes its notAfter date every
+pull from the registries it covers fails with "x509: certificate has expired or is not yet
+valid". Replacing a CA takes a rollout to every host (and a docker restart for the system
+bundle): {EXPIRY_WARN_DAYS} days is the warning window.
+""",
+    remediation=["roll out the renewed CA/certificate before it expires"],
+)
+def ca_expiring(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    now = clock_now(ctx)
+    if trust is None or now.real is None:
+        return
+    for label, path, cert, fpath in _registry_certs(ctx, trust):
+        end = iso_epoch(cert.get("not_after"))
+        if end is None or end <= now.real or end - now.real > EXPIRY_WARN_DAYS * 86400:
+            continue
+        days = int((end - now.real) // 86400)
+        yield Hit(evidence=[ev(fpath, cert.get("not_after"),
+                               f"more than {EXPIRY_WARN_DAYS} days after {day(now.real)}",
+                               note=f"{subject(cert)} in {path}: not_after from the catalog")],
+                  title=f"{label} expires in {days} day(s) ({day(end)}): {subject(cert)}"[:220],
+                  remediation=_renew(ctx, label, path))
+
+
+@rule(
+    id="tls.client-cert-incomplete", category="tls", severity="high",
+    title="certs.d has a client certificate without its key (or a key without its certificate)",
+    why="""
+dockerd pairs /etc/docker/certs.d/<registry>/NAME.cert with NAME.key. When one of the two is
+missing every pull from that registry fails before connecting: "missing key
+.../client.key for client certificate .../client.cert. CA certificates must use the
+extension .crt." or "missing client certificate .../client.cert for key .../client.key".
+""",
+    remediation=["put the missing file next to its partner, or remove the orphan"],
+)
+def client_cert_incomplete(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    if trust is None:
+        return
+    for reg, d in sorted(trust.certs_d.items()):
+        certs = {f["path"][:-5] for f in d.kind("cert") if f["path"].endswith(".cert")}
+        keys = {f["path"][:-4] for f in d.kind("key") if f["path"].endswith(".key")}
+        for stem in sorted(certs ^ keys):
+            have, lack = (stem + ".cert", stem + ".key") if stem in certs else (stem + ".key", stem + ".cert")
+            yield Hit(
+                evidence=[ev(fact_path("tls", "certs_d", d.dirname), sorted(_files_of(d)),
+                             note=f"{have} has no {lack.rsplit('/', 1)[-1]}")],
+                title=f"certs.d/{cap(d.dirname, 80)}: {lack.rsplit('/', 1)[-1]} missing for {have.rsplit('/', 1)[-1]}",
+                remediation=[f"sudo install -m 600 ./{_safe_name(lack.rsplit('/', 1)[-1])} {q(lack)}   # from whoever issued the pair",
+                             f"or remove the orphan: sudo rm {q(have)}"],
+            )
+
+
+@rule(
+    id="tls.certs-d-misnamed", category="tls", severity="high",
+    title="a certificate in certs.d is ignored because of its file name",
+    why="""
+dockerd only reads *.crt (CA), *.cert (client certificate) and *.key files in
+/etc/docker/certs.d/<registry>/. A CA saved as ca.pem or ca.cer is silently ignored, so the
+registry's certificate is not trusted: "x509: certificate signed by unknown authority".
+""",
+    remediation=["rename the CA file to ca.crt"],
+)
+def certs_d_misnamed(ctx: HostContext) -> Iterator[Hit]:
+    trust = my_trust(ctx)
+    if trust is None:
+        return
+    for reg, d in sorted(trust.certs_d.items()):
+        for f in d.kind("other"):
+            if not (f.get("count") or 0) or f.get("has_private_key"):
+                continue
+            path = f["path"]
+            has_ca = bool(d.kind("ca"))
+            yield Hit(
+                evidence=[ev(fact_path("tls", "certs_d", d.dirname, path.rsplit("/", 1)[-1], "kind"), "other", "ca",
+                             note=f"{path} holds {f.get('count')} certificate(s) dockerd does not read")],
+                severity="low" if has_ca else "high",
+                title=f"certs.d/{cap(d.dirname, 80)}: {cap(path.rsplit('/', 1)[-1], 60)} is ignored (not *.crt)"
+                      + ("" if has_ca else ": no CA for this registry"),
+                remediation=[f"sudo mv {q(path)} {q(path.rsplit('.', 1)[0] + '.crt' if '.' in path.rsplit('/', 1)[-1] else path + '.crt')}",
+                             verify_command(reg)],
+            )
