@@ -79,7 +79,8 @@ def host(name: str, facts: Optional[dict] = None, status: str = "ok", incomplete
     if status == "unreachable":
         return HostResult(name=name, status=status, error=error or HostError("refused", "Connection refused"))
     facts = copy.deepcopy(facts if facts is not None else base_facts())
-    facts.get("system", {})["hostname"] = name
+    if isinstance(facts.get("system"), dict):
+        facts["system"]["hostname"] = name
     return HostResult(name=name, address=f"10.0.0.{abs(hash(name)) % 250 + 1}", status=status,
                       facts=facts, incomplete=dict(incomplete or {}), error=error)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .. import snapshot
+from . import paths
 from ..models import HostResult, RunResult
 from .drift import Expected
 from .flatten import ABSENT, canon_at
@@ -118,7 +119,7 @@ class Consensus:
         keys: Dict[str, Dict[str, Any]] = {col: {} for col in values}
         undecided: Dict[str, str] = {}
         for p, by_value in self.holders.items():
-            col = p.split(".", 1)[0].split("[", 1)[0]
+            col = paths.collector(p)
             if col not in quorate:
                 continue
             n = len(self.reporting[col])
@@ -143,7 +144,7 @@ class Consensus:
 
     def share(self, path: str, expected: Any, actual: Any) -> dict:
         by_value = self.holders.get(path, {})
-        col = path.split(".", 1)[0].split("[", 1)[0]
+        col = paths.collector(path)
         reporting = self.reporting.get(col, [])
         holders = dict(by_value)
         if expected is ABSENT or actual is ABSENT:
@@ -154,7 +155,7 @@ class Consensus:
     def majority_of(self, path: str) -> Tuple[Any, int, int, List[str]]:
         """(majority value or ABSENT, its count, hosts reporting, outlier hosts);
         value None-with-count-0 when there is no majority."""
-        col = path.split(".", 1)[0].split("[", 1)[0]
+        col = paths.collector(path)
         n = len(self.reporting.get(col, []))
         by_value = self.holders.get(path, {})
         exp = self.expected

@@ -119,9 +119,7 @@ class Expected:
         return cls(source=source, values=values, scope=frozenset(scope), share=share)
 
 
-def _collector(path: str) -> str:
-    head = path.split(".", 1)[0]
-    return head.split("[", 1)[0]
+_collector = paths.collector
 
 
 def _prefix_set(flat: Mapping[str, Any]) -> Set[str]:
@@ -163,7 +161,9 @@ def diff_host(host: str, flat: Mapping[str, Dict[str, Any]], keys: Mapping[str, 
         if col in expected.scope:
             extra = [p for p in hvals if p not in ekeys and p not in undecided and not ignore(p)]
         if missing or extra:
-            items.extend(_collapse(host, col, missing, extra, hvals, evals, expected))
+            # Subtrees shown as a value must not carry ignored facts (addresses, counters).
+            shown = {p: v for p, v in hvals.items() if not ignore(p)}
+            items.extend(_collapse(host, col, missing, extra, shown, evals, expected))
     for check in expected.checks:
         items.extend(check.violations(host, flat, scope, ignore, expected.share, expected.source))
     return items
@@ -187,7 +187,7 @@ def _collapse(host: str, col: str, missing: List[str], extra: List[str], hvals: 
             if a in hvals:  # host has a leaf where the baseline has a subtree
                 at, kind = a, "changed"
                 break
-            if a not in host_prefixes:
+            if a not in host_prefixes and a != col:  # the collector did report: not missing
                 at = a
                 break
         if at in done:
@@ -205,7 +205,7 @@ def _collapse(host: str, col: str, missing: List[str], extra: List[str], hvals: 
             if a in evals or a in done:  # reported above as a changed subtree
                 skip = True
                 break
-            if a not in exp_prefixes:
+            if a not in exp_prefixes and a != col:
                 at = a
                 break
         if skip or at in done:

@@ -213,4 +213,4 @@ def to_jsonable(value: Any) -> Any:
 
 
 def collectors_of(flat_paths: Iterable[str]) -> set:
-    return {p.split(".", 1)[0].split("[", 1)[0] for p in flat_paths}
+    return {paths.collector(p) for p in flat_paths}

@@ -9,6 +9,7 @@ import gc
 from contextlib import contextmanager
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
+from . import paths
 from ..models import HostResult, RunResult
 from .flatten import ABSENT, canon_at, flatten_grouped, subtree
 
@@ -43,14 +44,14 @@ class HostIndex:
 
     def value(self, path: str) -> Any:
         """The host's value at a leaf or subtree path, or ABSENT."""
-        col = path.split(".", 1)[0].split("[", 1)[0]
+        col = paths.collector(path)
         vals = self.flat.get(col, {})
         if path in vals:
             return vals[path]
         return subtree(vals, path)
 
     def key(self, path: str) -> Any:
-        col = path.split(".", 1)[0].split("[", 1)[0]
+        col = paths.collector(path)
         k = self.keys.get(col, {}).get(path, ABSENT)
         if k is ABSENT:
             v = self.value(path)
@@ -106,7 +107,7 @@ class FleetIndex:
         but lack the fact), over every audited host; memoized per path."""
         hit = self._counts.get(path)
         if hit is None:
-            col = path.split(".", 1)[0].split("[", 1)[0]
+            col = paths.collector(path)
             hit = {}
             for name, h in self.hosts.items():
                 if col in h.scope:

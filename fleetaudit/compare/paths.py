@@ -80,10 +80,17 @@ def split(path: str) -> Tuple[str, ...]:
     return tuple(keys)
 
 
+def collector(path: str) -> str:
+    """The first key of a path: the collector that reported the fact."""
+    if path.startswith("["):
+        return split(path)[0]
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
 def ancestors(path: str) -> List[str]:
-    """Proper ancestors below the collector, shortest first: a.b.c.d -> [a.b, a.b.c]."""
+    """Proper ancestors, shortest first: a.b.c.d -> [a, a.b, a.b.c]."""
     keys = split(path)
-    return [join_all(keys[:n]) for n in range(2, len(keys))]
+    return [join_all(keys[:n]) for n in range(1, len(keys))]
 
 
 def is_under(path: str, prefix: str) -> bool:
