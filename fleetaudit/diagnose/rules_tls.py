@@ -291,6 +291,12 @@ def my_trust(ctx: HostContext) -> Optional[Trust]:
     return host_trust(ctx, ctx.host)
 
 
+def address_of(ctx: HostContext, name: str) -> str:
+    """How to reach an inventory host from the auditor (for scp in remediation)."""
+    h = ctx.run.hosts.get(name)
+    return (getattr(h, "address", "") or name) if h is not None else name
+
+
 def _memo(ctx: HostContext) -> dict:
     return ctx.__dict__.setdefault("_tls_memo", {})
 
@@ -512,7 +518,7 @@ def registry_ca_missing(ctx: HostContext) -> Iterator[Hit]:
         fixes = [f"# on {holder.host}: {holder.files[0].get('path')} is the CA this host lacks"
                  if holder.host != "baseline" else
                  f"# the baseline's CA file: {holder.files[0].get('path')}",
-                 f"scp {q(holder.host)}:{q(holder.files[0].get('path'))} {q(src)}"
+                 f"scp {q(address_of(ctx, holder.host))}:{q(holder.files[0].get('path'))} {q(src)}"
                  if holder.host != "baseline" else f"copy that file here as {src}",
                  *certs_d_install(dirname, src)]
         if gap.in_anchor:
@@ -606,7 +612,7 @@ def local_ca_missing(ctx: HostContext) -> Iterator[Hit]:
                          note=f"anchor {name} is on the {source} (content not compared with this bundle)")],
             severity="medium",
             title=f"local CA anchor {cap(name, 80)} the fleet has is missing here",
-            remediation=[f"scp {q(holder)}:{q(path)} ./{_safe_name(name)}" if holder != "baseline"
+            remediation=[f"scp {q(address_of(ctx, holder))}:{q(path)} ./{_safe_name(name)}" if holder != "baseline"
                          else f"copy {path} from the baseline host",
                          *ca_install(ctx.family, f"./{_safe_name(name)}", name.rsplit(".", 1)[0])],
         )
@@ -879,7 +885,7 @@ def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
         dst_dir = f"{CERTS_D}/{dirname}"
         if holder != "baseline":
             fixes = [f"sudo mkdir -p {q(dst_dir)}"] + [
-                f"scp {q(holder)}:{q(src_dir + '/' + n)} ./{_safe_name(n)} && "
+                f"scp {q(address_of(ctx, holder))}:{q(src_dir + '/' + n)} ./{_safe_name(n)} && "
                 f"sudo install -m 600 ./{_safe_name(n)} {q(dst_dir + '/' + n)}" for n in copy[:4]]
         else:
             fixes = [f"sudo mkdir -p {q(dst_dir)}", f"copy {', '.join(copy[:4])} from the baseline's {src_dir}/"]
