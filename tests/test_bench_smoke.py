@@ -1,0 +1,53 @@
+"""Smoke test of the fleet benchmark: quick mode on a tiny fleet still produces its table
+and JSON (three rows: audit, floor, and Ansible measured or skipped with a reason).
+
+Speed is not asserted here (issue 4): CI only proves the benchmark still works.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.fleet
+
+
+def test_fleet_bench_quick(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to build the namespace test fleet")
+    out = tmp_path / "fleet.json"
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.fleet_bench", "--quick", "--sizes", "4", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert took < 60, f"quick mode took {took:.0f}s"
+
+    # The printed table: one row per contender, Ansible skipped with its reason.
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip().startswith("4 ")]
+    assert [r[1] for r in rows] == ["audit", "floor", "ansible"], proc.stdout
+    assert rows[0][2] == rows[1][2] == "4"           # every host answered both
+    assert "skipped" in rows[2] and "--quick" in " ".join(rows[2])
+
+    doc = json.loads(out.read_text())
+    size = doc["sizes"]["4"]
+    med = size["median"]
+    assert set(med) == {"audit", "floor"}
+    assert size["skipped"]["ansible"]
+    for name in ("audit", "floor"):
+        assert med[name]["ok"] == 4
+        assert med[name]["wall_s"] > 0 and med[name]["cpu_s"] > 0 and med[name]["maxrss_mb"] > 0
+        assert med[name]["bytes_per_host"] > 1000
+    # The audit and the floor ran the same script: the same bytes per host, give or take
+    # the clock mark and the nonce.
+    assert abs(med["audit"]["bytes_per_host"] - med["floor"]["bytes_per_host"]) < 200
+    assert "audit_cpu_vs_floor" in size["ratios"] and "audit_wall_vs_floor" in size["ratios"]
+    assert doc["targets"]["ansible_cpu_vs_audit"]["met"] is None
+    # the fleet is gone again
+    assert not (ROOT / ".lab" / "bench-4" / "lab.json").exists()
