@@ -894,7 +894,7 @@ def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
                   title=f"certs.d/{cap(dirname, 80)}: " + "; ".join(parts)[:200], remediation=fixes)
 
 
-def _registry_certs(ctx: HostContext, trust: Trust) -> List[Tuple[str, str, Cert, str]]:
+def registry_certs(ctx: HostContext, trust: Trust) -> List[Tuple[str, str, Cert, str]]:
     """(label, file path, certificate, fact path) of the certificates this host keeps for
     registries: certs.d CA and client certificates, and local CA anchors; each
     fingerprint once."""
@@ -943,7 +943,7 @@ def ca_expired(ctx: HostContext) -> Iterator[Hit]:
     now = clock_now(ctx)
     if trust is None or now.real is None:
         return
-    for label, path, cert, fpath in _registry_certs(ctx, trust):
+    for label, path, cert, fpath in registry_certs(ctx, trust):
         end = iso_epoch(cert.get("not_after"))
         if end is None or end > now.real:
             continue
@@ -971,7 +971,7 @@ def ca_expiring(ctx: HostContext) -> Iterator[Hit]:
     now = clock_now(ctx)
     if trust is None or now.real is None:
         return
-    for label, path, cert, fpath in _registry_certs(ctx, trust):
+    for label, path, cert, fpath in registry_certs(ctx, trust):
         end = iso_epoch(cert.get("not_after"))
         if end is None or end <= now.real or end - now.real > EXPIRY_WARN_DAYS * 86400:
             continue
