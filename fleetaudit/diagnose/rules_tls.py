@@ -75,7 +75,8 @@ def registries(ctx: HostContext) -> List[str]:
     host's own first, then private ones, then by name."""
     own = own_registries(ctx.facts)
     names = set(fleet_registries(ctx)) | set(own)
-    return sorted(names, key=lambda n: (n not in own, is_public(n) or n == DOCKER_HUB, n))
+    return sorted(names, key=lambda n: (n not in own, is_public(n) or n == DOCKER_HUB,
+                                        not own.get(n, "").startswith("credentials"), n))
 
 
 def example_registry(ctx: HostContext) -> str:
