@@ -96,8 +96,8 @@ def test_default_rules_ignore_volatile_and_identity_facts():
 
 
 def test_patterns_cover_subtrees_and_brackets_are_literal():
-    assert matches("dns.resolves", "dns.resolves.registry")
-    assert not matches("dns.resolves", "dns.resolvesx")
+    assert matches("dns.hosts_entries", "dns.hosts_entries.registry")
+    assert not matches("dns.hosts_entries", "dns.hosts_entriesx")
     assert matches('tls.certs_d["registry.lab:5000"]', 'tls.certs_d["registry.lab:5000"]["ca.crt"].kind')
     assert not matches('tls.certs_d["registry.lab:5000"]', 'tls.certs_d["registry.lab:50001"]')
     assert matches("*.mtu", "network.interfaces.eth0.mtu")
@@ -395,3 +395,38 @@ def test_annotate_fills_the_snapshot_contract():
     assert doc["matrix"]["system.arch"][0] == {"value": "x86_64", "hosts": ["web1", "web3", "web4"]}
     assert drift_from_json(doc["drift"])["web2"][0].path == "system.arch"
     assert drift_to_json(drift)["web2"][0]["host"] == "web2"
+
+
+# --- the fact path catalogue --------------------------------------------------------------
+
+def _fixture_files():
+    from test_compare_support import FACTS_DIR
+    return sorted(FACTS_DIR.glob("*/*.json"))
+
+
+@pytest.mark.parametrize("fixture", _fixture_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_path_a_collector_produces_is_catalogued(fixture):
+    collector = fixture.parent.name
+    facts = json.loads(fixture.read_text())["facts"]
+    unknown = [p for p in flatten({collector: facts}) if not paths.known(p)]
+    assert unknown == [], f"add to fleetaudit/compare/paths.py TREE: {unknown}"
+
+
+def test_catalogue_follows_the_collector_docstrings():
+    """Each collector's docstring lists its facts as '- key: ...' bullets."""
+    import re
+    from fleetaudit.collectors import REGISTRY
+    assert {c.name for c in REGISTRY} <= set(paths.COLLECTORS)
+    for c in REGISTRY:
+        keys = re.findall(r"^- ([a-z0-9_]+)\s*:", c.doc, flags=re.M)
+        assert keys, c.name
+        missing = [k for k in keys if not paths.known(f"{c.name}.{k}")]
+        assert missing == [], f"{c.name}: catalogue lacks {missing}"
+
+
+def test_unknown_paths_are_unknown():
+    assert paths.known("network.interfaces.*.mtu") and paths.known('tls.certs_d["r:5000"]["ca.crt"].sha256')
+    assert paths.known("daemon_json.config.log-opts.max-size")
+    assert not paths.known("network.interfaces.eth0.mtux")
+    assert not paths.known("docker.info.registry_mirror")
+    assert paths.suggest("docker.info.registry_mirror") == "docker.info.registry_mirrors"

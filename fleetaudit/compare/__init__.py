@@ -19,6 +19,7 @@ from .drift import DriftItem, Expected, compare_facts, describe_change, diff_hos
 from .flatten import ABSENT, canon_at, flatten
 from .ignore import DEFAULT_RULES, IDENTITY, VOLATILE, Ignore, as_ignore
 from .index import FleetIndex, gc_paused, index_for
+from . import paths
 from .paths import CATALOGUE
 from .policy import PolicyBaseline, PolicyError, load_policy
 
@@ -115,15 +116,23 @@ def fact_matrix(result: RunResult, ignore: Any = None,
     """
     ign = as_ignore(ignore)
     index = index_for(result)
+    # One counting pass over all hosts (what consensus does), not one pass per path.
+    everyone = Consensus("all audited hosts", list(index.hosts.values()), ign, min_hosts=1)
+    order = {name: i for i, name in enumerate(index.hosts)}
     out: Dict[str, List[dict]] = {}
-    for path in index.all_paths():
-        if ign(path):
+    for path, by_value in everyone.holders.items():
+        reporting = everyone.reporting.get(paths.collector(path), [])
+        present = sum(len(v) for v in by_value.values())
+        if only_differing and len(by_value) == 1 and present == len(reporting):
             continue
-        groups = value_groups(result, path)
-        if only_differing and len(groups) < 2:
-            continue
+        groups = [(everyone.value_of(path, k), sorted(names, key=order.__getitem__), repr(k))
+                  for k, names in by_value.items()]
+        if present < len(reporting):
+            lacking = set(reporting).difference(*by_value.values())
+            groups.append((ABSENT, [n for n in index.hosts if n in lacking], ""))
+        groups.sort(key=lambda g: (-len(g[1]), g[2]))
         out[path] = [{"value": None, "absent": True, "hosts": h} if v is ABSENT else {"value": v, "hosts": h}
-                     for v, h in groups]
+                     for v, h, _ in groups]
     return out
 
 

@@ -142,6 +142,10 @@ class Consensus:
         return Expected(source=f"consensus of {self.label}", values=values, keys=keys,
                         scope=frozenset(quorate), undecided=undecided, share=self.share)
 
+    def value_of(self, path: str, key: Any) -> Any:
+        """The value behind a canonical key (as the first host in name order has it)."""
+        return self._reps[path][key]
+
     def share(self, path: str, expected: Any, actual: Any) -> dict:
         by_value = self.holders.get(path, {})
         col = paths.collector(path)

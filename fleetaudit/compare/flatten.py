@@ -43,7 +43,8 @@ KEYED: Dict[str, Any] = {
 ORDERED_PATTERNS: Tuple[str, ...] = (
     "firewall.iptables.rules", "firewall.ip6tables.rules",          # older shape: one list
     "firewall.iptables.rules.*", "firewall.ip6tables.rules.*",      # per table
-    "dns.resolv_conf.nameservers", "dns.resolv_conf.search",
+    "dns.resolv_conf.nameservers", "dns.resolv_conf.search", "dns.resolved.upstreams",
+    "dns.uplink_nameservers", "dns.nsswitch_hosts",                 # sources are tried in order
     "daemon_json.dockerd_args", "docker.info.registry_mirrors",     # mirrors are tried in order
 )
 _ORDERED_SPLIT = [tuple(p.split(".")) for p in ORDERED_PATTERNS]

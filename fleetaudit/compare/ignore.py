@@ -3,7 +3,7 @@
 Patterns are globs over fact paths: `*` matches any run of characters (dots
 included), `?` one character; nothing else is special, so brackets in quoted path
 segments are literal. A pattern matching a path's ancestor covers the whole subtree:
-`dns.resolves` ignores every `dns.resolves.<name>`.
+`dns.hosts_entries` ignores every `dns.hosts_entries.<name>`.
 
 Two declared families are ignored by default:
 - VOLATILE: facts that change on a healthy host by themselves (uptime, used bytes,
@@ -25,6 +25,7 @@ VOLATILE: Tuple[Tuple[str, str], ...] = (
     ("disk.*.used*", "used bytes and inodes change with every pull"),
     ("disk.*.avail", "free space changes with every pull"),
     ("disk.*.inodes_used*", "used inodes change with every pull"),
+    ("disk.*.inodes_free", "free inodes change with every pull"),
     ("disk.docker_df", "image and container sizes change with every pull"),
     ("daemon_log", "log counters and samples are events, checked by rule"),
     ("restarts", "restart counters and container lists are state, checked by rule"),

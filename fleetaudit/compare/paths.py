@@ -108,8 +108,9 @@ def is_under(path: str, prefix: str) -> bool:
 # (an interface, a registry, a user), "**" any subtree (the user's own daemon.json).
 _ = None
 _PROXY_VALUE = {"value": _, "var": _, "source": _}
-_DISK_FS = {k: _ for k in ("path", "size", "used", "avail", "used_pct", "inodes", "inodes_used",
-                           "inodes_used_pct", "fs_type", "mount", "device", "error")}
+_DISK_FS = {k: _ for k in ("path", "source", "filesystem", "mount", "size", "used", "avail",
+                           "used_pct", "inodes", "inodes_used", "inodes_free", "inodes_used_pct",
+                           "error")}
 _CA_FILE = {k: _ for k in ("path", "sha256", "size", "count", "has_private_key", "kind",
                            "suffix_ok", "fingerprints")}
 _IPTABLES = {"installed": _, "version": _, "backend": _, "error": _, "permission_denied": _,
@@ -154,10 +155,12 @@ TREE = {
         "profile": {"*": {"*": _}},
         "session_env": {"*": _},
     },
-    "dns": {  # per docs/facts.md until the collector lands
-        "resolv_conf": {"nameservers": _, "search": _, "options": _, "is_stub": _, "error": _},
-        "resolved": {"upstreams": _, "available": _, "error": _},
-        "daemon_dns": _, "resolves": {"*": _}, "error": _,
+    "dns": {
+        "resolv_conf": {"present": _, "symlink": _, "nameservers": _, "search": _, "options": _,
+                        "is_stub": _},
+        "resolved": {"available": _, "tool": _, "upstreams": _, "per_link": {"*": _}, "error": _},
+        "uplink_nameservers": _, "nsswitch_hosts": _, "hosts_entries": {"*": _},
+        "hosts_capped": _, "error": _,
     },
     "tls": {
         "bundle": {"present": _, **_CA_FILE},
@@ -190,11 +193,11 @@ TREE = {
         "ntpd": {k: _ for k in ("available", "synchronized", "sys_peer", "peers", "error")},
         "timesyncd_flag": _,
     },
-    "disk": {  # per docs/facts.md until the collector lands
-        "data_root": _DISK_FS, "root": _DISK_FS,
-        "docker_df": {k: _ for k in ("images_size", "containers_size", "volumes_size",
-                                     "build_cache_size", "error")},
-        "error": _,
+    "disk": {
+        "data_root": _DISK_FS, "root": _DISK_FS, "same_filesystem": _,
+        "docker_df": {k: {"total": _, "active": _, "size": _, "reclaimable": _}
+                      for k in ("images", "containers", "volumes", "build_cache")},
+        "docker_df_error": _, "error": _,
     },
     "credentials": {
         "users": {"*": {
