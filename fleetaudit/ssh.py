@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import getpass
 import os
 import socket
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import asyncssh
+from asyncssh.config import SSHClientConfig
 
 from .inventory.model import Host
 from .models import HostError
@@ -293,20 +295,48 @@ class Connector:
                 raise
         return await asyncio.shield(fut)
 
-    async def connect(self, host: Host) -> asyncssh.SSHClientConnection:
+    def _route(self, host: Host):
+        """(address, port, jump, proxy_command) after ~/.ssh/config, as OpenSSH would.
+
+        The inventory address is what ssh would be given, so config blocks match on it
+        (an alias when the inventory has no explicit address). Inventory values win;
+        the config fills what the inventory leaves at its default.
+        """
+        paths = self.config_paths()
+        if not paths:
+            return host.address, host.port, host.jump, None
         try:
-            kwargs = self._common(host.name, host.address, host.port, host.user, host.identity_file)
-            if host.jump:
+            cfg = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(),
+                                       host.user or "", host.address, host.port or 22)
+        except (OSError, ValueError, asyncssh.Error):
+            return host.address, host.port, host.jump, None
+        address = cfg.get("Hostname") or host.address
+        port = host.port if host.port != 22 else int(cfg.get("Port") or 22)
+        jump = host.jump or cfg.get("ProxyJump")
+        if isinstance(jump, str) and jump.lower() == "none":
+            jump = None
+        return address, port, jump, cfg.get("ProxyCommand")
+
+    async def connect(self, host: Host) -> asyncssh.SSHClientConnection:
+        address, port, jump, proxy_command = self._route(host)
+        try:
+            kwargs = self._common(host.name, address, port, host.user, host.identity_file)
+            if jump:
                 try:
-                    kwargs["tunnel"] = await self._jump(host.jump, host.identity_file)
+                    kwargs["tunnel"] = await self._jump(jump, host.identity_file)
                 except ConnectFailed:
                     raise
                 except BaseException as exc:
                     err = classify_ssh_error(exc, host, self.known)
-                    raise ConnectFailed(HostError(err.cls, f"jump host {host.jump}: {err.message}"))
+                    raise ConnectFailed(HostError(err.cls, f"jump host {jump}: {err.message}"))
+                # Given the inventory address, asyncssh applies the same config block
+                # (HostName, User, IdentityFile) that chose this jump.
+                conn = await asyncssh.connect(host.address, **kwargs)
+            elif proxy_command:
+                # The config's ProxyCommand opens the stream; asyncssh runs it.
                 conn = await asyncssh.connect(host.address, **kwargs)
             else:
-                sock = await _open_tcp(host.address, host.port, self.opts)
+                sock = await _open_tcp(address, port, self.opts)
                 try:
                     conn = await asyncssh.connect(host.address, sock=sock, **kwargs)
                 except BaseException:
@@ -321,7 +351,7 @@ class Connector:
         if kwargs["known_hosts"] is None:  # trust on first use: remember what we saw
             key = conn.get_server_host_key()
             if key is not None:
-                await self.known.record(host.address, host.port, key)
+                await self.known.record(address, port, key)
         return conn
 
     async def close(self) -> None:

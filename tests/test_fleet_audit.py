@@ -156,3 +156,56 @@ def test_unreachable_hosts_are_findings_too(audit):
         cls = planted.get("error_class")
         if cls and cls != "sudo":
             assert rules.get(host) == f"ssh.{cls}"
+
+
+def test_ssh_config_aliases_and_jump_hosts(demo_fleet, tmp_path):
+    """~/.ssh/config-style aliases (HostName, User, IdentityFile, ProxyJump) and
+    inventory jump hosts reach real hosts; a refused target behind a jump host is
+    classified from what the jump host reports."""
+    h = demo_fleet.hosts
+    key = demo_fleet.key_path
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(
+        f"Host web-alias\n  HostName {h['good-1'].address}\n  User root\n  IdentityFile {key}\n"
+        f"Host behind-golden\n  HostName {h['good-2'].address}\n  User root\n  IdentityFile {key}\n"
+        f"  ProxyJump root@{h['golden'].address}\n"
+        f"Host {h['golden'].address}\n  IdentityFile {key}\n"
+    )
+    inv = tmp_path / "fleet.yml"
+    inv.write_text(
+        "hosts:\n"
+        "  web-alias: {}\n"
+        "  behind-golden: {}\n"
+        f"  jumped: {{address: {h['good-3'].address}, user: root, identity_file: {key},"
+        f" jump: 'root@{h['golden'].address}:22'}}\n"
+        f"  jumped-refused: {{address: {h['refused'].address}, user: root, identity_file: {key},"
+        f" jump: 'root@{h['golden'].address}:22'}}\n"
+    )
+    out = tmp_path / "snap.json"
+    proc = run_cli(["audit", "-i", str(inv), "--ssh-config", str(cfg), "--known-hosts",
+                    demo_fleet.known_hosts_path, "--json", str(out), "-q",
+                    "--reports-dir", str(tmp_path / "r")], cwd=tmp_path)
+    hosts = json.loads(out.read_text())["hosts"]
+    assert hosts["web-alias"]["facts"]["system"]["hostname"] == "good-1"
+    assert hosts["behind-golden"]["facts"]["system"]["hostname"] == "good-2"
+    assert hosts["jumped"]["facts"]["system"]["hostname"] == "good-3"
+    assert hosts["jumped-refused"]["error"]["class"] == "refused"
+    assert proc.returncode == 3
+
+
+def test_accept_new_records_keys_and_strict_mode_refuses_unknown(demo_fleet, tmp_path):
+    inv = Path(demo_fleet.state_dir) / "inventory.ini"
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    base = ["audit", "-i", str(inv), "--limit", "golden", "-q", "--reports-dir", str(tmp_path / "r"),
+            "--json", str(tmp_path / "s.json")]
+    strict = run_cli(base + ["--known-hosts", str(empty)], cwd=tmp_path)
+    snap = json.loads((tmp_path / "s.json").read_text())
+    assert strict.returncode == 3
+    assert snap["hosts"]["golden"]["error"]["class"] == "hostkey-unknown"
+    tofu = run_cli(base + ["--known-hosts", str(empty), "--accept-new"], cwd=tmp_path)
+    assert json.loads((tmp_path / "s.json").read_text())["hosts"]["golden"]["status"] == "ok"
+    assert demo_fleet.hosts["golden"].address in empty.read_text()
+    again = run_cli(base + ["--known-hosts", str(empty)], cwd=tmp_path)
+    assert json.loads((tmp_path / "s.json").read_text())["hosts"]["golden"]["status"] == "ok"
+    assert tofu.returncode in (0, 1) and again.returncode in (0, 1)
