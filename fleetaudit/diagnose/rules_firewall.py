@@ -137,7 +137,8 @@ def output_443_blocked(ctx: HostContext) -> Iterator[Hit]:
     elif direct and not proxied:
         severity, reach = "critical", "no proxy in between"
     elif direct:
-        severity, reach = "high", f"{len(direct)} registr{'y' if len(direct) == 1 else 'ies'} bypass the proxy (NO_PROXY)"
+        severity, reach = "high", (f"{len(direct)} registr{'y bypasses' if len(direct) == 1 else 'ies bypass'} "
+                                   "the proxy (NO_PROXY)")
     else:
         severity, reach = "low", f"every registry the fleet uses goes through the proxy {proxy}"
     symptoms = _symptoms(ctx, EGRESS_SYMPTOMS)
@@ -297,7 +298,7 @@ def _reachable(lines: List[str], roots: Tuple[str, ...]) -> Set[str]:
 
 def _static(line: str) -> bool:
     chain = _chain_of(line) or ""
-    if _DYNAMIC_CHAIN.match(chain) or _DYNAMIC_IFACE.search(line):
+    if _DYNAMIC_CHAIN.match(chain) or (chain != "DOCKER-USER" and _DYNAMIC_IFACE.search(line)):
         return False
     if any(_DYNAMIC_CHAIN.match(t) for t in _targets(line)):
         return False
@@ -306,11 +307,16 @@ def _static(line: str) -> bool:
     return True
 
 
-def _nft_tables(ruleset: str) -> Dict[str, List[str]]:
+# The tables iptables-nft / ip6tables-nft create: with the nf_tables backend they are
+# compared through `iptables -S` (older nft versions do not mark them with a comment).
+_XTABLES = {f"{fam} {t}" for fam in ("ip", "ip6") for t in ("filter", "nat", "mangle", "raw", "security")}
+
+
+def _nft_tables(ruleset: str, xtables_nft: bool) -> Dict[str, List[str]]:
     """'family name' -> normalized lines of the nft tables iptables-nft does not manage
     (those are compared through iptables -S), orchestrators' tables left out."""
     out: Dict[str, List[str]] = {}
-    managed: Set[str] = set()
+    managed: Set[str] = set(_XTABLES) if xtables_nft else set()
     current, depth = None, 0
     for raw in ruleset.splitlines():
         s = raw.strip()
@@ -362,7 +368,7 @@ def firewall_shape(facts: Any) -> Any:
         if isinstance(bc, dict):
             hooks.setdefault(f"{bc.get('family')} {bc.get('table')}", set()).add(str(bc.get("hook")))
     ruleset = nft.get("ruleset") if isinstance(nft.get("ruleset"), str) else ""
-    for table, lines in sorted(_nft_tables(ruleset).items()):
+    for table, lines in sorted(_nft_tables(ruleset, ipt.get("backend") == "nf_tables").items()):
         lines = [f"{table}: {ln}" for ln in lines]
         if "output" in hooks.get(table, ()):
             nft_out += lines

@@ -73,10 +73,23 @@ def own_registries(facts: dict) -> Dict[str, str]:
 def registries(ctx: HostContext) -> List[str]:
     """The registries the fleet evidently uses (see rules_proxy.fleet_registries), this
     host's own first, then private ones, then by name."""
+    memo = _memo(ctx)
+    if "registries" in memo:
+        return memo["registries"]
+    cache = run_cache(ctx.run)
+    if "registry-names" not in cache:
+        # The fleet's names do not depend on the host asking (only its baseline adds some):
+        # one call per run, not one per host (fleet_registries walks every host).
+        cache["registry-names"] = set(fleet_registries(HostContext(host=ctx.host, run=ctx.run)))
     own = own_registries(ctx.facts)
-    names = set(fleet_registries(ctx)) | set(own)
-    return sorted(names, key=lambda n: (n not in own, is_public(n) or n == DOCKER_HUB,
-                                        not own.get(n, "").startswith("credentials"), n))
+    names = set(cache["registry-names"]) | set(own)
+    if isinstance(ctx.baseline, dict):
+        names |= set(own_registries(ctx.baseline))
+        base_dirs = dig(ctx.baseline, "tls.certs_d")
+        names |= {h for h in map(registry_host, base_dirs if isinstance(base_dirs, dict) else ()) if h}
+    memo["registries"] = sorted(names, key=lambda n: (n not in own, is_public(n) or n == DOCKER_HUB,
+                                                      not own.get(n, "").startswith("credentials"), n))
+    return memo["registries"]
 
 
 def example_registry(ctx: HostContext) -> str:
@@ -315,19 +328,10 @@ class Holder:
 @dataclass
 class ExpectedCA:
     registry: str
-    holders: List[Holder]
+    holders: List[Holder]            # a few hosts (or the baseline) to copy the CA from
     source: str
-
-    @property
-    def fps(self) -> Dict[str, Cert]:
-        out: Dict[str, Cert] = {}
-        for h in self.holders:
-            out.update(h.fps)
-        return out
-
-    @property
-    def shas(self) -> Set[str]:
-        return {f.get("sha256") for h in self.holders for f in h.files if f.get("sha256")}
+    fps: Dict[str, Cert] = field(default_factory=dict)   # what the catalog knows of it
+    shas: Set[str] = field(default_factory=set)          # its files' hashes
 
 
 def _holder(ctx: HostContext, name: str, trust: Trust, reg: str) -> Optional[Holder]:
@@ -342,11 +346,26 @@ def _holder(ctx: HostContext, name: str, trust: Trust, reg: str) -> Optional[Hol
     return Holder(name, d.dirname, cas, fps)
 
 
-def _fleet_cas(ctx: HostContext) -> Tuple[Dict[str, List[Holder]], int]:
-    """registry -> hosts with a certs.d CA for it, and how many hosts' trust is known."""
+@dataclass
+class FleetCA:
+    """One registry's certs.d CAs over the fleet, counted once per run."""
+
+    hosts: Set[str] = field(default_factory=set)
+    sample: List[Holder] = field(default_factory=list)
+    fp_hosts: Dict[str, int] = field(default_factory=dict)
+    sha_hosts: Dict[str, int] = field(default_factory=dict)
+    certs: Dict[str, Cert] = field(default_factory=dict)
+    own: Dict[str, Holder] = field(default_factory=dict)   # host -> its holder (to discount it)
+
+
+SAMPLE_HOLDERS = 3
+
+
+def _fleet_cas(ctx: HostContext) -> Tuple[Dict[str, FleetCA], int]:
+    """registry -> the fleet's certs.d CAs for it, and how many hosts' trust is known."""
     cache = run_cache(ctx.run)
     if "tls-fleet-cas" not in cache:
-        holders: Dict[str, List[Holder]] = {}
+        out: Dict[str, FleetCA] = {}
         known = 0
         for h in audited_hosts(ctx.run):
             t = host_trust(ctx, h)
@@ -355,35 +374,57 @@ def _fleet_cas(ctx: HostContext) -> Tuple[Dict[str, List[Holder]], int]:
             known += 1
             for reg in t.certs_d:
                 got = _holder(ctx, h.name, t, reg)
-                if got:
-                    holders.setdefault(reg, []).append(got)
-        cache["tls-fleet-cas"] = (holders, known)
+                if not got:
+                    continue
+                agg = out.setdefault(reg, FleetCA())
+                agg.hosts.add(h.name)
+                agg.own[h.name] = got
+                if len(agg.sample) < SAMPLE_HOLDERS + 1:
+                    agg.sample.append(got)
+                for fp, c in got.fps.items():
+                    agg.fp_hosts[fp] = agg.fp_hosts.get(fp, 0) + 1
+                    agg.certs.setdefault(fp, c)
+                for sha in {f.get("sha256") for f in got.files if f.get("sha256")}:
+                    agg.sha_hosts[sha] = agg.sha_hosts.get(sha, 0) + 1
+        cache["tls-fleet-cas"] = (out, known)
     return cache["tls-fleet-cas"]
+
+
+def _others(agg: FleetCA, me: str) -> Tuple[Dict[str, Cert], Set[str], List[Holder]]:
+    """The fleet's CAs for a registry without this host's own contribution."""
+    mine = agg.own.get(me)
+    my_fps = set(mine.fps) if mine else set()
+    my_shas = {f.get("sha256") for f in mine.files} if mine else set()
+    fps = {fp: agg.certs[fp] for fp, n in agg.fp_hosts.items() if n - (fp in my_fps) > 0}
+    shas = {sha for sha, n in agg.sha_hosts.items() if n - (sha in my_shas) > 0}
+    return fps, shas, [h for h in agg.sample if h.host != me][:SAMPLE_HOLDERS]
 
 
 def expected_cas(ctx: HostContext) -> List[ExpectedCA]:
     """Registry CAs this host should trust: the baseline's certs.d CAs; those a strict
     majority of the fleet has; and those other hosts have for a registry this host
     evidently pulls from (its credentials, mirrors or daemon log name it)."""
-    holders, known = _fleet_cas(ctx)
+    fleet, known = _fleet_cas(ctx)
     own = own_registries(ctx.facts)
     out: Dict[str, ExpectedCA] = {}
     base = trust_of(ctx, ctx.baseline) if ctx.baseline is not None else None
     for reg in sorted(base.certs_d if base else ()):
         got = _holder(ctx, "baseline", base, reg)
         if got:
-            out[reg] = ExpectedCA(reg, [got], "baseline")
-    for reg, hs in sorted(holders.items()):
-        if reg in out:
+            out[reg] = ExpectedCA(reg, [got], "baseline", dict(got.fps),
+                                  {f.get("sha256") for f in got.files if f.get("sha256")})
+    for reg, agg in sorted(fleet.items()):
+        n_others = len(agg.hosts - {ctx.name})
+        if reg in out or not n_others:
             continue
-        others = [h for h in hs if h.host != ctx.name]
-        if not others:
-            continue
-        if base is None and known >= MIN_MAJORITY_HOSTS and len(hs) * 2 > known:
-            out[reg] = ExpectedCA(reg, others, f"fleet majority ({len(hs)} of {known} hosts)")
+        if base is None and known >= MIN_MAJORITY_HOSTS and len(agg.hosts) * 2 > known:
+            source = f"fleet majority ({len(agg.hosts)} of {known} hosts)"
         elif reg in own:
-            out[reg] = ExpectedCA(reg, others, f"{len(others)} other host(s) trust a CA for it "
-                                               f"and this host pulls from it ({own[reg]})")
+            source = f"{n_others} other host(s) trust a CA for it and this host pulls from it ({own[reg]})"
+        else:
+            continue
+        fps, shas, holders = _others(agg, ctx.name)
+        out[reg] = ExpectedCA(reg, holders, source, fps, shas)
     return [out[r] for r in sorted(out)]
 
 
@@ -820,17 +861,24 @@ def _expected_dir(ctx: HostContext, reg: str, mine: Optional[CertsDir]) -> Optio
         d = base.certs_d.get(reg) if base else None
         return (d, "baseline", "baseline") if d else None
     dirs, known = _fleet_dirs(ctx)
-    others = [(h, d) for h, d in dirs.get(reg, []) if h != ctx.name]
-    majority = known >= MIN_MAJORITY_HOSTS and len(dirs.get(reg, [])) * 2 > known
-    if not others or not (mine or majority or reg in own_registries(ctx.facts)):
+    holders = dirs.get(reg, [])
+    n_others = len(holders) - (1 if mine else 0)
+    majority = known >= MIN_MAJORITY_HOSTS and len(holders) * 2 > known
+    if n_others <= 0 or not (mine or majority or reg in own_registries(ctx.facts)):
         return None
-    votes: Dict[str, List[Tuple[str, CertsDir]]] = {}
-    for h, d in others:
-        votes.setdefault(repr(sorted(_files_of(d).items())), []).append((h, d))
-    best = max(votes.values(), key=len)
-    if len(best) * 2 <= len(others):
+    cache = run_cache(ctx.run)
+    if ("tls-dir-votes", reg) not in cache:     # once per registry, not once per host
+        votes: Dict[str, List[Tuple[str, CertsDir]]] = {}
+        for h, d in holders:
+            votes.setdefault(repr(sorted(_files_of(d).items())), []).append((h, d))
+        cache[("tls-dir-votes", reg)] = sorted(votes.items(), key=lambda kv: -len(kv[1]))
+    own_key = repr(sorted(_files_of(mine).items())) if mine else None
+    ranked = [(len(v) - (1 if k == own_key else 0), k, v) for k, v in cache[("tls-dir-votes", reg)]]
+    count, _, group = max(ranked, key=lambda r: r[0])
+    if count * 2 <= n_others:
         return None
-    return best[0][1], best[0][0], f"{len(best)} of {len(others)} other hosts with this directory"
+    h, d = next((h, d) for h, d in group if h != ctx.name)
+    return d, h, f"{count} of {n_others} other hosts with this directory"
 
 
 @rule(
