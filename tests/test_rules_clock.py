@@ -143,3 +143,43 @@ def test_ntp_disabled_and_family_commands():
 def test_synchronized_hosts_are_quiet():
     for case in ("chrony-synced", "timedatectl-systemd", "ntpd-synced"):
         assert on(findings(fleet(skewed(0.2, time_case=case)), "clock"), "bad", "clock.ntp-unsynchronized") == []
+
+
+# ---------------------------------------------------------------- junk anywhere
+
+JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replaced(facts, collector, path, junk):
+    facts = copy.deepcopy(facts)
+    if not path:
+        facts[collector] = junk
+        return facts
+    cur = facts[collector]
+    for key in path[:-1]:
+        cur = cur[key]
+    cur[path[-1]] = junk
+    return facts
+
+
+def junk_cases(make, collectors):
+    base = make()
+    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
+
+
+def test_junk_in_any_fact_never_breaks_a_rule():
+    for collector, path, value in junk_cases(golden, ('time',)):
+        bad = _replaced(golden(), collector, path, value)
+        run = fleet(bad)
+        broken = [f for f in findings(run, "clock") if f.title.startswith("rule ") and "failed" in f.title]
+        assert broken == [], (collector, path, value, broken[0].evidence)

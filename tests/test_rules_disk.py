@@ -120,3 +120,43 @@ def test_root_filesystem_only_when_separate():
     assert facts_named(f) == ["disk.root.used_pct"]
     bad["disk"]["same_filesystem"] = True
     assert on(findings(fleet(bad), "disk"), "bad", "disk.root-full") == []
+
+
+# ---------------------------------------------------------------- junk anywhere
+
+JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replaced(facts, collector, path, junk):
+    facts = copy.deepcopy(facts)
+    if not path:
+        facts[collector] = junk
+        return facts
+    cur = facts[collector]
+    for key in path[:-1]:
+        cur = cur[key]
+    cur[path[-1]] = junk
+    return facts
+
+
+def junk_cases(make, collectors):
+    base = make()
+    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
+
+
+def test_junk_in_any_fact_never_breaks_a_rule():
+    for collector, path, value in junk_cases(golden, ('disk',)):
+        bad = _replaced(golden(), collector, path, value)
+        run = fleet(bad)
+        broken = [f for f in findings(run, "disk") if f.title.startswith("rule ") and "failed" in f.title]
+        assert broken == [], (collector, path, value, broken[0].evidence)

@@ -195,3 +195,55 @@ def test_docker_managed_chains_are_not_compared():
     bad["firewall"] = parsed("docker-forward", published_port)
     found = findings(fleet(bad, base=lambda: with_fw("docker-forward")), "firewall")
     assert on(found, "bad", "firewall.rules-differ") == []
+
+
+# ---------------------------------------------------------------- junk anywhere
+
+JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replaced(facts, collector, path, junk):
+    facts = copy.deepcopy(facts)
+    if not path:
+        facts[collector] = junk
+        return facts
+    cur = facts[collector]
+    for key in path[:-1]:
+        cur = cur[key]
+    cur[path[-1]] = junk
+    return facts
+
+
+def junk_cases(make, collectors):
+    base = make()
+    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
+
+
+def test_junk_in_any_fact_never_breaks_a_rule():
+    for collector, path, value in junk_cases(golden, ('firewall',)):
+        bad = _replaced(golden(), collector, path, value)
+        run = fleet(bad)
+        broken = [f for f in findings(run, "firewall") if f.title.startswith("rule ") and "failed" in f.title]
+        assert broken == [], (collector, path, value, broken[0].evidence)
+
+
+def test_a_docker_user_rule_is_the_users_and_is_compared():
+    def no_user_rule(section):
+        section["ipt_filter"]["out"] = section["ipt_filter"]["out"].replace(
+            "-A DOCKER-USER -i docker0 -p tcp -m tcp --dport 443 -j DROP\n", "")
+    bad = golden()
+    bad["firewall"] = parsed("docker-forward", no_user_rule)
+    found = findings(fleet(bad, base=lambda: with_fw("docker-forward")), "firewall")
+    f, = on(found, "bad", "firewall.rules-differ")
+    assert f.severity == "low" and "FORWARD" in f.title     # containers only, not pulls
+    assert "-A DOCKER-USER -i docker0 -p tcp -m tcp --dport 443 -j DROP" in f.evidence[0]["expected"]

@@ -129,3 +129,43 @@ def test_remediation_follows_the_os_family():
     bad["system"] = fixture("system", "rocky9")
     f, = on(findings(fleet(bad), "mtu"), "bad", "mtu.interface-differs")
     assert any("nmcli" in r and "802-3-ethernet.mtu 1500" in r for r in f.remediation)
+
+
+# ---------------------------------------------------------------- junk anywhere
+
+JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replaced(facts, collector, path, junk):
+    facts = copy.deepcopy(facts)
+    if not path:
+        facts[collector] = junk
+        return facts
+    cur = facts[collector]
+    for key in path[:-1]:
+        cur = cur[key]
+    cur[path[-1]] = junk
+    return facts
+
+
+def junk_cases(make, collectors):
+    base = make()
+    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
+
+
+def test_junk_in_any_fact_never_breaks_a_rule():
+    for collector, path, value in junk_cases(golden, ('network', 'daemon_json')):
+        bad = _replaced(golden(), collector, path, value)
+        run = fleet(bad)
+        broken = [f for f in findings(run, "mtu") if f.title.startswith("rule ") and "failed" in f.title]
+        assert broken == [], (collector, path, value, broken[0].evidence)

@@ -356,3 +356,53 @@ def test_bundle_unknown_is_not_missing():
     bad = golden()
     bad["tls"] = fixture("tls", "no-output")          # listing never arrived
     assert on(tls_findings(fleet(bad)), "bad", "tls.bundle-missing") == []
+
+
+# ---------------------------------------------------------------- junk anywhere
+
+JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replaced(facts, collector, path, junk):
+    facts = copy.deepcopy(facts)
+    if not path:
+        facts[collector] = junk
+        return facts
+    cur = facts[collector]
+    for key in path[:-1]:
+        cur = cur[key]
+    cur[path[-1]] = junk
+    return facts
+
+
+def junk_cases(make, collectors):
+    base = make()
+    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
+
+
+def test_junk_in_any_fact_never_breaks_a_rule():
+    for collector, path, value in junk_cases(no_ca, ('tls', 'time', 'credentials', 'daemon_log')):
+        bad = _replaced(no_ca(), collector, path, value)
+        run = run_of({"good-0": golden(), "good-1": golden(), "good-2": golden(), "bad": bad})
+        broken = [f for f in tls_findings(run) if f.title.startswith("rule ") and "failed" in f.title]
+        assert broken == [], (collector, path, value, broken[0].evidence)
+
+
+def test_junk_catalog_entries_never_break_a_rule():
+    junk = {LAB_CA: "junk", GOLDEN_BUNDLE: [None, {"sha256": 5}, {"sha256": "ab", "subject": ["x"]}],
+            NOCA_BUNDLE: [{"sha256": "cd", "subject": "CN=x", "not_after": ["x"], "not_before": 7}]}
+    bad = no_ca()
+    bad["daemon_log"] = fixture("daemon_log", "lab-no-ca-x509")
+    found = tls_findings(fleet(bad, catalog=junk))
+    assert not [f for f in found if f.title.startswith("rule ") and "failed" in f.title]
+    assert on(found, "bad", "tls.registry-ca-missing")      # still found: by file, not by content

@@ -174,7 +174,7 @@ def output_dns_blocked(ctx: HostContext) -> Iterator[Hit]:
     by = dig(ctx.facts, "firewall.blocked_by.output_dns")
     by = by if isinstance(by, str) else ""
     direct, proxied, proxy = _routes(ctx)
-    servers = [s for s in dig(ctx.facts, "dns.resolv_conf.nameservers") or [] if isinstance(s, str)]
+    servers = [s for s in _list(dig(ctx.facts, "dns.resolv_conf.nameservers")) if isinstance(s, str)]
     severity = "high"
     note = f"nameservers: {', '.join(servers)[:80]}" if servers else "nameservers unknown"
     if proxied and not direct:
@@ -270,6 +270,10 @@ def legacy_tables(ctx: HostContext) -> Iterator[Hit]:
 
 # ------------------------------------------------------------------ rule set drift
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _chain_of(line: str) -> Optional[str]:
     m = re.match(r"^-A (\S+)", line)
     return m.group(1) if m else None
@@ -357,14 +361,14 @@ def firewall_shape(facts: Any) -> Any:
         if tool.get("installed") and (tool.get("error") or tool.get("permission_denied") or tool.get("truncated")):
             return MISSING
     rules = ipt.get("rules") if isinstance(ipt.get("rules"), dict) else {}
-    filt = [ln for ln in rules.get("filter") or [] if isinstance(ln, str)]
-    nat = [ln for ln in rules.get("nat") or [] if isinstance(ln, str)]
+    filt = [ln for ln in _list(rules.get("filter")) if isinstance(ln, str)]
+    nat = [ln for ln in _list(rules.get("nat")) if isinstance(ln, str)]
     out_chains = _reachable(filt, ("OUTPUT",))
     fwd_chains = _reachable(filt, ("FORWARD",)) - out_chains
     policies = ipt.get("policies") if isinstance(ipt.get("policies"), dict) else {}
     nft_out, nft_fwd = [], []
     hooks: Dict[str, Set[str]] = {}
-    for bc in nft.get("base_chains") or []:
+    for bc in _list(nft.get("base_chains")):
         if isinstance(bc, dict):
             hooks.setdefault(f"{bc.get('family')} {bc.get('table')}", set()).add(str(bc.get("hook")))
     ruleset = nft.get("ruleset") if isinstance(nft.get("ruleset"), str) else ""

@@ -45,8 +45,8 @@ def _is_candidate(i: dict) -> bool:
     if str(i.get("state") or "").upper() not in ("UP", "UNKNOWN"):
         return False
     addrs = i.get("addresses")
-    if addrs is None:
-        return True   # no `ip`: addresses unknown
+    if not isinstance(addrs, list):
+        return addrs is None   # null: no `ip`, addresses unknown; anything else is junk
     return any(isinstance(a, str) and "." in a and not a.startswith("127.") and not a.startswith("169.254.")
                for a in addrs)
 
@@ -55,7 +55,8 @@ def uplink(facts: Any) -> Optional[Uplink]:
     net = dig(facts, "network")
     if not isinstance(net, dict) or net.get("error"):
         return None
-    ifaces: Dict[str, dict] = {i["name"]: i for i in net.get("interfaces") or []
+    listed = net.get("interfaces") if isinstance(net.get("interfaces"), list) else []
+    ifaces: Dict[str, dict] = {i["name"]: i for i in listed
                                if isinstance(i, dict) and isinstance(i.get("name"), str)}
     route = net.get("default_route")
     if isinstance(route, dict) and isinstance(route.get("interface"), str):

@@ -214,7 +214,8 @@ def catalog_certs(ctx: HostContext, sha: Any) -> Optional[List[Cert]]:
     got = ctx.catalog(sha)
     if not isinstance(got, list):
         return None
-    return [c for c in got if isinstance(c, dict) and isinstance(c.get("sha256"), str)]
+    return [c for c in got if isinstance(c, dict) and isinstance(c.get("sha256"), str)
+            and isinstance(c.get("subject", ""), str)]
 
 
 def subject(cert: Cert) -> str:
@@ -265,13 +266,36 @@ class Trust:
         return {c["sha256"] for certs in self.dir_certs.values() if certs for c in certs}
 
 
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _typed(value: Any, kind: type) -> Any:
+    return value if isinstance(value, kind) and not (kind is int and isinstance(value, bool)) else None
+
+
+def clean_file(f: Any) -> Optional[dict]:
+    """A tls file entry with every field of the type the collector documents (None
+    otherwise): host data is untrusted, and snapshots may come from older versions."""
+    if not isinstance(f, dict):
+        return None
+    out = {
+        "path": _typed(f.get("path"), str), "kind": _typed(f.get("kind"), str),
+        "sha256": f["sha256"] if isinstance(f.get("sha256"), str) and _HEX64.match(f["sha256"]) else None,
+        "size": _typed(f.get("size"), int), "count": _typed(f.get("count"), int),
+        "has_private_key": _typed(f.get("has_private_key"), bool),
+        "suffix_ok": _typed(f.get("suffix_ok"), bool), "present": _typed(f.get("present"), bool),
+    }
+    return out
+
+
 def trust_of(ctx: HostContext, facts: Any) -> Optional[Trust]:
     """The trust view of some facts; None when the tls facts are missing or incomplete."""
     tls = dig(facts, "tls") if isinstance(facts, dict) else None
     if not isinstance(tls, dict) or tls.get("error") or not isinstance(tls.get("bundle"), dict):
         return None
-    bundle = tls["bundle"]
-    anchors = [a for a in tls.get("anchors") or [] if isinstance(a, dict) and isinstance(a.get("path"), str)]
+    bundle = clean_file(tls["bundle"])
+    raw_anchors = tls.get("anchors") if isinstance(tls.get("anchors"), list) else []
+    anchors = [a for a in map(clean_file, raw_anchors) if a and a["path"]]
     certs_d: Dict[str, CertsDir] = {}
     dir_certs: Dict[str, Optional[List[Cert]]] = {}
     raw = tls.get("certs_d")
@@ -279,7 +303,7 @@ def trust_of(ctx: HostContext, facts: Any) -> Optional[Trust]:
         reg = registry_host(dirname)
         if not reg or not isinstance(files, list):
             continue
-        good = [f for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)]
+        good = [f for f in map(clean_file, files) if f and f["path"]]
         certs_d.setdefault(reg, CertsDir(dirname, good))
         for f in good:
             if f.get("kind") in ("ca", "cert"):
@@ -731,8 +755,8 @@ def _peer_key(facts: Any) -> Any:
 
 
 def _bundle_sha(facts: Any) -> Any:
-    b = dig(facts, "tls.bundle")
-    if dig(facts, "tls.error") or not isinstance(b, dict) or not b.get("present") or not b.get("sha256"):
+    b = clean_file(dig(facts, "tls.bundle"))
+    if dig(facts, "tls.error") or not b or not b["present"] or not b["sha256"]:
         return MISSING
     return b["sha256"]
 
