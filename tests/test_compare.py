@@ -14,7 +14,7 @@ from fleetaudit.compare.flatten import canon_at, flatten, subtree
 from fleetaudit.compare.ignore import matches
 from fleetaudit.models import HostError
 
-from test_compare_support import base_facts, host, interface, run, set_path
+from test_compare_support import base_facts, host, interface, run
 
 NO_IGNORE = Ignore(defaults=False)
 

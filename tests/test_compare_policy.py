@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from fleetaudit.compare import ABSENT, ConsensusBaseline, Ignore, PolicyError, compare_run, load_policy
+from fleetaudit.compare import ABSENT, ConsensusBaseline, PolicyError, compare_run, load_policy
 from fleetaudit.compare.policy import VersionSpec, parse_policy, parse_version
 
-from test_compare_support import base_facts, host, interface, run
+from test_compare_support import host, interface, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -261,3 +261,18 @@ def test_error_attributes():
         parse_policy("checks:\n  - path: docker.info.bogus\n    equals: 1\n", "p.yml")
     e = err.value
     assert (e.file, e.line, e.path) == ("p.yml", 2, "docker.info.bogus")
+
+
+def test_numbers_match_numbers_reported_as_text(tmp_path):
+    a = host("a")
+    a.facts["docker"]["info"]["cgroup_version"] = "2"
+    got = violations(tmp_path, """
+        checks:
+          - path: docker.info.cgroup_version
+            equals: 2
+          - path: docker.info.cgroup_version
+            in: [1, 2]
+          - path: docker.info.live_restore
+            equals: 0
+    """, [a])
+    assert [p for p, *_ in got["a"]] == ["docker.info.live_restore"]  # false is not 0

@@ -13,7 +13,7 @@ import json
 from deepdiff import DeepDiff
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from fleetaudit.compare import (ABSENT, ConsensusBaseline, HostBaseline, Ignore, compare_facts,
+from fleetaudit.compare import (ConsensusBaseline, HostBaseline, Ignore, compare_facts,
                                 compare_run, paths, value_groups)
 from fleetaudit.compare.flatten import flatten
 

@@ -92,15 +92,5 @@ def run(hosts: Iterable[HostResult], groups: Optional[Dict[str, list]] = None) -
     return r
 
 
-def set_path(facts: dict, dotted: str, value) -> dict:
-    """facts with facts[a][b][c] = value for 'a.b.c' (plain keys only)."""
-    node = facts
-    keys = dotted.split(".")
-    for k in keys[:-1]:
-        node = node[k]
-    node[keys[-1]] = value
-    return facts
-
-
 def interface(facts: dict, name: str) -> dict:
     return next(i for i in facts["network"]["interfaces"] if i["name"] == name)

@@ -27,7 +27,7 @@ __all__ = [
     "ABSENT", "Baseline", "BaselineError", "CATALOGUE", "Consensus", "ConsensusBaseline",
     "DriftItem", "Expected", "FleetIndex", "HostBaseline", "Ignore", "PolicyBaseline",
     "PolicyError", "SnapshotBaseline", "annotate", "compare_facts", "compare_run", "diff_hosts",
-    "drift_from_json", "drift_to_json", "fact_matrix", "flatten", "load_baseline",
+    "describe_change", "drift_from_json", "drift_to_json", "fact_matrix", "flatten", "load_baseline",
     "load_policy", "save_baseline", "value_groups", "DEFAULT_RULES", "VOLATILE", "IDENTITY",
 ]
 

@@ -16,7 +16,7 @@ They are ignored for DRIFT only: diagnosis rules still read them directly (a dat
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 # (pattern, why) - the why shows in `fleetaudit` docs and the report's baseline notes.
 VOLATILE: Tuple[Tuple[str, str], ...] = (

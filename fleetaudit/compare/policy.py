@@ -29,7 +29,7 @@ from . import paths
 from .baseline import Baseline, fleet_share
 from .drift import DriftItem, Expected
 from .flatten import ABSENT, canon_at, subtree
-from .ignore import Ignore, as_ignore
+from .ignore import Ignore
 from .index import index_for
 
 OPERATORS = ("equals", "in", "version", "min", "max", "contains", "excludes", "present", "absent")
@@ -187,9 +187,9 @@ class Check:
         if value is ABSENT:
             return "the host does not have this fact"
         if op == "equals":
-            return None if canon_at(path, value) == canon_at(path, arg) else ""
+            return None if _same(path, value, arg) else ""
         if op == "in":
-            return None if canon_at(path, value) in {canon_at(path, a) for a in arg} else ""
+            return None if any(_same(path, value, a) for a in arg) else ""
         if op == "version":
             have = parse_version(value)
             if have is None:
@@ -208,10 +208,20 @@ class Check:
         raise AssertionError(op)
 
 
+def _same(path: str, value: Any, want: Any) -> bool:
+    """Fact equality, except that a number written in YAML matches the same number
+    reported as text (docker reports cgroup_version "2"; a policy says 2)."""
+    if canon_at(path, value) == canon_at(path, want):
+        return True
+    pair = (value, want)
+    if any(isinstance(x, str) for x in pair) and any(_number(x) for x in pair):
+        return str(value).strip() == str(want).strip()
+    return False
+
+
 def _has(value: Any, item: Any) -> bool:
     if isinstance(value, list):
-        want = canon_at("", item)
-        return any(canon_at("", v) == want for v in value)
+        return any(_same("", v, item) for v in value)
     if isinstance(value, dict):
         return str(item) in value
     if isinstance(value, str):
