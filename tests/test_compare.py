@@ -430,3 +430,30 @@ def test_unknown_paths_are_unknown():
     assert not paths.known("network.interfaces.eth0.mtux")
     assert not paths.known("docker.info.registry_mirror")
     assert paths.suggest("docker.info.registry_mirror") == "docker.info.registry_mirrors"
+
+
+# --- captured faults from the test fleet ---------------------------------------------------
+
+def _captured(collector, case):
+    from test_compare_support import FACTS_DIR
+    path = FACTS_DIR / collector / f"{case}.json"
+    if not path.exists():
+        pytest.skip(f"no capture {collector}/{case}")
+    return json.loads(path.read_text())["facts"]
+
+
+def test_captured_faults_are_drift_on_the_right_host():
+    hosts = [host(f"h{i}") for i in range(6)]
+    hosts[1].facts["network"] = _captured("network", "lab-mtu-1400")
+    hosts[2].facts["firewall"] = _captured("firewall", "lab-fw-443")
+    hosts[3].facts["tls"] = _captured("tls", "lab-no-ca")
+    drift = compare_run(run(hosts))
+    assert [h for h, items in drift.items() if items] == ["h1", "h2", "h3"]
+    assert [(i.path, i.expected, i.actual) for i in drift["h1"]] == [("network.interfaces.eth0.mtu", 1500, 1400)]
+    fw = _by_path(drift["h2"])
+    assert fw["firewall.output_blocks_443"].actual is True
+    assert fw["firewall.iptables.rules.filter"].detail == "added -A OUTPUT -p tcp -m tcp --dport 443 -j DROP"
+    tls = _by_path(drift["h3"])
+    assert tls["tls.certs_d"].kind == "missing"  # the registry's certs.d dir, as one item
+    assert tls["tls.bundle.sha256"].kind == "changed"
+    assert any(p.startswith("tls.anchors[") and i.kind == "missing" for p, i in tls.items())
