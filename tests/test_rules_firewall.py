@@ -54,6 +54,7 @@ def serious(found):
 
 from fleetaudit.collectors import firewall as firewall_collector  # noqa: E402
 from fleetaudit.collectors.base import Part  # noqa: E402
+from fleetaudit.compare.paths import known  # noqa: E402
 
 
 def with_fw(case):
@@ -101,7 +102,9 @@ def test_443_dropped_for_a_registry_in_no_proxy_is_high():
     assert facts_named(f)[:2] == ["firewall.output_blocks_443", "firewall.blocked_by.output_443"]
     assert "i/o timeout" in f.evidence[1]["note"]
     assert "sudo iptables -t filter -D OUTPUT -p tcp -m tcp --dport 443 -j DROP" in f.remediation
-    assert "registry.fleet.test" in f.evidence[2]["actual"]
+    assert f.evidence[2]["fact"] == "docker.info.no_proxy"
+    assert f.evidence[2]["note"].endswith("directly on 443: registry.fleet.test")
+    assert all(known(e["fact"]) for e in f.evidence)
     assert on(found, "good-0", "firewall.output-443-blocked") == []
 
 

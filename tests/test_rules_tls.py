@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleetaudit.certs import digest
+from fleetaudit.compare.paths import known
 from fleetaudit.diagnose import diagnose, load_rules
 from fleetaudit.models import HostResult, RunResult
 
@@ -110,6 +111,7 @@ def test_registry_ca_missing_is_critical_when_the_log_shows_x509():
     assert "daemon_log.counts.x509-unknown-authority" in facts_named(f)
     assert any("certs.d/registry.fleet.test" in r for r in f.remediation)
     assert "x509: certificate signed by unknown authority" in f.why
+    assert all(known(e["fact"]) for e in f.evidence)
     # one fault, one finding: the same CA is not reported again as a missing anchor / bundle drift
     assert on(found, "no-ca", "tls.local-ca-missing") == []
     assert on(found, "no-ca", "tls.bundle-differs") == []

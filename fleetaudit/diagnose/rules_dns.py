@@ -12,7 +12,7 @@ from typing import Any, Iterator, List, Optional
 from .base import Hit, HostContext, dig, ev, rule
 from .rules_daemon import MISSING, Expect, cap, daemon_config, expect, fact_path, q, restart_docker
 from .rules_proxy import daemon_proxy, no_proxy_covers
-from .rules_tls import example_registry, log_counts, registries, split_host_port
+from .rules_tls import example_registry, log_counts, registries, split_host_port, whose
 
 STUBS = ("127.0.0.53", "127.0.0.54")
 # Pull errors a resolver problem produces (fleetaudit.pullerrors ids).
@@ -214,9 +214,9 @@ def resolver_differs(ctx: HostContext) -> Iterator[Hit]:
     want = exp.value
     symptoms = _symptoms(ctx)
     if not set(mine) & set(want):
-        severity, how = "high", f"asks {', '.join(mine)[:80]} instead of the fleet's {', '.join(want)[:80]}"
+        severity, how = "high", f"asks {', '.join(mine)[:80]} instead of {whose(exp)} {', '.join(want)[:80]}"
     elif set(mine) != set(want):
-        severity, how = "medium", f"nameservers {', '.join(mine)[:80]} differ from the fleet's {', '.join(want)[:80]}"
+        severity, how = "medium", f"nameservers {', '.join(mine)[:80]} differ from {whose(exp)} {', '.join(want)[:80]}"
     else:
         severity, how = "low", f"same nameservers in another order ({', '.join(mine)[:80]})"
     if symptoms:
@@ -300,9 +300,10 @@ def daemon_dns_differs(ctx: HostContext) -> Iterator[Hit]:
     if loopback:
         title = f'daemon.json "dns" holds loopback {", ".join(loopback)[:60]}: containers cannot reach it'
     elif not mine:
-        title = f'no daemon.json "dns" (the fleet sets {", ".join(want)[:80]})'
+        title = f'no daemon.json "dns" ({whose(exp)[:-2]} sets {", ".join(want)[:80]})'
     else:
-        title = f'daemon.json "dns" {", ".join(mine)[:60]} differs from the fleet\'s {", ".join(want or [])[:60] or "(none)"}'
+        title = (f'daemon.json "dns" {", ".join(mine)[:60]} differs from {whose(exp)} '
+                 f'{", ".join(want or [])[:60] or "(none)"}')
     target = [s for s in (want or []) if not s.startswith("127.")]
     fixes = [f'set "dns": [{", ".join(q(s) for s in target)}] in /etc/docker/daemon.json' if target
              else 'remove "dns" from /etc/docker/daemon.json (containers then get the host\'s upstream servers)',
@@ -348,13 +349,13 @@ def hosts_pin(ctx: HostContext) -> Iterator[Hit]:
             continue
         want = exp.value
         if mine and not want:
-            title = f"/etc/hosts pins {name} to {', '.join(mine)[:60]}; the fleet resolves it via DNS"
+            title = f"/etc/hosts pins {name} to {', '.join(mine)[:60]}; {whose(exp)[:-2]} resolves it via DNS"
             fixes = [f"sudo sed -i.bak -E '/[[:space:]]{_sed_name(name)}([[:space:]]|$)/d' /etc/hosts"]
         elif want and not mine:
-            title = f"/etc/hosts has no pin for {name}; the fleet pins it to {', '.join(want)[:60]}"
+            title = f"/etc/hosts has no pin for {name}; {whose(exp)[:-2]} pins it to {', '.join(want)[:60]}"
             fixes = [f"echo {q(want[0] + ' ' + name)} | sudo tee -a /etc/hosts"]
         else:
-            title = f"/etc/hosts pins {name} to {', '.join(mine)[:60]}, the fleet to {', '.join(want)[:60]}"
+            title = f"/etc/hosts pins {name} to {', '.join(mine)[:60]}, {whose(exp)[:-2]} to {', '.join(want)[:60]}"
             fixes = [f"sudo sed -i.bak -E '/[[:space:]]{_sed_name(name)}([[:space:]]|$)/d' /etc/hosts",
                      f"echo {q(want[0] + ' ' + name)} | sudo tee -a /etc/hosts"]
         yield Hit(evidence=[ev(fact_path("dns", "hosts_entries", name), mine, want, note=exp.source),

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 from .base import Hit, HostContext, dig, ev, rule
 from .rules_daemon import MISSING, cap, expect, fact_path, q
 from .rules_proxy import daemon_proxy, no_proxy_covers, proxy_endpoint
-from .rules_tls import example_registry, log_counts, registries, split_host_port
+from .rules_tls import example_registry, log_counts, registries, split_host_port, whose
 
 # Pull errors a blocked egress produces (fleetaudit.pullerrors ids).
 EGRESS_SYMPTOMS = ("io-timeout", "connection-refused", "no-route-to-host", "network-unreachable")
@@ -150,7 +150,10 @@ def output_443_blocked(ctx: HostContext) -> Iterator[Hit]:
                 ev("firewall.blocked_by.output_443", cap(by, 300) or None,
                    note="pulls fail with " + _block_error(by, target))]
     if direct:
-        evidence.append(ev("registries", direct[:8], note="reached directly on 443 by dockerd"))
+        dp = daemon_proxy(ctx.facts)
+        origin = dp.origin.get("NO_PROXY", "proxy.daemon.NO_PROXY") if dp else "proxy.daemon.NO_PROXY"
+        evidence.append(ev(origin, (dp.get("NO_PROXY") or None) if dp else None,
+                           note="registries dockerd reaches directly on 443: " + ", ".join(direct[:8])))
     yield Hit(evidence=evidence + symptoms, severity=severity,
               title=f"outgoing tcp/443 is blocked: {reach}"[:200],
               remediation=[*_undo(by, "443", "tcp"), _persist(ctx.family, by),
@@ -393,9 +396,9 @@ def firewall_shape(facts: Any) -> Any:
     }
 
 
-def _diff(mine: dict, want: dict) -> Tuple[List[str], List[str], List[str], bool]:
+def _diff(mine: dict, want: dict, other: str = "fleet") -> Tuple[List[str], List[str], List[str], bool]:
     """(policy changes, extra lines, missing lines, order differs) of one direction."""
-    pol = [f"{k} {mine['policies'].get(k, '-')} (fleet {want['policies'].get(k, '-')})"
+    pol = [f"{k} {mine['policies'].get(k, '-')} ({other} {want['policies'].get(k, '-')})"
            for k in sorted(set(mine["policies"]) | set(want["policies"]))
            if mine["policies"].get(k) != want["policies"].get(k)]
     a, b = Counter(mine["rules"] + mine["nft"]), Counter(want["rules"] + want["nft"])
@@ -424,8 +427,9 @@ def rules_differ(ctx: HostContext) -> Iterator[Hit]:
     exp = expect(ctx, "firewall.egress_shape", firewall_shape)
     if exp is None or not isinstance(exp.value, dict) or exp.value == mine:
         return
-    pol_o, extra_o, missing_o, order_o = _diff(mine["output"], exp.value["output"])
-    pol_f, extra_f, missing_f, order_f = _diff(mine["forward"], exp.value["forward"])
+    other = whose(exp)[4:-2]
+    pol_o, extra_o, missing_o, order_o = _diff(mine["output"], exp.value["output"], other)
+    pol_f, extra_f, missing_f, order_f = _diff(mine["forward"], exp.value["forward"], other)
     egress = bool(pol_o or extra_o or missing_o or order_o)
     if not egress and not (pol_f or extra_f or missing_f or order_f):
         return
@@ -447,7 +451,7 @@ def rules_differ(ctx: HostContext) -> Iterator[Hit]:
         if extra:
             parts.append(f"{len(extra)} {label} rule(s) only here")
         if missing:
-            parts.append(f"{len(missing)} fleet {label} rule(s) missing")
+            parts.append(f"{len(missing)} {other} {label} rule(s) missing")
         if order:
             parts.append(f"{label} rules in another order")
     evidence = []
@@ -477,7 +481,7 @@ def rules_differ(ctx: HostContext) -> Iterator[Hit]:
                          + "   # a rule only this host has")
     fixes.append(_persist(ctx.family, ""))
     yield Hit(evidence=evidence, severity=severity,
-              title="firewall differs from the fleet: " + "; ".join(parts)[:200], remediation=fixes)
+              title=f"firewall differs from {whose(exp)[:-2]}: " + "; ".join(parts)[:200], remediation=fixes)
 
 
 def _filter_lines(facts: Any) -> List[str]:

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from .base import Hit, HostContext, dig, ev, rule
 from .rules_daemon import MISSING, daemon_config, expect, fact_path, q, restart_docker
-from .rules_tls import example_registry, log_counts, split_host_port
+from .rules_tls import example_registry, log_counts, split_host_port, whose
 
 # Pull errors lost large packets produce (fleetaudit.pullerrors ids): with them in the
 # daemon log an MTU difference is no longer a suspicion.
@@ -126,7 +126,7 @@ def interface_differs(ctx: HostContext) -> Iterator[Hit]:
         return
     symptoms = _symptoms(ctx)
     lower = up.mtu < exp.value
-    title = (f"{up.name} MTU {up.mtu} is {'below' if lower else 'above'} the fleet's {exp.value}")
+    title = (f"{up.name} MTU {up.mtu} is {'below' if lower else 'above'} {whose(exp)} {exp.value}")
     fixes = [f"ip link show {q(up.name)}", path_probe(ctx, min(up.mtu, exp.value)),
              path_probe(ctx, max(up.mtu, exp.value)),
              f"sudo ip link set dev {q(up.name)} mtu {exp.value}   # takes effect now, lost on reboot",

@@ -100,6 +100,11 @@ def example_registry(ctx: HostContext) -> str:
     return regs[0]
 
 
+def whose(exp: Any) -> str:
+    """"the baseline's" or "the fleet's", for titles comparing with an expectation."""
+    return "the baseline's" if str(getattr(exp, "source", "")).startswith("baseline") else "the fleet's"
+
+
 def log_counts(facts: dict, classes: Tuple[str, ...]) -> Dict[str, int]:
     """class -> count of this host's daemon-log pull errors among `classes`."""
     counts = dig(facts, "daemon_log.counts")
