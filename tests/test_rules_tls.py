@@ -408,3 +408,9 @@ def test_junk_catalog_entries_never_break_a_rule():
     found = tls_findings(fleet(bad, catalog=junk))
     assert not [f for f in found if f.title.startswith("rule ") and "failed" in f.title]
     assert on(found, "bad", "tls.registry-ca-missing")      # still found: by file, not by content
+
+
+def test_hosts_without_docker_get_no_docker_trust_findings():
+    bad = no_ca()
+    bad["docker"] = fixture("docker", "not-installed")
+    assert on(tls_findings(fleet(bad)), "bad") == []

@@ -96,6 +96,7 @@ existing containers may fail to write their logs. Reported at {USED_MEDIUM_PCT:g
 {USED_HIGH_PCT:g}% (high), and critical when less than {human(CRITICAL_FREE_BYTES)} is left.
 """,
     remediation=["docker system df", "docker system prune -f"],
+    needs_docker=True,
 )
 def data_root_full(ctx: HostContext) -> Iterator[Hit]:
     u = _usage(ctx.facts, "data_root")
@@ -127,6 +128,7 @@ device" mid-layer. Reported at {INODES_MEDIUM_PCT:g}% of inodes used (medium), {
 {INODES_CRITICAL_PCT:g}% (critical).
 """,
     remediation=["df -i /var/lib/docker", "docker system prune -f"],
+    needs_docker=True,
 )
 def inodes_full(ctx: HostContext) -> Iterator[Hit]:
     u = _usage(ctx.facts, "data_root")
@@ -156,6 +158,7 @@ up the daemon misbehaves and pulls through the containerd image store fail with 
 left on device". Reported at {ROOT_LOW_PCT:g}% (low) and {ROOT_MEDIUM_PCT:g}% (medium).
 """,
     remediation=["df -h /", "sudo du -xsh /var/* | sort -h | tail"],
+    needs_docker=True,
 )
 def root_full(ctx: HostContext) -> Iterator[Hit]:
     if dig(ctx.facts, "disk.same_filesystem") is not False:

@@ -286,6 +286,7 @@ failure resolving ...", "Could not resolve host"). A loopback address there (127
 127.0.0.1) is the host's own loopback, which containers on a bridge network cannot reach.
 """,
     remediation=['set "dns" in /etc/docker/daemon.json like the fleet', "restart docker"],
+    needs_docker=True,
 )
 def daemon_dns_differs(ctx: HostContext) -> Iterator[Hit]:
     mine = daemon_dns(ctx.facts)

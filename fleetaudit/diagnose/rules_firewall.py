@@ -200,6 +200,7 @@ traffic from containers, not dockerd's pulls. `docker build` RUN steps and conta
 download anything fail ("Could not connect", "i/o timeout"), while `docker pull` works.
 """,
     remediation=["sudo iptables -S FORWARD; sudo iptables -S DOCKER-USER"],
+    needs_docker=True,
 )
 def forward_443_blocked(ctx: HostContext) -> Iterator[Hit]:
     if dig(ctx.facts, "firewall.forward_blocks_443") is not True:

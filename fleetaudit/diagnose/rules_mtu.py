@@ -151,6 +151,7 @@ lost they hang: `docker build` RUN steps and containers stall on downloads ("TLS
 timeout", apt/pip hanging). dockerd's own pulls use the host's stack and are not affected.
 """,
     remediation=['set "mtu" in /etc/docker/daemon.json to the uplink MTU', "restart docker"],
+    needs_docker=True,
 )
 def daemon_above_uplink(ctx: HostContext) -> Iterator[Hit]:
     up, mtu = uplink(ctx.facts), daemon_mtu(ctx.facts)
@@ -174,6 +175,7 @@ Docker does not adapt the bridge to the uplink: docker0 stays at 1500 (or the da
 back, and hang on downloads otherwise. Pulls by dockerd itself are not affected.
 """,
     remediation=['set "mtu" in /etc/docker/daemon.json to the uplink MTU', "restart docker"],
+    needs_docker=True,
 )
 def docker0_above_uplink(ctx: HostContext) -> Iterator[Hit]:
     up = uplink(ctx.facts)

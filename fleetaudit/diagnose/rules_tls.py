@@ -517,6 +517,7 @@ load system roots and no roots provided"), Docker Hub included; only registries 
 own CA in /etc/docker/certs.d/<registry>/ still work.
 """,
     remediation=["install the distribution's ca-certificates package", "restart docker"],
+    needs_docker=True,
 )
 def bundle_missing(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -551,6 +552,7 @@ certificate signed by unknown authority" (containerd/kubelet: "tls: failed to ve
 certificate: x509: certificate signed by unknown authority").
 """,
     remediation=["copy the registry CA from a working host to /etc/docker/certs.d/<registry>/ca.crt"],
+    needs_docker=True,
 )
 def registry_ca_missing(ctx: HostContext) -> Iterator[Hit]:
     x509 = log_counts(ctx.facts, ("x509-unknown-authority",))
@@ -649,6 +651,7 @@ it: "x509: certificate signed by unknown authority" (through an intercepting pro
 Docker Hub and every public registry too).
 """,
     remediation=["install the CA into the system trust (see the commands) and restart docker"],
+    needs_docker=True,
 )
 def local_ca_missing(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -714,6 +717,7 @@ although the CA file is on the host.
 """,
     remediation=["sudo update-ca-certificates   # RHEL: sudo update-ca-trust extract",
                  "sudo systemctl restart docker"],
+    needs_docker=True,
 )
 def anchor_not_merged(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -802,6 +806,7 @@ than the fleet.
 """,
     remediation=["bring ca-certificates to the fleet's version and reinstall the fleet's local CAs",
                  "restart docker"],
+    needs_docker=True,
 )
 def bundle_differs(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -921,6 +926,7 @@ longer ends in it; a missing client certificate fails with "remote error: tls: c
 required" (or "bad certificate") on registries that demand mutual TLS.
 """,
     remediation=["copy /etc/docker/certs.d/<registry>/ from a working host (no docker restart needed)"],
+    needs_docker=True,
 )
 def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -1015,6 +1021,7 @@ current time ... is after ..."; an expired client certificate is refused by the 
 ("remote error: tls: expired certificate" / "bad certificate").
 """,
     remediation=["install the renewed CA/certificate"],
+    needs_docker=True,
 )
 def ca_expired(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -1043,6 +1050,7 @@ valid". Replacing a CA takes a rollout to every host (and a docker restart for t
 bundle): {EXPIRY_WARN_DAYS} days is the warning window.
 """,
     remediation=["roll out the renewed CA/certificate before it expires"],
+    needs_docker=True,
 )
 def ca_expiring(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -1071,6 +1079,7 @@ missing every pull from that registry fails before connecting: "missing key
 extension .crt." or "missing client certificate .../client.cert for key .../client.key".
 """,
     remediation=["put the missing file next to its partner, or remove the orphan"],
+    needs_docker=True,
 )
 def client_cert_incomplete(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
@@ -1099,6 +1108,7 @@ dockerd only reads *.crt (CA), *.cert (client certificate) and *.key files in
 registry's certificate is not trusted: "x509: certificate signed by unknown authority".
 """,
     remediation=["rename the CA file to ca.crt"],
+    needs_docker=True,
 )
 def certs_d_misnamed(ctx: HostContext) -> Iterator[Hit]:
     trust = my_trust(ctx)
