@@ -147,8 +147,9 @@ def daemon_mtu(facts: Any) -> Optional[int]:
     why="""
 daemon.json "mtu" sets the MTU of docker0 and the containers on it. Larger than the host's
 uplink, containers send packets the uplink cannot carry; where "fragmentation needed" gets
-lost they hang: `docker build` RUN steps and containers stall on downloads ("TLS handshake
-timeout", apt/pip hanging). dockerd's own pulls use the host's stack and are not affected.
+lost they hang: pulls made inside containers (docker-in-docker, CI runners) stall with
+"net/http: TLS handshake timeout" or "unexpected EOF", `docker build` RUN steps hang on
+downloads. dockerd's own pulls use the host's stack and are not affected.
 """,
     remediation=['set "mtu" in /etc/docker/daemon.json to the uplink MTU', "restart docker"],
     needs_docker=True,
@@ -170,9 +171,10 @@ def daemon_above_uplink(ctx: HostContext) -> Iterator[Hit]:
     title="docker0's MTU is larger than the uplink MTU",
     why="""
 Docker does not adapt the bridge to the uplink: docker0 stays at 1500 (or the daemon's
-"mtu") on an uplink with a smaller MTU (VPN, VXLAN, OpenStack 1450, GCP 1460). Containers and
-`docker build` RUN steps then send packets that only pass where "fragmentation needed" comes
-back, and hang on downloads otherwise. Pulls by dockerd itself are not affected.
+"mtu") on an uplink with a smaller MTU (VPN, VXLAN, OpenStack 1450, GCP 1460). Containers send
+packets that only pass where "fragmentation needed" comes back: pulls inside containers
+(docker-in-docker, CI runners) stall with "net/http: TLS handshake timeout", builds hang on
+downloads. Pulls by dockerd itself are not affected.
 """,
     remediation=['set "mtu" in /etc/docker/daemon.json to the uplink MTU', "restart docker"],
     needs_docker=True,
