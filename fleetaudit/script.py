@@ -110,6 +110,8 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         f"FA_BECOME={1 if opts.become else 0}",
         f"FA_LOG_HOURS={int(opts.log_window_hours)}",
         'FA_UID=$(id -u 2>/dev/null)',
+        # Values one collector leaves for a later one (never inherited from the login env).
+        'FA_DOCKER_ROOT=',
         PREAMBLE.strip("\n"),
         # The time mark goes first and unfiltered so it leaves the host immediately.
         "printf '@@%s:T:%s\\n' \"$FA_N\" \"$(date +%s.%N 2>/dev/null || date +%s)\"",

@@ -26,13 +26,21 @@ from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
 
 DEFAULT_ROOT = "/var/lib/docker"
 
-# The root dir is needed twice: as a part (for the facts) and as df's argument. The
-# part's raw text (markers included) is captured, re-emitted, and its first absolute
-# path taken; anything else (daemon down) falls back to the default.
+# The root dir is needed twice: as a part (for the facts) and as df's argument. When
+# the docker collector's `docker info` already answered, it left DockerRootDir in
+# FA_DOCKER_ROOT and the part is printed from that (the same text `docker info --format
+# '{{.DockerRootDir}}'` prints) without a second docker CLI call. Otherwise the part's
+# raw text (markers included) is captured, re-emitted, and its first absolute path
+# taken; anything else (daemon down) falls back to the default.
 SCRIPT = r"""
-FA_DR=$(fa_root docker_root docker info --format '{{.DockerRootDir}}')
-printf '%s\n' "$FA_DR"
-FA_DR=$(printf '%s\n' "$FA_DR" | sed -n '/^\//{p;q;}')
+if [ -n "$FA_DOCKER_ROOT" ]; then
+  fa_part docker_root; printf '%s\n' "$FA_DOCKER_ROOT"; fa_rc 0
+  FA_DR=$FA_DOCKER_ROOT
+else
+  FA_DR=$(fa_root docker_root docker info --format '{{.DockerRootDir}}')
+  printf '%s\n' "$FA_DR"
+  FA_DR=$(printf '%s\n' "$FA_DR" | sed -n '/^\//{p;q;}')
+fi
 [ -n "$FA_DR" ] || FA_DR=/var/lib/docker
 for FA_DP in data root; do
   if [ "$FA_DP" = data ]; then FA_DD=$FA_DR; else FA_DD=/; fi
