@@ -178,17 +178,23 @@ class FleetRun:
         except OSError:
             return ""
 
-    def audit(self, rep: int) -> Measured:
+    def audit(self, rep: int, label: str = "audit", pythonpath: Optional[str] = None) -> Measured:
+        """`fleetaudit audit` end to end; with pythonpath, fleetaudit is imported from that
+        source tree instead (a variant: e.g. a patch measured against main in the same run)."""
+        env = None
+        if pythonpath:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = pythonpath + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         exe = Path(sys.executable).with_name("fleetaudit")
         argv = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "fleetaudit.cli"]),
                 "audit", "-i", str(self.inv_yml), "--known-hosts", self.known_hosts,
-                "--json", str(self.work / f"audit-{rep}.json"),
-                "--html", str(self.work / f"audit-{rep}.html"),
+                "--json", str(self.work / f"{label}-{rep}.json"),
+                "--html", str(self.work / f"{label}-{rep}.html"),
                 "--reports-dir", str(self.work / "reports"), "--quiet",
                 "--concurrency", str(self.concurrency)]
-        m = self._measure("audit", argv, rep, cwd=str(ROOT))
+        m = self._measure(label, argv, rep, cwd=str(ROOT), env=env)
         try:
-            snap = json.loads((self.work / f"audit-{rep}.json").read_text())
+            snap = json.loads((self.work / f"{label}-{rep}.json").read_text())
             hosts = snap.get("hosts", {})
             statuses: Dict[str, int] = {}
             for h in hosts.values():
@@ -198,13 +204,13 @@ class FleetRun:
                 ok=statuses.get("ok", 0), statuses=statuses,
                 bytes_per_host=statuses and sizes and int(statistics.median(sizes)) or 0,
                 bytes_total=sum(sizes), findings=len(snap.get("findings", [])),
-                json_bytes=(self.work / f"audit-{rep}.json").stat().st_size,
-                html_bytes=(self.work / f"audit-{rep}.html").stat().st_size,
+                json_bytes=(self.work / f"{label}-{rep}.json").stat().st_size,
+                html_bytes=(self.work / f"{label}-{rep}.html").stat().st_size,
                 errors=sorted({(h.get("error") or {}).get("message", "") for h in hosts.values()
                                if h.get("error")})[:5],
             )
         except (OSError, ValueError) as exc:
-            m.extra.update(ok=0, error=f"no snapshot: {exc}; stderr: {self._tail('audit', rep)}")
+            m.extra.update(ok=0, error=f"no snapshot: {exc}; stderr: {self._tail(label, rep)}")
         return m
 
     def floor(self, rep: int, script_path: Path) -> Measured:
@@ -278,6 +284,13 @@ def summarize(runs: Dict[str, List[dict]], n: int) -> dict:
     if f and x and f["cpu_s"] and f["wall_s"]:
         ratios["ansible_cpu_vs_floor"] = round(x["cpu_s"] / f["cpu_s"], 1)
         ratios["ansible_wall_vs_floor"] = round(x["wall_s"] / f["wall_s"], 1)
+    for name, v in med.items():  # variants: audit:LABEL
+        if name.startswith("audit:") and f and f["cpu_s"] and f["wall_s"] and v["cpu_s"]:
+            ratios[f"{name}_cpu_vs_floor"] = round(v["cpu_s"] / f["cpu_s"], 2)
+            ratios[f"{name}_wall_vs_floor"] = round(v["wall_s"] / f["wall_s"], 2)
+            if x and v["wall_s"]:
+                ratios[f"ansible_cpu_vs_{name}"] = round(x["cpu_s"] / v["cpu_s"], 1)
+                ratios[f"ansible_wall_vs_{name}"] = round(x["wall_s"] / v["wall_s"], 1)
     return {"median": med, "ratios": ratios}
 
 
@@ -313,7 +326,7 @@ def format_table(doc: dict) -> str:
     lines.append("-" * len(hdr))
     for n, s in sorted(doc["sizes"].items(), key=lambda kv: int(kv[0])):
         med = s.get("median", {})
-        for name in CONTENDERS:
+        for name in CONTENDERS + tuple(k for k in med if k not in CONTENDERS):
             m = med.get(name)
             if m is None:
                 reason = (s.get("skipped") or {}).get(name) or "not measured"
@@ -392,6 +405,11 @@ def main(argv=None) -> int:
     ap.add_argument("--concurrency", type=int, default=100, help="hosts in flight for audit and floor")
     ap.add_argument("--forks", type=int, default=50, help="Ansible forks")
     ap.add_argument("--only", default=None, help="comma-separated subset of audit,floor,ansible")
+    ap.add_argument("--ansible-reps", type=int, default=None,
+                    help="repetitions for Ansible (default: --reps); it is the slowest contender")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=SRC",
+                    help="also run `fleetaudit audit` imported from source tree SRC as row "
+                         "audit:LABEL (a patch against main, same fleet, same run); repeatable")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/fleet-<date>[-quick].json)")
     a = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -400,6 +418,13 @@ def main(argv=None) -> int:
     sizes = [int(x) for x in (a.sizes or ("20" if a.quick else "50,200,500")).split(",") if x.strip()]
     reps = a.reps or (1 if a.quick else 3)
     only = set((a.only or ",".join(CONTENDERS)).split(","))
+    variants = {}
+    for v in a.variant:
+        label, _, src = v.partition("=")
+        if not label or not src or not (Path(src) / "fleetaudit" / "__init__.py").exists():
+            ap.error(f"--variant {v!r}: expected LABEL=DIR with DIR/fleetaudit/__init__.py")
+        variants[f"audit:{label}"] = str(Path(src).resolve())
+    ansible_reps = a.ansible_reps or reps
     skipped: Dict[str, str] = {}
     ansible_exe = None
     ansible_version = None
@@ -430,7 +455,8 @@ def main(argv=None) -> int:
         "machine": machine_info(),
         "config": {"sizes": sizes, "reps": reps, "quick": a.quick, "concurrency": a.concurrency,
                    "ansible_forks": a.forks, "ansible_module": a.ansible_module,
-                   "ansible": ansible_version, "script_bytes": len(script.encode()),
+                   "ansible": ansible_version, "ansible_reps": ansible_reps, "variants": variants,
+                   "script_bytes": len(script.encode()),
                    "collectors": [c.name for c in REGISTRY]},
         "sizes": {},
     }
@@ -445,13 +471,18 @@ def main(argv=None) -> int:
             script_path = fr.work / "script.sh"
             script_path.write_text(script)
             runs: Dict[str, List[dict]] = {c: [] for c in CONTENDERS if c not in skipped}
-            order = [c for c in CONTENDERS if c in runs]
+            runs.update({v: [] for v in variants})
+            order = list(runs)
             for rep in range(reps):
                 k = rep % max(1, len(order))
                 for name in order[k:] + order[:k]:  # rotate: no contender always goes first
+                    if name == "ansible" and rep >= ansible_reps:
+                        continue
                     log(f"N={n} rep {rep + 1}/{reps}: {name} (load {loadavg():.1f})")
                     if name == "audit":
                         m = fr.audit(rep)
+                    elif name in variants:
+                        m = fr.audit(rep, label=name.replace(":", "-"), pythonpath=variants[name])
                     elif name == "floor":
                         m = fr.floor(rep, script_path)
                     else:
