@@ -228,6 +228,94 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     sys.exit(exit_code(result, kw["fail_on"]))
 
 
+@main.command()
+@click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Native YAML or Ansible INI/YAML inventory.")
+@click.option("--image", "images", multiple=True, required=True, metavar="REF",
+              help="Image reference to gate on, as `docker pull` takes it (repeatable).")
+@click.option("--pull", is_flag=True,
+              help="MODIFIES HOSTS: really `docker pull` each image through every host's own "
+                   "daemon (as root, sudo -n when become), after the read-only collection on the "
+                   "same connection. Without it nothing is pulled and the verdict is 'no blocker "
+                   "found' or 'blocked', never 'pulls'.")
+@click.option("--pull-timeout", type=click.FloatRange(1), default=600.0, show_default=True,
+              help="Seconds for each `docker pull` on a host (--pull).")
+@click.option("--limit", "-l", default=None, help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the verdicts as JSON here (host -> image -> verdict, reasons, pull).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+              help="Write JUnit XML here (one test case per host and image).")
+@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the audit snapshot (facts, findings) for report/diff/explain.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES + ("none",)), default="high",
+              show_default=True,
+              help="Read-only mode: a reason at or above this severity blocks a host (exit 1). "
+                   "Ignored with --pull, where the pull decides.")
+@click.option("--baseline-host", default=None, metavar="NAME",
+              help="Compare every host with this golden host (default: the fleet majority).")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Policy YAML of expected values (docs/policy.md).")
+@click.option("--no-manifest-check", is_flag=True,
+              help="Skip the CLI-side `docker manifest inspect` probe (registry traffic from hosts).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; exit code only.")
+@ssh_options
+def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, snapshot_path,
+         fail_on, baseline_host, policy_file, no_manifest_check, quiet, **kw):
+    """Can every host pull IMAGE? The pre-rollout gate for CI.
+
+    Read-only by default: audits every host and, in the same single exec, checks each
+    image's registry from the host (name resolution, a CLI-side manifest read as root).
+    A host is "blocked" when a finding, the probe or the fleet comparison shows a reason
+    at or above --fail-on that concerns that registry, else "no blocker found" (not a
+    promise). With --pull every host's daemon really pulls the image (this changes the
+    hosts: it downloads the image) and a failed pull is classified into a category and
+    cause. Exit 0: every host passes; 1: some host fails to pull (is blocked); 3: some
+    host could not be audited or judged; 2: usage error. See docs/gate.md.
+
+    Example:
+
+        fleetaudit gate -i inventories/prod.ini --image registry.example.com/team/app:1.2.3 --junit gate.xml
+    """
+    from . import gate as gatemod
+    from .reference import ReferenceError, parse as parse_ref
+
+    refs = []
+    for text in images:
+        try:
+            refs.append(parse_ref(text))
+        except ReferenceError as exc:
+            raise UsageError(f"--image {text!r}: {exc}")
+    console = Console()
+    hosts = _load_hosts(inventory, limit)
+    if baseline_host and baseline_host not in {h.name for h in hosts}:
+        raise UsageError(f"--baseline-host {baseline_host}: not among the audited hosts")
+    opts = _collect_options(kw)
+    gate_opts = gatemod.GateOptions(images=refs, pull=pull, pull_timeout=pull_timeout,
+                                    fail_on=fail_on, manifest_check=not no_manifest_check)
+    try:
+        result = gatemod.run_gate(
+            hosts, opts, gate_opts,
+            AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
+            collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
+    except AnalyzeError as exc:
+        raise UsageError(str(exc))
+    result.audit.run["inventory"] = str(inventory)
+    result.audit.run["limit"] = limit
+    if snapshot_path:
+        snapshot.save(result.audit, snapshot_path)
+    if json_path:
+        snapshot.write_atomic(json_path, gatemod.render_json(result))
+    if junit_path:
+        snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+    if not quiet:
+        for r in gatemod.renderables(result):
+            console.print(r)
+        for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
+            if path:
+                console.print(f"{label}: {path}", highlight=False, markup=False)
+    sys.exit(result.exit_code())
+
+
 def _load_snapshot(path: str) -> RunResult:
     try:
         return snapshot.load(path)

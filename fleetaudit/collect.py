@@ -13,7 +13,7 @@ import re
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import asyncssh
 
@@ -40,6 +40,16 @@ class CollectOptions:
     max_output_bytes: int = 8 * 1024 * 1024  # controller-side cap, above the host's own
     max_fetch_bytes: int = 16 * 1024 * 1024  # CA bundles etc. fetched per host
     collectors: Sequence[Collector] = tuple(REGISTRY)
+    # Extra sections for this run only (e.g. the gate's registry probe), appended to
+    # `collectors` in the same single exec; their facts land under their own names.
+    extra_collectors: Sequence[Collector] = ()
+    # Optional `async fn(conn, host, result)` run on the same connection after a host was
+    # collected (the gate's opt-in `docker pull`). It must record its own failures.
+    post_exec: Optional[Callable[..., Awaitable[None]]] = None
+
+    @property
+    def all_collectors(self) -> Sequence[Collector]:
+        return tuple(self.collectors) + tuple(self.extra_collectors)
 
 
 class FileCatalog:
@@ -185,7 +195,8 @@ class HostAuditor:
         script_opts = opts.script
         if host.become != script_opts.become:
             script_opts = ScriptOptions(**{**script_opts.__dict__, "become": bool(host.become)})
-        script = build_script(opts.collectors, nonce, script_opts)
+        collectors = opts.all_collectors
+        script = build_script(collectors, nonce, script_opts)
         result = HostResult(name=host.name, address=host.address)
         try:
             process = await conn.create_process("sh -s", encoding=None)
@@ -208,7 +219,7 @@ class HostAuditor:
         process.close()
         result.bytes_received = len(data)
         parsed = split_output(data.decode("utf-8", "replace"), nonce)
-        facts, incomplete = parse_sections(parsed, opts.collectors, script_opts.part_cap_bytes)
+        facts, incomplete = parse_sections(parsed, collectors, script_opts.part_cap_bytes)
         facts.setdefault("time", {})["clock"] = clock_facts(parsed.host_epoch, sent, first_at or time.time())
         result.facts = facts
         result.incomplete = incomplete
@@ -229,12 +240,17 @@ class HostAuditor:
         elif incomplete and result.status == "ok":
             result.status = "partial"
         await self._fetch_files(conn, result)
+        if opts.post_exec is not None:
+            try:
+                await opts.post_exec(conn, host, result)
+            except Exception as exc:  # a hook bug must not lose the collected facts
+                result.incomplete["post_exec"] = f"{type(exc).__name__}: {exc}"[:500]
         return result
 
     async def _fetch_files(self, conn, result: HostResult) -> None:
         wanted: List[Tuple[str, str, Collector]] = []
         waits = []
-        for c in self.opts.collectors:
+        for c in self.opts.all_collectors:
             if not c.file_refs or not c.digest:
                 continue
             facts = result.facts.get(c.name) or {}
@@ -326,7 +342,7 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
     run = {
         "started": _iso(started), "finished": _iso(finished),
         "duration_s": round(finished - started, 3),
-        "hosts": len(hosts), "collectors": [c.name for c in opts.collectors],
+        "hosts": len(hosts), "collectors": [c.name for c in opts.all_collectors],
         "tool_version": _version(),
     }
     return RunResult(run=run, hosts=ordered, catalog=files.entries)
