@@ -181,10 +181,11 @@ class FleetRun:
     def audit(self, rep: int, label: str = "audit", pythonpath: Optional[str] = None) -> Measured:
         """`fleetaudit audit` end to end; with pythonpath, fleetaudit is imported from that
         source tree instead (a variant: e.g. a patch measured against main in the same run)."""
-        env = None
-        if pythonpath:
-            env = dict(os.environ)
-            env["PYTHONPATH"] = pythonpath + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # Measure the checkout the bench lives in (or the variant's), not whatever tree the
+        # venv's editable install points at.
+        env = dict(os.environ)
+        src = pythonpath or str(ROOT)
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         exe = Path(sys.executable).with_name("fleetaudit")
         argv = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "fleetaudit.cli"]),
                 "audit", "-i", str(self.inv_yml), "--known-hosts", self.known_hosts,
