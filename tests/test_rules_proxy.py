@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleetaudit.diagnose import diagnose
-from fleetaudit.diagnose.rules_proxy import no_proxy_covers, proxy_endpoint
+from fleetaudit.diagnose.common import no_proxy_covers, proxy_endpoint
 from fleetaudit.models import HostResult, RunResult
 
 FACTS = Path(__file__).parent / "facts"

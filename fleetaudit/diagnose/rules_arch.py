@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional, Tuple
 
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_daemon import MISSING, cap, expect
+from .common import MISSING, cap, expect
 
 # uname -m / docker info Architecture / Go GOARCH -> OCI platform (as pull errors print it).
 _PLATFORMS = {

@@ -7,12 +7,12 @@ collected, never the secrets.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any, Dict, Iterator, List
 
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_daemon import (
+from .common import (
     DOCKER_HUB, MISSING, audited_hosts, expect_elements, fact_path, q, registry_host,
-    registry_mirrors, run_cache,
+    registry_mirrors, run_cache, user_registries,
 )
 
 ROOT = "root"
@@ -21,24 +21,6 @@ ROOT = "root"
 def _users(facts: dict) -> Dict[str, dict]:
     users = dig(facts, "credentials.users")
     return {u: v for u, v in users.items() if isinstance(v, dict)} if isinstance(users, dict) else {}
-
-
-def user_registries(entry: dict) -> Set[str]:
-    """Registries a user can send credentials to: the collector's normalized
-    credential_registries, else config.json auths plus credHelpers."""
-    if isinstance(entry.get("credential_registries"), list):
-        return {h for h in map(registry_host, entry["credential_registries"]) if h}
-    out = set()
-    for r in entry.get("auth_registries") or []:
-        h = registry_host(r)
-        if h:
-            out.add(h)
-    helpers = entry.get("cred_helpers")
-    for r in helpers if isinstance(helpers, dict) else ():
-        h = registry_host(r)
-        if h:
-            out.add(h)
-    return out
 
 
 def root_registries(facts: dict) -> Any:

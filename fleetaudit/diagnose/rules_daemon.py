@@ -1,270 +1,21 @@
 """Diagnosis rules: the Docker engine itself (daemon.json, engine state and version,
 registry mirrors, insecure registries, restart loops).
 
-The first part of this module holds the fleet helpers the daemon, proxy, auth, arch and
-logs families share: what a host is expected to have (its baseline when the run has
-one, else the fleet's strict majority), version and registry-name normalization, and
-the OS-family specific service commands.
+The helpers the families share (fleet expectations, version and registry-name
+normalization, OS-family service commands) live in common.py.
 """
 from __future__ import annotations
 
 import json
-import re
-import shlex
-from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
-from ..compare.paths import join as path_join
 from .base import Hit, HostContext, dig, ev, rule
-
-# ------------------------------------------------------------------ fleet helpers
-
-MISSING = object()  # a getter's answer when the fact is unknown on a host
-
-# A majority of one or two hosts is not a norm: below this many hosts that report a
-# fact, the fleet has no expectation (same default as the consensus baseline).
-MIN_MAJORITY_HOSTS = 3
-
-Getter = Callable[[dict], Any]
-
-
-@dataclass
-class Expect:
-    value: Any
-    source: str       # "baseline" or "fleet majority (9 of 12 hosts)"
-
-
-def _canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def run_cache(run: Any) -> dict:
-    """Per-run memo for fleet-wide computations (hosts do not change during diagnose)."""
-    cache = getattr(run, "_diagnose_fleet_cache", None)
-    if cache is None:
-        cache = {}
-        try:
-            setattr(run, "_diagnose_fleet_cache", cache)
-        except AttributeError:  # a frozen/slotted stand-in: just do not memoize
-            pass
-    return cache
-
-
-def audited_hosts(run: Any) -> List[Any]:
-    return [h for h in run.hosts.values() if h.status != "unreachable" and isinstance(h.facts, dict)]
-
-
-def fleet_majority(run: Any, key: str, getter: Getter) -> Optional[Expect]:
-    """The value a strict majority of the audited hosts that know the fact share."""
-    cache = run_cache(run)
-    ck = ("majority", key)
-    if ck not in cache:
-        votes: Counter = Counter()
-        sample: Dict[str, Any] = {}
-        for h in audited_hosts(run):
-            v = getter(h.facts)
-            if v is MISSING:
-                continue
-            c = _canon(v)
-            votes[c] += 1
-            sample.setdefault(c, v)
-        total = sum(votes.values())
-        result = None
-        if total >= MIN_MAJORITY_HOSTS:
-            top, n = votes.most_common(1)[0]
-            if n * 2 > total:
-                result = Expect(sample[top], f"fleet majority ({n} of {total} hosts)")
-        cache[ck] = result
-    return cache[ck]
-
-
-def fleet_element_majority(run: Any, key: str, getter: Getter) -> Tuple[Dict[str, int], int]:
-    """For a set-valued fact: how many hosts have each element, and how many know the fact."""
-    cache = run_cache(run)
-    ck = ("elements", key)
-    if ck not in cache:
-        counts: Counter = Counter()
-        total = 0
-        for h in audited_hosts(run):
-            v = getter(h.facts)
-            if v is MISSING:
-                continue
-            total += 1
-            counts.update(set(v))
-        cache[ck] = (dict(counts), total)
-    return cache[ck]
-
-
-def expect(ctx: HostContext, key: str, getter: Getter) -> Optional[Expect]:
-    """What this host should have: the run's baseline when there is one (the user chose
-    it), else the fleet majority. None when nothing is known."""
-    if ctx.baseline is not None:
-        v = getter(ctx.baseline)
-        return None if v is MISSING else Expect(v, "baseline")
-    return fleet_majority(ctx.run, key, getter)
-
-
-def expect_elements(ctx: HostContext, key: str, getter: Getter) -> Optional[Expect]:
-    """For a set-valued fact: the elements the baseline has, else the elements a strict
-    majority of the fleet has (robust when hosts differ in several ways at once)."""
-    if ctx.baseline is not None:
-        v = getter(ctx.baseline)
-        return None if v is MISSING else Expect(sorted(set(v)), "baseline")
-    counts, total = fleet_element_majority(ctx.run, key, getter)
-    if total < MIN_MAJORITY_HOSTS:
-        return None
-    common = sorted(e for e, n in counts.items() if n * 2 > total)
-    return Expect(common, f"fleet majority (of {total} hosts)")
-
-
-def fact_path(*keys: str) -> str:
-    """A fact path in the comparison's syntax (keys with dots go in brackets)."""
-    out = ""
-    for k in keys:
-        out = path_join(out, str(k))
-    return out
-
-
-def q(value: Any) -> str:
-    """Host-provided text quoted for a shell command line (it is untrusted)."""
-    return shlex.quote(str(value))
-
-
-def cap(text: Any, limit: int = 300) -> str:
-    s = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(text))
-    return s if len(s) <= limit else s[:limit] + "…"
-
-
-# ------------------------------------------------------------------ versions
-
-_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def version_tuple(value: Any) -> Optional[Tuple[int, int, int]]:
-    """(major, minor, patch) of "20.10.24+dfsg1", "28.2.2", "17.03.2-ce"; None if junk."""
-    if not isinstance(value, str):
-        return None
-    m = _VERSION.match(value.strip())
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
-def engine_version_fact(facts: dict) -> Tuple[Optional[str], Optional[str]]:
-    """(fact path, version) of the engine: the running daemon's, else the installed
-    dockerd binary's (known even when the daemon is down)."""
-    for path in ("docker.server.version", "docker.info.server_version", "docker.dockerd.version"):
-        v = dig(facts, path)
-        if isinstance(v, str) and version_tuple(v):
-            return path, v
-    return None, None
-
-
-def engine_version(facts: dict) -> Optional[str]:
-    return engine_version_fact(facts)[1]
-
-
-def engine_major(facts: dict) -> Optional[int]:
-    t = version_tuple(engine_version(facts))
-    return t[0] if t else None
-
-
-# ------------------------------------------------------------------ registries
-
-DOCKER_HUB = "docker.io"
-_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com",
-                "hub.docker.com"}
-
-
-def registry_host(name: Any) -> Optional[str]:
-    """host[:port] of a registry as config.json, certs.d, daemon.json or a URL name it;
-    Docker Hub's aliases are all "docker.io"."""
-    if not isinstance(name, str) or not name.strip():
-        return None
-    s = name.strip().lower()
-    if "://" in s:
-        s = s.split("://", 1)[1]
-    s = s.split("/", 1)[0]
-    if "@" in s:
-        s = s.rsplit("@", 1)[1]
-    if not s or any(c.isspace() for c in s):
-        return None
-    if s.split(":", 1)[0] in _HUB_ALIASES:
-        return DOCKER_HUB
-    return s
-
-
-def docker_running(facts: dict) -> bool:
-    return bool(dig(facts, "docker.daemon_up")) and isinstance(dig(facts, "docker.info"), dict)
-
-
-def daemon_config(facts: dict) -> Optional[dict]:
-    cfg = dig(facts, "daemon_json.config")
-    return cfg if isinstance(cfg, dict) and dig(facts, "daemon_json.valid") is True else None
-
-
-def _str_list(value: Any) -> List[str]:
-    return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
-
-
-def registry_mirrors(facts: dict) -> Any:
-    """Mirrors the daemon uses (docker info), else those daemon.json sets; MISSING if unknown."""
-    if docker_running(facts):
-        raw = _str_list(dig(facts, "docker.info.registry_mirrors"))
-    elif dig(facts, "daemon_json.present") is False:
-        raw = []
-    else:
-        cfg = daemon_config(facts)
-        if cfg is None:
-            return MISSING
-        raw = _str_list(cfg.get("registry-mirrors"))
-    return sorted({m.strip().lower().rstrip("/") for m in raw})
-
-
-# dockerd always marks loopback insecure; these are not a configuration choice.
-DEFAULT_INSECURE = {"127.0.0.0/8", "::1/128"}
-
-
-def insecure_registries(facts: dict) -> Any:
-    if docker_running(facts):
-        raw = _str_list(dig(facts, "docker.info.insecure_registries"))
-    elif dig(facts, "daemon_json.present") is False:
-        raw = []
-    else:
-        cfg = daemon_config(facts)
-        if cfg is None:
-            return MISSING
-        raw = _str_list(cfg.get("insecure-registries"))
-    out = set()
-    for r in raw:
-        r = r.strip().lower()
-        if "://" in r:
-            r = r.split("://", 1)[1]
-        r = r.rstrip("/")
-        if r and r not in DEFAULT_INSECURE:
-            out.add(r)
-    return sorted(out)
-
-
-# ------------------------------------------------------------------ OS family commands
-
-def restart_docker(family: str) -> str:
-    if family == "alpine":
-        return "sudo rc-service docker restart"
-    return "sudo systemctl restart docker"
-
-
-def reload_and_restart(family: str) -> List[str]:
-    if family == "alpine":
-        return ["sudo rc-service docker restart"]
-    return ["sudo systemctl daemon-reload", "sudo systemctl restart docker"]
-
-
-def daemon_log_command(family: str) -> str:
-    if family == "alpine":
-        return "sudo tail -n 200 /var/log/docker.log"
-    return "journalctl -u docker --since '30 min ago' --no-pager"
+from .common import (
+    MISSING, PROXIES_MIN_MAJOR, cap, daemon_config, daemon_log_command, docker_running,
+    engine_major, engine_version_fact, expect, fact_path, insecure_registries, q,
+    registry_mirrors, reload_and_restart, restart_docker, str_list, version_tuple,
+)
+from .common import registry_host  # noqa: F401  (fleetaudit/gate.py imports it from here)
 
 
 def _engine_state(facts: dict) -> Optional[bool]:
@@ -330,12 +81,10 @@ def json_invalid(ctx: HostContext) -> Iterator[Hit]:
 # nothing, which matters for pulls when they concern registries.
 _PULL_KEYS = {"registry-mirrors", "insecure-registries", "dns", "mtu", "http-proxy",
               "https-proxy", "no-proxy", "max-concurrent-downloads", "data-root"}
-# daemon.json "proxies" arrived in Docker 23; older engines reject its keys.
-PROXIES_MIN_MAJOR = 23
 
 
 def _unknown_keys(facts: dict) -> List[str]:
-    keys = set(_str_list(dig(facts, "daemon_json.unrecognized_keys")))
+    keys = set(str_list(dig(facts, "daemon_json.unrecognized_keys")))
     cfg = daemon_config(facts)
     major = engine_major(facts)
     if cfg is not None and isinstance(cfg.get("proxies"), dict) and major is not None \
@@ -403,7 +152,7 @@ Every pull then fails with "Cannot connect to the Docker daemon".
     needs_docker=True,
 )
 def json_flag_conflict(ctx: HostContext) -> Iterator[Hit]:
-    keys = _str_list(dig(ctx.facts, "daemon_json.flag_conflicts"))
+    keys = str_list(dig(ctx.facts, "daemon_json.flag_conflicts"))
     if not keys:
         return
     path = dig(ctx.facts, "daemon_json.path") or "/etc/docker/daemon.json"
@@ -519,7 +268,7 @@ def _config_cause(ctx: HostContext) -> List[str]:
         out.append("daemon.json-invalid")
     if _unknown_keys(ctx.facts):
         out.append("daemon.json-unknown-option")
-    if _str_list(dig(ctx.facts, "daemon_json.flag_conflicts")):
+    if str_list(dig(ctx.facts, "daemon_json.flag_conflicts")):
         out.append("daemon.json-flag-conflict")
     return out
 
@@ -770,7 +519,7 @@ def restart_loop(ctx: HostContext) -> Iterator[Hit]:
                          + ([f"sudo systemctl reset-failed {q(name)}"] if engine else
                             [f"sudo systemctl edit {q(name)}   # RestartSec=30, and pull the image in ExecStartPre"])),
         )
-    looping = _str_list(dig(ctx.facts, "restarts.looping"))
+    looping = str_list(dig(ctx.facts, "restarts.looping"))
     if looping:
         counts, now = {}, []
         for c in dig(ctx.facts, "restarts.containers") or []:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterator, List, Optional, Tuple
 
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_daemon import fact_path, q, restart_docker
-from .rules_tls import log_counts, number
+from .common import fact_path, log_counts, number, q, restart_docker
 
 # df's Capacity: at 85% a few large images fill the rest; at 95% one pull can.
 USED_MEDIUM_PCT = 85.0

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Iterator, List, Optional
 
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_daemon import MISSING, Expect, cap, daemon_config, expect, fact_path, q, restart_docker
-from .rules_proxy import daemon_proxy, no_proxy_covers
-from .rules_tls import example_registry, log_counts, registries, split_host_port, whose
+from .common import (
+    Expect, MISSING, cap, daemon_config, daemon_proxy, example_registry, expect, fact_path,
+    log_counts, no_proxy_covers, q, registries, restart_docker, split_host_port, whose,
+)
 
 STUBS = ("127.0.0.53", "127.0.0.54")
 # Pull errors a resolver problem produces (fleetaudit.pullerrors ids).

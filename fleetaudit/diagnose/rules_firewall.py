@@ -14,9 +14,10 @@ from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_daemon import MISSING, cap, expect, fact_path, q
-from .rules_proxy import daemon_proxy, no_proxy_covers, proxy_endpoint
-from .rules_tls import example_registry, log_counts, registries, split_host_port, whose
+from .common import (
+    MISSING, cap, daemon_proxy, example_registry, expect, fact_path, log_counts,
+    no_proxy_covers, proxy_endpoint, q, registries, split_host_port, whose,
+)
 
 # Pull errors a blocked egress produces (fleetaudit.pullerrors ids).
 EGRESS_SYMPTOMS = ("io-timeout", "connection-refused", "no-route-to-host", "network-unreachable")

@@ -13,7 +13,7 @@ from typing import Dict, Iterator, List, Tuple
 
 from ..pullerrors import CLASSES, PullErrorClass
 from .base import Hit, HostContext, all_rules, dig, ev, rule
-from .rules_daemon import MISSING, cap, expect, expect_elements, fact_path, q
+from .common import MISSING, cap, expect, expect_elements, fact_path, q
 
 # A single timeout or reset in a day is weather, not a fault: network symptoms (tier 2)
 # need this many occurrences in the window before they count as more than low.

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_daemon import MISSING, daemon_config, expect, fact_path, q, restart_docker
-from .rules_tls import example_registry, log_counts, split_host_port, whose
+from .common import (
+    MISSING, daemon_config, example_registry, expect, fact_path, log_counts, q, restart_docker,
+    split_host_port, whose,
+)
 
 # Pull errors lost large packets produce (fleetaudit.pullerrors ids): with them in the
 # daemon log an MTU difference is no longer a suspicion.

@@ -7,64 +7,23 @@ it. NO_PROXY follows Go's rules (see no_proxy_covers).
 """
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..compare.paths import join as path_join
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_daemon import (
-    DOCKER_HUB, MISSING, audited_hosts, cap, docker_running, engine_major, expect, fact_path,
-    insecure_registries, q, registry_host, registry_mirrors, reload_and_restart, run_cache,
+from .common import (
+    DOCKER_HUB, MISSING, PROXIES_MIN_MAJOR, PROXY_JSON_KEYS, PROXY_VARS, audited_hosts, cap,
+    daemon_proxy, docker_running, engine_major, expect, fact_path, fleet_registries,
+    host_and_port, insecure_registries, internal_name, is_public, json_proxies,
+    no_proxy_covers, proxy_endpoint, proxy_lookup, proxy_value, q, reload_and_restart,
+    run_cache,
 )
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
-_JSON_KEYS = {"HTTP_PROXY": "http-proxy", "HTTPS_PROXY": "https-proxy", "NO_PROXY": "no-proxy"}
-DAEMON_JSON_PROXIES_MAJOR = 23   # daemon.json "proxies" exists (and wins) from Docker 23
-DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
 
 
 # ------------------------------------------------------------------ proxy values
-
-def _value(v: Any) -> str:
-    """A proxy variable as the collectors report it: "url", {"value": "url"} or null."""
-    if isinstance(v, dict):
-        v = v.get("value")
-    return v.strip() if isinstance(v, str) else ""
-
-
-def _lookup(d: Any, var: str) -> Tuple[str, Optional[str]]:
-    """(value, key) of VAR in an env mapping; Go reads the upper-case name first."""
-    if not isinstance(d, dict):
-        return "", None
-    for key in (var, var.lower()):
-        val = _value(d.get(key))
-        if val:
-            return val, key
-    return "", None
-
-
-def proxy_endpoint(url: str) -> str:
-    """scheme://host:port of a proxy URL without credentials ("" when unset); Go
-    defaults a scheme-less value to http://."""
-    url = (url or "").strip()
-    if not url:
-        return ""
-    if "://" not in url:
-        url = "http://" + url
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-    except ValueError:
-        return url.lower()
-    if not host:
-        return url.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme.lower()}://{host}:{port}" if port else f"{parts.scheme.lower()}://{host}"
 
 
 def has_userinfo(url: str) -> bool:
@@ -91,70 +50,6 @@ def for_config(url: str) -> str:
     scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
     netloc, slash, path = rest.partition("/")
     return f"{scheme}{sep}USER:PASSWORD@{netloc.rsplit('@', 1)[1]}{slash}{path}"
-
-
-@dataclass
-class DaemonProxy:
-    """The proxy dockerd uses, with the fact path each value came from."""
-
-    values: Dict[str, str]
-    origin: Dict[str, str] = field(default_factory=dict)
-    via: str = ""   # "docker info" (the running daemon) or "configuration"
-
-    def get(self, var: str) -> str:
-        return self.values.get(var, "")
-
-    @property
-    def any_proxy(self) -> bool:
-        return bool(self.get("HTTP_PROXY") or self.get("HTTPS_PROXY"))
-
-
-def json_proxies(facts: dict) -> Tuple[Dict[str, str], str]:
-    """daemon.json "proxies" as {VAR: value}, and its fact path."""
-    d = dig(facts, "proxy.daemon_json_proxies")
-    path = "proxy.daemon_json_proxies"
-    if not isinstance(d, dict):
-        d = dig(facts, "daemon_json.config.proxies")
-        path = "daemon_json.config.proxies"
-    if not isinstance(d, dict):
-        return {}, path
-    return {var: _value(d.get(key)) for var, key in _JSON_KEYS.items() if _value(d.get(key))}, path
-
-
-def collected_proxy(facts: dict) -> Optional[DaemonProxy]:
-    """The proxy collector's view of the daemon (its environ when readable, else what
-    its configuration gives it, daemon.json "proxies" applied). None when unknown."""
-    proxy = dig(facts, "proxy")
-    daemon = dig(facts, "proxy.daemon")
-    if not isinstance(proxy, dict) or not isinstance(daemon, dict):
-        return None
-    if proxy.get("daemon_source") is None and not any(_value(v) for v in daemon.values()):
-        return None   # the host said nothing we could read
-    values, origin = {}, {}
-    for var in PROXY_VARS:
-        val, key = _lookup(daemon, var)
-        if val:
-            values[var], origin[var] = val, fact_path("proxy", "daemon", key or var, "value")
-        else:
-            origin[var] = fact_path("proxy", "daemon", var)
-    via = {"environ": "dockerd's environment"}.get(proxy.get("daemon_source"),
-                                                  f"{proxy.get('daemon_source') or 'its'} configuration")
-    return DaemonProxy(values, origin, via)
-
-
-def daemon_proxy(facts: dict) -> Optional[DaemonProxy]:
-    """The proxy dockerd uses: what the running daemon reports (docker info), else the
-    proxy collector's view. None when neither is known."""
-    if docker_running(facts):
-        values, origin = {}, {}
-        for var, key in (("HTTP_PROXY", "http_proxy"), ("HTTPS_PROXY", "https_proxy"),
-                         ("NO_PROXY", "no_proxy")):
-            val = _value(dig(facts, f"docker.info.{key}"))
-            origin[var] = f"docker.info.{key}"
-            if val:
-                values[var] = val
-        return DaemonProxy(values, origin, "docker info")
-    return collected_proxy(facts)
 
 
 def config_origin(facts: dict, var: str) -> str:
@@ -205,216 +100,17 @@ def shell_proxies(facts: dict) -> Dict[str, str]:
     out = {}
     for base, env in _shell_envs(facts):
         for k in sorted(env):
-            if isinstance(k, str) and k.lower() in ("http_proxy", "https_proxy") and _value(env[k]):
-                out[path_join(base, k)] = _value(env[k])
+            if isinstance(k, str) and k.lower() in ("http_proxy", "https_proxy") and proxy_value(env[k]):
+                out[path_join(base, k)] = proxy_value(env[k])
     return out
 
 
 def _shell_value(facts: dict, name: str) -> str:
     for _, env in _shell_envs(facts):
-        val, _ = _lookup(env, name)
+        val, _ = proxy_lookup(env, name)
         if val:
             return val
     return ""
-
-
-# ------------------------------------------------------------------ NO_PROXY (Go semantics)
-
-def _split_host_port(entry: str) -> Tuple[str, Optional[int]]:
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-    else:
-        host, port = entry, ""
-    return host, int(port) if port.isdigit() else None
-
-
-def _ip(host: str) -> Optional[Any]:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def no_proxy_covers(no_proxy: str, host: str, port: int = 443) -> bool:
-    """Does Go's NO_PROXY handling (golang.org/x/net/http/httpproxy) send host:port
-    direct? "*" matches all; "a.com" matches a.com and its subdomains; ".a.com" and
-    "*.a.com" subdomains only; an entry with a port matches that port only; CIDRs and
-    IPs match IP hosts only (no DNS); localhost and loopback are never proxied."""
-    host = host.lower().strip("[]")
-    ip = _ip(host)
-    if host == "localhost" or (ip is not None and ip.is_loopback):
-        return True
-    for raw in (no_proxy or "").split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if "/" in entry:
-            try:
-                net = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                continue
-            if ip is not None and ip.version == net.version and ip in net:
-                return True
-            continue
-        ehost, eport = _split_host_port(entry)
-        if eport is not None and eport != port:
-            continue
-        eip = _ip(ehost)
-        if eip is not None:
-            if ip is not None and eip == ip:
-                return True
-            continue
-        if ehost.startswith("*."):
-            ehost = ehost[1:]
-        if ehost.startswith("."):
-            if host.endswith(ehost):
-                return True
-        elif host == ehost or host.endswith("." + ehost):
-            return True
-    return False
-
-
-# ------------------------------------------------------------------ registries the fleet uses
-
-# Public registries: going through a corporate proxy is their normal path.
-PUBLIC_REGISTRIES = ("docker.io", "ghcr.io", "quay.io", "gcr.io", "pkg.dev", "mcr.microsoft.com",
-                     "registry.k8s.io", "k8s.gcr.io", "public.ecr.aws", "amazonaws.com",
-                     "azurecr.io", "registry.gitlab.com", "nvcr.io", "docker.elastic.co",
-                     "registry.redhat.io", "registry.access.redhat.com", "cgr.dev", "lscr.io",
-                     "ecr.aws", "icr.io", "ocir.io")
-# Name suffixes that only resolve inside an organisation (RFC 6762/8375, common practice).
-INTERNAL_SUFFIXES = (".local", ".internal", ".lan", ".corp", ".home", ".intranet", ".private",
-                     ".localdomain", ".home.arpa", ".test", ".example", ".invalid", ".priv")
-
-
-def is_public(host: str) -> bool:
-    name = host.split(":", 1)[0] if not host.startswith("[") else host
-    return any(name == p or name.endswith("." + p) for p in PUBLIC_REGISTRIES)
-
-
-def internal_name(host: str) -> Optional[str]:
-    """Why a registry name is evidently internal (private address, internal suffix,
-    single label), or None."""
-    name, _ = _split_host_port(host)
-    ip = _ip(name)
-    if ip is not None:
-        return "private address" if (ip.is_private or ip.is_link_local or ip.is_loopback) else None
-    if "." not in name:
-        return "single-label name"
-    for s in INTERNAL_SUFFIXES:
-        if name.endswith(s):
-            return f"internal suffix {s}"
-    return None
-
-
-_LOG_HOSTS = (
-    re.compile(r"https?://([a-z0-9][a-z0-9.-]*(?::\d+)?)/v2/", re.I),
-    re.compile(r"lookup ([a-z0-9][a-z0-9.-]*)(?: on |: )", re.I),
-    re.compile(r"dial tcp:? ([a-z0-9][a-z0-9.-]*\.[a-z][a-z0-9-]*:\d+)", re.I),
-)
-
-
-def log_hosts(line: str) -> Set[str]:
-    out = set()
-    for rx in _LOG_HOSTS:
-        for m in rx.finditer(line or ""):
-            h = registry_host(m.group(1))
-            if h and ("." in h or ":" in h or h == "localhost"):
-                out.add(h)
-    return out
-
-
-@dataclass
-class Registry:
-    name: str
-    signals: Dict[str, str] = field(default_factory=dict)   # signal -> example fact path/host
-
-
-def _registries_of(facts: dict) -> Dict[str, Dict[str, str]]:
-    """registry -> {signal: fact path} found in one host's (or a baseline's) facts."""
-    found: Dict[str, Dict[str, str]] = {}
-
-    def add(name: Any, signal: str, path: str) -> None:
-        h = registry_host(name)
-        if h:
-            found.setdefault(h, {}).setdefault(signal, path)
-
-    users = dig(facts, "credentials.users")
-    for user, u in (users.items() if isinstance(users, dict) else ()):
-        if not isinstance(u, dict):
-            continue
-        for key in ("credential_registries", "auth_registries"):
-            for r in u.get(key) or []:
-                add(r, "credentials", fact_path("credentials", "users", user, key))
-        for r in (u.get("cred_helpers") or {}) if isinstance(u.get("cred_helpers"), dict) else ():
-            add(r, "credentials", fact_path("credentials", "users", user, "cred_helpers"))
-    certs = dig(facts, "tls.certs_d")
-    for r, files in (certs.items() if isinstance(certs, dict) else ()):
-        kinds = [f.get("kind") for f in (files.values() if isinstance(files, dict) else files or [])
-                 if isinstance(f, dict)]
-        add(r, "private CA" if "ca" in kinds else "certs.d", fact_path("tls", "certs_d", r))
-    mirrors = registry_mirrors(facts)
-    for m in mirrors if mirrors is not MISSING else ():
-        add(m, "mirror", "docker.info.registry_mirrors")
-    insecure = insecure_registries(facts)
-    for r in insecure if insecure is not MISSING else ():
-        if "/" not in r:
-            add(r, "insecure", "docker.info.insecure_registries")
-    samples = dig(facts, "daemon_log.samples")
-    for cls, line in (samples.items() if isinstance(samples, dict) else ()):
-        text = line.get("line") if isinstance(line, dict) else line
-        for h in log_hosts(text if isinstance(text, str) else ""):
-            found.setdefault(h, {}).setdefault("daemon log", fact_path("daemon_log", "samples", cls))
-    return found
-
-
-def _proxy_hosts(facts: dict) -> Set[str]:
-    out = set()
-    dp = daemon_proxy(facts)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY"):
-        ep = proxy_endpoint(dp.get(var)) if dp else ""
-        if ep:
-            out.add(ep.split("://", 1)[1])
-            out.add(ep.split("://", 1)[1].rsplit(":", 1)[0])
-    return out
-
-
-def fleet_registries(ctx: HostContext) -> Dict[str, Registry]:
-    """Registries the fleet evidently uses (this host, the other audited hosts, the
-    baseline), with the signals that say so; proxies seen in logs are not registries."""
-    cache = run_cache(ctx.run)
-    if "registries" not in cache:
-        first: Dict[str, Dict[str, str]] = {}           # name -> signal -> "path on host"
-        by_host: Dict[str, Dict[str, Dict[str, str]]] = {}
-        proxies: Set[str] = set()
-        for h in audited_hosts(ctx.run):
-            mine = by_host[h.name] = _registries_of(h.facts)
-            for name, sig in mine.items():
-                for s, p in sig.items():
-                    first.setdefault(name, {}).setdefault(s, f"{p} on {h.name}")
-            proxies |= _proxy_hosts(h.facts)
-        cache["registries"] = (first, by_host, proxies)
-    first, by_host, proxies = cache["registries"]
-    own = by_host.get(ctx.name, {})
-    out: Dict[str, Registry] = {}
-    for name, sigs in first.items():
-        reg = out[name] = Registry(name)
-        for s, where in sigs.items():
-            reg.signals[s] = own.get(name, {}).get(s) or where
-    if ctx.baseline is not None:
-        for name, sig in _registries_of(ctx.baseline).items():
-            reg = out.setdefault(name, Registry(name))
-            for s, p in sig.items():
-                reg.signals.setdefault(s, f"{p} (baseline)")
-    for p in proxies:
-        if p in out and set(out[p].signals) == {"daemon log"}:
-            del out[p]
-    return out
 
 
 @dataclass
@@ -664,7 +360,7 @@ def no_proxy_registry(ctx: HostContext) -> Iterator[Hit]:
     for reg in sorted(fleet_registries(ctx).values(), key=lambda r: r.name):
         if reg.name == DOCKER_HUB:
             continue
-        host, port = _split_host_port(reg.name)
+        host, port = host_and_port(reg.name)
         via = dp.get("HTTPS_PROXY") or (dp.get("HTTP_PROXY") if reg.name in insecure else "")
         if not via or no_proxy_covers(dp.get("NO_PROXY"), host, port or 443):
             continue
@@ -762,7 +458,7 @@ def credential_locations(facts: dict) -> Dict[str, List[str]]:
             out.setdefault(cap(where or entry, 200), []).append(cap(var, 40))
     if not out and docker_running(facts):
         for key in ("http_proxy", "https_proxy"):
-            if has_userinfo(_value(dig(facts, f"docker.info.{key}"))):
+            if has_userinfo(proxy_value(dig(facts, f"docker.info.{key}"))):
                 out.setdefault("docker info", []).append(key.upper())
     if len(out) > 1:
         out.pop("dockerd environ", None)   # derived from one of the other places
@@ -805,10 +501,10 @@ def _env_side(facts: dict) -> Tuple[Dict[str, str], str]:
     daemon's environ when readable, else what its init configuration sets."""
     environ = dig(facts, "proxy.environ")
     if isinstance(environ, dict):
-        return {var: _lookup(environ, var)[0] for var in PROXY_VARS if _lookup(environ, var)[0]}, "proxy.environ"
+        return {var: proxy_lookup(environ, var)[0] for var in PROXY_VARS if proxy_lookup(environ, var)[0]}, "proxy.environ"
     conf = dig(facts, "proxy.configured")
     if isinstance(conf, dict):
-        return {var: _lookup(conf, var)[0] for var in PROXY_VARS if _lookup(conf, var)[0]}, "proxy.configured"
+        return {var: proxy_lookup(conf, var)[0] for var in PROXY_VARS if proxy_lookup(conf, var)[0]}, "proxy.configured"
     return {}, ""
 
 
@@ -841,13 +537,13 @@ def json_env_conflict(ctx: HostContext) -> Iterator[Hit]:
     if not conflicts:
         return
     major = engine_major(ctx.facts)
-    if major is not None and major < DAEMON_JSON_PROXIES_MAJOR:
+    if major is not None and major < PROXIES_MIN_MAJOR:
         winner = "dockerd before 23 refuses daemon.json \"proxies\" (see daemon.json-unknown-option)"
     else:
         winner = "daemon.json wins (Docker 23+)"
     evidence = []
     for var in conflicts:
-        evidence.append(ev(fact_path(*jpath.split("."), _JSON_KEYS[var]), mask(jp[var]), note=winner))
+        evidence.append(ev(fact_path(*jpath.split("."), PROXY_JSON_KEYS[var]), mask(jp[var]), note=winner))
         evidence.append(ev(fact_path(*env_path.split("."), var), mask(env[var]),
                            note=config_origin(ctx.facts, var) or ""))
     yield Hit(evidence=evidence,
@@ -874,7 +570,7 @@ def restart_pending(ctx: HostContext) -> Iterator[Hit]:
     conf = dig(ctx.facts, "proxy.configured") or {}
     evidence = []
     for var in PROXY_VARS:
-        run, want = _lookup(environ, var)[0], _lookup(conf, var)[0]
+        run, want = proxy_lookup(environ, var)[0], proxy_lookup(conf, var)[0]
         if run != want:
             evidence.append(ev(fact_path("proxy", "environ", var), mask(run) or None, mask(want) or None,
                                note=f"configured in {config_origin(ctx.facts, var) or 'the unit'}"))

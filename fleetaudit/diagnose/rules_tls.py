@@ -7,9 +7,9 @@ once update-ca-certificates / update-ca-trust merged them into the bundle, and d
 only sees a new bundle after a restart. Certificate details (subject, fingerprint,
 validity) come from the run's catalog: sha256 of a file -> its certificates.
 
-The first part holds helpers the dns, mtu, firewall and clock families share too: which
-registries this host evidently pulls from, the clock to judge validity with, and the
-OS-family specific CA install commands.
+The first part holds the clock to judge validity with (the clock family uses it too) and
+the OS-family specific CA install commands; which registries a host pulls from is in
+common.py.
 """
 from __future__ import annotations
 
@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from .base import Hit, HostContext, dig, ev, rule
-from .rules_auth import user_registries
-from .rules_daemon import (
-    DOCKER_HUB, MIN_MAJORITY_HOSTS, MISSING, Expect, audited_hosts, cap, fact_path,
-    insecure_registries, q, registry_host, registry_mirrors, restart_docker, run_cache,
+from .common import (
+    Expect, MIN_MAJORITY_HOSTS, MISSING, audited_hosts, cap, fact_path, host_memo,
+    insecure_registries, log_counts, number, own_registries, q, registry_host, restart_docker,
+    run_cache, split_host_port,
 )
-from .rules_proxy import fleet_registries, internal_name, is_public, log_hosts
 
 # A CA that expires within this many days needs rolling out now: new CA files have to
 # reach every host (and dockerd restarts for the bundle) before the old one lapses.
@@ -34,84 +33,7 @@ CERTS_D = "/etc/docker/certs.d"
 LIST_CAP = 8
 
 
-# ------------------------------------------------------------------ registries and clock
-
-def split_host_port(name: str) -> Tuple[str, int]:
-    """("registry.example", 5000) for "registry.example:5000"; port 443 when none."""
-    if name.startswith("["):
-        host, _, rest = name[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif name.count(":") == 1:
-        host, _, port = name.partition(":")
-    else:
-        host, port = name, ""
-    return host, int(port) if port.isdigit() and len(port) < 6 else 443
-
-
-def own_registries(facts: dict) -> Dict[str, str]:
-    """registry -> fact path that shows THIS host pulls from it: its credentials, its
-    mirrors, its daemon log (not its certs.d: a CA directory is what the TLS rules check)."""
-    out: Dict[str, str] = {}
-    users = dig(facts, "credentials.users")
-    for user, entry in sorted(users.items()) if isinstance(users, dict) else ():
-        if isinstance(entry, dict):
-            for reg in sorted(user_registries(entry)):
-                out.setdefault(reg, fact_path("credentials", "users", user, "credential_registries"))
-    mirrors = registry_mirrors(facts)
-    for m in mirrors if mirrors is not MISSING else ():
-        h = registry_host(m)
-        if h:
-            out.setdefault(h, "docker.info.registry_mirrors")
-    samples = dig(facts, "daemon_log.samples")
-    for cls, line in sorted(samples.items()) if isinstance(samples, dict) else ():
-        text = line.get("line") if isinstance(line, dict) else line
-        for h in sorted(log_hosts(text if isinstance(text, str) else "")):
-            out.setdefault(h, fact_path("daemon_log", "samples", cls))
-    return out
-
-
-def registries(ctx: HostContext) -> List[str]:
-    """The registries the fleet evidently uses (see rules_proxy.fleet_registries), this
-    host's own first, then private ones, then by name."""
-    memo = _memo(ctx)
-    if "registries" in memo:
-        return memo["registries"]
-    cache = run_cache(ctx.run)
-    if "registry-names" not in cache:
-        # The fleet's names do not depend on the host asking (only its baseline adds some):
-        # one call per run, not one per host (fleet_registries walks every host).
-        cache["registry-names"] = set(fleet_registries(HostContext(host=ctx.host, run=ctx.run)))
-    own = own_registries(ctx.facts)
-    names = set(cache["registry-names"]) | set(own)
-    if isinstance(ctx.baseline, dict):
-        names |= set(own_registries(ctx.baseline))
-        base_dirs = dig(ctx.baseline, "tls.certs_d")
-        names |= {h for h in map(registry_host, base_dirs if isinstance(base_dirs, dict) else ()) if h}
-    memo["registries"] = sorted(names, key=lambda n: (n not in own, is_public(n) or n == DOCKER_HUB,
-                                                      not own.get(n, "").startswith("credentials"), n))
-    return memo["registries"]
-
-
-def example_registry(ctx: HostContext) -> str:
-    """A registry name to put into check commands (Docker Hub's API host when none)."""
-    regs = registries(ctx)
-    if not regs or regs[0] == DOCKER_HUB:
-        return "registry-1.docker.io"
-    return regs[0]
-
-
-def whose(exp: Any) -> str:
-    """"the baseline's" or "the fleet's", for titles comparing with an expectation."""
-    return "the baseline's" if str(getattr(exp, "source", "")).startswith("baseline") else "the fleet's"
-
-
-def log_counts(facts: dict, classes: Tuple[str, ...]) -> Dict[str, int]:
-    """class -> count of this host's daemon-log pull errors among `classes`."""
-    counts = dig(facts, "daemon_log.counts")
-    if not isinstance(counts, dict):
-        return {}
-    return {c: n for c, n in sorted(counts.items())
-            if c in classes and isinstance(n, int) and not isinstance(n, bool) and n > 0}
+# ------------------------------------------------------------------ clock
 
 
 def log_sample(facts: dict, cls: str) -> str:
@@ -119,12 +41,6 @@ def log_sample(facts: dict, cls: str) -> str:
     v = s.get(cls) if isinstance(s, dict) else None
     v = v.get("line") if isinstance(v, dict) else v
     return v if isinstance(v, str) else ""
-
-
-def number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value == value and abs(value) < 1e12 else None  # NaN, absurd
 
 
 def iso_epoch(text: Any) -> Optional[float]:
@@ -340,10 +256,6 @@ def address_of(ctx: HostContext, name: str) -> str:
     return (getattr(h, "address", "") or name) if h is not None else name
 
 
-def _memo(ctx: HostContext) -> dict:
-    return ctx.__dict__.setdefault("_tls_memo", {})
-
-
 # ------------------------------------------------------------------ what the fleet trusts
 
 @dataclass
@@ -469,7 +381,7 @@ class Gap:
 
 
 def registry_gaps(ctx: HostContext) -> List[Gap]:
-    memo = _memo(ctx)
+    memo = host_memo(ctx)
     if "gaps" in memo:
         return memo["gaps"]
     gaps: List[Gap] = []
