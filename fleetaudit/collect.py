@@ -344,8 +344,18 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
         "duration_s": round(finished - started, 3),
         "hosts": len(hosts), "collectors": [c.name for c in opts.all_collectors],
         "tool_version": _version(),
+        # Inventory groups, so consensus and policies can be scoped by group later.
+        "groups": _groups(hosts),
     }
     return RunResult(run=run, hosts=ordered, catalog=files.entries)
+
+
+def _groups(hosts: Sequence[Host]) -> Dict[str, List[str]]:
+    groups: Dict[str, List[str]] = {}
+    for h in hosts:
+        for g in h.groups:
+            groups.setdefault(g, []).append(h.name)
+    return groups
 
 
 def _iso(ts: float) -> str:
