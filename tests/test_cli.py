@@ -139,3 +139,19 @@ def test_every_command_is_documented(name, cmd):
     assert cmd.help and "Example:" in cmd.help, name
     readme = (ROOT / "README.md").read_text()
     assert re.search(rf"fleetaudit {re.escape(name)}\b", readme), f"README does not show `fleetaudit {name}`"
+
+
+def test_policy_violations_and_policy_errors(tmp_path):
+    policy = tmp_path / "policy.yml"
+    policy.write_text("version: 1\nchecks:\n  - path: tls.certs_d\n    contains: [registry.fleet.test]\n")
+    res = run("report", SNAP, "-q", "--policy", policy, "--json", tmp_path / "p.json", "--fail-on", "none")
+    assert res.exit_code == exitcodes.CLEAN
+    drift = json.loads((tmp_path / "p.json").read_text())["drift"]
+    violators = {h for h, items in drift.items() for i in items
+                 if i["kind"] == "violation" and i["path"] == "tls.certs_d"}
+    assert violators == {"no-ca"}
+    typo = tmp_path / "typo.yml"
+    typo.write_text("checks:\n  - path: docker.server.verison\n    version: '>=24'\n")
+    bad = run("report", SNAP, "-q", "--policy", typo)
+    assert bad.exit_code == exitcodes.USAGE
+    assert f"{typo}:2: docker.server.verison: unknown fact path (did you mean docker.server.version?)" in bad.output
