@@ -389,6 +389,15 @@ def machine_info() -> dict:
     return info
 
 
+def write_doc(doc: dict, out_path: Path) -> None:
+    doc["targets"] = evaluate_targets({k: v for k, v in doc["sizes"].items() if "median" in v})
+    doc["table"] = format_table(doc)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(out_path)
+
+
 # ----- main ----------------------------------------------------------------------
 
 def _terminate(signum, frame):  # SIGTERM: unwind through the finally blocks (fleet down)
@@ -508,12 +517,8 @@ def main(argv=None) -> int:
         finally:
             log(f"N={n}: tearing the fleet down")
             fr.down()
-    doc["targets"] = evaluate_targets({k: v for k, v in doc["sizes"].items() if "median" in v})
-    doc["table"] = format_table(doc)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    tmp.replace(out_path)
+            write_doc(doc, out_path)  # after every size: a long run interrupted later keeps these
+    write_doc(doc, out_path)
     print(doc["table"])
     print(f"results: {out_path}")
     return rc
