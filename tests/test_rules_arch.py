@@ -1,36 +1,25 @@
 """arch.* rules on small fleets built from real captured facts (tests/facts)."""
-import copy
-import json
-from pathlib import Path
-
-from fleetaudit.diagnose import diagnose
 from fleetaudit.diagnose.rules_arch import platform
 from fleetaudit.models import HostResult, RunResult
 
-FACTS = Path(__file__).parent / "facts"
-
-
-def fx(collector, case):
-    return copy.deepcopy(json.loads((FACTS / collector / f"{case}.json").read_text())["facts"])
+from rulekit import fixture, found, plain_fleet
 
 
 def golden():
-    return {"system": fx("system", "debian12-local"), "docker": fx("docker", "lab-golden")}
+    return {"system": fixture("system", "debian12-local"), "docker": fixture("docker", "lab-golden")}
 
 
 def fleet(bad_facts, healthy=3):
-    hosts = {f"good-{i}": HostResult(f"good-{i}", facts=golden()) for i in range(healthy)}
-    hosts["bad"] = HostResult("bad", facts=bad_facts)
-    return RunResult(hosts=hosts)
+    return plain_fleet(bad_facts, healthy, golden)
 
 
 def arch_findings(run, host="bad"):
-    return [f for f in diagnose(run) if f.host == host and f.rule.startswith("arch.")]
+    return found(run, host, "arch.")
 
 
 def test_arm_host_in_an_amd64_fleet():
     bad = golden()
-    bad["system"] = fx("system", "rocky9")          # a real aarch64 host
+    bad["system"] = fixture("system", "rocky9")          # a real aarch64 host
     [f] = arch_findings(fleet(bad))
     assert (f.rule, f.category, f.severity) == ("arch.differs", "arch", "medium")
     assert f.evidence[0]["fact"] == "system.arch"
@@ -51,7 +40,7 @@ def test_same_architecture_in_other_words_is_not_drift():
 
 def test_no_fleet_no_finding():
     bad = golden()
-    bad["system"] = fx("system", "rocky9")
+    bad["system"] = fixture("system", "rocky9")
     run = RunResult(hosts={"bad": HostResult("bad", facts=bad), "g": HostResult("g", facts=golden())})
     assert arch_findings(run) == []                 # one against one is not a majority
 

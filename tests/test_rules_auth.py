@@ -1,56 +1,22 @@
 """auth.* rules (and the Docker Hub rate-limit rule) on small fleets built from real
 captured facts (tests/facts), each mutated minimally to plant one fault."""
-import copy
-import json
-from pathlib import Path
-
 from fleetaudit.diagnose import diagnose
 from fleetaudit.models import HostResult, RunResult
 
-FACTS = Path(__file__).parent / "facts"
-
-
-def fx(collector, case):
-    return copy.deepcopy(json.loads((FACTS / collector / f"{case}.json").read_text())["facts"])
-
-
-def golden():
-    return {
-        "system": fx("system", "debian12-local"),
-        "docker": fx("docker", "lab-golden"),
-        "daemon_json": fx("daemon_json", "lab-golden"),
-        "proxy": fx("proxy", "lab-golden"),
-        "credentials": fx("credentials", "lab-golden"),
-        "daemon_log": fx("daemon_log", "lab-golden-clean"),
-        "restarts": fx("restarts", "lab-golden"),
-        "tls": fx("tls", "lab-golden"),
-    }
+from rulekit import engine_golden as golden, fixture, one, plain_fleet as fleet, with_capture
+from rulekit import found as found_on
 
 
 def with_credentials(case):
-    h = golden()
-    h["credentials"] = fx("credentials", case)
-    return h
-
-
-def fleet(bad_facts, healthy=3, make=golden):
-    hosts = {f"good-{i}": HostResult(f"good-{i}", facts=make()) for i in range(healthy)}
-    hosts["bad"] = HostResult("bad", facts=bad_facts)
-    return RunResult(hosts=hosts)
+    return with_capture("credentials", case, golden)
 
 
 def found(run, host="bad", prefix="auth."):
-    return [f for f in diagnose(run) if f.host == host and f.rule.startswith(prefix)]
+    return found_on(run, host, prefix)
 
 
 def only(run, rule, host="bad"):
     return [f for f in found(run, host, "") if f.rule == rule]
-
-
-def one(run, rule, host="bad"):
-    hits = only(run, rule, host)
-    assert len(hits) == 1, [(f.rule, f.title) for f in found(run, host, "")]
-    return hits[0]
 
 
 def test_golden_fleet_is_quiet():
@@ -143,7 +109,7 @@ def test_anonymous_docker_hub_without_mirror_is_low_ratelimit():
 
 def test_anonymous_docker_hub_is_medium_once_the_fleet_hits_the_limit():
     limited = no_mirror()
-    limited["daemon_log"] = fx("daemon_log", "journal-x509")     # has a toomanyrequests line
+    limited["daemon_log"] = fixture("daemon_log", "journal-x509")     # has a toomanyrequests line
     run = fleet(limited, make=no_mirror)
     f = one(run, "auth.dockerhub-anonymous", "good-0")
     assert f.severity == "medium"
@@ -153,5 +119,5 @@ def test_anonymous_docker_hub_is_medium_once_the_fleet_hits_the_limit():
 def test_docker_hub_login_or_mirror_is_enough():
     assert only(fleet(golden()), "auth.dockerhub-anonymous") == []          # mirror
     hub = no_mirror()
-    hub["credentials"] = fx("credentials", "planted-weird")                 # root has docker.io
+    hub["credentials"] = fixture("credentials", "planted-weird")                 # root has docker.io
     assert only(fleet(hub, make=no_mirror), "auth.dockerhub-anonymous") == []

@@ -2,52 +2,18 @@
 mutated minimally to plant one fault. The fleet is the lab's golden host plus copies,
 so the fleet majority is the golden configuration."""
 import copy
-import json
-from pathlib import Path
 
 import pytest
 
 from fleetaudit.diagnose import diagnose
 from fleetaudit.models import HostResult, RunResult
 
-FACTS = Path(__file__).parent / "facts"
-
-
-def fx(collector, case):
-    return copy.deepcopy(json.loads((FACTS / collector / f"{case}.json").read_text())["facts"])
-
-
-def golden():
-    return {
-        "system": fx("system", "debian12-local"),
-        "docker": fx("docker", "lab-golden"),
-        "daemon_json": fx("daemon_json", "lab-golden"),
-        "proxy": fx("proxy", "lab-golden"),
-        "credentials": fx("credentials", "lab-golden"),
-        "daemon_log": fx("daemon_log", "lab-golden-clean"),
-        "restarts": fx("restarts", "lab-golden"),
-        "tls": fx("tls", "lab-golden"),
-    }
-
-
-def fleet(bad_facts, healthy=3):
-    hosts = {f"good-{i}": HostResult(f"good-{i}", facts=golden()) for i in range(healthy)}
-    hosts["bad"] = HostResult("bad", facts=bad_facts)
-    return RunResult(hosts=hosts)
+from rulekit import engine_golden as golden, facts_named, fixture, one, plain_fleet as fleet
+from rulekit import found as found_on
 
 
 def found(run, host="bad", prefix="daemon."):
-    return [f for f in diagnose(run) if f.host == host and f.rule.startswith(prefix)]
-
-
-def one(run, rule, host="bad"):
-    hits = [f for f in found(run, host, "") if f.rule == rule]
-    assert len(hits) == 1, [(f.rule, f.title) for f in found(run, host, "")]
-    return hits[0]
-
-
-def facts_named(finding):
-    return [e["fact"] for e in finding.evidence]
+    return found_on(run, host, prefix)
 
 
 def test_golden_fleet_is_quiet():
@@ -57,9 +23,9 @@ def test_golden_fleet_is_quiet():
 
 
 def test_junk_and_empty_facts_never_break_a_rule():
-    junk = {c: fx(c, "junk") for c in ("system", "docker", "daemon_json", "proxy", "credentials",
-                                       "daemon_log", "restarts", "tls")}
-    empty = {c: fx(c, "no-output") for c in junk}
+    junk = {c: fixture(c, "junk") for c in ("system", "docker", "daemon_json", "proxy", "credentials",
+                                            "daemon_log", "restarts", "tls")}
+    empty = {c: fixture(c, "no-output") for c in junk}
     run = RunResult(hosts={"junk": HostResult("junk", facts=junk),
                            "empty": HostResult("empty", facts=empty),
                            "nothing": HostResult("nothing", facts={}),
@@ -72,8 +38,8 @@ def test_junk_and_empty_facts_never_break_a_rule():
 
 def test_invalid_json_with_engine_down_is_critical():
     bad = golden()
-    bad["daemon_json"] = fx("daemon_json", "lab-bad-json")
-    bad["docker"] = fx("docker", "lab-bad-json-daemon-down")
+    bad["daemon_json"] = fixture("daemon_json", "lab-bad-json")
+    bad["docker"] = fixture("docker", "lab-bad-json-daemon-down")
     f = one(fleet(bad), "daemon.json-invalid")
     assert (f.category, f.severity) == ("daemon", "critical")
     assert "daemon_json.error" in facts_named(f)
@@ -90,7 +56,7 @@ def test_invalid_json_with_engine_down_is_critical():
 
 def test_invalid_json_while_engine_still_runs_is_high():
     bad = golden()
-    bad["daemon_json"] = fx("daemon_json", "syntax-error")
+    bad["daemon_json"] = fixture("daemon_json", "syntax-error")
     f = one(fleet(bad), "daemon.json-invalid")
     assert f.severity == "high"
     assert "next restart" in f.title
@@ -98,15 +64,15 @@ def test_invalid_json_while_engine_still_runs_is_high():
 
 def test_empty_daemon_json_fix_writes_an_object():
     bad = golden()
-    bad["daemon_json"] = fx("daemon_json", "empty-file")
-    bad["docker"] = fx("docker", "lab-bad-json-daemon-down")
+    bad["daemon_json"] = fixture("daemon_json", "empty-file")
+    bad["docker"] = fixture("docker", "lab-bad-json-daemon-down")
     f = one(fleet(bad), "daemon.json-invalid")
     assert any("echo '{}'" in r for r in f.remediation)
 
 
 def test_unknown_option_and_flag_conflict_and_ignored_keys():
     bad = golden()
-    bad["daemon_json"] = fx("daemon_json", "keys-and-docker-opts")
+    bad["daemon_json"] = fixture("daemon_json", "keys-and-docker-opts")
     run = fleet(bad)
     unknown = one(run, "daemon.json-unknown-option")
     assert (unknown.category, unknown.severity) == ("daemon", "high")    # engine still up
@@ -122,8 +88,8 @@ def test_unknown_option_and_flag_conflict_and_ignored_keys():
 
 def test_flag_conflict_with_engine_down_is_critical():
     bad = golden()
-    bad["daemon_json"] = fx("daemon_json", "hosts-conflict")
-    bad["docker"] = fx("docker", "lab-bad-json-daemon-down")
+    bad["daemon_json"] = fixture("daemon_json", "hosts-conflict")
+    bad["docker"] = fixture("docker", "lab-bad-json-daemon-down")
     f = one(fleet(bad), "daemon.json-flag-conflict")
     assert f.severity == "critical"
     assert any("hosts.conf" in r for r in f.remediation)
@@ -152,7 +118,7 @@ def test_proxies_key_on_docker_20_is_unknown():
 ])
 def test_engine_down_variants(case, severity, needle):
     bad = golden()
-    bad["docker"] = fx("docker", case)
+    bad["docker"] = fixture("docker", case)
     f = one(fleet(bad), "daemon.engine-down")
     assert (f.category, f.severity) == ("daemon", severity)
     error = next(e for e in f.evidence if e["fact"] == "docker.error")["actual"]
@@ -161,7 +127,7 @@ def test_engine_down_variants(case, severity, needle):
 
 def test_docker_missing_on_a_docker_fleet():
     bad = golden()
-    bad["docker"] = fx("docker", "not-installed")
+    bad["docker"] = fixture("docker", "not-installed")
     f = one(fleet(bad), "daemon.engine-down")
     assert f.severity == "high"
     assert f.evidence[0]["fact"] == "docker.installed"
@@ -170,7 +136,7 @@ def test_docker_missing_on_a_docker_fleet():
 
 def test_docker_missing_alone_is_not_a_finding():
     bad = golden()
-    bad["docker"] = fx("docker", "not-installed")
+    bad["docker"] = fixture("docker", "not-installed")
     run = RunResult(hosts={"bad": HostResult("bad", facts=bad)})
     assert found(run) == []
 
@@ -192,7 +158,7 @@ def test_version_drift_severity_follows_the_kind_of_difference(version, severity
 def test_version_drift_remediation_follows_the_os_family():
     bad = golden()
     bad["docker"]["server"]["version"] = "28.2.2"
-    bad["system"] = fx("system", "rocky9")
+    bad["system"] = fixture("system", "rocky9")
     f = one(fleet(bad), "daemon.version-drift")
     assert any("dnf" in r for r in f.remediation)
 
@@ -244,7 +210,7 @@ def test_missing_mirror_is_found():
 def test_mirror_trailing_slash_and_daemon_json_agree():
     # A host whose daemon is down is compared through daemon.json (no trailing slash).
     bad = golden()
-    bad["docker"] = fx("docker", "lab-bad-json-daemon-down")
+    bad["docker"] = fixture("docker", "lab-bad-json-daemon-down")
     assert all(f.rule != "daemon.registry-mirrors" for f in found(fleet(bad)))
 
 
@@ -252,7 +218,7 @@ def test_mirror_trailing_slash_and_daemon_json_agree():
 
 def test_restart_loops():
     bad = golden()
-    bad["restarts"] = fx("restarts", "stub-looping")
+    bad["restarts"] = fixture("restarts", "stub-looping")
     hits = [f for f in found(fleet(bad)) if f.rule == "daemon.restart-loop"]
     by_title = {f.title: f for f in hits}
     engine = next(f for t, f in by_title.items() if t.startswith("docker.service"))
@@ -265,7 +231,7 @@ def test_restart_loops():
 
 def test_old_restarts_only_are_low():
     bad = golden()
-    bad["restarts"] = fx("restarts", "stub-looping")
+    bad["restarts"] = fixture("restarts", "stub-looping")
     bad["restarts"]["units"] = []
     for c in bad["restarts"]["containers"]:
         c["restarting"], c["status"] = False, "exited"

@@ -1,56 +1,21 @@
 """dns rules on real captured facts (tests/facts/dns/*.json and the lab's golden host),
 each fault planted by a minimal edit."""
 import copy
-import json
-from pathlib import Path
 
 import pytest
 
-from fleetaudit.diagnose import diagnose, load_rules
-from fleetaudit.models import HostResult, RunResult
-
-HERE = Path(__file__).parent
-NOW = 1795910400.0
-
-
-def fixture(collector, case):
-    return copy.deepcopy(json.loads((HERE / "facts" / collector / f"{case}.json").read_text())["facts"])
-
-
-def golden():
-    facts = {c: fixture(c, "lab-golden") for c in
-             ("docker", "daemon_json", "tls", "dns", "network", "firewall", "disk", "proxy", "credentials")}
-    facts["system"] = fixture("system", "debian12-local")
-    facts["time"] = fixture("time", "timedatectl-systemd")
-    facts["time"]["clock"] = {"host_epoch": NOW, "controller_epoch": NOW, "skew_s": 0.0, "uncertainty_s": 0.004}
-    facts["daemon_log"] = fixture("daemon_log", "lab-golden-clean")
-    return facts
-
-
-def fleet(bad, good=3, base=golden):
-    hosts = {f"good-{i}": base() for i in range(good)}
-    hosts["bad"] = bad
-    return RunResult(run={"started": "2026-11-29T00:00:00Z"},
-                     hosts={n: HostResult(name=n, address=f"10.0.0.{i}", facts=f)
-                            for i, (n, f) in enumerate(hosts.items(), 1)})
+from rulekit import (
+    facts_named, failed, findings, junk_variants, lab_fleet as fleet, lab_golden as golden, on,
+    with_capture,
+)
 
 
 def dns_findings(run, **kw):
-    return diagnose(run, rules=[r for r in load_rules() if r.id.startswith("dns.")], **kw)
-
-
-def on(found, host, rule_id):
-    return [f for f in found if f.host == host and f.rule == rule_id]
-
-
-def facts_named(f):
-    return [e["fact"] for e in f.evidence]
+    return findings(run, "dns", **kw)
 
 
 def with_dns(case):
-    facts = golden()
-    facts["dns"] = fixture("dns", case)
-    return facts
+    return with_capture("dns", case)
 
 
 def test_clean_fleet_is_quiet():
@@ -208,39 +173,8 @@ def test_hosts_pin_of_a_name_that_is_no_registry_is_ignored():
 
 # ---------------------------------------------------------------- junk anywhere
 
-JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
-
-
-def _paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, prefix + (i,))
-
-
-def _replaced(facts, collector, path, junk):
-    facts = copy.deepcopy(facts)
-    if not path:
-        facts[collector] = junk
-        return facts
-    cur = facts[collector]
-    for key in path[:-1]:
-        cur = cur[key]
-    cur[path[-1]] = junk
-    return facts
-
-
-def junk_cases(make, collectors):
-    base = make()
-    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
-
 
 def test_junk_in_any_fact_never_breaks_a_rule():
-    for collector, path, value in junk_cases(golden, ('dns', 'daemon_json')):
-        bad = _replaced(golden(), collector, path, value)
-        run = fleet(bad)
-        broken = [f for f in dns_findings(run) if f.title.startswith("rule ") and "failed" in f.title]
+    for collector, path, value, bad in junk_variants(golden, ('dns', 'daemon_json')):
+        broken = failed(dns_findings(fleet(bad)))
         assert broken == [], (collector, path, value, broken[0].evidence)

@@ -2,70 +2,26 @@
 needs other rules, the captured section is edited and run through the collector's parser."""
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
-from fleetaudit.diagnose import diagnose, load_rules
-from fleetaudit.models import HostResult, RunResult
+from fleetaudit.collectors import firewall as firewall_collector
+from fleetaudit.collectors.base import Part
+from fleetaudit.compare.paths import known
 
-HERE = Path(__file__).parent
-NOW = 1795910400.0            # 2026-11-29T00:00:00Z, when the lab fixtures were captured
-
-
-def fixture(collector, case):
-    return copy.deepcopy(json.loads((HERE / "facts" / collector / f"{case}.json").read_text())["facts"])
-
-
-def golden():
-    """The lab's golden host, collector by collector, as captured."""
-    facts = {c: fixture(c, "lab-golden") for c in
-             ("docker", "daemon_json", "tls", "dns", "network", "firewall", "disk", "proxy", "credentials")}
-    facts["system"] = fixture("system", "debian12-local")
-    facts["time"] = fixture("time", "timedatectl-systemd")
-    facts["time"]["clock"] = {"host_epoch": NOW, "controller_epoch": NOW, "skew_s": 0.0, "uncertainty_s": 0.004}
-    facts["daemon_log"] = fixture("daemon_log", "lab-golden-clean")
-    return facts
-
-
-def fleet(bad, good=3, base=golden, catalog=None):
-    hosts = {f"good-{i}": base() for i in range(good)}
-    hosts["bad"] = bad
-    return RunResult(run={"started": "2026-11-29T00:00:00Z"},
-                     hosts={n: HostResult(name=n, address=f"10.0.0.{i}", facts=f)
-                            for i, (n, f) in enumerate(hosts.items(), 1)},
-                     catalog=dict(catalog or {}))
-
-
-def findings(run, family, **kw):
-    return diagnose(run, rules=[r for r in load_rules() if r.id.startswith(family + ".")], **kw)
-
-
-def on(found, host, rule_id):
-    return [f for f in found if f.host == host and f.rule == rule_id]
-
-
-def facts_named(f):
-    return [e["fact"] for e in f.evidence]
-
-
-def serious(found):
-    return [f for f in found if f.severity in ("critical", "high", "medium")]
-
-from fleetaudit.collectors import firewall as firewall_collector  # noqa: E402
-from fleetaudit.collectors.base import Part  # noqa: E402
-from fleetaudit.compare.paths import known  # noqa: E402
+from rulekit import (
+    FACTS, facts_named, failed, findings, junk_variants, lab_fleet as fleet, lab_golden as golden,
+    on, serious, with_capture,
+)
 
 
 def with_fw(case):
-    facts = golden()
-    facts["firewall"] = fixture("firewall", case)
-    return facts
+    return with_capture("firewall", case)
 
 
 def parsed(case, edit):
     """The parser's facts for a captured section after edit(section_dict)."""
-    doc = json.loads((HERE / "facts" / "firewall" / f"{case}.json").read_text())
+    doc = json.loads((FACTS / "firewall" / f"{case}.json").read_text())
     section = copy.deepcopy(doc["section"])
     edit(section)
     return firewall_collector.parse({k: Part.from_json(v) for k, v in section.items()})
@@ -202,41 +158,10 @@ def test_docker_managed_chains_are_not_compared():
 
 # ---------------------------------------------------------------- junk anywhere
 
-JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
-
-
-def _paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, prefix + (i,))
-
-
-def _replaced(facts, collector, path, junk):
-    facts = copy.deepcopy(facts)
-    if not path:
-        facts[collector] = junk
-        return facts
-    cur = facts[collector]
-    for key in path[:-1]:
-        cur = cur[key]
-    cur[path[-1]] = junk
-    return facts
-
-
-def junk_cases(make, collectors):
-    base = make()
-    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
-
 
 def test_junk_in_any_fact_never_breaks_a_rule():
-    for collector, path, value in junk_cases(golden, ('firewall',)):
-        bad = _replaced(golden(), collector, path, value)
-        run = fleet(bad)
-        broken = [f for f in findings(run, "firewall") if f.title.startswith("rule ") and "failed" in f.title]
+    for collector, path, value, bad in junk_variants(golden, ('firewall',)):
+        broken = failed(findings(fleet(bad), "firewall"))
         assert broken == [], (collector, path, value, broken[0].evidence)
 
 

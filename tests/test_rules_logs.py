@@ -1,44 +1,16 @@
 """logs.* rules: pull errors in the daemon log (real captured daemon_log facts) mapped to
 their cause, one finding per error class, pointing at the finding that carries the fix."""
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
 from fleetaudit.diagnose import diagnose
-from fleetaudit.models import HostResult, RunResult
 
-FACTS = Path(__file__).parent / "facts"
-
-
-def fx(collector, case):
-    return copy.deepcopy(json.loads((FACTS / collector / f"{case}.json").read_text())["facts"])
-
-
-def golden():
-    return {
-        "system": fx("system", "debian12-local"),
-        "docker": fx("docker", "lab-golden"),
-        "daemon_json": fx("daemon_json", "lab-golden"),
-        "proxy": fx("proxy", "lab-golden"),
-        "credentials": fx("credentials", "lab-golden"),
-        "daemon_log": fx("daemon_log", "lab-golden-clean"),
-        "restarts": fx("restarts", "lab-golden"),
-        "tls": fx("tls", "lab-golden"),
-    }
+from rulekit import engine_golden as golden, fixture, plain_fleet as fleet
 
 
 def with_log(case, facts=None):
     h = facts or golden()
-    h["daemon_log"] = fx("daemon_log", case)
+    h["daemon_log"] = fixture("daemon_log", case)
     return h
-
-
-def fleet(bad_facts, healthy=3, make=golden):
-    hosts = {f"good-{i}": HostResult(f"good-{i}", facts=make()) for i in range(healthy)}
-    hosts["bad"] = HostResult("bad", facts=bad_facts)
-    return RunResult(hosts=hosts)
 
 
 def logs(run, host="bad"):
@@ -72,7 +44,7 @@ def test_x509_errors_become_a_tls_finding_with_count_and_sample():
 
 def test_x509_on_a_host_without_the_fleets_ca_says_the_tls_finding_has_the_fix():
     bad = with_log("lab-no-ca-x509")
-    bad["tls"] = fx("tls", "lab-no-ca")             # the lab's no-ca host: CA in neither place
+    bad["tls"] = fixture("tls", "lab-no-ca")             # the lab's no-ca host: CA in neither place
     f = logs(fleet(bad))["logs.tls"]
     certs = evidence(f, "tls.certs_d")
     assert (certs["actual"], certs["expected"]) == ([], ["registry.fleet.test"])
@@ -101,7 +73,7 @@ def test_incomplete_log_still_reports_what_it_saw():
 
 def test_auth_errors_point_at_the_credentials_finding():
     bad = with_log("lab-user-creds")
-    bad["credentials"] = fx("credentials", "lab-user-creds")
+    bad["credentials"] = fixture("credentials", "lab-user-creds")
     f = logs(fleet(bad))["logs.auth"]
     assert (f.category, f.severity) == ("auth", "high")
     link = evidence(f, "findings")
@@ -122,8 +94,8 @@ def test_x509_explained_by_a_missing_insecure_registry_entry():
 
 def test_daemon_config_errors_point_at_daemon_json():
     bad = with_log("lab-bad-json-daemon-down")
-    bad["daemon_json"] = fx("daemon_json", "lab-bad-json")
-    bad["docker"] = fx("docker", "lab-bad-json-daemon-down")
+    bad["daemon_json"] = fixture("daemon_json", "lab-bad-json")
+    bad["docker"] = fixture("docker", "lab-bad-json-daemon-down")
     f = logs(fleet(bad))["logs.daemon"]
     assert "daemon.json-invalid" in evidence(f, "findings")["actual"]
 

@@ -1,49 +1,16 @@
 """proxy.* rules on small fleets built from real captured facts (tests/facts), each
 mutated minimally to plant one fault; plus Go's NO_PROXY matching."""
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
-from fleetaudit.diagnose import diagnose
 from fleetaudit.diagnose.common import no_proxy_covers, proxy_endpoint
 from fleetaudit.models import HostResult, RunResult
 
-FACTS = Path(__file__).parent / "facts"
-
-
-def fx(collector, case):
-    return copy.deepcopy(json.loads((FACTS / collector / f"{case}.json").read_text())["facts"])
-
-
-def golden():
-    return {
-        "system": fx("system", "debian12-local"),
-        "docker": fx("docker", "lab-golden"),
-        "daemon_json": fx("daemon_json", "lab-golden"),
-        "proxy": fx("proxy", "lab-golden"),
-        "credentials": fx("credentials", "lab-golden"),
-        "daemon_log": fx("daemon_log", "lab-golden-clean"),
-        "restarts": fx("restarts", "lab-golden"),
-        "tls": fx("tls", "lab-golden"),
-    }
-
-
-def fleet(bad_facts, healthy=3, make=golden):
-    hosts = {f"good-{i}": HostResult(f"good-{i}", facts=make()) for i in range(healthy)}
-    hosts["bad"] = HostResult("bad", facts=bad_facts)
-    return RunResult(hosts=hosts)
+from rulekit import engine_golden as golden, fixture, one, plain_fleet as fleet
+from rulekit import found as found_on
 
 
 def found(run, host="bad", prefix="proxy."):
-    return [f for f in diagnose(run) if f.host == host and f.rule.startswith(prefix)]
-
-
-def one(run, rule, host="bad"):
-    hits = [f for f in found(run, host, "") if f.rule == rule]
-    assert len(hits) == 1, [(f.rule, f.title) for f in found(run, host, "")]
-    return hits[0]
+    return found_on(run, host, prefix)
 
 
 def none_of(run, rule, host="bad"):
@@ -59,7 +26,7 @@ def no_daemon_proxy(facts):
 def env_proxy_host():
     """The lab's env-proxy host: proxy (with a password) in /etc/environment only."""
     h = no_daemon_proxy(golden())
-    h["proxy"] = fx("proxy", "lab-env-proxy")
+    h["proxy"] = fixture("proxy", "lab-env-proxy")
     return h
 
 
@@ -68,7 +35,7 @@ def sandbox_host(docker_version=None):
     export lines, a missing required EnvironmentFile, a restart pending, and a
     daemon.json no-proxy that disagrees with the drop-in."""
     h = golden()
-    h["proxy"] = fx("proxy", "systemd-dropins-sandbox")
+    h["proxy"] = fixture("proxy", "systemd-dropins-sandbox")
     if docker_version:
         h["docker"]["server"]["version"] = docker_version
     return h
@@ -106,7 +73,7 @@ def test_shell_only_alone_is_medium_and_fleetwide_is_low():
 
 def test_shell_only_on_alpine_writes_conf_d():
     h = env_proxy_host()
-    h["system"] = fx("system", "alpine-no-os-release")
+    h["system"] = fixture("system", "alpine-no-os-release")
     h["system"]["family"] = "alpine"
     f = one(fleet(h), "proxy.shell-only")
     assert any("/etc/conf.d/docker" in r for r in f.remediation)

@@ -1,18 +1,15 @@
 """tls rules on real captured facts (tests/facts/*/lab-*.json) with a real certificate
 catalog (certs.digest of tests/data/certs), each fault planted by a minimal edit."""
 import copy
-import json
-from pathlib import Path
 
 import pytest
 
 from fleetaudit.certs import digest
 from fleetaudit.compare.paths import known
-from fleetaudit.diagnose import diagnose, load_rules
-from fleetaudit.models import HostResult, RunResult
 
-HERE = Path(__file__).parent
-NOW = 1795910400.0            # 2026-11-29T00:00:00Z, when the lab fixtures were captured
+from rulekit import HERE, facts_named, failed, findings, fixture, junk_variants, lab_fleet, on
+from rulekit import lab_golden as golden, run_of as lab_run
+
 LAB_CA = "a4046c7352a7a0119da7c8298f7d80f31f3f7ac124a594a85d3f950ff04930cc"      # lab CA file
 GOLDEN_BUNDLE = "a612cb16aaa725ee0bf18aa289fc934d9d1813dcefa65d52c757637d64320cd6"  # roots + lab CA
 NOCA_BUNDLE = "c1d649202327c251b9cd70d546d2b564998bbd8d2f17e4e6f1650155b704eb46"    # roots only
@@ -22,20 +19,6 @@ REG_PATH = 'tls.certs_d["registry.fleet.test"]'
 
 def pem(name):
     return (HERE / "data" / "certs" / f"{name}.pem").read_bytes()
-
-
-def fixture(collector, case):
-    return copy.deepcopy(json.loads((HERE / "facts" / collector / f"{case}.json").read_text())["facts"])
-
-
-def golden():
-    facts = {c: fixture(c, "lab-golden") for c in
-             ("docker", "daemon_json", "tls", "dns", "network", "firewall", "disk", "proxy", "credentials")}
-    facts["system"] = fixture("system", "debian12-local")
-    facts["time"] = fixture("time", "timedatectl-systemd")
-    facts["time"]["clock"] = {"host_epoch": NOW, "controller_epoch": NOW, "skew_s": 0.0, "uncertainty_s": 0.004}
-    facts["daemon_log"] = fixture("daemon_log", "lab-golden-clean")
-    return facts
 
 
 # The lab CA is played by the test root CA; "the distribution's roots" by the valid leaf.
@@ -48,29 +31,15 @@ CA_FP = CATALOG[LAB_CA][0]["sha256"]
 
 
 def run_of(hosts, catalog=CATALOG):
-    return RunResult(run={"started": "2026-11-29T00:00:00Z"},
-                     hosts={n: HostResult(name=n, address=f"10.0.0.{i}", facts=f)
-                            for i, (n, f) in enumerate(hosts.items(), 1)},
-                     catalog=dict(catalog))
+    return lab_run(hosts, catalog)
 
 
 def fleet(bad, bad_name="bad", catalog=CATALOG, good=3):
-    hosts = {f"good-{i}": golden() for i in range(good)}
-    hosts[bad_name] = bad
-    return run_of(hosts, catalog)
+    return lab_fleet(bad, good, golden, catalog, bad_name)
 
 
 def tls_findings(run, **kw):
-    rules = [r for r in load_rules() if r.id.startswith("tls.")]
-    return diagnose(run, rules=rules, **kw)
-
-
-def on(findings, host, rule_id=None):
-    return [f for f in findings if f.host == host and (rule_id is None or f.rule == rule_id)]
-
-
-def facts_named(finding):
-    return [e["fact"] for e in finding.evidence]
+    return findings(run, "tls", **kw)
 
 
 def no_ca():
@@ -362,41 +331,10 @@ def test_bundle_unknown_is_not_missing():
 
 # ---------------------------------------------------------------- junk anywhere
 
-JUNK = [None, "", "<script>x</script>", 0, -1, 1e300, float("nan"), True, [], {}, ["x", None, 3], {"a": None}]
-
-
-def _paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, prefix + (i,))
-
-
-def _replaced(facts, collector, path, junk):
-    facts = copy.deepcopy(facts)
-    if not path:
-        facts[collector] = junk
-        return facts
-    cur = facts[collector]
-    for key in path[:-1]:
-        cur = cur[key]
-    cur[path[-1]] = junk
-    return facts
-
-
-def junk_cases(make, collectors):
-    base = make()
-    return [(c, p, j) for c in collectors for p in _paths(base[c]) for j in JUNK]
-
 
 def test_junk_in_any_fact_never_breaks_a_rule():
-    for collector, path, value in junk_cases(no_ca, ('tls', 'time', 'credentials', 'daemon_log')):
-        bad = _replaced(no_ca(), collector, path, value)
-        run = run_of({"good-0": golden(), "good-1": golden(), "good-2": golden(), "bad": bad})
-        broken = [f for f in tls_findings(run) if f.title.startswith("rule ") and "failed" in f.title]
+    for collector, path, value, bad in junk_variants(no_ca, ('tls', 'time', 'credentials', 'daemon_log')):
+        broken = failed(tls_findings(run_of({"good-0": golden(), "good-1": golden(), "good-2": golden(), "bad": bad})))
         assert broken == [], (collector, path, value, broken[0].evidence)
 
 
