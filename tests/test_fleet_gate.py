@@ -26,8 +26,9 @@ def run_gate(fleet, out: Path, *args):
                       "--json", str(out / "gate.json"), "--junit", str(out / "gate.xml"),
                       "--snapshot", str(out / "snap.json"), *args],
         cwd=out, capture_output=True, text=True, timeout=600)
-    doc = json.loads((out / "gate.json").read_text())
-    return proc, doc
+    path = out / "gate.json"
+    assert path.exists(), f"gate exited {proc.returncode} without JSON:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc, json.loads(path.read_text())
 
 
 def _has_image(fleet, host, ref) -> bool:
@@ -149,9 +150,11 @@ def test_no_planted_secret_in_any_gate_output(demo_fleet, pulled, readonly):
 
 
 def test_pull_gate_names_an_arch_failure(demo_fleet, tmp_path):
+    # On a host already planted with pull errors: a failed pull lands in the daemon log,
+    # and the clean hosts must stay clean for the other fleet tests.
     proc, doc = run_gate(demo_fleet, tmp_path, "--image", demo_fleet.images["arm_only"], "--pull",
-                         "--limit", "golden")
-    c = cell(doc, "golden", demo_fleet.images["arm_only"])
+                         "--limit", "disk-full")
+    c = cell(doc, "disk-full", demo_fleet.images["arm_only"])
     assert proc.returncode == 1 and c["verdict"] == "fail"
     assert c["pull"]["category"] == "arch"
     assert "no matching manifest" in c["pull"]["error"]
