@@ -218,17 +218,27 @@ def str_list(value: Any) -> List[str]:
     return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
 
 
+def daemon_list_path(facts: dict, info_key: str, json_key: str) -> str:
+    """The fact path a daemon list setting comes from: docker info when the daemon runs, else daemon.json."""
+    return f"docker.info.{info_key}" if docker_running(facts) else f"daemon_json.config.{json_key}"
+
+
+def _daemon_list(facts: dict, info_key: str, json_key: str) -> Any:
+    """A list setting as the running daemon reports it, else as daemon.json sets it ([] without
+    a daemon.json); MISSING when unknown."""
+    if docker_running(facts):
+        return str_list(dig(facts, f"docker.info.{info_key}"))
+    if dig(facts, "daemon_json.present") is False:
+        return []
+    cfg = daemon_config(facts)
+    return MISSING if cfg is None else str_list(cfg.get(json_key))
+
+
 def registry_mirrors(facts: dict) -> Any:
     """Mirrors the daemon uses (docker info), else those daemon.json sets; MISSING if unknown."""
-    if docker_running(facts):
-        raw = str_list(dig(facts, "docker.info.registry_mirrors"))
-    elif dig(facts, "daemon_json.present") is False:
-        raw = []
-    else:
-        cfg = daemon_config(facts)
-        if cfg is None:
-            return MISSING
-        raw = str_list(cfg.get("registry-mirrors"))
+    raw = _daemon_list(facts, "registry_mirrors", "registry-mirrors")
+    if raw is MISSING:
+        return MISSING
     return sorted({m.strip().lower().rstrip("/") for m in raw})
 
 
@@ -238,15 +248,9 @@ DEFAULT_INSECURE = {"127.0.0.0/8", "::1/128"}
 
 def insecure_registries(facts: dict) -> Any:
     """Insecure registries the daemon uses, else daemon.json's (loopback left out); MISSING if unknown."""
-    if docker_running(facts):
-        raw = str_list(dig(facts, "docker.info.insecure_registries"))
-    elif dig(facts, "daemon_json.present") is False:
-        raw = []
-    else:
-        cfg = daemon_config(facts)
-        if cfg is None:
-            return MISSING
-        raw = str_list(cfg.get("insecure-registries"))
+    raw = _daemon_list(facts, "insecure_registries", "insecure-registries")
+    if raw is MISSING:
+        return MISSING
     out = set()
     for r in raw:
         r = r.strip().lower()

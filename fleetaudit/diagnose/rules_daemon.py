@@ -11,7 +11,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 from .base import Hit, HostContext, dig, ev, rule
 from .common import (
-    MISSING, PROXIES_MIN_MAJOR, cap, daemon_config, daemon_log_command, docker_running,
+    MISSING, PROXIES_MIN_MAJOR, cap, daemon_config, daemon_list_path, daemon_log_command,
     engine_major, engine_version_fact, expect, fact_path, insecure_registries, q,
     registry_mirrors, reload_and_restart, restart_docker, str_list, version_tuple,
 )
@@ -387,7 +387,7 @@ def insecure_registry(ctx: HostContext) -> Iterator[Hit]:
     # The same entries on the whole fleet are a deliberate (if weak) practice, not drift.
     severity = "medium" if extra else "low"
     names = extra or mine
-    path = "docker.info.insecure_registries" if docker_running(ctx.facts) else "daemon_json.config.insecure-registries"
+    path = daemon_list_path(ctx.facts, "insecure_registries", "insecure-registries")
     yield Hit(
         evidence=[ev(path, mine, expected if expected is not None else [],
                      note=exp.source if exp else "no baseline: any entry weakens TLS")],
@@ -427,7 +427,7 @@ def insecure_registry_missing(ctx: HostContext) -> Iterator[Hit]:
     missing = [r for r in exp.value if r not in mine]
     if not missing:
         return
-    path = "docker.info.insecure_registries" if docker_running(ctx.facts) else "daemon_json.config.insecure-registries"
+    path = daemon_list_path(ctx.facts, "insecure_registries", "insecure-registries")
     yield Hit(
         evidence=[ev(path, mine, exp.value, note=exp.source)],
         title=f"{', '.join(missing)[:120]} insecure on the fleet but verified here",
@@ -467,7 +467,7 @@ def mirrors_differ(ctx: HostContext) -> Iterator[Hit]:
         title = f"registry mirrors {', '.join(mine)[:80]} instead of the fleet's {', '.join(missing)[:80]}"
     else:
         title = f"extra registry mirror {', '.join(extra)[:100]}: Docker Hub pulls go there first"
-    path = "docker.info.registry_mirrors" if docker_running(ctx.facts) else "daemon_json.config.registry-mirrors"
+    path = daemon_list_path(ctx.facts, "registry_mirrors", "registry-mirrors")
     yield Hit(
         evidence=[ev(path, mine, exp.value, note=exp.source)],
         title=title,

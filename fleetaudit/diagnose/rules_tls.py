@@ -913,6 +913,19 @@ def registry_certs(ctx: HostContext, trust: Trust) -> List[Tuple[str, str, Cert,
     return out
 
 
+def _cert_ends(ctx: HostContext) -> Iterator[Tuple[str, str, Cert, str, float, Now]]:
+    """(label, path, cert, fact path, not_after epoch, now) of this host's registry
+    certificates with a known end, when the host's trust and the real time are known."""
+    trust = my_trust(ctx)
+    now = clock_now(ctx)
+    if trust is None or now.real is None:
+        return
+    for label, path, cert, fpath in registry_certs(ctx, trust):
+        end = iso_epoch(cert.get("not_after"))
+        if end is not None:
+            yield label, path, cert, fpath, end, now
+
+
 def _renew(ctx: HostContext, label: str, path: str) -> List[str]:
     if path.startswith(CERTS_D + "/"):
         return [f"replace {path} with the renewed certificate (no docker restart needed)",
@@ -936,13 +949,8 @@ current time ... is after ..."; an expired client certificate is refused by the 
     needs_docker=True,
 )
 def ca_expired(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
-    now = clock_now(ctx)
-    if trust is None or now.real is None:
-        return
-    for label, path, cert, fpath in registry_certs(ctx, trust):
-        end = iso_epoch(cert.get("not_after"))
-        if end is None or end > now.real:
+    for label, path, cert, fpath, end, now in _cert_ends(ctx):
+        if end > now.real:
             continue
         note = f"{subject(cert)} in {path}: not_after from the catalog, now from {now.source}"
         if now.host is not None and now.host < end:
@@ -965,13 +973,8 @@ bundle): {EXPIRY_WARN_DAYS} days is the warning window.
     needs_docker=True,
 )
 def ca_expiring(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
-    now = clock_now(ctx)
-    if trust is None or now.real is None:
-        return
-    for label, path, cert, fpath in registry_certs(ctx, trust):
-        end = iso_epoch(cert.get("not_after"))
-        if end is None or end <= now.real or end - now.real > EXPIRY_WARN_DAYS * 86400:
+    for label, path, cert, fpath, end, now in _cert_ends(ctx):
+        if end <= now.real or end - now.real > EXPIRY_WARN_DAYS * 86400:
             continue
         days = int((end - now.real) // 86400)
         yield Hit(evidence=[ev(fpath, cert.get("not_after"),
