@@ -302,17 +302,24 @@ class FleetCA:
 SAMPLE_HOLDERS = 3
 
 
+def _fleet_trusts(ctx: HostContext) -> List[Tuple[Any, Trust]]:
+    """(host, its trust) of the audited hosts whose trust is known."""
+    out = []
+    for h in audited_hosts(ctx.run):
+        t = host_trust(ctx, h)
+        if t is not None:
+            out.append((h, t))
+    return out
+
+
 def _fleet_cas(ctx: HostContext) -> Tuple[Dict[str, FleetCA], int]:
     """registry -> the fleet's certs.d CAs for it, and how many hosts' trust is known."""
     cache = run_cache(ctx.run)
     if "tls-fleet-cas" not in cache:
         out: Dict[str, FleetCA] = {}
-        known = 0
-        for h in audited_hosts(ctx.run):
-            t = host_trust(ctx, h)
-            if t is None:
-                continue
-            known += 1
+        trusts = _fleet_trusts(ctx)
+        known = len(trusts)
+        for h, t in trusts:
             for reg in t.certs_d:
                 got = _holder(ctx, h.name, t, reg)
                 if not got:
@@ -531,12 +538,9 @@ def _anchor_majority(ctx: HostContext) -> Tuple[Dict[str, Cert], Dict[str, Tuple
         sha_hosts: Dict[str, Set[str]] = {}
         certs: Dict[str, Cert] = {}
         where: Dict[str, Tuple[str, str]] = {}
-        known = 0
-        for h in audited_hosts(ctx.run):
-            t = host_trust(ctx, h)
-            if t is None:
-                continue
-            known += 1
+        trusts = _fleet_trusts(ctx)
+        known = len(trusts)
+        for h, t in trusts:
             for a in t.anchors:
                 got = t.anchor_certs.get(a["path"])
                 if got is None and a.get("sha256") and (a.get("count") or 0) > 0:
@@ -785,12 +789,9 @@ def _fleet_dirs(ctx: HostContext) -> Tuple[Dict[str, List[Tuple[str, CertsDir]]]
     cache = run_cache(ctx.run)
     if "tls-fleet-dirs" not in cache:
         dirs: Dict[str, List[Tuple[str, CertsDir]]] = {}
-        known = 0
-        for h in audited_hosts(ctx.run):
-            t = host_trust(ctx, h)
-            if t is None:
-                continue
-            known += 1
+        trusts = _fleet_trusts(ctx)
+        known = len(trusts)
+        for h, t in trusts:
             for reg, d in t.certs_d.items():
                 dirs.setdefault(reg, []).append((h.name, d))
         cache["tls-fleet-dirs"] = (dirs, known)
@@ -926,6 +927,13 @@ def _cert_ends(ctx: HostContext) -> Iterator[Tuple[str, str, Cert, str, float, N
             yield label, path, cert, fpath, end, now
 
 
+def _my_certs_dirs(ctx: HostContext) -> Iterator[Tuple[str, CertsDir]]:
+    """(registry, its certs.d directory) on this host, by name; nothing when its trust is unknown."""
+    trust = my_trust(ctx)
+    if trust is not None:
+        yield from sorted(trust.certs_d.items())
+
+
 def _renew(ctx: HostContext, label: str, path: str) -> List[str]:
     if path.startswith(CERTS_D + "/"):
         return [f"replace {path} with the renewed certificate (no docker restart needed)",
@@ -997,10 +1005,7 @@ extension .crt." or "missing client certificate .../client.cert for key .../clie
     needs_docker=True,
 )
 def client_cert_incomplete(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
-    if trust is None:
-        return
-    for reg, d in sorted(trust.certs_d.items()):
+    for reg, d in _my_certs_dirs(ctx):
         certs = {f["path"][:-5] for f in d.kind("cert") if f["path"].endswith(".cert")}
         keys = {f["path"][:-4] for f in d.kind("key") if f["path"].endswith(".key")}
         for stem in sorted(certs ^ keys):
@@ -1026,10 +1031,7 @@ registry's certificate is not trusted: "x509: certificate signed by unknown auth
     needs_docker=True,
 )
 def certs_d_misnamed(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
-    if trust is None:
-        return
-    for reg, d in sorted(trust.certs_d.items()):
+    for reg, d in _my_certs_dirs(ctx):
         for f in d.kind("other"):
             if not (f.get("count") or 0) or f.get("has_private_key"):
                 continue
