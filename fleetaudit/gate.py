@@ -41,13 +41,8 @@ from .collectors.probe import NAME as PROBE, budget_s, probe_collector
 from .diagnose.base import dig
 from .diagnose.rules_arch import platform as host_platform
 from .diagnose.rules_auth import root_registries
-try:  # the helpers the rule families share (diagnose/common.py once it exists)
-    from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_registries,
-                                  registry_host)
-except ImportError:  # pragma: no cover - before that module
-    from .diagnose.rules_daemon import MISSING, registry_host
-    from .diagnose.rules_proxy import daemon_proxy, no_proxy_covers
-    from .diagnose.rules_tls import own_registries
+from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_registries,
+                              registry_host)
 from .explain import explain
 from .models import SEVERITIES, HostResult, RunResult
 from .pullerrors import BY_ID, classify

@@ -15,7 +15,6 @@ from .common import (
     engine_major, engine_version_fact, expect, fact_path, insecure_registries, q,
     registry_mirrors, reload_and_restart, restart_docker, str_list, version_tuple,
 )
-from .common import registry_host  # noqa: F401  (fleetaudit/gate.py imports it from here)
 
 
 def _engine_state(facts: dict) -> Optional[bool]:
