@@ -15,11 +15,7 @@ RULE_MODULES = (
 
 def load_rules() -> List[Rule]:
     for mod in RULE_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.rules_{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.rules_{mod}":
-                raise
+        importlib.import_module(f"{__name__}.rules_{mod}")
     return all_rules()
 
 
