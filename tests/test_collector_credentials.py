@@ -105,7 +105,7 @@ def _run(tmp_path, shell):
     if shell == "busybox":
         env["PATH"] = f"{_busybox_bin(tmp_path)}:{env['PATH']}"
         cmd = ["busybox", "sh", "-s"]
-    proc = subprocess.run(cmd, input=build_script([collector], nonce, ScriptOptions()).encode(),
+    proc = subprocess.run(cmd, input=build_script([collector], nonce, ScriptOptions(part_timeout_s=60)).encode(),
                           capture_output=True, timeout=60, env=env)
     raw = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
     section = split_output(proc.stdout.decode("utf-8", "replace"), nonce).sections["credentials"]

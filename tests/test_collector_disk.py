@@ -59,7 +59,7 @@ def test_fragment_passes_docker_root_to_df(tmp_path, shell):
         "\"TotalCount\":\"3\",\"Type\":\"Images\"}' ;; esac\n")
     fake.chmod(0o755)
     nonce = new_nonce()
-    script = build_script([disk.COLLECTOR], nonce, ScriptOptions())
+    script = build_script([disk.COLLECTOR], nonce, ScriptOptions(part_timeout_s=60))
     cmd = ["busybox", "sh", "-s"] if shell == "busybox" else [shell, "-s"]
     env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
     out = subprocess.run(cmd, input=script.encode(), capture_output=True, env=env, timeout=60).stdout

@@ -41,7 +41,7 @@ def test_fragment_with_docker_stub(tmp_path, shell):
     nonce = new_nonce()
     only_containers = restarts.SCRIPT.split("\nfa_run units")[0]
     collector = dataclasses.replace(restarts.COLLECTOR, script=only_containers)
-    body = build_script([collector], nonce, ScriptOptions())
+    body = build_script([collector], nonce, ScriptOptions(part_timeout_s=60))
     cmd = [shutil.which("busybox"), "sh", "-s"] if shell == "busybox" else [shutil.which(shell), "-s"]
     proc = subprocess.run(cmd, input=body.encode(), capture_output=True, timeout=60,
                           env={"PATH": f"{bindir}:/usr/bin:/bin"})

@@ -50,7 +50,7 @@ def test_timesyncd_flag_only_counts_when_present():
 @pytest.mark.parametrize("shell", [s for s in ("dash", "bash", "busybox") if shutil.which(s)])
 def test_fragment_runs_under_every_shell(shell):
     nonce = new_nonce()
-    script = build_script([time_collector.COLLECTOR], nonce, ScriptOptions())
+    script = build_script([time_collector.COLLECTOR], nonce, ScriptOptions(part_timeout_s=60))
     cmd = ["busybox", "sh", "-s"] if shell == "busybox" else [shell, "-s"]
     out = subprocess.run(cmd, input=script.encode(), capture_output=True, timeout=60).stdout
     section = split_output(out.decode(), nonce).sections["time"]
