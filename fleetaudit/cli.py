@@ -217,9 +217,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     result.run["limit"] = limit
     _analyze(result, kw)
     kept = Path(reports_dir) / _default_report_name(inventory)
-    snapshot.save(result, kept)
-    if json_path:
-        snapshot.save(result, json_path)
+    snapshot.save(result, kept, json_path)
     _write_outputs(result, kw)
     if not quiet:
         _print_summary(console, result, [("snapshot", json_path or str(kept)),
