@@ -90,6 +90,12 @@ fa_cat() {
 
 def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOptions) -> str:
     """Assemble the composite POSIX sh script sent on the host's stdin."""
+    collectors = list(collectors)
+    libs: List[str] = []
+    for c in collectors:
+        for lib in c.shell_lib:
+            if lib not in libs:
+                libs.append(lib)
     body: List[str] = []
     for c in collectors:
         body.append(f"fa_section {c.name}")
@@ -113,6 +119,7 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         # Values one collector leaves for a later one (never inherited from the login env).
         'FA_DOCKER_ROOT=',
         PREAMBLE.strip("\n"),
+        *(lib.strip("\n") for lib in libs),
         # The time mark goes first and unfiltered so it leaves the host immediately.
         "printf '@@%s:T:%s\\n' \"$FA_N\" \"$(date +%s.%N 2>/dev/null || date +%s)\"",
         become_check.strip("\n"),

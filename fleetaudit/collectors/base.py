@@ -83,3 +83,6 @@ class Collector:
     file_refs: Optional[Callable[[dict], List[FileRef]]] = None
     digest: Optional[Callable[[bytes], Any]] = None
     doc: str = ""
+    # Shell function definitions the fragment calls; shared by several collectors, so
+    # the composite script defines each once (bytes sent per host).
+    shell_lib: Tuple[str, ...] = ()

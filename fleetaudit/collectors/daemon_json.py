@@ -37,7 +37,7 @@ from .docker import DOCKER_UNITS_SH, DOCKERD_PIDS_SH, clean
 
 DEFAULT_PATH = "/etc/docker/daemon.json"
 
-SCRIPT = DOCKERD_PIDS_SH + DOCKER_UNITS_SH + r"""
+SCRIPT = r"""
 FA_CFG=; FA_SRC=default
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_part dockerd
@@ -325,4 +325,7 @@ def parse(section: Section) -> dict:
     return facts
 
 
-COLLECTOR = Collector(name="daemon_json", script=SCRIPT, parse=parse, doc=__doc__ or "")
+COLLECTOR = Collector(
+    name="daemon_json", script=SCRIPT, parse=parse, doc=__doc__ or "",
+    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH),
+)

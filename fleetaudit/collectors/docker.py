@@ -96,7 +96,7 @@ INFO_FIELDS = [
 ]
 INFO_TEMPLATE = "{" + ",".join(f'"{k}":{{{{json .{g}}}}}' for k, g in INFO_FIELDS) + "}"
 
-SCRIPT = DOCKERD_PIDS_SH + r"""
+SCRIPT = r"""
 fa_root version docker version --format '{{json .}}'
 FA_DV=$FA_RC
 if [ "$FA_DV" != 127 ]; then
@@ -428,4 +428,7 @@ def parse(section: Section) -> dict:
     }
 
 
-COLLECTOR = Collector(name="docker", script=SCRIPT, parse=parse, doc=__doc__ or "")
+COLLECTOR = Collector(
+    name="docker", script=SCRIPT, parse=parse, doc=__doc__ or "",
+    shell_lib=(DOCKERD_PIDS_SH,),
+)

@@ -97,7 +97,7 @@ done"""
 _UNIT_ARGS = " ".join("-e " + _q(e) for e in UNIT_SEL)
 _MANAGER_ARGS = " ".join("-e " + _q(e) for e in MANAGER_SEL)
 
-SCRIPT = DOCKERD_PIDS_SH + DOCKER_UNITS_SH + f"""
+SCRIPT = f"""
 FA_PX_SEL={_q(SEL)}
 FA_PX_LOOSE={_q(SEL_LOOSE)}
 FA_PX_MASK={_q(MASK)}
@@ -501,4 +501,7 @@ def _set_all(env: Env, source: str) -> Sourced:
     return {k: {"value": v, "source": source} for k, v in env.items()}
 
 
-COLLECTOR = Collector(name="proxy", script=SCRIPT, parse=parse, doc=__doc__ or "")
+COLLECTOR = Collector(
+    name="proxy", script=SCRIPT, parse=parse, doc=__doc__ or "",
+    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH),
+)
