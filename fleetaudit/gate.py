@@ -46,7 +46,7 @@ from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_regist
 from .explain import explain
 from .models import SEVERITIES, HostResult, RunResult
 from .pullerrors import BY_ID, classify
-from .reference import DEFAULT_DOMAIN, Reference
+from .reference import DEFAULT_DOMAIN, Reference, unique
 from .script import REDACT_SED, new_nonce
 
 SCHEMA = "fleetaudit-gate/1"
@@ -717,15 +717,6 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
 
 # ------------------------------------------------------------------ the run
 
-def dedupe(refs: Iterable[Reference]) -> List[Reference]:
-    seen, out = set(), []
-    for r in refs:
-        if str(r) not in seen:
-            seen.add(str(r))
-            out.append(r)
-    return out
-
-
 def split_probe(result: RunResult) -> Tuple[Dict[str, Optional[dict]], Dict[str, str]]:
     """Take the probe section out of the audit facts (it is the gate's, not a fact to
     compare), and undo the `partial` status it alone may have caused."""
@@ -749,7 +740,7 @@ def run_gate(hosts, collect_opts: CollectOptions, gate_opts: GateOptions,
              analyze_opts: Optional[AnalyzeOptions] = None, progress=None,
              collect_fn=collect) -> GateResult:
     """Collect (with the probe section, and the pull when asked), analyse, decide."""
-    refs = dedupe(gate_opts.images)
+    refs = unique(gate_opts.images)
     gate_opts.images = refs
     collect_opts.extra_collectors = tuple(collect_opts.extra_collectors) + (
         probe_collector(refs, manifest=gate_opts.manifest_check),)

@@ -204,3 +204,15 @@ def parse(ref: str) -> Reference:
     if tag is None and digest is None:
         tag = DEFAULT_TAG
     return Reference(original=ref, domain=domain, path=path, tag=tag, digest=digest)
+
+
+def unique(refs, key=str) -> list:
+    """refs without repeats (by `key`: the whole reference, or e.g. its registry),
+    first occurrence kept, order kept."""
+    seen, out = set(), []
+    for r in refs:
+        k = key(r)
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out

@@ -31,7 +31,7 @@ import ipaddress
 import re
 from typing import Dict, List, Sequence
 
-from ..reference import Reference
+from ..reference import Reference, unique
 from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
 
 NAME = "gate_probe"
@@ -46,21 +46,11 @@ def _q(value: str) -> str:
 
 
 def _registries(refs: Sequence[Reference]) -> List[Reference]:
-    seen, out = set(), []
-    for r in refs:
-        if r.registry not in seen:
-            seen.add(r.registry)
-            out.append(r)
-    return out
+    return unique(refs, key=lambda r: r.registry)
 
 
 def _images(refs: Sequence[Reference]) -> List[Reference]:
-    seen, out = set(), []
-    for r in refs:
-        if str(r) not in seen:
-            seen.add(str(r))
-            out.append(r)
-    return out
+    return unique(refs)
 
 
 def build_fragment(refs: Sequence[Reference], manifest: bool = True,
