@@ -1,25 +1,16 @@
 """daemon_json: strict JSON as dockerd reads it, flattening, flag conflicts, ExecStart."""
-import shutil
-import subprocess
 
 import pytest
 
 from fleetaudit.collectors.base import Part
 from fleetaudit.collectors.daemon_json import (
     COLLECTOR, conflicts, flags_of, flatten, load, unit_exec_start)
-from fleetaudit.script import ScriptOptions, build_script, split_output
+from collectorkit import POSIX_SHELLS, run_section
 
 
-@pytest.mark.parametrize("shell", [["dash", "-s"], ["bash", "--posix", "-s"], ["busybox", "sh", "-s"]],
-                         ids=lambda s: s[0])
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
 def test_fragment_runs_under_posix_shells(shell):
-    if not shutil.which(shell[0]):
-        pytest.skip(f"{shell[0]} not installed")
-    script = build_script([COLLECTOR], "n0nce", ScriptOptions())
-    out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=60)
-    parsed = split_output(out.stdout.decode("utf-8", "replace"), "n0nce")
-    assert parsed.complete
-    section = parsed.sections["daemon_json"]
+    section = run_section(COLLECTOR, shell)
     assert set(section) == {"init", "dockerd", "unit", "opts", "path", "json"}
     assert all(p.rc is not None for p in section.values())
     facts = COLLECTOR.parse(section)

@@ -1,24 +1,15 @@
 """dns: resolv.conf, systemd-resolved output forms, /etc/hosts pins."""
-import shutil
-import subprocess
 
 import pytest
 
 from fleetaudit.collectors.base import Part
 from fleetaudit.collectors.dns import COLLECTOR, parse_hosts, parse_resolv, parse_resolved
-from fleetaudit.script import ScriptOptions, build_script, split_output
+from collectorkit import POSIX_SHELLS, run_section
 
 
-@pytest.mark.parametrize("shell", [["dash", "-s"], ["bash", "--posix", "-s"], ["busybox", "sh", "-s"]],
-                         ids=lambda s: s[0])
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
 def test_fragment_runs_under_posix_shells(shell):
-    if not shutil.which(shell[0]):
-        pytest.skip(f"{shell[0]} not installed")
-    script = build_script([COLLECTOR], "n0nce", ScriptOptions())
-    out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=60)
-    parsed = split_output(out.stdout.decode("utf-8", "replace"), "n0nce")
-    assert parsed.complete
-    section = parsed.sections["dns"]
+    section = run_section(COLLECTOR, shell)
     assert {"resolv_link", "resolv", "nsswitch", "hostname", "hosts"} <= set(section)
     assert all(p.rc is not None for p in section.values())
     facts = COLLECTOR.parse(section)

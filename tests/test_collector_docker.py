@@ -1,12 +1,10 @@
 """docker: version/info JSON, the plain-text fallback, error classification."""
-import shutil
-import subprocess
 
 import pytest
 
 from fleetaudit.collectors.base import Part
 from fleetaudit.collectors.docker import COLLECTOR, INFO_TEMPLATE, error_kind, info_from_json, info_from_text
-from fleetaudit.script import ScriptOptions, build_script, split_output
+from collectorkit import POSIX_SHELLS, run_section
 
 TEXT_INFO = """Client:
  Context:    default
@@ -42,16 +40,9 @@ WARNING: No swap limit support
 """
 
 
-@pytest.mark.parametrize("shell", [["dash", "-s"], ["bash", "--posix", "-s"], ["busybox", "sh", "-s"]],
-                         ids=lambda s: s[0])
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
 def test_fragment_runs_under_posix_shells(shell):
-    if not shutil.which(shell[0]):
-        pytest.skip(f"{shell[0]} not installed")
-    script = build_script([COLLECTOR], "n0nce", ScriptOptions())
-    out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=60)
-    parsed = split_output(out.stdout.decode("utf-8", "replace"), "n0nce")
-    assert parsed.complete
-    section = parsed.sections["docker"]
+    section = run_section(COLLECTOR, shell)
     assert {"version", "dockerd_path", "dockerd_pids"} <= set(section)
     facts = COLLECTOR.parse(section)
     assert facts["installed"] in (True, False)
