@@ -44,15 +44,15 @@ def _baselines(result: RunResult, opts: AnalyzeOptions):
     return chosen
 
 
-def _expected_facts(result: RunResult, opts: AnalyzeOptions) -> Dict[str, dict]:
+def _expected_facts(result: RunResult, opts: AnalyzeOptions, baselines) -> Dict[str, dict]:
     """Nested baseline facts per host, for rules that compare more than one path at once."""
     if opts.baseline_host and opts.baseline_host in result.hosts:
         golden = result.hosts[opts.baseline_host].facts
         return {name: golden for name in result.hosts if name != opts.baseline_host}
-    if opts.baseline_file:
-        from .snapshot import load
-        saved = load(opts.baseline_file)
-        return {name: saved.hosts[name].facts for name in result.hosts if name in saved.hosts}
+    for b in baselines:  # the snapshot already loaded for the comparison, not read again
+        if isinstance(b, SnapshotBaseline):
+            saved = b.saved
+            return {name: saved.hosts[name].facts for name in result.hosts if name in saved.hosts}
     return {}
 
 
@@ -64,5 +64,5 @@ def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None) -> RunResu
         drift = annotate(result, baselines, ignore=opts.ignore or None)
     except BaselineError as exc:
         raise AnalyzeError(str(exc)) from exc
-    result.findings = diagnose(result, drift=drift, baselines=_expected_facts(result, opts))
+    result.findings = diagnose(result, drift=drift, baselines=_expected_facts(result, opts, baselines))
     return result
