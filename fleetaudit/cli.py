@@ -16,7 +16,7 @@ from . import __version__, exitcodes, snapshot
 from .collect import CollectOptions, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
-from .models import SEVERITIES, RunResult
+from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .script import ScriptOptions
 from .ssh import SSHOptions
@@ -183,7 +183,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
     if fail_on != "none":
         limit = SEVERITIES.index(fail_on)
         for f in result.findings:
-            sev = f["severity"] if isinstance(f, dict) else f.severity
+            sev = get_field(f, "severity")
             if SEVERITIES.index(sev) <= limit:
                 return exitcodes.FINDINGS
     return exitcodes.CLEAN

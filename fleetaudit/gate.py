@@ -45,6 +45,7 @@ from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_regist
                               registry_host)
 from .explain import explain
 from .models import SEVERITIES, HostResult, RunResult
+from .models import get_field as _get
 from .pullerrors import BY_ID, classify
 from .reference import DEFAULT_DOMAIN, Reference, unique
 from .script import REDACT_SED, new_nonce
@@ -397,8 +398,6 @@ def mentions(text: str, names: Iterable[str]) -> bool:
     return False
 
 
-def _get(f: Any, key: str, default: Any = None) -> Any:
-    return f.get(key, default) if isinstance(f, dict) else getattr(f, key, default)
 
 
 def finding_text(f: Any) -> str:

@@ -88,6 +88,14 @@ class HostResult:
         )
 
 
+def get_field(obj: Any, key: str, default: Any = None) -> Any:
+    """A field of a Finding (or result object) or of its JSON dict: findings loaded from a
+    snapshot are dicts, freshly diagnosed ones are Finding objects."""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
 @dataclass
 class Finding:
     host: str

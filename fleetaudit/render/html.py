@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import jinja2
 
 from ..models import CATEGORIES, SEVERITIES, STATUSES, RunResult
+from ..models import get_field as _get
 
 # Caps: the report shows enough to act on; the snapshot has the rest.
 MAX_VALUE_CHARS = 400        # one displayed value (a fact, an expected/actual, a message)
@@ -132,10 +133,6 @@ def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
     return _clean(text, cap)
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
 
 
 def _dig(facts: Any, path: str) -> Any:

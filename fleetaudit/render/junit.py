@@ -21,6 +21,7 @@ from collections import defaultdict
 from typing import Any, Dict, List
 
 from ..models import CATEGORIES, SEVERITIES, RunResult
+from ..models import get_field as _get
 
 MAX_MESSAGE = 500
 MAX_BODY = 20_000
@@ -142,7 +143,3 @@ def _rank(severity: Any) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)

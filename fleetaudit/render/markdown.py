@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from typing import Any, Dict, List, Tuple
 
 from ..models import SEVERITIES, STATUSES, RunResult
+from ..models import get_field as _get
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -105,7 +106,3 @@ def _rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)

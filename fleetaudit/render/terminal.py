@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import RunResult, SEVERITIES
+from ..models import get_field as _get
 
 _STATUS_STYLE = {"ok": "green", "partial": "yellow", "unreachable": "red"}
 _SEV_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -63,8 +64,6 @@ def findings_table(result: RunResult, limit: int = 40) -> Table:
     return table
 
 
-def _get(finding, key: str):
-    return finding[key] if isinstance(finding, dict) else getattr(finding, key)
 
 
 def renderables(result: RunResult) -> List:
