@@ -75,7 +75,7 @@ def child(n: int, out_dir: Path, seed: int) -> dict:
     baselines = analyze_mod._baselines(result, opts)
     drift = stage("compare", lambda: annotate(result, baselines, ignore=None))
     result.findings = stage("diagnose", lambda: diagnose(
-        result, drift=drift, baselines=analyze_mod._expected_facts(result, opts)))
+        result, drift=drift, baselines=analyze_mod._expected_facts(result, opts, baselines)))
     html = stage("render_html", lambda: render_html(result))
     html_path = out_dir / f"report-{n}.html"
     stage("write_html", lambda: html_path.write_text(html, encoding="utf-8"))

@@ -51,3 +51,20 @@ def test_fleet_bench_quick(tmp_path):
     assert doc["targets"]["ansible_cpu_vs_audit"]["met"] is None
     # the fleet is gone again
     assert not (ROOT / ".lab" / "bench-4" / "lab.json").exists()
+
+
+def test_synth_bench_tiny(tmp_path):
+    """bench.synth_bench end to end at a tiny size: the real compare -> diagnose -> render
+    pipeline on synthetic hosts. A changed analyze signature broke it once unnoticed."""
+    out = tmp_path / "synth.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.synth_bench", "--sizes", "30", "--no-browser",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    (row,) = doc["sizes"]
+    assert row["hosts"] == 30 and row["audited"] > 0
+    assert row["findings"] > 0 and row["drift_items"] > 0   # the pipeline really ran
+    assert row["html_bytes"] > 10_000 and row["json_bytes"] > 10_000
+    assert set(row["stages"]) >= {"compare", "diagnose", "render_html", "write_json"}
