@@ -43,6 +43,7 @@ from .diagnose.rules_arch import platform as host_platform
 from .diagnose.rules_auth import root_registries
 from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_registries,
                               registry_host)
+from . import snapshot
 from .explain import explain
 from .models import SEVERITIES, HostResult, RunResult
 from .models import get_field as _get
@@ -816,7 +817,7 @@ def render_junit(gate: GateResult, suite_name: str = "fleetaudit gate") -> str:
 
 
 def render_json(gate: GateResult) -> str:
-    return json.dumps(gate.to_json(), indent=1, default=str) + "\n"
+    return snapshot.dumps(gate.to_json(), indent=1, default=str) + "\n"
 
 
 STYLE = {"pass": "green", "no-blocker": "green", "fail": "bold red", "blocked": "bold red",
@@ -825,21 +826,24 @@ STYLE = {"pass": "green", "no-blocker": "green", "fail": "bold red", "blocked": 
 
 def renderables(gate: GateResult, details: bool = True) -> list:
     """rich renderables: the host x image table, then the reasons of every cell that did
-    not pass. Host-provided text is never interpreted as markup."""
+    not pass. Host-provided text is never interpreted as markup and its control
+    characters are shown as escapes (render.safe)."""
     from rich.table import Table
     from rich.text import Text
+
+    from .render.safe import text as safe_text, visible
 
     mode = ("pull: each host's daemon pulled the image" if gate.mode == "pull" else
             "read-only: nothing was pulled; 'no blocker found' is not a promise that the pull works")
     table = Table(title=Text(f"fleetaudit gate ({mode})"), show_lines=False)
     table.add_column("host", no_wrap=True)
     for ref in gate.images:
-        table.add_column(Text(ref.familiar), overflow="fold")
+        table.add_column(safe_text(ref.familiar), overflow="fold")
     for host, row in gate.cells.items():
-        cells = [Text(host)]
+        cells = [safe_text(host)]
         for ref in gate.images:
             cell = row[str(ref)]
-            cells.append(Text(cell.label, style=STYLE.get(cell.verdict, "")))
+            cells.append(safe_text(cell.label, STYLE.get(cell.verdict, "")))
         table.add_row(*cells)
     out: list = [table]
     counts = gate.counts()
@@ -849,7 +853,8 @@ def renderables(gate: GateResult, details: bool = True) -> list:
             for ref, cell in row.items():
                 if cell.verdict in ("pass", "no-blocker"):
                     continue
-                out.append(Text(f"\n{host}  {ref}  -> {cell.label}", style=STYLE.get(cell.verdict, "")))
+                out.append(Text("\n" + visible(f"{host}  {ref}  -> {cell.label}"),
+                                style=STYLE.get(cell.verdict, "")))
                 for line in _reason_lines(cell)[:12]:
-                    out.append(Text("  " + line))
+                    out.append(safe_text("  " + line))
     return out

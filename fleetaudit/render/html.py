@@ -25,6 +25,7 @@ import jinja2
 
 from ..models import CATEGORIES, SEVERITIES, STATUSES, RunResult
 from ..models import get_field as _get
+from ..snapshot import dumps
 
 # Caps: the report shows enough to act on; the snapshot has the rest.
 MAX_VALUE_CHARS = 400        # one displayed value (a fact, an expected/actual, a message)
@@ -79,7 +80,7 @@ def json_island(data: Any) -> str:
     strings) and leaves the HTML parser nothing to see; U+2028/9 are escaped for any
     consumer that evaluates it as JS.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = dumps(data, ensure_ascii=False, separators=(",", ":"))  # strict: no NaN/Infinity
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
