@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, List, Optional, Union
 
+from .collectors.jsonfacts import may_hold_surrogates, no_lone_surrogates
 from .models import SCHEMA_VERSION, HostResult, RunResult
 
 
@@ -116,11 +117,14 @@ def save(result: RunResult, *paths: Union[str, Path]) -> None:
 def load(path: Union[str, Path]) -> RunResult:
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+            text = fh.read()
+        doc = json.loads(text)
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}:{exc.lineno}: not a JSON snapshot: {exc.msg}") from exc
+    if may_hold_surrogates(text):  # "\udcff" from an edited file: not encodable as UTF-8
+        doc = no_lone_surrogates(doc)
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("fleetaudit/"):
         raise SnapshotError(f"{path}: not a fleetaudit snapshot (no 'schema': 'fleetaudit/N')")
     major = str(doc["schema"]).split("/", 1)[1]

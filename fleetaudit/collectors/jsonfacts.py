@@ -14,12 +14,15 @@ JSON.parse, jq, Go and PostgreSQL's jsonb all refuse the snapshot. Here:
   Checking the token's length first also keeps Python's 4300-digit int limit away;
 - the non-JSON constants `NaN`, `Infinity`, `-Infinity` are kept as strings and noted
   (daemon_json refuses them outright instead: `reject_constants=True`);
+- a lone surrogate written as a JSON escape (`"\\udcff"`) stays that text: as a Python
+  str it cannot be encoded as UTF-8, and would crash the comparison and every writer;
 - nesting too deep for the parser is an ordinary ValueError, not a RecursionError.
 """
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Callable, List, Optional, Tuple
 
 MAX_SAFE_INT = 2 ** 53 - 1
@@ -67,6 +70,30 @@ def _keep_constant(name: str) -> Any:
     return _raw(name, "constant")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_text(m: "re.Match[str]") -> str:
+    return "\\u%04x" % ord(m.group())
+
+
+def no_lone_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings (keys too) spelled as `\\uXXXX`."""
+    if isinstance(value, str):
+        return _SURROGATE.sub(_surrogate_text, value)
+    if isinstance(value, dict):
+        return {no_lone_surrogates(k): no_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_lone_surrogates(v) for v in value]
+    return value
+
+
+def may_hold_surrogates(text: str) -> bool:
+    """True when JSON text has a \\uD800-\\uDFFF escape (a pair, or a lone half)."""
+    return bool(_SURROGATE_ESCAPE.search(text))
+
+
 def _where(path: List[str]) -> str:
     return json.dumps(".".join(path), ensure_ascii=False) if path else "the top-level value"
 
@@ -107,9 +134,11 @@ def load_host_json(text: str, *, object_pairs_hook: Optional[Callable] = None,
         value = json.loads(text, parse_float=kept(_parse_float), parse_int=kept(_parse_int),
                            parse_constant=reject_constant or kept(_keep_constant),
                            object_pairs_hook=object_pairs_hook)
-        if not made:  # the common case: nothing to settle, no second walk
-            return value, []
         notes: List[str] = []
-        return _settle(value, [], notes), notes
+        if made:  # the common case has none: no second walk
+            value = _settle(value, [], notes)
+        if may_hold_surrogates(text):
+            value = no_lone_surrogates(value)
+        return value, notes
     except RecursionError:
         raise ValueError("nested too deeply") from None
