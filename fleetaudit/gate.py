@@ -49,6 +49,7 @@ from .models import SEVERITIES, HostResult, RunResult
 from .models import get_field as _get
 from .pullerrors import BY_ID, classify
 from .reference import DEFAULT_DOMAIN, Reference, unique
+from .render.safe import text as safe_text, visible
 from .script import REDACT_SED, new_nonce
 
 SCHEMA = "fleetaudit-gate/1"
@@ -768,7 +769,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _x(text: Any, cap: int = 20000) -> str:
-    s = _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    s = _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", visible(text, newlines=True))
     return s if len(s) <= cap else s[:cap] + "…"
 
 
@@ -830,8 +831,6 @@ def renderables(gate: GateResult, details: bool = True) -> list:
     characters are shown as escapes (render.safe)."""
     from rich.table import Table
     from rich.text import Text
-
-    from .render.safe import text as safe_text, visible
 
     mode = ("pull: each host's daemon pulled the image" if gate.mode == "pull" else
             "read-only: nothing was pulled; 'no blocker found' is not a promise that the pull works")
