@@ -131,7 +131,12 @@ def load(path: Union[str, Path]) -> RunResult:
     if major != SCHEMA_VERSION.split("/", 1)[1]:
         raise SnapshotError(f"{path}: snapshot schema {doc['schema']} is not supported "
                             f"(this fleetaudit reads {SCHEMA_VERSION})")
-    hosts = {name: HostResult.from_json(name, h) for name, h in (doc.get("hosts") or {}).items()}
+    hosts = {}
+    for name, h in (doc.get("hosts") or {}).items():
+        try:
+            hosts[name] = HostResult.from_json(name, h)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # an edited file
+            raise SnapshotError(f"{path}: host {name!r} is not a host record: {exc}") from exc
     extra = {k: v for k, v in doc.items()
              if k not in ("schema", "run", "hosts", "findings", "catalog")}
     return RunResult(run=doc.get("run") or {}, hosts=hosts, catalog=doc.get("catalog") or {},

@@ -306,3 +306,14 @@ def test_inventory_error_messages_are_inert(tmp_path, name, evil):
         assert res.exit_code == exitcodes.USAGE, res.output
         assert f"hosts{i}.yml:1: " in res.stderr
         assert raw_chars(res.stdout + res.stderr) == []
+
+
+def test_a_snapshot_with_an_unknown_error_class_is_a_usage_error_not_a_crash(tmp_path):
+    doc = json.loads(SNAP.read_text())
+    doc["hosts"]["x\x1b]0;t\x07"] = {"status": "unreachable", "error": {"class": "\x1b[2Jbogus", "message": "m"}}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    res = _invoke("report", path)
+    assert res.exit_code == exitcodes.USAGE
+    assert "is not a host record: unknown error class" in res.stderr
+    assert raw_chars(res.stdout + res.stderr) == []
