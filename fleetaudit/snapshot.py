@@ -125,6 +125,12 @@ def load(path: Union[str, Path]) -> RunResult:
         raise SnapshotError(f"{path}:{exc.lineno}: not a JSON snapshot: {exc.msg}") from exc
     if may_hold_surrogates(text):  # "\udcff" from an edited file: not encodable as UTF-8
         doc = no_lone_surrogates(doc)
+    return from_json(doc, str(path))
+
+
+def from_json(doc: dict, source: str = "snapshot") -> RunResult:
+    """A snapshot document (as read from a file or the history store) -> RunResult."""
+    path = source
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("fleetaudit/"):
         raise SnapshotError(f"{path}: not a fleetaudit snapshot (no 'schema': 'fleetaudit/N')")
     major = str(doc["schema"]).split("/", 1)[1]
