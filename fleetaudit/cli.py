@@ -18,12 +18,17 @@ from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
+from .render.safe import visible
 from .script import ScriptOptions
 from .ssh import SSHOptions
 
 
 class UsageError(click.ClickException):
+    """Exit USAGE with a message; host and inventory text in it is shown inert."""
     exit_code = exitcodes.USAGE
+
+    def __init__(self, message: str):
+        super().__init__(visible(message, newlines=True))
 
 
 def ssh_options(fn):
@@ -397,7 +402,6 @@ def explain(text, snapshot_path, reports_dir, as_json):
 
         fleetaudit explain 'x509: certificate signed by unknown authority'
     """
-    import json as _json
     from .explain import explain as explain_text
 
     if text == "-":
@@ -407,26 +411,26 @@ def explain(text, snapshot_path, reports_dir, as_json):
     if path:
         try:
             snap = snapshot.load(path)
-        except snapshot.SnapshotError:
+        except snapshot.SnapshotError as exc:
             if snapshot_path:
-                raise
+                raise UsageError(str(exc))
             snap = None
     causes = explain_text(text, snap)
     if as_json:
-        click.echo(_json.dumps({"causes": [c.to_json() for c in causes],
-                                "snapshot": path if snap else None}, indent=1))
+        click.echo(snapshot.dumps({"causes": [c.to_json() for c in causes],
+                                   "snapshot": path if snap else None}, indent=1))
         return
     if not causes:
         click.echo("No known pull-failure pattern in that text. Paste the full line from "
                    "`docker pull` or `journalctl -u docker`.")
         return
     for i, c in enumerate(causes, 1):
-        click.echo(f"{i}. {c.category} ({c.confidence:.0%}): {c.why}")
-        click.echo(f"   check: {c.check}")
+        click.echo(visible(f"{i}. {c.category} ({c.confidence:.0%}): {c.why}"))
+        click.echo(visible(f"   check: {c.check}"))
         if c.fix:
-            click.echo(f"   fix:   {c.fix}")
+            click.echo(visible(f"   fix:   {c.fix}"))
         if c.hosts:
-            click.echo(f"   hosts showing it in {path}: {', '.join(c.hosts)}")
+            click.echo(visible(f"   hosts showing it in {path}: {', '.join(c.hosts)}"))
 
 
 @main.command()
@@ -447,7 +451,6 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
 
         fleetaudit diff good-1 no-ca --snapshot reports/demo.json
     """
-    import json as _json
     from .compare import BaselineError, diff_hosts
     from .rank import rank_drift
 
@@ -465,24 +468,24 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
         raise UsageError(str(exc))
     ranked = rank_drift(items)
     if as_json:
-        click.echo(_json.dumps([{**r["item"].to_json(), "category": r["category"],
-                                 "weight": r["weight"], "symptom": r["symptom"]} for r in ranked],
-                               indent=1, default=str))
+        click.echo(snapshot.dumps([{**r["item"].to_json(), "category": r["category"],
+                                    "weight": r["weight"], "symptom": r["symptom"]} for r in ranked],
+                                  indent=1, default=str))
         return
     if not ranked:
-        click.echo(f"{host_b} does not differ from {host_a} in any compared fact.")
+        click.echo(visible(f"{host_b} does not differ from {host_a} in any compared fact."))
         return
     for r in ranked:
         item = r["item"]
-        click.echo(f"[{r['category']} {r['weight']:.2f}] {item.path}: "
-                   f"{_short(item.expected)} -> {_short(item.actual)}")
+        # Fact paths and values are host text (a daemon.json key, a proxy URL).
+        click.echo(visible(f"[{r['category']} {r['weight']:.2f}] {item.path}: "
+                           f"{_short(item.expected)} -> {_short(item.actual)}"))
         if r["symptom"]:
-            click.echo(f"      symptom: {r['symptom']}")
+            click.echo(visible(f"      symptom: {r['symptom']}"))
 
 
 def _short(value, cap: int = 100) -> str:
-    import json as _json
-    text = value if isinstance(value, str) else _json.dumps(value, default=str)
+    text = value if isinstance(value, str) else snapshot.dumps(value, default=str)
     return text if len(text) <= cap else text[: cap - 3] + "..."
 
 
@@ -494,8 +497,9 @@ def entry() -> None:
         raise
     except Exception as exc:  # pragma: no cover - the safety net itself
         import traceback
-        traceback.print_exc()
-        click.echo(f"fleetaudit: internal error: {type(exc).__name__}: {exc}", err=True)
+        # The exception text may quote a host: shown inert like everything else.
+        click.echo(visible(traceback.format_exc(), newlines=True), err=True, nl=False)
+        click.echo(visible(f"fleetaudit: internal error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(exitcodes.INTERNAL)
 
 

@@ -43,11 +43,13 @@ from .diagnose.rules_arch import platform as host_platform
 from .diagnose.rules_auth import root_registries
 from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_registries,
                               registry_host)
+from . import snapshot
 from .explain import explain
 from .models import SEVERITIES, HostResult, RunResult
 from .models import get_field as _get
 from .pullerrors import BY_ID, classify
 from .reference import DEFAULT_DOMAIN, Reference, unique
+from .render.safe import text as safe_text, visible
 from .script import REDACT_SED, new_nonce
 
 SCHEMA = "fleetaudit-gate/1"
@@ -767,7 +769,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _x(text: Any, cap: int = 20000) -> str:
-    s = _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    s = _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", visible(text, newlines=True))
     return s if len(s) <= cap else s[:cap] + "…"
 
 
@@ -816,7 +818,7 @@ def render_junit(gate: GateResult, suite_name: str = "fleetaudit gate") -> str:
 
 
 def render_json(gate: GateResult) -> str:
-    return json.dumps(gate.to_json(), indent=1, default=str) + "\n"
+    return snapshot.dumps(gate.to_json(), indent=1, default=str) + "\n"
 
 
 STYLE = {"pass": "green", "no-blocker": "green", "fail": "bold red", "blocked": "bold red",
@@ -825,7 +827,8 @@ STYLE = {"pass": "green", "no-blocker": "green", "fail": "bold red", "blocked": 
 
 def renderables(gate: GateResult, details: bool = True) -> list:
     """rich renderables: the host x image table, then the reasons of every cell that did
-    not pass. Host-provided text is never interpreted as markup."""
+    not pass. Host-provided text is never interpreted as markup and its control
+    characters are shown as escapes (render.safe)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -834,12 +837,12 @@ def renderables(gate: GateResult, details: bool = True) -> list:
     table = Table(title=Text(f"fleetaudit gate ({mode})"), show_lines=False)
     table.add_column("host", no_wrap=True)
     for ref in gate.images:
-        table.add_column(Text(ref.familiar), overflow="fold")
+        table.add_column(safe_text(ref.familiar), overflow="fold")
     for host, row in gate.cells.items():
-        cells = [Text(host)]
+        cells = [safe_text(host)]
         for ref in gate.images:
             cell = row[str(ref)]
-            cells.append(Text(cell.label, style=STYLE.get(cell.verdict, "")))
+            cells.append(safe_text(cell.label, STYLE.get(cell.verdict, "")))
         table.add_row(*cells)
     out: list = [table]
     counts = gate.counts()
@@ -849,7 +852,8 @@ def renderables(gate: GateResult, details: bool = True) -> list:
             for ref, cell in row.items():
                 if cell.verdict in ("pass", "no-blocker"):
                     continue
-                out.append(Text(f"\n{host}  {ref}  -> {cell.label}", style=STYLE.get(cell.verdict, "")))
+                out.append(Text("\n" + visible(f"{host}  {ref}  -> {cell.label}"),
+                                style=STYLE.get(cell.verdict, "")))
                 for line in _reason_lines(cell)[:12]:
-                    out.append(Text("  " + line))
+                    out.append(safe_text("  " + line))
     return out

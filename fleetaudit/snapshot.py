@@ -2,15 +2,25 @@
 
     {"schema": "fleetaudit/1", "run": {...}, "hosts": {name: {status, error, facts, ...}},
      "findings": [...], "catalog": {sha256: digest}, ...}
+
+Snapshots are strict JSON (RFC 8259), so a browser's JSON.parse, jq, Go and PostgreSQL's
+jsonb all read them: no NaN or Infinity. The collectors' parsers already turn a
+non-finite number from a host into a string with a parse note; `dumps` is the second
+line of defence: any non-finite float still left becomes the string "inf", "-inf" or
+"nan", and `save` lists where in `run.json_notes`. Integers are written as they are,
+however large (JSON allows them; JavaScript readers round those beyond 2**53, which is
+why the parsers of host JSON keep such numbers as strings, see collectors/jsonfacts.py).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import Any, List, Optional, Union
 
+from .collectors.jsonfacts import may_hold_surrogates, no_lone_surrogates
 from .models import SCHEMA_VERSION, HostResult, RunResult
 
 
@@ -29,6 +39,38 @@ def to_json(result: RunResult) -> dict:
     for key, value in result.extra.items():
         doc.setdefault(key, value)
     return doc
+
+
+MAX_JSON_NOTES = 100
+
+
+def finite(value: Any, notes: Optional[List[str]] = None, path: str = "$") -> Any:
+    """A copy of `value` with every non-finite float replaced by its name as a string."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        if notes is not None and len(notes) < MAX_JSON_NOTES:
+            notes.append(f"{path}: non-finite number {value!r} written as the string {repr(value)!r}")
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: finite(v, notes, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v, notes, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def dumps(obj: Any, *, notes: Optional[List[str]] = None, **kw: Any) -> str:
+    """json.dumps that only ever writes strict JSON (see the module doc).
+
+    The common case costs nothing extra: the sanitising walk runs only when the strict
+    encoder refused a value.
+    """
+    try:
+        return json.dumps(obj, allow_nan=False, **kw)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):  # e.g. a circular reference: a bug
+            raise
+        return json.dumps(finite(obj, notes), allow_nan=False, **kw)
 
 
 def write_atomic(path: Union[str, Path], text: str) -> None:
@@ -60,7 +102,13 @@ def save(result: RunResult, *paths: Union[str, Path]) -> None:
     Compact separators keep json on its C encoder (indent= falls back to pure Python,
     ~5x slower) and the text is built once however many copies are written.
     """
-    text = json.dumps(to_json(result), separators=(",", ":")) + "\n"
+    doc = to_json(result)
+    notes: List[str] = []
+    text = dumps(doc, notes=notes, separators=(",", ":"))
+    if notes:  # say where the sanitiser had to step in (a parser let a number through)
+        doc["run"] = {**(doc.get("run") or {}), "json_notes": notes}
+        text = dumps(doc, separators=(",", ":"))
+    text += "\n"
     for path in paths:
         if path:
             write_atomic(path, text)
@@ -69,18 +117,32 @@ def save(result: RunResult, *paths: Union[str, Path]) -> None:
 def load(path: Union[str, Path]) -> RunResult:
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+            text = fh.read()
+        doc = json.loads(text)
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}:{exc.lineno}: not a JSON snapshot: {exc.msg}") from exc
+    if may_hold_surrogates(text):  # "\udcff" from an edited file: not encodable as UTF-8
+        doc = no_lone_surrogates(doc)
+    return from_json(doc, str(path))
+
+
+def from_json(doc: dict, source: str = "snapshot") -> RunResult:
+    """A snapshot document (as read from a file or the history store) -> RunResult."""
+    path = source
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("fleetaudit/"):
         raise SnapshotError(f"{path}: not a fleetaudit snapshot (no 'schema': 'fleetaudit/N')")
     major = str(doc["schema"]).split("/", 1)[1]
     if major != SCHEMA_VERSION.split("/", 1)[1]:
         raise SnapshotError(f"{path}: snapshot schema {doc['schema']} is not supported "
                             f"(this fleetaudit reads {SCHEMA_VERSION})")
-    hosts = {name: HostResult.from_json(name, h) for name, h in (doc.get("hosts") or {}).items()}
+    hosts = {}
+    for name, h in (doc.get("hosts") or {}).items():
+        try:
+            hosts[name] = HostResult.from_json(name, h)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # an edited file
+            raise SnapshotError(f"{path}: host {name!r} is not a host record: {exc}") from exc
     extra = {k: v for k, v in doc.items()
              if k not in ("schema", "run", "hosts", "findings", "catalog")}
     return RunResult(run=doc.get("run") or {}, hosts=hosts, catalog=doc.get("catalog") or {},

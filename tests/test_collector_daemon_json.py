@@ -18,7 +18,7 @@ def test_fragment_runs_under_posix_shells(shell):
 
 
 def test_syntax_error_has_line_and_column():
-    value, error, _ = load('{\n "a": 1\n "b": 2\n}')
+    value, error, _, _ = load('{\n "a": 1\n "b": 2\n}')
     assert value is None and "line 3 column 2" in error
 
 
@@ -28,8 +28,8 @@ def test_nan_and_infinity_are_not_json():
 
 
 def test_duplicates_found_at_any_depth():
-    value, error, dups = load('{"a": {"x": 1, "x": 2}, "b": 1, "b": 2}')
-    assert error is None and dups == ["b", "x"] and value["b"] == 2
+    value, error, dups, notes = load('{"a": {"x": 1, "x": 2}, "b": 1, "b": 2}')
+    assert error is None and dups == ["b", "x"] and value["b"] == 2 and notes == []
 
 
 def test_flatten_keeps_flat_options_whole():

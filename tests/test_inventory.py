@@ -46,7 +46,8 @@ def test_native_hosts_fields_and_precedence():
 
 def test_native_host_level_beats_groups_and_defaults():
     host = load("native.yml").hosts["eu-2"]
-    assert (host.port, host.user, host.become_user, host.become) == (2202, "root", "docker", True)
+    assert (host.port, host.user, host.become_user, host.become) == (2202, "root", "root", True)
+    assert host.become_method == "sudo"
     assert host.vars["tier"] == "host"
     assert host.groups == ("all", "docker", "docker-eu", "zeta")  # `groups: zeta` (a single name) works
 
@@ -136,7 +137,7 @@ def test_ini_ranges_children_and_vars():
     assert web01 == Host(
         name="web01", address="web01", port=22, user="audit", identity_file="~/.ssh/web",
         # docker's ProxyCommand "ssh -W %h:%p -p 2222 ops@10.213.0.2" read back as a jump
-        jump="ops@10.213.0.2:2222", become=True, become_user="dockeradm",
+        jump="ops@10.213.0.2:2222", become=True, become_user="root",
         groups=("all", "docker", "web"),
         vars={"ansible_ssh_common_args": "-o ProxyCommand='ssh -W %h:%p -p 2222 ops@10.213.0.2'",
               "count": 3, "label": "quoted value"},
@@ -399,3 +400,28 @@ def test_example_inventories_load():
     native = load_inventory(str(root / "example-native.yml"))
     ini = load_inventory(str(root / "example-ansible.ini"))
     assert native.hosts and ini.hosts
+
+
+# --- become: root with sudo, or a clear refusal (issue 7) ------------------------
+
+@pytest.mark.parametrize("line", ["ansible_become_user=dbadmin", "ansible_become_method=pbrun"])
+def test_cli_refuses_another_become_user_or_method_with_exit_2(tmp_path, line):
+    """Never audit as someone else while reporting it as the host's root view."""
+    from click.testing import CliRunner
+    from fleetaudit import exitcodes
+    from fleetaudit.cli import main
+    path = write(tmp_path, "hosts.ini", f"[web]\nweb1 ansible_host=10.0.0.1 ansible_become=yes {line}\n")
+    res = CliRunner().invoke(main, ["audit", "-i", path, "--reports-dir", str(tmp_path / "r")])
+    assert res.exit_code == exitcodes.USAGE
+    name, value = line.split("=")
+    assert f"{path}:2: {name} '{value}' is not supported: " in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_become_user_root_and_become_method_sudo_are_accepted(tmp_path):
+    path = write(tmp_path, "hosts.ini", "[web]\nweb1 ansible_become=yes ansible_become_user=root "
+                                        "ansible_become_method=sudo\nweb2\n")
+    inv = load_inventory(path)
+    for host in inv.hosts.values():
+        assert (host.become_user, host.become_method) == ("root", "sudo")
+        assert "ansible_become_method" not in host.vars

@@ -35,11 +35,11 @@ stays "" when empty). Not visible: a DOCKER_CONFIG set only in a service's envir
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional
 
 from .base import RC_MISSING, Collector, Section, part
+from .jsonfacts import load_host_json
 
 MAX_CONFIG_BYTES = 65536
 
@@ -177,7 +177,7 @@ def _config_facts(reduced: str, user: str, meta: Dict[str, Any],
         facts.update(valid=True, empty=True)
         return facts
     try:
-        doc = json.loads(reduced)
+        doc, _ = load_host_json(reduced)
     except ValueError as exc:
         facts.update(valid=False, error=f"invalid JSON: {getattr(exc, 'msg', str(exc))}")
         return facts

@@ -24,16 +24,20 @@ Facts:
 - flag_conflicts: [sorted keys] — set both as a flag and in the file: dockerd refuses to
   start ("the following directives are specified both as a flag and in the
   configuration file: hosts: ...")
+- notes: [str] — numbers kept as their raw token, a string, in `config` (see
+  jsonfacts): `invalid number 1e999 for "mtu": out of range for a 64-bit float` (dockerd
+  refuses the file, so valid is false and error says it), or an integer beyond +-2**53
+  (kept as text; dockerd may accept it)
 """
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from typing import Any, Dict, List, Optional, Tuple
 
 from .base import RC_NO_FILE, Collector, Part, Section, part
 from .docker import DOCKER_UNITS_SH, DOCKERD_PIDS_SH, clean
+from .jsonfacts import OUT_OF_RANGE, load_host_json
 
 DEFAULT_PATH = "/etc/docker/daemon.json"
 
@@ -122,8 +126,12 @@ def _reject_constant(name: str) -> Any:
     raise _Invalid(f"invalid constant {name} (not JSON; dockerd rejects it)")
 
 
-def load(text: str) -> Tuple[Any, Optional[str], List[str]]:
-    """(value, error, duplicate keys) for strict JSON text."""
+def load(text: str) -> Tuple[Any, Optional[str], List[str], List[str]]:
+    """(value, error, duplicate keys, notes) for strict JSON text.
+
+    Numbers no JSON reader keeps (1e999, 400-digit integers, beyond +-2**53) come back
+    as their raw token with a note instead of float('inf'), which is not JSON.
+    """
     dups: set = set()
 
     def pairs(items: List[Tuple[str, Any]]) -> dict:
@@ -135,14 +143,10 @@ def load(text: str) -> Tuple[Any, Optional[str], List[str]]:
         return seen
 
     try:
-        value = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant)
-    except _Invalid as exc:
-        return None, str(exc), sorted(dups)
+        value, notes = load_host_json(text, object_pairs_hook=pairs, reject_constant=_reject_constant)
     except ValueError as exc:  # json.JSONDecodeError: "msg: line L column C (char N)"
-        return None, str(exc), sorted(dups)
-    except RecursionError:
-        return None, "nested too deeply", sorted(dups)
-    return value, None, sorted(dups)
+        return None, str(exc), sorted(dups), []
+    return value, None, sorted(dups), notes
 
 
 def flatten(config: dict) -> Dict[str, Any]:
@@ -276,7 +280,7 @@ def parse(section: Section) -> dict:
         "path": path, "path_source": path_source, "present": None, "size": None,
         "valid": None, "error": None, "empty": False, "bom": False, "config": None,
         "keys": [], "duplicate_keys": [], "unrecognized_keys": [], "ignored_keys": {},
-        "dockerd_args": args, "args_source": args_source, "flag_conflicts": [],
+        "dockerd_args": args, "args_source": args_source, "flag_conflicts": [], "notes": [],
     }
     jp = part(section, "json")
     if jp.rc == RC_NO_FILE and not jp.out.strip():
@@ -302,8 +306,9 @@ def parse(section: Section) -> dict:
         facts["valid"] = False
         facts["error"] = "the file is empty (dockerd 20.10 fails with: EOF)"
         return facts
-    value, error, dups = load(text)
+    value, error, dups, notes = load(text)
     facts["duplicate_keys"] = dups
+    facts["notes"] = notes
     if error is not None:
         facts["valid"], facts["error"] = False, error
         return facts
@@ -315,6 +320,13 @@ def parse(section: Section) -> dict:
     if facts["bom"]:
         facts["error"] = ("the file starts with a UTF-8 byte order mark (dockerd 20.10 fails "
                           "with: invalid character 'ï' looking for beginning of value)")
+    out_of_range = [n for n in notes if n.startswith(OUT_OF_RANGE)]
+    if out_of_range and facts["valid"]:
+        # Go's encoding/json cannot hold the number either, so dockerd refuses the file.
+        token = out_of_range[0][len(OUT_OF_RANGE):].split(" ", 1)[0]
+        facts["valid"] = False
+        facts["error"] = (f"{out_of_range[0]} (dockerd fails with: json: cannot unmarshal "
+                          f"number {token} into Go value of type float64)")
     flat = flatten(value)
     facts["config"] = value
     facts["keys"] = sorted(value)

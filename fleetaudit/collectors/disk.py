@@ -18,11 +18,11 @@ Facts:
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional
 
 from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
+from .jsonfacts import load_host_json
 
 DEFAULT_ROOT = "/var/lib/docker"
 
@@ -154,7 +154,7 @@ def _docker_df(p: Part) -> Dict[str, Any]:
     found: Dict[str, Any] = {}
     for ln in _lines(p):
         try:
-            row = json.loads(ln)
+            row, _ = load_host_json(ln)
         except ValueError:
             continue
         if not isinstance(row, dict) or not isinstance(row.get("Type"), str):

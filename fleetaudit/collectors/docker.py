@@ -26,11 +26,11 @@ Facts:
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional
 
 from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
+from .jsonfacts import load_host_json
 
 # POSIX sh: print the pids of dockerd processes that belong to this host, i.e. share our
 # mount namespace (a DinD daemon in a container, or another test-fleet host sharing the
@@ -131,7 +131,7 @@ def _json_line(p: Part) -> Optional[dict]:
         line = line.strip()
         if line.startswith("{"):
             try:
-                value = json.loads(line)
+                value, _ = load_host_json(line)
             except ValueError:
                 continue
             if isinstance(value, dict):

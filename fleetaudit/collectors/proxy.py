@@ -38,13 +38,13 @@ Facts:
 """
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .base import Collector, Part, Section, part
 from .docker import DOCKER_UNITS_SH, DOCKERD_PIDS_SH, clean
+from .jsonfacts import load_host_json
 
 
 def _q(value: str) -> str:
@@ -337,8 +337,8 @@ def _daemon_json(p: Part) -> Tuple[Optional[dict], str]:
     path = blocks[0][1]
     text = "\n".join(blocks[0][2])
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):
+        doc, _ = load_host_json(text)
+    except ValueError:
         return None, path
     proxies = doc.get("proxies") if isinstance(doc, dict) else None
     if not isinstance(proxies, dict):

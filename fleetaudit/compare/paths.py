@@ -137,7 +137,7 @@ TREE = {
     },
     "daemon_json": {
         **{k: _ for k in ("path", "path_source", "present", "size", "valid", "error", "empty",
-                          "bom", "keys", "duplicate_keys", "unrecognized_keys", "dockerd_args",
+                          "bom", "keys", "duplicate_keys", "unrecognized_keys", "dockerd_args", "notes",
                           "args_source", "flag_conflicts")},
         "config": {"**": _}, "ignored_keys": {"*": _},
     },

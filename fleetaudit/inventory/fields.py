@@ -14,7 +14,8 @@ from .raw import VarDef, VarTable
 from .sshargs import jump_from_ssh_args
 from .yamlsrc import VaultEncrypted
 
-NATIVE_FIELDS = ("address", "port", "user", "identity_file", "jump", "become", "become_user", "tags")
+NATIVE_FIELDS = ("address", "port", "user", "identity_file", "jump", "become", "become_user",
+                 "become_method", "tags")
 
 # Field -> Ansible variable names. When several are set, the one from the
 # higher-precedence layer wins; on a tie the first (modern) name wins.
@@ -25,6 +26,7 @@ ANSIBLE_FIELDS: Dict[str, Tuple[str, ...]] = {
     "identity_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
     "become": ("ansible_become",),
     "become_user": ("ansible_become_user",),
+    "become_method": ("ansible_become_method",),
     "tags": ("fleetaudit_tags",),
     "jump": ("fleetaudit_jump",),  # explicit override of what the ssh args say
 }
@@ -90,6 +92,29 @@ def to_bool(vd: VarDef, name: str, host: Optional[str] = None) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise _fail(vd, name, f"{value!r} is not a boolean (use true/false, yes/no, 1/0)", host)
+
+
+def to_become_user(vd: VarDef, name: str, host: Optional[str] = None) -> str:
+    """Only root: the root-only facts (daemon.json, root's registry auth, dockerd's
+    environment) are read as root, and auditing as another user would report that
+    user's view as the host's without saying so. Rejected, never silently ignored."""
+    value = _token(vd, name, host, numbers_ok=True)
+    if value != "root":
+        for_host = f" (host '{host}')" if host else ""
+        raise InventoryError(vd.path, vd.line, f"{name} {value!r} is not supported: fleetaudit reads "
+                             f"root-only facts as root; remove it or set it to root{for_host}")
+    return value
+
+
+def to_become_method(vd: VarDef, name: str, host: Optional[str] = None) -> str:
+    """Only sudo: the collection script becomes root with `sudo -n` (su, doas, pbrun...
+    would need a password prompt or another tool fleetaudit does not drive)."""
+    value = _token(vd, name, host)
+    if value != "sudo":
+        for_host = f" (host '{host}')" if host else ""
+        raise InventoryError(vd.path, vd.line, f"{name} {value!r} is not supported: fleetaudit becomes "
+                             f"root with sudo -n only; remove it or set it to sudo{for_host}")
+    return value
 
 
 def to_optional_text(vd: VarDef, name: str, host: Optional[str] = None) -> str:
@@ -167,7 +192,8 @@ CONVERTERS: Dict[str, Converter] = {
     "identity_file": to_optional_text,
     "jump": to_jump,
     "become": to_bool,
-    "become_user": lambda vd, n, h=None: _token(vd, n, h, numbers_ok=True),
+    "become_user": to_become_user,
+    "become_method": to_become_method,
     "tags": to_tags,
 }
 

@@ -73,7 +73,8 @@ class Host:
     identity_file: Optional[str] = None
     jump: Optional[str] = None
     become: bool = False
-    become_user: str = "root"
+    become_user: str = "root"      # the loaders accept nothing else (fields.to_become_user)
+    become_method: str = "sudo"    # likewise (fields.to_become_method)
     groups: Tuple[str, ...] = ("all",)
     vars: Dict[str, Any] = field(default_factory=dict, hash=False, repr=False)
     tags: Tuple[str, ...] = ()

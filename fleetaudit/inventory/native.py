@@ -25,7 +25,7 @@
         vars: {site: fra1}        # free-form variables
 
 Field variables (address, port, user, identity_file, jump, become,
-become_user, tags) may be set at any level; lookup goes host -> groups
+become_user, become_method, tags) may be set at any level; lookup goes host -> groups
 (children override parents; siblings in name order, later wins) -> defaults.
 Unknown keys, undefined groups or hosts, duplicate keys and group cycles are
 errors that name the file and line. Host names are used as written (no

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections import Counter
 from functools import lru_cache
 from importlib import resources
@@ -25,6 +24,8 @@ import jinja2
 
 from ..models import CATEGORIES, SEVERITIES, STATUSES, RunResult
 from ..models import get_field as _get
+from ..snapshot import dumps
+from .safe import visible
 
 # Caps: the report shows enough to act on; the snapshot has the rest.
 MAX_VALUE_CHARS = 400        # one displayed value (a fact, an expected/actual, a message)
@@ -55,7 +56,6 @@ BASELINE_LABELS = {"consensus": "fleet consensus (majority value per fact)",
 _META_FIELDS = (("inventory", "Inventory"), ("limit", "Limit"), ("started", "Started"),
                 ("duration_s", "Duration"), ("hosts", "Hosts in run"))
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def render_html(result: RunResult, *, title: Optional[str] = None) -> str:
@@ -79,7 +79,7 @@ def json_island(data: Any) -> str:
     strings) and leaves the HTML parser nothing to see; U+2028/9 are escaped for any
     consumer that evaluates it as JS.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = dumps(data, ensure_ascii=False, separators=(",", ":"))  # strict: no NaN/Infinity
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -107,10 +107,10 @@ def _sha256(text: str) -> str:
 # ---------------------------------------------------------------------- text helpers
 
 def _clean(text: Any, cap: int = MAX_TEXT_CHARS) -> str:
-    """Host text made displayable: control characters shown as escapes, length capped."""
-    s = text if isinstance(text, str) else str(text)
-    s = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
-                     else "\ufffd", s)
+    """Host text made displayable: control and bidi characters shown as escapes (the
+    same as on the terminal, render.safe; a bidi override would disguise text in the
+    page as well), length capped."""
+    s = visible(text, newlines=True)
     if len(s) > cap:
         s = s[:cap] + f"… (+{len(s) - cap} chars)"
     return s

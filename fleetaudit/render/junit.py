@@ -10,8 +10,10 @@ CI trend views can follow a host's "dns" check from run to run:
 - a partially audited host -> the "audit" case errors with type "incomplete" (or its
   error class), naming the sections that were not collected.
 
-Hosts send anything: every string is stripped of characters XML 1.0 cannot carry
-(shown as \\xNN instead) and capped, and ElementTree does the escaping.
+Hosts send anything: every string has its control and bidi characters shown as escapes
+(render.safe, as on the terminal: CI pages display these strings) as well as the
+characters XML 1.0 cannot carry (U+FFFE, U+FFFF), is capped, and ElementTree does the
+escaping.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Any, Dict, List
 
 from ..models import CATEGORIES, SEVERITIES, RunResult
 from ..models import get_field as _get
+from .safe import visible
 
 MAX_MESSAGE = 500
 MAX_BODY = 20_000
@@ -133,9 +136,8 @@ def _describe(f: Any) -> str:
 
 def _x(text: Any, cap: int) -> str:
     """Text XML 1.0 can carry: forbidden characters shown as \\xNN, length capped."""
-    s = text if isinstance(text, str) else str(text)
     s = _NOT_XML.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
-                     else "\\u%04x" % ord(m.group()), s)
+                     else "\\u%04x" % ord(m.group()), visible(text, newlines=True))
     return s if len(s) <= cap else s[:cap] + f"... (+{len(s) - cap} chars)"
 
 

@@ -4,7 +4,9 @@ Short by design: host counts, findings by severity, the top findings (identical 
 on many hosts share one row), unreachable hosts by error class. The HTML report has the
 rest. Host data is untrusted: every cell is one line, capped, with Markdown syntax
 (`|`, backticks, emphasis, links) backslash-escaped and HTML (`<`, `>`, `&`) entity-escaped,
-so a host cannot break the table, open a code span or inject markup.
+so a host cannot break the table, open a code span or inject markup. Whitespace runs
+(newlines included) become one space; other control characters and bidi controls are
+shown as escapes (render.safe), so a host cannot disguise text either.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from typing import Any, Dict, List, Tuple
 
 from ..models import SEVERITIES, STATUSES, RunResult
 from ..models import get_field as _get
+from .safe import visible
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _BASELINES = {"consensus": "fleet consensus", "host": "golden host", "snapshot": "snapshot",
               "policy": "policy"}
@@ -79,8 +81,7 @@ def render_markdown(result: RunResult, *, top: int = 10, hosts_per_row: int = 3)
 def md(text: Any, cap: int = 200) -> str:
     """One line of host text safe inside Markdown (and a table cell)."""
     s = text if isinstance(text, str) else str(text)
-    s = _CONTROL.sub(" ", s)
-    s = " ".join(s.split())
+    s = visible(" ".join(s.split()))
     if len(s) > cap:
         s = s[:cap].rstrip() + "…"
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

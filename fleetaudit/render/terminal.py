@@ -1,4 +1,8 @@
-"""Terminal summary (rich). Returns renderables; the CLI decides where they go."""
+"""Terminal summary (rich). Returns renderables; the CLI decides where they go.
+
+Every string that came from a host, the inventory or a snapshot goes through
+`safe.text`: control characters shown as escapes, rich markup never interpreted.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -9,6 +13,7 @@ from rich.text import Text
 
 from ..models import RunResult, SEVERITIES
 from ..models import get_field as _get
+from .safe import text as _safe, visible
 
 _STATUS_STYLE = {"ok": "green", "partial": "yellow", "unreachable": "red"}
 _SEV_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -24,8 +29,8 @@ def summary_table(result: RunResult) -> Table:
     for status in ("ok", "partial", "unreachable"):
         classes = Counter(h.error.cls for h in result.hosts.values()
                           if h.status == status and h.error)
-        detail = ", ".join(f"{cls} {n}" for cls, n in sorted(classes.items()))
-        table.add_row(Text(status, style=_STATUS_STYLE[status]), str(counts.get(status, 0)), detail)
+        detail = ", ".join(f"{visible(cls)} {n}" for cls, n in sorted(classes.items()))
+        table.add_row(Text(status, style=_STATUS_STYLE[status]), str(counts.get(status, 0)), Text(detail))
     return table
 
 
@@ -39,10 +44,9 @@ def problem_hosts_table(result: RunResult, limit: int = 50) -> Table:
     table.add_column("message", overflow="fold")
     rows = [h for h in result.hosts.values() if h.status != "ok"]
     for h in rows[:limit]:
-        # Text(...) never interprets markup: host-supplied strings stay inert.
-        table.add_row(Text(h.name), Text(h.address), Text(h.status, style=_STATUS_STYLE[h.status]),
-                      Text(h.error.cls if h.error else "-"),
-                      Text(h.error.message if h.error else ", ".join(sorted(h.incomplete))))
+        table.add_row(_safe(h.name), _safe(h.address), _safe(h.status, _STATUS_STYLE.get(h.status, "")),
+                      _safe(h.error.cls if h.error else "-"),
+                      _safe(h.error.message if h.error else ", ".join(sorted(h.incomplete))))
     if len(rows) > limit:
         table.caption = f"... and {len(rows) - limit} more (see the JSON snapshot)"
     return table
@@ -54,16 +58,14 @@ def findings_table(result: RunResult, limit: int = 40) -> Table:
     table.add_column("host")
     table.add_column("category")
     table.add_column("finding", overflow="fold")
-    findings = sorted(result.findings, key=lambda f: (SEVERITIES.index(_get(f, "severity")), _get(f, "host")))
+    findings = sorted(result.findings, key=lambda f: (_rank(_get(f, "severity")), str(_get(f, "host"))))
     for f in findings[:limit]:
         sev = _get(f, "severity")
-        table.add_row(Text(sev, style=_SEV_STYLE.get(sev, "")), Text(_get(f, "host")),
-                      Text(_get(f, "category")), Text(_get(f, "title")))
+        table.add_row(_safe(sev, _SEV_STYLE.get(sev, "")), _safe(_get(f, "host") or "(fleet)"),
+                      _safe(_get(f, "category")), _safe(_get(f, "title")))
     if len(findings) > limit:
         table.caption = f"... and {len(findings) - limit} more"
     return table
-
-
 
 
 def renderables(result: RunResult) -> List:
@@ -73,3 +75,8 @@ def renderables(result: RunResult) -> List:
     if result.findings:
         out.append(findings_table(result))
     return out
+
+
+def _rank(severity) -> int:
+    # A snapshot is a file anyone may have edited: an unknown severity sorts last.
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
