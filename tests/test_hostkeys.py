@@ -17,6 +17,7 @@ import pytest
 
 from fleetaudit.collect import CollectOptions, collect_fleet
 from fleetaudit.inventory import load_inventory
+from fleetaudit.knownhosts import KnownHostsFile, lookup_name
 from fleetaudit.ssh import SSHOptions
 from sshdkit import Sshd, has_ipv6_loopback, other_key_line, write_key
 
@@ -351,3 +352,62 @@ def test_concurrent_first_use_records_one_line_and_keeps_the_file_intact(tmp_pat
     assert all(audited(snap[n]) for n, _, _ in hosts), snap
     assert kh.read_text() == original + f"\n{key_name('127.0.0.1', t.port)} {t.public_line}\n"
     assert oct(kh.stat().st_mode & 0o777) == "0o644"
+
+
+# --- lookups agree with OpenSSH's own (ssh-keygen -F), hashed or not ------------------
+
+ORACLE_LINES = [
+    "# a comment",
+    "[localhost]:2222,127.0.0.1 {k1}",
+    "*.example.com,!bad.example.com {k2}",
+    "host? {k1}",
+    "@revoked [::1]:2200 {k2}",
+    "@cert-authority *.corp {k1}",
+    "hashme {k2}",
+    "Mixed.Case {k1}",
+    "localhost {k2}",
+]
+ORACLE_QUERIES = [("localhost", 2222), ("localhost", 22), ("LocalHost", 2222), ("127.0.0.1", 22),
+                  ("127.0.0.1", 2222), ("a.example.com", 22), ("bad.example.com", 22),
+                  ("hostx", 22), ("hostxy", 22), ("::1", 2200), ("[::1]", 2200), ("::1", 22),
+                  ("x.corp", 22), ("hashme", 22), ("mixed.case", 22), ("nowhere", 22)]
+
+
+def openssh_lookup(path, name):
+    """{(line, kind)} that `ssh-keygen -F` reports for name; kind '', 'REVOKED' or 'CA'."""
+    out = subprocess.run(["ssh-keygen", "-F", name, "-f", str(path)], capture_output=True,
+                         text=True).stdout
+    found = set()
+    for line in out.splitlines():
+        if line.startswith("# Host ") and " found: line " in line:
+            rest = line.split(" found: line ", 1)[1].split()
+            found.add((int(rest[0]), rest[1] if len(rest) > 1 else ""))
+    return found
+
+
+def our_lookup(path, name):
+    look = KnownHostsFile(str(path), path.read_bytes()).lookup(name)
+    return ({(e.line, "") for e in look.keys} | {(e.line, "REVOKED") for e in look.revoked}
+            | {(e.line, "CA") for e in look.cas}), [b.line for b in look.broken]
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "hashed-by-ssh-keygen"])
+def test_lookups_match_openssh(tmp_path, hashed):
+    k1, k2 = other_key_line(), other_key_line()
+    kh = tmp_path / "known_hosts"
+    kh.write_text("".join(line.format(k1=k1, k2=k2) + "\n" for line in ORACLE_LINES))
+    if hashed:  # OpenSSH's own hashing of every plain name (patterns stay as they are)
+        subprocess.run(["ssh-keygen", "-H", "-f", str(kh)], check=True, capture_output=True)
+        assert "hashme" not in kh.read_text()
+    compared = 0
+    for host, port in ORACLE_QUERIES:
+        name = lookup_name(host, port)
+        expected = openssh_lookup(kh, name)
+        assert our_lookup(kh, name) == (expected, []), name
+        compared += bool(expected)
+    assert compared >= 9  # the queries do exercise matches, not only misses
+    # A broken line is skipped by OpenSSH; here it is reported for every name it may concern.
+    garbage_at = len(kh.read_text().splitlines()) + 1
+    with kh.open("a") as fh:
+        fh.write("garbage\n")
+    assert our_lookup(kh, lookup_name("nowhere", 22)) == (set(), [garbage_at])
