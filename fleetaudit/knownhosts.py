@@ -17,6 +17,7 @@ import asyncio
 import base64
 import binascii
 import fcntl
+import functools
 import hashlib
 import hmac
 import os
@@ -45,13 +46,26 @@ def recordable(name: str) -> bool:
     return bool(name) and not re.search(r"[\s,*?!#|@]", name)
 
 
+@functools.lru_cache(maxsize=4096)
+def _wildcard_regex(pattern: str) -> "re.Pattern[str]":
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
+                              for c in pattern), re.S)
+
+
+def _wildcard_match(pattern: str, name: str) -> bool:
+    """OpenSSH's match_pattern: `*` and `?` only, whole name."""
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == name
+    return bool(_wildcard_regex(pattern).fullmatch(name))
+
+
 class HostField:
     """The host field of a line: a comma list of patterns, or one hashed name."""
 
     def __init__(self, text: str):
         self.text = text
         self._hash: Optional[Tuple[bytes, bytes]] = None
-        self._patterns: List[Tuple[bool, "re.Pattern[str]"]] = []
+        self._patterns: List[Tuple[bool, str]] = []  # (negated, lower-cased pattern)
         if text.startswith("|"):
             parts = text.split("|")
             if len(parts) != 4 or parts[1] != "1":
@@ -70,17 +84,21 @@ class HostField:
             item = item[1:] if negated else item
             if not item:
                 raise ValueError(f"empty name in host field {text[:80]!r}")
-            regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
-                            for c in item.lower())
-            self._patterns.append((negated, re.compile(regex, re.S)))
+            self._patterns.append((negated, item.lower()))
+
+    def literal_names(self) -> Optional[List[str]]:
+        """The names of a plain field without wildcards or negation, else None."""
+        if self._hash is not None or any(c in self.text for c in "*?!"):
+            return None
+        return list(dict.fromkeys(n.lower() for n in self.text.split(",")))
 
     def matches(self, name: str) -> bool:
         if self._hash is not None:
             salt, digest = self._hash
             return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
         positive = False
-        for negated, regex in self._patterns:
-            if regex.fullmatch(name):
+        for negated, pattern in self._patterns:
+            if _wildcard_match(pattern, name):
                 if negated:  # OpenSSH: a negated match excludes the host outright
                     return False
                 positive = True
@@ -170,21 +188,35 @@ class KnownHostsFile:
         self.entries: List[Entry] = []
         self.broken: List[BrokenLine] = []
         self._cache: Dict[str, Lookup] = {}
+        # Literal names are indexed; only patterns and hashed fields are tried one by
+        # one, so 500 hosts against a 500-line file is not 250,000 pattern matches.
+        self._by_name: Dict[str, List[Entry]] = {}
+        self._scanned: List[Entry] = []
         for number, raw in enumerate(data.split(b"\n"), 1):
             line = raw.decode("utf-8", "replace").strip()
             if not line or line.startswith("#"):
                 continue
             parsed = _parse_line(number, line)
-            (self.entries if isinstance(parsed, Entry) else self.broken).append(parsed)
+            if isinstance(parsed, BrokenLine):
+                self.broken.append(parsed)
+                continue
+            self.entries.append(parsed)
+            names = parsed.hosts.literal_names()
+            if names is None:
+                self._scanned.append(parsed)
+            else:
+                for name in names:
+                    self._by_name.setdefault(name, []).append(parsed)
 
     def lookup(self, name: str) -> Lookup:
         found = self._cache.get(name)
         if found is None:
             found = Lookup(name)
-            for e in self.entries:
-                if e.hosts.matches(name):
-                    {"revoked": found.revoked, "cert-authority": found.cas}.get(
-                        e.marker, found.keys).append(e)
+            candidates = self._by_name.get(name, []) + [
+                e for e in self._scanned if e.hosts.matches(name)]
+            for e in sorted(candidates, key=lambda e: e.line):
+                {"revoked": found.revoked, "cert-authority": found.cas}.get(
+                    e.marker, found.keys).append(e)
             found.broken = [b for b in self.broken if b.concerns(name)]
             self._cache[name] = found
         return found

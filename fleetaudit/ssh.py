@@ -271,28 +271,36 @@ class Connector:
     async def _open_chain(self, spec: str, identity_file) -> asyncssh.SSHClientConnection:
         tunnel = None
         hops = [h.strip() for h in spec.split(",") if h.strip()]
-        for hop in hops:  # a chain: each hop is reached through the previous one
-            user, host, port = _parse_jump(hop, self.opts.default_user)
-            label = f"jump host {host}:{port}"
-            # Keys are looked up under the hop's real name, as `ssh -J` would (an alias
-            # from ssh_config resolves to its HostName and Port).
-            name, key_port = self._hop_name(host, port, user)
-            policy = self._policy(name, key_port, label)
-            kwargs = self._common(policy, port, user, identity_file)
-            if tunnel is not None:
-                kwargs["tunnel"] = tunnel
-            try:
-                conn = await asyncssh.connect(host, **kwargs)
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                err = classify_ssh_error(exc, host, user, policy)
-                if not err.message.startswith(label):
-                    err = HostError(err.cls, f"{label}: {err.message}")
-                raise ConnectFailed(err) from exc
-            await self._trust_on_first_use(policy, conn)
-            tunnel = conn
+        try:
+            for hop in hops:  # a chain: each hop is reached through the previous one
+                tunnel = await self._open_hop(hop, identity_file, tunnel)
+        except BaseException:
+            if tunnel is not None:  # the hops already open lead nowhere now
+                tunnel.close()
+            raise
         return tunnel
+
+    async def _open_hop(self, hop: str, identity_file, tunnel) -> asyncssh.SSHClientConnection:
+        user, host, port = _parse_jump(hop, self.opts.default_user)
+        label = f"jump host {host}:{port}"
+        # Keys are looked up under the hop's real name, as `ssh -J` would (an alias
+        # from ssh_config resolves to its HostName and Port).
+        name, key_port = self._hop_name(host, port, user)
+        policy = self._policy(name, key_port, label)
+        kwargs = self._common(policy, port, user, identity_file)
+        if tunnel is not None:
+            kwargs["tunnel"] = tunnel
+        try:
+            conn = await asyncssh.connect(host, **kwargs)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            err = classify_ssh_error(exc, host, user, policy)
+            if not err.message.startswith(label):
+                err = HostError(err.cls, f"{label}: {err.message}")
+            raise ConnectFailed(err) from exc
+        await self._trust_on_first_use(policy, conn)
+        return conn
 
     def _route(self, host: Host):
         """(address, port, jump, proxy_command) after ~/.ssh/config, as OpenSSH would.

@@ -411,3 +411,25 @@ def test_lookups_match_openssh(tmp_path, hashed):
     with kh.open("a") as fh:
         fh.write("garbage\n")
     assert our_lookup(kh, lookup_name("nowhere", 22)) == (set(), [garbage_at])
+
+
+def test_bytes_that_are_not_utf8_break_only_what_they_touch(tmp_path):
+    key = other_key_line().encode()
+    kh = tmp_path / "known_hosts"
+    kh.write_bytes(b"\xffhost " + key + b"\n"               # the host field is unreadable
+                   + b"good.example " + key + b" caf\xe9\n")  # only the comment is
+    parsed = KnownHostsFile(str(kh), kh.read_bytes())
+    assert [(b.line, b.hosts) for b in parsed.broken] == [(1, None)]
+    look = parsed.lookup("good.example")
+    assert [e.line for e in look.keys] == [2] and [b.line for b in look.broken] == [1]
+
+
+def test_a_known_hosts_that_cannot_be_read_refuses_every_host(tmp_path, lab):
+    t = lab["target"]
+    kh = tmp_path / "known_hosts"
+    kh.mkdir()  # exists, but reading it fails
+    before = t.logins()
+    for accept_new in (False, True):
+        _, snap, _ = collect(tmp_path, lab, [("v4", "127.0.0.1", t.port)], kh, accept_new)
+        assert_refused(snap["v4"], "hostkey-unknown", f"cannot read {kh}")
+    assert t.logins() == before and kh.is_dir()
