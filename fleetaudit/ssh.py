@@ -264,6 +264,10 @@ class Connector:
                 fut.set_result(await self._open_chain(spec, identity_file))
             except BaseException as exc:
                 fut.set_exception(exc)
+                # This task re-raises it itself: mark it retrieved, or the future's
+                # finalizer logs "exception was never retrieved" at some random later
+                # moment (under pytest, in the middle of another module's import).
+                fut.exception()
                 self._jumps.pop(spec, None)
                 raise
         return await asyncio.shield(fut)
@@ -282,7 +286,7 @@ class Connector:
 
     async def _open_hop(self, hop: str, identity_file, tunnel) -> asyncssh.SSHClientConnection:
         user, host, port = _parse_jump(hop, self.opts.default_user)
-        label = f"jump host {host}:{port}"
+        label = f"jump host {f'[{host}]' if ':' in host else host}:{port}"
         # Keys are looked up under the hop's real name, as `ssh -J` would (an alias
         # from ssh_config resolves to its HostName and Port).
         name, key_port = self._hop_name(host, port, user)
@@ -368,7 +372,13 @@ class Connector:
         return conn
 
     async def close(self) -> None:
-        for fut in self._jumps.values():
-            if fut.done() and not fut.cancelled() and not fut.exception():
-                fut.result().close()
+        conns = [fut.result() for fut in self._jumps.values()
+                 if fut.done() and not fut.cancelled() and not fut.exception()]
         self._jumps.clear()
+        for conn in conns:
+            conn.close()
+        # Wait (briefly) for the closes to finish inside the loop, or the transports
+        # are torn down by finalizers after the loop is gone.
+        if conns:
+            await asyncio.wait([asyncio.ensure_future(c.wait_closed()) for c in conns],
+                               timeout=5)

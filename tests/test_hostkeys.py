@@ -42,7 +42,7 @@ def lab(tmp_path_factory):
     servers = {}
     try:
         servers["target"] = Sshd(d / "target", pub, IPV6)
-        servers["bastion"] = Sshd(d / "bastion", pub, False)
+        servers["bastion"] = Sshd(d / "bastion", pub, IPV6)
         servers["certified"] = Sshd(d / "certified", pub, False, host_key=cert_host_key,
                                     host_cert=cert.export_certificate())
         yield {"dir": d, "key": str(d / "id_ed25519"), "ca": ca, **servers}
@@ -319,6 +319,29 @@ def test_jump_host_key_is_recorded_checked_and_blamed(tmp_path, lab):
                        f"jump host localhost:{b.port}: host key changed", f"{kh}:1")
         assert kh.read_bytes() == original
     assert (t.logins(), b.logins()) == logins
+
+
+@pytest.mark.parametrize("hop", ["127.0.0.1"] + (["::1"] if IPV6 else []))
+def test_jump_host_by_address_is_recorded_and_blamed_in_process(tmp_path, lab, hop):
+    """The same through collect_fleet, with the hop given as an IPv4 or IPv6 address."""
+    t, b = lab["target"], lab["bastion"]
+    spec_host = f"[{hop}]" if ":" in hop else hop
+    hosts = [("behind", hop, t.port, f"root@{spec_host}:{b.port}")]
+    kh = tmp_path / "known_hosts"
+    _, snap, _ = collect(tmp_path, lab, hosts, kh, accept_new=True)
+    assert audited(snap["behind"]), snap["behind"]
+    assert sorted(kh.read_text().splitlines()) == sorted([
+        f"{key_name(hop, b.port)} {b.public_line}", f"{key_name(hop, t.port)} {t.public_line}"])
+    _, snap, _ = collect(tmp_path, lab, hosts, kh)
+    assert audited(snap["behind"]), snap["behind"]
+    kh.write_text(f"{key_name(hop, t.port)} {t.public_line}\n"
+                  f"@revoked {key_name(hop, b.port)} {b.public_line}\n"
+                  f"{key_name(hop, b.port)} {b.public_line}\n")
+    logins = b.logins()
+    _, snap, _ = collect(tmp_path, lab, hosts, kh, accept_new=True)
+    assert_refused(snap["behind"], "hostkey-changed",
+                   f"jump host {spec_host}:{b.port}: host key is REVOKED", f"{kh}:2")
+    assert b.logins() == logins
 
 
 def test_target_behind_a_good_jump_host_is_still_checked(tmp_path, lab):
