@@ -16,7 +16,7 @@ import errno
 import getpass
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -24,6 +24,7 @@ import asyncssh
 from asyncssh.config import SSHClientConfig
 
 from .inventory.model import Host
+from .knownhosts import HostKeyPolicy, KnownHosts
 from .models import HostError
 
 # Error classes worth another attempt: a connection reset or closed during the SSH
@@ -61,63 +62,14 @@ class SSHOptions:
         return [str(default)] if default.exists() else []
 
 
-class KnownHosts:
-    """Strict host-key checking with optional trust-on-first-use.
+class _HostKeyClient(asyncssh.SSHClient):
+    """Hands keys asyncssh does not trust to the policy (trust on first use)."""
 
-    asyncssh reports only "not verifiable"; whether the host was unknown or its key
-    changed is decided here by looking the host up in the same file.
-    """
+    def __init__(self, policy: HostKeyPolicy):
+        self._policy = policy
 
-    def __init__(self, path: str, accept_new: bool):
-        self.path = path
-        self.accept_new = accept_new
-        self._lock = asyncio.Lock()
-        self._parsed = None  # ((mtime_ns, size, inode), SSHKnownHosts): parse once per content
-
-    def _load(self):
-        # Parsed once and reused until the file changes (TOFU appends to it): handing
-        # asyncssh the path made it re-read and re-parse every line for every host,
-        # O(hosts x lines) = 250,000 key decodes at 500 hosts.
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if self._parsed is None or self._parsed[0] != key:
-            try:
-                self._parsed = (key, asyncssh.read_known_hosts(self.path))
-            except (OSError, ValueError, asyncssh.Error):
-                return None
-        return self._parsed[1]
-
-    def has_entry(self, host: str, addr: str, port: int) -> bool:
-        kh = self._load()
-        if kh is None:
-            return False
-        for name in {host, addr}:
-            if not name:
-                continue
-            matched = kh.match(name, addr, port)
-            if matched[0] or matched[1]:
-                return True
-        return False
-
-    def option_for(self, host: str, addr: str, port: int):
-        """The `known_hosts` argument for asyncssh: the file, or None for TOFU."""
-        if self.accept_new and not self.has_entry(host, addr, port):
-            return None
-        parsed = self._load()
-        if parsed is not None:
-            return parsed
-        return self.path if os.path.exists(self.path) else ()
-
-    async def record(self, host: str, port: int, key: asyncssh.SSHKey) -> None:
-        name = host if port == 22 else f"[{host}]:{port}"
-        line = f"{name} {key.export_public_key().decode().strip()}\n"
-        async with self._lock:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
+    def validate_host_public_key(self, host, addr, port, key) -> bool:
+        return self._policy.accept_unknown(key)
 
 
 def classify_os_error(exc: OSError) -> HostError:
@@ -200,29 +152,23 @@ async def _wait_banner(sock: socket.socket, address: str, port: int, timeout: fl
             "(sshd MaxStartups or TCP wrappers)"))
 
 
-def classify_ssh_error(exc: BaseException, host: Host, known: KnownHosts) -> HostError:
+def classify_ssh_error(exc: BaseException, address: str, user: Optional[str],
+                       policy: Optional[HostKeyPolicy] = None) -> HostError:
+    """A HostError for an exception from connecting to `address` (a target or a hop)."""
     if isinstance(exc, ConnectFailed):
         return exc.error
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        if known.has_entry(host.name, host.address, host.port):
-            return HostError(
-                "hostkey-changed",
-                f"host key for {host.address} does not match {known.path}: the host was "
-                "rebuilt or someone is intercepting; verify, then remove the old entry "
-                f"(ssh-keygen -R {host.address} -f {known.path})",
-            )
-        return HostError(
-            "hostkey-unknown",
-            f"{host.address} is not in {known.path}; add its key or rerun with --accept-new",
-        )
+        if policy is not None:
+            return policy.error(str(exc.reason))
+        return HostError("hostkey-unknown", f"host key of {address} not verifiable: {exc.reason}")
     if isinstance(exc, asyncssh.PermissionDenied):
-        return HostError("auth", f"authentication failed for user {host.user or '(default)'}: {exc.reason}")
+        return HostError("auth", f"authentication failed for user {user or '(default)'}: {exc.reason}")
     if isinstance(exc, asyncssh.ConnectionLost) and "Login timeout" in str(exc):
         return HostError("protocol", "SSH handshake/authentication did not finish in time")
     if isinstance(exc, asyncio.TimeoutError):
         return HostError("connect-timeout", "connection attempt timed out")
     if isinstance(exc, socket.gaierror):
-        return HostError("dns", f"cannot resolve {host.address}: {exc}")
+        return HostError("dns", f"cannot resolve {address}: {exc}")
     if isinstance(exc, OSError):
         return classify_os_error(exc)
     if isinstance(exc, asyncssh.ChannelOpenError):
@@ -259,17 +205,24 @@ def _parse_jump(spec: str, default_user: Optional[str]):
 
 
 class Connector:
-    """Opens connections for many hosts, sharing jump-host connections between them."""
+    """Opens connections for many hosts, sharing jump-host connections between them.
+
+    Every hop (each jump host, then the target) gets its own host-key policy: checked
+    against known_hosts under the same rules, recorded under trust on first use, and
+    named in the error when it fails.
+    """
 
     def __init__(self, opts: SSHOptions):
         self.opts = opts
         self.known = KnownHosts(opts.known_hosts_path(), opts.accept_new)
         self._jumps: Dict[str, "asyncio.Future[asyncssh.SSHClientConnection]"] = {}
 
-    def _common(self, name: str, address: str, port: int, user, identity_file):
+    def _common(self, policy: HostKeyPolicy, port: int, user, identity_file):
         kwargs = dict(
             port=port,
-            known_hosts=self.known.option_for(name, address, port),
+            known_hosts=policy.asyncssh_known_hosts(),
+            server_host_key_algs=policy.host_key_algs(),
+            client_factory=lambda: _HostKeyClient(policy),
             login_timeout=self.opts.login_timeout,
             connect_timeout=self.opts.connect_timeout + self.opts.login_timeout,
             keepalive_interval=self.opts.keepalive_interval,
@@ -286,26 +239,72 @@ class Connector:
     def config_paths(self):
         return self.opts.config_paths()
 
+    def _policy(self, address: str, port: int, label: Optional[str] = None) -> HostKeyPolicy:
+        policy = self.known.policy(address, port, label)
+        if policy.refusal is not None:  # refused before a single packet is sent
+            raise ConnectFailed(policy.refusal)
+        return policy
+
+    async def _trust_on_first_use(self, policy: HostKeyPolicy, conn) -> None:
+        if not policy.tofu:
+            return
+        key = conn.get_server_host_key()
+        error = (HostError("hostkey-unknown", f"{policy.label}: no host key to record")
+                 if key is None else await self.known.record(policy, key))
+        if error is not None:
+            conn.close()
+            raise ConnectFailed(error)
+
     async def _jump(self, spec: str, identity_file) -> asyncssh.SSHClientConnection:
         fut = self._jumps.get(spec)
         if fut is None:
             fut = asyncio.get_running_loop().create_future()
             self._jumps[spec] = fut
             try:
-                tunnel = None
-                hops = [h.strip() for h in spec.split(",") if h.strip()]
-                for hop in hops:  # a chain: each hop is reached through the previous one
-                    user, host, port = _parse_jump(hop, self.opts.default_user)
-                    kwargs = self._common(host, host, port, user, identity_file)
-                    if tunnel is not None:
-                        kwargs["tunnel"] = tunnel
-                    tunnel = await asyncssh.connect(host, **kwargs)
-                fut.set_result(tunnel)
+                fut.set_result(await self._open_chain(spec, identity_file))
             except BaseException as exc:
                 fut.set_exception(exc)
+                # This task re-raises it itself: mark it retrieved, or the future's
+                # finalizer logs "exception was never retrieved" at some random later
+                # moment (under pytest, in the middle of another module's import).
+                fut.exception()
                 self._jumps.pop(spec, None)
                 raise
         return await asyncio.shield(fut)
+
+    async def _open_chain(self, spec: str, identity_file) -> asyncssh.SSHClientConnection:
+        tunnel = None
+        hops = [h.strip() for h in spec.split(",") if h.strip()]
+        try:
+            for hop in hops:  # a chain: each hop is reached through the previous one
+                tunnel = await self._open_hop(hop, identity_file, tunnel)
+        except BaseException:
+            if tunnel is not None:  # the hops already open lead nowhere now
+                tunnel.close()
+            raise
+        return tunnel
+
+    async def _open_hop(self, hop: str, identity_file, tunnel) -> asyncssh.SSHClientConnection:
+        user, host, port = _parse_jump(hop, self.opts.default_user)
+        label = f"jump host {f'[{host}]' if ':' in host else host}:{port}"
+        # Keys are looked up under the hop's real name, as `ssh -J` would (an alias
+        # from ssh_config resolves to its HostName and Port).
+        name, key_port = self._hop_name(host, port, user)
+        policy = self._policy(name, key_port, label)
+        kwargs = self._common(policy, port, user, identity_file)
+        if tunnel is not None:
+            kwargs["tunnel"] = tunnel
+        try:
+            conn = await asyncssh.connect(host, **kwargs)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            err = classify_ssh_error(exc, host, user, policy)
+            if not err.message.startswith(label):
+                err = HostError(err.cls, f"{label}: {err.message}")
+            raise ConnectFailed(err) from exc
+        await self._trust_on_first_use(policy, conn)
+        return conn
 
     def _route(self, host: Host):
         """(address, port, jump, proxy_command) after ~/.ssh/config, as OpenSSH would.
@@ -329,18 +328,27 @@ class Connector:
             jump = None
         return address, port, jump, cfg.get("ProxyCommand")
 
+    def _hop_name(self, host: str, port: int, user) -> tuple:
+        paths = self.config_paths()
+        if not paths:
+            return host, port
+        try:
+            cfg = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(),
+                                       user or "", host, port)
+        except (OSError, ValueError, asyncssh.Error):
+            return host, port
+        return cfg.get("Hostname") or host, port if port != 22 else int(cfg.get("Port") or 22)
+
     async def connect(self, host: Host) -> asyncssh.SSHClientConnection:
         address, port, jump, proxy_command = self._route(host)
+        policy = None
         try:
-            kwargs = self._common(host.name, address, port, host.user, host.identity_file)
+            # Checked before the jump hosts are even opened: a target whose entry
+            # cannot be trusted is refused without touching the network.
+            policy = self._policy(address, port)
+            kwargs = self._common(policy, port, host.user, host.identity_file)
             if jump:
-                try:
-                    kwargs["tunnel"] = await self._jump(jump, host.identity_file)
-                except ConnectFailed:
-                    raise
-                except BaseException as exc:
-                    err = classify_ssh_error(exc, host, self.known)
-                    raise ConnectFailed(HostError(err.cls, f"jump host {jump}: {err.message}"))
+                kwargs["tunnel"] = await self._jump(jump, host.identity_file)
                 # Given the inventory address, asyncssh applies the same config block
                 # (HostName, User, IdentityFile) that chose this jump.
                 conn = await asyncssh.connect(host.address, **kwargs)
@@ -359,15 +367,18 @@ class Connector:
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            raise ConnectFailed(classify_ssh_error(exc, host, self.known)) from exc
-        if kwargs["known_hosts"] is None:  # trust on first use: remember what we saw
-            key = conn.get_server_host_key()
-            if key is not None:
-                await self.known.record(address, port, key)
+            raise ConnectFailed(classify_ssh_error(exc, address, host.user, policy)) from exc
+        await self._trust_on_first_use(policy, conn)
         return conn
 
     async def close(self) -> None:
-        for fut in self._jumps.values():
-            if fut.done() and not fut.exception():
-                fut.result().close()
+        conns = [fut.result() for fut in self._jumps.values()
+                 if fut.done() and not fut.cancelled() and not fut.exception()]
         self._jumps.clear()
+        for conn in conns:
+            conn.close()
+        # Wait (briefly) for the closes to finish inside the loop, or the transports
+        # are torn down by finalizers after the loop is gone.
+        if conns:
+            await asyncio.wait([asyncio.ensure_future(c.wait_closed()) for c in conns],
+                               timeout=5)
