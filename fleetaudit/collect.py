@@ -18,7 +18,7 @@ from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Sequence
 import asyncssh
 
 from .collectors import REGISTRY
-from .collectors.base import Collector, FileRef
+from .collectors.base import Collector, FileRef, skipped_parts
 from .inventory.model import Host
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
@@ -93,6 +93,9 @@ def parse_sections(parsed: ParsedOutput, collectors: Sequence[Collector],
             section = {}
         elif any(p.truncated or len(p.out) >= part_cap for p in section.values()):
             incomplete[c.name] = "output truncated at the size cap"
+        elif skipped_parts(section):
+            incomplete[c.name] = "skipped: " + "; ".join(
+                f"{name} ({why})" for name, why in skipped_parts(section).items())[:500]
         try:
             facts[c.name] = c.parse(section)
         except Exception as exc:  # a parser must not take the host down with it
@@ -192,9 +195,10 @@ class HostAuditor:
     async def _collect(self, host: Host, conn) -> HostResult:
         opts = self.opts
         nonce = new_nonce()
-        script_opts = opts.script
-        if host.become != script_opts.become:
-            script_opts = ScriptOptions(**{**script_opts.__dict__, "become": bool(host.become)})
+        # The host keeps every part inside the command timeout (a deadline in the script).
+        script_opts = ScriptOptions(**{**opts.script.__dict__, "become": bool(host.become),
+                                       "command_timeout_s": min(filter(None, (opts.command_timeout, opts.host_timeout)),
+                                                            default=None)})
         collectors = opts.all_collectors
         script = build_script(collectors, nonce, script_opts)
         result = HostResult(name=host.name, address=host.address)

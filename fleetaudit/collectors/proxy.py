@@ -127,7 +127,12 @@ fa_root environ sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
 fa_root daemon_json sh -c 'if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then head -c 65536 "$1"; fi; fi' sh "$FA_CFG"
 fa_run environment sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" /etc/environment
 fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" "$FA_PX_MASK" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc
-fa_part session; env | sed -n -E "$FA_PX_SEL" | sed -E "$FA_PX_MASK" | head -c 16384; fa_rc 0
+"""
+
+# The SSH session's own environment: the login user's, so it runs before sudo (sudo
+# resets the environment). Self-contained: the body's FA_PX_* are not defined yet.
+LOGIN_SCRIPT = f"""
+fa_part session; env | sed -n -E {_q(SEL)} | sed -E {_q(MASK)} | head -c 16384; fa_rc 0
 """
 
 CANONICAL = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
@@ -503,5 +508,5 @@ def _set_all(env: Env, source: str) -> Sourced:
 
 COLLECTOR = Collector(
     name="proxy", script=SCRIPT, parse=parse, doc=__doc__ or "",
-    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH),
+    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH), login_script=LOGIN_SCRIPT,
 )
