@@ -18,7 +18,7 @@ from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Sequence
 import asyncssh
 
 from .collectors import REGISTRY
-from .collectors.base import Collector, FileRef, skipped_parts
+from .collectors.base import Collector, FileRef, Part, skipped_parts
 from .inventory.model import Host
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
@@ -237,10 +237,12 @@ class HostAuditor:
         sudo_state = parsed.meta.get("sudo")
         if sudo_state is not None and sudo_state.out.strip() == "2":
             result.status = "partial"
+            said = (parsed.meta.get("become") or Part("", None)).out.strip().splitlines()
             result.error = HostError(
-                "sudo", f"`sudo -n` refused for user {host.user or '(login user)'}: root-only "
-                "facts (docker, firewall, credentials, logs) are missing; grant NOPASSWD for "
-                "read-only commands or log in as root")
+                "sudo", f"`sudo -n sh -s` refused for user {host.user or '(login user)'}"
+                + (f" ({said[-1][:200]})" if said else "") + ": root-only "
+                "facts (docker, firewall, credentials, logs) are missing; grant it NOPASSWD "
+                "sudo (the root part runs as one `sudo -n sh -s`, like Ansible's become) or log in as root")
         elif incomplete and result.status == "ok":
             result.status = "partial"
         await self._fetch_files(conn, result)

@@ -113,6 +113,7 @@ def test_sudo_with_a_password_is_partial_class_sudo_and_fast(audit):
     host = audit[0]["hosts"]["sudo-pw"]
     assert host["status"] == "partial"
     assert host["error"]["class"] == "sudo"
+    assert "a password is required" in host["error"]["message"]     # sudo's own words
     assert host["duration_s"] < 15, "sudo -n fails at once: nothing waits"
     facts = host["facts"]
     assert facts["system"]["hostname"] == "sudo-pw"          # the login user's facts are kept
