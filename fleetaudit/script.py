@@ -3,13 +3,25 @@
 Output framing (every marker is printed as "\n@@NONCE:KIND:VALUE\n"):
 
     @@N:T:<epoch.ns>        first line, host clock when the script started
-    @@N:S:<collector>       a collector's section begins
+    @@N:S:<collector>       a collector's section begins (login parts, then root parts:
+                            two pieces of one section, merged by split_output)
     @@N:P:<part>            a part begins
     @@N:RC:<status>         the part ended with this exit status
     @@N:E:                  end of the script (absent when the output was cut)
 
 The nonce is fresh per run so file contents that happen to look like markers (a
 daemon.json, a log line) cannot end a section early.
+
+Who runs what: the login shell runs the collectors' `login_script` parts (the session's
+own environment and PATH), then the body (every `script` fragment): itself, or, when the
+inventory asks for become and the login user is not root, through ONE `sudo -n sh -s`
+(as Ansible's become does per task; every sudo may cost a ~10 s hostname lookup on a
+host with a dead resolver). Meta part `sudo`: 0 not needed, 1 the body ran as root, 2
+sudo refused (the body then runs as the login user; meta part `become` has sudo's words).
+
+Time: with ScriptOptions.command_timeout_s the script fixes a deadline when it starts
+and cuts every part's timeout to fit; a part that cannot run any more, or a docker call
+after one timed out, prints "fa-skipped: REASON" and status RC_SKIPPED.
 
 Secrets are removed ON THE HOST: the whole body runs through a sed filter that
 replaces URL userinfo, JSON credential values and Authorization headers before a byte
