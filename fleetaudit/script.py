@@ -91,6 +91,9 @@ fa_left() {
   fa_now; FA_LEFT=$((FA_END - FA_NOW)); [ "$FA_LEFT" -le "$FA_T" ] || FA_LEFT=$FA_T
 }
 fa_skipped() { printf 'fa-skipped: %s\n' "$1"; FA_RC=$FA_SKIP; }
+FA_LATE="deadline reached (command timeout)"
+# A section that starts after the deadline is skipped whole (its hand-written parts too).
+fa_in_time() { fa_left; [ "$FA_LEFT" -ge 1 ] && return 0; fa_part section; fa_skipped "$FA_LATE"; fa_rc "$FA_RC"; return 1; }
 # fa_exec CMD...: run with stdin closed, stderr merged, output capped; prints the
 # output and leaves the command's status in FA_RC. The status travels back on fd 3
 # because a pipeline's status is the last command's (head), not ours. The command
@@ -98,7 +101,7 @@ fa_skipped() { printf 'fa-skipped: %s\n' "$1"; FA_RC=$FA_SKIP; }
 # and every part would wait for its one-second poll.
 fa_exec() {
   if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127; return; fi
-  fa_left; if [ "$FA_LEFT" -lt 1 ]; then fa_skipped "deadline reached (command timeout)"; return; fi
+  fa_left; if [ "$FA_LEFT" -lt 1 ]; then fa_skipped "$FA_LATE"; return; fi
   if fa_has timeout; then set -- timeout "$FA_LEFT" "$@"; fi
   { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
 }
@@ -181,7 +184,9 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
                        'fa_part sudo; printf "%s" "$FA_SUDO"; fa_rc 0']
     for c in collectors:
         body.append(f"fa_section {c.name}")
+        body.append("if fa_in_time; then :")
         body.append(c.script.strip("\n"))
+        body.append("fi")
     body += ["fa_mark E ''", "}", "fa_main </dev/null"]
     login: List[str] = ["fa_login() {", ":"]
     for c in collectors:

@@ -29,7 +29,8 @@ def test_parts_never_run_past_the_deadline(shell):
     slow = Collector(name="slow", parse=lambda s: {},
                      script="fa_run first sleep 30\nfa_run second true\nfa_run third echo hi")
     # 5 s command timeout -> 3 s for the host (2 s margin); the part timeout alone is 15 s
-    parsed, took = _run(shell, [slow], ScriptOptions(part_timeout_s=15, command_timeout_s=5))
+    later = Collector(name="later", parse=lambda s: {}, script="fa_part files; sleep 5; fa_rc 0")
+    parsed, took = _run(shell, [slow, later], ScriptOptions(part_timeout_s=15, command_timeout_s=5))
     assert took < 5
     assert parsed.complete
     section = parsed.sections["slow"]
@@ -37,6 +38,8 @@ def test_parts_never_run_past_the_deadline(shell):
     assert skipped_parts(section) == {"second": "deadline reached (command timeout)",
                                       "third": "deadline reached (command timeout)"}
     assert section["third"].rc == RC_SKIPPED
+    # a section that starts after the deadline does not run at all, hand-written parts included
+    assert skipped_parts(parsed.sections["later"]) == {"section": "deadline reached (command timeout)"}
 
 
 @pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
