@@ -24,6 +24,7 @@ pytestmark = pytest.mark.fleet
 
 FLEETAUDIT = [sys.executable, "-m", "fleetaudit.cli"]
 DEFAULT_COMMAND_TIMEOUT = 60  # the CLI's default; the slow-sudo host must fit inside it
+SESSION_PROXY = "http://session-only.fleet.test:3128"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def fault_fleet(tmp_path_factory):
         deploy = dict(users=["deploy"], login_user="deploy")
         fleet.up([
             HostSpec("golden", files=dict(g)),
-            HostSpec("slow-sudo", files=dict(g), sudo={"deploy": "nopasswd"}, dead_resolver=True, **deploy),
+            HostSpec("slow-sudo", files=dict(g), sudo={"deploy": "nopasswd"}, dead_resolver=True,
+                     session_env={"https_proxy": SESSION_PROXY}, **deploy),
             HostSpec("sudo-pw", files=dict(g), sudo={"deploy": "password"}, **deploy),
             HostSpec("wedged", files=dict(g), wedge="dockerd"),
             HostSpec("busybox", kind="busybox"),
@@ -98,6 +100,9 @@ def test_slow_sudo_host_is_complete_with_its_dns_finding(audit):
     # root-only facts came through the one sudo
     assert host["facts"]["docker"]["daemon_up"] is True
     assert host["facts"]["credentials"]["scanned_as_root"] is True
+    # the login user's session environment is read as the login user, not through sudo
+    # (which resets it)
+    assert host["facts"]["proxy"]["session_env"] == {"https_proxy": SESSION_PROXY}
     assert host["facts"]["dns"]["resolv_conf"]["nameservers"] == [audit_dead_address(snap)]
     dns = [f for f in snap["findings"] if f["host"] == "slow-sudo" and f["category"] == "dns"]
     assert dns, [f["rule"] for f in snap["findings"] if f["host"] == "slow-sudo"]

@@ -97,10 +97,15 @@ done"""
 _UNIT_ARGS = " ".join("-e " + _q(e) for e in UNIT_SEL)
 _MANAGER_ARGS = " ".join("-e " + _q(e) for e in MANAGER_SEL)
 
-SCRIPT = f"""
+# Filters shared by the login part and the root part: in the script's library, which
+# both shells load, so they travel once.
+FILTERS_SH = f"""
 FA_PX_SEL={_q(SEL)}
-FA_PX_LOOSE={_q(SEL_LOOSE)}
 FA_PX_MASK={_q(MASK)}
+"""
+
+SCRIPT = f"""
+FA_PX_LOOSE={_q(SEL_LOOSE)}
 FA_PX_READ={_q(READ)}
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c 65536)
@@ -130,9 +135,9 @@ fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" "$FA_PX_MASK" /etc/profile 
 """
 
 # The SSH session's own environment: the login user's, so it runs before sudo (sudo
-# resets the environment). Self-contained: the body's FA_PX_* are not defined yet.
-LOGIN_SCRIPT = f"""
-fa_part session; env | sed -n -E {_q(SEL)} | sed -E {_q(MASK)} | head -c 16384; fa_rc 0
+# resets the environment).
+LOGIN_SCRIPT = """
+fa_part session; env | sed -n -E "$FA_PX_SEL" | sed -E "$FA_PX_MASK" | head -c 16384; fa_rc 0
 """
 
 CANONICAL = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
@@ -508,5 +513,5 @@ def _set_all(env: Env, source: str) -> Sourced:
 
 COLLECTOR = Collector(
     name="proxy", script=SCRIPT, parse=parse, doc=__doc__ or "",
-    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH), login_script=LOGIN_SCRIPT,
+    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH, FILTERS_SH), login_script=LOGIN_SCRIPT,
 )
