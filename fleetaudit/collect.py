@@ -18,7 +18,7 @@ from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Sequence
 import asyncssh
 
 from .collectors import REGISTRY
-from .collectors.base import Collector, FileRef
+from .collectors.base import Collector, FileRef, Part, skipped_parts
 from .inventory.model import Host
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
@@ -93,6 +93,9 @@ def parse_sections(parsed: ParsedOutput, collectors: Sequence[Collector],
             section = {}
         elif any(p.truncated or len(p.out) >= part_cap for p in section.values()):
             incomplete[c.name] = "output truncated at the size cap"
+        elif skipped_parts(section):
+            incomplete[c.name] = "skipped: " + "; ".join(
+                f"{name} ({why})" for name, why in skipped_parts(section).items())[:500]
         try:
             facts[c.name] = c.parse(section)
         except Exception as exc:  # a parser must not take the host down with it
@@ -192,9 +195,10 @@ class HostAuditor:
     async def _collect(self, host: Host, conn) -> HostResult:
         opts = self.opts
         nonce = new_nonce()
-        script_opts = opts.script
-        if host.become != script_opts.become:
-            script_opts = ScriptOptions(**{**script_opts.__dict__, "become": bool(host.become)})
+        # The host keeps every part inside the command timeout (a deadline in the script).
+        script_opts = ScriptOptions(**{**opts.script.__dict__, "become": bool(host.become),
+                                       "command_timeout_s": min(filter(None, (opts.command_timeout, opts.host_timeout)),
+                                                            default=None)})
         collectors = opts.all_collectors
         script = build_script(collectors, nonce, script_opts)
         result = HostResult(name=host.name, address=host.address)
@@ -233,10 +237,12 @@ class HostAuditor:
         sudo_state = parsed.meta.get("sudo")
         if sudo_state is not None and sudo_state.out.strip() == "2":
             result.status = "partial"
+            said = (parsed.meta.get("become") or Part("", None)).out.strip().splitlines()
             result.error = HostError(
-                "sudo", f"`sudo -n` refused for user {host.user or '(login user)'}: root-only "
-                "facts (docker, firewall, credentials, logs) are missing; grant NOPASSWD for "
-                "read-only commands or log in as root")
+                "sudo", f"`sudo -n sh -s` refused for user {host.user or '(login user)'}"
+                + (f" ({said[-1][:200]})" if said else "") + ": root-only "
+                "facts (docker, firewall, credentials, logs) are missing; grant it NOPASSWD "
+                "sudo (the root part runs as one `sudo -n sh -s`, like Ansible's become) or log in as root")
         elif incomplete and result.status == "ok":
             result.status = "partial"
         await self._fetch_files(conn, result)
