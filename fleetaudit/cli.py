@@ -16,6 +16,7 @@ from . import __version__, exitcodes, snapshot
 from .collect import CollectOptions, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
+from .cli_integrations import integration_options, run_integrations
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .script import ScriptOptions
@@ -200,6 +201,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
 @ssh_options
 @analysis_options
+@integration_options
 def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     """Audit every host of INVENTORY, compare them, and report what breaks pulls.
 
@@ -223,6 +225,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
         _print_summary(console, result, [("snapshot", json_path or str(kept)),
                                          ("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                          ("markdown", kw["markdown_path"])])
+    run_integrations(result, kw, command="audit")
     sys.exit(exit_code(result, kw["fail_on"]))
 
 
@@ -257,6 +260,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
               help="Skip the CLI-side `docker manifest inspect` probe (registry traffic from hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; exit code only.")
 @ssh_options
+@integration_options
 def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, snapshot_path,
          fail_on, baseline_host, policy_file, no_manifest_check, quiet, **kw):
     """Can every host pull IMAGE? The pre-rollout gate for CI.
@@ -311,6 +315,7 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
         for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
             if path:
                 console.print(f"{label}: {path}", highlight=False, markup=False)
+    run_integrations(result.audit, kw, command="gate", gate_verdicts=result.counts())
     sys.exit(result.exit_code())
 
 
@@ -342,6 +347,7 @@ def report(snapshot_path, json_path, quiet, **kw):
     if not quiet:
         _print_summary(Console(), result, [("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                            ("markdown", kw["markdown_path"])])
+    run_integrations(result, kw, command="audit")
     sys.exit(exit_code(result, kw["fail_on"]))
 
 
