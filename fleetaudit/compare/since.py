@@ -485,6 +485,13 @@ def changes_since(previous: Optional[Mapping], current: Mapping, waivers: Any = 
         items.sort(key=lambda c: (_sev_index(c.severity), c.host, c.rule, c.key))
 
     if matcher:
+        # A fact waiver that covers a standing deviation from the baseline is in use even
+        # in runs where that fact did not change: not stale.
+        drift = current.get("drift") if isinstance(current.get("drift"), dict) else {}
+        for host, items in drift.items():
+            for item in items or ():
+                if isinstance(item, dict) and isinstance(item.get("path"), str):
+                    matcher.fact(host, groups.get(host, ("all",)), item["path"])
         out.stale_waivers = matcher.stale()
         out.expired_waivers = matcher.expired()
     return out
