@@ -150,13 +150,14 @@ def _analyze(result: RunResult, kw: dict) -> None:
         raise UsageError(str(exc))
 
 
-def _write_outputs(result: RunResult, kw: dict) -> None:
+def _write_outputs(result: RunResult, kw: dict, history: Optional[dict] = None) -> None:
+    """history: render.history_view.report_history(...) for the HTML history chart."""
     from .render.html import render_html
     from .render.junit import render_junit
     from .render.markdown import render_markdown
 
     if kw.get("html_path"):
-        snapshot.write_atomic(kw["html_path"], render_html(result))
+        snapshot.write_atomic(kw["html_path"], render_html(result, history=history))
     if kw.get("junit_path"):
         snapshot.write_atomic(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
     if kw.get("markdown_path"):

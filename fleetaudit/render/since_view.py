@@ -23,6 +23,7 @@ class SinceView:
     findings: Dict[str, List[dict]] = field(default_factory=dict)   # state -> findings
     facts_changed: List[dict] = field(default_factory=list)  # host, path, before, after, since
     hosts: Dict[str, List[str]] = field(default_factory=dict)  # change -> host names
+    host_items: List[dict] = field(default_factory=list)  # the host changes as recorded
 
     @property
     def new(self) -> List[dict]:
@@ -83,4 +84,5 @@ def read_since(since: Any) -> Optional[SinceView]:
         change, host = item.get("change"), item.get("host")
         if isinstance(change, str) and isinstance(host, str):
             view.hosts.setdefault(change, []).append(host)
+            view.host_items.append(item)
     return view
