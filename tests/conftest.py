@@ -51,3 +51,9 @@ def demo_fleet(tmp_path_factory):
         yield fleet
     finally:
         fleet.down()
+
+
+@pytest.fixture(autouse=True)
+def _history_in_tmp(tmp_path, monkeypatch):
+    """Runs record into a history store by default: never into the real home's one."""
+    monkeypatch.setenv("FLEETAUDIT_HISTORY", str(tmp_path / "history.sqlite"))
