@@ -64,3 +64,46 @@ def test_report_command_rerenders_a_recorded_drift_snapshot(tmp_path):
     assert res.exit_code == 3, res.output  # the scenario's hostile host is unreachable
     html = (tmp_path / "r.html").read_text()
     assert 'id="sec-changes"' in html and island(html)["sl"]["first"] == 0
+
+
+def test_history_from_a_real_store_feeds_the_chart_and_host_fact_log(tmp_path):
+    """Three runs recorded into a real SQLite history store, each carrying the
+    drift_since_last section changes_since computed against the run before."""
+    import copy
+    from fleetaudit.compare.since import changes_since
+    from fleetaudit.history import open_store
+    from fleetaudit.models import SEVERITIES
+    from fleetaudit.render.history_view import report_history
+
+    base = json.loads(since_scenario.SNAP.read_text())
+    docs = []
+    for i, mtu in enumerate((1500, 9000, 1400)):
+        doc = copy.deepcopy(base)
+        doc["run"]["started"] = f"2026-11-29T1{i}:00:00Z"
+        doc["hosts"]["good-2"]["facts"]["network"]["interfaces"][0]["mtu"] = mtu
+        doc["findings"] = base["findings"][: i + 1]
+        docs.append(doc)
+    with open_store(tmp_path / "h.sqlite") as store:
+        prev, ids = None, []
+        for doc in docs:
+            doc["drift_since_last"] = changes_since(prev, doc).to_json()
+            ids.append(store.record(doc, "inv", "drift"))
+            prev = doc
+        history = report_history(store, "inv", runs=10, upto=ids[-1])
+        early = report_history(store, "inv", runs=10, upto=ids[1])
+    assert [r["id"] for r in history["runs"]] == ids
+    assert [r["id"] for r in early["runs"]] == ids[:2]
+    counts = [[r["findings"].get(s, 0) for s in SEVERITIES] for r in history["runs"]]
+    assert [sum(c) for c in counts] == [1, 2, 3]
+    # run 2 recorded 1500 -> 9000; run 3 (the current one) is not read back
+    assert history["facts"] == {"good-2": [{
+        "path": "network.interfaces.eth0.mtu", "before": 1500, "after": 9000, "change": "changed",
+        "run_id": ids[1], "started": "2026-11-29T11:00:00Z"}]}
+    result = snapshot.load(since_scenario.SNAP)
+    result.extra["drift_since_last"] = docs[-1]["drift_since_last"]
+    data = island(render_html(result, history=history))
+    assert [r[2] for r in data["hs"]["r"]] == counts
+    S = data["s"]
+    log = [(S[f[1]], S[f[3]], S[f[4]], S[f[5]], f[6] & 1) for f in data["fx"]]
+    assert log == [("network.interfaces.eth0.mtu", "9000", "1400", "2026-11-29 12:00Z", 1),
+                   ("network.interfaces.eth0.mtu", "1500", "9000", f"run {ids[1]}, 2026-11-29 11:00Z", 0)]
