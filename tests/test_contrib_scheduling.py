@@ -71,13 +71,20 @@ def unit_value(sections, section, key):
 
 
 def read_env_file(path):
-    """KEY=value lines (systemd EnvironmentFile and sh agree on this subset)."""
+    """KEY=value and KEY="value with spaces" lines: the subset on which systemd's
+    EnvironmentFile= and sh's `.` agree (no $, backquote, backslash or inner quote)."""
     env = {}
     for line in path.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             key, value = line.split("=", 1)
-            assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) and " " not in value and '"' not in value
+            assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", key), line
+            if value.startswith('"'):
+                assert value.endswith('"') and len(value) >= 2, line
+                value = value[1:-1]
+            else:
+                assert " " not in value, f"a value with spaces needs double quotes: {line}"
+            assert not set(value) & set('"$`\\'), line
             env[key] = value
     return env
 
@@ -138,6 +145,7 @@ def test_units_use_known_sections_and_keys_and_an_absolute_execstart():
     assert unit_value(timer, "Timer", "Unit") == SERVICE.name
     # every variable the units and the cron line use is set by the example env file
     example = read_env_file(ENV_EXAMPLE)
+    assert "/etc/fleetaudit/drift.env" in CRON.read_text()
     used = set(re.findall(r"\$\{?([A-Z_]+)\}?", exec_start + CRON.read_text()))
     assert used - {"FLEETAUDIT_ENV"} == set(example), used ^ set(example)
 
