@@ -185,3 +185,23 @@ def test_cli_unwritable_prom_and_dead_webhook_are_warnings_only(tmp_path):
     bad = audit(tmp_path, "--notify", "file:///etc/passwd")
     assert bad.returncode == exitcodes.USAGE
     assert "only http:// and https:// URLs" in bad.stderr
+
+
+def test_gate_writes_prom_with_its_verdicts_and_keeps_its_exit_code(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+    inv = tmp_path / "inv.yml"
+    inv.write_text("fleetaudit: 1\nhosts:\n  gone-1:\n    address: 127.0.0.1\n"
+                   f"    port: {refused_port()}\n    user: root\n")
+    (tmp_path / "kh").write_text("")
+    prom = tmp_path / "gate.prom"
+    res = subprocess.run(
+        [sys.executable, "-m", "fleetaudit.cli", "gate", "-i", str(inv), "--image", "registry.example/app:1",
+         "-q", "--known-hosts", str(tmp_path / "kh"), "--retries", "0", "--no-manifest-check",
+         "--prom", str(prom)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert res.returncode == exitcodes.NOT_AUDITED, res.stderr
+    samples = {(s.name, s.labels.get("verdict") or s.labels.get("status")): s.value
+               for fam in text_string_to_metric_families(prom.read_text()) for s in fam.samples
+               if s.labels["command"] == "gate" and s.labels["inventory"] == "inv"}
+    assert samples[("fleetaudit_gate_verdicts", "unknown")] == 1
+    assert samples[("fleetaudit_hosts", "unreachable")] == 1
