@@ -499,5 +499,7 @@ def entry() -> None:
         sys.exit(exitcodes.INTERNAL)
 
 
+__import__("fleetaudit.cli_drift", fromlist=["register"]).register(main)  # `drift` (cli_drift.py)
+
 if __name__ == "__main__":
     entry()
