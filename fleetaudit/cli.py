@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 import time
@@ -16,6 +17,7 @@ from . import __version__, exitcodes, snapshot
 from .collect import CollectOptions, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
+from .cli_history import RunRecorder, history, record_options
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .script import ScriptOptions
@@ -200,6 +202,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
 @ssh_options
 @analysis_options
+@record_options
 def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     """Audit every host of INVENTORY, compare them, and report what breaks pulls.
 
@@ -212,18 +215,23 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
         raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
     opts = _collect_options(kw)
-    result = _run_collection(hosts, opts, console, quiet)
-    result.run["inventory"] = str(inventory)
-    result.run["limit"] = limit
-    _analyze(result, kw)
-    kept = Path(reports_dir) / _default_report_name(inventory)
-    snapshot.save(result, kept, json_path)
-    _write_outputs(result, kw)
+    with RunRecorder.from_options(kw, inventory, limit) as recorder:
+        result = _run_collection(hosts, opts, console, quiet)
+        result.run["inventory"] = str(inventory)
+        result.run["limit"] = limit
+        _analyze(result, kw)
+        kept = Path(reports_dir) / _default_report_name(inventory)
+        snapshot.save(result, kept, json_path)
+        _write_outputs(result, kw)
+        run_id = recorder.record(snapshot.to_json(result), "audit")
     if not quiet:
         _print_summary(console, result, [("snapshot", json_path or str(kept)),
                                          ("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                          ("markdown", kw["markdown_path"])])
-    sys.exit(exit_code(result, kw["fail_on"]))
+        if run_id is not None:
+            console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False, markup=False,
+                          soft_wrap=True)
+    sys.exit(recorder.exit_code(exit_code(result, kw["fail_on"])))
 
 
 @main.command()
@@ -257,6 +265,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
               help="Skip the CLI-side `docker manifest inspect` probe (registry traffic from hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; exit code only.")
 @ssh_options
+@record_options
 def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, snapshot_path,
          fail_on, baseline_host, policy_file, no_manifest_check, quiet, **kw):
     """Can every host pull IMAGE? The pre-rollout gate for CI.
@@ -290,28 +299,35 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
     opts = _collect_options(kw)
     gate_opts = gatemod.GateOptions(images=refs, pull=pull, pull_timeout=pull_timeout,
                                     fail_on=fail_on, manifest_check=not no_manifest_check)
-    try:
-        result = gatemod.run_gate(
-            hosts, opts, gate_opts,
-            AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
-            collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
-    except AnalyzeError as exc:
-        raise UsageError(str(exc))
-    result.audit.run["inventory"] = str(inventory)
-    result.audit.run["limit"] = limit
-    if snapshot_path:
-        snapshot.save(result.audit, snapshot_path)
-    if json_path:
-        snapshot.write_atomic(json_path, gatemod.render_json(result))
-    if junit_path:
-        snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+    with RunRecorder.from_options(kw, inventory, limit) as recorder:
+        try:
+            result = gatemod.run_gate(
+                hosts, opts, gate_opts,
+                AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
+                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
+        except AnalyzeError as exc:
+            raise UsageError(str(exc))
+        result.audit.run["inventory"] = str(inventory)
+        result.audit.run["limit"] = limit
+        if snapshot_path:
+            snapshot.save(result.audit, snapshot_path)
+        verdicts = gatemod.render_json(result)
+        if json_path:
+            snapshot.write_atomic(json_path, verdicts)
+        if junit_path:
+            snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+        # The audit snapshot plus the verdicts, so `history show` has the whole gate run.
+        recorder.record(dict(snapshot.to_json(result.audit), gate=json.loads(verdicts)), "gate")
     if not quiet:
         for r in gatemod.renderables(result):
             console.print(r)
         for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
             if path:
                 console.print(f"{label}: {path}", highlight=False, markup=False)
-    sys.exit(result.exit_code())
+        if recorder.run_id is not None:
+            console.print(f"history: run {recorder.run_id} in {recorder.spec_text}",
+                          highlight=False, markup=False, soft_wrap=True)
+    sys.exit(recorder.exit_code(result.exit_code()))
 
 
 def _load_snapshot(path: str) -> RunResult:
@@ -484,6 +500,9 @@ def _short(value, cap: int = 100) -> str:
     import json as _json
     text = value if isinstance(value, str) else _json.dumps(value, default=str)
     return text if len(text) <= cap else text[: cap - 3] + "..."
+
+
+main.add_command(history)
 
 
 def entry() -> None:
