@@ -13,6 +13,8 @@ Exit codes of `drift` are about change (docs/drift.md):
     2  usage: bad options, inventory, policy, baseline, waiver file or history store
     3  nothing could be audited at all (every host unreachable): no comparison possible
     5  another run of the same inventory holds the history lock (--wait-lock)
+    6  the history store cannot be opened or read (nothing audited), or the run could
+       not be recorded (reports written) and nothing else was wrong
 """
 from __future__ import annotations
 
@@ -27,13 +29,6 @@ from . import exitcodes
 from .compare.since import RunRef, SinceLast, changes_since
 from .models import SEVERITIES
 
-LOCK_BUSY = getattr(exitcodes, "LOCK_BUSY", 5)
-
-
-def inventory_key(inventory: str, limit: Optional[str]) -> str:
-    """Runs of the same inventory (and the same --limit) compare with each other."""
-    key = str(Path(inventory).resolve())
-    return key + (f"?limit={limit}" if limit else "")
 
 
 def drift_exit_code(since: SinceLast, audited: int) -> int:
@@ -50,15 +45,6 @@ def _load_waivers(path: Optional[str]):
     try:
         return load_waivers(path)
     except WaiverError as exc:
-        raise UsageError(str(exc))
-
-
-def _open_store(spec: Optional[str]):
-    from .cli import UsageError
-    from .history import HistoryError, open_store
-    try:
-        return open_store(spec)
-    except HistoryError as exc:
         raise UsageError(str(exc))
 
 
@@ -93,7 +79,8 @@ def summary_lines(since: dict, limit: int = 20) -> List[str]:
     for w in since["waivers"]["expired"]:
         out.append(f"  expired waiver {w['where']} (expired {w['expires']}): its items count again")
     out.append("new drift: " + ("yes" if since["new_drift"] else "no"))
-    return out
+    # Host strings are untrusted: no control characters reach the terminal.
+    return ["".join(ch if ch.isprintable() else "?" for ch in line) for line in out]
 
 
 def _waiver_note(w: Optional[dict]) -> str:
@@ -112,6 +99,7 @@ def _short(value: Any, cap: int = 80) -> str:
 
 def register(main: click.Group) -> None:
     from .cli import analysis_options, ssh_options
+    from .cli_history import record_options
 
     @main.command()
     @click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
@@ -125,27 +113,19 @@ def register(main: click.Group) -> None:
                   help="YAML of accepted deviations (docs/waivers.md).")
     @click.option("--fail-on-persisting", is_flag=True,
                   help="Findings and unreachable hosts that persist from the last run count too.")
-    @click.option("--history", "history_spec", default=None, metavar="PATH|URL",
-                  help="History store: SQLite file or postgresql://... "
-                       "(default $FLEETAUDIT_HISTORY or ~/.local/state/fleetaudit/history.sqlite).")
-    @click.option("--history-key", default=None, metavar="KEY",
-                  help="Compare with runs recorded under this key (default: the inventory's "
-                       "absolute path, plus the --limit).")
-    @click.option("--wait-lock", type=click.FloatRange(0), default=0, show_default=True,
-                  metavar="SECONDS", help="Wait this long for another run of the same inventory "
-                                          "to finish, then exit 5.")
     @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary; exit code only.")
     @ssh_options
     @analysis_options
-    def drift(inventory, limit, json_path, reports_dir, waivers_path, fail_on_persisting,
-              history_spec, history_key, wait_lock, quiet, **kw):
+    @record_options
+    def drift(inventory, limit, json_path, reports_dir, waivers_path, fail_on_persisting, quiet, **kw):
         """Audit INVENTORY and report what changed since its last run (and the baseline).
 
         New, resolved and persisting findings, facts that changed, hosts that appeared,
-        vanished, became unreachable or came back. The run is recorded in the history
-        store. Exit 0: nothing new since the last run; 1: new drift; 2: usage error;
-        3: no host could be audited; 5: another run of this inventory holds the lock.
-        --markdown writes a short digest for a chat channel or a ticket.
+        vanished, became unreachable or came back; the run is recorded in the history
+        (kind drift). Exit 0: nothing new since the last run; 1: new drift; 2: usage
+        error; 3: no host could be audited; 5: another run of this inventory holds the
+        lock; 6: the history store is unusable. --markdown writes a short digest for a
+        chat channel or a ticket. See docs/drift.md.
 
         Example:
 
@@ -154,53 +134,54 @@ def register(main: click.Group) -> None:
         from rich.console import Console
 
         from . import cli, snapshot
-        from .history import HistoryError, LockBusy
+        from .cli_history import HistoryFailed, RunRecorder
+        from .history import HistoryError
 
+        if kw.get("no_history"):
+            raise cli.UsageError("drift compares with the history: --no-history is not possible here")
         waivers = _load_waivers(waivers_path)
         console = Console()
         hosts = cli._load_hosts(inventory, limit)
         if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
             raise cli.UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
-        key = history_key or inventory_key(inventory, limit)
-        store = _open_store(history_spec)
-        try:
-            with store.lock(key, wait_s=wait_lock):
-                result = cli._run_collection(hosts, cli._collect_options(kw), console, quiet)
-                result.run["inventory"] = str(inventory)
-                result.run["limit"] = limit
-                cli._analyze(result, kw)
-                prev_info = store.previous(key)
-                prev_doc = store.load(prev_info.id) if prev_info else None
-                doc = snapshot.to_json(result)
-                since = changes_since(
-                    prev_doc, doc, waivers=waivers, fail_on=kw["fail_on"],
-                    fail_on_persisting=fail_on_persisting, ignore=list(kw["ignore"]) or None,
-                    previous_ref=RunRef(prev_info.id, prev_info.started) if prev_info else None,
-                    current_ref=RunRef(None, result.run.get("started")))
-                doc["drift_since_last"] = since.to_json()
-                run_id = store.record(doc, key, "drift")
-        except LockBusy as exc:
-            click.echo(f"fleetaudit: {exc}", err=True)
-            sys.exit(LOCK_BUSY)
-        except HistoryError as exc:
-            raise cli.UsageError(f"history: {exc}")
-        finally:
-            store.close()
-        since.set_current_run(run_id)
-        result.run["history"] = {"run_id": run_id, "key": key}
-        result.extra["drift_since_last"] = since.to_json()
-        kept = Path(reports_dir) / cli._default_report_name(inventory)
-        snapshot.save(result, kept, json_path)
-        _write_outputs(result, kw)
+        with RunRecorder.from_options(kw, inventory, limit) as recorder:
+            if recorder.store is None:  # fail before auditing: without history there is no "since"
+                raise HistoryFailed(f"{recorder.error} (drift needs the history: nothing was audited)")
+            try:
+                prev_info = recorder.store.previous(recorder.key)
+                prev_doc = recorder.store.load(prev_info.id) if prev_info else None
+            except HistoryError as exc:
+                raise HistoryFailed(f"{exc} (nothing was audited)")
+            result = cli._run_collection(hosts, cli._collect_options(kw), console, quiet)
+            result.run["inventory"] = str(inventory)
+            result.run["limit"] = limit
+            cli._analyze(result, kw)
+            since = changes_since(
+                prev_doc, snapshot.to_json(result), waivers=waivers, fail_on=kw["fail_on"],
+                fail_on_persisting=fail_on_persisting, ignore=list(kw["ignore"]) or None,
+                previous_ref=RunRef(prev_info.id, prev_info.started) if prev_info else None,
+                current_ref=RunRef(None, result.run.get("started")))
+            result.extra["drift_since_last"] = since.to_json()
+            run_id = recorder.record(snapshot.to_json(result), "drift")
+            if run_id is not None:
+                since.set_current_run(run_id)
+                result.extra["drift_since_last"] = since.to_json()
+            kept = Path(reports_dir) / cli._default_report_name(inventory)
+            snapshot.save(result, kept, json_path)
+            _write_outputs(result, kw)
         section = result.extra["drift_since_last"]
         if not quiet:
             for line in summary_lines(section):
-                console.print(line, highlight=False, markup=False)
+                console.print(line, highlight=False, markup=False, soft_wrap=True)
             for label, path in (("snapshot", json_path or str(kept)), ("html", kw["html_path"]),
                                 ("junit", kw["junit_path"]), ("markdown", kw["markdown_path"])):
                 if path:
-                    console.print(f"{label}: {path}", highlight=False, markup=False)
-        sys.exit(drift_exit_code(since, sum(1 for h in result.hosts.values() if h.audited)))
+                    console.print(f"{label}: {path}", highlight=False, markup=False, soft_wrap=True)
+            if run_id is not None:
+                console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False,
+                              markup=False, soft_wrap=True)
+        audited = sum(1 for h in result.hosts.values() if h.audited)
+        sys.exit(recorder.exit_code(drift_exit_code(since, audited)))
 
     def _write_outputs(result, kw) -> None:
         """The audit's HTML and JUnit; --markdown is the drift digest."""
@@ -208,4 +189,5 @@ def register(main: click.Group) -> None:
         from .render.digest import render_digest
         cli._write_outputs(result, {**kw, "markdown_path": None})
         if kw.get("markdown_path"):
-            snapshot.write_atomic(kw["markdown_path"], render_digest(result.extra["drift_since_last"], result))
+            snapshot.write_atomic(kw["markdown_path"],
+                                  render_digest(result.extra["drift_since_last"], result))

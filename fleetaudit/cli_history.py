@@ -341,6 +341,59 @@ def history_host(ctx, host, fact_path, inventory_key, show_all, as_json, history
         click.echo(f"({len(line) - shown} unchanged runs not shown; --all shows every run)")
 
 
+@history.command("diff")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False), default=None,
+              help="Mark waived items (docs/waivers.md), as of RUN_B's date.")
+@click.option("--fail-on", type=click.Choice(("critical", "high", "medium", "low", "info", "none")),
+              default="high", show_default=True, help="New findings at or above this count as drift.")
+@click.option("--ignore", multiple=True, metavar="PATTERN",
+              help="Fact path glob to leave out (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison (drift_since_last shape) as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the Markdown digest here.")
+@_spec_option
+@click.pass_context
+def history_diff(ctx, run_a, run_b, waivers_path, fail_on, ignore, as_json, markdown_path,
+                 history_spec):
+    """What changed from recorded run RUN_A to RUN_B (ids, or 'latest' for RUN_B):
+    the comparison `drift` makes with the last run, between any two runs.
+
+    Exit 0 when RUN_B has no new drift relative to RUN_A, 1 when it has.
+
+    Example:
+
+        fleetaudit history diff 40 42 --markdown changes.md
+    """
+    from . import snapshot
+    from .cli_drift import _load_waivers, summary_lines
+    from .compare.since import RunRef, changes_since
+    from .render.digest import render_digest
+
+    waivers = _load_waivers(waivers_path)
+    with _open(ctx, history_spec) as store:
+        ids = [_run_arg(store, r) for r in (run_a, run_b)]
+        try:
+            infos = [store.get(i) for i in ids]
+            docs = [store.load(i) for i in ids]
+        except HistoryError as exc:
+            raise (HistoryUsage if "no run" in str(exc) else HistoryFailed)(str(exc))
+    since = changes_since(docs[0], docs[1], waivers=waivers, fail_on=fail_on,
+                          ignore=list(ignore) or None,
+                          previous_ref=RunRef(infos[0].id, infos[0].started),
+                          current_ref=RunRef(infos[1].id, infos[1].started))
+    section = since.to_json()
+    if markdown_path:
+        snapshot.write_atomic(markdown_path, render_digest(section))
+    if as_json:
+        click.echo(json.dumps(section, indent=1, default=str))
+    else:
+        for line in summary_lines(section):
+            click.echo(line)
+    sys.exit(exitcodes.FINDINGS if since.new_drift else exitcodes.CLEAN)
+
+
 def _short(value, cap: int = 100) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     text = "".join(ch if ch.isprintable() else "?" for ch in text)  # host strings are untrusted
