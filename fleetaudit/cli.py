@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 import time
@@ -16,6 +17,7 @@ from . import __version__, exitcodes, snapshot
 from .collect import CollectOptions, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
+from .cli_history import RunRecorder, history, record_options
 from .cli_integrations import integration_options, run_integrations
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
@@ -150,14 +152,14 @@ def _analyze(result: RunResult, kw: dict) -> None:
         raise UsageError(str(exc))
 
 
-def _write_outputs(result: RunResult, kw: dict, history: Optional[dict] = None) -> None:
-    """history: render.history_view.report_history(...) for the HTML history chart."""
+def _write_outputs(result: RunResult, kw: dict, run_history: Optional[dict] = None) -> None:
+    """run_history: render.history_view.report_history(...) for the HTML history view."""
     from .render.html import render_html
     from .render.junit import render_junit
     from .render.markdown import render_markdown
 
     if kw.get("html_path"):
-        snapshot.write_atomic(kw["html_path"], render_html(result, history=history))
+        snapshot.write_atomic(kw["html_path"], render_html(result, history=run_history))
     if kw.get("junit_path"):
         snapshot.write_atomic(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
     if kw.get("markdown_path"):
@@ -202,6 +204,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
 @ssh_options
 @analysis_options
+@record_options
 @integration_options
 def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     """Audit every host of INVENTORY, compare them, and report what breaks pulls.
@@ -215,19 +218,24 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
         raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
     opts = _collect_options(kw)
-    result = _run_collection(hosts, opts, console, quiet)
-    result.run["inventory"] = str(inventory)
-    result.run["limit"] = limit
-    _analyze(result, kw)
-    kept = Path(reports_dir) / _default_report_name(inventory)
-    snapshot.save(result, kept, json_path)
-    _write_outputs(result, kw)
+    with RunRecorder.from_options(kw, inventory, limit) as recorder:
+        result = _run_collection(hosts, opts, console, quiet)
+        result.run["inventory"] = str(inventory)
+        result.run["limit"] = limit
+        _analyze(result, kw)
+        kept = Path(reports_dir) / _default_report_name(inventory)
+        snapshot.save(result, kept, json_path)
+        _write_outputs(result, kw)
+        run_id = recorder.record(snapshot.to_json(result), "audit")
     if not quiet:
         _print_summary(console, result, [("snapshot", json_path or str(kept)),
                                          ("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                          ("markdown", kw["markdown_path"])])
+        if run_id is not None:
+            console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False, markup=False,
+                          soft_wrap=True)
     run_integrations(result, kw, command="audit")
-    sys.exit(exit_code(result, kw["fail_on"]))
+    sys.exit(recorder.exit_code(exit_code(result, kw["fail_on"])))
 
 
 @main.command()
@@ -261,6 +269,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
               help="Skip the CLI-side `docker manifest inspect` probe (registry traffic from hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; exit code only.")
 @ssh_options
+@record_options
 @integration_options
 def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, snapshot_path,
          fail_on, baseline_host, policy_file, no_manifest_check, quiet, **kw):
@@ -295,29 +304,36 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
     opts = _collect_options(kw)
     gate_opts = gatemod.GateOptions(images=refs, pull=pull, pull_timeout=pull_timeout,
                                     fail_on=fail_on, manifest_check=not no_manifest_check)
-    try:
-        result = gatemod.run_gate(
-            hosts, opts, gate_opts,
-            AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
-            collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
-    except AnalyzeError as exc:
-        raise UsageError(str(exc))
-    result.audit.run["inventory"] = str(inventory)
-    result.audit.run["limit"] = limit
-    if snapshot_path:
-        snapshot.save(result.audit, snapshot_path)
-    if json_path:
-        snapshot.write_atomic(json_path, gatemod.render_json(result))
-    if junit_path:
-        snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+    with RunRecorder.from_options(kw, inventory, limit) as recorder:
+        try:
+            result = gatemod.run_gate(
+                hosts, opts, gate_opts,
+                AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
+                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
+        except AnalyzeError as exc:
+            raise UsageError(str(exc))
+        result.audit.run["inventory"] = str(inventory)
+        result.audit.run["limit"] = limit
+        if snapshot_path:
+            snapshot.save(result.audit, snapshot_path)
+        verdicts = gatemod.render_json(result)
+        if json_path:
+            snapshot.write_atomic(json_path, verdicts)
+        if junit_path:
+            snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+        # The audit snapshot plus the verdicts, so `history show` has the whole gate run.
+        recorder.record(dict(snapshot.to_json(result.audit), gate=json.loads(verdicts)), "gate")
     if not quiet:
         for r in gatemod.renderables(result):
             console.print(r)
         for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
             if path:
                 console.print(f"{label}: {path}", highlight=False, markup=False)
+        if recorder.run_id is not None:
+            console.print(f"history: run {recorder.run_id} in {recorder.spec_text}",
+                          highlight=False, markup=False, soft_wrap=True)
     run_integrations(result.audit, kw, command="gate", gate_verdicts=result.counts())
-    sys.exit(result.exit_code())
+    sys.exit(recorder.exit_code(result.exit_code()))
 
 
 def _load_snapshot(path: str) -> RunResult:
@@ -493,6 +509,9 @@ def _short(value, cap: int = 100) -> str:
     return text if len(text) <= cap else text[: cap - 3] + "..."
 
 
+main.add_command(history)
+
+
 def entry() -> None:
     """Console script: unexpected exceptions exit with INTERNAL, not a usage code."""
     try:
@@ -505,6 +524,8 @@ def entry() -> None:
         click.echo(f"fleetaudit: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(exitcodes.INTERNAL)
 
+
+__import__("fleetaudit.cli_drift", fromlist=["register"]).register(main)  # `drift` (cli_drift.py)
 
 if __name__ == "__main__":
     entry()

@@ -74,6 +74,12 @@ def load(path: Union[str, Path]) -> RunResult:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}:{exc.lineno}: not a JSON snapshot: {exc.msg}") from exc
+    return from_json(doc, str(path))
+
+
+def from_json(doc: dict, source: str = "snapshot") -> RunResult:
+    """A snapshot document (as read from a file or the history store) -> RunResult."""
+    path = source
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("fleetaudit/"):
         raise SnapshotError(f"{path}: not a fleetaudit snapshot (no 'schema': 'fleetaudit/N')")
     major = str(doc["schema"]).split("/", 1)[1]

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..models import SEVERITIES
+from . import paths
 from .flatten import ABSENT, canon_at, flatten_grouped, to_jsonable
 from .ignore import Ignore, as_ignore
+from .index import gc_paused
 
 SECTION_VERSION = 1
 FINDING_STATES = ("new", "resolved", "persisting")
@@ -322,30 +324,63 @@ def fact_changes(host: str, before: Mapping, after: Mapping, ignore: Ignore,
                  catalogs: Tuple[Mapping, Mapping] = ({}, {})) -> List[Tuple[str, Any, Any]]:
     """(path, before, after) for every compared fact that differs between two host
     entries; only collectors complete in both runs, volatile/identity paths skipped.
-    Collectors whose raw facts are equal are not flattened at all (the fast path: at
-    10,000 hosts almost everything is equal)."""
+
+    Walks both fact trees together and descends only into subtrees that differ (dict
+    equality is one C call), skipping ignored subtrees before flattening them: at
+    10,000 hosts almost everything is equal except the volatile leaves. Paths and
+    value semantics are flatten's: a differing subtree is flattened (as if it were the
+    whole host's) and compared leaf by leaf with canon_at.
+    """
     a, b = _complete(before), _complete(after)
     out: List[Tuple[str, Any, Any]] = []
     for col in a.keys() & b.keys():
-        va, vb = a[col], b[col]
-        if va == vb or ignore(col):
-            continue
-        fa = flatten_grouped({col: va}, catalogs[0]).get(col, {})
-        fb = flatten_grouped({col: vb}, catalogs[1]).get(col, {})
-        for path in sorted(fa.keys() | fb.keys()):
-            if ignore(path):
-                continue
-            x, y = fa.get(path, ABSENT), fb.get(path, ABSENT)
-            if x is not ABSENT and y is not ABSENT and canon_at(path, x) == canon_at(path, y):
-                continue
-            out.append((path, x, y))
+        if a[col] != b[col] and not ignore(col):
+            _walk_diff(a[col], b[col], paths.join("", col), (col,), ignore, catalogs, out)
+    out.sort(key=lambda c: c[0])
     return out
+
+
+def _walk_diff(va: Any, vb: Any, path: str, keys: Tuple[str, ...], ignore: Ignore,
+               catalogs: Tuple[Mapping, Mapping], out: List[Tuple[str, Any, Any]]) -> None:
+    if (type(va) is dict and type(vb) is dict and va and vb and not _KEYED_OR_HASHED(keys, va, vb)):
+        for k in dict.fromkeys([*va, *vb]):
+            x, y = va.get(k, ABSENT), vb.get(k, ABSENT)
+            if x is not ABSENT and y is not ABSENT and x == y:
+                continue
+            ks = k if isinstance(k, str) else str(k)
+            sub = paths.join(path, ks)
+            if not ignore(sub):
+                _walk_diff(x, y, sub, keys + (ks,), ignore, catalogs, out)
+        return
+    fa, fb = _flat_at(keys, va, catalogs[0]), _flat_at(keys, vb, catalogs[1])
+    for p in fa.keys() | fb.keys():
+        if ignore(p):
+            continue
+        x, y = fa.get(p, ABSENT), fb.get(p, ABSENT)
+        if x is not ABSENT and y is not ABSENT and canon_at(p, x) == canon_at(p, y):
+            continue
+        out.append((p, x, y))
+
+
+def _KEYED_OR_HASHED(keys: Tuple[str, ...], va: dict, vb: dict) -> bool:
+    """Dicts that flatten does not simply walk key by key: TLS file records gain a
+    synthetic `fingerprints` path from the catalog, so they are flattened whole."""
+    return keys[0] == "tls" and ("sha256" in va or "sha256" in vb)
+
+
+def _flat_at(keys: Tuple[str, ...], value: Any, catalog: Mapping) -> Dict[str, Any]:
+    """flatten's view of one subtree, with the paths it has in the whole host."""
+    if value is ABSENT:
+        return {}
+    nested = value
+    for k in reversed(keys[1:]):
+        nested = {k: nested}
+    return flatten_grouped({keys[0]: nested}, catalog).get(keys[0], {})
 
 
 def _collapse(changes: List[Tuple[str, Any, Any]]) -> List[Tuple[str, Any, Any]]:
     """A keyed element that appeared or vanished (a drop-in file, a CA file) shows as
     one change at its own path instead of one per field: 'proxy.dropins[...]: removed'."""
-    from . import paths
     out: List[Tuple[str, Any, Any]] = []
     groups: Dict[str, List[Tuple[str, Any, Any]]] = {}
     order: List[str] = []

@@ -42,20 +42,30 @@ def split_volatile(facts: dict) -> Tuple[dict, List[list]]:
     stored whole with the stable part.
     """
     moved: List[list] = []
+    step = _STEP
 
     def walk(node: dict, path: str, keys: tuple) -> dict:
         out = {}
         for k, v in node.items():
-            sub = paths.join(path, str(k))
-            if _VOLATILE(sub):
+            known = step.get((path, k))
+            if known is None:
+                sub = paths.join(path, str(k))
+                known = step[(path, k)] = (sub, _VOLATILE(sub))
+                if len(step) > 200_000:  # fact keys are a small vocabulary; guard anyway
+                    step.clear()
+            if known[1]:
                 moved.append([*keys, k, v])
-            elif isinstance(v, dict) and v:
-                out[k] = walk(v, sub, keys + (k,))
+            elif type(v) is dict and v:
+                out[k] = walk(v, known[0], keys + (k,))
             else:
                 out[k] = v
         return out
 
     return walk(facts, "", ()), moved
+
+
+# (parent path, key) -> (path, volatile?): the same keys recur on every host.
+_STEP: Dict[Tuple[str, Any], Tuple[str, bool]] = {}
 
 
 def merge_volatile(stable: dict, moved: Optional[List[list]]) -> dict:
