@@ -13,6 +13,7 @@ an MTU change on one host (exit 1, exactly that change), one with nothing change
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -66,10 +67,18 @@ def _drift_json(state):
     return json.loads((state / "drift-latest.json").read_text())
 
 
+def prom_samples(tmp_path):
+    """{(name, status|severity|against, host): value} of the drift series in the textfile."""
+    from prometheus_client.parser import text_string_to_metric_families
+    text = (tmp_path / "textfile" / "fleetaudit.prom").read_text()
+    return {(s.name, s.labels.get("status") or s.labels.get("severity") or s.labels.get("against"),
+             s.labels.get("host")): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples
+            if s.labels.get("command") == "drift"}
+
+
 @pytest.mark.fleet
 def test_exact_commands_run_hourly_drift_against_a_lab_fleet(lab, tmp_path):
-    from prometheus_client.parser import text_string_to_metric_families
-
     from fleetaudit.history import open_store
 
     shim_dir = tmp_path / "bin"
@@ -138,21 +147,28 @@ def test_exact_commands_run_hourly_drift_against_a_lab_fleet(lab, tmp_path):
         changed = {(f["host"], f["path"], f["before"], f["after"]) for f in since["facts"]}
         assert changed == {("node-b", "network.interfaces.eth0.mtu", 1500, 1400)}, changed
         assert len(hook.bodies) == 2 and hook.bodies[1]["facts_changed"] == 1
+        assert prom_samples(tmp_path)[("fleetaudit_host_drift_items", "last_run", "node-b")] == 1
 
         third = run_systemd()
         assert third.returncode == 0, third.stdout + third.stderr
         since = _drift_json(state)["drift_since_last"]
         assert since["facts"] == [] and since["findings"]["new"] == [] and not since["new_drift"]
         assert len(hook.bodies) == 2, "nothing changed: no notification"
+        html = (state / "drift-latest.html").read_text()
+        island = json.loads(html.split('id="fa-data">', 1)[1].split("</script>", 1)[0])
+        assert [r[0] for r in island["hs"]["r"]] and len(island["hs"]["r"]) == 3  # the history chart
+        fx = [(island["s"][f[1]], f[6] & 1) for f in island["fx"]]
+        assert fx == [("network.interfaces.eth0.mtu", 0)]  # node-b's change, from run 2, with when
+        if os.environ.get("KEEP_DRIFT_HTML"):
+            shutil.copyfile(state / "drift-latest.html", os.environ["KEEP_DRIFT_HTML"])
     finally:
         hook.close()
 
-    prom = {(s.name, s.labels.get("status") or s.labels.get("severity") or s.labels.get("against")): s.value
-            for fam in text_string_to_metric_families((tmp_path / "textfile" / "fleetaudit.prom").read_text())
-            for s in fam.samples if s.labels.get("command") == "drift"}
-    assert prom[("fleetaudit_hosts", "ok")] == 2
-    assert prom[("fleetaudit_facts_changed", None)] == 0
-    assert sum(v for (n, _), v in prom.items() if n == "fleetaudit_new_findings") == 0
-    assert prom[("fleetaudit_last_success_timestamp_seconds", None)] > 1.7e9
+    prom = prom_samples(tmp_path)
+    assert prom[("fleetaudit_hosts", "ok", None)] == 2
+    assert prom[("fleetaudit_facts_changed", None, None)] == 0
+    assert not [k for k in prom if k[0] == "fleetaudit_host_drift_items" and k[1] == "last_run"]
+    assert sum(v for k, v in prom.items() if k[0] == "fleetaudit_new_findings") == 0
+    assert prom[("fleetaudit_last_success_timestamp_seconds", None, None)] > 1.7e9
     with open_store(values["FLEETAUDIT_HISTORY"]) as store:
         assert [r.kind for r in store.runs()] == ["drift"] * 3

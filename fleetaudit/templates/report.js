@@ -256,7 +256,10 @@
       var t = svg("text", { x: x(i), y: Hh - B + 18, "class": "xlab" }, str(r[0]));
       add(root, t, svg("text", { x: x(i), y: Hh - B + 33, "class": "xlab sub" }, str(r[1]).slice(5, 16).replace("T", " ")));
     });
-    SEV.forEach(function (sev, si) {
+    // Least severe first: SVG paints in document order, so where lines coincide the
+    // most severe one stays visible on top.
+    SEV.slice().reverse().forEach(function (sev) {
+      var si = SEV.indexOf(sev);
       var g = svg("g", { "class": "series sev-" + sev, "data-sev": sev });
       add(g, svg("polyline", { points: runs.map(function (r, i) { return x(i).toFixed(1) + "," + y(r[2][si]).toFixed(1); }).join(" ") }));
       runs.forEach(function (r, i) {

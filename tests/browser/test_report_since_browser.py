@@ -128,7 +128,7 @@ def test_history_chart_has_a_series_per_severity_with_a_point_per_run(browser, r
     load(browser, report)
     b = browser
     series = b.eval("[...document.querySelectorAll('#history-chart svg g.series')].map(g => g.dataset.sev)")
-    assert series == list(SEVERITIES)
+    assert series == list(reversed(SEVERITIES))  # critical painted last: on top where lines meet
     n_runs = len(history["runs"])
     assert n_runs == since_scenario.HISTORY_RUNS + 1
     points = b.eval("[...document.querySelectorAll('#history-chart svg g.series')]"
