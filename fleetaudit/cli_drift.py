@@ -63,6 +63,11 @@ def summary_lines(since: dict, limit: int = 20) -> List[str]:
     for f in since["findings"]["new"][:limit]:
         out.append(f"  new {f['severity']:<8} {f['host']}: {f['rule']}: {f['title']}"
                    + _waiver_note(f.get("waiver")))
+    for f in since["findings"]["persisting"]:
+        # Persisting findings are listed only when they say something: waived, or counting.
+        if f.get("waiver") or f.get("counts"):
+            out.append(f"  persists {f['severity']:<8} {f['host']}: {f['rule']}: {f['title']}"
+                       + _waiver_note(f.get("waiver")))
     for f in since["findings"]["resolved"][:limit]:
         out.append(f"  resolved  {f['host']}: {f['rule']}: {f['title']}")
     if prev is not None:
