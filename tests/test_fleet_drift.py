@@ -118,3 +118,37 @@ def test_three_drift_runs(fleet, tmp_path):
     assert [(h["host"], h["change"], h["first_seen"]["run_id"]) for h in s3["hosts"]] == [
         ("d-stop", "still-unreachable", 2)]
     assert "new drift: no" in p3.stdout
+
+
+def test_waived_change_does_not_count_and_stale_waiver_is_reported(fleet, tmp_path):
+    """A fourth kind of run on the same fleet: d-same's MTU changes under a waiver."""
+    history = tmp_path / "history.sqlite"
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(
+        "version: 1\nwaivers:\n"
+        "  - hosts: d-same\n    fact: network.interfaces.*.mtu\n    reason: jumbo test\n"
+        "    owner: net-team\n    expires: 2099-12-31\n"
+        "  - groups: nobody\n    rule: dns.*\n    reason: gone\n    owner: ops\n"
+        "    expires: 2099-12-31\n")
+    p1, _ = drift(fleet, tmp_path, history, "w1")
+    assert p1.returncode == 1   # first run of this history
+    netns = fleet.hosts["d-same"].netns
+    subprocess.run(["ip", "-n", netns, "link", "set", "eth0", "mtu", "1400"], check=True)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fleetaudit.cli", "drift", "-i",
+             str(Path(fleet.state_dir) / "inventory.yml"), "--known-hosts", fleet.known_hosts_path,
+             "--connect-timeout", "3", "--retries", "1", "--history", str(history),
+             "--waivers", str(waivers), "--fail-on", "critical",
+             "--json", str(tmp_path / "w2.json"), "--reports-dir", str(tmp_path / "reports")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    finally:
+        subprocess.run(["ip", "-n", netns, "link", "set", "eth0", "mtu", "1500"], check=True)
+    s = json.loads((tmp_path / "w2.json").read_text())["drift_since_last"]
+    # --fail-on critical: the MTU finding (below critical) does not count; the waived fact neither
+    assert proc.returncode == 0, proc.stdout[-3000:] + json.dumps(s, indent=1)[:3000]
+    assert [(f["host"], f["path"], f["after"], f["waiver"]["status"], f["counts"]) for f in s["facts"]] == [
+        ("d-same", "network.interfaces.eth0.mtu", 1400, "waived", False)]
+    assert [w["where"] for w in s["waivers"]["stale"]] == [f"{waivers}:8"]
+    assert "[waived until 2099-12-31 by net-team: jumbo test]" in proc.stdout
+    assert f"stale waiver {waivers}:8: matches nothing in this run" in proc.stdout
