@@ -413,8 +413,13 @@ def _latest_snapshot(reports_dir: str) -> Optional[str]:
               help="Show which hosts of this snapshot show each cause (default: newest in reports/).")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print {\"causes\": [...]} as JSON.")
-def explain(text, snapshot_path, reports_dir, as_json):
+@click.option("--history", "history_spec", envvar="FLEETAUDIT_HISTORY", default=None, metavar="SPEC",
+              help="History store to answer 'since when' from (read only, when it exists).")
+def explain(text, snapshot_path, reports_dir, as_json, history_spec):
     """Rank the likely causes of a pull error message (ERROR_TEXT, or - for stdin).
+
+    With a snapshot and a history store, each host showing a cause also gets since when:
+    its last clean run, the facts changed after it, when its findings first appeared.
 
     Example:
 
@@ -435,9 +440,12 @@ def explain(text, snapshot_path, reports_dir, as_json):
                 raise
             snap = None
     causes = explain_text(text, snap)
+    since = _explain_since(causes, snap, history_spec)
     if as_json:
-        click.echo(_json.dumps({"causes": [c.to_json() for c in causes],
-                                "snapshot": path if snap else None}, indent=1))
+        click.echo(_json.dumps({"causes": [dict(c.to_json(), since_when={
+                                    h: since[h].to_json() for h in c.hosts if h in since})
+                                    for c in causes],
+                                "snapshot": path if snap else None}, indent=1, default=str))
         return
     if not causes:
         click.echo("No known pull-failure pattern in that text. Paste the full line from "
@@ -450,6 +458,26 @@ def explain(text, snapshot_path, reports_dir, as_json):
             click.echo(f"   fix:   {c.fix}")
         if c.hosts:
             click.echo(f"   hosts showing it in {path}: {', '.join(c.hosts)}")
+        from .cli_drift import since_when_lines
+        for h in c.hosts:
+            if h in since:
+                for line in since_when_lines(since[h], indent="   since: ", limit=5):
+                    click.echo(line)
+
+
+def _explain_since(causes, snap, history_spec, max_hosts: int = 5) -> dict:
+    """host -> HostSince for the first hosts showing each cause (history read only)."""
+    hosts = list(dict.fromkeys(h for c in causes for h in c.hosts[:max_hosts]))
+    if snap is None or not hosts:
+        return {}
+    from .cli_drift import SinceWhenLookup
+    lookup = SinceWhenLookup(history_spec)
+    try:
+        doc = snapshot.to_json(snap)
+        found = {h: lookup.host(h, doc) for h in hosts}
+    finally:
+        lookup.close()
+    return {h: hs for h, hs in found.items() if hs is not None}
 
 
 @main.command()
@@ -462,9 +490,14 @@ def explain(text, snapshot_path, reports_dir, as_json):
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--ignore", multiple=True, metavar="PATTERN", help="Fact path glob to leave out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked differences as JSON.")
+@click.option("--history", "history_spec", envvar="FLEETAUDIT_HISTORY", default=None, metavar="SPEC",
+              help="History store to answer 'since when' from (read only, when it exists).")
 @ssh_options
-def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json, **kw):
+def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json, history_spec, **kw):
     """Differences between a working HOST_A and a failing HOST_B, most likely cause first.
+
+    With a history store, also since when: HOST_B's last recorded run where it was
+    clean, the facts that changed after it, and when each of its findings first appeared.
 
     Example:
 
@@ -487,20 +520,41 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
     except BaselineError as exc:
         raise UsageError(str(exc))
     ranked = rank_drift(items)
+    from .cli_drift import SinceWhenLookup, since_when_lines
+    lookup = SinceWhenLookup(history_spec)
+    try:
+        since = lookup.host(host_b, snapshot.to_json(result))
+    finally:
+        lookup.close()
     if as_json:
         click.echo(_json.dumps([{**r["item"].to_json(), "category": r["category"],
-                                 "weight": r["weight"], "symptom": r["symptom"]} for r in ranked],
+                                 "weight": r["weight"], "symptom": r["symptom"],
+                                 **_changed_since(since, r["item"].path)} for r in ranked],
                                indent=1, default=str))
         return
     if not ranked:
         click.echo(f"{host_b} does not differ from {host_a} in any compared fact.")
-        return
     for r in ranked:
         item = r["item"]
         click.echo(f"[{r['category']} {r['weight']:.2f}] {item.path}: "
                    f"{_short(item.expected)} -> {_short(item.actual)}")
         if r["symptom"]:
             click.echo(f"      symptom: {r['symptom']}")
+    if since is not None:
+        click.echo(f"since when (history {lookup.spec}):")
+        for line in since_when_lines(since):
+            click.echo(line)
+    elif lookup.note:
+        click.echo(lookup.note, err=True)
+
+
+def _changed_since(since, path: str) -> dict:
+    """`diff --json`: when the history knows it, the run after which this fact changed."""
+    if since is None:
+        return {}
+    change = since.changed_at(path)
+    return {"changed_since_clean": None if change is None else {
+        "last_clean": since.last_clean.to_json(), "path": change.path, "before": change.before}}
 
 
 def _short(value, cap: int = 100) -> str:

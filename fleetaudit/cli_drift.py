@@ -63,6 +63,11 @@ def summary_lines(since: dict, limit: int = 20) -> List[str]:
     for f in since["findings"]["new"][:limit]:
         out.append(f"  new {f['severity']:<8} {f['host']}: {f['rule']}: {f['title']}"
                    + _waiver_note(f.get("waiver")))
+    for f in since["findings"]["persisting"]:
+        # Persisting findings are listed only when they say something: waived, or counting.
+        if f.get("waiver") or f.get("counts"):
+            out.append(f"  persists {f['severity']:<8} {f['host']}: {f['rule']}: {f['title']}"
+                       + _waiver_note(f.get("waiver")))
     for f in since["findings"]["resolved"][:limit]:
         out.append(f"  resolved  {f['host']}: {f['rule']}: {f['title']}")
     if prev is not None:
@@ -207,3 +212,89 @@ def register(main: click.Group) -> None:
         if kw.get("markdown_path"):
             snapshot.write_atomic(kw["markdown_path"],
                                   render_digest(result.extra["drift_since_last"], result))
+
+
+# --- "since when" for `diff` and `explain` -----------------------------------------------
+
+class SinceWhenLookup:
+    """Reads the history for `diff` and `explain`: only when a store exists (a SQLite
+    file is never created by a read-only command), loading each earlier run at most once
+    and at most `max_runs` runs per host. Any history trouble becomes `self.note`, never a
+    failed command: "since when" is extra information."""
+
+    def __init__(self, spec: Optional[str], max_runs: int = 50):
+        from .history import default_history_path, is_postgres
+        self.spec = spec or default_history_path()
+        self.max_runs = max_runs
+        self.store = None
+        self.note: Optional[str] = None
+        self._docs: dict = {}
+        if not is_postgres(self.spec) and not Path(self.spec).is_file():
+            return
+        from .history import HistoryError, open_store
+        try:
+            self.store = open_store(self.spec)
+            self.spec = self.store.spec
+        except HistoryError as exc:
+            self.note = f"history not read: {exc}"
+
+    def _earlier(self, host: str, started: Optional[str]):
+        from .compare.since import RunRef
+        timeline = self.store.host_timeline(host)
+        loaded = 0
+        for e in reversed(timeline):
+            if e["status"] == "unreachable" or (started and e["started"] and e["started"] >= started):
+                continue
+            if loaded >= self.max_runs:
+                return
+            loaded += 1
+            doc = self._docs.get(e["run"])
+            if doc is None:
+                doc = self._docs[e["run"]] = self.store.load(e["run"])
+            yield RunRef(e["run"], e["started"]), doc
+
+    def host(self, host: str, current: dict, fail_on: str = "high"):
+        """HostSince for `host` in the snapshot document `current`, or None."""
+        from .compare.sincewhen import since_when
+        from .history import HistoryError
+        from .compare.since import RunRef
+        if self.store is None:
+            return None
+        started = (current.get("run") or {}).get("started")
+        try:
+            # The judged snapshot may itself be a recorded run: then it has an id.
+            same = [e["run"] for e in self.store.host_timeline(host) if started and e["started"] == started]
+            return since_when(host, current, self._earlier(host, started), fail_on=fail_on,
+                              current_ref=RunRef(same[-1] if same else None, started))
+        except HistoryError as exc:
+            self.note = f"history not read: {exc}"
+            return None
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def since_when_lines(hs, indent: str = "  ", limit: int = 10) -> List[str]:
+    """Plain-text lines of a HostSince (host strings sanitised)."""
+    out = []
+    if hs.last_clean is not None:
+        c = hs.last_clean
+        out.append(f"{indent}{hs.host}: last clean in run {c.run_id} ({c.started}); "
+                   f"{len(hs.changed_after)} fact{'s' if len(hs.changed_after) != 1 else ''} changed after it"
+                   + (":" if hs.changed_after else ""))
+        for f in hs.changed_after[:limit]:
+            out.append(f"{indent}  {f.path}: {_short(f.before) if f.change != 'added' else '(absent)'} -> "
+                       f"{_short(f.after) if f.change != 'removed' else '(absent)'}")
+        if len(hs.changed_after) > limit:
+            out.append(f"{indent}  ... and {len(hs.changed_after) - limit} more")
+    elif hs.searched:
+        out.append(f"{indent}{hs.host}: not clean in any of the {hs.searched} earlier recorded runs")
+    else:
+        out.append(f"{indent}{hs.host}: no earlier recorded run where it was audited")
+    for f in hs.findings[:limit]:
+        fs = f.first_seen
+        out.append(f"{indent}{f.rule} ({f.severity}) first seen in run {fs.run_id} ({fs.started})"
+                   + ("" if f.exact else " or earlier"))
+    return ["".join(ch if ch.isprintable() else "?" for ch in line) for line in out]

@@ -143,3 +143,66 @@ def test_history_diff_between_two_recorded_runs(tmp_path):
     assert section["counts"]["findings_persisting"] == 2 and section["facts"] == []
     bad = run("history", "diff", a, "99")
     assert bad.exit_code == exitcodes.USAGE and "no run 99" in bad.output
+
+
+# --- "since when" in diff and explain ----------------------------------------------------
+
+def _history_of_good3(tmp_path):
+    """Run 1: good-3 clean. Run 2: its eth0 MTU is 1400 and a finding says so."""
+    base = json.loads(SNAP.read_text())
+    later = copy.deepcopy(base)
+    later["run"]["started"] = "2026-11-29T15:21:10Z"
+    for iface in later["hosts"]["good-3"]["facts"]["network"]["interfaces"]:
+        if iface["name"] == "eth0":
+            iface["mtu"] = 1400
+    later["findings"].append({
+        "host": "good-3", "rule": "mtu.interface-differs", "category": "mtu", "severity": "high",
+        "title": "eth0 MTU 1400 is below the fleet's 1500", "remediation": [], "why": "",
+        "evidence": [{"fact": "network.interfaces.eth0.mtu", "actual": 1400, "expected": 1500}]})
+    with open_store() as store:
+        store.record(base, "demo", "audit")
+        store.record(later, "demo", "audit")
+    path = tmp_path / "later.json"
+    path.write_text(json.dumps(later))
+    return path
+
+
+def test_diff_says_since_when(tmp_path):
+    snap = _history_of_good3(tmp_path)
+    res = run("diff", "good-1", "good-3", "--snapshot", snap)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    at = lines.index(f"since when (history {os.environ['FLEETAUDIT_HISTORY']}):")
+    assert lines[at + 1:] == [
+        "  good-3: last clean in run 1 (2026-11-29T14:21:10Z); 1 fact changed after it:",
+        "    network.interfaces.eth0.mtu: 1500 -> 1400",
+        "  mtu.interface-differs (high) first seen in run 2 (2026-11-29T15:21:10Z)",
+    ]
+    items = json.loads(run("diff", "good-1", "good-3", "--snapshot", snap, "--json").output)
+    mtu = next(i for i in items if i["path"] == "network.interfaces.eth0.mtu")
+    assert mtu["changed_since_clean"] == {
+        "last_clean": {"run_id": 1, "started": "2026-11-29T14:21:10Z"},
+        "path": "network.interfaces.eth0.mtu", "before": 1500}
+
+
+def test_diff_without_a_history_store_creates_none(tmp_path):
+    snap = tmp_path / "s.json"
+    snap.write_text(SNAP.read_text())
+    res = run("diff", "good-1", "good-3", "--snapshot", snap)
+    assert res.exit_code == 0 and "since when" not in res.output
+    assert not Path(os.environ["FLEETAUDIT_HISTORY"]).exists()
+
+
+def test_explain_says_since_when_for_hosts_showing_the_cause(tmp_path):
+    snap = _history_of_good3(tmp_path)
+    res = run("explain", "x509: certificate signed by unknown authority", "--snapshot", snap, "--json")
+    assert res.exit_code == 0, res.output
+    tls = next(c for c in json.loads(res.output)["causes"] if c["category"] == "tls")
+    assert "no-ca" in tls["hosts"]
+    since = tls["since_when"]["no-ca"]
+    assert since["last_clean"] is None and since["searched"] == 1
+    assert [(f["rule"], f["first_seen"]["run_id"], f["exact"]) for f in since["findings"]] == [
+        ("logs.tls", 1, False)]
+    text = run("explain", "x509: certificate signed by unknown authority", "--snapshot", snap).output
+    assert "   since: no-ca: not clean in any of the 1 earlier recorded runs" in text
+    assert "   since: logs.tls (high) first seen in run 1 (2026-11-29T14:21:10Z) or earlier" in text

@@ -222,3 +222,44 @@ def test_evidence_key_without_fact_paths_blanks_numbers():
     a = {"host": "h", "rule": "r", "title": "disk 91% full", "evidence": ["91%"]}
     b = {"host": "h", "rule": "r", "title": "disk 97% full", "evidence": ["97%"]}
     assert evidence_key(a) == evidence_key(b) == "disk #% full"
+
+
+# --- since when (fleetaudit.compare.sincewhen) ------------------------------------------
+
+def test_since_when_finds_last_clean_run_and_changes_after_it(base):
+    from fleetaudit.compare.sincewhen import since_when
+    # run 1: good-3 clean; run 2: MTU changed (no finding yet); run 3: MTU + finding
+    run1 = later(base, "2026-11-29T10:00:00Z")
+    run2 = later(base, "2026-11-29T11:00:00Z")
+    set_mtu(run2["hosts"]["good-3"], 1400)
+    mtu_finding = {"host": "good-3", "rule": "mtu.interface-differs", "category": "mtu",
+                   "severity": "high", "title": "eth0 MTU 1400 is below the fleet's 1500",
+                   "evidence": [{"fact": "network.interfaces.eth0.mtu", "actual": 1400}]}
+    run2["findings"] = run2["findings"] + [mtu_finding]
+    run3 = later(run2, "2026-11-29T12:00:00Z")
+    add_ca(run3["hosts"]["good-3"])
+    earlier = [(RunRef(2, "2026-11-29T11:00:00Z"), run2), (RunRef(1, "2026-11-29T10:00:00Z"), run1)]
+    hs = since_when("good-3", run3, iter(earlier), current_ref=RunRef(3, "2026-11-29T12:00:00Z"))
+    assert hs.last_clean == RunRef(1, "2026-11-29T10:00:00Z") and hs.searched == 2
+    assert [(f.path, f.change) for f in hs.changed_after] == [
+        ("network.interfaces.eth0.mtu", "changed"), (f'tls.anchors["{NEW_CA}"]', "added")]
+    assert [(f.rule, f.first_seen.run_id, f.exact) for f in hs.findings] == [
+        ("mtu.interface-differs", 2, True)]
+    assert hs.changed_at("network.interfaces.eth0.mtu").before == 1500
+    assert json.loads(json.dumps(hs.to_json()))["last_clean"]["run_id"] == 1
+
+
+def test_since_when_stops_loading_at_the_clean_run(base):
+    from fleetaudit.compare.sincewhen import since_when
+    loaded = []
+
+    def runs():
+        for i in (5, 4, 3):
+            loaded.append(i)
+            yield RunRef(i, f"t{i}"), base
+
+    hs = since_when("good-1", later(base), runs())   # good-1 has no finding: clean at once
+    assert loaded == [5] and hs.last_clean.run_id == 5 and hs.changed_after == []
+    still = since_when("no-ca", later(base), runs())  # never clean: walks everything
+    assert still.last_clean is None and still.searched == 3
+    assert {(f.rule, f.first_seen.run_id, f.exact) for f in still.findings} == {("logs.tls", 3, False)}

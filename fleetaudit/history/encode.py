@@ -81,17 +81,17 @@ def merge_volatile(stable: dict, moved: Optional[List[list]]) -> dict:
 # Host document fields kept in typed columns when they have the usual type; anything
 # else (unknown keys, odd types, missing keys) goes to the `other` JSON so load() gives
 # back exactly what was recorded.
-_COLUMNS = {"address": str, "bytes_received": int, "duration_s": float, "attempts": int}
+_COLUMNS = {"address": str, "bytes_received": int, "attempts": int}
 
 
 def host_columns(doc: dict) -> Dict[str, Any]:
     """One host's snapshot entry -> column values (facts handled by the caller)."""
     other: Dict[str, Any] = {}
     cols: Dict[str, Any] = {"status": None, "error_class": None, "error_message": None,
-                            "address": None, "bytes_received": None, "duration_s": None,
+                            "address": None, "bytes_received": None, "duration_ms": None,
                             "attempts": None, "incomplete": None}
     absent = []
-    for key in ("status", "error", "facts", "incomplete", *_COLUMNS):
+    for key in ("status", "error", "facts", "incomplete", "duration_s", *_COLUMNS):
         if key not in doc:
             absent.append(key)
     status = doc.get("status")
@@ -118,8 +118,15 @@ def host_columns(doc: dict) -> Dict[str, Any]:
                 cols[key] = v
             else:
                 other[key] = v
+    # Durations are rounded to milliseconds by HostResult: an integer column is 2-3
+    # bytes on disk where a double is 8, on every row of every run.
+    dur = doc.get("duration_s")
+    if type(dur) is float and abs(dur) < 1e9 and round(dur * 1000) / 1000 == dur:
+        cols["duration_ms"] = round(dur * 1000)
+    elif "duration_s" in doc:
+        other["duration_s"] = dur
     for key, v in doc.items():
-        if key not in ("status", "error", "facts", "incomplete", *_COLUMNS):
+        if key not in ("status", "error", "facts", "incomplete", "duration_s", *_COLUMNS):
             other[key] = v
     if "facts" in doc and not isinstance(doc["facts"], dict):
         other["facts"] = doc["facts"]
@@ -143,6 +150,8 @@ def host_doc(row: Dict[str, Any], facts: Optional[dict]) -> dict:
     for key in _COLUMNS:
         if row[key] is not None:
             doc[key] = row[key]
+    if row["duration_ms"] is not None:
+        doc["duration_s"] = row["duration_ms"] / 1000
     if "facts" not in absent and facts is not None:
         doc["facts"] = facts
     if row["incomplete"] is not None:

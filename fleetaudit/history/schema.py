@@ -1,7 +1,7 @@
 """Versioned DDL, one text for both backends, and the migrations between versions.
 
 The DDL is written once with three placeholders the dialect fills in:
-{id} an auto-assigned integer primary key, {blob} a byte string, {real} a double, and
+{id} an auto-assigned integer primary key, {blob} a byte string, {real} a double,
 {ref} an integer referring to an {id}, {norowid} the SQLite storage hint for tables
 keyed by a composite primary key.
 Version 1 is the first shipped schema; every later version is a list of statements that
@@ -58,7 +58,7 @@ V1: List[str] = [
         volatile_blob {ref} REFERENCES blobs(id),
         address TEXT,
         bytes_received INTEGER,
-        duration_s {real},
+        duration_ms INTEGER,
         attempts INTEGER,
         incomplete TEXT,
         other TEXT,
@@ -81,16 +81,13 @@ V1: List[str] = [
 ]
 
 # v2: the lookups the history commands make. A host's timeline and a fact's history
-# read run_hosts by host (v1 could only scan every run), `previous` and `history list
-# --inventory` read runs by inventory, and prune's garbage collection asks "is this
-# blob or finding still referenced?" per candidate.
+# read run_hosts by host (v1 could only scan every run), and `previous` and `history list
+# --inventory` read runs by inventory. (Prune's "is this blob still referenced?" is one
+# anti-join per table instead of an index on every reference column: indexes are paid
+# on every row of every run, prune runs rarely.)
 V2: List[str] = [
     "CREATE INDEX run_hosts_by_host ON run_hosts (host_id, run_id)",
     "CREATE INDEX runs_by_inventory ON runs (inventory_key, id)",
-    "CREATE INDEX run_hosts_by_facts ON run_hosts (facts_blob)",
-    "CREATE INDEX run_hosts_by_volatile ON run_hosts (volatile_blob)",
-    "CREATE INDEX run_parts_by_blob ON run_parts (blob_id)",
-    "CREATE INDEX run_findings_by_finding ON run_findings (finding_id)",
 ]
 
 MIGRATIONS: Dict[int, List[str]] = {1: V1, 2: V2}

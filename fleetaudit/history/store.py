@@ -136,11 +136,11 @@ class Store:
                 self.db.executemany(
                     "INSERT INTO run_hosts (run_id, seq, host_id, status, error_class, "
                     "error_message, facts_blob, volatile_blob, address, bytes_received, "
-                    "duration_s, attempts, incomplete, other) "
+                    "duration_ms, attempts, incomplete, other) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(run_id, seq, host_ids[name], c["status"], c["error_class"],
                       c["error_message"], blob_ids.get(fsha), blob_ids.get(vsha), c["address"],
-                      c["bytes_received"], c["duration_s"], c["attempts"], c["incomplete"],
+                      c["bytes_received"], c["duration_ms"], c["attempts"], c["incomplete"],
                       c["other"])
                      for seq, (name, c, fsha, vsha) in enumerate(plan.hosts)])
                 self.db.executemany(
@@ -265,7 +265,7 @@ class Store:
                 "WHERE p.run_id = ?", (int(run_id),))}
             host_rows = self.db.execute(
                 "SELECT h.name, r.status, r.error_class, r.error_message, r.facts_blob, "
-                "r.volatile_blob, r.address, r.bytes_received, r.duration_s, r.attempts, "
+                "r.volatile_blob, r.address, r.bytes_received, r.duration_ms, r.attempts, "
                 "r.incomplete, r.other FROM run_hosts r JOIN hosts h ON h.id = r.host_id "
                 "WHERE r.run_id = ? ORDER BY r.seq", (int(run_id),))
             blob_ids = sorted({b for r in host_rows for b in (r[4], r[5]) if b is not None})
@@ -275,7 +275,7 @@ class Store:
                 "WHERE rf.run_id = ? ORDER BY rf.seq", (int(run_id),))]
         hosts = {}
         names = ("status", "error_class", "error_message", "facts_blob", "volatile_blob",
-                 "address", "bytes_received", "duration_s", "attempts", "incomplete", "other")
+                 "address", "bytes_received", "duration_ms", "attempts", "incomplete", "other")
         for r in host_rows:
             row = dict(zip(names, r[1:]))
             facts = None
@@ -393,7 +393,7 @@ class Store:
                 for id_, key, recorded in rows:
                     rank[key] = rank.get(key, 0) + 1
                     beyond = keep is not None and rank[key] > keep
-                    old = cutoff is not None and recorded < cutoff
+                    old = cutoff is not None and recorded <= cutoff
                     if (beyond and old) if (keep is not None and cutoff is not None) else (beyond or old):
                         doomed.append(int(id_))
                 for part in _chunks(doomed, self.db.max_params):
@@ -416,11 +416,10 @@ class Store:
                 ("blobs", ("run_hosts.facts_blob", "run_hosts.volatile_blob", "run_parts.blob_id")),
                 ("findings", ("run_findings.finding_id",)),
                 ("hosts", ("run_hosts.host_id",))):
-            conds = " AND ".join(
-                f"NOT EXISTS (SELECT 1 FROM {ref.split('.')[0]} WHERE {ref} = {table}.id)"
-                for ref in refs)
+            used = " UNION ".join(f"SELECT {ref.split('.')[1]} FROM {ref.split('.')[0]} "
+                                  f"WHERE {ref.split('.')[1]} IS NOT NULL" for ref in refs)
             before = self.db.execute(f"SELECT COUNT(*) FROM {table}")[0][0]
-            self.db.execute(f"DELETE FROM {table} WHERE {conds}")
+            self.db.execute(f"DELETE FROM {table} WHERE id NOT IN ({used})")
             gone[table] = int(before - self.db.execute(f"SELECT COUNT(*) FROM {table}")[0][0])
         return gone
 

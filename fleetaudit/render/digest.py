@@ -37,22 +37,24 @@ def render_digest(section: dict, result: Any = None, *, top: int = 10) -> str:
         out.append(f"**Facts changed:** {c.get('facts_changed', 0):,}  ")
 
     findings = section.get("findings") or {}
+    # Every cell is escaped here, once: _table writes cells as given.
     _table(out, "New findings", ["Severity", "Host", "Finding", "Waiver"],
-           [[f.get("severity"), f.get("host"), f"{md(f.get('title'), 140)} ({md(f.get('rule'), 60)})",
-             _waiver(f.get("waiver"))] for f in findings.get("new") or []], top, raw_col=2)
+           [[md(f.get("severity"), 20), md(f.get("host"), 80), _finding(f), _waiver(f.get("waiver"))]
+            for f in findings.get("new") or []], top)
     _table(out, "Resolved findings", ["Severity", "Host", "Finding"],
-           [[f.get("severity"), f.get("host"), f"{md(f.get('title'), 140)} ({md(f.get('rule'), 60)})"]
-            for f in findings.get("resolved") or []], top, raw_col=2)
+           [[md(f.get("severity"), 20), md(f.get("host"), 80), _finding(f)]
+            for f in findings.get("resolved") or []], top)
     if prev is not None:
         _table(out, "Changed facts", ["Host", "Fact", "Before", "After", "Waiver"],
-               [[f.get("host"), f.get("path"), _value(f.get("before"), f.get("change") == "added"),
+               [[md(f.get("host"), 80), md(f.get("path"), 160),
+                 _value(f.get("before"), f.get("change") == "added"),
                  _value(f.get("after"), f.get("change") == "removed"), _waiver(f.get("waiver"))]
                 for f in section.get("facts") or []], top)
     hosts = [h for h in section.get("hosts") or []
              if not (prev is None and h.get("change") == "appeared")]
     _table(out, "Hosts", ["Host", "Change", "Error"],
-           [[h.get("host"), h.get("change"),
-             (h.get("error") or {}).get("class", "") if h.get("error") else ""] for h in hosts], top)
+           [[md(h.get("host"), 80), md(h.get("change"), 30),
+             md((h.get("error") or {}).get("class", ""), 40)] for h in hosts], top)
     waivers = section.get("waivers") or {}
     notes = [f"stale waiver `{md(w.get('where'), 120)}`: matches nothing" for w in waivers.get("stale") or []]
     notes += [f"expired waiver `{md(w.get('where'), 120)}` ({md(w.get('expires'), 20)}): its items count again"
@@ -62,18 +64,19 @@ def render_digest(section: dict, result: Any = None, *, top: int = 10) -> str:
     return "\n".join(out) + "\n"
 
 
-def _table(out: List[str], title: str, header: List[str], rows: List[list], top: int,
-           raw_col: Optional[int] = None) -> None:
+def _table(out: List[str], title: str, header: List[str], rows: List[list], top: int) -> None:
     if not rows:
         return
     out += ["", f"#### {title} ({len(rows):,})", "", "| " + " | ".join(header) + " |",
             "|" + " --- |" * len(header)]
     for row in rows[:top]:
-        cells = [cell if i == raw_col or i == len(row) - 1 and header[-1] == "Waiver"
-                 else md(cell if cell is not None else "", 120) for i, cell in enumerate(row)]
-        out.append("| " + " | ".join(cells) + " |")
+        out.append("| " + " | ".join(row) + " |")
     if len(rows) > top:
         out += ["", f"_… and {len(rows) - top:,} more: see the JSON `drift_since_last` section._"]
+
+
+def _finding(f: dict) -> str:
+    return f"{md(f.get('title'), 140)} ({md(f.get('rule'), 60)})"
 
 
 def _value(value: Any, absent: bool) -> str:
