@@ -4,7 +4,7 @@ change badges that filter, the history chart, per-host fact changes with when.
 The scenario (tests/since_scenario.py) is the captured demo snapshot with known edits,
 compared by the real changes_since with a real waiver file, and hostile strings in a
 finding, a host name, an error message, a waiver reason and fact paths/values.
-UPDATE_SCREENSHOT=1 also writes docs/report-drift.png.
+KEEP_SCREENSHOT=PATH keeps the screenshot (it shows the hostile strings, as text).
 """
 import json
 import os
@@ -184,5 +184,3 @@ def test_drift_screenshot(browser, report, tmp_path):
     assert shot.stat().st_size > 60_000
     if os.environ.get("KEEP_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["KEEP_SCREENSHOT"])
-    if os.environ.get("UPDATE_SCREENSHOT"):
-        shutil.copyfile(shot, ROOT / "docs" / "report-drift.png")
