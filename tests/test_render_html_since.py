@@ -107,3 +107,22 @@ def test_history_from_a_real_store_feeds_the_chart_and_host_fact_log(tmp_path):
     log = [(S[f[1]], S[f[3]], S[f[4]], S[f[5]], f[6] & 1) for f in data["fx"]]
     assert log == [("network.interfaces.eth0.mtu", "9000", "1400", "2026-11-29 12:00Z", 1),
                    ("network.interfaces.eth0.mtu", "1500", "9000", f"run {ids[1]}, 2026-11-29 11:00Z", 0)]
+
+
+def test_load_section_reads_one_section_without_the_hosts(tmp_path):
+    import copy
+    import pytest
+    from fleetaudit.history import HistoryError, open_store
+    doc = json.loads(since_scenario.SNAP.read_text())
+    doc["drift_since_last"] = {"facts": [{"host": "good-2", "path": "a", "before": 1, "after": 2}]}
+    with open_store(tmp_path / "h.sqlite") as store:
+        run = store.record(copy.deepcopy(doc), "inv", "drift")
+        bare = store.record({k: v for k, v in doc.items() if k != "drift_since_last"}, "inv", "audit")
+        assert store.load_section(run, "drift_since_last") == doc["drift_since_last"] == store.load(run)["drift_since_last"]
+        assert store.load_section(run, "schema") == doc["schema"]  # kept inline
+        assert store.load_section(run, "matrix") == doc["matrix"]
+        assert store.load_section(bare, "drift_since_last") is None
+        with pytest.raises(HistoryError):
+            store.load_section(run, "hosts")
+        with pytest.raises(HistoryError):
+            store.load_section(9999, "matrix")

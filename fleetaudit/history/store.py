@@ -296,6 +296,24 @@ class Store:
                 out[key] = parts[key]
         return out
 
+    def load_section(self, run_id: int, name: str) -> Any:
+        """One top-level section of a recorded snapshot (e.g. `drift_since_last`), or None
+        when the run has none, without reading its hosts: load() of a 10,000-host run
+        unpacks every host's facts, this reads one row and at most one blob."""
+        if name in ("hosts", "findings"):
+            raise HistoryError(f"load_section: {name!r} is not a section; use load()")
+        with self.db.read():
+            rows = self.db.execute("SELECT meta FROM runs WHERE id = ?", (int(run_id),))
+            if not rows:
+                raise HistoryError(f"{self.spec}: no run {run_id}")
+            meta = json.loads(rows[0][0])
+            if name in meta.get("inline", {}):
+                return meta["inline"][name]
+            parts = self.db.execute(
+                "SELECT b.data FROM run_parts p JOIN blobs b ON b.id = p.blob_id "
+                "WHERE p.run_id = ? AND p.name = ?", (int(run_id), name))
+        return encode.unpack(parts[0][0]) if parts else None
+
     def _blobs(self, ids: List[int]) -> Dict[int, bytes]:
         out: Dict[int, bytes] = {}
         for part in _chunks(ids, self.db.max_params):

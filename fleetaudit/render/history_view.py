@@ -6,8 +6,8 @@
 `runs`: the last N runs of the inventory, oldest first, with findings per severity (the
 store keeps those counts on the run row, so this is one query however big the fleet).
 `facts`: per host, the fact changes that earlier runs recorded in their own
-`drift_since_last` section, with the run and time they were first seen. Reading those
-sections loads whole runs, so only the last `fact_runs` are read; the current run's own
+`drift_since_last` section, with the run and time they were first seen (one section
+read per run, never the run's hosts; the last `fact_runs` runs); the current run's own
 changes come from its result, not from here.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def report_history(store: Any, inventory_key: str, *, runs: int = 20, fact_runs:
     facts: Dict[str, List[dict]] = {}
     earlier = [r for r in infos if r.id != upto][-fact_runs:] if fact_runs else []
     for info in reversed(earlier):  # newest first: the cap keeps the latest changes
-        section = store.load(info.id).get("drift_since_last")
+        section = store.load_section(info.id, "drift_since_last")
         items = section.get("facts") if isinstance(section, dict) else None
         for f in items if isinstance(items, list) else ():
             if not isinstance(f, dict) or not isinstance(f.get("host"), str):
