@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 import time
@@ -16,6 +17,8 @@ from . import __version__, exitcodes, snapshot
 from .collect import CollectOptions, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
+from .cli_history import RunRecorder, history, record_options
+from .cli_integrations import integration_options, run_integrations
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .render.safe import visible
@@ -154,13 +157,14 @@ def _analyze(result: RunResult, kw: dict) -> None:
         raise UsageError(str(exc))
 
 
-def _write_outputs(result: RunResult, kw: dict) -> None:
+def _write_outputs(result: RunResult, kw: dict, run_history: Optional[dict] = None) -> None:
+    """run_history: render.history_view.report_history(...) for the HTML history view."""
     from .render.html import render_html
     from .render.junit import render_junit
     from .render.markdown import render_markdown
 
     if kw.get("html_path"):
-        snapshot.write_atomic(kw["html_path"], render_html(result))
+        snapshot.write_atomic(kw["html_path"], render_html(result, history=run_history))
     if kw.get("junit_path"):
         snapshot.write_atomic(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
     if kw.get("markdown_path"):
@@ -205,6 +209,8 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
 @ssh_options
 @analysis_options
+@record_options
+@integration_options
 def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     """Audit every host of INVENTORY, compare them, and report what breaks pulls.
 
@@ -217,18 +223,24 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
         raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
     opts = _collect_options(kw)
-    result = _run_collection(hosts, opts, console, quiet)
-    result.run["inventory"] = str(inventory)
-    result.run["limit"] = limit
-    _analyze(result, kw)
-    kept = Path(reports_dir) / _default_report_name(inventory)
-    snapshot.save(result, kept, json_path)
-    _write_outputs(result, kw)
+    with RunRecorder.from_options(kw, inventory, limit) as recorder:
+        result = _run_collection(hosts, opts, console, quiet)
+        result.run["inventory"] = str(inventory)
+        result.run["limit"] = limit
+        _analyze(result, kw)
+        kept = Path(reports_dir) / _default_report_name(inventory)
+        snapshot.save(result, kept, json_path)
+        _write_outputs(result, kw)
+        run_id = recorder.record(snapshot.to_json(result), "audit")
     if not quiet:
         _print_summary(console, result, [("snapshot", json_path or str(kept)),
                                          ("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                          ("markdown", kw["markdown_path"])])
-    sys.exit(exit_code(result, kw["fail_on"]))
+        if run_id is not None:
+            console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False, markup=False,
+                          soft_wrap=True)
+    run_integrations(result, kw, command="audit")
+    sys.exit(recorder.exit_code(exit_code(result, kw["fail_on"])))
 
 
 @main.command()
@@ -262,6 +274,8 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
               help="Skip the CLI-side `docker manifest inspect` probe (registry traffic from hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; exit code only.")
 @ssh_options
+@record_options
+@integration_options
 def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, snapshot_path,
          fail_on, baseline_host, policy_file, no_manifest_check, quiet, **kw):
     """Can every host pull IMAGE? The pre-rollout gate for CI.
@@ -295,28 +309,36 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
     opts = _collect_options(kw)
     gate_opts = gatemod.GateOptions(images=refs, pull=pull, pull_timeout=pull_timeout,
                                     fail_on=fail_on, manifest_check=not no_manifest_check)
-    try:
-        result = gatemod.run_gate(
-            hosts, opts, gate_opts,
-            AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
-            collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
-    except AnalyzeError as exc:
-        raise UsageError(str(exc))
-    result.audit.run["inventory"] = str(inventory)
-    result.audit.run["limit"] = limit
-    if snapshot_path:
-        snapshot.save(result.audit, snapshot_path)
-    if json_path:
-        snapshot.write_atomic(json_path, gatemod.render_json(result))
-    if junit_path:
-        snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+    with RunRecorder.from_options(kw, inventory, limit) as recorder:
+        try:
+            result = gatemod.run_gate(
+                hosts, opts, gate_opts,
+                AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
+                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
+        except AnalyzeError as exc:
+            raise UsageError(str(exc))
+        result.audit.run["inventory"] = str(inventory)
+        result.audit.run["limit"] = limit
+        if snapshot_path:
+            snapshot.save(result.audit, snapshot_path)
+        verdicts = gatemod.render_json(result)
+        if json_path:
+            snapshot.write_atomic(json_path, verdicts)
+        if junit_path:
+            snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+        # The audit snapshot plus the verdicts, so `history show` has the whole gate run.
+        recorder.record(dict(snapshot.to_json(result.audit), gate=json.loads(verdicts)), "gate")
     if not quiet:
         for r in gatemod.renderables(result):
             console.print(r)
         for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
             if path:
                 console.print(f"{label}: {path}", highlight=False, markup=False)
-    sys.exit(result.exit_code())
+        if recorder.run_id is not None:
+            console.print(f"history: run {recorder.run_id} in {recorder.spec_text}",
+                          highlight=False, markup=False, soft_wrap=True)
+    run_integrations(result.audit, kw, command="gate", gate_verdicts=result.counts())
+    sys.exit(recorder.exit_code(result.exit_code()))
 
 
 def _load_snapshot(path: str) -> RunResult:
@@ -347,6 +369,7 @@ def report(snapshot_path, json_path, quiet, **kw):
     if not quiet:
         _print_summary(Console(), result, [("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                            ("markdown", kw["markdown_path"])])
+    run_integrations(result, kw, command="audit")
     sys.exit(exit_code(result, kw["fail_on"]))
 
 
@@ -395,8 +418,13 @@ def _latest_snapshot(reports_dir: str) -> Optional[str]:
               help="Show which hosts of this snapshot show each cause (default: newest in reports/).")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print {\"causes\": [...]} as JSON.")
-def explain(text, snapshot_path, reports_dir, as_json):
+@click.option("--history", "history_spec", envvar="FLEETAUDIT_HISTORY", default=None, metavar="SPEC",
+              help="History store to answer 'since when' from (read only, when it exists).")
+def explain(text, snapshot_path, reports_dir, as_json, history_spec):
     """Rank the likely causes of a pull error message (ERROR_TEXT, or - for stdin).
+
+    With a snapshot and a history store, each host showing a cause also gets since when:
+    its last clean run, the facts changed after it, when its findings first appeared.
 
     Example:
 
@@ -416,9 +444,12 @@ def explain(text, snapshot_path, reports_dir, as_json):
                 raise UsageError(str(exc))
             snap = None
     causes = explain_text(text, snap)
+    since = _explain_since(causes, snap, history_spec)
     if as_json:
-        click.echo(snapshot.dumps({"causes": [c.to_json() for c in causes],
-                                   "snapshot": path if snap else None}, indent=1))
+        click.echo(snapshot.dumps({"causes": [dict(c.to_json(), since_when={
+                                       h: since[h].to_json() for h in c.hosts if h in since})
+                                       for c in causes],
+                                   "snapshot": path if snap else None}, indent=1, default=str))
         return
     if not causes:
         click.echo("No known pull-failure pattern in that text. Paste the full line from "
@@ -431,6 +462,26 @@ def explain(text, snapshot_path, reports_dir, as_json):
             click.echo(visible(f"   fix:   {c.fix}"))
         if c.hosts:
             click.echo(visible(f"   hosts showing it in {path}: {', '.join(c.hosts)}"))
+        from .cli_drift import since_when_lines
+        for h in c.hosts:
+            if h in since:
+                for line in since_when_lines(since[h], indent="   since: ", limit=5):
+                    click.echo(visible(line))
+
+
+def _explain_since(causes, snap, history_spec, max_hosts: int = 5) -> dict:
+    """host -> HostSince for the first hosts showing each cause (history read only)."""
+    hosts = list(dict.fromkeys(h for c in causes for h in c.hosts[:max_hosts]))
+    if snap is None or not hosts:
+        return {}
+    from .cli_drift import SinceWhenLookup
+    lookup = SinceWhenLookup(history_spec)
+    try:
+        doc = snapshot.to_json(snap)
+        found = {h: lookup.host(h, doc) for h in hosts}
+    finally:
+        lookup.close()
+    return {h: hs for h, hs in found.items() if hs is not None}
 
 
 @main.command()
@@ -443,9 +494,14 @@ def explain(text, snapshot_path, reports_dir, as_json):
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--ignore", multiple=True, metavar="PATTERN", help="Fact path glob to leave out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked differences as JSON.")
+@click.option("--history", "history_spec", envvar="FLEETAUDIT_HISTORY", default=None, metavar="SPEC",
+              help="History store to answer 'since when' from (read only, when it exists).")
 @ssh_options
-def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json, **kw):
+def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json, history_spec, **kw):
     """Differences between a working HOST_A and a failing HOST_B, most likely cause first.
+
+    With a history store, also since when: HOST_B's last recorded run where it was
+    clean, the facts that changed after it, and when each of its findings first appeared.
 
     Example:
 
@@ -467,14 +523,20 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
     except BaselineError as exc:
         raise UsageError(str(exc))
     ranked = rank_drift(items)
+    from .cli_drift import SinceWhenLookup, since_when_lines
+    lookup = SinceWhenLookup(history_spec)
+    try:
+        since = lookup.host(host_b, snapshot.to_json(result))
+    finally:
+        lookup.close()
     if as_json:
         click.echo(snapshot.dumps([{**r["item"].to_json(), "category": r["category"],
-                                    "weight": r["weight"], "symptom": r["symptom"]} for r in ranked],
+                                    "weight": r["weight"], "symptom": r["symptom"],
+                                    **_changed_since(since, r["item"].path)} for r in ranked],
                                   indent=1, default=str))
         return
     if not ranked:
         click.echo(visible(f"{host_b} does not differ from {host_a} in any compared fact."))
-        return
     for r in ranked:
         item = r["item"]
         # Fact paths and values are host text (a daemon.json key, a proxy URL).
@@ -482,11 +544,29 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
                            f"{_short(item.expected)} -> {_short(item.actual)}"))
         if r["symptom"]:
             click.echo(visible(f"      symptom: {r['symptom']}"))
+    if since is not None:
+        click.echo(f"since when (history {lookup.spec}):")
+        for line in since_when_lines(since):
+            click.echo(visible(line))
+    elif lookup.note:
+        click.echo(lookup.note, err=True)
+
+
+def _changed_since(since, path: str) -> dict:
+    """`diff --json`: when the history knows it, the run after which this fact changed."""
+    if since is None:
+        return {}
+    change = since.changed_at(path)
+    return {"changed_since_clean": None if change is None else {
+        "last_clean": since.last_clean.to_json(), "path": change.path, "before": change.before}}
 
 
 def _short(value, cap: int = 100) -> str:
     text = value if isinstance(value, str) else snapshot.dumps(value, default=str)
     return text if len(text) <= cap else text[: cap - 3] + "..."
+
+
+main.add_command(history)
 
 
 def entry() -> None:
@@ -502,6 +582,8 @@ def entry() -> None:
         click.echo(visible(f"fleetaudit: internal error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(exitcodes.INTERNAL)
 
+
+__import__("fleetaudit.cli_drift", fromlist=["register"]).register(main)  # `drift` (cli_drift.py)
 
 if __name__ == "__main__":
     entry()

@@ -51,3 +51,32 @@ def demo_fleet(tmp_path_factory):
         yield fleet
     finally:
         fleet.down()
+
+
+@pytest.fixture(autouse=True)
+def _history_in_tmp(tmp_path, monkeypatch):
+    """Runs record into a history store by default: never into the real home's one."""
+    monkeypatch.setenv("FLEETAUDIT_HISTORY", str(tmp_path / "history.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One real PostgreSQL server (tests/pgserver.py) for the whole session."""
+    from tests.pgserver import PgServer, available
+    why = available()
+    if why:
+        pytest.skip(why)
+    server = PgServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def history_spec(request, tmp_path):
+    """A fresh, empty history store spec on each backend: the same tests run on both."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store" / "history.sqlite")
+    return request.getfixturevalue("pg_server").new_database()

@@ -26,6 +26,8 @@ from ..models import CATEGORIES, SEVERITIES, STATUSES, RunResult
 from ..models import get_field as _get
 from ..snapshot import dumps
 from .safe import visible
+from ..compare.since import finding_key
+from .since_view import SinceView, read_since
 
 # Caps: the report shows enough to act on; the snapshot has the rest.
 MAX_VALUE_CHARS = 400        # one displayed value (a fact, an expected/actual, a message)
@@ -58,9 +60,14 @@ _META_FIELDS = (("inventory", "Inventory"), ("limit", "Limit"), ("started", "Sta
 
 
 
-def render_html(result: RunResult, *, title: Optional[str] = None) -> str:
-    """The report for `result` as one HTML document (str). Tolerates missing extras."""
-    data, summary = _build(result)
+def render_html(result: RunResult, *, title: Optional[str] = None,
+                history: Optional[dict] = None) -> str:
+    """The report for `result` as one HTML document (str). Tolerates missing extras.
+
+    A `drift_since_last` section in result.extra adds the "changed since last run"
+    section and state badges; `history` (render.history_view.report_history) adds the
+    findings-per-severity chart over recent runs and earlier fact changes per host."""
+    data, summary = _build(result, history)
     css, js = _asset("report.css"), _asset("report.js")
     csp = ("default-src 'none'; "
            f"style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
@@ -172,6 +179,8 @@ class _Builder:
         self.s = _Interner()
         self.hosts: List[list] = []
         self.host_idx: Dict[str, int] = {}
+        self._fkeys: Dict[tuple, Dict[int, List[str]]] = {}
+        self.group_fkeys: List[Dict[int, List[str]]] = []
         for name, host in (result.hosts or {}).items():
             self._add_host(str(name), host)
 
@@ -216,6 +225,7 @@ class _Builder:
             hosts = groups.setdefault(key, [])
             h = self.host(_get(f, "host"))
             hosts.append(h)
+            self._fkeys.setdefault(key, {}).setdefault(h, []).append(finding_key(f))
             row = self.hosts[h]
             row[5] = min(row[5], _sev_rank(sev))
             row[6] += 1
@@ -227,8 +237,10 @@ class _Builder:
                 [self._evidence(e) for e in json.loads(evidence)[:MAX_ITEMS]],
                 [self.s(_clean(r)) for r in _as_list(json.loads(remediation))[:MAX_ITEMS]],
                 sorted(set(hosts)),
+                self._fkeys[key],
             ])
         out.sort(key=lambda g: (g[0], -len(g[7]), self.s.table[g[3]]))
+        self.group_fkeys = [g.pop() for g in out]  # host -> finding keys, per group
         return out
 
     def _evidence(self, item: Any):
@@ -283,6 +295,98 @@ class _Builder:
                         sum(len(e.get("hosts") or []) for e in rest), scattered])
         out.sort(key=lambda m: (m[5], self.s.table[m[0]]))
         return out
+
+
+    def since(self, view: SinceView) -> dict:
+        """The "changed since last run" data: finding changes, fact changes, host changes,
+        and per finding group the state of each of its hosts (for the badges)."""
+        code = {st: i for i, st in enumerate(STATES)}
+        by_key: Dict[str, int] = {}
+        changes = []
+        for state in STATES:
+            for c in view.findings.get(state, []):
+                flags = code[state] | _waiver_flags(c.get("waiver"))
+                if state != "resolved" and isinstance(c.get("key"), str):
+                    by_key[c["key"]] = flags
+                changes.append([
+                    flags, _sev_rank(c.get("severity")), self.s(_clean(c.get("category") or "", 100)),
+                    self.s(_clean(c.get("rule") or "", 200)), self.s(_clean(c.get("title") or "")),
+                    self.host(c.get("host")), self.s(_when(c.get("first_seen"))),
+                    self.s(_waiver_text(c.get("waiver"))) if c.get("waiver") else -1,
+                ])
+        states = []
+        for g, fkeys in zip(self._groups, self.group_fkeys):
+            states.append([min((by_key.get(k, -1) for k in fkeys.get(h, ())), default=-1,
+                               key=lambda v: (v < 0, v)) for h in g[7]])
+        hosts = [[self.host(h.get("host")), self.s(_clean(h.get("change") or "", 50)),
+                  self.s(_clean(h.get("before") or "", 50)) if h.get("before") else -1,
+                  self.s(_clean(h.get("after") or "", 50)) if h.get("after") else -1,
+                  self.s(_clean(f"{_get(h.get('error'), 'class')}: {_get(h.get('error'), 'message')}",
+                                MAX_VALUE_CHARS)) if isinstance(h.get("error"), dict) else -1,
+                  self.s(_when(h.get("first_seen")))]
+                 for h in view.host_items]
+        return {"prev": self.s(_when(view.previous) if view.previous else ""),
+                "first": int(view.first_run), "fc": changes, "gs": states, "hc": hosts}
+
+    def fact_row(self, f: dict, current: bool) -> list:
+        waiver = f.get("waiver") if isinstance(f.get("waiver"), dict) else None
+        return [self.host(f.get("host")), self.s(_clean(str(f.get("path")), 300)),
+                self.s(_clean(f.get("change") or "changed", 20)),
+                self.s(_show(f.get("before"))) if f.get("change") != "added" else -1,
+                self.s(_show(f.get("after"))) if f.get("change") != "removed" else -1,
+                self.s(_when(f.get("first_seen") or f)),
+                (1 if current else 0) | _waiver_flags(waiver)]
+
+    def history(self, history: dict, facts: list) -> dict:
+        """Findings per severity over recent runs, oldest first; earlier fact changes are
+        appended to `facts` (the island's one list of fact changes, with when)."""
+        runs = []
+        for r in history.get("runs") or []:
+            r = r.to_json() if hasattr(r, "to_json") else r
+            if not isinstance(r, dict):
+                continue
+            counts = r.get("findings") if isinstance(r.get("findings"), dict) else {}
+            runs.append([self.s(_clean(f"run {r.get('id')}" if r.get("id") is not None else "run", 50)),
+                         self.s(_clean(r.get("started") or "", 40)),
+                         [int(counts.get(sev) or 0) for sev in SEVERITIES]])
+        for host, items in (history.get("facts") or {}).items():
+            items = [f for f in items if isinstance(f, dict)] if isinstance(items, list) else []
+            items.sort(key=lambda f: str(f.get("started") or ""), reverse=True)  # newest first
+            for f in items:
+                if isinstance(f, dict) and isinstance(f.get("path"), str):
+                    facts.append(self.fact_row({**f, "host": host}, current=False))
+        return {"r": runs}
+
+
+STATES = ("new", "persisting", "resolved")
+WAIVED, EXPIRED = 4, 8
+
+
+def _waiver_flags(waiver: Any) -> int:
+    status = _get(waiver, "status") if isinstance(waiver, dict) else None
+    return WAIVED if status == "waived" else EXPIRED if status == "expired" else 0
+
+
+def _waiver_text(waiver: Any) -> str:
+    if not isinstance(waiver, dict):
+        return ""
+    parts = [f"{waiver.get('status') or 'waiver'} by {waiver.get('where') or '?'}"]
+    for key in ("reason", "owner", "expires"):
+        if waiver.get(key):
+            parts.append(f"{key}: {waiver[key]}")
+    return _clean("; ".join(parts), MAX_VALUE_CHARS)
+
+
+def _when(ref: Any) -> str:
+    """"run 41, 2026-11-29 14:21Z" from a RunRef JSON ({run_id, started}) or a fact row."""
+    if not isinstance(ref, dict):
+        return ""
+    run_id = ref.get("run_id", ref.get("run"))
+    started = ref.get("started") or ""
+    text = str(started).replace("T", " ")[:16] + ("Z" if started else "")
+    if run_id is not None:
+        text = f"run {run_id}" + (f", {text}" if text else "")
+    return _clean(text or "this run", 80)
 
 
 def _as_list(value: Any) -> list:
@@ -340,20 +444,43 @@ def _baseline_label(baseline: Any) -> Optional[dict]:
     return {"label": label, "name": name}
 
 
-def _build(result: RunResult) -> Tuple[dict, dict]:
+def _build(result: RunResult, history: Optional[dict] = None) -> Tuple[dict, dict]:
     """(data island, template summary) for one run."""
     b = _Builder(result)
     baseline = result.extra.get("baseline") if isinstance(result.extra, dict) else None
     findings = b.findings()
+    b._groups = findings
     drift = b.drift()
     matrix = b.matrix()
+    view = read_since(result.extra.get("drift_since_last")) if isinstance(result.extra, dict) else None
+    since = b.since(view) if view is not None else None
+    facts = [b.fact_row(f, current=True) for f in view.facts_changed] if view is not None else []
+    hist = b.history(history, facts) if isinstance(history, dict) else None
     data = {
         "v": 1, "s": b.s.table, "sev": list(SEVERITIES), "st": list(STATUSES),
         "sk": [label for label, _ in SUMMARY_FIELDS],
         "h": b.hosts, "f": findings, "d": drift, "m": matrix,
         "bn": _clean(_get(baseline, "name") or "", 300) if baseline else "",
+        "sl": since, "hs": hist, "fx": facts,
     }
-    return data, _summary_context(result, findings, b)
+    summary = _summary_context(result, findings, b)
+    summary["since"] = _since_summary(view, since) if view is not None else None
+    summary["history_runs"] = len(hist["r"]) if hist else 0
+    return data, summary
+
+
+def _since_summary(view: SinceView, since: dict) -> dict:
+    """Counts for the server-rendered "changed since last run" header."""
+    flags = [c[0] for c in since["fc"]]
+    return {
+        "previous": _when(view.previous) if view.previous else "",
+        "first_run": view.first_run,
+        "states": [(st, sum(1 for f in flags if f & 3 == i)) for i, st in enumerate(STATES)]
+                  + [("waived", sum(1 for f in flags if f & WAIVED))],
+        "facts": len(view.facts_changed),
+        "hosts": len(since["hc"]),
+        "fact_hosts": len({f.get("host") for f in view.facts_changed}),
+    }
 
 
 def _summary_context(result: RunResult, groups: List[list], b: _Builder) -> dict:

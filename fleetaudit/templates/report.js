@@ -5,9 +5,13 @@
   "use strict";
   var D = JSON.parse(document.getElementById("fa-data").textContent);
   var S = D.s, H = D.h, SEV = D.sev, ST = D.st;
-  var PAGE = { findings: 100, drift: 100, matrix: 40, unreachable: 100, hosts: 100 };
+  var SL = D.sl, FX = D.fx || [], HS = D.hs;  // since-last changes, fact changes, history
+  var CH = ["new", "persisting", "resolved"], WAIVED = 4, EXPIRED = 8;
+  var PAGE = { findings: 100, drift: 100, matrix: 40, unreachable: 100, hosts: 100, changes: 100, factchg: 100 };
   var shown = {};
-  var state = { sev: "", cat: "", host: "" };
+  var state = { sev: "", cat: "", host: "", ch: "" };
+  var GI = new Map();  // finding group -> its index (for its per-host change states)
+  D.f.forEach(function (g, i) { GI.set(g, i); });
   var lowerNames = H.map(function (h) { return S[h[0]].toLowerCase(); });
   var byHost = null;  // lazily built reverse index: host -> finding groups, drift rows
 
@@ -38,6 +42,8 @@
     state.sev = SEV.indexOf(p.get("sev") || "") >= 0 ? p.get("sev") : "";
     state.cat = p.get("cat") || "";
     state.host = p.get("host") || "";
+    state.ch = SL && CH.concat(["waived"]).indexOf(p.get("ch") || "") >= 0 ? p.get("ch") : "";
+    if ($("f-ch")) $("f-ch").value = state.ch;
     $("f-sev").value = state.sev;
     $("f-cat").value = state.cat;
     if ($("f-cat").value !== state.cat) state.cat = "";
@@ -49,6 +55,7 @@
     if (state.sev) p.set("sev", state.sev);
     if (state.cat) p.set("cat", state.cat);
     if (state.host) p.set("host", state.host);
+    if (state.ch) p.set("ch", state.ch);
     var hash = p.toString();
     try { history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search); }
     catch (e) { /* some file:// contexts refuse; the filters still work */ }
@@ -126,9 +133,149 @@
     }
   }
 
+  /* ------------------------------------------------------------ change states */
+  function chOf(flags) { return CH[flags & 3]; }
+  function chMatch(flags, ch) {
+    if (flags < 0) return false;
+    return ch === "waived" ? (flags & WAIVED) !== 0 : chOf(flags) === ch;
+  }
+  function groupStates(g) { return SL ? SL.gs[GI.get(g)] || [] : []; }
+  function chBadges(flagsList, total) {
+    var span = el("span", "chgs"), counts = {}, waived = 0, expired = 0;
+    flagsList.forEach(function (f) {
+      if (f < 0) return;
+      counts[chOf(f)] = (counts[chOf(f)] || 0) + 1;
+      if (f & WAIVED) waived++;
+      if (f & EXPIRED) expired++;
+    });
+    function badge(name, n, cls) {
+      if (!n) return;
+      add(span, el("span", "chg chg-" + (cls || name), n === total ? name : name + " " + fmt(n)));
+    }
+    CH.forEach(function (c) { badge(c, counts[c]); });
+    badge("waived", waived);
+    badge("waiver expired", expired, "expired");
+    return span;
+  }
+  var chIndex = null;  // per host: finding changes, host change, fact changes
+  function hostChanges() {
+    if (chIndex) return chIndex;
+    chIndex = { fc: H.map(function () { return []; }), hc: H.map(function () { return null; }),
+                fx: H.map(function () { return []; }) };
+    if (SL) {
+      SL.fc.forEach(function (c, i) { chIndex.fc[c[5]].push(i); });
+      SL.hc.forEach(function (c) { chIndex.hc[c[0]] = c; });
+    }
+    FX.forEach(function (f, i) { chIndex.fx[f[0]].push(i); });
+    return chIndex;
+  }
+  function changeMatches(c, mask) {
+    return (!state.ch || chMatch(c[0], state.ch)) && (!state.sev || SEV[c[1]] === state.sev) &&
+      (!state.cat || str(c[2]) === state.cat) && (!mask || mask[c[5]]);
+  }
+
+  /* ---------------------------------------------------- changed since last run */
+  function renderChanges(mask) {
+    if (!SL) return;
+    var tb = $("changes").tBodies[0];
+    tb.textContent = "";
+    var rows = SL.fc.filter(function (c) { return changeMatches(c, mask); });
+    var order = { 0: 0, 2: 1, 1: 2 };  // new, resolved, then persisting
+    rows.sort(function (a, b) { return order[a[0] & 3] - order[b[0] & 3] || a[1] - b[1]; });
+    rows.slice(0, shown.changes).forEach(function (c) {
+      var tr = el("tr", "row");
+      tr.setAttribute("data-ch", chOf(c[0]));
+      tr.setAttribute("data-sev", SEV[c[1]] || "unknown");
+      var what = add(el("td"), el("span", "ttl", str(c[4])), el("span", "rule", str(c[3])));
+      if (c[7] >= 0) add(what, el("div", "muted waiver", str(c[7])));
+      add(tr, add(el("td"), chBadges([c[0]], 1)),
+          add(el("td"), el("span", "badge " + (SEV[c[1]] || ""), SEV[c[1]] || "?")),
+          what, add(el("td"), hostLink(c[5])), el("td", "when", str(c[6])));
+      tb.appendChild(tr);
+    });
+    if (!rows.length) emptyRow(tb, 5, SL.fc.length ? "No finding change matches the filters." : "No finding changed since the last run.");
+    moreButton("changes", rows.length, update);
+
+    tb = $("factchg").tBodies[0];
+    tb.textContent = "";
+    var facts = FX.filter(function (f) { return (f[6] & 1) && (!mask || mask[f[0]]); });
+    facts.slice(0, shown.factchg).forEach(function (f) {
+      var path = add(el("td"), el("span", "val", str(f[1])), el("span", "kind", str(f[2])));
+      if (f[6] & WAIVED) add(path, el("span", "chg chg-waived", "waived"));
+      add(tb, add(el("tr", "row"), add(el("td"), hostLink(f[0])), path,
+                  el("td", "val exp", f[3] < 0 ? "(absent)" : str(f[3])),
+                  el("td", "val act", f[4] < 0 ? "(absent)" : str(f[4]))));
+    });
+    if (!facts.length) emptyRow(tb, 4, "No fact changed since the last run" + (mask ? " on the matching hosts." : "."));
+    moreButton("factchg", facts.length, update);
+
+    tb = $("hostchg").tBodies[0];
+    tb.textContent = "";
+    var hosts = SL.hc.filter(function (c) { return !mask || mask[c[0]]; });
+    hosts.forEach(function (c) {
+      var st = add(el("td"), el("span", "val", (c[2] >= 0 ? str(c[2]) : "(not in the last run)") + " \u2192 " +
+                                 (c[3] >= 0 ? str(c[3]) : "(not in this run)")));
+      if (c[4] >= 0) add(st, el("div", "muted", str(c[4])));
+      add(tb, add(el("tr", "row"), add(el("td"), hostLink(c[0])),
+                  add(el("td"), el("span", "chg chg-host", str(c[1]))), st, el("td", "when", str(c[5]))));
+    });
+    if (!hosts.length) emptyRow(tb, 4, "No host appeared, vanished, became unreachable or came back.");
+  }
+
+  /* --------------------------------------------------------------- history chart */
+  var SVGNS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    var e = document.createElementNS(SVGNS, tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function niceStep(raw) {
+    var p = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
+    var m = raw / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+  function renderChart() {
+    var box = $("history-chart");
+    if (!box || !HS || !HS.r.length) return;
+    var runs = HS.r, W = 960, Hh = 250, L = 52, R = 44, T = 14, B = 46;
+    var max = 0;
+    runs.forEach(function (r) { r[2].forEach(function (n) { if (n > max) max = n; }); });
+    var step = niceStep(Math.max(max, 4) / 4), top = Math.max(step, Math.ceil(max / step) * step);
+    function x(i) { return runs.length === 1 ? L + (W - L - R) / 2 : L + i * (W - L - R) / (runs.length - 1); }
+    function y(n) { return T + (Hh - T - B) * (1 - n / top); }
+    var root = svg("svg", { viewBox: "0 0 " + W + " " + Hh, "class": "hist", role: "img",
+                            "aria-label": "Findings per severity over the last " + runs.length + " runs" });
+    for (var v = 0; v <= top; v += step) {
+      add(root, svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": v ? "grid" : "axis" }),
+          svg("text", { x: L - 8, y: y(v) + 4, "class": "ylab" }, fmt(v)));
+    }
+    var every = Math.max(1, Math.ceil(runs.length / 10));
+    runs.forEach(function (r, i) {
+      if (i % every && i !== runs.length - 1) return;
+      var t = svg("text", { x: x(i), y: Hh - B + 18, "class": "xlab" }, str(r[0]));
+      add(root, t, svg("text", { x: x(i), y: Hh - B + 33, "class": "xlab sub" }, str(r[1]).slice(5, 16).replace("T", " ")));
+    });
+    // Least severe first: SVG paints in document order, so where lines coincide the
+    // most severe one stays visible on top.
+    SEV.slice().reverse().forEach(function (sev) {
+      var si = SEV.indexOf(sev);
+      var g = svg("g", { "class": "series sev-" + sev, "data-sev": sev });
+      add(g, svg("polyline", { points: runs.map(function (r, i) { return x(i).toFixed(1) + "," + y(r[2][si]).toFixed(1); }).join(" ") }));
+      runs.forEach(function (r, i) {
+        var c = svg("circle", { cx: x(i).toFixed(1), cy: y(r[2][si]).toFixed(1), r: 3.5, "data-n": r[2][si] });
+        add(c, svg("title", {}, str(r[0]) + " (" + str(r[1]) + "): " + plural(r[2][si], sev + " finding")));
+        g.appendChild(c);
+      });
+      root.appendChild(g);
+    });
+    box.appendChild(root);
+  }
+
   /* -------------------------------------------------------------------- findings */
   function findingMatches(g, mask) {
-    return (!state.sev || SEV[g[0]] === state.sev) && (!state.cat || str(g[1]) === state.cat) && anyIn(g[7], mask);
+    return (!state.sev || SEV[g[0]] === state.sev) && (!state.cat || str(g[1]) === state.cat) && anyIn(g[7], mask) &&
+      (!state.ch || groupStates(g).some(function (f) { return chMatch(f, state.ch); }));
   }
   function renderFindings(mask) {
     var tb = $("findings").tBodies[0];
@@ -140,7 +287,8 @@
       tr.setAttribute("data-cat", str(g[1]));
       add(tr, add(el("td"), el("span", "badge " + (SEV[g[0]] || ""), SEV[g[0]] || "?")),
           add(el("td"), el("span", "cat", str(g[1]))),
-          add(el("td"), el("span", "ttl", str(g[3])), el("span", "rule", str(g[2]))),
+          add(el("td"), el("span", "ttl", str(g[3])), SL ? chBadges(groupStates(g), g[7].length) : null,
+              el("span", "rule", str(g[2]))),
           hostsCell(g[7], mask));
       tr.addEventListener("click", function (ev) {
         if (ev.target.closest("a,button")) return;
@@ -151,7 +299,8 @@
       });
       tb.appendChild(tr);
     });
-    if (!rows.length) emptyRow(tb, 4, D.f.length ? "No finding matches the filters." : "No findings.");
+    if (!rows.length) emptyRow(tb, 4, state.ch === "resolved" ? "Resolved findings are gone from this run: see Changed since last run."
+                                      : D.f.length ? "No finding matches the filters." : "No findings.");
     moreButton("findings", rows.length, update);
     return rows;
   }
@@ -298,7 +447,10 @@
       order.sort(function (a, b) { return rank[a] - rank[b] || lowerNames[a].localeCompare(lowerNames[b]); });
     }
     var only = null;
-    if (state.sev || state.cat) {
+    if (state.ch) {  // hosts with a matching change (resolved ones are not in findingRows)
+      only = new Uint8Array(H.length);
+      SL.fc.forEach(function (c) { if (changeMatches(c, null)) only[c[5]] = 1; });
+    } else if (state.sev || state.cat) {
       only = new Uint8Array(H.length);
       findingRows.forEach(function (g) { g[7].forEach(function (h) { only[h] = 1; }); });
     }
@@ -318,6 +470,13 @@
     var nd = index().d[h].length;
     if (nd) add(badges, el("span", "pill", plural(nd, "drift item")));
     if (row[3] >= 0) add(badges, el("span", "pill", str(row[3])));
+    if (SL || FX.length) {
+      var hc = hostChanges();
+      if (hc.fc[h].length) add(badges, chBadges(hc.fc[h].map(function (i) { return SL.fc[i][0]; }), -1));
+      var nfx = hc.fx[h].filter(function (i) { return FX[i][6] & 1; }).length;
+      if (nfx) add(badges, el("span", "chg chg-facts", plural(nfx, "fact") + " changed"));
+      if (hc.hc[h]) add(badges, el("span", "chg chg-host", str(hc.hc[h][1])));
+    }
     add(badges, el("span", "pill st-" + st, st));
     add(sum, el("span", "hname", hostName(h)), el("span", "haddr", str(row[1])), badges);
     det.appendChild(sum);
@@ -327,6 +486,34 @@
       det.appendChild(hostBody(h));
     });
     return det;
+  }
+  function hostChangeDetail(h, box) {
+    var hc = hostChanges();
+    if (SL) {
+      add(box, el("h4", null, "Since the last run (" + hc.fc[h].length + ")"));
+      if (hc.fc[h].length) {
+        var ul = el("ul", "hf");
+        hc.fc[h].forEach(function (i) {
+          var c = SL.fc[i];
+          add(ul, add(el("li"), chBadges([c[0]], 1), el("span", "badge " + (SEV[c[1]] || ""), SEV[c[1]] || "?"),
+                      el("span", "ttl", str(c[4])), el("span", "when", str(c[6]))));
+        });
+        box.appendChild(ul);
+      } else add(box, el("p", "muted", "No finding changed."));
+    }
+    var fx = hc.fx[h];
+    if (!SL && !fx.length) return;
+    add(box, el("h4", null, "Fact changes, with when (" + fx.length + ")"));
+    if (!fx.length) { add(box, el("p", "muted", "No fact changed in the recorded runs.")); return; }
+    var t = el("table", "ev factlog");
+    add(t, add(el("tr"), el("th", null, "When"), el("th", null, "Fact path"), el("th", null, "Before"), el("th", null, "After")));
+    fx.forEach(function (i) {
+      var f = FX[i], when = add(el("td", "when", str(f[5])));
+      if (f[6] & 1) add(when, el("span", "chg chg-new", "since last run"));
+      add(t, add(el("tr"), when, add(el("td", "val", str(f[1])), el("span", "kind", str(f[2]))),
+                 el("td", "val exp", f[3] < 0 ? "(absent)" : str(f[3])), el("td", "val act", f[4] < 0 ? "(absent)" : str(f[4]))));
+    });
+    box.appendChild(t);
   }
   function hostBody(h) {
     var row = H[h], body = el("div", "hbody");
@@ -363,6 +550,7 @@
       });
       right.appendChild(t);
     } else add(right, el("p", "muted", "None."));
+    hostChangeDetail(h, right);
     return add(body, left, right);
   }
 
@@ -384,15 +572,17 @@
   function update() {
     var mask = hostMask();
     var rows = renderFindings(mask);
+    renderChanges(mask);
     renderDrift(mask);
     renderMatrix(mask);
     renderUnreachable(mask);
     var nh = renderHosts(mask, rows);
     var parts = [plural(rows.reduce(function (n, g) { return n + g[7].length; }, 0), "finding") + " in " + plural(rows.length, "row")];
-    if (mask || state.sev || state.cat) parts.push(plural(nh, "host") + " match");
+    if (mask || state.sev || state.cat || state.ch) parts.push(plural(nh, "host") + " match");
     $("f-count").textContent = parts.join(" · ");
     document.querySelectorAll(".sev-tile").forEach(function (b) { b.classList.toggle("active", b.getAttribute("data-sev") === state.sev); });
     document.querySelectorAll(".chip[data-cat]").forEach(function (b) { b.classList.toggle("active", b.getAttribute("data-cat") === state.cat); });
+    document.querySelectorAll(".chg[data-ch]").forEach(function (b) { b.classList.toggle("active", b.getAttribute("data-ch") === state.ch); });
   }
   function reset() { Object.keys(PAGE).forEach(function (k) { shown[k] = PAGE[k]; }); }
   function changed() { reset(); writeState(); update(); }
@@ -405,8 +595,18 @@
     clearTimeout(typing);
     typing = setTimeout(function () { state.host = v; changed(); }, 150);
   });
+  if ($("f-ch")) $("f-ch").addEventListener("change", function () { state.ch = this.value; changed(); });
+  document.querySelectorAll(".chg[data-ch]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var v = b.getAttribute("data-ch");
+      state.ch = state.ch === v ? "" : v;
+      $("f-ch").value = state.ch;
+      changed();
+    });
+  });
   $("f-clear").addEventListener("click", function () {
-    state.sev = state.cat = state.host = "";
+    state.sev = state.cat = state.host = state.ch = "";
+    if ($("f-ch")) $("f-ch").value = "";
     $("f-sev").value = $("f-cat").value = $("f-host").value = "";
     changed();
   });
@@ -450,6 +650,7 @@
   });
 
   reset();
+  renderChart();
   var open = readState();
   if (open) openHost(open); else update();
   document.documentElement.setAttribute("data-ready", "1");

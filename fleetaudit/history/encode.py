@@ -1,0 +1,173 @@
+"""Pure encoding between snapshot pieces and stored rows (no I/O).
+
+Content addressing: a document is stored once, as zlib-compressed canonical JSON (keys
+sorted, compact), under the sha256 of that JSON. Host facts are split first into a
+stable part and the volatile leaves (uptime, used bytes, clock readings: the VOLATILE
+family of compare.ignore). The stable part is what says "this host changed"; without
+the split every real host would look changed on every run and cost a full fact blob.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..compare import paths
+from ..compare.ignore import VOLATILE, Ignore
+
+_VOLATILE = Ignore([p for p, _ in VOLATILE], defaults=False)
+
+
+def canonical(doc: Any) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(raw: bytes) -> bytes:
+    return hashlib.sha256(raw).digest()
+
+
+def pack(raw: bytes) -> bytes:
+    return zlib.compress(raw, 6)
+
+
+def unpack(data: bytes) -> Any:
+    return json.loads(zlib.decompress(bytes(data)))
+
+
+def split_volatile(facts: dict) -> Tuple[dict, List[list]]:
+    """(stable facts, [[key, key, ..., value], ...]) - the volatile leaves taken out.
+
+    Only dicts are walked: the volatile paths all sit under dicts, and a list is
+    stored whole with the stable part.
+    """
+    moved: List[list] = []
+    step = _STEP
+
+    def walk(node: dict, path: str, keys: tuple) -> dict:
+        out = {}
+        for k, v in node.items():
+            known = step.get((path, k))
+            if known is None:
+                sub = paths.join(path, str(k))
+                known = step[(path, k)] = (sub, _VOLATILE(sub))
+                if len(step) > 200_000:  # fact keys are a small vocabulary; guard anyway
+                    step.clear()
+            if known[1]:
+                moved.append([*keys, k, v])
+            elif type(v) is dict and v:
+                out[k] = walk(v, known[0], keys + (k,))
+            else:
+                out[k] = v
+        return out
+
+    return walk(facts, "", ()), moved
+
+
+# (parent path, key) -> (path, volatile?): the same keys recur on every host.
+_STEP: Dict[Tuple[str, Any], Tuple[str, bool]] = {}
+
+
+def merge_volatile(stable: dict, moved: Optional[List[list]]) -> dict:
+    for entry in moved or ():
+        *keys, value = entry
+        node = stable
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = value
+    return stable
+
+
+# Host document fields kept in typed columns when they have the usual type; anything
+# else (unknown keys, odd types, missing keys) goes to the `other` JSON so load() gives
+# back exactly what was recorded.
+_COLUMNS = {"address": str, "bytes_received": int, "attempts": int}
+
+
+def host_columns(doc: dict) -> Dict[str, Any]:
+    """One host's snapshot entry -> column values (facts handled by the caller)."""
+    other: Dict[str, Any] = {}
+    cols: Dict[str, Any] = {"status": None, "error_class": None, "error_message": None,
+                            "address": None, "bytes_received": None, "duration_ms": None,
+                            "attempts": None, "incomplete": None}
+    absent = []
+    for key in ("status", "error", "facts", "incomplete", "duration_s", *_COLUMNS):
+        if key not in doc:
+            absent.append(key)
+    status = doc.get("status")
+    if isinstance(status, str):
+        cols["status"] = status
+    elif "status" in doc:
+        other["status"] = status
+    err = doc.get("error")
+    if isinstance(err, dict) and set(err) == {"class", "message"} \
+            and isinstance(err["class"], str) and isinstance(err["message"], str):
+        cols["error_class"], cols["error_message"] = err["class"], err["message"]
+    elif err is not None:
+        other["error"] = err
+    inc = doc.get("incomplete")
+    if isinstance(inc, dict):
+        if inc:
+            cols["incomplete"] = json.dumps(inc, separators=(",", ":"), ensure_ascii=False)
+    elif "incomplete" in doc:
+        other["incomplete"] = inc
+    for key, typ in _COLUMNS.items():
+        if key in doc:
+            v = doc[key]
+            if type(v) is typ:
+                cols[key] = v
+            else:
+                other[key] = v
+    # Durations are rounded to milliseconds by HostResult: an integer column is 2-3
+    # bytes on disk where a double is 8, on every row of every run.
+    dur = doc.get("duration_s")
+    if type(dur) is float and abs(dur) < 1e9 and round(dur * 1000) / 1000 == dur:
+        cols["duration_ms"] = round(dur * 1000)
+    elif "duration_s" in doc:
+        other["duration_s"] = dur
+    for key, v in doc.items():
+        if key not in ("status", "error", "facts", "incomplete", "duration_s", *_COLUMNS):
+            other[key] = v
+    if "facts" in doc and not isinstance(doc["facts"], dict):
+        other["facts"] = doc["facts"]
+    if absent:
+        other["__absent__"] = absent
+    cols["other"] = json.dumps(other, separators=(",", ":"), ensure_ascii=False) if other else None
+    return cols
+
+
+def host_doc(row: Dict[str, Any], facts: Optional[dict]) -> dict:
+    """Inverse of host_columns (+ the facts, already merged)."""
+    other = json.loads(row["other"]) if row.get("other") else {}
+    absent = set(other.pop("__absent__", ()))
+    doc: Dict[str, Any] = {}
+    if row["status"] is not None:
+        doc["status"] = row["status"]
+    if row["error_class"] is not None:
+        doc["error"] = {"class": row["error_class"], "message": row["error_message"]}
+    elif "error" not in absent:
+        doc["error"] = None
+    for key in _COLUMNS:
+        if row[key] is not None:
+            doc[key] = row[key]
+    if row["duration_ms"] is not None:
+        doc["duration_s"] = row["duration_ms"] / 1000
+    if "facts" not in absent and facts is not None:
+        doc["facts"] = facts
+    if row["incomplete"] is not None:
+        doc["incomplete"] = json.loads(row["incomplete"])
+    elif "incomplete" not in absent:
+        doc["incomplete"] = {}
+    doc.update(other)
+    return doc
+
+
+def finding_columns(f: Any) -> Dict[str, Any]:
+    """A finding dict -> its indexed columns (text, or None when not a string)."""
+    g = f if isinstance(f, dict) else {}
+
+    def s(key):
+        v = g.get(key)
+        return v if isinstance(v, str) else None
+    return {"host": s("host"), "rule": s("rule"), "category": s("category"),
+            "severity": s("severity"), "title": s("title")}
