@@ -28,6 +28,7 @@ import click
 from . import exitcodes
 from .compare.since import RunRef, SinceLast, changes_since
 from .models import SEVERITIES
+from .render.safe import visible
 
 
 
@@ -178,8 +179,8 @@ def register(main: click.Group) -> None:
             _write_outputs(result, kw, _report_history(recorder, run_id) if kw.get("html_path") else None)
         section = result.extra["drift_since_last"]
         if not quiet:
-            for line in summary_lines(section):
-                console.print(line, highlight=False, markup=False, soft_wrap=True)
+            for line in summary_lines(section):  # host text: control characters made visible
+                console.print(visible(line), highlight=False, markup=False, soft_wrap=True)
             for label, path in (("snapshot", json_path or str(kept)), ("html", kw["html_path"]),
                                 ("junit", kw["junit_path"]), ("markdown", kw["markdown_path"])):
                 if path:
