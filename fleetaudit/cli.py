@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__, exitcodes, snapshot
-from .collect import CollectOptions, collect
+from .cli_signals import SignalLatch
+from .collect import CollectOptions, Interrupt, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
 from .models import SEVERITIES, RunResult, get_field
@@ -79,9 +80,10 @@ def _load_hosts(inventory: str, limit: Optional[str]):
     return hosts
 
 
-def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool) -> RunResult:
+def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool,
+                    interrupt: Optional[Interrupt] = None) -> RunResult:
     if quiet or not console.is_terminal:
-        return collect(hosts, opts)
+        return collect(hosts, opts, interrupt=interrupt)
     with Progress(TextColumn("collecting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[failed]} not audited"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
@@ -93,7 +95,15 @@ def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool) 
             failed += res.status == "unreachable"
             bar.update(task, advance=1, failed=failed)
 
-        return collect(hosts, opts, progress)
+        return collect(hosts, opts, progress, interrupt=interrupt)
+
+
+def _say_interrupted(latch: SignalLatch, result: RunResult, quiet: bool) -> None:
+    if quiet or latch.signum is None:
+        return
+    done = sum(1 for h in result.hosts.values() if h.error is None or h.error.cls != "interrupted")
+    click.echo(f"fleetaudit: run interrupted by {latch.name}: {done} of {len(result.hosts)} hosts "
+               "finished or partly collected; the others are listed as not audited", err=True)
 
 
 def _default_report_name(inventory: str) -> str:
@@ -212,18 +222,21 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
         raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
     opts = _collect_options(kw)
-    result = _run_collection(hosts, opts, console, quiet)
-    result.run["inventory"] = str(inventory)
-    result.run["limit"] = limit
-    _analyze(result, kw)
-    kept = Path(reports_dir) / _default_report_name(inventory)
-    snapshot.save(result, kept, json_path)
-    _write_outputs(result, kw)
-    if not quiet:
-        _print_summary(console, result, [("snapshot", json_path or str(kept)),
-                                         ("html", kw["html_path"]), ("junit", kw["junit_path"]),
-                                         ("markdown", kw["markdown_path"])])
-    sys.exit(exit_code(result, kw["fail_on"]))
+    with SignalLatch() as latch:
+        result = _run_collection(hosts, opts, console, quiet, latch.interrupt)
+        result.run["inventory"] = str(inventory)
+        result.run["limit"] = limit
+        _analyze(result, kw)
+        latch.mark(result.run)
+        kept = Path(reports_dir) / _default_report_name(inventory)
+        snapshot.save(result, kept, json_path)
+        _write_outputs(result, kw)
+        if not quiet:
+            _print_summary(console, result, [("snapshot", json_path or str(kept)),
+                                             ("html", kw["html_path"]), ("junit", kw["junit_path"]),
+                                             ("markdown", kw["markdown_path"])])
+        _say_interrupted(latch, result, quiet)
+        sys.exit(latch.exit_code or exit_code(result, kw["fail_on"]))
 
 
 @main.command()
@@ -290,28 +303,31 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
     opts = _collect_options(kw)
     gate_opts = gatemod.GateOptions(images=refs, pull=pull, pull_timeout=pull_timeout,
                                     fail_on=fail_on, manifest_check=not no_manifest_check)
-    try:
-        result = gatemod.run_gate(
-            hosts, opts, gate_opts,
-            AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
-            collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
-    except AnalyzeError as exc:
-        raise UsageError(str(exc))
-    result.audit.run["inventory"] = str(inventory)
-    result.audit.run["limit"] = limit
-    if snapshot_path:
-        snapshot.save(result.audit, snapshot_path)
-    if json_path:
-        snapshot.write_atomic(json_path, gatemod.render_json(result))
-    if junit_path:
-        snapshot.write_atomic(junit_path, gatemod.render_junit(result))
-    if not quiet:
-        for r in gatemod.renderables(result):
-            console.print(r)
-        for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
-            if path:
-                console.print(f"{label}: {path}", highlight=False, markup=False)
-    sys.exit(result.exit_code())
+    with SignalLatch() as latch:
+        try:
+            result = gatemod.run_gate(
+                hosts, opts, gate_opts,
+                AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
+                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet, latch.interrupt))
+        except AnalyzeError as exc:
+            raise UsageError(str(exc))
+        result.audit.run["inventory"] = str(inventory)
+        result.audit.run["limit"] = limit
+        latch.mark(result.audit.run)
+        if snapshot_path:
+            snapshot.save(result.audit, snapshot_path)
+        if json_path:
+            snapshot.write_atomic(json_path, gatemod.render_json(result))
+        if junit_path:
+            snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+        if not quiet:
+            for r in gatemod.renderables(result):
+                console.print(r)
+            for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
+                if path:
+                    console.print(f"{label}: {path}", highlight=False, markup=False)
+        _say_interrupted(latch, result.audit, quiet)
+        sys.exit(latch.exit_code or result.exit_code())
 
 
 def _load_snapshot(path: str) -> RunResult:

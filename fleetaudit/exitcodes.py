@@ -4,3 +4,5 @@ FINDINGS = 1         # at least one finding at or above --fail-on
 USAGE = 2            # bad command line, inventory, policy or snapshot: nothing ran
 NOT_AUDITED = 3      # some hosts could not be audited (unreachable); takes precedence over 1
 INTERNAL = 4         # a bug in fleetaudit itself
+INTERRUPTED_SIGINT = 130   # Ctrl-C: what was collected is still written, run.interrupted true
+INTERRUPTED_SIGTERM = 143  # SIGTERM (a CI cancel, systemd stop): same, 128 + 15
