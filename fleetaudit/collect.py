@@ -534,6 +534,15 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
             except asyncio.TimeoutError:
                 res = flight.salvage(HostError(
                     "command-timeout", f"host deadline of {host_deadline:g}s passed"))
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise  # the run is stopping: collect_fleet salvages this host
+                # Cancelled from inside (e.g. a jump host connection shared with a host
+                # that was cut off): still a row, never a lost host.
+                res = flight.salvage(HostError("protocol", "connection attempt was cancelled"))
+            except Exception as exc:  # a bug here must not lose the other hosts
+                res = flight.salvage(HostError(
+                    "protocol", f"internal error while auditing: {type(exc).__name__}: {exc}"[:500]))
         finish(res)
 
     if interrupt is not None:
@@ -563,8 +572,10 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
             continue
         if interrupted:
             err = HostError("interrupted", f"run interrupted by {interrupted} before this host finished")
-        else:
+        elif opts.run_timeout:
             err = HostError("command-timeout", f"run deadline of {opts.run_timeout:g}s reached first")
+        else:
+            err = HostError("protocol", "host audit ended without a result")
         flight = flights.get(h.name)
         finish(flight.salvage(err) if flight is not None else
                HostResult(name=h.name, address=h.address, status="unreachable", error=err))

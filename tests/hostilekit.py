@@ -29,6 +29,19 @@ class HostileServer:
         self.ssh_config = state / "ssh_config"   # empty: this machine's ~/.ssh/config stays out
         self.ssh_config.write_text("")
 
+    def warm(self) -> None:
+        """Have the server run the composite script once (it caches the genuine output),
+        so tests with a 3 s command timeout do not time that first run on a busy machine."""
+        import asyncio
+        from fleetaudit.collect import CollectOptions, collect_fleet
+        from fleetaudit.ssh import SSHOptions
+        opts = CollectOptions(ssh=SSHOptions(known_hosts=str(self.known_hosts),
+                                             ssh_config=[str(self.ssh_config)]),
+                              command_timeout=120)
+        result = asyncio.run(collect_fleet([self.host("warm-up", "ok")], opts))
+        if result.hosts["warm-up"].status != "ok":
+            raise RuntimeError(f"hostile sshd warm-up failed: {result.hosts['warm-up'].error}")
+
     def host(self, name: str, behaviour: str) -> Host:
         return Host(name=name, address="127.0.0.1", port=self.port, user=behaviour)
 

@@ -24,6 +24,7 @@ SLACK = 20.0
 def server(tmp_path_factory):
     srv = HostileServer(tmp_path_factory.mktemp("hostile-cli"))
     try:
+        srv.warm()
         yield srv
     finally:
         srv.stop()

@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from fleetaudit.collect import CollectOptions, collect_fleet
+from fleetaudit.collect import CollectOptions, Interrupt, collect_fleet
 from fleetaudit.collectors import REGISTRY
 from fleetaudit.ssh import SSHOptions
 
@@ -24,6 +24,7 @@ SLACK = 20.0
 def server(tmp_path_factory):
     srv = HostileServer(tmp_path_factory.mktemp("hostile"))
     try:
+        srv.warm()
         yield srv
     finally:
         srv.stop()
@@ -175,3 +176,51 @@ def test_fetch_answer_is_capped_while_it_streams(server):
     assert result.catalog == {} or all(v for v in result.catalog.values())
     print(f"fetch48: received {h.bytes_received} B, peak {peak / 2**20:.1f} MiB")
     assert peak < 3 * opts.max_fetch_bytes
+
+
+def test_run_deadline_keeps_what_hosts_in_flight_sent(server):
+    # 8 s: room for the good host even when the server's first genuine run is slow.
+    opts = options(server, command_timeout=60, run_timeout=8)
+    hosts = [server.host("good", "ok"), server.host("stuck", "stall-3")]
+    result, took = run(hosts, opts, 120)
+    assert took < 8 + SLACK
+    assert result.hosts["good"].status == "ok", result.hosts["good"].error
+    stuck = result.hosts["stuck"]
+    assert (stuck.status, stuck.error.cls) == ("partial", "command-timeout")
+    assert "run deadline of 8s" in stuck.error.message
+    assert stuck.facts["system"]["hostname"]
+    assert sorted(stuck.incomplete) == sorted(ORDER[2:])
+    assert result.run["interrupted"] is False
+
+
+def test_library_interrupt_returns_a_result_marked_interrupted(server, capfd):
+    """collect_fleet never prints or exits: an Interrupt makes it return early."""
+    # Two at a time: good and stuck start, good finishes, stuck-2 takes its slot,
+    # waiting never starts.
+    opts = options(server, command_timeout=60, concurrency=2)
+    hosts = [server.host("good", "ok"), server.host("stuck", "stall-3"),
+             server.host("stuck-2", "stall-3"), server.host("waiting", "stall-3")]
+    stop = Interrupt()
+    before = len([e for e in server.events() if e["ended"] == "stalling"])
+
+    async def main():
+        async def fire_when_stuck():
+            while len([e for e in server.events() if e["ended"] == "stalling"]) < before + 2:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)
+            stop.fire("test")
+        firing = asyncio.ensure_future(fire_when_stuck())
+        try:
+            return await collect_fleet(hosts, opts, interrupt=stop)
+        finally:
+            firing.cancel()
+
+    result = asyncio.run(asyncio.wait_for(main(), 120))
+    assert capfd.readouterr() == ("", "")
+    assert result.run["interrupted"] is True and result.run["interrupted_by"] == "test"
+    assert result.hosts["good"].status == "ok" and result.hosts["good"].error is None
+    for name in ("stuck", "stuck-2"):
+        assert (result.hosts[name].status, result.hosts[name].error.cls) == ("partial", "interrupted")
+    waiting = result.hosts["waiting"]
+    assert (waiting.status, waiting.error.message) == (
+        "unreachable", "run interrupted by test before this host finished")
