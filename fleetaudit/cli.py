@@ -101,9 +101,11 @@ def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool,
 def _say_interrupted(latch: SignalLatch, result: RunResult, quiet: bool) -> None:
     if quiet or latch.signum is None:
         return
-    done = sum(1 for h in result.hosts.values() if h.error is None or h.error.cls != "interrupted")
-    click.echo(f"fleetaudit: run interrupted by {latch.name}: {done} of {len(result.hosts)} hosts "
-               "finished or partly collected; the others are listed as not audited", err=True)
+    cut = [h for h in result.hosts.values() if h.error is not None and h.error.cls == "interrupted"]
+    partly = sum(1 for h in cut if h.status == "partial")
+    click.echo(f"fleetaudit: run interrupted by {latch.name}: {len(result.hosts) - len(cut)} hosts "
+               f"finished, {partly} partly collected, {len(cut) - partly} not audited; "
+               "everything collected was written", err=True)
 
 
 def _default_report_name(inventory: str) -> str:
