@@ -106,13 +106,13 @@ def test_connection_dropped_mid_output_keeps_sections(server):
 
 
 def test_drip_is_bounded_by_the_deadline_and_what_arrived_is_kept(server):
-    opts = options(server, command_timeout=4.0)
+    opts = options(server, command_timeout=6.0)
     result, took = run([server.host("drip", "drip")], opts, 120)
     h = result.hosts["drip"]
     assert took < opts.command_timeout + SLACK
     assert h.error.cls == "command-timeout"
     # One byte a second: a few bytes, no complete clock line yet, so nothing to audit.
-    assert 1 <= h.bytes_received <= 10
+    assert 1 <= h.bytes_received <= 12
     assert h.status == "unreachable"
     assert f"{h.bytes_received} bytes" in h.error.message
 
