@@ -188,9 +188,16 @@ def _print_summary(console: Console, result: RunResult, written: list) -> None:
             console.print(f"{label}: {path}", highlight=False, markup=False)
 
 
+# Partial hosts whose collection was cut short (timeout, lost connection, output over
+# the cap): they used to be `unreachable` with no facts; keeping their facts must not
+# turn a "not audited" exit into a clean one.
+CUT_SHORT = ("command-timeout", "protocol")
+
+
 def exit_code(result: RunResult, fail_on: str = "high") -> int:
     """NOT_AUDITED beats FINDINGS: a gate must not pass a fleet it could not see."""
-    if result.failed_hosts:
+    if result.failed_hosts or any(h.status == "partial" and h.error is not None
+                                  and h.error.cls in CUT_SHORT for h in result.hosts.values()):
         return exitcodes.NOT_AUDITED
     if fail_on != "none":
         limit = SEVERITIES.index(fail_on)

@@ -68,6 +68,17 @@ def test_audit_turns_every_fault_into_a_classified_row(server, tmp_path):
     assert took < 5 + SLACK
 
 
+def test_host_cut_short_still_exits_not_audited():
+    """A timed-out host keeps its facts now (partial), but the run is still not clean."""
+    from fleetaudit.cli import exit_code
+    from fleetaudit.models import HostError, HostResult, RunResult
+    ok = HostResult(name="a")
+    cut = HostResult(name="b", status="partial", error=HostError("command-timeout", "t"))
+    sudo = HostResult(name="c", status="partial", error=HostError("sudo", "s"))
+    assert exit_code(RunResult(hosts={"a": ok, "c": sudo})) == exitcodes.CLEAN
+    assert exit_code(RunResult(hosts={"a": ok, "b": cut})) == exitcodes.NOT_AUDITED
+
+
 def _interrupted_run(server, tmp_path, command, sig, extra):
     """Two fast hosts finish, four stall in flight, two never start (-c 4); then `sig`."""
     hosts = {"fast-a": "ok", "fast-b": "ok"}
