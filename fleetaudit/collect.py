@@ -25,7 +25,7 @@ import asyncssh
 from .collectors import REGISTRY
 from .collectors.base import Collector, FileRef
 from .inventory.model import Host
-from .hostread import Budget, Capture, read_capped
+from .hostread import Budget, Capture, read_capped, within
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
 from .ssh import TRANSIENT, ConnectFailed, Connector, SSHOptions
@@ -341,9 +341,8 @@ class HostAuditor:
     async def _attempt(self, host: Host, flight: InFlight, budget: Budget) -> HostResult:
         flight.phase = "connect"
         try:
-            async with asyncio.timeout_at(budget.end):
-                conn = await self.connector.connect(host)
-        except TimeoutError:
+            conn = await within(budget.end, self.connector.connect(host))
+        except asyncio.TimeoutError:
             raise ConnectFailed(HostError(
                 "connect-timeout", f"host deadline of {budget.seconds:g}s reached while "
                 "connecting (TCP, SSH banner, login)"))
@@ -363,9 +362,9 @@ class HostAuditor:
         """create_process bounded: a server may accept the login and then never open the
         channel or never answer the exec request."""
         try:
-            async with asyncio.timeout_at(deadline):
-                return await conn.create_process("sh -s", encoding=None, stderr=asyncssh.DEVNULL)
-        except TimeoutError:
+            return await within(deadline, conn.create_process(
+                "sh -s", encoding=None, stderr=asyncssh.DEVNULL))
+        except asyncio.TimeoutError:
             limit = f"the host deadline of {budget.seconds:g}s" if by_host else \
                 f"{self.opts.command_timeout:g}s"
             raise ConnectFailed(HostError(
@@ -396,7 +395,7 @@ class HostAuditor:
             process.stdin.write(script.encode())
             process.stdin.write_eof()
             await read_capped(process.stdout, capture, deadline)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             cut, why = self._timeout(by_host, budget, "the collection script")
         except (asyncssh.Error, OSError) as exc:
             cut = HostError("protocol", "connection lost while collecting: "
@@ -491,7 +490,7 @@ class HostAuditor:
                 proc.close()
         except ConnectFailed as exc:
             problem = exc.error.message
-        except TimeoutError:
+        except asyncio.TimeoutError:
             problem = self._timeout(by_host, budget, "the file fetch")[0].message
         except (asyncssh.Error, OSError) as exc:
             problem = f"connection lost: {getattr(exc, 'reason', None) or exc}"
@@ -521,6 +520,8 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
     host_deadline = opts.host_deadline_s()
     outer = host_deadline + opts.post_exec_budget_s() + GRACE_S
 
+    stopping = False  # set before collect_fleet itself cancels the host tasks
+
     def finish(res: HostResult) -> None:
         results[res.name] = res
         if progress:
@@ -535,7 +536,7 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
                 res = flight.salvage(HostError(
                     "command-timeout", f"host deadline of {host_deadline:g}s passed"))
             except asyncio.CancelledError:
-                if asyncio.current_task().cancelling():
+                if stopping:
                     raise  # the run is stopping: collect_fleet salvages this host
                 # Cancelled from inside (e.g. a jump host connection shared with a host
                 # that was cut off): still a row, never a lost host.
@@ -559,6 +560,7 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
             if stopper is not None:
                 stopper.cancel()
             if not everything.done():
+                stopping = True
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(everything, return_exceptions=True)
