@@ -238,19 +238,21 @@ class InFlight:
     result: Optional[HostResult] = None  # set once the main exec was parsed
     fetching: Tuple[str, ...] = ()     # collectors whose file contents are being fetched
 
-    def salvage(self, error: HostError) -> HostResult:
-        """The best result from what arrived, for an audit stopped by `error`."""
+    def salvage(self, error: HostError, why: Optional[str] = None) -> HostResult:
+        """The best result from what arrived, for an audit stopped by `error` (`why`: the
+        short reason written into `incomplete`)."""
+        why = why or error.message
         if self.result is not None:
             res = self.result
             if self.phase == "fetch":
                 for name in self.fetching:
-                    res.incomplete.setdefault(name, f"file contents not fetched: {error.message}")
+                    res.incomplete.setdefault(name, f"file contents not fetched: {why}")
                 if res.status == "ok":
                     res.status = "partial"
             elif self.phase == "post_exec":
-                res.incomplete.setdefault("post_exec", error.message)
+                res.incomplete.setdefault("post_exec", why)
         elif self.capture is not None and self.capture.size:
-            res = result_from_capture(self, error, error.message)
+            res = result_from_capture(self, error, why)
         else:
             res = HostResult(name=self.host.name, address=self.host.address,
                              status="unreachable", error=error)
@@ -534,7 +536,8 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
                 res = await asyncio.wait_for(auditor.audit(host, flight), outer)
             except asyncio.TimeoutError:
                 res = flight.salvage(HostError(
-                    "command-timeout", f"host deadline of {host_deadline:g}s passed"))
+                    "command-timeout", f"host deadline of {host_deadline:g}s passed"),
+                    f"host deadline of {host_deadline:g}s passed")
             except asyncio.CancelledError:
                 if stopping:
                     raise  # the run is stopping: collect_fleet salvages this host
@@ -573,13 +576,16 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
         if h.name in results:
             continue
         if interrupted:
-            err = HostError("interrupted", f"run interrupted by {interrupted} before this host finished")
+            why = f"run interrupted by {interrupted}"
+            err = HostError("interrupted", f"{why} before this host finished")
         elif opts.run_timeout:
-            err = HostError("command-timeout", f"run deadline of {opts.run_timeout:g}s reached first")
+            why = f"run deadline of {opts.run_timeout:g}s reached"
+            err = HostError("command-timeout", f"{why} first")
         else:
+            why = "no result"
             err = HostError("protocol", "host audit ended without a result")
         flight = flights.get(h.name)
-        finish(flight.salvage(err) if flight is not None else
+        finish(flight.salvage(err, why) if flight is not None else
                HostResult(name=h.name, address=h.address, status="unreachable", error=err))
     ordered = {h.name: results[h.name] for h in hosts}
     finished = time.time()

@@ -221,6 +221,8 @@ def test_library_interrupt_returns_a_result_marked_interrupted(server, capfd):
     assert result.hosts["good"].status == "ok" and result.hosts["good"].error is None
     for name in ("stuck", "stuck-2"):
         assert (result.hosts[name].status, result.hosts[name].error.cls) == ("partial", "interrupted")
+        assert result.hosts[name].incomplete[ORDER[5]] == \
+            "no output: run interrupted by test before this section"
     waiting = result.hosts["waiting"]
     assert (waiting.status, waiting.error.message) == (
         "unreachable", "run interrupted by test before this host finished")
