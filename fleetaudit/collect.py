@@ -23,7 +23,7 @@ from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Sequence
 import asyncssh
 
 from .collectors import REGISTRY
-from .collectors.base import Collector, FileRef
+from .collectors.base import Collector, FileRef, Part, skipped_parts
 from .inventory.model import Host
 from .hostread import Budget, Capture, read_capped, within
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
@@ -149,28 +149,50 @@ class FileCatalog:
             fut.set_result(value is not None)
 
 
+def section_marks(text: str, nonce: str) -> List[str]:
+    """Collector section markers in the order they arrived (the _meta ones left out). A
+    section may come in pieces: the login user's part first, then root's."""
+    pattern = re.compile(r"(?:^|\n)@@" + re.escape(nonce) + r":S:([^\n]*)\n")
+    return [m.group(1) for m in pattern.finditer(text) if m.group(1) != "_meta"]
+
+
+def _pieces(c: Collector) -> int:
+    """Section markers a collector prints: one, plus one for a login-user part."""
+    return 2 if (getattr(c, "login_script", "") or "").strip() else 1
+
+
 def parse_sections(parsed: ParsedOutput, collectors: Sequence[Collector],
-                   part_cap: int, cut: Optional[str] = None) -> Tuple[dict, dict]:
+                   part_cap: int, cut: Optional[str] = None,
+                   marks: Optional[Sequence[str]] = None) -> Tuple[dict, dict]:
     """Run every collector's pure parser; a parser bug becomes an `incomplete` entry.
 
-    `cut` says why the output stopped before the end marker. The last section received
-    is then named too: nothing tells whether more of it was coming (fail closed).
+    `cut` says why the output stopped before the end marker; `marks` (section_marks)
+    tells which pieces of each section arrived. A section missing a piece is named, and
+    so is the last one received: nothing tells whether more of it was coming.
     """
     facts: dict = {}
     incomplete: dict = {}
     if cut is None and not parsed.complete:
         cut = "script output ended early"
-    last = next(reversed(parsed.sections), None) if cut else None
+    if marks is None:
+        marks = list(parsed.sections)
+    last = marks[-1] if cut and marks else None
     for c in collectors:
         section = parsed.sections.get(c.name)
+        pieces = _pieces(c)
         if section is None:
             incomplete[c.name] = f"no output: {cut} before this section" if cut else \
                 "no output (script cut off before this section)"
             section = {}
+        elif cut and marks.count(c.name) < pieces:
+            incomplete[c.name] = f"cut: {cut} before the rest of this section"
         elif c.name == last:
             incomplete[c.name] = f"cut: {cut} in or right after this section"
         elif any(p.truncated or len(p.out) >= part_cap for p in section.values()):
             incomplete[c.name] = "output truncated at the size cap"
+        elif skipped_parts(section):
+            incomplete[c.name] = "skipped: " + "; ".join(
+                f"{name} ({why})" for name, why in skipped_parts(section).items())[:500]
         try:
             facts[c.name] = c.parse(section)
         except Exception as exc:  # a parser must not take the host down with it
@@ -271,7 +293,8 @@ def result_from_capture(flight: InFlight, cut: Optional[HostError],
     host, capture = flight.host, flight.capture
     assert capture is not None
     result = HostResult(name=host.name, address=host.address, bytes_received=capture.size)
-    parsed = split_output(capture.data().decode("utf-8", "replace"), flight.nonce)
+    text = capture.data().decode("utf-8", "replace")
+    parsed = split_output(text, flight.nonce)
     if cut is not None and parsed.host_epoch is None and not parsed.sections and not parsed.meta:
         result.status = "unreachable"
         result.error = HostError(cut.cls, f"{cut.message} ({capture.size} bytes received, "
@@ -280,12 +303,13 @@ def result_from_capture(flight: InFlight, cut: Optional[HostError],
     why = cut_why if cut is not None else None
     if why is None and capture.overflow:
         why = f"output over the {_size(capture.cap)} cap"
-    facts, incomplete = parse_sections(parsed, flight.collectors, flight.part_cap, why)
+    marks = section_marks(text, flight.nonce)
+    facts, incomplete = parse_sections(parsed, flight.collectors, flight.part_cap, why, marks)
     facts.setdefault("time", {})["clock"] = clock_facts(parsed.host_epoch, flight.sent,
                                                         capture.first_at or time.time())
     result.facts = facts
     result.incomplete = incomplete
-    received = sum(1 for c in flight.collectors if c.name in parsed.sections)
+    received = sum(1 for c in flight.collectors if marks.count(c.name) >= _pieces(c))
     if cut is not None:
         result.status = "partial"
         result.error = HostError(cut.cls, f"{cut.message}; {received} of {len(flight.collectors)} "
@@ -301,10 +325,12 @@ def result_from_capture(flight: InFlight, cut: Optional[HostError],
     sudo_state = parsed.meta.get("sudo")
     if sudo_state is not None and sudo_state.out.strip() == "2":
         result.status = "partial"
+        said = (parsed.meta.get("become") or Part("", None)).out.strip().splitlines()
         result.error = HostError(
-            "sudo", f"`sudo -n` refused for user {host.user or '(login user)'}: root-only "
-            "facts (docker, firewall, credentials, logs) are missing; grant NOPASSWD for "
-            "read-only commands or log in as root")
+            "sudo", f"`sudo -n sh -s` refused for user {host.user or '(login user)'}"
+            + (f" ({said[-1][:200]})" if said else "") + ": root-only "
+            "facts (docker, firewall, credentials, logs) are missing; grant it NOPASSWD "
+            "sudo (the root part runs as one `sudo -n sh -s`, like Ansible's become) or log in as root")
     elif incomplete and result.status == "ok":
         result.status = "partial"
     return result
@@ -381,13 +407,14 @@ class HostAuditor:
         opts = self.opts
         flight.phase = "exec"
         flight.nonce = nonce = new_nonce()
-        script_opts = opts.script
-        if host.become != script_opts.become:
-            script_opts = ScriptOptions(**{**script_opts.__dict__, "become": bool(host.become)})
+        deadline, by_host = budget.phase(opts.command_timeout)
+        # The host keeps every part inside what this phase may spend (a deadline in the
+        # script), so it stops on its own before the controller cuts it off.
+        script_opts = ScriptOptions(**{**opts.script.__dict__, "become": bool(host.become),
+                                       "command_timeout_s": min(opts.command_timeout, budget.remaining())})
         flight.collectors = collectors = opts.all_collectors
         flight.part_cap = script_opts.part_cap_bytes
         script = build_script(collectors, nonce, script_opts)
-        deadline, by_host = budget.phase(opts.command_timeout)
         process = await self._start(conn, deadline, by_host, budget, "the collection script")
         capture = flight.capture = Capture(opts.max_output_bytes)
         flight.sent = time.time()

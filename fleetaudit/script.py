@@ -3,13 +3,25 @@
 Output framing (every marker is printed as "\n@@NONCE:KIND:VALUE\n"):
 
     @@N:T:<epoch.ns>        first line, host clock when the script started
-    @@N:S:<collector>       a collector's section begins
+    @@N:S:<collector>       a collector's section begins (login parts, then root parts:
+                            two pieces of one section, merged by split_output)
     @@N:P:<part>            a part begins
     @@N:RC:<status>         the part ended with this exit status
     @@N:E:                  end of the script (absent when the output was cut)
 
 The nonce is fresh per run so file contents that happen to look like markers (a
 daemon.json, a log line) cannot end a section early.
+
+Who runs what: the login shell runs the collectors' `login_script` parts (the session's
+own environment and PATH), then the body (every `script` fragment): itself, or, when the
+inventory asks for become and the login user is not root, through ONE `sudo -n sh -s`
+(as Ansible's become does per task; every sudo may cost a ~10 s hostname lookup on a
+host with a dead resolver). Meta part `sudo`: 0 not needed, 1 the body ran as root, 2
+sudo refused (the body then runs as the login user; meta part `become` has sudo's words).
+
+Time: with ScriptOptions.command_timeout_s the script fixes a deadline when it starts
+and cuts every part's timeout to fit; a part that cannot run any more, or a docker call
+after one timed out, prints "fa-skipped: REASON" and status RC_SKIPPED.
 
 Secrets are removed ON THE HOST: the whole body runs through a sed filter that
 replaces URL userinfo, JSON credential values and Authorization headers before a byte
@@ -23,7 +35,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .collectors.base import Collector, Part, Section
+from .collectors.base import RC_SKIPPED, SKIP_PREFIX, Collector, Part, Section
 
 MARK = "@@"
 
@@ -43,25 +55,45 @@ REDACT_SED = [
 
 @dataclass
 class ScriptOptions:
-    become: bool = False          # use sudo -n for root-only reads when not root
+    become: bool = False          # run the root part under ONE `sudo -n sh -s` when not root
     part_timeout_s: int = 15      # per command, via timeout(1) when the host has it
     part_cap_bytes: int = 256 * 1024
     total_cap_bytes: int = 4 * 1024 * 1024
     log_window_hours: int = 24
+    # The controller's --command-timeout: the script keeps every part's timeout inside it
+    # (minus a margin for the round trip) and reports parts past it as skipped. None: no
+    # deadline on the host.
+    command_timeout_s: Optional[float] = None
 
 
 def _sh_quote(value: str) -> str:
-    return "'" + value.replace("'", "'\"'\"'") + "'"
+    return "'" + value.replace("'", "'\\''") + "'"
 
 
 PREAMBLE = r"""
 PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LC_ALL=C; LANG=C; export PATH LC_ALL LANG
+FA_SKIP=-2
 fa_has() { command -v "$1" >/dev/null 2>&1; }
 fa_mark() { printf '\n@@%s:%s:%s\n' "$FA_N" "$1" "$2"; }
 fa_part() { fa_mark P "$1"; }
 fa_rc() { fa_mark RC "$1"; }
 fa_section() { fa_mark S "$1"; }
+# Whole seconds on a monotonic clock without a fork (/proc/uptime); date(1) otherwise.
+fa_now() {
+  FA_NOW=; { read -r FA_NOW FA_UPX </proc/uptime; } 2>/dev/null; FA_NOW=${FA_NOW%%.*}
+  case $FA_NOW in ''|*[!0-9]*) FA_NOW=$(date +%s 2>/dev/null) ;; esac
+  case $FA_NOW in ''|*[!0-9]*) FA_NOW=0 ;; esac
+}
+# FA_LEFT: the part timeout, shortened so that no part runs past the deadline FA_END.
+fa_left() {
+  FA_LEFT=$FA_T; [ -n "$FA_END" ] || return 0
+  fa_now; FA_LEFT=$((FA_END - FA_NOW)); [ "$FA_LEFT" -le "$FA_T" ] || FA_LEFT=$FA_T
+}
+fa_skipped() { printf 'fa-skipped: %s\n' "$1"; FA_RC=$FA_SKIP; }
+FA_LATE="deadline reached (command timeout)"
+# A section that starts after the deadline is skipped whole (its hand-written parts too).
+fa_in_time() { fa_left; [ "$FA_LEFT" -ge 1 ] && return 0; fa_part section; fa_skipped "$FA_LATE"; fa_rc "$FA_RC"; return 1; }
 # fa_exec CMD...: run with stdin closed, stderr merged, output capped; prints the
 # output and leaves the command's status in FA_RC. The status travels back on fd 3
 # because a pipeline's status is the last command's (head), not ours. The command
@@ -69,17 +101,14 @@ fa_section() { fa_mark S "$1"; }
 # and every part would wait for its one-second poll.
 fa_exec() {
   if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127; return; fi
-  if fa_has timeout; then set -- timeout "$FA_T" "$@"; fi
+  fa_left; if [ "$FA_LEFT" -lt 1 ]; then fa_skipped "$FA_LATE"; return; fi
+  if fa_has timeout; then set -- timeout "$FA_LEFT" "$@"; fi
   { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
 }
 fa_run() { fa_part "$1"; shift; fa_exec "$@"; fa_rc "$FA_RC"; }
-fa_root() {
-  fa_part "$1"; shift
-  if [ "$FA_UID" != 0 ] && [ "$FA_SUDO" = 1 ]; then
-    if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127; else fa_exec sudo -n "$@"; fi
-  else fa_exec "$@"; fi
-  fa_rc "$FA_RC"
-}
+# Root-only read. The whole body already runs as root when it can (one sudo for all of
+# it, see build_script), so this is fa_run under a name that says what the part needs.
+fa_root() { fa_run "$@"; }
 fa_cat() {
   fa_part "$1"
   if [ -e "$2" ]; then fa_exec cat "$2"; else FA_RC=2; fi
@@ -87,50 +116,102 @@ fa_cat() {
 }
 """
 
+assert f"FA_SKIP={RC_SKIPPED}\n" in PREAMBLE and f"'{SKIP_PREFIX}%s" in PREAMBLE
+
+# The login shell's part: its own parts (collectors' login_script: the session's
+# environment and PATH), then the body, as root through ONE `sudo -n sh -s` when the
+# inventory asked for become. Every sudo may cost a hostname lookup (~10 s with a dead
+# resolver), so there is exactly one. sudo exits 1 (refused: a password is needed, no
+# tty...) or 126/127 (no sh, no sudo) without running the body, which always exits 0;
+# the body then runs as the login user and meta part `sudo` says 2.
+TOP = r"""
+fa_top() {
+  fa_section _meta
+  fa_part uid; printf '%s' "$FA_UID"; fa_rc 0
+  FA_SUDO=0
+  fa_login
+  if [ "$FA_UID" != 0 ] && [ "$FA_BECOME" = 1 ]; then
+    fa_section _meta
+    fa_part become
+    if fa_has sudo; then
+      printf '%s\n' "$FA_SET" "FA_UID=$FA_UID FA_END=$FA_END FA_SUDO=1" "$FA_LIB" "fa_rc 0" "$FA_BODY" "exit 0" | sudo -n sh -s
+      FA_X=$?
+    else echo "sudo: not found"; FA_X=127; fi
+    case $FA_X in 1|126|127) fa_rc "$FA_X"; FA_SUDO=2 ;; *) return ;; esac
+  fi
+  eval "$FA_BODY"
+}
+"""
+
+
+def _deadline_budget(command_timeout_s: Optional[float]) -> Optional[int]:
+    """Seconds the host may spend: the command timeout minus a margin for the round trip
+    and the login (10%, at least 2 s), never below 1."""
+    if not command_timeout_s:
+        return None
+    margin = max(2.0, command_timeout_s / 10)
+    return max(1, int(command_timeout_s - margin))
+
 
 def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOptions) -> str:
-    """Assemble the composite POSIX sh script sent on the host's stdin."""
+    """Assemble the composite POSIX sh script sent on the host's stdin.
+
+    Three quoted strings travel in it: FA_SET (settings), FA_LIB (helper functions) and
+    FA_BODY (every collector's fragment). The login shell evals FA_SET and FA_LIB, runs
+    the login-user parts, then runs FA_BODY itself or pipes all three into one
+    `sudo -n sh -s`.
+    """
+    if not re.fullmatch(r"[0-9A-Za-z]+", nonce):
+        raise ValueError("nonce must be alphanumeric (it is used unquoted in the script)")
     collectors = list(collectors)
     libs: List[str] = []
     for c in collectors:
         for lib in c.shell_lib:
             if lib not in libs:
                 libs.append(lib)
-    body: List[str] = []
-    for c in collectors:
-        body.append(f"fa_section {c.name}")
-        body.append(c.script.strip("\n"))
-    sed_args = " ".join("-e " + _sh_quote(expr) for expr in REDACT_SED)
-    become_check = (
-        # One probe decides whether root-only reads go through sudo; a password prompt
-        # must never hang the run, hence -n.
-        'FA_SUDO=0\n'
-        'if [ "$FA_UID" != 0 ] && [ "$FA_BECOME" = 1 ]; then\n'
-        '  if sudo -n true </dev/null >/dev/null 2>&1; then FA_SUDO=1; else FA_SUDO=2; fi\n'
-        'fi\n'
-    )
-    return "\n".join([
+    settings = "\n".join([
         f"FA_N={nonce}",
         f"FA_T={int(opts.part_timeout_s)}",
         f"FA_CAP={int(opts.part_cap_bytes)}",
         f"FA_BECOME={1 if opts.become else 0}",
         f"FA_LOG_HOURS={int(opts.log_window_hours)}",
-        'FA_UID=$(id -u 2>/dev/null)',
         # Values one collector leaves for a later one (never inherited from the login env).
-        'FA_DOCKER_ROOT=',
-        PREAMBLE.strip("\n"),
-        *(lib.strip("\n") for lib in libs),
+        "FA_DOCKER_ROOT=",
+        "FA_DOCKER_HUNG=",
+    ])
+    lib = "\n".join([PREAMBLE.strip("\n"), *(x.strip("\n") for x in libs)])
+    body: List[str] = ["fa_main() {", "fa_section _meta",
+                       'fa_part sudo; printf "%s" "$FA_SUDO"; fa_rc 0']
+    for c in collectors:
+        body.append(f"fa_section {c.name}")
+        body.append("if fa_in_time; then :")
+        body.append(c.script.strip("\n"))
+        body.append("fi")
+    body += ["fa_mark E ''", "}", "fa_main </dev/null"]
+    login: List[str] = ["fa_login() {", ":"]
+    for c in collectors:
+        if c.login_script.strip():
+            login.append(f"fa_section {c.name}")
+            login.append(c.login_script.strip("\n"))
+    login.append("}")
+    budget = _deadline_budget(opts.command_timeout_s)
+    sed_args = " ".join("-e " + _sh_quote(expr) for expr in REDACT_SED)
+    return "\n".join([
+        f"FA_SET={_sh_quote(settings)}",
+        f"FA_LIB={_sh_quote(lib)}",
+        f"FA_BODY={_sh_quote(chr(10).join(body))}",
+        'eval "$FA_SET"; eval "$FA_LIB"',
         # The time mark goes first and unfiltered so it leaves the host immediately.
-        "printf '@@%s:T:%s\\n' \"$FA_N\" \"$(date +%s.%N 2>/dev/null || date +%s)\"",
-        become_check.strip("\n"),
-        "fa_main() {",
-        'fa_section _meta',
-        'fa_part uid; printf "%s" "$FA_UID"; fa_rc 0',
-        'fa_part sudo; printf "%s" "$FA_SUDO"; fa_rc 0',
-        "\n".join(body),
-        "fa_mark E ''",
-        "}",
-        f"fa_main </dev/null 2>&1 | sed -E {sed_args} | head -c {int(opts.total_cap_bytes)}",
+        # busybox date prints "%N" literally: whole seconds then.
+        "FA_X=$(date +%s.%N 2>/dev/null); case $FA_X in *[!0-9.]*|'') FA_X=$(date +%s) ;; esac",
+        "printf '@@%s:T:%s\\n' \"$FA_N\" \"$FA_X\"",
+        # The deadline is fixed when the script starts: sudo's own delays count against it.
+        (f"fa_now; FA_END=$((FA_NOW + {budget}))" if budget else "FA_END="),
+        'FA_UID=$(id -u 2>/dev/null)',
+        "case $FA_UID in ''|*[!0-9]*) FA_UID=unknown ;; esac",
+        "\n".join(login),
+        TOP.strip("\n"),
+        f"fa_top </dev/null 2>&1 | sed -E {sed_args} | head -c {int(opts.total_cap_bytes)}",
         "",
     ])
 
@@ -176,11 +257,11 @@ def split_output(text: str, nonce: str) -> ParsedOutput:
             except ValueError:
                 pass
         elif kind == "S":
-            section = {}
+            # A section may come in pieces (the login user's parts, then root's): merge.
             if value == "_meta":
-                result.meta = section
+                section = result.meta
             else:
-                result.sections[value] = section
+                section = result.sections.setdefault(value, {})
         elif kind == "P" and section is not None:
             part_name = value
         elif kind == "E":

@@ -8,7 +8,8 @@ unreachable hosts.
 
 PLANTED says, per host, how it differs from golden: `category` is the finding category
 (design.md's fixed list) an audit should report for it, `error_class` the expected
-unreachable/partial error class, `pull_error` a substring of the genuine error of
+unreachable/partial error class, `status` the expected host status when it is not the
+usual one (`ok`, or what `error_class` implies), `pull_error` a substring of the genuine error of
 `docker pull <fleet.images['app']>` on that host, and `prepulled` whether up() already
 ran that pull (HostSpec.pulls), so the genuine error is in the host's /var/log/docker.log
 (results: fleet.pull_results).
@@ -63,6 +64,19 @@ PLANTED: dict = {
                   "login_user": "deploy"},
     "sudo-pw": {"summary": "login user deploy; sudo needs a password (root-only facts unreadable)",
                 "category": None, "error_class": "sudo", "login_user": "deploy"},
+    "slow-sudo": {
+        "summary": "login user deploy with NOPASSWD sudo; resolver dead and the host's name only in DNS: "
+                   "every sudo waits ~12 s for its own hostname lookup",
+        "category": "dns", "login_user": "deploy",
+    },
+    "wedged": {
+        "summary": "dockerd SIGSTOPped after start: the docker CLI (and every pull) hangs",
+        "category": "daemon", "status": "partial",
+    },
+    "busybox": {
+        "summary": "busybox applets only: no docker, iptables, nft, journalctl, systemctl, sudo",
+        "category": "daemon",
+    },
     "refused": {"summary": "nothing listens on port 22", "error_class": "refused"},
     "blackhole": {"summary": "iptables INPUT DROP: connection times out", "error_class": "connect-timeout"},
     "silent": {"summary": "accepts TCP on 22, never sends a banner", "error_class": "banner-timeout"},
@@ -125,6 +139,10 @@ def demo_specs(fleet: Fleet) -> list:
           groups=["docker", "sudo"]),
         D("sudo-pw", users=["deploy"], sudo={"deploy": "password"}, login_user="deploy",
           groups=["docker", "sudo"]),
+        D("slow-sudo", users=["deploy"], sudo={"deploy": "nopasswd"}, login_user="deploy",
+          dead_resolver=True, groups=["docker", "sudo"]),
+        D("wedged", wedge="dockerd"),
+        HostSpec("busybox", kind="busybox", groups=["faults"]),
         HostSpec("refused", kind="refused", groups=["faults"]),
         HostSpec("blackhole", kind="blackhole", groups=["faults"]),
         HostSpec("silent", kind="silent", groups=["faults"]),

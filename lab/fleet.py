@@ -43,8 +43,9 @@ from . import pki
 # ---------------------------------------------------------------------------
 # constants
 
-KINDS = ("docker", "ssh", "refused", "blackhole", "silent", "wrongkey")
-SSHD_KINDS = ("docker", "ssh", "wrongkey")
+KINDS = ("docker", "ssh", "refused", "blackhole", "silent", "wrongkey", "busybox")
+SSHD_KINDS = ("docker", "ssh", "wrongkey", "busybox")
+WEDGE_TARGETS = ("dockerd", "containerd")
 LAB_NET = ipaddress.ip_network("10.213.0.0/16")
 SLOT_PREFIX = 20  # each fleet (slot) gets one /20 of LAB_NET: 16 fleets at once
 MAX_SLOTS = 16
@@ -94,7 +95,15 @@ class HostSpec:
 
     kind: "docker" (sshd + dockerd), "ssh" (sshd only), "refused" (nothing listening
     on 22), "blackhole" (iptables INPUT DROP), "silent" (accepts TCP, never sends a
-    banner), "wrongkey" (real sshd, known_hosts holds a different key).
+    banner), "wrongkey" (real sshd, known_hosts holds a different key), "busybox" (sshd
+    only; /usr/bin, /usr/sbin, /usr/local/bin, /usr/local/sbin hold nothing but busybox
+    applets: no docker, iptables, nft, journalctl, systemctl, sudo, bash; root's shell
+    is busybox sh, which runs its own applets (ip included) whatever PATH says).
+    dead_resolver: /etc/resolv.conf names an address where nothing answers and
+    /etc/hosts lacks the host's own name, so every lookup, sudo's lookup of its own
+    hostname included, waits for the resolver's timeout (~10 s per sudo).
+    wedge: "dockerd" or "containerd": SIGSTOP that daemon at the end of up() (after
+    `pulls`): the docker CLI then hangs, as with a wedged daemon.
     files: absolute path -> content, written into the host's overlay before daemons
     start. Paths must be under one of OVERLAY_DIRS.
     docker_env: environment of dockerd (started with `env -i` + these). None means:
@@ -121,6 +130,9 @@ class HostSpec:
     groups: list = field(default_factory=list)
     in_inventory: bool = True
     pulls: list = field(default_factory=list)  # images to `docker pull` at the end of up()
+    dead_resolver: bool = False
+    wedge: Optional[str] = None
+    session_env: dict = field(default_factory=dict)  # variables every SSH session gets (sshd SetEnv)
 
     def fingerprint_data(self) -> dict:
         d = dataclasses.asdict(self)
@@ -661,6 +673,16 @@ class Fleet:
                     raise LabError(f"host {s.name}: sudo user {u} is not in users")
             if s.login_user != "root" and s.login_user not in s.users:
                 raise LabError(f"host {s.name}: login_user {s.login_user} is not in users")
+            if s.wedge is not None and (s.wedge not in WEDGE_TARGETS or s.kind != "docker"
+                                        or not s.start_docker):
+                raise LabError(f"host {s.name}: wedge must be one of {WEDGE_TARGETS} on a docker host "
+                               "that starts dockerd")
+            for k, v in s.session_env.items():
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) or re.search(r'[\s"\\]', str(v)):
+                    raise LabError(f"host {s.name}: session_env {k!r}: a plain name and a value "
+                                   "without blanks, quotes or backslashes")
+            if s.kind == "busybox" and not shutil.which("busybox"):
+                raise LabError("busybox is not installed on this machine (apt-get install busybox-static)")
             if s.fill_data_root_pct is not None and not 0 < s.fill_data_root_pct < 100:
                 raise LabError(f"host {s.name}: fill_data_root_pct must be 1..99")
             _size_bytes(s.data_root_size)
@@ -778,6 +800,15 @@ class Fleet:
         if pulls:
             self._run_pulls(pulls, deadline)
             log(f"{len(pulls)} pulls done at {time.monotonic() - t_start:.1f}s")
+        for s in specs:
+            if s.wedge:
+                self._wedge(s.name, s.wedge)
+
+    def _wedge(self, name: str, target: str) -> None:
+        """SIGSTOP the host's dockerd or containerd: its socket still accepts, nothing answers."""
+        p = self.exec(name, f"pids=$(pidof {target}) && kill -STOP $pids && echo $pids", check=True)
+        self.state.setdefault("wedged", {})[name] = {"target": target, "pids": p.stdout.split()}
+        self._save()
 
     def _run_pulls(self, pulls, deadline):
         from concurrent.futures import ThreadPoolExecutor
@@ -854,13 +885,19 @@ class Fleet:
             passwd += f"{u}:x:{uid}:{uid}:lab user:/home/{u}:/bin/bash\n"
             shadow += f"{u}:{pw}:20000:0:99999:7:::\n"
             group += f"{u}:x:{uid}:\n"
-        if s.users:
+        if s.kind == "busybox":  # no bash there: root logs in to busybox sh
+            passwd = re.sub(r"^(root:[^\n]*:)[^:\n]*$", r"\1/bin/sh", passwd, count=1, flags=re.M)
+        if s.users or s.kind == "busybox":
             _write(up("/etc/passwd"), passwd, 0o644)
             _write(up("/etc/shadow"), shadow, 0o640, 0, base_files["shadow_gid"])
             _write(up("/etc/group"), group, 0o644)
         _write(up("/etc/hostname"), s.name + "\n")
-        _write(up("/etc/hosts"), f"127.0.0.1\tlocalhost\n{h.address}\t{s.name}.{DOMAIN} {s.name}\n")
-        _write(up("/etc/resolv.conf"), self.default_resolv_conf)
+        if s.dead_resolver:
+            _write(up("/etc/hosts"), "127.0.0.1\tlocalhost\n")
+            _write(up("/etc/resolv.conf"), f"search {DOMAIN}\nnameserver {self.dead_address}\n")
+        else:
+            _write(up("/etc/hosts"), f"127.0.0.1\tlocalhost\n{h.address}\t{s.name}.{DOMAIN} {s.name}\n")
+            _write(up("/etc/resolv.conf"), self.default_resolv_conf)
         _write(up("/root/.ssh/authorized_keys"), client_pub, 0o600)
         # a plain Debian root .bashrc: hosts should not run this machine's pyenv init
         _write(up("/root/.bashrc"), _DEBIAN_ROOT_BASHRC)
@@ -897,7 +934,7 @@ class Fleet:
         priv, pub = pki.ed25519_keypair(f"root@{s.name}")
         _write(d / "ssh_host_ed25519_key", priv, 0o600)
         _write(d / "ssh_host_ed25519_key.pub", pub + "\n")
-        setenv = ["SHLVL=1"]
+        setenv = ["SHLVL=1"] + [f"{k}={v}" for k, v in s.session_env.items()]
         if s.clock_offset:
             setenv += [f"LD_PRELOAD={FAKETIME_LIB}", f"FAKETIME={s.clock_offset}", "DONT_FAKE_MONOTONIC=1"]
         sshd_config = f"""# lab host {s.name}: generated by lab.fleet
@@ -965,11 +1002,32 @@ Subsystem sftp /usr/lib/openssh/sftp-server
             f"echo {q(s.name)} > /proc/sys/kernel/hostname",
             f"ip -batch {d}/net.batch",
         ] + [ln for ln in net_setup if ln.startswith("iptables ")] + extra
-        lines.append(f"exec /usr/sbin/sshd -D -f {d}/sshd_config -E {d}/sshd.log")
+        sshd = "/usr/sbin/sshd"
+        if s.kind == "busybox":
+            sshd = self._busybox_bin_dirs(d)
+            lines.append(f"mount -a -T {d}/fstab-busybox")
+        lines.append(f"exec {sshd} -D -f {d}/sshd_config -E {d}/sshd.log")
         _write(d / "start.sh", "\n".join(lines) + "\n", 0o755)
         if s.kind == "wrongkey":
             _p, pub = pki.ed25519_keypair(f"not-{s.name}")
         return " ".join(pub.split()[:2])
+
+    def _busybox_bin_dirs(self, d: Path) -> str:
+        """A directory of busybox applet links bind-mounted over every bin dir (one
+        `mount -a` in start.sh), and a copy of sshd outside them: sshd re-execs itself by
+        its absolute path for every connection. Returns that sshd path."""
+        bb = d / "busybox-bin"
+        bb.mkdir()
+        shutil.copy2(shutil.which("busybox"), bb / "busybox")
+        applets = _run([str(bb / "busybox"), "--list"]).stdout.split()
+        for a in applets:
+            if a != "busybox" and re.fullmatch(r"[A-Za-z0-9_.+-]+", a):
+                os.symlink("busybox", bb / a)
+        shutil.copy2("/usr/sbin/sshd", d / "sshd")
+        targets = [t for t in ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
+                   if os.path.isdir(t)]
+        _write(d / "fstab-busybox", "".join(f"{bb} {t} none bind 0 0\n" for t in targets))
+        return str(d / "sshd")
 
     def _sudo_hash(self) -> str:
         hsh = pki.sha512_crypt(self.state["secrets"]["sudo_password"])

@@ -37,7 +37,10 @@ import asyncssh
 
 FLOOD_BYTES = 1 << 30
 FETCH_BYTES = 48 << 20
-_NONCE = re.compile(rb"^FA_N=([0-9a-f]+)$", re.M)
+_NONCE = re.compile(rb"FA_N=([0-9a-f]+)$", re.M)
+# The script's own deadline (when it has one): replayed output must not depend on it,
+# so the server runs the script with a generous one and caches that.
+_DEADLINE = re.compile(rb"FA_END=\$\(\(FA_NOW \+ \d+\)\)")
 _PLACEHOLDER = b"NONCEPLACEHOLDER"
 
 
@@ -53,6 +56,7 @@ class Genuine:
         if not m:
             return None
         nonce = m.group(1)
+        script = _DEADLINE.sub(b"FA_END=$((FA_NOW + 600))", script)
         key = script.replace(nonce, _PLACEHOLDER)
         async with self._lock:
             if key not in self._cache:
@@ -69,9 +73,12 @@ class Genuine:
 
 
 def section_starts(out: bytes, nonce: bytes) -> list:
-    """Offsets of every collector section marker (the _meta section excluded)."""
-    starts = [m.start() for m in re.finditer(rb"\n@@" + nonce + rb":S:", out)]
-    return starts[1:]
+    """Offsets of the collector section markers of the script's main body: those after
+    the last _meta marker (login-user parts, when the script has them, come before)."""
+    marks = list(re.finditer(rb"\n@@" + nonce + rb":S:([^\n]*)\n", out))
+    metas = [i for i, m in enumerate(marks) if m.group(1) == b"_meta"]
+    body = marks[metas[-1] + 1:] if metas else marks
+    return [m.start() for m in body]
 
 
 class Session:

@@ -1,6 +1,8 @@
-"""Real OpenSSH: a host whose `timedatectl` hangs runs the script past --command-timeout. What it
-sent before is kept (partial, sections named), and a healthy host in the same run is
-unaffected. A two-host lab fleet (kind=ssh: no dockerd), torn down after."""
+"""Real OpenSSH: a host whose `timedatectl` hangs would run the script past
+--command-timeout. Whoever stops it (the script's own deadline, or the controller's),
+everything it sent before is kept (partial, the rest named), within the deadline, and a
+healthy host in the same run is unaffected. A two-host lab fleet (kind=ssh: no
+dockerd), torn down after."""
 from __future__ import annotations
 
 import json
@@ -50,17 +52,24 @@ def test_script_cut_by_the_command_timeout_keeps_sections_over_real_sshd(fleet, 
     ok, hang = snap["hosts"]["cut-ok"], snap["hosts"]["cut-hang"]
     assert ok["status"] in ("ok", "partial") and ok["error"] is None or ok["error"]["class"] == "sudo"
     assert ok["facts"]["network"]["interfaces"]
-    assert (hang["status"], hang["error"]["class"]) == ("partial", "command-timeout"), hang["error"]
+    assert hang["status"] == "partial"
     assert hang["facts"]["system"]["hostname"] == "cut-hang"
-    # The host-side redaction filter (sed) writes in blocks, so the cut lands at or
-    # before the section that hangs: one section named "cut", every later one "no
-    # output", every earlier one kept whole.
     inc = hang["incomplete"]
-    cut = [name for name in ORDER if inc.get(name, "").startswith("cut")]
-    assert len(cut) == 1 and ORDER.index(cut[0]) <= ORDER.index("time"), inc
-    at = ORDER.index(cut[0])
+    if hang["error"] is None:
+        # The script's own deadline (inside --command-timeout) skipped the hanging part
+        # and everything after it: the host stopped itself, all it printed arrived.
+        at = ORDER.index("time")
+        assert all(inc[name].startswith("skipped") for name in ORDER[at:]), inc
+    else:
+        # The controller cut the host off. The host-side redaction filter (sed) writes in
+        # blocks, so the cut lands at or before the hanging section: one section named
+        # "cut", every later one "no output", every earlier one kept whole.
+        assert hang["error"]["class"] == "command-timeout"
+        cut = [name for name in ORDER if inc.get(name, "").startswith("cut")]
+        assert len(cut) == 1 and ORDER.index(cut[0]) <= ORDER.index("time"), inc
+        at = ORDER.index(cut[0])
+        assert all(inc[name].startswith("no output: timed out after 6s") for name in ORDER[at + 1:])
+        assert f"{at + 1} of {len(ORDER)} sections received" in hang["error"]["message"]
     assert sorted(inc) == sorted(ORDER[at:])
-    assert all(inc[name].startswith("no output: timed out after 6s") for name in ORDER[at + 1:])
-    assert f"{at + 1} of {len(ORDER)} sections received" in hang["error"]["message"]
     assert proc.returncode in (1, 0), proc.stderr   # every host audited (partial counts)
     assert took < 6 + 30

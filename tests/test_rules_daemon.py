@@ -112,7 +112,7 @@ def test_proxies_key_on_docker_20_is_unknown():
 
 @pytest.mark.parametrize("case,severity,needle", [
     ("lab-bad-json-daemon-down", "critical", "Cannot connect to the Docker daemon"),
-    ("daemon-timeout", "high", "timed out"),
+    ("daemon-timeout", "critical", "timed out"),  # a hung engine: every pull hangs too
     ("lab-api-too-new", "high", "client version 1.50 is too new"),
     ("lab-sudo-pw-no-become", "info", "permission denied"),
 ])

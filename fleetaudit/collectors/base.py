@@ -6,11 +6,20 @@ preamble defines:
 
     fa_run NAME CMD [ARGS...]      run CMD (stdin /dev/null, stderr merged, time- and
                                    size-capped); part NAME gets its output and rc.
-    fa_root NAME CMD [ARGS...]     same, through `sudo -n` when the login user is not root
-                                   and the inventory asked for become.
+    fa_root NAME CMD [ARGS...]     same, for reads that need root: the whole fragment runs
+                                   as root (one `sudo -n sh -s` for the body when the
+                                   inventory asks for become), or as the login user when
+                                   sudo was refused.
+    fa_docker NAME CMD [ARGS...]   a call that talks to the docker daemon: skipped (and
+                                   reported so) once an earlier one timed out.
     fa_cat NAME PATH               the file's content (rc 0), or rc 2 when it is missing.
     fa_part NAME / fa_rc RC        open a part / close it, for hand-written fragments.
     fa_has CMD                     is CMD on PATH?
+
+`script` runs as root; `login_script` (optional) runs first, as the login user, for
+parts that are about the login session itself (its environment, its PATH).
+A part that could not run (the script's deadline, a hung docker CLI) has rc RC_SKIPPED
+and one line "fa-skipped: REASON".
 
 A missing tool shows as rc 127 with the shell's "not found" text; parsers turn that
 into a fact ("iptables not installed"), never into an error of the host.
@@ -24,6 +33,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 RC_MISSING = 127
 RC_NO_FILE = 2
 RC_TIMEOUT = 124
+# Exit statuses of a command killed by timeout(1): GNU's own, busybox's (TERM), KILL.
+RC_TIMED_OUT = (124, 143, 137)
+# The part did not run (see fleetaudit.script.RC_SKIPPED); never a real exit status.
+RC_SKIPPED = -2
+SKIP_PREFIX = "fa-skipped: "
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,14 @@ class Part:
     @property
     def missing(self) -> bool:
         return self.rc == RC_MISSING
+
+    @property
+    def skipped(self) -> Optional[str]:
+        """Why the part did not run ("deadline reached ..."), or None when it ran."""
+        if self.rc != RC_SKIPPED:
+            return None
+        line = self.out.strip().splitlines()[0] if self.out.strip() else ""
+        return line[len(SKIP_PREFIX):][:200] if line.startswith(SKIP_PREFIX) else "skipped"
 
     def to_json(self) -> dict:
         data: Dict[str, Any] = {"out": self.out, "rc": self.rc}
@@ -86,3 +108,11 @@ class Collector:
     # Shell function definitions the fragment calls; shared by several collectors, so
     # the composite script defines each once (bytes sent per host).
     shell_lib: Tuple[str, ...] = ()
+    # Parts run as the login user before the (root) script: the login session's own
+    # environment and PATH. Same section; keep it small and independent of `script`.
+    login_script: str = ""
+
+
+def skipped_parts(section: Section) -> Dict[str, str]:
+    """{part: why it did not run} for the parts the host reported as skipped."""
+    return {name: p.skipped for name, p in section.items() if p.skipped}

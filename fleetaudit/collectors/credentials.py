@@ -123,7 +123,10 @@ SCRIPT = (
     f"fa_cr_awk='{REDUCE_AWK.strip()}'\n"
     f"fa_root configs sh -c '{SCAN_SH.strip()}' sh \"$fa_cr_passwd\" \"$fa_cr_root\" "
     f"\"$fa_cr_awk\" {MAX_CONFIG_BYTES}\n"
-    # Helpers the CLI could exec (login PATH plus the preamble's sbin/bin additions).
+)
+# Helpers the login user's CLI could exec (login PATH plus the preamble's sbin/bin
+# additions): before sudo, which replaces PATH with its secure_path.
+LOGIN_SCRIPT = (
     "fa_part helpers\n"
     "( IFS=:; for fa_cr_d in $PATH; do for fa_cr_f in \"$fa_cr_d\"/docker-credential-*; do\n"
     "  [ -x \"$fa_cr_f\" ] && printf '%s\\n' \"${fa_cr_f##*/}\"; done; done ) | sort -u\n"
@@ -290,4 +293,5 @@ def parse(section: Section) -> dict:
     }
 
 
-COLLECTOR = Collector(name="credentials", script=SCRIPT, parse=parse, doc=__doc__ or "")
+COLLECTOR = Collector(name="credentials", script=SCRIPT, parse=parse, doc=__doc__ or "",
+                      login_script=LOGIN_SCRIPT)

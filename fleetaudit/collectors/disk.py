@@ -22,7 +22,8 @@ import json
 import re
 from typing import Any, Dict, List, Optional
 
-from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
+from .base import RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part
+from .docker import DOCKER_CLI_SH
 
 DEFAULT_ROOT = "/var/lib/docker"
 
@@ -37,8 +38,9 @@ if [ -n "$FA_DOCKER_ROOT" ]; then
   fa_part docker_root; printf '%s\n' "$FA_DOCKER_ROOT"; fa_rc 0
   FA_DR=$FA_DOCKER_ROOT
 else
-  FA_DR=$(fa_root docker_root docker info --format '{{.DockerRootDir}}')
+  FA_DR=$(fa_docker docker_root docker info --format '{{.DockerRootDir}}')
   printf '%s\n' "$FA_DR"
+  FA_RC=${FA_DR##*"@@$FA_N:RC:"}; fa_docker_rc
   FA_DR=$(printf '%s\n' "$FA_DR" | sed -n '/^\//{p;q;}')
 fi
 [ -n "$FA_DR" ] || FA_DR=/var/lib/docker
@@ -48,7 +50,7 @@ for FA_DP in data root; do
   if [ "$FA_RC" != 0 ]; then fa_run "dfk_$FA_DP" df -P -k "$FA_DD"; fi
   fa_run "dfi_$FA_DP" df -P -i "$FA_DD"
 done
-fa_root docker_df docker system df --format '{{json .}}'
+fa_docker docker_df docker system df --format '{{json .}}'
 """
 
 _ROW = re.compile(
@@ -74,9 +76,13 @@ def _error(p: Part) -> Optional[str]:
         return None
     if p.rc is None:
         return "no output" if not p.out else "output cut off"
-    if p.rc == RC_TIMEOUT:
+    if p.skipped:
+        return f"skipped: {p.skipped}"
+    if p.rc in RC_TIMED_OUT:
         return "timed out"
-    text = next((ln.strip() for ln in p.out.splitlines() if ln.strip()), "")
+    # busybox df prints its header before the error ("df: PATH: can't find mount point")
+    text = next((ln.strip() for ln in p.out.splitlines()
+                 if ln.strip() and not ln.startswith("Filesystem ")), "")
     return text[:300] or f"exit status {p.rc}"
 
 
@@ -188,4 +194,4 @@ def parse(section: Section) -> dict:
     return facts
 
 
-COLLECTOR = Collector(name="disk", script=SCRIPT, parse=parse, doc=__doc__)
+COLLECTOR = Collector(name="disk", script=SCRIPT, parse=parse, doc=__doc__, shell_lib=(DOCKER_CLI_SH,))

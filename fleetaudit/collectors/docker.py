@@ -11,7 +11,12 @@ Facts:
   (e.g. "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the
   docker daemon running?")
 - error_kind: "not-installed"|"daemon-down"|"permission-denied"|"api-version"|"timeout"|
-  "other"|null
+  "skipped"|"other"|null
+- responding: bool|null — true: the daemon answered the CLI in time; false: a docker
+  call timed out (a wedged daemon: the CLI waits for it, and so does every pull; later
+  calls were skipped); null: nothing says (not installed, not running, not asked)
+- skipped: {part: reason} — docker calls that did not run ("docker CLI timed out
+  earlier", "deadline reached (command timeout)")
 - cli_warnings: [str] — "WARNING: ..." lines of the CLI (a broken ~/.docker/config.json)
 - info: {storage_driver, docker_root_dir, architecture, os_type, operating_system,
   kernel_version, cgroup_driver, cgroup_version, registry_mirrors: [in daemon order],
@@ -30,7 +35,7 @@ import json
 import re
 from typing import Any, Dict, List, Optional
 
-from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
+from .base import RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part, skipped_parts
 
 # POSIX sh: print the pids of dockerd processes that belong to this host, i.e. share our
 # mount namespace (a DinD daemon in a container, or another test-fleet host sharing the
@@ -96,16 +101,27 @@ INFO_FIELDS = [
 ]
 INFO_TEMPLATE = "{" + ",".join(f'"{k}":{{{{json .{g}}}}}' for k, g in INFO_FIELDS) + "}"
 
+# POSIX sh: calls that talk to the docker daemon. A wedged dockerd makes every one of
+# them wait for its whole timeout; after the first times out the rest are skipped.
+# Subshell callers ($(fa_docker ...)) set FA_RC from the RC marker, then fa_docker_rc.
+DOCKER_CLI_SH = r"""
+fa_docker_rc() { case $FA_RC in 124|137|143) FA_DOCKER_HUNG=1 ;; esac; }
+fa_docker() {
+  if [ -n "$FA_DOCKER_HUNG" ]; then fa_part "$1"; fa_skipped "docker CLI timed out earlier"; fa_rc "$FA_RC"; return; fi
+  fa_run "$@"; fa_docker_rc
+}
+"""
+
 SCRIPT = r"""
-fa_root version docker version --format '{{json .}}'
+fa_docker version docker version --format '{{json .}}'
 FA_DV=$FA_RC
 if [ "$FA_DV" != 127 ]; then
   # Captured, re-emitted byte for byte, and its status read back from the RC marker,
   # so the disk collector can take DockerRootDir from it instead of running a second
   # `docker info` (each docker CLI call costs the host ~15 ms CPU plus the daemon's work).
-  FA_DI=$(fa_root info docker info --format '""" + INFO_TEMPLATE + r"""')
+  FA_DI=$(fa_docker info docker info --format '""" + INFO_TEMPLATE + r"""')
   printf '%s\n' "$FA_DI"
-  FA_RC=${FA_DI##*"@@$FA_N:RC:"}
+  FA_RC=${FA_DI##*"@@$FA_N:RC:"}; fa_docker_rc
   if [ "$FA_RC" = 0 ]; then
     FA_X=${FA_DI#*'"DockerRootDir":"'}
     if [ "$FA_X" != "$FA_DI" ]; then
@@ -115,7 +131,7 @@ if [ "$FA_DV" != 127 ]; then
   fi
   FA_DI=
   # The daemon answered but the CLI could not format: an old CLI. Plain text then.
-  if [ "$FA_RC" != 0 ] && [ "$FA_DV" = 0 ]; then fa_root info_text docker info; fi
+  if [ "$FA_RC" != 0 ] && [ "$FA_DV" = 0 ]; then fa_docker info_text docker info; fi
 fi
 fa_part dockerd_path; command -v dockerd; fa_rc $?
 if fa_has dockerd; then fa_run dockerd_version dockerd --version; fi
@@ -123,6 +139,8 @@ fa_part dockerd_pids; if [ -d /proc/self ]; then fa_dockerd_pids; fa_rc 0; else 
 """
 
 _MAX_TEXT = 500
+# Parts that are docker CLI calls (talk to the daemon).
+_CLI_PARTS = ("version", "info", "info_text")
 
 
 def _json_line(p: Part) -> Optional[dict]:
@@ -193,7 +211,7 @@ def _str_list(value: Any) -> List[str]:
 def error_kind(text: Optional[str], rc: Optional[int]) -> Optional[str]:
     if rc == RC_MISSING:
         return "not-installed"
-    if rc == RC_TIMEOUT:
+    if rc in RC_TIMED_OUT:
         return "timeout"
     if not text:
         return None
@@ -386,7 +404,7 @@ def parse(section: Section) -> dict:
     warnings = sorted({ln for ln in others if ln.startswith("WARNING:")})
     errors = [ln for ln in others if not ln.startswith("WARNING:")]
     installed: Optional[bool] = None
-    if ver_p.rc is not None or ver_p.out:
+    if (ver_p.rc is not None or ver_p.out) and not ver_p.skipped:
         installed = ver_p.rc != RC_MISSING
     server = _server(doc)
     client = _client(doc)
@@ -401,7 +419,7 @@ def parse(section: Section) -> dict:
             error = "docker: not found"
         elif errors:
             error = "\n".join(errors)[:_MAX_TEXT]
-        elif ver_p.rc == RC_TIMEOUT:
+        elif ver_p.rc in RC_TIMED_OUT:
             error = "docker version timed out"
     info = None
     info_source = None
@@ -414,13 +432,20 @@ def parse(section: Section) -> dict:
         text_info = info_from_text(text_p.out)
         if text_info["server_version"] or text_info["storage_driver"]:
             info, info_source = text_info, "text"
+    skipped = skipped_parts({k: p for k, p in section.items() if k in _CLI_PARTS})
+    if ver_p.skipped:
+        error = f"docker version skipped: {ver_p.skipped}"
+    timed_out = any(part(section, k).rc in RC_TIMED_OUT for k in _CLI_PARTS)
+    responding = False if timed_out else (True if daemon_up else None)
     return {
         "installed": installed,
         "client": client,
         "server": server,
         "daemon_up": daemon_up,
         "error": error,
-        "error_kind": error_kind(error, ver_p.rc) if error else None,
+        "error_kind": ("skipped" if ver_p.skipped else error_kind(error, ver_p.rc)) if error else None,
+        "responding": responding,
+        "skipped": skipped,
         "cli_warnings": warnings,
         "info": info,
         "info_source": info_source,
@@ -430,5 +455,5 @@ def parse(section: Section) -> dict:
 
 COLLECTOR = Collector(
     name="docker", script=SCRIPT, parse=parse, doc=__doc__ or "",
-    shell_lib=(DOCKERD_PIDS_SH,),
+    shell_lib=(DOCKERD_PIDS_SH, DOCKER_CLI_SH),
 )

@@ -97,10 +97,15 @@ done"""
 _UNIT_ARGS = " ".join("-e " + _q(e) for e in UNIT_SEL)
 _MANAGER_ARGS = " ".join("-e " + _q(e) for e in MANAGER_SEL)
 
-SCRIPT = f"""
+# Filters shared by the login part and the root part: in the script's library, which
+# both shells load, so they travel once.
+FILTERS_SH = f"""
 FA_PX_SEL={_q(SEL)}
-FA_PX_LOOSE={_q(SEL_LOOSE)}
 FA_PX_MASK={_q(MASK)}
+"""
+
+SCRIPT = f"""
+FA_PX_LOOSE={_q(SEL_LOOSE)}
 FA_PX_READ={_q(READ)}
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c 65536)
@@ -127,6 +132,11 @@ fa_root environ sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
 fa_root daemon_json sh -c 'if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then head -c 65536 "$1"; fi; fi' sh "$FA_CFG"
 fa_run environment sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" /etc/environment
 fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" "$FA_PX_MASK" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc
+"""
+
+# The SSH session's own environment: the login user's, so it runs before sudo (sudo
+# resets the environment).
+LOGIN_SCRIPT = """
 fa_part session; env | sed -n -E "$FA_PX_SEL" | sed -E "$FA_PX_MASK" | head -c 16384; fa_rc 0
 """
 
@@ -503,5 +513,5 @@ def _set_all(env: Env, source: str) -> Sourced:
 
 COLLECTOR = Collector(
     name="proxy", script=SCRIPT, parse=parse, doc=__doc__ or "",
-    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH),
+    shell_lib=(DOCKERD_PIDS_SH, DOCKER_UNITS_SH, FILTERS_SH), login_script=LOGIN_SCRIPT,
 )

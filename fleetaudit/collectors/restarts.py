@@ -24,7 +24,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-from .base import RC_MISSING, RC_TIMEOUT, Collector, Section, part
+from .base import RC_MISSING, RC_TIMED_OUT, Collector, Section, part
+from .docker import DOCKER_CLI_SH
 
 MAX_CONTAINERS = 500
 LOOP_THRESHOLD = 3
@@ -45,7 +46,7 @@ CONTAINERS_SH = (
 )
 
 SCRIPT = f"""
-fa_root containers sh -c '{CONTAINERS_SH}' sh {MAX_CONTAINERS}
+fa_docker containers sh -c '{CONTAINERS_SH}' sh {MAX_CONTAINERS}
 fa_run units systemctl show -p Id -p LoadState -p ActiveState -p SubState -p Result -p NRestarts {" ".join(UNITS)}
 """
 assert "'" not in CONTAINERS_SH
@@ -111,7 +112,9 @@ def _containers(section: Section) -> Dict[str, Any]:
         facts["daemon_up"] = True
         facts["containers_total"] = int(total.group(1))
         facts["capped"] = facts["containers_total"] > MAX_CONTAINERS
-    elif p.rc == RC_TIMEOUT:
+    elif p.skipped:
+        facts["error"] = f"skipped: {p.skipped}"
+    elif p.rc in RC_TIMED_OUT:
         facts["error"] = "docker ps timed out"
     elif p.rc is None:
         facts["error"] = "output cut off"
@@ -175,4 +178,5 @@ def parse(section: Section) -> dict:
     return facts
 
 
-COLLECTOR = Collector(name="restarts", script=SCRIPT, parse=parse, doc=__doc__ or "")
+COLLECTOR = Collector(name="restarts", script=SCRIPT, parse=parse, doc=__doc__ or "",
+                      shell_lib=(DOCKER_CLI_SH,))

@@ -243,6 +243,9 @@ def engine_down(ctx: HostContext) -> Iterator[Hit]:
                                "unset DOCKER_API_VERSION (the CLI negotiates), or install a CLI the engine supports",
                                "docker version"])
         return
+    if kind == "timeout":
+        yield _engine_hung(ctx, evidence, running)
+        return
     if running is not None:
         evidence.append(ev("docker.dockerd.running", running, True,
                            note="a dockerd process runs: the CLI talks to another socket (DOCKER_HOST, context)"
@@ -259,6 +262,27 @@ def engine_down(ctx: HostContext) -> Iterator[Hit]:
     severity = "high" if kind == "timeout" else "critical"
     title = "Docker engine does not answer" + (" (timed out)" if kind == "timeout" else "")
     yield Hit(evidence=evidence, severity=severity, title=title, remediation=fixes)
+
+
+def _engine_hung(ctx: HostContext, evidence: list, running: Any) -> Hit:
+    """The CLI connected and then waited: dockerd (or the containerd under it) is wedged.
+    Pulls wait the same way, so this explains pulls that hang rather than fail."""
+    evidence = evidence + [ev("docker.responding", dig(ctx.facts, "docker.responding"), True)]
+    if running is not None:
+        evidence.append(ev("docker.dockerd.running", running, True))
+    skipped = dig(ctx.facts, "docker.skipped") or {}
+    if skipped:
+        evidence.append(ev("docker.skipped", sorted(skipped), note="not asked: the CLI would have hung too"))
+    return Hit(
+        evidence=evidence, severity="critical",
+        title="Docker engine hangs: the docker CLI timed out waiting for it"
+        + (" (dockerd is running)" if running else ""),
+        remediation=[
+            "ps -o pid,stat,etime,cmd -C dockerd,containerd   # state T (stopped) or D (stuck in I/O)",
+            "sudo kill -USR1 $(pidof dockerd)   # goroutine dump into the daemon log: where it is stuck",
+            daemon_log_command(ctx.family),
+            "sudo rc-service docker restart" if ctx.family == "alpine" else "sudo systemctl restart docker",
+        ])
 
 
 def _config_cause(ctx: HostContext) -> List[str]:

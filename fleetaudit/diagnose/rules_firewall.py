@@ -360,8 +360,8 @@ def firewall_shape(facts: Any) -> Any:
     ipt, nft = fw.get("iptables") or {}, fw.get("nft") or {}
     if not isinstance(ipt, dict) or not isinstance(nft, dict):
         return MISSING
-    if ipt.get("installed") is None and nft.get("installed") is None:
-        return MISSING
+    if not ipt.get("installed") and not nft.get("installed"):
+        return MISSING  # no tool to list the kernel's rules with: unknown, not "none"
     for tool in (ipt, nft):
         if tool.get("installed") and (tool.get("error") or tool.get("permission_denied") or tool.get("truncated")):
             return MISSING
