@@ -750,6 +750,9 @@ def run_gate(hosts, collect_opts: CollectOptions, gate_opts: GateOptions,
     pulls: Dict[str, Dict[str, PullOutcome]] = {}
     if gate_opts.pull:
         collect_opts.post_exec = make_pull_hook(refs, gate_opts.pull_timeout, pulls)
+        # The hook bounds itself (pull_timeout per image + 30 s); the collector's own
+        # bound for post_exec sits just above it.
+        collect_opts.post_exec_timeout = gate_opts.pull_timeout * len(refs) + 60
         # the pull runs after the collection script on the same connection
     started = time.time()
     result = collect_fn(hosts, collect_opts, progress) if progress else collect_fn(hosts, collect_opts)
