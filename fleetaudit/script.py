@@ -11,9 +11,10 @@ Output framing (every marker is printed as "\n@@NONCE:KIND:VALUE\n"):
 The nonce is fresh per run so file contents that happen to look like markers (a
 daemon.json, a log line) cannot end a section early.
 
-Secrets are removed ON THE HOST: the whole body runs through a sed filter that
-replaces URL userinfo, JSON credential values and Authorization headers before a byte
-leaves the host. The body reads stdin from /dev/null because the script itself arrives
+Secrets are removed ON THE HOST (fleetaudit.redaction): every part's output runs
+through the sed filter `fa_redact` BEFORE its size cap (a cap must never cut a secret
+in half where the filter can no longer recognise it), and the whole body runs through
+it once more, for hand-written parts. The filter is idempotent. The body reads stdin from /dev/null because the script itself arrives
 on sh's stdin.
 """
 from __future__ import annotations
@@ -23,22 +24,14 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from . import redaction
 from .collectors.base import Collector, Part, Section
 
 MARK = "@@"
 
-# sed -E programs applied to everything the host prints. Keep them POSIX ERE: they run
-# under GNU sed and busybox sed alike.
-REDACT_SED = [
-    # scheme://user:pass@host -> scheme://REDACTED@host
-    r"s#([A-Za-z][A-Za-z0-9+.-]*://)[^/@[:space:]\"']+@#\1REDACTED@#g",
-    # "auth": "...", "password": "...", identity/registry tokens (any key case)
-    r's#("([Aa][Uu][Tt][Hh]|[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]|[Ii][Dd][Ee][Nn][Tt][Ii][Tt][Yy][Tt][Oo][Kk][Ee][Nn]|[Rr][Ee][Gg][Ii][Ss][Tt][Rr][Yy][Tt][Oo][Kk][Ee][Nn]|[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn])"[[:space:]]*:[[:space:]]*)"([^"\\]|\\.)*"#\1"REDACTED"#g',
-    # HTTP Authorization headers in logs
-    r"s#([Aa]uthorization:?[[:space:]]*\"?([Bb]asic|[Bb]earer))[[:space:]]+[^[:space:]\"]+#\1 REDACTED#g",
-    # VAR_PASSWORD=..., X_TOKEN=... style assignments
-    r"s#(([A-Za-z_]*([Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]|[Pp][Aa][Ss][Ss][Ww][Dd]|[Tt][Oo][Kk][Ee][Nn]|[Ss][Ee][Cc][Rr][Ee][Tt]))[A-Za-z_]*=)[^[:space:]\"']+#\1REDACTED#g",
-]
+# sed -E programs applied to everything the host prints (fleetaudit.redaction): per
+# part inside fa_exec before its size cap, and once more over the whole output.
+REDACT_SED = redaction.REDACT_SED
 
 
 @dataclass
@@ -70,7 +63,7 @@ fa_section() { fa_mark S "$1"; }
 fa_exec() {
   if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127; return; fi
   if fa_has timeout; then set -- timeout "$FA_T" "$@"; fi
-  { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
+  { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | fa_redact | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
 }
 fa_run() { fa_part "$1"; shift; fa_exec "$@"; fa_rc "$FA_RC"; }
 fa_root() {
@@ -118,6 +111,7 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         'FA_UID=$(id -u 2>/dev/null)',
         # Values one collector leaves for a later one (never inherited from the login env).
         'FA_DOCKER_ROOT=',
+        redaction.SHELL_LIB.strip("\n"),
         PREAMBLE.strip("\n"),
         *(lib.strip("\n") for lib in libs),
         # The time mark goes first and unfiltered so it leaves the host immediately.
