@@ -93,7 +93,6 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
     for c in collectors:
         body.append(f"fa_section {c.name}")
         body.append(c.script.strip("\n"))
-    sed_args = " ".join("-e " + _sh_quote(expr) for expr in REDACT_SED)
     become_check = (
         # One probe decides whether root-only reads go through sudo; a password prompt
         # must never hang the run, hence -n.
@@ -124,7 +123,7 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "\n".join(body),
         "fa_mark E ''",
         "}",
-        f"fa_main </dev/null 2>&1 | sed -E {sed_args} | head -c {int(opts.total_cap_bytes)}",
+        f"fa_main </dev/null 2>&1 | sed -E \"$FA_RX\" | head -c {int(opts.total_cap_bytes)}",
         "",
     ])
 
