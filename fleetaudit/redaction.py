@@ -91,6 +91,20 @@ def sh_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
+# POSIX awk (mawk, gawk, busybox), after the filter on the whole output: each part's
+# exact size cap (n = nonce, cap = bytes). Cutting there is safe: the text is already
+# redacted. A marker line ("@@NONCE:...") starts a new count; fflush at each marker
+# keeps output flowing to the controller part by part.
+PART_CAP_AWK = r"""
+BEGIN { m = "@@" n ":" }
+index($0, m) == 1 { print; fflush(); used = 0; next }
+used >= cap + 0 { next }
+{ l = length($0) + 1
+  if (used + l > cap + 0) { print substr($0, 1, cap - used); used = cap + 0; next }
+  print; used += l }
+"""
+assert "'" not in PART_CAP_AWK
+
 # Shell lines for the composite script: the program in a variable (so `sh -c` helpers
 # and sudo'ed children can take it as an argument) and the filter as a function.
 # fa_redact reads at most twice the part cap: sed holds a whole line in memory and a
@@ -99,5 +113,6 @@ def sh_quote(value: str) -> str:
 # only reach the controller if redaction shrank the part by more than a whole cap.
 SHELL_LIB = (
     f"FA_RX={sh_quote(REDACT_PROGRAM)}\n"
+    f"FA_CAPAWK={sh_quote(PART_CAP_AWK.strip())}\n"
     'fa_redact() { head -c "$((FA_CAP * 2))" | sed -E "$FA_RX"; }\n'
 )

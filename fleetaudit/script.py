@@ -11,10 +11,12 @@ Output framing (every marker is printed as "\n@@NONCE:KIND:VALUE\n"):
 The nonce is fresh per run so file contents that happen to look like markers (a
 daemon.json, a log line) cannot end a section early.
 
-Secrets are removed ON THE HOST (fleetaudit.redaction): every part's output runs
-through the sed filter `fa_redact` BEFORE its size cap (a cap must never cut a secret
-in half where the filter can no longer recognise it), and the whole body runs through
-it once more, for hand-written parts. The filter is idempotent. The body reads stdin from /dev/null because the script itself arrives
+Secrets are removed ON THE HOST (fleetaudit.redaction): the whole body runs through
+one sed filter, and only then is each part cut at its size cap (an awk that counts
+bytes between markers): a cap must never cut a secret in half where the filter can no
+longer recognise it. fa_exec itself only guards at twice the cap, so one endless line
+cannot fill the host's memory. Hand-written fragments that cut text themselves run
+`fa_redact` before their own cut. The body reads stdin from /dev/null because the script itself arrives
 on sh's stdin.
 """
 from __future__ import annotations
@@ -29,8 +31,8 @@ from .collectors.base import Collector, Part, Section
 
 MARK = "@@"
 
-# sed -E programs applied to everything the host prints (fleetaudit.redaction): per
-# part inside fa_exec before its size cap, and once more over the whole output.
+# sed -E programs applied to everything the host prints (fleetaudit.redaction), before
+# any cap cuts a line: over the whole output, then each part is cut at its cap.
 REDACT_SED = redaction.REDACT_SED
 
 
@@ -63,7 +65,7 @@ fa_section() { fa_mark S "$1"; }
 fa_exec() {
   if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127; return; fi
   if fa_has timeout; then set -- timeout "$FA_T" "$@"; fi
-  { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | fa_redact | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
+  { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | head -c "$((FA_CAP * 2))" >&4; } 3>&1 ); } 4>&1
 }
 fa_run() { fa_part "$1"; shift; fa_exec "$@"; fa_rc "$FA_RC"; }
 fa_root() {
@@ -123,7 +125,9 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "\n".join(body),
         "fa_mark E ''",
         "}",
-        f"fa_main </dev/null 2>&1 | sed -E \"$FA_RX\" | head -c {int(opts.total_cap_bytes)}",
+        # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap).
+        'fa_main </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" "$FA_CAPAWK"'
+        f" | head -c {int(opts.total_cap_bytes)}",
         "",
     ])
 

@@ -278,14 +278,19 @@ def test_part_cap_never_cuts_a_secret_before_redaction(tmp_path, shell):
     lines = ["filler line %04d" % i for i in range(230)]     # ~3.9 KB: the secret straddles 4096
     lines += [f"HTTPS_PROXY=http://capuser:{secret}@proxy.corp:3128",
               f'{{"auth": "{secret}"}}', f"Authorization: Bearer {secret}"]
+    lines += ["after line %04d" % i for i in range(100)]
     path = tmp_path / "big.txt"
     path.write_text("\n".join(lines) + "\n")
-    assert 3500 < len("\n".join(lines[:230])) < cap < path.stat().st_size
+    assert 3500 < len("\n".join(lines[:230])) < cap < len("\n".join(lines[:231]))
     collector = Collector(name="capped", script=f"fa_run big cat {path}", parse=lambda s: {})
     raw, parsed = _run_script(collector, shell, ScriptOptions(part_cap_bytes=cap, part_timeout_s=60))
     out = parsed.sections["capped"]["big"].out
-    assert 3500 < len(out) <= cap and "filler line 0229" in out
     assert not leaked(secret, path.read_text(), raw), raw[-600:]
+    # The lines were whole when redacted; the cut came after, still exactly at the cap
+    # (collect.parse_sections reads len(out) >= cap as "truncated").
+    assert "HTTPS_PROXY=http://REDACTED@proxy.corp:3128" in out
+    assert '{"auth": "REDACTED"}' in out and "Authorization: REDACTED" in out
+    assert len(out) == cap and "after line 0000" in out and "after line 0099" not in out
 
 
 @pytest.mark.parametrize("shell", ["dash", "busybox"])
@@ -305,3 +310,16 @@ def test_log_line_shortening_runs_after_redaction(tmp_path, shell):
     assert not leaked(secret, line, out), out
     assert not leaked(secret, line, json.dumps(facts)), facts
     assert max(len(l) for l in out.splitlines()) < 420
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_an_endless_line_is_cut_without_filling_memory(shell):
+    """sed holds a whole line: fa_exec stops reading at twice the cap, so a command that
+    prints one endless line ends at once (SIGPIPE) and the part is still cut at the cap."""
+    cap = 4096
+    collector = Collector(name="endless", parse=lambda s: {},
+                          script="fa_run line awk 'BEGIN { while (1) printf \"password=x\" }'")
+    start = time.monotonic()
+    _, parsed = _run_script(collector, shell, ScriptOptions(part_cap_bytes=cap, part_timeout_s=60))
+    assert time.monotonic() - start < 30
+    assert parsed.sections["endless"]["line"].out == "password=REDACTED"[:cap]
