@@ -63,10 +63,12 @@ REDACT_SED: List[str] = [
     r's#((^|[^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://)[^/[:space:]"]*@#\1REDACTED@#g',
     # 2. scheme-less userinfo in a *proxy key's value.
     rf"""s#({B}{PROXY_KEY}\\?["']?{SP}[:=]{SP}\[?\\?["']?)[^/[:space:]"]*@#\1REDACTED@#g""",
-    # 3. auth/Authorization keys: a plain JSON string value, then every other form (the
-    #    rest of the value up to its closing quote, bracket or brace, scheme and all).
+    # 3. auth/Authorization keys: a plain JSON string or number, then every other form
+    #    (the rest of the value up to its closing quote, bracket or brace, scheme and
+    #    all; a value opening an object or a list is structure and stays).
     rf's#("{AUTH_KEY}"{SP}:{SP})"{JSON_BODY}+"#\1"REDACTED"#g',
-    rf"""s#({B}{AUTH_KEY}\\?["']?{SP}[:=]{SP}\[?(\\?["'])?)([^][:space:]"\\}}]|\\[^"]|\\\\\\")([^]"\\}}]|\\[^"]|\\\\\\")*#\1REDACTED#g""",
+    rf's#("{AUTH_KEY}"{SP}:{SP})-?[0-9][0-9.eE+-]*#\1"REDACTED"#g',
+    rf"""s#({B}{AUTH_KEY}\\?["']?{SP}[:=]{SP}\[?(\\?["'])?)([^][:space:]"\\{{}}]|\\[^"]|\\\\\\")([^]"\\}}]|\\[^"]|\\\\\\")*#\1REDACTED#g""",
     # 4. credential-looking keys.
     # 4a. plain JSON: "key": "value" | "key": 123
     rf's#("{SECRET_KEY}"{SP}:{SP})"{JSON_BODY}+"#\1"REDACTED"#g',

@@ -2,8 +2,9 @@
 planted (daemon.json log-opts and scheme-less proxies, a drop-in, env files,
 /etc/environment, root's config.json, the daemon log with Go maps, escaped JSON and
 Bearer/Token headers, a log line the host shortens, secrets straddling the part cap and
-the proxy collector's 64 KiB cap), then EVERY artifact of an audit and a gate run is
-searched for each secret and for every 8-character piece of it."""
+the proxy collector's 64 KiB cap), then EVERY artifact of an audit and a gate run, and
+the raw bytes each host sends for the composite script, are searched for each secret
+and for every 8-character piece of it."""
 import base64
 import json
 import secrets as pysecrets
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetaudit.script import ScriptOptions
+from fleetaudit.collectors import REGISTRY
+from fleetaudit.script import ScriptOptions, build_script, new_nonce
 from lab.fleet import Fleet, HostSpec
 
 pytestmark = pytest.mark.fleet
@@ -171,7 +173,13 @@ def planted_run(tmp_path_factory):
                           "--pull", "--pull-timeout", "30", "--json", str(out / "gate.json"),
                           "--junit", str(out / "gate.xml"), "--snapshot", str(out / "gate-snap.json")],
             cwd=out, capture_output=True, text=True, timeout=600)
-        yield {"fleet": fleet, "forms": forms, "out": out, "audit": audit, "gate": gate}
+        # What leaves each host, byte for byte: the real composite script over real ssh.
+        script = build_script(REGISTRY, new_nonce(), ScriptOptions())
+        wire = {h: subprocess.run(fleet.ssh_argv(h, "sh -s"), input=script.encode(),
+                                  capture_output=True, timeout=300) for h in files}
+        yield {"fleet": fleet, "forms": forms, "out": out, "audit": audit, "gate": gate,
+               "wire": {h: p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+                        for h, p in wire.items()}}
     finally:
         fleet.down()
 
@@ -185,6 +193,8 @@ def _artifacts(run):
     for name in ("audit", "gate"):
         arts[f"{name} stdout"] = run[name].stdout
         arts[f"{name} stderr"] = run[name].stderr
+    for host, text in run["wire"].items():
+        arts[f"raw output of {host}"] = text
     return arts
 
 
@@ -196,7 +206,8 @@ def test_every_artifact_is_free_of_every_planted_secret(planted_run):
     arts = _artifacts(planted_run)
     names = set(arts)
     assert {"snap.json", "report.html", "junit.xml", "summary.md", "gate.json", "gate.xml",
-            "gate-snap.json", "audit stdout", "audit stderr"} <= names, names
+            "gate-snap.json", "audit stdout", "audit stderr", "raw output of " + HOST} <= names, names
+    assert "@@" in arts["raw output of " + HOST] and len(arts["raw output of " + HOST]) > 10000
     assert any(n.startswith("reports/") for n in names)
     planted = planted_run["fleet"].planted_secrets
     forms = planted_run["forms"]

@@ -84,9 +84,10 @@ CORPUS = [
     ("daemon.json secret keys", """{"passwd": "Pw-passwd-1", "pass": "Pw-pass-22",
  "client_secret": "Cl13ntS3cr", "api_key": "ApiK-3y-9", "access_token": "Acc3ssT0k",
  "DB_PASSWORD": "DbPw\\"qu0te", "mySecretValue": "MySecr3tV", "githubToken": 98765432,
- "Api-Key": "k\\u0041Yz-99", "auths": {"r.io": {"auth": ""}}, "credsStore": "pass"}
+ "Api-Key": "k\\u0041Yz-99", "auths": {"r.io": {"auth": ""}}, "credsStore": "pass",
+ "basic_auth": {"realm": "corp"}, "auth": 31415926, "proxy_auth": ["x"]}
 """, ["Pw-passwd-1", "Pw-pass-22", "Cl13ntS3cr", "ApiK-3y-9", "Acc3ssT0k", 'DbPw\\"qu0te',
-      "MySecr3tV", "98765432", "k\\u0041Yz-99"],
+      "MySecr3tV", "98765432", "k\\u0041Yz-99", "31415926"],
      ['"passwd"', '"client_secret"', '"githubToken"', '"auth": ""', '"credsStore": "pass"']),
     ("systemd drop-in", """[Service]
 Environment="HTTP_PROXY=http://pxuser:Dr0p'in@pw@proxy.corp:3128"
@@ -189,6 +190,7 @@ def test_daemon_json_stays_valid_json_with_its_facts(bindirs, impl):
     keys = json.loads(redact(CORPUS[1][1], bindirs[impl]))
     assert keys["githubToken"] == "REDACTED" and keys["credsStore"] == "pass"
     assert keys["auths"] == {"r.io": {"auth": ""}}   # an empty auth stays visibly empty
+    assert keys["basic_auth"] == {"realm": "corp"} and keys["auth"] == "REDACTED"
 
 
 @pytest.mark.parametrize("impl", IMPLS)
