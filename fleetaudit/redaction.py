@@ -108,11 +108,12 @@ used >= cap + 0 { next }
 assert "'" not in PART_CAP_AWK
 
 # Shell lines for the composite script: the program in a variable (so `sh -c` helpers
-# and sudo'ed children can take it as an argument) and the filter as a function.
-# fa_redact reads at most twice the part cap: sed holds a whole line in memory and a
-# host printing one endless line (a binary, /dev/zero) must not make it hold gigabytes.
-# Its caller cuts the redacted text at the part cap, so a line this guard splits can
-# only reach the controller if redaction shrank the part by more than a whole cap.
+# and sudo'ed children can take it as an argument), the part-cap awk, and the filter as
+# a function for a fragment that must cut text itself before the script's end.
+# Every read is guarded at twice the part cap (sed holds a whole line in memory and one
+# endless line must not make it hold gigabytes); the exact cap comes after redaction,
+# so a line a guard splits can only reach the controller if redaction shrank the part
+# by more than a whole cap.
 SHELL_LIB = (
     f"FA_RX={sh_quote(REDACT_PROGRAM)}\n"
     f"FA_CAPAWK={sh_quote(PART_CAP_AWK.strip())}\n"

@@ -15,8 +15,9 @@ Secrets are removed ON THE HOST (fleetaudit.redaction): the whole body runs thro
 one sed filter, and only then is each part cut at its size cap (an awk that counts
 bytes between markers): a cap must never cut a secret in half where the filter can no
 longer recognise it. fa_exec itself only guards at twice the cap, so one endless line
-cannot fill the host's memory. Hand-written fragments that cut text themselves run
-`fa_redact` before their own cut. The body reads stdin from /dev/null because the script itself arrives
+cannot fill the host's memory. Hand-written fragments guard the same way; one that
+must shorten text itself (daemon_log's long lines) runs the filter ($FA_RX, or
+`fa_redact`) first. The body reads stdin from /dev/null because the script itself arrives
 on sh's stdin.
 """
 from __future__ import annotations

@@ -248,7 +248,8 @@ def test_the_audit_really_read_what_was_planted(planted_run):
     assert log["source"] == "/var/log/docker.log" and log["matched_count"] >= 9, log
     assert log["counts"].get("x509-unknown-authority", 0) >= 1
     assert log["counts"].get("no-basic-auth-credentials", 0) >= 1
-    # sec-2: the proxy collector's 64 KiB cut now comes after redaction: the file fits.
+    # sec-2: the proxy collector used to cut daemon.json at 64 KiB before redaction;
+    # now the part is cut at its cap after redaction and the whole file arrives.
     two = snap["hosts"][HOST2]["facts"]
     assert two["proxy"]["daemon_json_proxies"]["http-proxy"] == "REDACTED@" + PROXY
     assert two["proxy"]["daemon_json_proxies"]["https-proxy"] == "http://REDACTED@" + PROXY
