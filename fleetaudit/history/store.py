@@ -296,6 +296,47 @@ class Store:
                 out[key] = parts[key]
         return out
 
+    def host_digests(self, run_id: int) -> Dict[str, Optional[str]]:
+        """host -> hex digest of its stable facts in that run (None: no facts recorded).
+
+        Equal to fleetaudit.history.facts_digest(facts) of a live run's host, so a
+        comparison can skip every host whose digest did not change without loading it.
+        """
+        rows = self.db.execute(
+            "SELECT h.name, b.sha256 FROM run_hosts r JOIN hosts h ON h.id = r.host_id "
+            "LEFT JOIN blobs b ON b.id = r.facts_blob WHERE r.run_id = ? ORDER BY r.seq",
+            (int(run_id),))
+        if not rows and not self.db.execute("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)):
+            raise HistoryError(f"{self.spec}: no run {run_id}")
+        return {name: bytes(sha).hex() if sha is not None else None for name, sha in rows}
+
+    def host_docs(self, run_id: int, hosts: Iterable[str]) -> Dict[str, dict]:
+        """Some hosts' snapshot entries (facts included) of one run, without loading the
+        rest of it. Hosts not in the run are left out."""
+        wanted = list(dict.fromkeys(hosts))
+        names = ("status", "error_class", "error_message", "facts_blob", "volatile_blob",
+                 "address", "bytes_received", "duration_ms", "attempts", "incomplete", "other")
+        found: Dict[str, dict] = {}
+        with self.db.read():
+            rows = []
+            for part in _chunks(wanted, self.db.max_params - 1):
+                marks = ", ".join("?" * len(part))
+                rows += self.db.execute(
+                    "SELECT h.name, r.status, r.error_class, r.error_message, r.facts_blob, "
+                    "r.volatile_blob, r.address, r.bytes_received, r.duration_ms, r.attempts, "
+                    "r.incomplete, r.other FROM run_hosts r JOIN hosts h ON h.id = r.host_id "
+                    f"WHERE r.run_id = ? AND h.name IN ({marks})", [int(run_id), *part])
+            blobs = self._blobs(sorted({b for r in rows for b in (r[4], r[5]) if b is not None}))
+        for r in rows:
+            row = dict(zip(names, r[1:]))
+            facts = None
+            if row["facts_blob"] is not None:
+                facts = encode.merge_volatile(encode.unpack(blobs[row["facts_blob"]]),
+                                              encode.unpack(blobs[row["volatile_blob"]])
+                                              if row["volatile_blob"] is not None else None)
+            found[r[0]] = encode.host_doc(row, facts)
+        return {h: found[h] for h in wanted if h in found}
+
     def _blobs(self, ids: List[int]) -> Dict[int, bytes]:
         out: Dict[int, bytes] = {}
         for part in _chunks(ids, self.db.max_params):
