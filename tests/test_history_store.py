@@ -224,7 +224,15 @@ def test_migrates_v1_store_and_keeps_runs(history_spec):
     with open_store(history_spec) as store:
         assert store.schema_version() == LATEST == 2
         assert [store.load(i) for i in ids] == docs
-        assert store.previous("inv").id == ids[1]
+        ids.append(store.record(docs[0], "inv", "audit"))  # v2 blobs (with dictionaries)
+        docs.append(docs[0])
+        changed = copy.deepcopy(docs[1])
+        next(h for h in changed["hosts"].values() if h["facts"])["facts"]["dns"]["x"] = 1
+        ids.append(store.record(changed, "inv", "audit"))
+        docs.append(changed)
+        assert [store.load(i) for i in ids] == docs
+        assert store.db.execute("SELECT COUNT(*) FROM blobs WHERE zdict_id IS NOT NULL")[0][0] >= 1
+        assert store.previous("inv").id == ids[-1]
         if store.db.dialect == "sqlite":
             idx = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         else:

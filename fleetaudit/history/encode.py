@@ -34,12 +34,20 @@ def digest(raw: bytes) -> bytes:
     return hashlib.sha256(raw).digest()
 
 
-def pack(raw: bytes) -> bytes:
-    return zlib.compress(raw, 6)
+def pack(raw: bytes, zdict: Optional[bytes] = None) -> bytes:
+    """zlib, primed with `zdict` when given: host documents of one fleet share most of
+    their text, so a dictionary made of one of them shrinks the others ~5-10x."""
+    if zdict is None:
+        return zlib.compress(raw, 6)
+    comp = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
+    return comp.compress(raw) + comp.flush()
 
 
-def unpack(data: bytes) -> Any:
-    return json.loads(zlib.decompress(bytes(data)))
+def unpack(data: bytes, zdict: Optional[bytes] = None) -> Any:
+    if zdict is None:
+        return json.loads(zlib.decompress(bytes(data)))
+    dec = zlib.decompressobj(15, zdict)
+    return json.loads(dec.decompress(bytes(data)) + dec.flush())
 
 
 def split_volatile(facts: dict) -> Tuple[dict, List[list]]:
