@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fleetaudit.collectors import REGISTRY
+from fleetaudit.history import open_store
 from fleetaudit.script import ScriptOptions, build_script, new_nonce
 from lab.fleet import Fleet, HostSpec
 
@@ -162,7 +163,9 @@ def planted_run(tmp_path_factory):
         out = state / "out"
         out.mkdir()
         inv = fleet.write_inventory(out / "inventory.ini", fmt="ini")
-        common = ["--known-hosts", fleet.known_hosts_path, "--connect-timeout", "5"]
+        # Both runs are recorded in this history store, which is searched like every file.
+        common = ["--known-hosts", fleet.known_hosts_path, "--connect-timeout", "5",
+                  "--history", str(out / "history.sqlite")]
         audit = subprocess.run(
             FLEETAUDIT + ["audit", "-i", str(inv), *common, "--json", str(out / "snap.json"),
                           "--html", str(out / "report.html"), "--junit", str(out / "junit.xml"),
@@ -195,6 +198,10 @@ def _artifacts(run):
         arts[f"{name} stderr"] = run[name].stderr
     for host, text in run["wire"].items():
         arts[f"raw output of {host}"] = text
+    # The history keeps facts compressed: search every recorded run as it reads back.
+    with open_store(str(Path(run["out"]) / "history.sqlite")) as store:
+        for info in store.runs(limit=None):
+            arts[f"history run {info.id} ({info.kind})"] = json.dumps(store.load(info.id))
     return arts
 
 
@@ -209,6 +216,7 @@ def test_every_artifact_is_free_of_every_planted_secret(planted_run):
             "gate-snap.json", "audit stdout", "audit stderr", "raw output of " + HOST} <= names, names
     assert "@@" in arts["raw output of " + HOST] and len(arts["raw output of " + HOST]) > 10000
     assert any(n.startswith("reports/") for n in names)
+    assert {"audit", "gate"} <= {n.split("(")[1].rstrip(")") for n in names if n.startswith("history run")}
     planted = planted_run["fleet"].planted_secrets
     forms = planted_run["forms"]
     assert set(forms.values()) <= set(planted) and len(forms) >= 25
