@@ -152,6 +152,7 @@ def _setup_logging(ctx: click.Context, param, value):
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the fleetaudit, Python, asyncssh and schema versions and exit.")
 @click.option("--config", type=click.Path(dir_okay=False), default=None, is_eager=True,
+              envvar="FLEETAUDIT_CONFIG",
               expose_value=False, callback=config_callback, metavar="FILE",
               help="Option defaults (docs/config.md). Default: the first of ./fleetaudit.yml, "
                    "~/.config/fleetaudit/config.yml, /etc/fleetaudit/config.yml; "

@@ -25,6 +25,8 @@ from .cliout import OutputPath, claim_stdout
 
 ENV_PREFIX = "FLEETAUDIT"
 NOT_CONFIGURABLE = {"config", "help", "version"}
+# Options taken from the command line only: no variable or file turns them on unseen.
+COMMAND_LINE_ONLY = {"pull": "it changes the hosts (a real docker pull); give --pull on the command line"}
 COMMANDS_KEY = "commands"
 
 
@@ -51,7 +53,7 @@ def option_name(param: click.Parameter) -> Optional[str]:
     if not isinstance(param, click.Option):
         return None
     longs = [o[2:] for o in param.opts if o.startswith("--")]
-    if not longs or longs[0] in NOT_CONFIGURABLE:
+    if not longs or longs[0] in NOT_CONFIGURABLE or longs[0] in COMMAND_LINE_ONLY:
         return None
     return longs[0]
 
@@ -242,6 +244,8 @@ def _section(path: Path, schema: Schema, chain: Tuple[str, ...], data) -> Dict[s
                           f"{COMMANDS_KEY}: {' '.join(chain) or '(top)'}: expected a mapping")
     for key, value in data.items():
         name, line = _norm(key), _line(data, key)
+        if name in COMMAND_LINE_ONLY:
+            raise ConfigError(path, line, f"{key!r} cannot be set in a config file: {COMMAND_LINE_ONLY[name]}")
         if name in opts:
             out[opts[name].name] = _check_value(path, line, name, opts[name], value)
         elif name in subs:
@@ -267,6 +271,8 @@ def load_default_map(path: Path, root: click.Group) -> Dict[str, Any]:
         if name == COMMANDS_KEY:
             sections = _section(path, schema, (), value)
             continue
+        if name in COMMAND_LINE_ONLY:
+            raise ConfigError(path, line, f"{key!r} cannot be set in a config file: {COMMAND_LINE_ONLY[name]}")
         if name in schema.globals or name in root_opts:
             top[name] = (value, line)
             continue

@@ -72,7 +72,7 @@ def echo(message: str = "", **kw) -> None:
 def write_output(path, text: str) -> None:
     """Write `text` to `path` atomically (temp file + rename), or to stdout for `-`."""
     if is_stdout(path):
-        out = click.get_text_stream("stdout")
+        out = sys.stdout  # CliRunner swaps it; click.get_text_stream is deprecated
         out.write(text)
         out.flush()
         return

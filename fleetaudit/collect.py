@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 import re
 import shlex
@@ -22,9 +23,11 @@ from .collectors.base import Collector, FileRef, Part, skipped_parts
 from .inventory.model import Host
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
+from .render.safe import visible
 from .ssh import TRANSIENT, ConnectFailed, Connector, SSHOptions
 
 ProgressFn = Callable[[HostResult], None]
+log = logging.getLogger("fleetaudit.collect")  # host strings through visible(); never output
 
 
 @dataclass
@@ -170,6 +173,7 @@ class HostAuditor:
         attempt = 0
         while True:
             attempt += 1
+            log.debug("%s: attempt %d: connecting to %s", visible(host.name), attempt, visible(host.address))
             try:
                 result = await self._attempt(host)
                 result.attempts = attempt
@@ -183,6 +187,7 @@ class HostAuditor:
                                   duration_s=time.monotonic() - started)
             # Jittered exponential backoff so retries from many hosts do not align.
             delay = self.opts.backoff_s * (2 ** (attempt - 1))
+            log.info("%s: attempt %d failed (%s: %s); retrying", visible(host.name), attempt, err.cls, visible(err.message))
             await asyncio.sleep(delay * (0.5 + random.random()))
 
     async def _attempt(self, host: Host) -> HostResult:
@@ -207,6 +212,7 @@ class HostAuditor:
         except asyncssh.Error as exc:
             raise ConnectFailed(HostError("protocol", f"cannot start a session: {exc.reason}"))
         sent = time.time()
+        log.debug("%s: exec: collection script sent (%d bytes)", visible(host.name), len(script))
         process.stdin.write(script.encode())
         process.stdin.write_eof()
         try:
@@ -221,6 +227,7 @@ class HostAuditor:
         except (asyncssh.Error, OSError) as exc:
             raise ConnectFailed(HostError("protocol", f"connection lost while collecting: {exc}"))
         process.close()
+        log.debug("%s: exec: %d bytes back in %.2fs", visible(host.name), len(data), time.time() - sent)
         result.bytes_received = len(data)
         parsed = split_output(data.decode("utf-8", "replace"), nonce)
         facts, incomplete = parse_sections(parsed, collectors, script_opts.part_cap_bytes)
@@ -274,6 +281,7 @@ class HostAuditor:
                     waits.append(waiter)
         if wanted:
             nonce = new_nonce()
+            log.debug("%s: fetch: %d file(s) by hash", visible(result.name), len(wanted))
             script = fetch_script([(p, s) for p, s, _ in wanted], nonce, self.opts.max_fetch_bytes)
             blobs: Dict[int, bytes] = {}
             try:
@@ -323,6 +331,7 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
                                  error=HostError("command-timeout",
                                                  f"host not done within {opts.host_timeout:g}s"))
         results[host.name] = res
+        log.info("%s: %s in %.2fs, %d attempt(s)%s", visible(host.name), res.status, res.duration_s or 0, res.attempts or 0, f" ({res.error.cls}: {visible(res.error.message)})" if res.error else "")
         if progress:
             progress(res)
 

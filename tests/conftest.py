@@ -57,6 +57,8 @@ def demo_fleet(tmp_path_factory):
 def _history_in_tmp(tmp_path, monkeypatch):
     """Runs record into a history store by default: never into the real home's one."""
     monkeypatch.setenv("FLEETAUDIT_HISTORY", str(tmp_path / "history.sqlite"))
+    # The machine's own ./fleetaudit.yml, ~/.config or /etc config must not steer tests.
+    monkeypatch.setenv("FLEETAUDIT_CONFIG", os.devnull)
 
 
 @pytest.fixture(scope="session")
