@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import __version__, cliout, exitcodes, snapshot
+from . import __version__, cliout, exitcodes, logsetup, snapshot
 from .collect import CollectOptions, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
@@ -133,21 +133,6 @@ def _print_version(ctx: click.Context, param, value) -> None:
         ctx.exit(0)
 
 
-def _setup_logging(ctx: click.Context, param, value):
-    from . import logsetup
-    if param.name == "log_file":
-        ctx.meta["fleetaudit.log_file"] = value
-    else:
-        ctx.meta["fleetaudit.verbose"] = value
-    if not ctx.resilient_parsing and {"fleetaudit.log_file", "fleetaudit.verbose"} <= set(ctx.meta):
-        try:
-            logsetup.setup(ctx.meta["fleetaudit.verbose"] or 0, ctx.meta["fleetaudit.log_file"])
-        except OSError as exc:
-            raise click.BadParameter(f"{exc.strerror or exc}", ctx=ctx, param=param)
-        ctx.call_on_close(logsetup.teardown)
-    return value
-
-
 @click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the fleetaudit, Python, asyncssh and schema versions and exit.")
@@ -157,12 +142,7 @@ def _setup_logging(ctx: click.Context, param, value):
               help="Option defaults (docs/config.md). Default: the first of ./fleetaudit.yml, "
                    "~/.config/fleetaudit/config.yml, /etc/fleetaudit/config.yml; "
                    "--config /dev/null reads none.")
-@click.option("--verbose", "-v", count=True, expose_value=False, callback=_setup_logging,
-              help="Log each host's phases (resolve, connect, auth, exec, fetch, retries, timings) "
-                   "to stderr; -vv adds debug detail and asyncssh's own log.")
-@click.option("--log-file", type=click.Path(dir_okay=False), default=None, expose_value=False,
-              callback=_setup_logging, metavar="PATH",
-              help="Also write that log (at least -v detail) to PATH.")
+@logsetup.logging_options
 def main():
     """fleetaudit: why does `docker pull` work on one host but not another?
 

@@ -159,7 +159,13 @@ class _EnvMixin:
 
 
 class FleetCommand(_EnvMixin, click.Command):
-    """A command whose options read FLEETAUDIT_* variables and whose outputs take `-`."""
+    """A command whose options read FLEETAUDIT_* variables and whose outputs take `-`;
+    -v and --log-file work after the command name too."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        from .logsetup import params
+        self.params.extend(params())
 
     def invoke(self, ctx: click.Context):
         claim_stdout(ctx)

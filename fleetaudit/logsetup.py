@@ -9,7 +9,9 @@ but the log is one more place a mistake would leak them, so it gets none of that
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import List, Optional
+
+import click
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _HANDLERS: list = []
@@ -56,3 +58,49 @@ def teardown() -> None:
     for h in _HANDLERS:
         h.close()
     _HANDLERS.clear()
+
+
+# --- the options: on `fleetaudit` itself and on every command (FleetCommand adds them) ---
+
+_VERBOSE, _LOG_FILE = "fleetaudit.verbose", "fleetaudit.log_file"
+
+
+def _callback(ctx: click.Context, param: click.Parameter, value):
+    """`fleetaudit -v audit -vv`: the larger count wins (not the sum: a config file's
+    `verbose: 1` reaches both levels); a command's --log-file beats the top level's.
+    ctx.meta is shared by the whole context chain."""
+    if param.name == "log_file":
+        ctx.meta[_LOG_FILE] = value or ctx.meta.get(_LOG_FILE)
+    else:
+        ctx.meta[_VERBOSE] = max(value or 0, ctx.meta.get(_VERBOSE) or 0)
+    seen = ctx.meta.setdefault("fleetaudit.log_params", set())
+    seen.add((id(ctx), param.name))
+    if ctx.resilient_parsing or {(id(ctx), "verbose"), (id(ctx), "log_file")} - seen:
+        return value
+    wanted = (ctx.meta[_VERBOSE], ctx.meta[_LOG_FILE])
+    if wanted != ctx.meta.get("fleetaudit.log_setup", (0, None)):
+        try:
+            setup(*wanted)
+        except OSError as exc:
+            log_param = next(p for p in ctx.command.params if p.name == "log_file")
+            raise click.BadParameter(f"{exc.strerror or exc}", ctx=ctx, param=log_param)
+        ctx.meta["fleetaudit.log_setup"] = wanted
+        ctx.find_root().call_on_close(teardown)
+    return value
+
+
+def params() -> List[click.Option]:
+    return [
+        click.Option(["--verbose", "-v"], count=True, expose_value=False, callback=_callback,
+                     help="Log each host's phases (resolve, connect, auth, exec, fetch, retries, "
+                          "timings) to stderr; -vv adds debug detail and asyncssh's own log."),
+        click.Option(["--log-file"], type=click.Path(dir_okay=False), default=None,
+                     expose_value=False, callback=_callback, metavar="PATH",
+                     help="Also write that log (at least -v detail) to PATH."),
+    ]
+
+
+def logging_options(fn):
+    """-v/--verbose and --log-file on a click command or group."""
+    fn.__click_params__ = getattr(fn, "__click_params__", []) + params()[::-1]
+    return fn

@@ -267,3 +267,19 @@ def test_log_file_records_each_host_and_phase(tmp_path):
     assert "DEBUG   fleetaudit.collect: web-1: attempt 1: connecting to 127.0.0.1" in text
     assert "fleetaudit.ssh" in res.stderr, "-v logs to stderr too"
     assert res.stdout == ""
+
+
+def test_verbose_and_log_file_after_the_command_and_from_config(tmp_path):
+    inv = refused_inventory(tmp_path)
+    log = tmp_path / "after.log"
+    res = run("audit", "-i", inv, "-q", "--reports-dir", tmp_path / "r", "-v", "--log-file", log)
+    assert res.exit_code == exitcodes.NOT_AUDITED
+    assert "fleetaudit.collect: web-1: unreachable in" in log.read_text()
+    assert "fleetaudit.collect: web-1: unreachable in" in res.stderr and res.stdout == ""
+    # the larger -v count of the two levels counts; the config file can ask for a log too
+    cfg = write(tmp_path / "c.yml", f"log-file: {tmp_path / 'cfg.log'}\nverbose: 1\n")
+    run("--config", cfg, "-v", "audit", "-vv", "-i", inv, "-q", "--reports-dir", tmp_path / "r")
+    assert "DEBUG   fleetaudit.collect: web-1: attempt 1" in (tmp_path / "cfg.log").read_text()
+    bad = run("--log-file", tmp_path / "no" / "dir" / "x.log", "rules")
+    assert bad.exit_code == exitcodes.USAGE
+    assert bad.stderr.splitlines()[-1] == "Error: Invalid value for '--log-file': No such file or directory"
