@@ -215,13 +215,14 @@ def test_version_names_python_asyncssh_and_schemas():
 
 # --- shell completion -----------------------------------------------------------------
 
-def complete(words: str, shell: str = "bash", cwd=None):
-    env = {**os.environ, "_FLEETAUDIT_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
+def complete(words: str, shell: str = "bash"):
+    """What click's completion prints for the words typed so far (in process: importing
+    the CLI in a subprocess per TAB is slow on a loaded machine; one test does that)."""
+    env = {"_FLEETAUDIT_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
-    proc = subprocess.run([sys.executable, "-m", "fleetaudit.cli"], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    return [l for l in proc.stdout.splitlines() if l]  # click prints "\n" for no match
+    res = CliRunner().invoke(main, [], env=env, prog_name="fleetaudit", catch_exceptions=False)
+    assert res.exit_code == 0 and res.stderr == "", res.stderr
+    return [l for l in res.stdout.splitlines() if l]  # click prints "\n" for no match
 
 
 def test_limit_completes_hosts_and_groups_of_the_inventory(tmp_path):
@@ -237,15 +238,19 @@ def test_limit_completes_hosts_and_groups_of_the_inventory(tmp_path):
 
 
 def test_commands_and_options_complete_and_scripts_exist():
-    assert "plain,audit" in complete("fleetaudit au")
     assert "plain,--known-hosts" in complete("fleetaudit audit --kno")
     for shell, marker in (("bash", "complete -o nosort -F _fleetaudit_completion fleetaudit"),
                           ("zsh", "compdef _fleetaudit_completion fleetaudit"),
                           ("fish", "complete --no-files --command fleetaudit")):
-        env = {**os.environ, "_FLEETAUDIT_COMPLETE": f"{shell}_source"}
-        out = subprocess.run([sys.executable, "-m", "fleetaudit.cli"], env=env, capture_output=True,
-                             text=True, timeout=60).stdout
-        assert marker in out, shell
+        res = CliRunner().invoke(main, [], env={"_FLEETAUDIT_COMPLETE": f"{shell}_source"},
+                                 prog_name="fleetaudit")
+        assert marker in res.stdout, shell
+    # the console script's own path (entry() names the completion variable)
+    env = {**os.environ, "_FLEETAUDIT_COMPLETE": "bash_complete", "COMP_WORDS": "fleetaudit au",
+           "COMP_CWORD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "fleetaudit.cli"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stdout == "plain,audit\n" and proc.returncode == 0
 
 
 # --- logs ---------------------------------------------------------------------------
@@ -283,3 +288,41 @@ def test_verbose_and_log_file_after_the_command_and_from_config(tmp_path):
     bad = run("--log-file", tmp_path / "no" / "dir" / "x.log", "rules")
     assert bad.exit_code == exitcodes.USAGE
     assert bad.stderr.splitlines()[-1] == "Error: Invalid value for '--log-file': No such file or directory"
+
+
+def test_retries_are_logged_with_their_cause(tmp_path):
+    """A listener that accepts and closes at once: 'closed before the SSH banner' is a
+    transient protocol error, retried; the log says why and how many attempts."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def accept_and_close():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+                conn.close()
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept_and_close, daemon=True)
+    t.start()
+    try:
+        inv = write(tmp_path / "inv.ini", f"flaky ansible_host=127.0.0.1 ansible_port={port}\n")
+        log = tmp_path / "retry.log"
+        res = run("--log-file", log, "audit", "-i", inv, "-q", "--retries", "1",
+                  "--reports-dir", tmp_path / "r")
+    finally:
+        stop.set()
+        t.join()
+        srv.close()
+    assert res.exit_code == exitcodes.NOT_AUDITED
+    lines = [re.sub(r"^\S+ \S+ ", "", l) for l in log.read_text().splitlines()]
+    cause = f"protocol: 127.0.0.1:{port} closed the connection before the SSH banner (sshd MaxStartups or TCP wrappers)"
+    assert lines[0] == f"INFO    fleetaudit.collect: flaky: attempt 1 failed ({cause}); retrying"
+    assert re.fullmatch(rf"INFO    fleetaudit.collect: flaky: unreachable in [\d.]+s, 2 attempt\(s\) \({re.escape(cause)}\)", lines[1])
