@@ -27,7 +27,7 @@ def _check_notify(ctx, param, values):
 def integration_options(fn):
     """--prom, --notify, --notify-timeout, --notify-always."""
     @click.option("--prom", "prom_path", type=OutputPath(), default=None,
-                  metavar="PATH",
+                  metavar="FILE|-",
                   help="Write Prometheus metrics here (node-exporter textfile format, atomic), "
                        "e.g. /var/lib/node_exporter/textfile/fleetaudit.prom.")
     @click.option("--notify", "notify_urls", multiple=True, metavar="URL", callback=_check_notify,

@@ -229,7 +229,9 @@ def _check_value(path: Path, line: Optional[int], name: str, param: click.Option
     elif isinstance(value, list):
         raise ConfigError(path, line, f"{name}: expected one value, not a list")
     if isinstance(param.type, click.Path):
-        return value
+        # No shell expands a file's `~`; do it here (os.path.expanduser leaves URLs alone).
+        expand = lambda v: os.path.expanduser(v) if isinstance(v, str) else v  # noqa: E731
+        return [expand(v) for v in value] if isinstance(value, list) else expand(value)
     try:
         items = value if isinstance(value, list) else [value]
         for item in items:

@@ -22,6 +22,9 @@ class OutputPath(click.Path):
     def __init__(self) -> None:
         super().__init__(dir_okay=False, allow_dash=True)
 
+    def get_metavar(self, *args, **kw) -> str:  # click 8.1 and 8.2 signatures
+        return "FILE|-"
+
 
 def _is_stdout_flag(param: click.Parameter, value) -> bool:
     # `--json` flags (explain, diff, history list ...) print their document on stdout.

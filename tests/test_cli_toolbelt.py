@@ -182,6 +182,14 @@ def test_bad_config_file_names_file_and_line_and_exits_2(tmp_path, text, line, m
     assert res.stderr.splitlines()[-1] == f"Error: {cfg}:{line}: {message}"
 
 
+def test_config_file_paths_expand_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = write(tmp_path / "c.yml", "policy: ~/missing-policy.yml\n")
+    res = run("--config", cfg, "report", SNAP)
+    assert res.exit_code == exitcodes.USAGE
+    assert f"'{tmp_path / 'missing-policy.yml'}' does not exist" in res.stderr
+
+
 def test_missing_config_file_is_a_usage_error(tmp_path):
     res = run("--config", tmp_path / "nope.yml", "rules")
     assert res.exit_code == exitcodes.USAGE
