@@ -27,6 +27,9 @@ ENV_PREFIX = "FLEETAUDIT"
 NOT_CONFIGURABLE = {"config", "help", "version"}
 # Options taken from the command line only: no variable or file turns them on unseen.
 COMMAND_LINE_ONLY = {"pull": "it changes the hosts (a real docker pull); give --pull on the command line"}
+# Same kind of value, another effect: `diff --inventory` turns a snapshot comparison into
+# a live audit, which a FLEETAUDIT_INVENTORY set for the timer must not do unasked.
+NOT_GLOBAL = {("diff", "inventory")}
 COMMANDS_KEY = "commands"
 
 
@@ -110,7 +113,7 @@ class Schema:
         return cmd
 
     def takes_global(self, chain: Tuple[str, ...], name: str, param: click.Option) -> bool:
-        if self.globals.get(name) != kind(param):
+        if self.globals.get(name) != kind(param) or (" ".join(chain), name) in NOT_GLOBAL:
             return False
         # The highest command with the option takes the global (a group passes it down).
         return not any(name in options(self.command(chain[:i])) for i in range(1, len(chain)))

@@ -112,6 +112,28 @@ def test_environment_defaults_and_precedence():
     assert bad.exit_code == exitcodes.USAGE and "'loud' is not one of" in bad.stderr
 
 
+def test_global_inventory_does_not_turn_diff_into_a_live_audit(tmp_path):
+    inv = refused_inventory(tmp_path)
+    res = run("diff", "good-1", "no-ca", "--snapshot", SNAP, env={"FLEETAUDIT_INVENTORY": str(inv)})
+    assert res.exit_code == 0 and res.stdout.splitlines()[0].startswith("[tls ")
+    live = run("diff", "web-1", "db-1", env={"FLEETAUDIT_DIFF_INVENTORY": str(inv)})
+    assert live.exit_code == exitcodes.USAGE  # it did audit live: both hosts refused
+    assert live.stderr.splitlines()[-1] == ("Error: baseline host 'web-1' was not audited (refused: "
+                                            "connection refused: nothing listens on the SSH port)")
+
+
+def test_gate_json_dash_and_two_claims(tmp_path):
+    inv = refused_inventory(tmp_path)
+    res = run("gate", "-i", inv, "--image", "registry.example/app:1", "--json", "-",
+              "--no-manifest-check", "--no-history")
+    assert res.exit_code == exitcodes.NOT_AUDITED
+    verdicts = json.loads(res.stdout)
+    assert verdicts["schema"] == "fleetaudit-gate/1" and verdicts["run"]["hosts"] == 2
+    both = run("gate", "-i", inv, "--image", "x:1", "--json", "-", "--snapshot", "-")
+    assert both.exit_code == exitcodes.USAGE
+    assert both.stderr.splitlines()[-1] == "Error: --json - and --snapshot -: only one output can go to stdout"
+
+
 def test_explicit_fleetaudit_history_still_works(tmp_path):
     spec = tmp_path / "elsewhere.sqlite"
     with open_store(str(spec)) as store:
