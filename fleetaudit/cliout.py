@@ -69,7 +69,8 @@ def console(**kw):
 
 def echo(message: str = "", **kw) -> None:
     """click.echo for human text: to stderr when stdout carries a document."""
-    click.echo(message, err=bool(stdout_taken()) or kw.pop("err", False), **kw)
+    err = kw.pop("err", False)
+    click.echo(message, err=err or bool(stdout_taken()), **kw)
 
 
 def write_output(path, text: str) -> None:
