@@ -13,13 +13,16 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import __version__, exitcodes, snapshot
+from . import __version__, cliout, exitcodes, logsetup, snapshot
 from .cli_signals import SignalLatch
 from .collect import CollectOptions, Interrupt, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
 from .cli_history import RunRecorder, history, record_options
 from .cli_integrations import integration_options, run_integrations
+from .clicomplete import complete_limit
+from .cliconfig import FleetGroup, config_callback
+from .cliout import OutputPath
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .render.safe import visible
@@ -121,13 +124,45 @@ def _default_report_name(inventory: str) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{stem}.json"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="fleetaudit")
+def version_text() -> str:
+    """What a bug report needs: fleetaudit, Python, asyncssh and the formats it writes."""
+    import platform
+
+    import asyncssh
+
+    from .history.schema import LATEST
+    from .models import SCHEMA_VERSION
+    return (f"fleetaudit {__version__}\n"
+            f"Python {platform.python_version()} ({platform.python_implementation()}, {sys.executable})\n"
+            f"asyncssh {asyncssh.__version__}\n"
+            f"snapshot schema {SCHEMA_VERSION}\n"
+            f"history store schema {LATEST}")
+
+
+def _print_version(ctx: click.Context, param, value) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit(0)
+
+
+@click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the fleetaudit, Python, asyncssh and schema versions and exit.")
+@click.option("--config", type=click.Path(dir_okay=False), default=None, is_eager=True,
+              envvar="FLEETAUDIT_CONFIG",
+              expose_value=False, callback=config_callback, metavar="FILE",
+              help="Option defaults (docs/config.md). Default: the first of ./fleetaudit.yml, "
+                   "~/.config/fleetaudit/config.yml, /etc/fleetaudit/config.yml; "
+                   "--config /dev/null reads none.")
+@logsetup.logging_options
 def main():
     """fleetaudit: why does `docker pull` work on one host but not another?
 
     Audits Docker hosts over SSH (nothing installed on them), compares them and
     explains the differences that break image pulls.
+
+    Every output option takes - for stdout; every option has a default from
+    FLEETAUDIT_* variables and a config file (docs/config.md).
     """
 
 
@@ -143,11 +178,11 @@ def analysis_options(fn):
                   help="Fact path glob to leave out of the comparison (repeatable).")
     @click.option("--consensus-by", multiple=True, metavar="GROUP",
                   help="Compute the fleet majority within these inventory groups separately.")
-    @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+    @click.option("--html", "html_path", type=OutputPath(), default=None,
                   help="Write the HTML report here.")
-    @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+    @click.option("--junit", "junit_path", type=OutputPath(), default=None,
                   help="Write JUnit XML here (one test case per host and category).")
-    @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+    @click.option("--markdown", "markdown_path", type=OutputPath(), default=None,
                   help="Write a Markdown summary here.")
     @click.option("--fail-on", type=click.Choice(SEVERITIES + ("none",)), default="high",
                   show_default=True, help="Exit 1 when a finding is at or above this severity.")
@@ -176,11 +211,11 @@ def _write_outputs(result: RunResult, kw: dict, run_history: Optional[dict] = No
     from .render.markdown import render_markdown
 
     if kw.get("html_path"):
-        snapshot.write_atomic(kw["html_path"], render_html(result, history=run_history))
+        cliout.write_output(kw["html_path"], render_html(result, history=run_history))
     if kw.get("junit_path"):
-        snapshot.write_atomic(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
+        cliout.write_output(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
     if kw.get("markdown_path"):
-        snapshot.write_atomic(kw["markdown_path"], render_markdown(result))
+        cliout.write_output(kw["markdown_path"], render_markdown(result))
 
 
 def _junit_threshold(fail_on: str) -> str:
@@ -194,7 +229,7 @@ def _print_summary(console: Console, result: RunResult, written: list) -> None:
         console.print(r)
     for label, path in written:
         if path:
-            console.print(f"{label}: {path}", highlight=False, markup=False)
+            console.print(f"{label}: {cliout.shown(path)}", highlight=False, markup=False)
 
 
 # Partial hosts whose collection was cut short (timeout, lost connection, output over
@@ -220,8 +255,9 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @main.command()
 @click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Native YAML or Ansible INI/YAML inventory.")
-@click.option("--limit", "-l", default=None, help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--limit", "-l", default=None, shell_complete=complete_limit,
+              help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
+@click.option("--json", "json_path", type=OutputPath(), default=None,
               help="Write the snapshot (facts, drift, findings) here.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Every run also keeps its snapshot here.")
@@ -237,7 +273,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
 
         fleetaudit audit -i inventories/demo.ini --json reports/latest.json --html reports/latest.html
     """
-    console = Console()
+    console = cliout.console()
     hosts = _load_hosts(inventory, limit)
     if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
         raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
@@ -249,7 +285,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
         _analyze(result, kw)
         latch.mark(result.run)
         kept = Path(reports_dir) / _default_report_name(inventory)
-        snapshot.save(result, kept, json_path)
+        cliout.save_snapshot(result, kept, json_path)
         _write_outputs(result, kw)
         run_id = recorder.record(snapshot.to_json(result), "audit")
         if not quiet:
@@ -276,12 +312,13 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
                    "found' or 'blocked', never 'pulls'.")
 @click.option("--pull-timeout", type=click.FloatRange(1), default=600.0, show_default=True,
               help="Seconds for each `docker pull` on a host (--pull).")
-@click.option("--limit", "-l", default=None, help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--limit", "-l", default=None, shell_complete=complete_limit,
+              help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
+@click.option("--json", "json_path", type=OutputPath(), default=None,
               help="Write the verdicts as JSON here (host -> image -> verdict, reasons, pull).")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--junit", "junit_path", type=OutputPath(), default=None,
               help="Write JUnit XML here (one test case per host and image).")
-@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--snapshot", "snapshot_path", type=OutputPath(), default=None,
               help="Also write the audit snapshot (facts, findings) for report/diff/explain.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES + ("none",)), default="high",
               show_default=True,
@@ -323,7 +360,7 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
             refs.append(parse_ref(text))
         except ReferenceError as exc:
             raise UsageError(f"--image {text!r}: {exc}")
-    console = Console()
+    console = cliout.console()
     hosts = _load_hosts(inventory, limit)
     if baseline_host and baseline_host not in {h.name for h in hosts}:
         raise UsageError(f"--baseline-host {baseline_host}: not among the audited hosts")
@@ -342,12 +379,12 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
         result.audit.run["limit"] = limit
         latch.mark(result.audit.run)
         if snapshot_path:
-            snapshot.save(result.audit, snapshot_path)
+            cliout.save_snapshot(result.audit, snapshot_path)
         verdicts = gatemod.render_json(result)
         if json_path:
-            snapshot.write_atomic(json_path, verdicts)
+            cliout.write_output(json_path, verdicts)
         if junit_path:
-            snapshot.write_atomic(junit_path, gatemod.render_junit(result))
+            cliout.write_output(junit_path, gatemod.render_junit(result))
         # The audit snapshot plus the verdicts, so `history show` has the whole gate run.
         recorder.record(dict(snapshot.to_json(result.audit), gate=json.loads(verdicts)), "gate")
         if not quiet:
@@ -355,7 +392,7 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
                 console.print(r)
             for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
                 if path:
-                    console.print(f"{label}: {path}", highlight=False, markup=False)
+                    console.print(f"{label}: {cliout.shown(path)}", highlight=False, markup=False)
             if recorder.run_id is not None:
                 console.print(f"history: run {recorder.run_id} in {recorder.spec_text}",
                               highlight=False, markup=False, soft_wrap=True)
@@ -373,7 +410,7 @@ def _load_snapshot(path: str) -> RunResult:
 
 @main.command()
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_path", type=OutputPath(), default=None,
               help="Write the re-analysed snapshot here.")
 @click.option("--quiet", "-q", is_flag=True, help="No tables; exit code only.")
 @analysis_options
@@ -387,10 +424,10 @@ def report(snapshot_path, json_path, quiet, **kw):
     result = _load_snapshot(snapshot_path)
     _analyze(result, kw)
     if json_path:
-        snapshot.save(result, json_path)
+        cliout.save_snapshot(result, json_path)
     _write_outputs(result, kw)
     if not quiet:
-        _print_summary(Console(), result, [("html", kw["html_path"]), ("junit", kw["junit_path"]),
+        _print_summary(cliout.console(), result, [("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                            ("markdown", kw["markdown_path"])])
     run_integrations(result, kw, command="audit")
     sys.exit(exit_code(result, kw["fail_on"]))
@@ -595,7 +632,7 @@ main.add_command(history)
 def entry() -> None:
     """Console script: unexpected exceptions exit with INTERNAL, not a usage code."""
     try:
-        main()
+        main(prog_name="fleetaudit", complete_var="_FLEETAUDIT_COMPLETE")
     except SystemExit:
         raise
     except Exception as exc:  # pragma: no cover - the safety net itself

@@ -105,14 +105,17 @@ def _short(value: Any, cap: int = 80) -> str:
 
 def register(main: click.Group) -> None:
     from .cli import analysis_options, ssh_options
+    from .clicomplete import complete_limit
+    from .cliout import OutputPath
     from .cli_history import record_options
     from .cli_integrations import integration_options, run_integrations
 
     @main.command()
     @click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
                   help="Native YAML or Ansible INI/YAML inventory.")
-    @click.option("--limit", "-l", default=None, help="Hosts, groups or globs, Ansible style.")
-    @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+    @click.option("--limit", "-l", default=None, shell_complete=complete_limit,
+                  help="Hosts, groups or globs, Ansible style.")
+    @click.option("--json", "json_path", type=OutputPath(), default=None,
                   help="Write the snapshot, with its drift_since_last section, here.")
     @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
                   show_default=True, help="Every run also keeps its snapshot here.")
@@ -139,9 +142,7 @@ def register(main: click.Group) -> None:
 
             fleetaudit drift -i inventories/prod.ini --waivers waivers.yml --markdown drift.md -q
         """
-        from rich.console import Console
-
-        from . import cli, snapshot
+        from . import cli, cliout, snapshot
         from .cli_history import HistoryFailed, RunRecorder
         from .cli_signals import SignalLatch
         from .history import HistoryError
@@ -149,7 +150,7 @@ def register(main: click.Group) -> None:
         if kw.get("no_history"):
             raise cli.UsageError("drift compares with the history: --no-history is not possible here")
         waivers = _load_waivers(waivers_path)
-        console = Console()
+        console = cliout.console()
         hosts = cli._load_hosts(inventory, limit)
         if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
             raise cli.UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
@@ -178,7 +179,7 @@ def register(main: click.Group) -> None:
                 since.set_current_run(run_id)
                 result.extra["drift_since_last"] = since.to_json()
             kept = Path(reports_dir) / cli._default_report_name(inventory)
-            snapshot.save(result, kept, json_path)
+            cliout.save_snapshot(result, kept, json_path)
             _write_outputs(result, kw, _report_history(recorder, run_id) if kw.get("html_path") else None)
         section = result.extra["drift_since_last"]
         if not quiet:
@@ -187,7 +188,8 @@ def register(main: click.Group) -> None:
             for label, path in (("snapshot", json_path or str(kept)), ("html", kw["html_path"]),
                                 ("junit", kw["junit_path"]), ("markdown", kw["markdown_path"])):
                 if path:
-                    console.print(f"{label}: {path}", highlight=False, markup=False, soft_wrap=True)
+                    console.print(f"{label}: {cliout.shown(path)}", highlight=False, markup=False,
+                                  soft_wrap=True)
             if run_id is not None:
                 console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False,
                               markup=False, soft_wrap=True)
@@ -211,11 +213,11 @@ def register(main: click.Group) -> None:
 
     def _write_outputs(result, kw, run_history=None) -> None:
         """The audit's HTML and JUnit; --markdown is the drift digest."""
-        from . import cli, snapshot
+        from . import cli, cliout
         from .render.digest import render_digest
         cli._write_outputs(result, {**kw, "markdown_path": None}, run_history)
         if kw.get("markdown_path"):
-            snapshot.write_atomic(kw["markdown_path"],
+            cliout.write_output(kw["markdown_path"],
                                   render_digest(result.extra["drift_since_last"], result))
 
 

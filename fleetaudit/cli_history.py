@@ -14,7 +14,9 @@ from typing import Optional
 
 import click
 
-from . import exitcodes
+from . import cliout, exitcodes
+from .cliconfig import FleetGroup
+from .cliout import OutputPath
 from .history import HistoryError, LockBusy, default_history_path, open_store
 
 
@@ -160,7 +162,7 @@ def _open(ctx: click.Context, spec: Optional[str]):
         raise HistoryFailed(str(exc))
 
 
-@click.group()
+@click.group(cls=FleetGroup)
 @click.option("--history", "history_spec", envvar="FLEETAUDIT_HISTORY", default=None,
               metavar="SPEC", help=_SPEC_HELP)
 @click.pass_context
@@ -250,13 +252,13 @@ def _run_arg(store, run: str, key: Optional[str] = None) -> int:
 @click.argument("run", metavar="RUN")
 @click.option("--inventory", "inventory_key", default=None, metavar="KEY",
               help="With RUN 'latest': the latest run of this inventory.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_path", type=OutputPath(), default=None,
               help="Write the run's snapshot here.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--html", "html_path", type=OutputPath(), default=None,
               help="Write the HTML report here.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--markdown", "markdown_path", type=OutputPath(), default=None,
               help="Write a Markdown summary here.")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--junit", "junit_path", type=OutputPath(), default=None,
               help="Write JUnit XML here.")
 @click.option("--fail-on", type=click.Choice(("critical", "high", "medium", "low", "info", "none")),
               default="high", show_default=True, help="JUnit's failure threshold.")
@@ -273,8 +275,6 @@ def history_show(ctx, run, inventory_key, json_path, html_path, markdown_path, j
 
         fleetaudit history show 42 --html run42.html --markdown run42.md
     """
-    from rich.console import Console
-
     from . import snapshot
     from .cli import _print_summary, _write_outputs
 
@@ -289,11 +289,11 @@ def history_show(ctx, run, inventory_key, json_path, html_path, markdown_path, j
     except snapshot.SnapshotError as exc:
         raise HistoryFailed(str(exc))
     if json_path:
-        snapshot.write_atomic(json_path, json.dumps(doc, separators=(",", ":")) + "\n")
+        cliout.write_output(json_path, json.dumps(doc, separators=(",", ":")) + "\n")
     _write_outputs(result, {"html_path": html_path, "markdown_path": markdown_path,
                             "junit_path": junit_path, "fail_on": fail_on})
     if not quiet:
-        _print_summary(Console(), result, [("json", json_path), ("html", html_path),
+        _print_summary(cliout.console(), result, [("json", json_path), ("html", html_path),
                                            ("junit", junit_path), ("markdown", markdown_path)])
 
 
@@ -359,7 +359,7 @@ def history_host(ctx, host, fact_path, inventory_key, show_all, as_json, history
 @click.option("--ignore", multiple=True, metavar="PATTERN",
               help="Fact path glob to leave out (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison (drift_since_last shape) as JSON.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--markdown", "markdown_path", type=OutputPath(), default=None,
               help="Write the Markdown digest here.")
 @_spec_option
 @click.pass_context
@@ -393,12 +393,12 @@ def history_diff(ctx, run_a, run_b, waivers_path, fail_on, ignore, as_json, mark
                           current_ref=RunRef(infos[1].id, infos[1].started))
     section = since.to_json()
     if markdown_path:
-        snapshot.write_atomic(markdown_path, render_digest(section))
+        cliout.write_output(markdown_path, render_digest(section))
     if as_json:
         click.echo(json.dumps(section, indent=1, default=str))
     else:
         for line in summary_lines(section):
-            click.echo(line)
+            cliout.echo(line)
     sys.exit(exitcodes.FINDINGS if since.new_drift else exitcodes.CLEAN)
 
 

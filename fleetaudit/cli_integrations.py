@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 
 import click
 
+from .cliout import OutputPath, is_stdout, write_output
 from .models import RunResult
 
 
@@ -25,8 +26,8 @@ def _check_notify(ctx, param, values):
 
 def integration_options(fn):
     """--prom, --notify, --notify-timeout, --notify-always."""
-    @click.option("--prom", "prom_path", type=click.Path(dir_okay=False), default=None,
-                  metavar="PATH",
+    @click.option("--prom", "prom_path", type=OutputPath(), default=None,
+                  metavar="FILE|-",
                   help="Write Prometheus metrics here (node-exporter textfile format, atomic), "
                        "e.g. /var/lib/node_exporter/textfile/fleetaudit.prom.")
     @click.option("--notify", "notify_urls", multiple=True, metavar="URL", callback=_check_notify,
@@ -51,7 +52,11 @@ def run_integrations(result: RunResult, kw: Dict[str, Any], *, command: str,
     if since is None and isinstance(result.extra, dict):
         since = result.extra.get("drift_since_last")
     prom_path = kw.get("prom_path")
-    if prom_path:
+    if is_stdout(prom_path):
+        from .render.prom import render_prom
+        write_output(prom_path, render_prom(result, command=command, since=since,
+                                            gate_verdicts=gate_verdicts))
+    elif prom_path:
         from .render.prom import write_prom
         try:
             write_prom(prom_path, result, command=command, since=since, gate_verdicts=gate_verdicts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 import re
 import shlex
@@ -27,10 +28,12 @@ from .collectors.base import Collector, FileRef, Part, skipped_parts
 from .inventory.model import Host
 from .hostread import Budget, Capture, read_capped, within
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
+from .render.safe import visible
 from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
 from .ssh import TRANSIENT, ConnectFailed, Connector, SSHOptions
 
 ProgressFn = Callable[[HostResult], None]
+log = logging.getLogger("fleetaudit.collect")  # host strings through visible(); never output
 
 
 @dataclass
@@ -348,6 +351,8 @@ class HostAuditor:
         budget = Budget(self.opts.host_deadline_s())
         while True:
             flight.attempts += 1
+            log.debug("%s: attempt %d: connecting to %s", visible(host.name), flight.attempts,
+                      visible(host.address))
             try:
                 result = await self._attempt(host, flight, budget)
                 break
@@ -360,6 +365,8 @@ class HostAuditor:
                 result = HostResult(name=host.name, address=host.address, status="unreachable",
                                     error=err)
                 break
+            log.info("%s: attempt %d failed (%s: %s); retrying in %.1fs", visible(host.name),
+                     flight.attempts, err.cls, visible(err.message), delay)
             await asyncio.sleep(delay)
         result.attempts = flight.attempts
         result.duration_s = time.monotonic() - flight.started
@@ -418,6 +425,7 @@ class HostAuditor:
         process = await self._start(conn, deadline, by_host, budget, "the collection script")
         capture = flight.capture = Capture(opts.max_output_bytes)
         flight.sent = time.time()
+        log.debug("%s: exec: collection script sent (%d bytes)", visible(host.name), len(script))
         cut: Optional[HostError] = None
         why = ""
         try:
@@ -434,6 +442,8 @@ class HostAuditor:
             process.close()
         if cut is not None and cut.cls == "protocol" and capture.size == 0:
             raise ConnectFailed(cut)  # nothing arrived: a transient drop is worth a retry
+        log.debug("%s: exec: %d bytes back in %.2fs%s", visible(host.name), capture.size,
+                  time.time() - flight.sent, f" ({cut.cls})" if cut else "")
         result = flight.result = result_from_capture(flight, cut, why)
         if result.status == "unreachable":
             return result
@@ -474,6 +484,7 @@ class HostAuditor:
         try:
             if wanted:
                 flight.fetching = tuple(sorted({c.name for _, _, c in wanted}))
+                log.debug("%s: fetch: %d file(s) by hash", visible(result.name), len(wanted))
                 blobs, problem = await self._fetch(conn, wanted, result, budget)
                 if problem:
                     for name in flight.fetching:
@@ -553,6 +564,9 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
 
     def finish(res: HostResult) -> None:
         results[res.name] = res
+        log.info("%s: %s in %.2fs, %d attempt(s)%s", visible(res.name), res.status,
+                 res.duration_s or 0, res.attempts or 0,
+                 f" ({res.error.cls}: {visible(res.error.message)})" if res.error else "")
         if progress:
             progress(res)
 

@@ -102,16 +102,21 @@ def save(result: RunResult, *paths: Union[str, Path]) -> None:
     Compact separators keep json on its C encoder (indent= falls back to pure Python,
     ~5x slower) and the text is built once however many copies are written.
     """
+    text = text_of(result)
+    for path in paths:
+        if path:
+            write_atomic(path, text)
+
+
+def text_of(result: RunResult) -> str:
+    """The snapshot file's text (what save() writes; the CLI's `--json -` prints it)."""
     doc = to_json(result)
     notes: List[str] = []
     text = dumps(doc, notes=notes, separators=(",", ":"))
     if notes:  # say where the sanitiser had to step in (a parser let a number through)
         doc["run"] = {**(doc.get("run") or {}), "json_notes": notes}
         text = dumps(doc, separators=(",", ":"))
-    text += "\n"
-    for path in paths:
-        if path:
-            write_atomic(path, text)
+    return text + "\n"
 
 
 def load(path: Union[str, Path]) -> RunResult:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import getpass
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from asyncssh.config import SSHClientConfig
 from .inventory.model import Host
 from .knownhosts import HostKeyPolicy, KnownHosts
 from .models import HostError
+from .render.safe import visible
+
+log = logging.getLogger("fleetaudit.ssh")  # phases only; the CLI decides where it goes
 
 # Error classes worth another attempt: a connection reset or closed during the SSH
 # handshake is what sshd's MaxStartups and overloaded middleboxes produce, and a moment
@@ -97,6 +101,7 @@ async def _open_tcp(address: str, port: int, opts: SSHOptions) -> socket.socket:
         raise ConnectFailed(HostError("dns", f"cannot resolve {address}: {exc.strerror or exc}"))
     except asyncio.TimeoutError:
         raise ConnectFailed(HostError("dns", f"resolving {address} timed out"))
+    log.debug("%s: resolved to %s", visible(address), ", ".join(visible(i[4][0]) for i in infos))
     last: Optional[HostError] = None
     for family, stype, proto, _, sockaddr in infos:
         sock = socket.socket(family, stype, proto)
@@ -115,7 +120,9 @@ async def _open_tcp(address: str, port: int, opts: SSHOptions) -> socket.socket:
             sock.close()
             last = classify_os_error(exc)
             continue
+        log.debug("%s: TCP connected to %s port %d", visible(address), visible(sockaddr[0]), port)
         await _wait_banner(sock, address, port, opts.banner_timeout)
+        log.debug("%s: SSH banner received", visible(address))
         return sock
     raise ConnectFailed(last or HostError("dns", f"no address for {address}"))
 
@@ -369,6 +376,7 @@ class Connector:
         except BaseException as exc:
             raise ConnectFailed(classify_ssh_error(exc, address, host.user, policy)) from exc
         await self._trust_on_first_use(policy, conn)
+        log.debug("%s: SSH connected, host key verified, authenticated as %s", visible(host.name), visible(conn.get_extra_info("username")))
         return conn
 
     async def close(self) -> None:

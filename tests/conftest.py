@@ -71,6 +71,8 @@ def _session_history_in_tmp(tmp_path_factory):
 def _history_in_tmp(tmp_path, monkeypatch):
     """Each test its own empty history store."""
     monkeypatch.setenv("FLEETAUDIT_HISTORY", str(tmp_path / "history.sqlite"))
+    # The machine's own ./fleetaudit.yml, ~/.config or /etc config must not steer tests.
+    monkeypatch.setenv("FLEETAUDIT_CONFIG", os.devnull)
 
 
 @pytest.fixture(scope="session")
