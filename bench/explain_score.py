@@ -51,6 +51,9 @@ def main(argv=None) -> int:
         out.write(f"\n{name} misses (cause not in top 3):\n")
         for e, ranked in scores[name].misses:
             out.write(f"  want {e.cause:<12} got {','.join(ranked) or '(empty)':<30} {e.text[:150]!r}\n")
+        out.write(f"\n{name}: in the top 3 but not first:\n")
+        for e, ranked in scores[name].second:
+            out.write(f"  want {e.cause:<12} got {','.join(ranked):<30} {e.text[:150]!r}\n")
     if args.json:
         args.json.write_text(json.dumps({name: {"n": s.n, "top1": s.rate(s.top1), "top3": s.rate(s.top3),
                                                 "empty": s.rate(s.empty)} for name, s in scores.items()},

@@ -66,6 +66,7 @@ class Score:
     top3: int
     empty: int
     misses: List[tuple]          # (entry, ranked categories) not in the top 3
+    second: List[tuple]          # (entry, ranked categories) in the top 3 but not first
 
     def rate(self, count: int) -> float:
         return count / self.n if self.n else 0.0
@@ -74,7 +75,7 @@ class Score:
 def score(entries: Sequence[Entry], rank: Callable[[str], List[str]]) -> Score:
     """How often the thread's cause is `rank(text)`'s first / among its first three answers."""
     top1 = top3 = empty = 0
-    misses = []
+    misses, second = [], []
     for e in entries:
         ranked = rank(e.text)
         if not ranked:
@@ -83,6 +84,8 @@ def score(entries: Sequence[Entry], rank: Callable[[str], List[str]]) -> Score:
             top1 += 1
         if e.cause in ranked[:3]:
             top3 += 1
+            if ranked[0] != e.cause:
+                second.append((e, ranked[:3]))
         else:
             misses.append((e, ranked[:3]))
-    return Score(len(entries), top1, top3, empty, misses)
+    return Score(len(entries), top1, top3, empty, misses, second)

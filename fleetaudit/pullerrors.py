@@ -283,7 +283,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=1, related=("reference",)),
     _c("unauthorized", "auth", "Registry says unauthorized",
        [r"unauthorized:", r"\b401 unauthorized", r"unexpected status: 401",
-        r"status code 401", r"authentication required",
+        r"status code 401", r"authentication required", r"^\W*unauthorized\W*$",
         # Google Artifact Registry / gcr.io wording of the same refusal
         r"unauthenticated requests? do not have permission", r"denied on resource",
         r"permission denied for \\?\""],
