@@ -135,6 +135,10 @@ PUBLIC_REGISTRY_HOSTS = re.compile(
     r"docker\.elastic\.co|registry\.access\.redhat\.com|registry\.redhat\.io|nvcr\.io)"
     r"(?=[:/\s\"'\\]|$)", re.IGNORECASE)
 _CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
+_DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
+# Words that say the refusal really is about credentials, whatever the name looks like.
+_AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
+                          r"authentication required|unauthorized", re.IGNORECASE)
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
 
 _TAG = re.compile(r"<[^<>]{0,400}>")
@@ -263,6 +267,14 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                         "a host clock far off (no NTP, a VM resumed from sleep or a snapshot, a "
                         "board without RTC battery) makes a valid certificate look expired or "
                         "not yet valid.", clock))
+    if "pull-access-denied" in matched and not _AUTH_DETAIL.search(text):
+        m = _DENIED_NAME.search(text)
+        name = m.group(1).strip("'\"") if m else ""
+        if name and not re.search(r"[/.:]", name):
+            out.append(("reference", 0.8, f"'{name}' has no namespace, so the registry looked for "
+                        f"the official image library/{name}, which does not exist: an image that "
+                        "only exists locally (build it first; compose needs build:), a typo, or a "
+                        "missing namespace (team/app).", "pull-access-denied"))
     if "html-error-page" in matched:
         m = _HTTP_STATUS.search(_unescape(text))
         status = next((g for g in (m.groups() if m else ()) if g), "")

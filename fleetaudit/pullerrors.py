@@ -623,7 +623,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "the proxy's allow-list for the registry and its blob CDN hosts"],
        "Have the registry (and its CDN/blob hosts) allowed on the proxy, or route the daemon "
        "through the proxy that allows it (HTTPS_PROXY in a docker.service drop-in).",
-       tier=0, related=("firewall", "tls"), refines=("html-error-page",)),
+       tier=0, related=("firewall", "tls"), refines=("html-error-page", "forbidden")),
     _c("proxy-connect-status", "proxy", "The proxy refused the CONNECT (bare HTTP status)",
        [r"https?://\S+?\\?\"?: (?:forbidden|bad gateway|service unavailable|gateway time-?out|"
         r"method not allowed)\W{0,4}$"],
@@ -660,7 +660,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["curl -v https://REGISTRY/v2/ (who answers?)", "proxy.daemon", "registry-mirrors"],
        "Find who served the page (its title says), then fix the proxy/mirror or the registry "
        "address.",
-       tier=2, related=("reachability", "auth")),
+       tier=2, related=("reachability", "auth"), refines=("forbidden",)),
     _c("registry-denied-terse", "auth", "Registry said only 'denied'",
        [r"denied: denied", r"/manifests/\S+?\\?\"?: denied\W{0,4}$", r"^\W*denied\W*$"],
        ["denied"],
