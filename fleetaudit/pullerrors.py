@@ -543,7 +543,8 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Point at the right host:port, start the registry, or allow it in the firewall.",
        tier=2, related=("firewall", "proxy")),
     _c("io-timeout", "reachability", "Connection timed out",
-       [r"i/o timeout", r"connection timed out", r"connect: operation timed out"],
+       [r"i/o timeout", r"connection timed out", r"connect: operation timed out",
+        r"network timed out while trying to connect"],
        ["i/o timeout", "timed out"],
        "SYNs or packets go unanswered: a firewall DROPs egress to the registry (or a proxy "
        "is required and not configured), or the address is unroutable.",
@@ -568,16 +569,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["network MTU vs path", "proxy.daemon", "firewall rules"],
        "Check MTU/MSS clamping and the proxy; retry to see if it is intermittent.",
        tier=2, related=("proxy", "mtu", "firewall")),
-    _c("unexpected-eof", "mtu", "Transfer cut off (unexpected EOF)",
+    _c("unexpected-eof", "reachability", "Transfer cut off (unexpected EOF)",
        [r"unexpected eof"],
        ["unexpected eof"],
-       "The connection ended in the middle of a response: typically large packets lost on "
-       "a path with a smaller MTU (VPN, VXLAN, cloud overlays), or a proxy cutting long "
-       "downloads.",
+       "The connection ended in the middle of a response: a proxy or middlebox cutting long "
+       "downloads (or running out of disk), a flaky path or registry front end, or large "
+       "packets lost on a path with a smaller MTU (VPN, VXLAN, cloud overlays).",
        ["network.interfaces mtu / network.docker0_mtu / daemon_mtu",
         "ping -M do -s 1472 REGISTRY", "proxy.daemon"],
-       "Lower the MTU (daemon.json mtu, interface) or clamp MSS; fix the proxy's limits.",
-       tier=2, related=("proxy", "reachability")),
+       "Check the proxy's limits and logs; retry to see if it is intermittent; lower the MTU "
+       "(daemon.json mtu, interface) or clamp MSS.",
+       tier=2, related=("proxy", "mtu")),
     _c("http-eof", "proxy", "Connection closed before any answer (EOF)",
        [r":\s*EOF(?:\W|$)"],
        ["eof"],
