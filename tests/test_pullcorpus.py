@@ -22,7 +22,7 @@ PARTS = split(CORPUS)
 # Measured on the held-out part when explain was last tuned (bench/explain_score.py),
 # rounded down. Raise them when explain gets better; never lower them to pass.
 HELD_OUT_TOP1_FLOOR = 0.80
-HELD_OUT_TOP3_FLOOR = 0.91
+HELD_OUT_TOP3_FLOOR = 0.92
 
 
 def rank(text):
@@ -187,8 +187,8 @@ def test_tls_handshake_timeout_is_a_network_symptom():
 def test_held_out_scores_do_not_regress():
     s = score(PARTS["held-out"], rank)
     assert s.empty == 0
-    assert s.rate(s.top1) >= HELD_OUT_TOP1_FLOOR, s.rate(s.top1)
-    assert s.rate(s.top3) >= HELD_OUT_TOP3_FLOOR, s.rate(s.top3)
+    assert round(s.rate(s.top1), 4) >= HELD_OUT_TOP1_FLOOR, s.rate(s.top1)
+    assert round(s.rate(s.top3), 4) >= HELD_OUT_TOP3_FLOOR, s.rate(s.top3)
 
 
 def test_bench_prints_both_parts(capsys):
