@@ -461,6 +461,8 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec):
             click.echo(visible(f"   fix:   {c.fix}"))
         if c.hosts:
             click.echo(visible(f"   hosts showing it in {path}: {', '.join(c.hosts)}"))
+            for line in c.facts[:3]:
+                click.echo(visible(f"   raised by: {line}"))
         from .cli_drift import since_when_lines
         for h in c.hosts:
             if h in since:

@@ -116,12 +116,13 @@ class Cause:
     hosts: List[str] = field(default_factory=list)     # hosts in the snapshot showing it
     generic: bool = False      # guessed from loose words: no known error phrase matched
     words: List[str] = field(default_factory=list)     # for generic causes: the words seen
+    facts: List[str] = field(default_factory=list)     # "host: rule (fact, ...)" that raised it
 
     def to_json(self) -> dict:
         return {"category": self.category, "confidence": round(self.confidence, 2),
                 "why": self.why, "check": self.check, "fix": self.fix,
                 "classes": self.classes, "hosts": self.hosts, "generic": self.generic,
-                "words": self.words}
+                "words": self.words, "facts": self.facts}
 
 
 # Hosts whose certificates are renewed long before they expire: "expired or not yet
@@ -188,18 +189,28 @@ def _matched_classes(text: str) -> List[str]:
     return ids
 
 
-def _hosts_by_category(snapshot: Optional[RunResult]) -> Dict[str, List[str]]:
-    out: Dict[str, List[str]] = {}
+def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+    """Per category: the hosts whose findings show it, and "host: rule (facts)" lines that
+    say which facts did."""
+    hosts_of: Dict[str, List[str]] = {}
+    facts_of: Dict[str, List[str]] = {}
     if snapshot is None:
-        return out
+        return hosts_of, facts_of
     for f in snapshot.findings:
         def get(key, f=f):
             return get_field(f, key)
-        if get("severity") in ("critical", "high", "medium"):
-            hosts = out.setdefault(get("category"), [])
-            if get("host") not in hosts:
-                hosts.append(get("host"))
-    return out
+        if get("severity") not in ("critical", "high", "medium"):
+            continue
+        category, host = get("category"), get("host")
+        hosts = hosts_of.setdefault(category, [])
+        if host not in hosts:
+            hosts.append(host)
+        evidence = get("evidence") or []
+        names = [e.get("fact") for e in evidence if isinstance(e, dict) and isinstance(e.get("fact"), str)]
+        line = f"{host}: {get('rule')}" + (f" ({', '.join(names[:3])})" if names else "")
+        if len(facts_of.setdefault(category, [])) < 10 and line not in facts_of[category]:
+            facts_of[category].append(line)
+    return hosts_of, facts_of
 
 
 def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
@@ -239,9 +250,10 @@ def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
         for cause in generic_causes(text):
             causes[cause.category] = cause
 
-    shown = _hosts_by_category(snapshot)
+    shown, facts = _hosts_by_category(snapshot)
     for cause in causes.values():
         cause.hosts = shown.get(cause.category, [])
+        cause.facts = facts.get(cause.category, [])
         if cause.hosts:
             cause.confidence = min(0.99, cause.confidence + SNAPSHOT_BONUS)
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))

@@ -197,3 +197,15 @@ def test_bench_prints_both_parts(capsys):
     out = capsys.readouterr().out
     assert "dev" in out and "held-out" in out and "top-3" in out
     assert "held-out misses" not in out  # held-out failures only on explicit request
+
+
+def test_snapshot_findings_raise_a_cause_and_name_the_facts_that_did():
+    from fleetaudit import snapshot
+    snap = snapshot.load(Path(__file__).parent / "data" / "snapshots" / "demo-subset.json")
+    text = "x509: certificate signed by unknown authority"
+    plain = next(c for c in explain(text) if c.category == "tls")
+    tls = next(c for c in explain(text, snap) if c.category == "tls")
+    assert tls.hosts == ["no-ca"] and tls.confidence > plain.confidence
+    assert any(f.startswith("no-ca: logs.tls (daemon_log.counts.x509-unknown-authority")
+               for f in tls.facts), tls.facts
+    assert not plain.facts and tls.to_json()["facts"] == tls.facts
