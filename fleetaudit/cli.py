@@ -511,10 +511,9 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec):
                                        for c in causes],
                                    "snapshot": path if snap else None}, indent=1, default=str))
         return
-    if not causes:
-        click.echo("No known pull-failure pattern in that text. Paste the full line from "
-                   "`docker pull` or `journalctl -u docker`.")
-        return
+    if all(c.generic for c in causes):
+        click.echo("No known pull-failure pattern in that text (paste the full line from "
+                   "`docker pull` or `journalctl -u docker`); low-confidence guesses from its words:")
     for i, c in enumerate(causes, 1):
         click.echo(visible(f"{i}. {c.category} ({c.confidence:.0%}): {c.why}"))
         click.echo(visible(f"   check: {c.check}"))
@@ -522,6 +521,8 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec):
             click.echo(visible(f"   fix:   {c.fix}"))
         if c.hosts:
             click.echo(visible(f"   hosts showing it in {path}: {', '.join(c.hosts)}"))
+            for line in c.facts[:3]:
+                click.echo(visible(f"   raised by: {line}"))
         from .cli_drift import since_when_lines
         for h in c.hosts:
             if h in since:

@@ -8,8 +8,10 @@ and a snapshot can raise a cause that hosts actually show.
 """
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .models import RunResult, get_field
 from .pullerrors import CLASSES, classify
@@ -18,6 +20,8 @@ from .pullerrors import CLASSES, classify
 # cause says more than a generic network symptom or a wrapper.
 TIER_CONFIDENCE = {0: 0.9, 1: 0.75, 2: 0.45, 3: 0.2}
 RELATED_FACTOR = 0.5        # a category the class lists as "often the real cause"
+RELATED_DECAY = 0.08        # ...listed in order of likelihood: each later one a little less
+GENERIC_CEILING = 0.3       # a cause guessed from loose words never looks surer than this
 SNAPSHOT_BONUS = 0.1        # hosts in the snapshot show this cause right now
 
 # Misleading texts the class table does not already relate, with the reason.
@@ -40,6 +44,15 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
     "toomanyrequests": [
         ("auth", 0.35, "Anonymous pulls share a low per-IP limit; logging in (as the user "
                        "the daemon pulls for, usually root) raises it."),
+    ],
+    "bad-credentials": [
+        ("time", 0.2, "Registry tokens carry validity times: on a host whose clock is far "
+                      "off, fresh credentials are refused as if they were wrong."),
+    ],
+    "registry-denied-terse": [
+        ("reference", 0.55, "A bare 'denied' is also what ghcr.io and others answer for a "
+                            "repository that does not exist: check the path's spelling and "
+                            "case before the credentials."),
     ],
     "x509-unknown-authority": [
         ("time", 0.2, "Rarely: a clock far off makes chain building fail in odd ways; "
@@ -101,39 +114,108 @@ class Cause:
     fix: str
     classes: List[str] = field(default_factory=list)   # error classes that point here
     hosts: List[str] = field(default_factory=list)     # hosts in the snapshot showing it
+    generic: bool = False      # guessed from loose words: no known error phrase matched
+    words: List[str] = field(default_factory=list)     # for generic causes: the words seen
+    facts: List[str] = field(default_factory=list)     # "host: rule (fact, ...)" that raised it
 
     def to_json(self) -> dict:
         return {"category": self.category, "confidence": round(self.confidence, 2),
                 "why": self.why, "check": self.check, "fix": self.fix,
-                "classes": self.classes, "hosts": self.hosts}
+                "classes": self.classes, "hosts": self.hosts, "generic": self.generic,
+                "words": self.words, "facts": self.facts}
+
+
+# Hosts whose certificates are renewed long before they expire: "expired or not yet
+# valid" from them says more about this host's clock than about their certificate.
+PUBLIC_REGISTRY_HOSTS = re.compile(
+    r"(?:^|[/@.\s\"'])(?:(?:registry-1|index|auth|production\.cloudflare|registry)\.docker\.(?:io|com)|"
+    r"docker\.io|(?:[a-z0-9-]+\.)?gcr\.io|registry\.k8s\.io|k8s\.gcr\.io|quay\.io|cdn\d*\.quay\.io|"
+    r"ghcr\.io|pkg-containers\.githubusercontent\.com|public\.ecr\.aws|"
+    r"[a-z0-9-]+\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com|mcr\.microsoft\.com|"
+    r"[a-z0-9-]+-docker\.pkg\.dev|storage\.googleapis\.com|[a-z0-9]+\.cloudfront\.net|"
+    r"docker\.elastic\.co|registry\.access\.redhat\.com|registry\.redhat\.io|nvcr\.io)"
+    r"(?=[:/\s\"'\\]|$)", re.IGNORECASE)
+_CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
+_DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
+# Words that say the refusal really is about credentials, whatever the name looks like.
+_AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
+                          r"authentication required|unauthorized", re.IGNORECASE)
+_ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
+
+_TAG = re.compile(r"<[^<>]{0,400}>")
+_TITLE = re.compile(r"<title>\s*(.{1,120}?)\s*</title>|<h1>\s*(.{1,120}?)\s*</h1>", re.IGNORECASE | re.DOTALL)
+_HTTP_STATUS = re.compile(r"error parsing http (\d{3}) response body|\b(\d{3}) (?:forbidden|not found|"
+                          r"unauthorized|bad gateway|service unavailable|request time-? ?out)",
+                          re.IGNORECASE)
+
+
+def _unescape(text: str) -> str:
+    """Error bodies arrive Go-quoted (\\n, \\"), sometimes twice; HTML entities too."""
+    for _ in range(2):
+        text = text.replace('\\\\', '\\').replace('\\"', '"').replace("\\r", "").replace("\\n", "\n")
+    return html.unescape(text)
+
+
+def _html_title(text: str) -> Optional[str]:
+    """The title (or first h1) of an HTML body embedded in an error, tags stripped."""
+    m = _TITLE.search(_unescape(text))
+    if not m:
+        return None
+    title = " ".join(_TAG.sub(" ", m.group(1) or m.group(2)).split())
+    return title[:100] or None
+
+
+def _variants(text: str) -> List[str]:
+    """The text, and the text with HTML tags stripped (block pages name their vendor in
+    prose, not in markup)."""
+    out = [text]
+    if "<" in text:
+        stripped = " ".join(_TAG.sub(" ", _unescape(text)).split())
+        if stripped and stripped != text:
+            out.append(stripped)
+    return out
 
 
 def _matched_classes(text: str) -> List[str]:
     """Classes matched by any line or by the whole text (messages wrap)."""
     ids: List[str] = []
-    for chunk in [text] + text.splitlines():
+    chunks: List[str] = []
+    for variant in _variants(text):
+        chunks += [variant] + variant.splitlines()
+    for chunk in chunks:
         for cid in classify(chunk):
             if cid not in ids:
                 ids.append(cid)
     return ids
 
 
-def _hosts_by_category(snapshot: Optional[RunResult]) -> Dict[str, List[str]]:
-    out: Dict[str, List[str]] = {}
+def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+    """Per category: the hosts whose findings show it, and "host: rule (facts)" lines that
+    say which facts did."""
+    hosts_of: Dict[str, List[str]] = {}
+    facts_of: Dict[str, List[str]] = {}
     if snapshot is None:
-        return out
+        return hosts_of, facts_of
     for f in snapshot.findings:
         def get(key, f=f):
             return get_field(f, key)
-        if get("severity") in ("critical", "high", "medium"):
-            hosts = out.setdefault(get("category"), [])
-            if get("host") not in hosts:
-                hosts.append(get("host"))
-    return out
+        if get("severity") not in ("critical", "high", "medium"):
+            continue
+        category, host = get("category"), get("host")
+        hosts = hosts_of.setdefault(category, [])
+        if host not in hosts:
+            hosts.append(host)
+        evidence = get("evidence") or []
+        names = [e.get("fact") for e in evidence if isinstance(e, dict) and isinstance(e.get("fact"), str)]
+        line = f"{host}: {get('rule')}" + (f" ({', '.join(names[:3])})" if names else "")
+        if len(facts_of.setdefault(category, [])) < 10 and line not in facts_of[category]:
+            facts_of[category].append(line)
+    return hosts_of, facts_of
 
 
 def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
-    """Likely causes of the error `text`, most likely first ([] when nothing matched)."""
+    """Likely causes of the error `text`, most likely first; never empty: a text no class
+    recognises gets low-confidence guesses from its words (Cause.generic)."""
     text = (text or "")[:20000]
     causes: Dict[str, Cause] = {}
 
@@ -149,20 +231,131 @@ def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
         else:  # independent support for the same cause raises it a little
             cause.confidence = min(0.97, cause.confidence + 0.05)
 
-    for cid in _matched_classes(text):
+    matched = _matched_classes(text)
+    for cid in matched:
         cls = _BY_ID[cid]
         base = TIER_CONFIDENCE.get(cls.tier, 0.3)
-        add(cls.category, base, cls.why, "; ".join(cls.check), cls.fix, cid)
-        for related in cls.related:
+        add(cls.category, base, _with_quote(cls.why, text, cid), "; ".join(cls.check), cls.fix, cid)
+        for i, related in enumerate(cls.related):
             guide = CATEGORY_GUIDE[related]
-            add(related, base * RELATED_FACTOR, guide[0], guide[1], guide[2], cid)
+            add(related, base * RELATED_FACTOR * (1 - RELATED_DECAY * i),
+                guide[0], guide[1], guide[2], cid)
         for category, conf, why in ALTERNATIVES.get(cid, ()):
             guide = CATEGORY_GUIDE[category]
             add(category, conf, why, guide[1], guide[2], cid)
+    for category, conf, why, cid in _context_causes(text, matched):
+        guide = CATEGORY_GUIDE[category]
+        add(category, conf, why, guide[1], guide[2], cid)
+    if not causes:
+        for cause in generic_causes(text):
+            causes[cause.category] = cause
 
-    shown = _hosts_by_category(snapshot)
+    shown, facts = _hosts_by_category(snapshot)
     for cause in causes.values():
         cause.hosts = shown.get(cause.category, [])
+        cause.facts = facts.get(cause.category, [])
         if cause.hosts:
             cause.confidence = min(0.99, cause.confidence + SNAPSHOT_BONUS)
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
+
+
+def _with_quote(why: str, text: str, cid: str) -> str:
+    """The class's explanation plus what the page said, for non-registry answers."""
+    title = _html_title(text) if _BY_ID[cid].category in ("proxy", "mtu") else None
+    return f"{why} (the page says: \"{title}\")" if title else why
+
+
+def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
+    """Causes that depend on more than the phrase: who answered, with what status."""
+    out: List[Tuple[str, float, str, str]] = []
+    clock = next((cid for cid in matched if cid in _CLOCK_CLASSES), None)
+    if clock:
+        public = PUBLIC_REGISTRY_HOSTS.search(text)
+        if public or not _ANY_HOST.search(text):
+            where = (f"{public.group(0).strip(chr(34) + chr(39) + '/@. ')} renews its certificates long "
+                     "before they expire" if public else "no registry is named, and most such "
+                     "reports turn out to be the local clock")
+            out.append(("time", 0.92, f"'certificate has expired or is not yet valid': {where}; "
+                        "a host clock far off (no NTP, a VM resumed from sleep or a snapshot, a "
+                        "board without RTC battery) makes a valid certificate look expired or "
+                        "not yet valid.", clock))
+    if "pull-access-denied" in matched and not _AUTH_DETAIL.search(text):
+        m = _DENIED_NAME.search(text)
+        name = m.group(1).strip("'\"") if m else ""
+        if name and not re.search(r"[/.:]", name):
+            out.append(("reference", 0.8, f"'{name}' has no namespace, so the registry looked for "
+                        f"the official image library/{name}, which does not exist: an image that "
+                        "only exists locally (build it first; compose needs build:), a typo, or a "
+                        "missing namespace (team/app).", "pull-access-denied"))
+    if "html-error-page" in matched:
+        m = _HTTP_STATUS.search(_unescape(text))
+        status = next((g for g in (m.groups() if m else ()) if g), "")
+        if status == "404":
+            out.append(("reference", 0.55, "The HTML page is a 404: the registry host or path "
+                        "(port, repository, tag) is not what the server serves.", "html-error-page"))
+        elif status in ("401", "407"):
+            out.append(("auth", 0.5, f"The HTML page carries a {status}: credentials are wanted "
+                        "(by the registry, or by a proxy for 407).", "html-error-page"))
+        elif status == "403":
+            out.append(("reachability", 0.4, "A 403 HTML page from a server that is not the "
+                        "registry (a mirror or CDN refusing this client, e.g. by region or IP).",
+                        "html-error-page"))
+        elif status.startswith("5"):
+            out.append(("reachability", 0.5, f"An HTML {status} page: the registry's front end "
+                        "or a proxy failed the request.", "html-error-page"))
+    return out
+
+
+# Loose words -> causes, for texts no class recognises. Ordered: the first listed cause of
+# a group is the likelier one.
+_WORDS: Tuple[Tuple[Tuple[str, ...], Tuple[str, ...]], ...] = (
+    (("denied", "unauthorized", "forbidden", "permission", "credential", "login", "token",
+      "401", "403", "authenticat"), ("auth", "reference")),
+    (("not found", "404", "no such image", "does not exist", "unknown", "tag", "manifest"),
+     ("reference", "auth")),
+    (("x509", "tls", "ssl", "certificate", "handshake"), ("tls", "time", "proxy")),
+    (("lookup", "resolve", "resolution", "dns", "no such host", "nxdomain"), ("dns", "proxy")),
+    (("proxy", "<html", "html", "captive", "portal", "407"), ("proxy", "reachability")),
+    (("timeout", "timed out", "deadline", "refused", "reset", "unreachable", "no route",
+      "eof", "connect", "dial", "network", "503", "502", "500"), ("reachability", "firewall", "proxy", "mtu")),
+    (("firewall", "iptables", "blocked", "security group", "acl"), ("firewall", "reachability")),
+    (("mtu", "fragment", "hangs", "stuck", "retrying"), ("mtu", "reachability")),
+    (("space", "disk", "inode", "storage", "extract", "layer", "quota"), ("disk", "daemon")),
+    (("daemon", "docker.service", "containerd", "socket", "systemd", "dockerd"), ("daemon",)),
+    (("platform", "arch", "exec format", "arm64", "amd64", "aarch64"), ("arch",)),
+    (("ssh", "host key", "publickey"), ("ssh",)),
+    (("rate", "too many", "429", "limit", "throttl"), ("ratelimit", "auth")),
+    (("clock", "ntp", "time", "expired", "not yet valid"), ("time", "tls")),
+    (("registry", "pull", "image", "repository"), ("reachability", "auth", "reference")),
+)
+_DEFAULT_GUESS = ("reachability", "auth", "reference", "dns", "proxy")
+
+
+def generic_causes(text: str) -> List[Cause]:
+    """Ranked guesses for a text no error class recognises, from the words it does contain
+    (or, with none, the commonest causes of failed pulls), at low confidence."""
+    low = (text or "").lower()
+    score: Dict[str, float] = {}
+    words: Dict[str, List[str]] = {}
+    for keys, categories in _WORDS:
+        seen = [k for k in keys if k in low]
+        if not seen:
+            continue
+        for rank, category in enumerate(categories):
+            score[category] = score.get(category, 0.0) + (0.1 - 0.02 * rank) * min(len(seen), 3)
+            words.setdefault(category, [])
+            words[category] += [w for w in seen if w not in words[category]]
+    if not score:
+        score = {c: 0.1 - 0.01 * i for i, c in enumerate(_DEFAULT_GUESS)}
+    top = max(score.values())
+    out = []
+    for category, value in score.items():
+        guide = CATEGORY_GUIDE[category]
+        seen = words.get(category, [])
+        why = (f"No known pull-error phrase matched; the words {', '.join(repr(w) for w in seen[:5])} "
+               f"point here. {guide[0]}" if seen else
+               f"No known pull-error phrase and no telling word: this is one of the commonest "
+               f"causes of failed pulls. {guide[0]}")
+        out.append(Cause(category, round(GENERIC_CEILING * value / top, 3) if top else 0.1, why,
+                         guide[1], guide[2], classes=[], generic=True, words=seen[:5]))
+    return sorted(out, key=lambda c: (-c.confidence, c.category))

@@ -272,7 +272,7 @@ def classify_pull(outcome: PullOutcome) -> PullOutcome:
         outcome.fix = (top.fix if top else BY_ID[ids[0]].fix) or None
         if top and top.why:
             outcome.cause = f"{BY_ID[ids[0]].title}: {top.why}"
-    elif causes:
+    elif causes and not causes[0].generic:  # a guess from loose words is no diagnosis
         outcome.category, outcome.cause, outcome.fix = causes[0].category, causes[0].why, causes[0].fix
     return outcome
 

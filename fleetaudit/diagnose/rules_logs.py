@@ -91,9 +91,10 @@ _CATEGORY_WHY = {
                  'registry")',
     "arch": 'platform mismatches ("no matching manifest for linux/arm64/v8 in the manifest list '
             'entries")',
-    "mtu": 'transfers cut off mid-layer ("unexpected EOF")',
+    "mtu": 'requests that never arrive whole ("408 Request Time-out" pages)',
     "reachability": 'connection failures ("dial tcp ...:443: i/o timeout", "connection refused", '
-                    '"connection reset by peer", 5xx answers)',
+                    '"connection reset by peer", "TLS handshake timeout", "unexpected EOF", '
+                    '5xx answers)',
 }
 
 
@@ -262,5 +263,6 @@ Network symptoms seen fewer than {SYMPTOM_MIN_COUNT} times are reported as low.
     )(check)
 
 
-for _category in sorted({c.category for c in CLASSES}):
+# ssh failures are the docker CLI's own transport to a host: they never reach a daemon log.
+for _category in sorted({c.category for c in CLASSES} - {"ssh"}):
     _register(_category)
