@@ -123,6 +123,7 @@ TREE = {
                "os": {k: _ for k in ("id", "id_like", "version_id", "version_codename", "pretty_name")}},
     "docker": {
         "installed": _, "daemon_up": _, "error": _, "error_kind": _, "cli_warnings": _,
+        "responding": _, "skipped": {"*": _},
         "info_source": _,
         "client": {k: _ for k in ("version", "api_version", "os", "arch", "context")},
         "server": {"version": _, "api_version": _, "min_api_version": _, "os": _, "arch": _,
