@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from .models import RunResult, get_field
+from .models import RunResult
 from .pullerrors import CLASSES, classify
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
@@ -123,12 +123,10 @@ def _hosts_by_category(snapshot: Optional[RunResult]) -> Dict[str, List[str]]:
     if snapshot is None:
         return out
     for f in snapshot.findings:
-        def get(key, f=f):
-            return get_field(f, key)
-        if get("severity") in ("critical", "high", "medium"):
-            hosts = out.setdefault(get("category"), [])
-            if get("host") not in hosts:
-                hosts.append(get("host"))
+        if f.severity in ("critical", "high", "medium"):
+            hosts = out.setdefault(f.category, [])
+            if f.host not in hosts:
+                hosts.append(f.host)
     return out
 
 

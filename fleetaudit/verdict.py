@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from .collectors.probe import NAME as PROBE
 from .diagnose.base import dig
@@ -20,8 +20,7 @@ from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_regist
                               registry_host)
 from .diagnose.rules_arch import platform as host_platform
 from .diagnose.rules_auth import root_registries
-from .models import SEVERITIES, HostResult, RunResult
-from .models import get_field as _get
+from .models import SEVERITIES, Finding, HostResult, RunResult
 from .models_gate import Cell, GateOptions, GateResult, PullOutcome, Reason
 from .pullerrors import BY_ID
 from .reference import DEFAULT_DOMAIN, Reference
@@ -65,9 +64,9 @@ def mentions(text: str, names: Iterable[str]) -> bool:
 
 
 
-def finding_text(f: Any) -> str:
+def finding_text(f: Finding) -> str:
     """Title and evidence: what a finding is about (remediation only shows examples)."""
-    return str(_get(f, "title", "")) + "\n" + json.dumps(_get(f, "evidence", []), default=str)
+    return str(f.title or "") + "\n" + json.dumps(f.evidence or [], default=str)
 
 
 def known_registries(result: RunResult, refs: Sequence[Reference]) -> Set[str]:
@@ -123,10 +122,11 @@ def fleet_via_proxy(result: RunResult, host: str, ref: Reference) -> Optional[bo
     return sum(votes) * 2 > len(votes)
 
 
-def relevant(f: Any, ref: Reference, host: HostResult, result: RunResult, others: Set[str]) -> bool:
+def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: RunResult, others: Set[str]) -> bool:
     """Does finding f concern pulls of `ref` on this host?"""
-    rule = str(_get(f, "rule", ""))
-    category = str(_get(f, "category", ""))
+    f = Finding.from_json(f)  # a finding's JSON form is accepted too
+    rule = str(f.rule or "")
+    category = str(f.category or "")
     if rule.startswith("ssh."):
         return False  # the host's audit status speaks for these
     if rule == "daemon.registry-mirrors":
@@ -161,15 +161,15 @@ def finding_reasons(result: RunResult, host: HostResult, ref: Reference, fail_on
                     others: Set[str]) -> List[Reason]:
     out = []
     for f in result.findings or []:
-        if _get(f, "host") != host.name or not relevant(f, ref, host, result, others):
+        if f.host != host.name or not relevant(f, ref, host, result, others):
             continue
-        rule = str(_get(f, "rule", ""))
-        sev = str(_get(f, "severity", "info"))
-        remediation = [r for r in (_get(f, "remediation", []) or []) if isinstance(r, str)]
+        rule = str(f.rule or "")
+        sev = str(f.severity or "info")
+        remediation = [r for r in (f.remediation or []) if isinstance(r, str)]
         fix = "; ".join(r for r in remediation[:3] if not r.startswith("#")) or None
         out.append(Reason(
-            source="finding", category=str(_get(f, "category", "")), severity=sev,
-            message=str(_get(f, "title", rule))[:300], rule=rule, fix=fix[:300] if fix else None,
+            source="finding", category=str(f.category or ""), severity=sev,
+            message=str(f.title if f.title is not None else rule)[:300], rule=rule, fix=fix[:300] if fix else None,
             blocking=_at_or_above(sev, fail_on) and rule not in NOT_BLOCKING_RULES))
     return out
 

@@ -215,15 +215,15 @@ class _Builder:
     def findings(self) -> List[list]:
         groups: Dict[tuple, list] = {}
         for f in self.result.findings or []:
-            sev = _get(f, "severity", "info")
+            sev = f.severity or "info"
             key = (
-                sev, _clean(_get(f, "category", "") or "", 100), _clean(_get(f, "rule", "") or "", 200),
-                _clean(_get(f, "title", "") or ""), _clean(_get(f, "why", "") or ""),
-                json.dumps(_get(f, "evidence") or [], sort_keys=True, default=str),
-                json.dumps(_get(f, "remediation") or [], sort_keys=True, default=str),
+                sev, _clean(f.category or "", 100), _clean(f.rule or "", 200),
+                _clean(f.title or ""), _clean(f.why or ""),
+                json.dumps(f.evidence or [], sort_keys=True, default=str),
+                json.dumps(f.remediation or [], sort_keys=True, default=str),
             )
             hosts = groups.setdefault(key, [])
-            h = self.host(_get(f, "host"))
+            h = self.host(f.host)
             hosts.append(h)
             self._fkeys.setdefault(key, {}).setdefault(h, []).append(finding_key(f))
             row = self.hosts[h]
