@@ -19,6 +19,7 @@ from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
 from .cli_history import RunRecorder, history, record_options
 from .cli_integrations import integration_options, run_integrations
+from .cli_templates import templates_option
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .render.safe import visible
@@ -133,6 +134,7 @@ def analysis_options(fn):
                   help="Compute the fleet majority within these inventory groups separately.")
     @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
                   help="Write the HTML report here.")
+    @templates_option
     @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
                   help="Write JUnit XML here (one test case per host and category).")
     @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
@@ -164,7 +166,8 @@ def _write_outputs(result: RunResult, kw: dict, run_history: Optional[dict] = No
     from .render.markdown import render_markdown
 
     if kw.get("html_path"):
-        snapshot.write_atomic(kw["html_path"], render_html(result, history=run_history))
+        snapshot.write_atomic(kw["html_path"], render_html(result, history=run_history,
+                                                                templates=kw.get("templates_dir")))
     if kw.get("junit_path"):
         snapshot.write_atomic(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
     if kw.get("markdown_path"):
