@@ -12,6 +12,13 @@ that (recorded PIDs, processes inside the recorded network namespaces, the recor
 namespaces and bridge), never anything found by name patterns.
 
 See lab/README.md for usage.
+
+Why one module (~1,400 lines): the Fleet class is one lifecycle (slot lock, network,
+per-host namespaces, overlays, sshd, dockerd, services, recorded state, teardown) whose
+steps share the recorded state and must undo in reverse order what the earlier ones
+did; splitting it would spread the "record everything, remove exactly that" invariant
+across modules. Shared constants and HostSpec are in lab/common.py (also used by
+lab/services.py); the services (registry, resolver, proxy, builder) in services.py.
 """
 from __future__ import annotations
 
