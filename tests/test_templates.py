@@ -33,11 +33,23 @@ def test_templates_are_at_the_top_level_only():
     assert not (ROOT / "fleetaudit" / "templates").exists()
 
 
+SKIP_DIRS = {".git", ".venv", ".lab", "reports", "build", "dist", "__pycache__", ".pytest_cache"}
+
+
+def _clean_tree_files():
+    """A clean clone: the files git tracks (no .lab/, reports/, caches, build/); outside a
+    git checkout, the tree without those."""
+    git = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if git.returncode == 0 and git.stdout:
+        return git.stdout.decode().split("\0")
+    return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
+            if p.is_file() and not SKIP_DIRS & set(p.relative_to(ROOT).parts)
+            and not any(part.endswith(".egg-info") for part in p.parts)]
+
+
 def test_wheel_from_a_clean_tree_installs_and_renders(tmp_path):
-    # A clean clone: only the files git tracks (no .lab/, reports/, caches, build/).
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                            check=True).stdout.decode().split("\0")
     src = tmp_path / "src"
+    listed = _clean_tree_files()
     for rel in filter(None, listed):
         if (ROOT / rel).is_file():
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
