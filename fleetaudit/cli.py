@@ -23,6 +23,7 @@ from .cli_integrations import integration_options, run_integrations
 from .clicomplete import complete_limit
 from .cliconfig import FleetGroup, config_callback
 from .cliout import OutputPath
+from .cli_templates import templates_option
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .render.safe import visible
@@ -180,6 +181,7 @@ def analysis_options(fn):
                   help="Compute the fleet majority within these inventory groups separately.")
     @click.option("--html", "html_path", type=OutputPath(), default=None,
                   help="Write the HTML report here.")
+    @templates_option
     @click.option("--junit", "junit_path", type=OutputPath(), default=None,
                   help="Write JUnit XML here (one test case per host and category).")
     @click.option("--markdown", "markdown_path", type=OutputPath(), default=None,
@@ -211,7 +213,8 @@ def _write_outputs(result: RunResult, kw: dict, run_history: Optional[dict] = No
     from .render.markdown import render_markdown
 
     if kw.get("html_path"):
-        cliout.write_output(kw["html_path"], render_html(result, history=run_history))
+        cliout.write_output(kw["html_path"], render_html(result, history=run_history,
+                                                         templates=kw.get("templates_dir")))
     if kw.get("junit_path"):
         cliout.write_output(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
     if kw.get("markdown_path"):

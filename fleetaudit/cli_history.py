@@ -17,6 +17,7 @@ import click
 from . import cliout, exitcodes
 from .cliconfig import FleetGroup
 from .cliout import OutputPath
+from .cli_templates import templates_option
 from .history import HistoryError, LockBusy, default_history_path, open_store
 
 
@@ -256,6 +257,7 @@ def _run_arg(store, run: str, key: Optional[str] = None) -> int:
               help="Write the run's snapshot here.")
 @click.option("--html", "html_path", type=OutputPath(), default=None,
               help="Write the HTML report here.")
+@templates_option
 @click.option("--markdown", "markdown_path", type=OutputPath(), default=None,
               help="Write a Markdown summary here.")
 @click.option("--junit", "junit_path", type=OutputPath(), default=None,
@@ -266,7 +268,7 @@ def _run_arg(store, run: str, key: Optional[str] = None) -> int:
 @_spec_option
 @click.pass_context
 def history_show(ctx, run, inventory_key, json_path, html_path, markdown_path, junit_path,
-                 fail_on, quiet, history_spec):
+                 fail_on, quiet, history_spec, templates_dir=None):
     """Re-render recorded run RUN (an id, or 'latest') as it was, in any format.
 
     Nothing is re-analysed: the findings and comparisons are those of the run.
@@ -290,7 +292,8 @@ def history_show(ctx, run, inventory_key, json_path, html_path, markdown_path, j
         raise HistoryFailed(str(exc))
     if json_path:
         cliout.write_output(json_path, json.dumps(doc, separators=(",", ":")) + "\n")
-    _write_outputs(result, {"html_path": html_path, "markdown_path": markdown_path,
+    _write_outputs(result, {"html_path": html_path, "templates_dir": templates_dir,
+                            "markdown_path": markdown_path,
                             "junit_path": junit_path, "fail_on": fail_on})
     if not quiet:
         _print_summary(cliout.console(), result, [("json", json_path), ("html", html_path),

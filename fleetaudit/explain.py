@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .models import RunResult, get_field
+from .models import RunResult
 from .pullerrors import CLASSES, classify
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
@@ -197,19 +197,16 @@ def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[st
     if snapshot is None:
         return hosts_of, facts_of
     for f in snapshot.findings:
-        def get(key, f=f):
-            return get_field(f, key)
-        if get("severity") not in ("critical", "high", "medium"):
+        if f.severity not in ("critical", "high", "medium"):
             continue
-        category, host = get("category"), get("host")
-        hosts = hosts_of.setdefault(category, [])
-        if host not in hosts:
-            hosts.append(host)
-        evidence = get("evidence") or []
-        names = [e.get("fact") for e in evidence if isinstance(e, dict) and isinstance(e.get("fact"), str)]
-        line = f"{host}: {get('rule')}" + (f" ({', '.join(names[:3])})" if names else "")
-        if len(facts_of.setdefault(category, [])) < 10 and line not in facts_of[category]:
-            facts_of[category].append(line)
+        hosts = hosts_of.setdefault(f.category, [])
+        if f.host not in hosts:
+            hosts.append(f.host)
+        names = [e.get("fact") for e in (f.evidence or [])
+                 if isinstance(e, dict) and isinstance(e.get("fact"), str)]
+        line = f"{f.host}: {f.rule}" + (f" ({', '.join(names[:3])})" if names else "")
+        if len(facts_of.setdefault(f.category, [])) < 10 and line not in facts_of[f.category]:
+            facts_of[f.category].append(line)
     return hosts_of, facts_of
 
 

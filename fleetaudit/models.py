@@ -91,8 +91,9 @@ class HostResult:
 
 
 def get_field(obj: Any, key: str, default: Any = None) -> Any:
-    """A field of a Finding (or result object) or of its JSON dict: findings loaded from a
-    snapshot are dicts, freshly diagnosed ones are Finding objects."""
+    """A field of a result object or of its JSON dict. Findings are always Finding objects
+    (RunResult and snapshot.load convert); this remains for hosts and errors, which the
+    renderers also read from history documents."""
     if isinstance(obj, dict):
         return obj.get(key, default)
     return getattr(obj, key, default)
@@ -108,13 +109,37 @@ class Finding:
     evidence: list = field(default_factory=list)
     remediation: list = field(default_factory=list)
     why: str = ""
+    # Keys a snapshot carried that this version does not know: written back unchanged.
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict:
-        return {
+        d = {
             "host": self.host, "rule": self.rule, "category": self.category,
             "severity": self.severity, "title": self.title, "evidence": self.evidence,
             "remediation": self.remediation, "why": self.why,
         }
+        for k, v in self.extra.items():
+            d.setdefault(k, v)
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Finding":
+        """A finding's JSON dict (a snapshot, the history store) -> Finding. ValueError
+        when it is not a JSON object (an edited file): fail closed rather than guess."""
+        if isinstance(data, Finding):
+            return data
+        if not isinstance(data, dict):
+            raise ValueError(f"a finding is a JSON object, not {type(data).__name__}")
+        # Field values are kept as they are (an edited file may hold a string where a list
+        # belongs): the renderers treat every field as untrusted and tolerate that.
+        return cls(host=data.get("host"), rule=data.get("rule"), category=data.get("category"),
+                   severity=data.get("severity"), title=data.get("title"),
+                   evidence=data.get("evidence") or [], remediation=data.get("remediation") or [],
+                   why=data.get("why") or "",
+                   extra={k: v for k, v in data.items() if k not in _FINDING_KEYS})
+
+
+_FINDING_KEYS = ("host", "rule", "category", "severity", "title", "evidence", "remediation", "why")
 
 
 @dataclass
@@ -127,6 +152,11 @@ class RunResult:
     catalog: dict = field(default_factory=dict)
     findings: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # drift, baseline info, ... (later stages)
+
+    def __post_init__(self) -> None:
+        # One shape for every consumer: findings given as JSON dicts become Finding objects.
+        if any(not isinstance(f, Finding) for f in self.findings):
+            self.findings = [Finding.from_json(f) for f in self.findings]
 
     @property
     def failed_hosts(self) -> list:

@@ -90,7 +90,7 @@ def build_payload(result: RunResult, *, command: str, since: Any = None) -> dict
         statuses[st] = statuses.get(st, 0) + 1
     by_sev = {s: 0 for s in SEVERITIES}
     for f in result.findings or []:
-        sev = get_field(f, "severity")
+        sev = f.severity
         if sev in by_sev:
             by_sev[sev] += 1
     body: Dict[str, Any] = {

@@ -21,6 +21,9 @@ most specific first:
 `keywords` are lowercase POSIX-ERE-safe fragments: the daemon_log collector ORs them into
 the pattern it greps on the host, so every message a class matches must contain one of
 its keywords (tests/test_pullerrors.py checks that on the sample table).
+
+Why one module (~650 lines): most of it is the table itself (data, one entry per
+failure class); the classifier is a few functions over it.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Union
 
 from .collectors.jsonfacts import may_hold_surrogates, no_lone_surrogates
-from .models import SCHEMA_VERSION, HostResult, RunResult
+from .models import SCHEMA_VERSION, Finding, HostResult, RunResult
 
 
 class SnapshotError(Exception):
@@ -138,8 +138,9 @@ def from_json(doc: dict, source: str = "snapshot") -> RunResult:
     path = source
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("fleetaudit/"):
         raise SnapshotError(f"{path}: not a fleetaudit snapshot (no 'schema': 'fleetaudit/N')")
-    major = str(doc["schema"]).split("/", 1)[1]
-    if major != SCHEMA_VERSION.split("/", 1)[1]:
+    # "fleetaudit/MAJOR[.MINOR]": a minor version only adds keys, a new major changes them.
+    major = str(doc["schema"]).split("/", 1)[1].split(".", 1)[0]
+    if major != SCHEMA_VERSION.split("/", 1)[1].split(".", 1)[0]:
         raise SnapshotError(f"{path}: snapshot schema {doc['schema']} is not supported "
                             f"(this fleetaudit reads {SCHEMA_VERSION})")
     hosts = {}
@@ -148,7 +149,16 @@ def from_json(doc: dict, source: str = "snapshot") -> RunResult:
             hosts[name] = HostResult.from_json(name, h)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # an edited file
             raise SnapshotError(f"{path}: host {name!r} is not a host record: {exc}") from exc
+    raw_findings = doc.get("findings") or []
+    if not isinstance(raw_findings, list):
+        raise SnapshotError(f"{path}: 'findings' is not a list")
+    findings = []
+    for i, f in enumerate(raw_findings):
+        try:
+            findings.append(Finding.from_json(f))
+        except ValueError as exc:  # an edited file
+            raise SnapshotError(f"{path}: findings[{i}] is not a finding: {exc}") from exc
     extra = {k: v for k, v in doc.items()
              if k not in ("schema", "run", "hosts", "findings", "catalog")}
     return RunResult(run=doc.get("run") or {}, hosts=hosts, catalog=doc.get("catalog") or {},
-                     findings=list(doc.get("findings") or []), extra=extra)
+                     findings=findings, extra=extra)

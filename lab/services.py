@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import pki
-from .fleet import (
+from .common import (
     DOMAIN, EXPIRED_REGISTRY_NAME, MIRROR_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_NAME, REGISTRY_PORT, HostSpec, LabError,
     _write,
 )

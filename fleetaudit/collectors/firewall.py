@@ -27,6 +27,12 @@ match depends on something the host did not tell (destination address, owner, ma
 named sets, rate limits...) counts both ways, and when the two outcomes differ the
 verdict is null. A cut-off rule list, a permission error, or iptables-nft hiding
 legacy tables turn a "not blocked" into null: when unsure, null.
+
+Why one module (~730 lines): the three parsers (iptables -S, nft -s list ruleset) feed
+one rule model (conditions + action, three-valued matching) that the verdicts walk;
+the parts share that model's types and the "unknown counts both ways" logic, and split
+apart they would each need the others. Sections: three-valued logic, the rule model,
+iptables parser, nft parser, verdicts.
 """
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from typing import Iterator, List, Optional, Tuple
 
 from .base import Hit, HostContext, dig, ev, rule
 from .common import audited_hosts, cap, example_registry, number, q, run_cache, split_host_port
-from .rules_tls import registry_certs, clock_now, day, iso_epoch, my_trust, subject
+from .rules_tls import registry_certs
+from .trust import clock_now, day, iso_epoch, my_trust, subject
 
 # NTP-synced hosts stay within milliseconds of each other: a minute off means time sync
 # is not working and the drift keeps growing.

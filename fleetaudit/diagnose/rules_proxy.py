@@ -4,6 +4,10 @@ dockerd does the pulls, and it reads its proxy from its own start-up environment
 (systemd drop-in, /etc/conf.d/docker) or, on Docker 23+, from daemon.json "proxies"
 (which then wins over the environment). Shell profiles and /etc/environment never reach
 it. NO_PROXY follows Go's rules (see no_proxy_covers).
+
+Why one module (~650 lines): one rule family; the proxy-value helpers and remediation
+text at the top serve only these rules (the proxy dockerd uses is in common.py, shared
+with the gate and other families).
 """
 from __future__ import annotations
 

@@ -18,7 +18,9 @@ import json
 from collections import Counter
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Dict, List, Optional, Tuple
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import jinja2
 
@@ -61,18 +63,22 @@ _META_FIELDS = (("inventory", "Inventory"), ("limit", "Limit"), ("started", "Sta
 
 
 def render_html(result: RunResult, *, title: Optional[str] = None,
-                history: Optional[dict] = None) -> str:
+                history: Optional[dict] = None,
+                templates: Optional[Union[str, Path]] = None) -> str:
     """The report for `result` as one HTML document (str). Tolerates missing extras.
 
     A `drift_since_last` section in result.extra adds the "changed since last run"
     section and state badges; `history` (render.history_view.report_history) adds the
-    findings-per-severity chart over recent runs and earlier fact changes per host."""
+    findings-per-severity chart over recent runs and earlier fact changes per host.
+    `templates`: a directory holding the user's own copy of TEMPLATE_FILES (restyling);
+    TemplatesError when a file is missing."""
     data, summary = _build(result, history)
-    css, js = _asset("report.css"), _asset("report.js")
+    tdir = str(templates) if templates is not None else None
+    css, js = _asset("report.css", tdir), _asset("report.js", tdir)
     csp = ("default-src 'none'; "
            f"style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
            "img-src data:; base-uri 'none'; form-action 'none'")
-    template = _env().get_template("report.html.j2")
+    template = _env(tdir).get_template("report.html.j2")
     return template.render(
         title=_clean(title or "fleetaudit report", 200), csp=csp, css=css, js=js,
         data_json=json_island(data), s=summary,
@@ -93,18 +99,59 @@ def json_island(data: Any) -> str:
 
 # ---------------------------------------------------------------------------- assets
 
+TEMPLATE_FILES = ("report.html.j2", "report.css", "report.js")
+
+
+class TemplatesError(ValueError):
+    """A --templates directory that cannot render the report; the message names the file."""
+
+
+def default_templates() -> Union[Path, Traversable]:
+    """Where the report's templates are: the project's top-level templates/.
+
+    Installed from a wheel they are inside the package (setup.py maps templates/ to the
+    package fleetaudit.templates at build time, so importlib.resources finds them wherever
+    the package went: site-packages, --target, a zip); in a checkout (PYTHONPATH or an
+    editable install) fleetaudit/templates does not exist and the files are read from
+    templates/ beside the package. Both are found relative to the imported package, so
+    code and templates always come from the same tree.
+    """
+    inside = resources.files("fleetaudit").joinpath("templates")
+    if inside.is_dir():
+        return inside
+    return Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+def check_templates(directory: Union[str, Path]) -> Path:
+    """A user's --templates DIR: every file the report needs must be there (a restyle
+    copies the whole set), else TemplatesError naming the missing file."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise TemplatesError(f"{root}: not a directory")
+    for name in TEMPLATE_FILES:
+        if not (root / name).is_file():
+            raise TemplatesError(f"{root / name}: missing (a templates directory holds "
+                                 f"{', '.join(TEMPLATE_FILES)}; copy them from the installed set)")
+    return root
+
+
+def _root(templates: Optional[Union[str, Path]]):
+    return check_templates(templates) if templates is not None else default_templates()
+
+
 @lru_cache(maxsize=None)
-def _env() -> jinja2.Environment:
+def _env(templates: Optional[str] = None) -> jinja2.Environment:
+    root = _root(templates)
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("fleetaudit", "templates"),
+        loader=jinja2.FunctionLoader(lambda name: root.joinpath(name).read_text(encoding="utf-8")),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
 
 
 @lru_cache(maxsize=None)
-def _asset(name: str) -> str:
-    return resources.files("fleetaudit").joinpath("templates", name).read_text(encoding="utf-8")
+def _asset(name: str, templates: Optional[str] = None) -> str:
+    return _root(templates).joinpath(name).read_text(encoding="utf-8")
 
 
 def _sha256(text: str) -> str:
@@ -215,15 +262,15 @@ class _Builder:
     def findings(self) -> List[list]:
         groups: Dict[tuple, list] = {}
         for f in self.result.findings or []:
-            sev = _get(f, "severity", "info")
+            sev = f.severity or "info"
             key = (
-                sev, _clean(_get(f, "category", "") or "", 100), _clean(_get(f, "rule", "") or "", 200),
-                _clean(_get(f, "title", "") or ""), _clean(_get(f, "why", "") or ""),
-                json.dumps(_get(f, "evidence") or [], sort_keys=True, default=str),
-                json.dumps(_get(f, "remediation") or [], sort_keys=True, default=str),
+                sev, _clean(f.category or "", 100), _clean(f.rule or "", 200),
+                _clean(f.title or ""), _clean(f.why or ""),
+                json.dumps(f.evidence or [], sort_keys=True, default=str),
+                json.dumps(f.remediation or [], sort_keys=True, default=str),
             )
             hosts = groups.setdefault(key, [])
-            h = self.host(_get(f, "host"))
+            h = self.host(f.host)
             hosts.append(h)
             self._fkeys.setdefault(key, {}).setdefault(h, []).append(finding_key(f))
             row = self.hosts[h]

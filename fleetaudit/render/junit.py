@@ -45,8 +45,8 @@ def render_junit(result: RunResult, *, fail_on: str = "medium", suite_name: str 
     threshold = SEVERITIES.index(fail_on)
     by_host: Dict[str, Dict[str, List[Any]]] = defaultdict(lambda: defaultdict(list))
     for f in result.findings or []:
-        host = str(_get(f, "host") or "(fleet)")
-        by_host[host][str(_get(f, "category") or "uncategorized")].append(f)
+        host = str(f.host or "(fleet)")
+        by_host[host][str(f.category or "uncategorized")].append(f)
     extra_categories = sorted({c for cats in by_host.values() for c in cats} - set(CATEGORIES))
     categories = list(CATEGORIES) + extra_categories
 
@@ -90,12 +90,12 @@ def render_junit(result: RunResult, *, fail_on: str = "medium", suite_name: str 
                 counts["skipped"] += 1
                 continue
             findings = sorted(by_host[name].get(category, []),
-                              key=lambda f: _rank(_get(f, "severity")))
-            failing = [f for f in findings if _rank(_get(f, "severity")) <= threshold]
-            passing = [f for f in findings if _rank(_get(f, "severity")) > threshold]
+                              key=lambda f: _rank(f.severity))
+            failing = [f for f in findings if _rank(f.severity) <= threshold]
+            passing = [f for f in findings if _rank(f.severity) > threshold]
             if failing:
-                worst = _get(failing[0], "severity")
-                title = _get(failing[0], "title") or _get(failing[0], "rule") or "finding"
+                worst = failing[0].severity
+                title = failing[0].title or failing[0].rule or "finding"
                 more = f" (+{len(failing) - 1} more)" if len(failing) > 1 else ""
                 ET.SubElement(case, "failure", type=_x(worst, 20),
                               message=_x(f"[{worst}] {title}{more}", MAX_MESSAGE)
@@ -120,16 +120,16 @@ def _case(suite: ET.Element, classname: str, name: str, duration: float) -> ET.E
 
 
 def _describe(f: Any) -> str:
-    lines = [f"[{_get(f, 'severity')}] {_get(f, 'rule') or '?'}: {_get(f, 'title') or ''}"]
-    if _get(f, "why"):
-        lines.append(f"why: {_get(f, 'why')}")
-    for e in _get(f, "evidence") or []:
+    lines = [f"[{f.severity}] {f.rule or '?'}: {f.title or ''}"]
+    if f.why:
+        lines.append(f"why: {f.why}")
+    for e in f.evidence or []:
         if isinstance(e, dict):
             path = e.get("path", e.get("fact", e.get("fact_path", "")))
             lines.append(f"evidence: {path}: expected {e.get('expected')!r}, actual {e.get('actual')!r}")
         else:
             lines.append(f"evidence: {e}")
-    for cmd in _get(f, "remediation") or []:
+    for cmd in f.remediation or []:
         lines.append(f"fix: {cmd}")
     return _x("\n".join(lines), MAX_BODY)
 

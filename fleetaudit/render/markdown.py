@@ -97,9 +97,9 @@ def _host_cell(names: List[str], shown: int) -> str:
 def _group_findings(findings: List[Any]) -> Dict[tuple, List[str]]:
     groups: Dict[tuple, Dict[str, None]] = defaultdict(dict)  # dict: an ordered set
     for f in findings:
-        key = (str(_get(f, "severity") or "info"), str(_get(f, "category") or ""),
-               str(_get(f, "rule") or ""), str(_get(f, "title") or ""))
-        groups[key][str(_get(f, "host") or "(fleet)")] = None
+        key = (str(f.severity or "info"), str(f.category or ""),
+               str(f.rule or ""), str(f.title or ""))
+        groups[key][str(f.host or "(fleet)")] = None
     return {key: list(hosts) for key, hosts in groups.items()}
 
 

@@ -92,8 +92,8 @@ def build_registry(result: RunResult, *, command: str, since: Any = None,
                      ("severity", "category"))
     counts: Dict[tuple, int] = {(s, c): 0 for s in SEVERITIES for c in CATEGORIES}
     for f in result.findings or []:
-        sev = get_field(f, "severity")
-        cat = get_field(f, "category")
+        sev = f.severity
+        cat = f.category
         key = (sev if sev in SEVERITIES else "info", cat if cat in CATEGORIES else "other")
         counts[key] = counts.get(key, 0) + 1
     for (sev, cat), n in counts.items():

@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import RunResult, SEVERITIES
-from ..models import get_field as _get
 from .safe import text as _safe, visible
 
 _STATUS_STYLE = {"ok": "green", "partial": "yellow", "unreachable": "red"}
@@ -58,11 +57,11 @@ def findings_table(result: RunResult, limit: int = 40) -> Table:
     table.add_column("host")
     table.add_column("category")
     table.add_column("finding", overflow="fold")
-    findings = sorted(result.findings, key=lambda f: (_rank(_get(f, "severity")), str(_get(f, "host"))))
+    findings = sorted(result.findings, key=lambda f: (_rank(f.severity), str(f.host)))
     for f in findings[:limit]:
-        sev = _get(f, "severity")
-        table.add_row(_safe(sev, _SEV_STYLE.get(sev, "")), _safe(_get(f, "host") or "(fleet)"),
-                      _safe(_get(f, "category")), _safe(_get(f, "title")))
+        sev = f.severity
+        table.add_row(_safe(sev, _SEV_STYLE.get(sev, "")), _safe(f.host or "(fleet)"),
+                      _safe(f.category), _safe(f.title))
     if len(findings) > limit:
         table.caption = f"... and {len(findings) - limit} more"
     return table

@@ -1,0 +1,400 @@
+"""The gate's verdict: a pure stage over an analysed RunResult (like diagnose).
+
+Per host and image the verdict comes from the findings that concern that image's
+registry, the probe section (does the host resolve the registry; does the docker CLI,
+as root, read the manifest; does the image have this host's platform), a direct
+credentials comparison with the rest of the fleet and, with --pull, the pull outcome.
+No I/O: the run (collect + pull) is fleetaudit.gate.run_gate; outputs are in
+fleetaudit.render.gate.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+
+from .collectors.probe import NAME as PROBE
+from .diagnose.base import dig
+from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_registries,
+                              registry_host)
+from .diagnose.rules_arch import platform as host_platform
+from .diagnose.rules_auth import root_registries
+from .models import SEVERITIES, Finding, HostResult, RunResult
+from .models_gate import Cell, GateOptions, GateResult, PullOutcome, Reason
+from .pullerrors import BY_ID
+from .reference import DEFAULT_DOMAIN, Reference
+
+
+# Findings in these categories concern every pull on the host, whatever the registry.
+HOST_WIDE = {"daemon", "disk", "time", "mtu", "firewall", "arch", "reachability"}
+# Findings that are true and worth showing but never stop a pull by themselves.
+NOT_BLOCKING_RULES = {
+    "daemon.restart-loop", "daemon.version-drift", "proxy.credentials-plaintext",
+    "disk.root-full", "firewall.forward-443-blocked", "firewall.legacy-tables",
+    "firewall.rules-differ", "dns.daemon-dns", "tls.ca-expiring", "tls.insecure-registry",
+}
+# Facts the read-only verdict depends on: when missing, "no blocker found" would be a guess.
+DECIDING_SECTIONS = ("docker", "credentials", "tls", "disk", "proxy", "dns", PROBE)
+# Categories a CLI-side manifest check speaks for whatever network path it took.
+PATH_INDEPENDENT = {"auth", "reference", "arch"}
+HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com",
+             "Docker Hub")
+
+
+# ------------------------------------------------------------------ relevance of findings
+
+def _names(ref_registry: str) -> List[str]:
+    if ref_registry == DEFAULT_DOMAIN:
+        return list(HUB_NAMES)
+    names = [ref_registry]
+    host = ref_registry.rsplit(":", 1)[0] if not ref_registry.startswith("[") else ref_registry
+    if host != ref_registry:
+        names.append(host)
+    return names
+
+
+def mentions(text: str, names: Iterable[str]) -> bool:
+    for n in names:
+        if re.search(r"(?<![A-Za-z0-9.-])" + re.escape(n) + r"(?![A-Za-z0-9-]|\.[A-Za-z0-9])",
+                     text, re.IGNORECASE):
+            return True
+    return False
+
+
+
+
+def finding_text(f: Finding) -> str:
+    """Title and evidence: what a finding is about (remediation only shows examples)."""
+    return str(f.title or "") + "\n" + json.dumps(f.evidence or [], default=str)
+
+
+def known_registries(result: RunResult, refs: Sequence[Reference]) -> Set[str]:
+    """Registry names the fleet evidently uses (credentials, mirrors, logs, certs.d) and
+    the gate's own: a finding naming one of these but not the image's is about another."""
+    names: Set[str] = {r.registry for r in refs}
+    for h in result.hosts.values():
+        if not h.audited or not isinstance(h.facts, dict):
+            continue
+        try:
+            names.update(own_registries(h.facts))
+        except Exception:
+            pass
+        certs_d = dig(h.facts, "tls.certs_d")
+        if isinstance(certs_d, dict):
+            names.update(k for k in certs_d if isinstance(k, str))
+    return {n for n in names if n}
+
+
+def daemon_via_proxy(facts: dict, ref: Reference) -> Optional[bool]:
+    """Does this host's dockerd reach the registry through a proxy? None when unknown."""
+    try:
+        dp = daemon_proxy(facts)
+    except Exception:
+        dp = None
+    if dp is None:
+        return None
+    proxy = dp.get("HTTPS_PROXY")
+    if not proxy:
+        return False
+    return not no_proxy_covers(dp.get("NO_PROXY"), ref.api_host, ref.port)
+
+
+def session_via_proxy(facts: dict, ref: Reference) -> bool:
+    """Would the docker CLI in the SSH session use a proxy for the registry?"""
+    env = dig(facts, "proxy.session_env")
+    if not isinstance(env, dict):
+        return False
+    proxy = env.get("HTTPS_PROXY") or env.get("https_proxy")
+    if not proxy:
+        return False
+    no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
+    return not no_proxy_covers(no_proxy if isinstance(no_proxy, str) else "", ref.api_host, ref.port)
+
+
+def fleet_via_proxy(result: RunResult, host: str, ref: Reference) -> Optional[bool]:
+    """Do most other audited hosts' daemons reach the registry through a proxy?"""
+    votes = [daemon_via_proxy(h.facts, ref) for n, h in result.hosts.items()
+             if n != host and h.audited and isinstance(h.facts, dict)]
+    votes = [v for v in votes if v is not None]
+    if not votes:
+        return None
+    return sum(votes) * 2 > len(votes)
+
+
+def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: RunResult, others: Set[str]) -> bool:
+    """Does finding f concern pulls of `ref` on this host?"""
+    f = Finding.from_json(f)  # a finding's JSON form is accepted too
+    rule = str(f.rule or "")
+    category = str(f.category or "")
+    if rule.startswith("ssh."):
+        return False  # the host's audit status speaks for these
+    if rule == "daemon.registry-mirrors":
+        return ref.registry == DEFAULT_DOMAIN  # mirrors only ever serve Docker Hub
+    via = daemon_via_proxy(host.facts, ref)
+    if rule == "firewall.output-443-blocked":
+        return ref.port == 443 and via is not True
+    text = finding_text(f)
+    if mentions(text, _names(ref.registry)):
+        return True
+    if category in HOST_WIDE:
+        return True
+    if mentions(text, [n for n in others if n not in _names(ref.registry)]):
+        return False  # about another registry
+    if category == "proxy":
+        # A proxy problem matters when this registry goes (or should go) through a proxy.
+        return via is True or fleet_via_proxy(result, host.name, ref) is True
+    return True
+
+
+# ------------------------------------------------------------------ reasons per host
+
+def _sev_index(sev: str) -> int:
+    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)
+
+
+def _at_or_above(sev: str, fail_on: str) -> bool:
+    return fail_on != "none" and _sev_index(sev) <= _sev_index(fail_on)
+
+
+def finding_reasons(result: RunResult, host: HostResult, ref: Reference, fail_on: str,
+                    others: Set[str]) -> List[Reason]:
+    out = []
+    for f in result.findings or []:
+        if f.host != host.name or not relevant(f, ref, host, result, others):
+            continue
+        rule = str(f.rule or "")
+        sev = str(f.severity or "info")
+        remediation = [r for r in (f.remediation or []) if isinstance(r, str)]
+        fix = "; ".join(r for r in remediation[:3] if not r.startswith("#")) or None
+        out.append(Reason(
+            source="finding", category=str(f.category or ""), severity=sev,
+            message=str(f.title if f.title is not None else rule)[:300], rule=rule, fix=fix[:300] if fix else None,
+            blocking=_at_or_above(sev, fail_on) and rule not in NOT_BLOCKING_RULES))
+    return out
+
+
+def _hub(name: str) -> str:
+    return registry_host(name) or name
+
+
+def credential_reasons(result: RunResult, host: HostResult, ref: Reference, fail_on: str,
+                       existing: List[Reason]) -> List[Reason]:
+    """Root (who pulls) has no login for the registry while other hosts' root has one."""
+    if any(r.category == "auth" for r in existing):
+        return []
+    want = _hub(ref.registry)
+    mine = root_registries(host.facts)
+    if mine is MISSING or want in mine:
+        return []
+    known = with_it = 0
+    for n, h in result.hosts.items():
+        if n == host.name or not h.audited or not isinstance(h.facts, dict):
+            continue
+        theirs = root_registries(h.facts)
+        if theirs is MISSING:
+            continue
+        known += 1
+        with_it += want in theirs
+    if not with_it:
+        return []
+    sev = "high" if with_it * 2 >= known else "medium"
+    return [Reason(
+        source="fleet", category="auth", severity=sev, blocking=_at_or_above(sev, fail_on),
+        message=(f"root has no credentials for {ref.registry}; {with_it} of {known} other "
+                 "hosts' root has them (private images then fail: 'no basic auth credentials')"),
+        fix=f"sudo docker login {shlex.quote(ref.registry)}")]
+
+
+def daemon_reasons(host: HostResult, fail_on: str, existing: List[Reason]) -> List[Reason]:
+    if any(r.category == "daemon" and r.severity == "critical" for r in existing):
+        return []
+    installed = dig(host.facts, "docker.installed")
+    up = dig(host.facts, "docker.daemon_up")
+    if installed is False:
+        return [Reason("fleet", "daemon", "critical", "docker is not installed on this host",
+                       _at_or_above("critical", fail_on))]
+    if up is False and not str(dig(host.facts, "docker.error_kind") or "").startswith("permission") \
+            and not (host.error is not None and host.error.cls == "sudo"):
+        return [Reason("fleet", "daemon", "critical", "the Docker engine does not answer",
+                       _at_or_above("critical", fail_on),
+                       fix="systemctl status docker; journalctl -u docker -n 50")]
+    return []
+
+
+def _platform_match(host_plat: str, platforms: List[str]) -> bool:
+    hp = host_plat.split("/")
+    for p in platforms:
+        ip = p.split("/")
+        if ip[:2] != hp[:2]:
+            continue
+        if hp[1] == "arm" and len(hp) > 2 and len(ip) > 2 and ip[2] != hp[2]:
+            continue
+        return True
+    return False
+
+
+def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
+                  fail_on: str) -> List[Reason]:
+    if not isinstance(probe, dict):
+        return []
+    out: List[Reason] = []
+    via = daemon_via_proxy(host.facts, ref)
+    dns = (probe.get("registries") or {}).get(ref.registry)
+    if isinstance(dns, dict) and dns.get("resolved") is False:
+        name = dns.get("lookup") or ref.host
+        if via is True:
+            out.append(Reason("probe", "dns", "info", blocking=False,
+                              message=(f"{name} does not resolve on this host, but dockerd reaches "
+                                       f"{ref.registry} through its proxy, which resolves it")))
+        else:
+            out.append(Reason("probe", "dns", "high", blocking=_at_or_above("high", fail_on),
+                              message=f"{dns.get('error') or name + ' does not resolve'} (getent hosts)",
+                              fix="getent hosts " + shlex.quote(name) + "; cat /etc/resolv.conf"))
+    man = (probe.get("manifests") or {}).get(str(ref))
+    who = probe.get("as") or "root"
+    label = f"CLI-side manifest read as {who} failed"
+    if isinstance(man, dict):
+        if man.get("ok") is False:
+            classes = man.get("classes") or []
+            category = BY_ID[classes[0]].category if classes and classes[0] in BY_ID else "reachability"
+            same_path = via is False and not session_via_proxy(host.facts, ref)
+            # Only root's CLI credentials are the ones `sudo docker pull` hands the daemon.
+            blocking_kind = who == "root" and (category in PATH_INDEPENDENT or same_path)
+            sev = "high" if blocking_kind else "info"
+            if category == "dns" and any(r.source == "probe" and r.category == "dns" for r in out):
+                pass  # the lookup already said it
+            else:
+                out.append(Reason("probe", category, sev,
+                                  blocking=_at_or_above(sev, fail_on) and blocking_kind,
+                                  message=f"{label}: {str(man.get('error') or '')[:300]}",
+                                  fix=(BY_ID[classes[0]].fix or None) if classes and classes[0] in BY_ID else None))
+        plats = man.get("platforms") or []
+        mine = host_platform(host.facts)
+        if man.get("ok") and plats and isinstance(mine, str):
+            if not _platform_match(mine, plats):
+                out.append(Reason("probe", "arch", "critical", blocking=_at_or_above("critical", fail_on),
+                                  message=(f"{ref} has no {mine} image (platforms: {', '.join(plats)}): "
+                                           f"'no matching manifest for {mine}'"),
+                                  fix="docker buildx build --platform " + mine + ",... --push"))
+        elif not man.get("ok"):
+            why = str(man.get("error") or "")[:200] if man.get("ok") is None else "it failed"
+            out.append(Reason("probe", "arch", "info", blocking=False,
+                              message=("architecture support unknown: the manifest was not read"
+                                       + (f" ({why})" if why else "")
+                                       + (f"; this host is {mine}" if isinstance(mine, str) else ""))))
+    return out
+
+
+def _sorted(reasons: List[Reason]) -> List[Reason]:
+    order = {"pull": 0, "finding": 1, "fleet": 2, "probe": 3, "host": 4}
+    return sorted(reasons, key=lambda r: (not r.blocking, _sev_index(r.severity),
+                                          (r.rule or "").startswith("logs."), order.get(r.source, 9)))
+
+
+def _unknown_reason(host: HostResult) -> Optional[Reason]:
+    if not host.audited:
+        err = host.error
+        return Reason("host", "ssh", "critical", blocking=True,
+                      message=f"host not audited ({err.cls}): {err.message}" if err else "host not audited")
+    if host.error is not None and host.error.cls == "sudo":
+        return Reason("host", "ssh", "high", blocking=True, message=host.error.message[:300])
+    return None
+
+
+def _short(text: str, n: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: GateOptions,
+                  probe: Optional[dict], probe_missing: Optional[str],
+                  pull: Optional[PullOutcome], others: Set[str]) -> Cell:
+    fail_on = opts.fail_on if not opts.pull else "none"
+    unknown = _unknown_reason(host)
+    if not host.audited:
+        return Cell("unknown", "unknown: " + _short(unknown.message), [unknown])
+    reasons = finding_reasons(result, host, ref, fail_on, others)
+    reasons += credential_reasons(result, host, ref, fail_on, reasons)
+    reasons += daemon_reasons(host, fail_on, reasons)
+    reasons += probe_reasons(probe, host, ref, fail_on)
+    probe_view = None
+    if isinstance(probe, dict):
+        probe_view = {"as": probe.get("as"),
+                      "dns": (probe.get("registries") or {}).get(ref.registry),
+                      "manifest": (probe.get("manifests") or {}).get(str(ref))}
+    if opts.pull:
+        for r in reasons:
+            r.blocking = False   # with --pull the pull itself decides; these explain it
+        if pull is None or pull.not_run:
+            why = (pull.not_run if pull else None) or "the pull was not run"
+            r = Reason("pull", "ssh", "high", blocking=True, message=why)
+            return Cell("unknown", "unknown: " + _short(why), [r] + _sorted(reasons), pull, probe_view)
+        if pull.ok:
+            return Cell("pass", "pulled", _sorted(reasons), pull, probe_view)
+        cat = pull.category or "reachability"
+        msg = pull.error or "docker pull failed"
+        lead = Reason("pull", cat, "critical", blocking=True, message=msg[:500], fix=pull.fix)
+        # Findings in the pull's own category first: they are the likely explanation.
+        ranked = sorted(_sorted(reasons), key=lambda r: r.category != cat)
+        what = BY_ID[pull.classes[0]].title if pull.classes and pull.classes[0] in BY_ID else msg
+        return Cell("fail", f"pull failed: {cat}: {_short(what, 70)}", [lead] + ranked, pull, probe_view)
+    if unknown is not None:
+        # Root-only facts are missing: what was found is shown, but no verdict is claimed.
+        return Cell("unknown", "unknown: " + _short(unknown.message), [unknown] + _sorted(reasons),
+                    None, probe_view)
+    reasons = _sorted(reasons)
+    blockers = [r for r in reasons if r.blocking]
+    if blockers:
+        top = blockers[0]
+        return Cell("blocked", f"blocked: {top.category}: {_short(top.message, 70)}", reasons,
+                    None, probe_view)
+    missing = [s for s in DECIDING_SECTIONS if s in (host.incomplete or {})]
+    if probe_missing:
+        missing.append(PROBE)
+    if missing:
+        why = f"facts missing on this host ({', '.join(sorted(set(missing)))}): no verdict"
+        return Cell("unknown", "unknown: " + why,
+                    [Reason("host", "ssh", "high", blocking=True, message=why)] + reasons, None, probe_view)
+    warn = [r for r in reasons if _sev_index(r.severity) <= _sev_index("medium")]
+    label = "no blocker found" + (f" ({len(warn)} warning{'s' if len(warn) != 1 else ''})" if warn else "")
+    return Cell("no-blocker", label, reasons, None, probe_view)
+
+
+def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[dict]],
+             probe_missing: Dict[str, str], pulls: Dict[str, Dict[str, PullOutcome]]) -> GateResult:
+    """Pure: the verdict of every (host, image) from an analysed RunResult plus the
+    probe facts and pull outcomes collected alongside it."""
+    refs = list(opts.images)
+    others = known_registries(result, refs)
+    gate = GateResult(mode="pull" if opts.pull else "read-only", images=refs,
+                      fail_on=opts.fail_on, audit=result)
+    for name, host in result.hosts.items():
+        row: Dict[str, Cell] = {}
+        for ref in refs:
+            row[str(ref)] = evaluate_cell(
+                result, host, ref, opts, probes.get(name), probe_missing.get(name),
+                (pulls.get(name) or {}).get(str(ref)) if opts.pull else None, others)
+        gate.cells[name] = row
+    return gate
+
+
+
+def split_probe(result: RunResult) -> Tuple[Dict[str, Optional[dict]], Dict[str, str]]:
+    """Take the probe section out of the audit facts (it is the gate's, not a fact to
+    compare), and undo the `partial` status it alone may have caused."""
+    probes: Dict[str, Optional[dict]] = {}
+    missing: Dict[str, str] = {}
+    for name, h in result.hosts.items():
+        if not isinstance(h.facts, dict):
+            continue
+        probes[name] = h.facts.pop(PROBE, None)
+        why = (h.incomplete or {}).pop(PROBE, None)
+        if why:
+            missing[name] = why
+            if h.status == "partial" and h.error is None and not h.incomplete:
+                h.status = "ok"
+    if isinstance(result.run, dict) and isinstance(result.run.get("collectors"), list):
+        result.run["collectors"] = [c for c in result.run["collectors"] if c != PROBE]
+    return probes, missing
+
