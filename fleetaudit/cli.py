@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import __version__, cliout, exitcodes, logsetup, snapshot
+from . import __version__, cliout, exitcodes, cli_logging, snapshot
 from .cli_signals import SignalLatch
 from .collect import CollectOptions, Interrupt, collect
 from .inventory import InventoryError, apply_limit, load_inventory
@@ -128,14 +128,13 @@ def _default_report_name(inventory: str) -> str:
 def version_text() -> str:
     """What a bug report needs: fleetaudit, Python, asyncssh and the formats it writes."""
     import platform
-
-    import asyncssh
+    from importlib.metadata import version
 
     from .history.schema import LATEST
     from .models import SCHEMA_VERSION
     return (f"fleetaudit {__version__}\n"
             f"Python {platform.python_version()} ({platform.python_implementation()}, {sys.executable})\n"
-            f"asyncssh {asyncssh.__version__}\n"
+            f"asyncssh {version('asyncssh')}\n"
             f"snapshot schema {SCHEMA_VERSION}\n"
             f"history store schema {LATEST}")
 
@@ -155,7 +154,7 @@ def _print_version(ctx: click.Context, param, value) -> None:
               help="Option defaults (docs/config.md). Default: the first of ./fleetaudit.yml, "
                    "~/.config/fleetaudit/config.yml, /etc/fleetaudit/config.yml; "
                    "--config /dev/null reads none.")
-@logsetup.logging_options
+@cli_logging.logging_options
 def main():
     """fleetaudit: why does `docker pull` work on one host but not another?
 

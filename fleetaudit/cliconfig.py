@@ -167,7 +167,7 @@ class FleetCommand(_EnvMixin, click.Command):
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
-        from .logsetup import params
+        from .cli_logging import params
         self.params.extend(params())
 
     def invoke(self, ctx: click.Context):

@@ -70,7 +70,8 @@ ORDER = ["fleetaudit.collectors", "fleetaudit.snapshot", "fleetaudit.compare",
 # The only modules that open sockets or databases (docs/architecture.md says why each).
 NETWORK_IO = {"fleetaudit.collect", "fleetaudit.ssh", "fleetaudit.pull", "fleetaudit.notify",
               "fleetaudit.history.backends",
-              "fleetaudit.knownhosts"}  # asyncssh's key parsing only, no connection
+              "fleetaudit.knownhosts",  # asyncssh's key parsing only, no connection
+              "fleetaudit.cli_logging"}    # -vv: sets asyncssh's log level, no connection
 NETWORK_LIBS = ["asyncssh", "socket", "urllib.request", "http.client", "psycopg", "sqlite3",
                 "requests", "ssl"]
 # Developer tools run by hand (`python -m fleetaudit.devtools.capture`), not the library.
