@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Records variations of one 400-host run in a loop (each changes the volatile facts
 # of every host and the real facts of 5% of them, so every record writes new blobs),
-# pruning as it goes; prints "ID SHA" after each commit.
+# pruning as it goes; prints "pending SHA" before and "ID SHA" after each commit.
 CHILD = textwrap.dedent("""
     import copy, hashlib, json, sys
     from fleetaudit.history import open_store
@@ -39,8 +39,12 @@ CHILD = textwrap.dedent("""
                 h["facts"]["system"]["uptime_s"] += i
                 if n % 20 == i % 20:
                     h["facts"]["dns"]["resolv_conf"]["nameservers"] = [f"10.9.{i % 250}.1"]
+        sha = hashlib.sha256(canonical(doc)).hexdigest()
+        # Announced first: a kill between the commit and the "ID SHA" line must not
+        # leave a committed run the test cannot check.
+        print("pending", sha, flush=True)
         run = store.record(doc, "child", "audit")
-        print(run, hashlib.sha256(canonical(doc)).hexdigest(), flush=True)
+        print(run, sha, flush=True)
         if i % 3 == 0:
             store.prune(keep=4, inventory_key="child")
 """)
@@ -68,7 +72,12 @@ def test_sigkill_mid_write_keeps_store_consistent(history_spec, tmp_path):
             assert child.stdout.readline().strip() == "ready"
             # After its first commit, so each kill lands somewhere in a later record or
             # prune (a run of this size takes about half a second to record here).
-            first = child.stdout.readline()
+            first = ""
+            while True:  # up to its first "ID SHA" line
+                line = child.stdout.readline()
+                first += line
+                if not line or not line.startswith("pending"):
+                    break
             time.sleep(rng.uniform(0.0, 1.0))
             child.send_signal(signal.SIGKILL)
             kills += 1
@@ -76,14 +85,25 @@ def test_sigkill_mid_write_keeps_store_consistent(history_spec, tmp_path):
             child.kill()
             out = first + child.communicate()[0]
         assert child.returncode == -signal.SIGKILL
+        pending = None
         for line in out.splitlines():
             run_id, sha = line.split()
-            committed[int(run_id)] = sha
+            if run_id == "pending":
+                pending = sha
+            else:
+                committed[int(run_id)] = sha
+                pending = None
 
         with open_store(history_spec) as store:
             assert store.integrity_problems() == []
             assert [store.load(i) for i in earlier_ids] == earlier
             present = {r.id for r in store.runs(inventory_key="child", limit=None)}
+            # The kill may land after a commit and before its "ID SHA" line: that run
+            # must be the one announced last, whole.
+            unannounced = present - set(committed)
+            assert len(unannounced) <= 1 and (not unannounced or pending is not None), unannounced
+            for run_id in unannounced:
+                committed[run_id] = pending
             # every run still listed is one that committed, and loads as recorded
             assert present <= set(committed)
             for run_id in sorted(present - verified):
