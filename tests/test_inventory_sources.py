@@ -217,3 +217,34 @@ def test_missing_inventory_suggests_the_close_name_or_the_host_list_form(tmp_pat
     assert error_of(tmp_path) == (
         f"{tmp_path}: is a directory; pass the inventory file inside it "
         "(or `ansible-inventory -i DIR --list > inventory.json`)")
+
+
+# --- the same answers as Ansible -----------------------------------------------------
+
+def test_example_ini_resolves_as_ansible_resolves_it():
+    """example-ansible-list.json is ansible-core 2.19's `--list` of inventories/example-ansible.ini:
+    every host gets the same fields and variables from either file."""
+    ini = load_inventory(str(Path(__file__).resolve().parent.parent / "inventories" / "example-ansible.ini"))
+    listed = load_inventory(str(DATA / "example-ansible-list.json"))
+    assert sorted(listed.hosts) == sorted(ini.hosts)
+    for name, host in listed.hosts.items():
+        assert (host, host.vars) == (ini.hosts[name], ini.hosts[name].vars), name
+    # us-docker02: host ansible_ssh_user=root, group [docker:vars] ansible_user=audit.
+    # Ansible's --list output carries both; its ssh plugin takes the last alias set.
+    assert listed.hosts["us-docker02"].user == "root"
+
+
+@pytest.mark.parametrize("host_line, group_var, expected", [
+    ("h ansible_ssh_user=root", "ansible_user=audit", ("root", 22, None)),
+    ("h ansible_user=root", "ansible_ssh_user=audit", ("audit", 22, None)),
+    ("h ansible_port=2201", "ansible_ssh_port=2202", (None, 2202, None)),
+    ("h ansible_port=2201 ansible_ssh_port=None", "ansible_ssh_port=2202", (None, 2201, None)),
+    ("h ansible_ssh_private_key_file=/k/ssh", "ansible_private_key_file=/k/plain", (None, 22, "/k/ssh")),
+    ("h ansible_private_key_file=/k/plain", "ansible_ssh_private_key_file=/k/ssh", (None, 22, "/k/ssh")),
+])
+def test_the_last_ansible_alias_set_wins_whatever_its_layer(tmp_path, host_line, group_var, expected):
+    # As ansible-core 2.19 connects (checked with `ansible -m ping -vvv`: the user, Port=
+    # and IdentityFile= it passes to ssh for each of these inventories).
+    path = write(tmp_path, "hosts", f"[g]\n{host_line}\n[g:vars]\n{group_var}\n")
+    host = load_inventory(path).hosts["h"]
+    assert (host.user, host.port, host.identity_file) == expected
