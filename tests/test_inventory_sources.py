@@ -248,3 +248,10 @@ def test_the_last_ansible_alias_set_wins_whatever_its_layer(tmp_path, host_line,
     path = write(tmp_path, "hosts", f"[g]\n{host_line}\n[g:vars]\n{group_var}\n")
     host = load_inventory(path).hosts["h"]
     assert (host.user, host.port, host.identity_file) == expected
+
+
+def test_script_that_leaves_a_child_holding_its_output_open(tmp_path):
+    path = write(tmp_path, "inv.sh", '#!/bin/sh\necho \'{"_meta": {}, "web": ["web1"]}\'\nsleep 30 &\n', 0o755)
+    started = time.monotonic()
+    assert list(load_inventory(path).hosts) == ["web1"]
+    assert time.monotonic() - started < 10  # 2 s of grace, then its process group is killed

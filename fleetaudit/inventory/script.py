@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from typing import Any, List, Tuple
 
 from .errors import InventoryError
@@ -77,13 +78,15 @@ def run_script(path: str, args: Tuple[str, ...], timeout: float = DEFAULT_TIMEOU
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        _kill_group(proc.pid)
         proc.wait()
+    grace = time.monotonic() + 2
     for r in readers:
-        r.join(5)
+        r.join(max(0.0, grace - time.monotonic()))
+    if any(r.is_alive() for r in readers):  # a child it left behind still holds a pipe open
+        _kill_group(proc.pid)
+        for r in readers:
+            r.join()
     proc.stdout.close()
     proc.stderr.close()
     stderr = b"".join(err).decode("utf-8", "replace").strip()
@@ -99,6 +102,13 @@ def run_script(path: str, args: Tuple[str, ...], timeout: float = DEFAULT_TIMEOU
                else f"exited with status {proc.returncode}")
         raise InventoryError(path, None, f"inventory script `{shown}` {how}{tail}")
     return b"".join(out)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass  # already gone
 
 
 def parse_json(output: bytes, path: str, args: Tuple[str, ...]) -> Any:
