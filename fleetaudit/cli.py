@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__, exitcodes, snapshot
-from .collect import CollectOptions, collect
+from .cli_signals import SignalLatch
+from .collect import CollectOptions, Interrupt, collect
 from .inventory import InventoryError, apply_limit, load_inventory
 from .analyze import AnalyzeError, AnalyzeOptions, analyze
 from .cli_history import RunRecorder, history, record_options
@@ -112,11 +113,12 @@ def plain_progress(total: int, stream=None, every_s: float = 30.0, clock=time.mo
     return progress
 
 
-def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool) -> RunResult:
+def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool,
+                    interrupt: Optional[Interrupt] = None) -> RunResult:
     if quiet:
-        return collect(hosts, opts)
+        return collect(hosts, opts, interrupt=interrupt)
     if not console.is_terminal:
-        return collect(hosts, opts, plain_progress(len(hosts)))
+        return collect(hosts, opts, plain_progress(len(hosts)), interrupt=interrupt)
     with Progress(TextColumn("collecting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[failed]} not audited"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
@@ -128,7 +130,17 @@ def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool) 
             failed += res.status == "unreachable"
             bar.update(task, advance=1, failed=failed)
 
-        return collect(hosts, opts, progress)
+        return collect(hosts, opts, progress, interrupt=interrupt)
+
+
+def _say_interrupted(latch: SignalLatch, result: RunResult, quiet: bool) -> None:
+    if quiet or latch.signum is None:
+        return
+    cut = [h for h in result.hosts.values() if h.error is not None and h.error.cls == "interrupted"]
+    partly = sum(1 for h in cut if h.status == "partial")
+    click.echo(f"fleetaudit: run interrupted by {latch.name}: {len(result.hosts) - len(cut)} hosts "
+               f"finished, {partly} partly collected, {len(cut) - partly} not audited; "
+               "everything collected was written", err=True)
 
 
 def _default_report_name(inventory: str) -> str:
@@ -212,9 +224,16 @@ def _print_summary(console: Console, result: RunResult, written: list) -> None:
             console.print(f"{label}: {path}", highlight=False, markup=False)
 
 
+# Partial hosts whose collection was cut short (timeout, lost connection, output over
+# the cap): they used to be `unreachable` with no facts; keeping their facts must not
+# turn a "not audited" exit into a clean one.
+CUT_SHORT = ("command-timeout", "protocol")
+
+
 def exit_code(result: RunResult, fail_on: str = "high") -> int:
     """NOT_AUDITED beats FINDINGS: a gate must not pass a fleet it could not see."""
-    if result.failed_hosts:
+    if result.failed_hosts or any(h.status == "partial" and h.error is not None
+                                  and h.error.cls in CUT_SHORT for h in result.hosts.values()):
         return exitcodes.NOT_AUDITED
     if fail_on != "none":
         limit = SEVERITIES.index(fail_on)
@@ -249,24 +268,26 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
         raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
     opts = _collect_options(kw)
-    with RunRecorder.from_options(kw, inventory, limit) as recorder:
-        result = _run_collection(hosts, opts, console, quiet)
+    with RunRecorder.from_options(kw, inventory, limit) as recorder, SignalLatch() as latch:
+        result = _run_collection(hosts, opts, console, quiet, latch.interrupt)
         result.run["inventory"] = str(inventory)
         result.run["limit"] = limit
         _analyze(result, kw)
+        latch.mark(result.run)
         kept = Path(reports_dir) / _default_report_name(inventory)
         snapshot.save(result, kept, json_path)
         _write_outputs(result, kw)
         run_id = recorder.record(snapshot.to_json(result), "audit")
-    if not quiet:
-        _print_summary(console, result, [("snapshot", json_path or str(kept)),
-                                         ("html", kw["html_path"]), ("junit", kw["junit_path"]),
-                                         ("markdown", kw["markdown_path"])])
-        if run_id is not None:
-            console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False, markup=False,
-                          soft_wrap=True)
-    run_integrations(result, kw, command="audit")
-    sys.exit(recorder.exit_code(exit_code(result, kw["fail_on"])))
+        if not quiet:
+            _print_summary(console, result, [("snapshot", json_path or str(kept)),
+                                             ("html", kw["html_path"]), ("junit", kw["junit_path"]),
+                                             ("markdown", kw["markdown_path"])])
+            if run_id is not None:
+                console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False,
+                              markup=False, soft_wrap=True)
+        _say_interrupted(latch, result, quiet)
+        run_integrations(result, kw, command="audit")
+    sys.exit(latch.exit_code or recorder.exit_code(exit_code(result, kw["fail_on"])))
 
 
 @main.command()
@@ -334,16 +355,17 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
     opts = _collect_options(kw)
     gate_opts = gatemod.GateOptions(images=refs, pull=pull, pull_timeout=pull_timeout,
                                     fail_on=fail_on, manifest_check=not no_manifest_check)
-    with RunRecorder.from_options(kw, inventory, limit) as recorder:
+    with RunRecorder.from_options(kw, inventory, limit) as recorder, SignalLatch() as latch:
         try:
             result = gatemod.run_gate(
                 hosts, opts, gate_opts,
                 AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
-                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet))
+                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet, latch.interrupt))
         except AnalyzeError as exc:
             raise UsageError(str(exc))
         result.audit.run["inventory"] = str(inventory)
         result.audit.run["limit"] = limit
+        latch.mark(result.audit.run)
         if snapshot_path:
             snapshot.save(result.audit, snapshot_path)
         verdicts = gatemod.render_json(result)
@@ -353,17 +375,18 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
             snapshot.write_atomic(junit_path, gatemod.render_junit(result))
         # The audit snapshot plus the verdicts, so `history show` has the whole gate run.
         recorder.record(dict(snapshot.to_json(result.audit), gate=json.loads(verdicts)), "gate")
-    if not quiet:
-        for r in gatemod.renderables(result):
-            console.print(r)
-        for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
-            if path:
-                console.print(f"{label}: {path}", highlight=False, markup=False)
-        if recorder.run_id is not None:
-            console.print(f"history: run {recorder.run_id} in {recorder.spec_text}",
-                          highlight=False, markup=False, soft_wrap=True)
-    run_integrations(result.audit, kw, command="gate", gate_verdicts=result.counts())
-    sys.exit(recorder.exit_code(result.exit_code()))
+        if not quiet:
+            for r in gatemod.renderables(result):
+                console.print(r)
+            for label, path in (("json", json_path), ("junit", junit_path), ("snapshot", snapshot_path)):
+                if path:
+                    console.print(f"{label}: {path}", highlight=False, markup=False)
+            if recorder.run_id is not None:
+                console.print(f"history: run {recorder.run_id} in {recorder.spec_text}",
+                              highlight=False, markup=False, soft_wrap=True)
+        _say_interrupted(latch, result.audit, quiet)
+        run_integrations(result.audit, kw, command="gate", gate_verdicts=result.counts())
+    sys.exit(latch.exit_code or recorder.exit_code(result.exit_code()))
 
 
 def _load_snapshot(path: str) -> RunResult:

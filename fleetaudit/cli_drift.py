@@ -28,6 +28,7 @@ import click
 from . import exitcodes
 from .compare.since import RunRef, SinceLast, changes_since
 from .models import SEVERITIES
+from .render.safe import visible
 
 
 
@@ -141,6 +142,7 @@ def register(main: click.Group) -> None:
 
         from . import cli, snapshot
         from .cli_history import HistoryFailed, RunRecorder
+        from .cli_signals import SignalLatch
         from .history import HistoryError
 
         if kw.get("no_history"):
@@ -150,7 +152,7 @@ def register(main: click.Group) -> None:
         hosts = cli._load_hosts(inventory, limit)
         if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
             raise cli.UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
-        with RunRecorder.from_options(kw, inventory, limit) as recorder:
+        with RunRecorder.from_options(kw, inventory, limit) as recorder, SignalLatch() as latch:
             if recorder.store is None:  # fail before auditing: without history there is no "since"
                 raise HistoryFailed(f"{recorder.error} (drift needs the history: nothing was audited)")
             try:
@@ -158,10 +160,12 @@ def register(main: click.Group) -> None:
                 prev_doc = recorder.store.load(prev_info.id) if prev_info else None
             except HistoryError as exc:
                 raise HistoryFailed(f"{exc} (nothing was audited)")
-            result = cli._run_collection(hosts, cli._collect_options(kw), console, quiet)
+            result = cli._run_collection(hosts, cli._collect_options(kw), console, quiet,
+                                         latch.interrupt)
             result.run["inventory"] = str(inventory)
             result.run["limit"] = limit
             cli._analyze(result, kw)
+            latch.mark(result.run)
             since = changes_since(
                 prev_doc, snapshot.to_json(result), waivers=waivers, fail_on=kw["fail_on"],
                 fail_on_persisting=fail_on_persisting, ignore=list(kw["ignore"]) or None,
@@ -177,8 +181,8 @@ def register(main: click.Group) -> None:
             _write_outputs(result, kw, _report_history(recorder, run_id) if kw.get("html_path") else None)
         section = result.extra["drift_since_last"]
         if not quiet:
-            for line in summary_lines(section):
-                console.print(line, highlight=False, markup=False, soft_wrap=True)
+            for line in summary_lines(section):  # host text: control characters made visible
+                console.print(visible(line), highlight=False, markup=False, soft_wrap=True)
             for label, path in (("snapshot", json_path or str(kept)), ("html", kw["html_path"]),
                                 ("junit", kw["junit_path"]), ("markdown", kw["markdown_path"])):
                 if path:
@@ -186,9 +190,10 @@ def register(main: click.Group) -> None:
             if run_id is not None:
                 console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False,
                               markup=False, soft_wrap=True)
+        cli._say_interrupted(latch, result, quiet)
         audited = sum(1 for h in result.hosts.values() if h.audited)
         run_integrations(result, kw, command="drift", since=section)
-        sys.exit(recorder.exit_code(drift_exit_code(since, audited)))
+        sys.exit(latch.exit_code or recorder.exit_code(drift_exit_code(since, audited)))
 
     def _report_history(recorder, run_id):
         """The HTML report's history view (findings per severity over recent runs, earlier

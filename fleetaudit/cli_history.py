@@ -194,7 +194,9 @@ def _counts(d: dict, keys) -> str:
 def history_list(ctx, inventory_key, limit, as_json, history_spec):
     """Recorded runs, newest first: when, inventory, hosts, findings by severity.
 
-    Hosts are ok/partial/unreachable; findings critical/high/medium/low/info.
+    Hosts are ok/partial/unreachable; findings critical/high/medium/low/info; NEW/RES
+    are the findings new and resolved since the run before (drift runs, which compare
+    with it; '-' for audit and gate runs).
 
     Example:
 
@@ -204,22 +206,28 @@ def history_list(ctx, inventory_key, limit, as_json, history_spec):
     with _open(ctx, history_spec) as store:
         try:
             runs = store.runs(inventory_key=key, limit=limit)
+            # One small section per run (never its hosts): drift runs carry their counts.
+            since = {r.id: (store.load_section(r.id, "drift_since_last") or {}).get("counts")
+                     for r in runs}
         except HistoryError as exc:
             raise HistoryFailed(str(exc))
     if as_json:
-        click.echo(json.dumps({"store": store.spec, "runs": [r.to_json() for r in runs]}, indent=1))
+        click.echo(json.dumps({"store": store.spec, "runs": [
+            dict(r.to_json(), since_last=since[r.id]) for r in runs]}, indent=1))
         return
     if not runs:
         click.echo(f"no runs recorded in {store.spec}" + (f" for {key}" if key else ""))
         return
     click.echo(f"{'RUN':>5}  {'RECORDED':<20}  {'KIND':<5}  {'HOSTS ok/part/unr':<17}  "
-               f"{'FINDINGS c/h/m/l/i':<18}  INVENTORY")
+               f"{'FINDINGS c/h/m/l/i':<18}  {'NEW/RES':<7}  INVENTORY")
     for r in runs:
         flag = " (interrupted)" if r.interrupted else ""
+        c = since[r.id]
+        new_res = f"{c.get('findings_new', 0)}/{c.get('findings_resolved', 0)}" if c else "-"
         click.echo(f"{r.id:>5}  {r.recorded:<20}  {r.kind:<5}  "
                    f"{_counts(r.hosts, ('ok', 'partial', 'unreachable')):<17}  "
                    f"{_counts(r.findings, ('critical', 'high', 'medium', 'low', 'info')):<18}  "
-                   f"{r.inventory_key}{flag}")
+                   f"{new_res:<7}  {r.inventory_key}{flag}")
 
 
 def _key_arg(value: Optional[str]) -> Optional[str]:

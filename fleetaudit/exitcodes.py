@@ -6,3 +6,5 @@ NOT_AUDITED = 3      # some hosts could not be audited (unreachable); takes prec
 INTERNAL = 4         # a bug in fleetaudit itself
 HISTORY_LOCKED = 5    # another run of the same inventory holds the history lock (--wait-lock): nothing ran
 HISTORY = 6          # the history store could not be opened, read or written (reports were still written)
+INTERRUPTED_SIGINT = 130   # Ctrl-C: what was collected is still written, run.interrupted true
+INTERRUPTED_SIGTERM = 143  # SIGTERM (a CI cancel, systemd stop): same, 128 + 15

@@ -49,6 +49,7 @@ from .models import SEVERITIES, HostResult, RunResult
 from .models import get_field as _get
 from .pullerrors import BY_ID, classify
 from .reference import DEFAULT_DOMAIN, Reference, unique
+from .redaction import REDACT_PROGRAM
 from .render.safe import text as safe_text, visible
 from .script import REDACT_SED, new_nonce
 
@@ -202,13 +203,16 @@ def pull_script(refs: Sequence[Reference], nonce: str, become: bool, timeout_s: 
     """sh that pulls each image through the host's daemon, as root when it can.
 
     Markers ("\\n@@NONCE:KIND:VALUE\\n"): AS (who pulls), SUDO (refused), NODOCKER,
-    P (image index), T0/T1 (host epoch seconds), RC, E (end). Everything goes through
-    the composite script's host-side redaction before it leaves the host.
+    P (image index), T0/T1 (host epoch seconds), RC, E (end). Each pull's output goes
+    through the host-side redaction before its tail is cut, and everything once more
+    before it leaves the host.
     """
     sed_args = " ".join("-e " + shlex.quote(expr) for expr in REDACT_SED)
     t = max(1, int(timeout_s))
     lines = [
         f"FA_N={nonce}",
+        # The redaction program, for each pull's output before its tail is cut.
+        f"FA_RX={shlex.quote(REDACT_PROGRAM)}",
         'PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"',
         "LC_ALL=C; LANG=C; export PATH LC_ALL LANG",
         "fa_mark() { printf '\\n@@%s:%s:%s\\n' \"$FA_N\" \"$1\" \"$2\"; }",
@@ -230,7 +234,7 @@ def pull_script(refs: Sequence[Reference], nonce: str, become: bool, timeout_s: 
             'fa_mark T0 "$(date +%s)"',
             # status via fd 3, output (tail only: the error is the last line) via fd 4
             f"{{ fa_rc=$( {{ {{ $fa_t $fa_sudo docker pull {shlex.quote(str(ref))} </dev/null 2>&1 3>&- 4>&-; "
-            f"printf '%s' \"$?\" >&3; }} | tail -c {int(cap)} >&4; }} 3>&1 ); }} 4>&1",
+            f"printf '%s' \"$?\" >&3; }} | sed -E \"$FA_RX\" | tail -c {int(cap)} >&4; }} 3>&1 ); }} 4>&1",
             'fa_mark RC "$fa_rc"',
             'fa_mark T1 "$(date +%s)"',
         ]
@@ -750,6 +754,9 @@ def run_gate(hosts, collect_opts: CollectOptions, gate_opts: GateOptions,
     pulls: Dict[str, Dict[str, PullOutcome]] = {}
     if gate_opts.pull:
         collect_opts.post_exec = make_pull_hook(refs, gate_opts.pull_timeout, pulls)
+        # The hook bounds itself (pull_timeout per image + 30 s); the collector's own
+        # bound for post_exec sits just above it.
+        collect_opts.post_exec_timeout = gate_opts.pull_timeout * len(refs) + 60
         # the pull runs after the collection script on the same connection
     started = time.time()
     result = collect_fn(hosts, collect_opts, progress) if progress else collect_fn(hosts, collect_opts)

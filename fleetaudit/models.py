@@ -15,6 +15,8 @@ STATUSES = ("ok", "partial", "unreachable")
 ERROR_CLASSES = (
     "dns", "refused", "connect-timeout", "no-route", "banner-timeout", "auth",
     "hostkey-unknown", "hostkey-changed", "sudo", "command-timeout", "protocol",
+    # The run was stopped (SIGINT/SIGTERM) before this host finished.
+    "interrupted",
 )
 CATEGORIES = (
     "auth", "dns", "tls", "proxy", "mtu", "firewall", "time", "disk", "daemon", "arch",

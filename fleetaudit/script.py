@@ -23,9 +23,13 @@ Time: with ScriptOptions.command_timeout_s the script fixes a deadline when it s
 and cuts every part's timeout to fit; a part that cannot run any more, or a docker call
 after one timed out, prints "fa-skipped: REASON" and status RC_SKIPPED.
 
-Secrets are removed ON THE HOST: the whole body runs through a sed filter that
-replaces URL userinfo, JSON credential values and Authorization headers before a byte
-leaves the host. The body reads stdin from /dev/null because the script itself arrives
+Secrets are removed ON THE HOST (fleetaudit.redaction): the whole body runs through
+one sed filter, and only then is each part cut at its size cap (an awk that counts
+bytes between markers): a cap must never cut a secret in half where the filter can no
+longer recognise it. fa_exec itself only guards at twice the cap, so one endless line
+cannot fill the host's memory. Hand-written fragments guard the same way; one that
+must shorten text itself (daemon_log's long lines) runs the filter ($FA_RX, or
+`fa_redact`) first. The body reads stdin from /dev/null because the script itself arrives
 on sh's stdin.
 """
 from __future__ import annotations
@@ -33,24 +37,16 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional
 
+from . import redaction
 from .collectors.base import RC_SKIPPED, SKIP_PREFIX, Collector, Part, Section
 
 MARK = "@@"
 
-# sed -E programs applied to everything the host prints. Keep them POSIX ERE: they run
-# under GNU sed and busybox sed alike.
-REDACT_SED = [
-    # scheme://user:pass@host -> scheme://REDACTED@host
-    r"s#([A-Za-z][A-Za-z0-9+.-]*://)[^/@[:space:]\"']+@#\1REDACTED@#g",
-    # "auth": "...", "password": "...", identity/registry tokens (any key case)
-    r's#("([Aa][Uu][Tt][Hh]|[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]|[Ii][Dd][Ee][Nn][Tt][Ii][Tt][Yy][Tt][Oo][Kk][Ee][Nn]|[Rr][Ee][Gg][Ii][Ss][Tt][Rr][Yy][Tt][Oo][Kk][Ee][Nn]|[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn])"[[:space:]]*:[[:space:]]*)"([^"\\]|\\.)*"#\1"REDACTED"#g',
-    # HTTP Authorization headers in logs
-    r"s#([Aa]uthorization:?[[:space:]]*\"?([Bb]asic|[Bb]earer))[[:space:]]+[^[:space:]\"]+#\1 REDACTED#g",
-    # VAR_PASSWORD=..., X_TOKEN=... style assignments
-    r"s#(([A-Za-z_]*([Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]|[Pp][Aa][Ss][Ss][Ww][Dd]|[Tt][Oo][Kk][Ee][Nn]|[Ss][Ee][Cc][Rr][Ee][Tt]))[A-Za-z_]*=)[^[:space:]\"']+#\1REDACTED#g",
-]
+# sed -E programs applied to everything the host prints (fleetaudit.redaction), before
+# any cap cuts a line: over the whole output, then each part is cut at its cap.
+REDACT_SED = redaction.REDACT_SED
 
 
 @dataclass
@@ -103,7 +99,7 @@ fa_exec() {
   if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127; return; fi
   fa_left; if [ "$FA_LEFT" -lt 1 ]; then fa_skipped "$FA_LATE"; return; fi
   if fa_has timeout; then set -- timeout "$FA_LEFT" "$@"; fi
-  { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | head -c "$FA_CAP" >&4; } 3>&1 ); } 4>&1
+  { FA_RC=$( { { "$@" </dev/null 2>&1 3>&- 4>&-; printf '%s' "$?" >&3; } | head -c "$((FA_CAP * 2))" >&4; } 3>&1 ); } 4>&1
 }
 fa_run() { fa_part "$1"; shift; fa_exec "$@"; fa_rc "$FA_RC"; }
 # Root-only read. The whole body already runs as root when it can (one sudo for all of
@@ -179,7 +175,9 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "FA_DOCKER_ROOT=",
         "FA_DOCKER_HUNG=",
     ])
-    lib = "\n".join([PREAMBLE.strip("\n"), *(x.strip("\n") for x in libs)])
+    # Both shells (login and sudo) eval FA_LIB: the redaction program travels in it.
+    lib = "\n".join([redaction.SHELL_LIB.strip("\n"), PREAMBLE.strip("\n"),
+                     *(x.strip("\n") for x in libs)])
     body: List[str] = ["fa_main() {", "fa_section _meta",
                        'fa_part sudo; printf "%s" "$FA_SUDO"; fa_rc 0']
     for c in collectors:
@@ -195,7 +193,6 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
             login.append(c.login_script.strip("\n"))
     login.append("}")
     budget = _deadline_budget(opts.command_timeout_s)
-    sed_args = " ".join("-e " + _sh_quote(expr) for expr in REDACT_SED)
     return "\n".join([
         f"FA_SET={_sh_quote(settings)}",
         f"FA_LIB={_sh_quote(lib)}",
@@ -211,7 +208,9 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "case $FA_UID in ''|*[!0-9]*) FA_UID=unknown ;; esac",
         "\n".join(login),
         TOP.strip("\n"),
-        f"fa_top </dev/null 2>&1 | sed -E {sed_args} | head -c {int(opts.total_cap_bytes)}",
+        # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap).
+        'fa_top </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" "$FA_CAPAWK"'
+        f" | head -c {int(opts.total_cap_bytes)}",
         "",
     ])
 

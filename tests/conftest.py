@@ -53,9 +53,23 @@ def demo_fleet(tmp_path_factory):
         fleet.down()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_history_in_tmp(tmp_path_factory):
+    """Runs record into a history store by default: never into the real home's one.
+    Session scope so module- and session-scoped fixtures that run the CLI (they are set
+    up before any function-scoped fixture) are covered too."""
+    old = os.environ.get("FLEETAUDIT_HISTORY")
+    os.environ["FLEETAUDIT_HISTORY"] = str(tmp_path_factory.mktemp("history") / "history.sqlite")
+    yield
+    if old is None:
+        os.environ.pop("FLEETAUDIT_HISTORY", None)
+    else:
+        os.environ["FLEETAUDIT_HISTORY"] = old
+
+
 @pytest.fixture(autouse=True)
 def _history_in_tmp(tmp_path, monkeypatch):
-    """Runs record into a history store by default: never into the real home's one."""
+    """Each test its own empty history store."""
     monkeypatch.setenv("FLEETAUDIT_HISTORY", str(tmp_path / "history.sqlite"))
 
 

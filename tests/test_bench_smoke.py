@@ -68,3 +68,30 @@ def test_synth_bench_tiny(tmp_path):
     assert row["findings"] > 0 and row["drift_items"] > 0   # the pipeline really ran
     assert row["html_bytes"] > 10_000 and row["json_bytes"] > 10_000
     assert set(row["stages"]) >= {"compare", "diagnose", "render_html", "write_json"}
+
+
+def test_drift_bench_tiny(tmp_path):
+    """bench.drift_bench end to end at a tiny size (the real changes_since on synthetic runs)."""
+    out = tmp_path / "drift.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.drift_bench", "--hosts", "40", "--repeat", "1",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {r["scenario"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"quiet", "1pct", "first"}
+    # Volatile readings alone are no drift; a real change on 1% of hosts is.
+    assert rows["quiet"]["new_drift"] is False and rows["quiet"]["facts_changed"] == 0
+    assert rows["1pct"]["new_drift"] is True and rows["1pct"]["facts_changed"] >= 1
+    assert rows["first"]["findings_new"] > 0
+
+
+def test_report_tables_from_saved_results():
+    """bench.report turns the committed fleet and synthetic results into Markdown tables."""
+    results = ROOT / "bench" / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.report", str(results / "fleet-2026-11-29-main500.json"),
+         str(results / "synth-2026-11-29.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("|") > 20 and "500" in proc.stdout

@@ -395,7 +395,7 @@ def test_cli_gate_on_a_snapshot_instead_of_ssh(tmp_path, monkeypatch):
                                             for i, h in enumerate(snapshot.load(SNAP).hosts)))
     seen = {}
 
-    def fake_collect(hosts, opts, progress=None):
+    def fake_collect(hosts, opts, progress=None, interrupt=None):
         seen["collectors"] = [c.name for c in opts.all_collectors]
         seen["timeout"] = opts.command_timeout
         result = snapshot.load(SNAP)

@@ -50,14 +50,15 @@ def test_list_table_and_json(recorded):
     res = run("history", "list")
     assert res.exit_code == 0, res.output
     assert res.output.splitlines() == [
-        "  RUN  RECORDED              KIND   HOSTS ok/part/unr  FINDINGS c/h/m/l/i  INVENTORY",
-        f"{ids[3]:>5}  {at[3]}  gate   6/0/0              0/2/1/0/0           /inv/other.ini",
-        f"{ids[2]:>5}  {at[2]}  audit  6/0/0              0/2/1/0/0           /inv/demo.ini",
-        f"{ids[1]:>5}  {at[1]}  audit  6/0/0              0/2/1/0/0           /inv/demo.ini",
-        f"{ids[0]:>5}  {at[0]}  audit  6/0/0              0/2/1/0/0           /inv/demo.ini",
+        "  RUN  RECORDED              KIND   HOSTS ok/part/unr  FINDINGS c/h/m/l/i  NEW/RES  INVENTORY",
+        f"{ids[3]:>5}  {at[3]}  gate   6/0/0              0/2/1/0/0           -        /inv/other.ini",
+        f"{ids[2]:>5}  {at[2]}  audit  6/0/0              0/2/1/0/0           -        /inv/demo.ini",
+        f"{ids[1]:>5}  {at[1]}  audit  6/0/0              0/2/1/0/0           -        /inv/demo.ini",
+        f"{ids[0]:>5}  {at[0]}  audit  6/0/0              0/2/1/0/0           -        /inv/demo.ini",
     ]
     doc = json.loads(run("history", "list", "--inventory", "/inv/demo.ini", "-n", "2", "--json").output)
     assert [r["id"] for r in doc["runs"]] == [ids[2], ids[1]]
+    assert doc["runs"][0]["since_last"] is None
     assert doc["runs"][0]["hosts"] == {"ok": 6, "partial": 0, "unreachable": 0}
     assert doc["runs"][0]["findings"] == {"critical": 0, "high": 2, "medium": 1, "low": 0, "info": 0}
     assert run("history", "list", "--inventory", "/nope").output.startswith("no runs recorded in ")
@@ -218,3 +219,27 @@ def test_overlapping_audit_exits_5_without_auditing(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_list_shows_new_and_resolved_of_drift_runs(tmp_path):
+    """A drift run carries its comparison with the run before: `history list` shows its
+    new/resolved finding counts from that section, without loading the run's hosts."""
+    from fleetaudit.compare.since import changes_since
+    before = copy.deepcopy(SNAP)
+    after = copy.deepcopy(SNAP)
+    gone = after["findings"].pop(0)                      # one finding resolved
+    after["findings"].append(dict(gone, host="good-2") if gone["host"] != "good-2"
+                             else dict(gone, host="good-1"))   # one new elsewhere
+    with open_store() as store:
+        store.record(before, "/inv/drift.ini", "drift")
+        after["drift_since_last"] = changes_since(before, after).to_json()
+        counts = after["drift_since_last"]["counts"]
+        run_id = store.record(after, "/inv/drift.ini", "drift")
+    assert counts["findings_new"] >= 1 and counts["findings_resolved"] >= 1
+    res = run("history", "list", "--inventory", "/inv/drift.ini")
+    assert res.exit_code == 0, res.output
+    row = res.output.splitlines()[1].split()
+    assert row[0] == str(run_id) and row[2] == "drift"
+    assert row[5] == f"{counts['findings_new']}/{counts['findings_resolved']}"
+    doc = json.loads(run("history", "list", "--inventory", "/inv/drift.ini", "--json").output)
+    assert doc["runs"][0]["since_last"]["findings_new"] == counts["findings_new"]

@@ -224,7 +224,15 @@ def test_migrates_v1_store_and_keeps_runs(history_spec):
     with open_store(history_spec) as store:
         assert store.schema_version() == LATEST == 2
         assert [store.load(i) for i in ids] == docs
-        assert store.previous("inv").id == ids[1]
+        ids.append(store.record(docs[0], "inv", "audit"))  # v2 blobs (with dictionaries)
+        docs.append(docs[0])
+        changed = copy.deepcopy(docs[1])
+        next(h for h in changed["hosts"].values() if h["facts"])["facts"]["dns"]["x"] = 1
+        ids.append(store.record(changed, "inv", "audit"))
+        docs.append(changed)
+        assert [store.load(i) for i in ids] == docs
+        assert store.db.execute("SELECT COUNT(*) FROM blobs WHERE zdict_id IS NOT NULL")[0][0] >= 1
+        assert store.previous("inv").id == ids[-1]
         if store.db.dialect == "sqlite":
             idx = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         else:
@@ -265,3 +273,41 @@ def test_unreachable_store_is_a_history_error(tmp_path):
     bad.write_bytes(b"not a database" * 100)
     with pytest.raises(HistoryError):
         open_store(bad)
+
+
+def test_digests_and_partial_loads(history_spec):
+    """A comparison can find the changed hosts by digest and load only those."""
+    from fleetaudit.history import facts_digest
+    doc = snap(20)
+    later = copy.deepcopy(doc)
+    names = [n for n, h in later["hosts"].items() if h["status"] == "ok"]
+    later["hosts"][names[0]]["facts"]["dns"]["resolv_conf"]["nameservers"] = ["10.9.9.9"]
+    for n in names:  # volatile readings move everywhere: not a change
+        later["hosts"][n]["facts"]["system"]["uptime_s"] += 60
+    with open_store(history_spec) as store:
+        run = store.record(doc, "k", "audit")
+        stored = store.host_digests(run)
+        assert list(stored) == list(doc["hosts"])
+        live = {n: facts_digest(h["facts"]) for n, h in later["hosts"].items()}
+        assert [n for n in live if live[n] != stored[n]] == [names[0]]
+        got = store.host_docs(run, [names[0], "not-there", names[1]])
+        assert list(got) == [names[0], names[1]]
+        assert got[names[0]] == doc["hosts"][names[0]]
+        with pytest.raises(HistoryError, match="no run"):
+            store.host_digests(12345)
+
+
+def test_changing_leaves_are_drift_volatile_ones():
+    """What the store splits off as per-run readings is ignored by drift too, so a host
+    whose stable digest did not change has no drift from it."""
+    from fleetaudit.compare.ignore import VOLATILE
+    from fleetaudit.history.encode import CHANGING, split_volatile
+    from fleetaudit.compare.ignore import Ignore
+    drift_ignores = Ignore()
+    assert all(drift_ignores(p.replace("*", "x")) for p in CHANGING)
+    facts = snap(3)["hosts"]
+    host = next(h for h in facts.values() if h["status"] == "ok")["facts"]
+    stable, moved = split_volatile(host)
+    paths = {".".join(map(str, m[:-1])) for m in moved}
+    assert {"system.uptime_s", "time.clock", "disk.data_root.used", "disk.docker_df"} <= paths
+    assert "docker" in stable and "id" not in json.dumps(moved)

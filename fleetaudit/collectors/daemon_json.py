@@ -46,19 +46,19 @@ FA_CFG=; FA_SRC=default
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_part dockerd
 for FA_P in $(fa_dockerd_pids); do
-  FA_A=$( { tr '\0' '\n' < "/proc/$FA_P/cmdline"; } 2>/dev/null | head -c 16384)
+  FA_A=$( { tr '\0' '\n' < "/proc/$FA_P/cmdline"; } 2>/dev/null | head -c "$((FA_CAP * 2))")
   printf '@pid %s\n%s\n' "$FA_P" "$FA_A"
   FA_X=$(printf '%s\n' "$FA_A" | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1)
   if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=process; fi
 done
 fa_rc 0
-FA_U=$(fa_docker_unit_lines -e '/^[[:space:]]*ExecStart[[:space:]]*=/p' | head -c 65536)
+FA_U=$(fa_docker_unit_lines -e '/^[[:space:]]*ExecStart[[:space:]]*=/p' | head -c "$((FA_CAP * 2))")
 fa_part unit; printf '%s\n' "$FA_U"; fa_rc 0
 FA_O=$(for FA_F in /etc/default/docker /etc/sysconfig/docker; do
   [ -f "$FA_F" ] || continue
   echo "@file $FA_F"
   sed -n -e '/^[[:space:]]*DOCKER_OPTS=/p' -e '/^[[:space:]]*OPTIONS=/p' \
-    -e '/^[[:space:]]*export[[:space:]][[:space:]]*DOCKER_OPTS=/p' "$FA_F" | head -c 16384
+    -e '/^[[:space:]]*export[[:space:]][[:space:]]*DOCKER_OPTS=/p' "$FA_F" | head -c "$((FA_CAP * 2))"
 done)
 fa_part opts; printf '%s\n' "$FA_O"; fa_rc 0
 if [ -z "$FA_CFG" ]; then

@@ -22,8 +22,9 @@ counts, samples and the *_count/*_sample keys are volatile by nature.
 On the host: journalctl -u docker -u containerd (via fa_root) when the journal has any
 entry for those units, otherwise the first of the log files with dockerd/containerd
 lines (the whole file for docker.log; the last 8 MiB of a file are read). awk keeps lines matching
-pullerrors.host_pattern(), long lines shortened to their head and tail (the error text
-is at the end), and only the last 300, so bytes stay small.
+pullerrors.host_pattern() and only the last 300; they pass the redaction filter whole,
+and only then are long lines shortened to their head and tail (the error text is at the
+end), so bytes stay small and no cut halves a secret.
 """
 from __future__ import annotations
 
@@ -55,41 +56,50 @@ mode == "s" && tolower(line) !~ /dockerd|containerd|docker\[/ { next }
 {
   total++
   if (tolower(line) !~ /@PATTERN@/) next
-  if (length(line) > 400) line = substr(line, 1, 120) " ... " substr(line, length(line) - 259)
   buf[matched % n] = line; matched++
 }
 END {
-  for (i = 1; i <= notes; i++) print "fa-note " substr(note[i], 1, 200)
+  for (i = 1; i <= notes; i++) print "fa-note " note[i]
   first = matched > n ? matched - n : 0
   for (i = first; i < matched; i++) print buf[i % n]
   printf "fa-summary total=%d matched=%d\n", total, matched
 }
 """.replace("@PATTERN@", pullerrors.host_pattern().replace("/", "\\/"))
 READ_BYTES = 8 * 1024 * 1024
+# Long lines are shortened to their head and tail (the error text is at the end) only
+# AFTER the redaction filter has seen them whole: a cut must never halve a secret.
+SHORTEN_AWK = r"""
+{ line = $0
+  if (length(line) > 400) line = substr(line, 1, 120) " ... " substr(line, length(line) - 259)
+  print line }
+"""
 
 _UNIT_ARGS = " ".join(f"-u {u}" for u in UNITS)
-# $1 hours, $2 lines to keep, $3 awk program. The second journalctl asks
+# $1 hours, $2 lines to keep, $3 awk program, $4 redaction sed program, $5 shortening
+# awk program. The second journalctl asks
 # whether the journal has any entry at all for the units (a quiet day is not "no log").
 JOURNAL_SH = (
     "LC_ALL=C; export LC_ALL\n"
     f"journalctl {_UNIT_ARGS} --since \"-$1h\" --no-pager -o short-iso 2>&1"
-    " | awk -v n=\"$2\" -v mode=j \"$3\"\n"
+    " | awk -v n=\"$2\" -v mode=j \"$3\" | sed -E \"$4\" | awk \"$5\"\n"
     f"printf \"fa-any %s\\n\" \"$(journalctl {_UNIT_ARGS} -n 1 -q --no-pager -o short-iso"
     " 2>/dev/null | head -n 1 | grep -c .)\"\n"
 )
-# $1 file, $2 lines to keep, $3 mode, $4 awk program.
+# $1 file, $2 lines to keep, $3 mode, $4 awk program, $5 redaction, $6 shortening.
 FILE_SH = (
     "LC_ALL=C; export LC_ALL\n"
     "[ -r \"$1\" ] || { echo fa-unreadable; exit 13; }\n"
-    f"tail -c {READ_BYTES} \"$1\" | awk -v n=\"$2\" -v mode=\"$3\" \"$4\"\n"
+    f"tail -c {READ_BYTES} \"$1\" | awk -v n=\"$2\" -v mode=\"$3\" \"$4\""
+    " | sed -E \"$5\" | awk \"$6\"\n"
 )
 
 SCRIPT = f"""
 fa_dl_awk='{FILTER_AWK.strip()}'
+fa_dl_short='{SHORTEN_AWK.strip()}'
 fa_part now; printf '%s %s %s\\n' "$(date +%s 2>/dev/null)" "$(date +%z 2>/dev/null)" "$FA_LOG_HOURS"; fa_rc 0
 fa_dl_src=
 if fa_has journalctl; then
-  fa_dl_o=$(fa_root journal sh -c '{JOURNAL_SH}' sh "${{FA_LOG_HOURS:-24}}" {KEEP_LINES} "$fa_dl_awk")
+  fa_dl_o=$(fa_root journal sh -c '{JOURNAL_SH}' sh "${{FA_LOG_HOURS:-24}}" {KEEP_LINES} "$fa_dl_awk" "$FA_RX" "$fa_dl_short")
   printf '%s\\n' "$fa_dl_o"
   case $fa_dl_o in *"fa-any 1"*) fa_dl_src=journal ;; esac
 fi
@@ -97,13 +107,13 @@ if [ -z "$fa_dl_src" ]; then
   for fa_dl_f in {" ".join(FILES)}; do
     [ -e "$fa_dl_f" ] || continue
     fa_dl_m=s; [ "$fa_dl_f" = /var/log/docker.log ] && fa_dl_m=a
-    fa_dl_o=$(fa_root "file:$fa_dl_f" sh -c '{FILE_SH}' sh "$fa_dl_f" {KEEP_LINES} "$fa_dl_m" "$fa_dl_awk")
+    fa_dl_o=$(fa_root "file:$fa_dl_f" sh -c '{FILE_SH}' sh "$fa_dl_f" {KEEP_LINES} "$fa_dl_m" "$fa_dl_awk" "$FA_RX" "$fa_dl_short")
     printf '%s\\n' "$fa_dl_o"
     case $fa_dl_o in *"fa-summary total=0 "*) ;; *"fa-summary total="*) break ;; esac
   done
 fi
 """
-assert "'" not in FILTER_AWK + JOURNAL_SH + FILE_SH + pullerrors.host_pattern()
+assert "'" not in FILTER_AWK + SHORTEN_AWK + JOURNAL_SH + FILE_SH + pullerrors.host_pattern()
 
 _SUMMARY = re.compile(r"^fa-summary total=(\d+) matched=(\d+)\s*$")
 _ISO = (r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,]\d+)?"

@@ -108,12 +108,12 @@ SCRIPT = f"""
 FA_PX_LOOSE={_q(SEL_LOOSE)}
 FA_PX_READ={_q(READ)}
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
-FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c 65536)
+FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))")
 fa_part units; printf '%s\\n' "$FA_U"; fa_rc 0
 fa_part manager
 for FA_F in /etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf /run/systemd/system.conf.d/*.conf /usr/lib/systemd/system.conf.d/*.conf; do
   [ -f "$FA_F" ] || continue
-  echo "@file $FA_F"; sed -n {_MANAGER_ARGS} "$FA_F" | sed -E "$FA_PX_MASK" | head -c 16384
+  echo "@file $FA_F"; sed -n {_MANAGER_ARGS} "$FA_F" | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))"
 done
 fa_rc 0
 # EnvironmentFile= paths named by the units, and the init scripts' defaults files.
@@ -129,7 +129,7 @@ for FA_P in $(fa_dockerd_pids); do
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
 fa_root environ sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
-fa_root daemon_json sh -c 'if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then head -c 65536 "$1"; fi; fi' sh "$FA_CFG"
+fa_root daemon_json sh -c 'if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi' sh "$FA_CFG"
 fa_run environment sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" /etc/environment
 fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" "$FA_PX_MASK" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc
 """
@@ -137,7 +137,7 @@ fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" "$FA_PX_MASK" /etc/profile 
 # The SSH session's own environment: the login user's, so it runs before sudo (sudo
 # resets the environment).
 LOGIN_SCRIPT = """
-fa_part session; env | sed -n -E "$FA_PX_SEL" | sed -E "$FA_PX_MASK" | head -c 16384; fa_rc 0
+fa_part session; env | sed -n -E "$FA_PX_SEL" | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))"; fa_rc 0
 """
 
 CANONICAL = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")

@@ -31,6 +31,8 @@ _UNREACHABLE = {
                  ["check the address and routing from the auditor"]),
     "dns": ("reachability", "high", "host name does not resolve",
             ["fix the inventory address or DNS for the host name"]),
+    "interrupted": ("ssh", "info", "not audited: the run was interrupted (SIGINT/SIGTERM) first",
+                    ["rerun the audit"]),
 }
 
 

@@ -5,6 +5,8 @@
         with store.lock(inventory_key, wait_s=0):   # LockBusy when another run holds it
             run_id = store.record(snapshot_dict, inventory_key, "audit")
         store.runs(), store.previous(key), store.load(run_id), store.host_timeline(host)
+        store.host_digests(run_id) / facts_digest(facts) + store.host_docs(run_id, hosts):
+        compare with a past run without loading the hosts that did not change
 
 A store is a SQLite file (WAL) or a PostgreSQL database (`postgresql://...`, psycopg 3),
 same schema and behaviour. Default location: $FLEETAUDIT_HISTORY, else
@@ -16,12 +18,13 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
+from .encode import facts_digest
 from .errors import HistoryError, LockBusy
 from .schema import LATEST as SCHEMA_VERSION
 from .store import KINDS, RunInfo, Store
 
 __all__ = ["open_store", "default_history_path", "HistoryError", "LockBusy", "RunInfo",
-           "Store", "KINDS", "SCHEMA_VERSION", "is_postgres"]
+           "Store", "KINDS", "SCHEMA_VERSION", "is_postgres", "facts_digest"]
 
 
 def default_history_path() -> str:

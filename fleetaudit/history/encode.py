@@ -2,8 +2,8 @@
 
 Content addressing: a document is stored once, as zlib-compressed canonical JSON (keys
 sorted, compact), under the sha256 of that JSON. Host facts are split first into a
-stable part and the volatile leaves (uptime, used bytes, clock readings: the VOLATILE
-family of compare.ignore). The stable part is what says "this host changed"; without
+stable part and the leaves that change on every run (uptime, used bytes, clock
+readings: CHANGING below). The stable part is what says "this host changed"; without
 the split every real host would look changed on every run and cost a full fact blob.
 """
 from __future__ import annotations
@@ -13,10 +13,17 @@ import json
 import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..compare import paths
-from ..compare.ignore import VOLATILE, Ignore
+from fnmatch import fnmatchcase
 
-_VOLATILE = Ignore([p for p, _ in VOLATILE], defaults=False)
+# The leaves that change between two runs of a host nobody touched: readings and
+# counters, as (segment glob, ...) paths. A subset of compare.ignore.VOLATILE, which also
+# lists facts that differ per machine but hold still (engine id, memory size, kernel
+# build) and event logs (daemon_log, restarts): those stay in the stable part, where a
+# change is news.
+CHANGING = ("time.clock", "system.uptime_s", "disk.*.used*", "disk.*.avail",
+            "disk.*.inodes_used*", "disk.*.inodes_free", "disk.docker_df",
+            "docker.info.containers*", "docker.info.images*", "time.ntp.detail")
+_PATTERNS = tuple(tuple(p.split(".")) for p in CHANGING)
 
 
 def canonical(doc: Any) -> bytes:
@@ -27,45 +34,68 @@ def digest(raw: bytes) -> bytes:
     return hashlib.sha256(raw).digest()
 
 
-def pack(raw: bytes) -> bytes:
-    return zlib.compress(raw, 6)
+def pack(raw: bytes, zdict: Optional[bytes] = None) -> bytes:
+    """zlib, primed with `zdict` when given: host documents of one fleet share most of
+    their text, so a dictionary made of one of them shrinks the others ~5-10x."""
+    if zdict is None:
+        return zlib.compress(raw, 6)
+    comp = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
+    return comp.compress(raw) + comp.flush()
 
 
-def unpack(data: bytes) -> Any:
-    return json.loads(zlib.decompress(bytes(data)))
+def unpack(data: bytes, zdict: Optional[bytes] = None) -> Any:
+    if zdict is None:
+        return json.loads(zlib.decompress(bytes(data)))
+    dec = zlib.decompressobj(15, zdict)
+    return json.loads(dec.decompress(bytes(data)) + dec.flush())
 
 
 def split_volatile(facts: dict) -> Tuple[dict, List[list]]:
-    """(stable facts, [[key, key, ..., value], ...]) - the volatile leaves taken out.
+    """(stable facts, [[key, key, ..., value], ...]) - the CHANGING leaves taken out.
 
-    Only dicts are walked: the volatile paths all sit under dicts, and a list is
-    stored whole with the stable part.
+    Only the few subtrees a pattern can reach are walked and copied; everything else is
+    shared with the input as is.
     """
     moved: List[list] = []
-    step = _STEP
 
-    def walk(node: dict, path: str, keys: tuple) -> dict:
+    def walk(node: dict, keys: tuple) -> dict:
         out = {}
         for k, v in node.items():
-            known = step.get((path, k))
-            if known is None:
-                sub = paths.join(path, str(k))
-                known = step[(path, k)] = (sub, _VOLATILE(sub))
-                if len(step) > 200_000:  # fact keys are a small vocabulary; guard anyway
-                    step.clear()
-            if known[1]:
-                moved.append([*keys, k, v])
-            elif type(v) is dict and v:
-                out[k] = walk(v, known[0], keys + (k,))
+            here = keys + (k,)
+            verdict = _verdict(here)
+            if verdict == "moved":
+                moved.append([*here, v])
+            elif verdict == "descend" and type(v) is dict:
+                out[k] = walk(v, here)
             else:
                 out[k] = v
         return out
 
-    return walk(facts, "", ()), moved
+    return walk(facts, ()), moved
 
 
-# (parent path, key) -> (path, volatile?): the same keys recur on every host.
-_STEP: Dict[Tuple[str, Any], Tuple[str, bool]] = {}
+_VERDICTS: Dict[tuple, str] = {}
+
+
+def _verdict(keys: tuple) -> str:
+    """'moved' (a CHANGING path), 'descend' (a prefix of one) or 'keep'."""
+    got = _VERDICTS.get(keys)
+    if got is None:
+        got = "keep"
+        for pat in _PATTERNS:
+            if len(keys) <= len(pat) and all(isinstance(k, str) and fnmatchcase(k, p)
+                                             for k, p in zip(keys, pat)):
+                got = "moved" if len(keys) == len(pat) else "descend"
+                if got == "moved":
+                    break
+        if len(_VERDICTS) < 100_000:  # key paths are a small vocabulary; bound it anyway
+            _VERDICTS[keys] = got
+    return got
+
+
+def facts_digest(facts: dict) -> str:
+    """Hex sha256 of a host's stable facts: what the store keys its fact blob by."""
+    return digest(canonical(split_volatile(facts)[0])).hex()
 
 
 def merge_volatile(stable: dict, moved: Optional[List[list]]) -> dict:

@@ -85,9 +85,18 @@ V1: List[str] = [
 # --inventory` read runs by inventory. (Prune's "is this blob still referenced?" is one
 # anti-join per table instead of an index on every reference column: indexes are paid
 # on every row of every run, prune runs rarely.)
+#
+# And compression dictionaries: one per kind of host document (stable facts, volatile
+# readings), taken from the first host recorded; blobs say which one primed them
+# (NULL: plain zlib, as every v1 blob is).
 V2: List[str] = [
     "CREATE INDEX run_hosts_by_host ON run_hosts (host_id, run_id)",
     "CREATE INDEX runs_by_inventory ON runs (inventory_key, id)",
+    """CREATE TABLE zdicts (
+        id {id},
+        kind TEXT NOT NULL UNIQUE,
+        data {blob} NOT NULL)""",
+    "ALTER TABLE blobs ADD COLUMN zdict_id {ref} REFERENCES zdicts(id)",
 ]
 
 MIGRATIONS: Dict[int, List[str]] = {1: V1, 2: V2}

@@ -75,8 +75,10 @@ class Store:
         self.db = backend
         self.spec = backend.describe()
         self.last_prune: Dict[str, int] = {}
+        self._zdicts: Dict[int, bytes] = {}
         try:
             self._migrate(upto_version or schema.LATEST)
+            self.version = self.schema_version()
         except HistoryError:
             backend.close()
             raise
@@ -126,7 +128,7 @@ class Store:
         plan = _Plan(snapshot)
         try:
             with self.db.transaction():
-                blob_ids = self._intern_blobs(plan.blobs)
+                blob_ids = self._intern_blobs(plan.blobs, plan.kinds)
                 host_ids = self._intern_names(list(dict.fromkeys(plan.host_names)))
                 finding_ids = self._intern_findings(plan.findings)
                 run_id = self._insert_run(plan, inventory_key, kind)
@@ -162,17 +164,51 @@ class Store:
                 found[bytes(key) if isinstance(key, (bytes, memoryview)) else key] = int(id_)
         return found
 
-    def _intern_blobs(self, blobs: Dict[bytes, bytes]) -> Dict[bytes, int]:
+    def _intern_blobs(self, blobs: Dict[bytes, bytes], kinds: Dict[bytes, str]) -> Dict[bytes, int]:
         """sha -> id for every blob, inserting (compressed) only those not stored yet."""
         keys = list(blobs)
         ids = self._existing("blobs", "sha256", keys)
         missing = [k for k in keys if k not in ids]
         if missing:
-            self.db.executemany("INSERT INTO blobs (sha256, data) VALUES (?, ?) "
-                                "ON CONFLICT (sha256) DO NOTHING",
-                                [(k, encode.pack(blobs[k])) for k in missing])
+            if self.version >= 2:
+                dicts = self._dicts_for({kinds.get(k) for k in missing} - {None}, blobs, kinds, missing)
+                rows = []
+                for k in missing:
+                    zid = dicts.get(kinds.get(k))
+                    rows.append((k, encode.pack(blobs[k], self._zdicts.get(zid)), zid))
+                self.db.executemany("INSERT INTO blobs (sha256, data, zdict_id) VALUES (?, ?, ?) "
+                                    "ON CONFLICT (sha256) DO NOTHING", rows)
+            else:
+                self.db.executemany("INSERT INTO blobs (sha256, data) VALUES (?, ?) "
+                                    "ON CONFLICT (sha256) DO NOTHING",
+                                    [(k, encode.pack(blobs[k])) for k in missing])
             ids.update(self._existing("blobs", "sha256", missing))
         return ids
+
+    def _dicts_for(self, wanted: set, blobs, kinds, missing) -> Dict[str, int]:
+        """kind -> zdict id, creating a kind's dictionary from its first document here
+        when the store has none yet (inside the caller's transaction)."""
+        have = {kind: int(id_) for id_, kind in self.db.execute("SELECT id, kind FROM zdicts")}
+        for kind in sorted(wanted - set(have)):
+            # The largest document of the kind covers the most keys (an unreachable
+            # host's {} would teach zlib nothing); too small a sample waits for a
+            # later run.
+            sample = max((blobs[k] for k in missing if kinds.get(k) == kind), key=len)
+            if len(sample) >= 256:
+                self.db.execute("INSERT INTO zdicts (kind, data) VALUES (?, ?) "
+                                "ON CONFLICT (kind) DO NOTHING", (kind, sample[-32768:]))
+        if wanted - set(have):
+            have = {kind: int(id_) for id_, kind in self.db.execute("SELECT id, kind FROM zdicts")}
+        self._load_zdicts([have[k] for k in wanted if k in have])
+        return have
+
+    def _load_zdicts(self, ids: Iterable[int]) -> None:
+        need = [i for i in ids if i is not None and i not in self._zdicts]
+        for part in _chunks(need, self.db.max_params):
+            marks = ", ".join("?" * len(part))
+            for id_, data in self.db.execute(f"SELECT id, data FROM zdicts WHERE id IN ({marks})",
+                                             list(part)):
+                self._zdicts[int(id_)] = bytes(data)
 
     def _intern_names(self, names: List[str]) -> Dict[str, int]:
         ids = self._existing("hosts", "name", names)
@@ -260,16 +296,16 @@ class Store:
             if not rows:
                 raise HistoryError(f"{self.spec}: no run {run_id}")
             meta = json.loads(rows[0][0])
-            parts = {name: encode.unpack(data) for name, data in self.db.execute(
-                "SELECT p.name, b.data FROM run_parts p JOIN blobs b ON b.id = p.blob_id "
-                "WHERE p.run_id = ?", (int(run_id),))}
+            part_ids = dict(self.db.execute(
+                "SELECT name, blob_id FROM run_parts WHERE run_id = ?", (int(run_id),)))
             host_rows = self.db.execute(
                 "SELECT h.name, r.status, r.error_class, r.error_message, r.facts_blob, "
                 "r.volatile_blob, r.address, r.bytes_received, r.duration_ms, r.attempts, "
                 "r.incomplete, r.other FROM run_hosts r JOIN hosts h ON h.id = r.host_id "
                 "WHERE r.run_id = ? ORDER BY r.seq", (int(run_id),))
-            blob_ids = sorted({b for r in host_rows for b in (r[4], r[5]) if b is not None})
-            blobs = self._blobs(blob_ids)
+            blob_ids = {b for r in host_rows for b in (r[4], r[5]) if b is not None}
+            blobs = self._blobs(sorted(blob_ids | set(part_ids.values())))
+            parts = {name: self._doc(blobs, id_) for name, id_ in part_ids.items()}
             findings = [json.loads(doc) for (doc,) in self.db.execute(
                 "SELECT f.doc FROM run_findings rf JOIN findings f ON f.id = rf.finding_id "
                 "WHERE rf.run_id = ? ORDER BY rf.seq", (int(run_id),))]
@@ -280,9 +316,8 @@ class Store:
             row = dict(zip(names, r[1:]))
             facts = None
             if row["facts_blob"] is not None:
-                facts = encode.merge_volatile(encode.unpack(blobs[row["facts_blob"]]),
-                                              encode.unpack(blobs[row["volatile_blob"]])
-                                              if row["volatile_blob"] is not None else None)
+                facts = encode.merge_volatile(self._doc(blobs, row["facts_blob"]),
+                                              self._doc(blobs, row["volatile_blob"]))
             hosts[r[0]] = encode.host_doc(row, facts)
         out: Dict[str, Any] = {}
         for key in meta["layout"]:
@@ -310,18 +345,73 @@ class Store:
             if name in meta.get("inline", {}):
                 return meta["inline"][name]
             parts = self.db.execute(
-                "SELECT b.data FROM run_parts p JOIN blobs b ON b.id = p.blob_id "
-                "WHERE p.run_id = ? AND p.name = ?", (int(run_id), name))
-        return encode.unpack(parts[0][0]) if parts else None
+                "SELECT blob_id FROM run_parts WHERE run_id = ? AND name = ?", (int(run_id), name))
+            if not parts:
+                return None
+            blob_id = int(parts[0][0])
+            blobs = self._blobs([blob_id])
+        return self._doc(blobs, blob_id)
 
-    def _blobs(self, ids: List[int]) -> Dict[int, bytes]:
-        out: Dict[int, bytes] = {}
+    def host_digests(self, run_id: int) -> Dict[str, Optional[str]]:
+        """host -> hex digest of its stable facts in that run (None: no facts recorded).
+
+        Equal to fleetaudit.history.facts_digest(facts) of a live run's host, so a
+        comparison can skip every host whose digest did not change without loading it.
+        """
+        rows = self.db.execute(
+            "SELECT h.name, b.sha256 FROM run_hosts r JOIN hosts h ON h.id = r.host_id "
+            "LEFT JOIN blobs b ON b.id = r.facts_blob WHERE r.run_id = ? ORDER BY r.seq",
+            (int(run_id),))
+        if not rows and not self.db.execute("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)):
+            raise HistoryError(f"{self.spec}: no run {run_id}")
+        return {name: bytes(sha).hex() if sha is not None else None for name, sha in rows}
+
+    def host_docs(self, run_id: int, hosts: Iterable[str]) -> Dict[str, dict]:
+        """Some hosts' snapshot entries (facts included) of one run, without loading the
+        rest of it. Hosts not in the run are left out."""
+        wanted = list(dict.fromkeys(hosts))
+        names = ("status", "error_class", "error_message", "facts_blob", "volatile_blob",
+                 "address", "bytes_received", "duration_ms", "attempts", "incomplete", "other")
+        found: Dict[str, dict] = {}
+        with self.db.read():
+            rows = []
+            for part in _chunks(wanted, self.db.max_params - 1):
+                marks = ", ".join("?" * len(part))
+                rows += self.db.execute(
+                    "SELECT h.name, r.status, r.error_class, r.error_message, r.facts_blob, "
+                    "r.volatile_blob, r.address, r.bytes_received, r.duration_ms, r.attempts, "
+                    "r.incomplete, r.other FROM run_hosts r JOIN hosts h ON h.id = r.host_id "
+                    f"WHERE r.run_id = ? AND h.name IN ({marks})", [int(run_id), *part])
+            blobs = self._blobs(sorted({b for r in rows for b in (r[4], r[5]) if b is not None}))
+        for r in rows:
+            row = dict(zip(names, r[1:]))
+            facts = None
+            if row["facts_blob"] is not None:
+                facts = encode.merge_volatile(self._doc(blobs, row["facts_blob"]),
+                                              self._doc(blobs, row["volatile_blob"]))
+            found[r[0]] = encode.host_doc(row, facts)
+        return {h: found[h] for h in wanted if h in found}
+
+    def _blobs(self, ids: List[int]) -> Dict[int, Tuple[bytes, Optional[bytes]]]:
+        """Blob id -> (compressed data, its dictionary); decode with _doc, once per use
+        (merge_volatile edits the decoded stable facts in place, and two hosts may share
+        one blob)."""
+        out: Dict[int, Tuple[bytes, Optional[bytes]]] = {}
+        zcol = ", zdict_id" if self.version >= 2 else ""
         for part in _chunks(ids, self.db.max_params):
             marks = ", ".join("?" * len(part))
-            for id_, data in self.db.execute(f"SELECT id, data FROM blobs WHERE id IN ({marks})",
-                                             list(part)):
-                out[int(id_)] = bytes(data)
+            rows = self.db.execute(f"SELECT id, data{zcol} FROM blobs WHERE id IN ({marks})",
+                                   list(part))
+            if zcol:
+                self._load_zdicts({r[2] for r in rows if r[2] is not None})
+            for r in rows:
+                zdict = self._zdicts[int(r[2])] if zcol and r[2] is not None else None
+                out[int(r[0])] = (bytes(r[1]), zdict)
         return out
+
+    @staticmethod
+    def _doc(blobs: Dict[int, Tuple[bytes, Optional[bytes]]], id_: Optional[int]) -> Any:
+        return None if id_ is None else encode.unpack(*blobs[id_])
 
     def host_timeline(self, host: str, fact_path: Optional[str] = None,
                       inventory_key: Optional[str] = None) -> List[dict]:
@@ -366,9 +456,7 @@ class Store:
             if fact_path is not None:
                 value = ABSENT
                 if audited:
-                    facts = encode.merge_volatile(
-                        encode.unpack(blobs[fblob]),
-                        encode.unpack(blobs[vblob]) if vblob is not None else None)
+                    facts = encode.merge_volatile(self._doc(blobs, fblob), self._doc(blobs, vblob))
                     value = subtree(flatten(facts), fact_path)
                 entry["present"] = value is not ABSENT
                 entry["value"] = None if value is ABSENT else value
@@ -484,6 +572,7 @@ class _Plan:
 
     def __init__(self, snap: dict):
         self.blobs: Dict[bytes, bytes] = {}
+        self.kinds: Dict[bytes, str] = {}   # sha -> "facts" | "volatile" (dictionary kinds)
         self.parts: List[Tuple[str, bytes]] = []
         self.hosts: List[Tuple[str, dict, Optional[bytes], Optional[bytes]]] = []
         self.host_names: List[str] = []
@@ -509,8 +598,8 @@ class _Plan:
             fsha = vsha = None
             if isinstance(doc.get("facts"), dict):
                 stable, moved = encode.split_volatile(doc["facts"])
-                fsha = self._blob(stable)
-                vsha = self._blob(moved) if moved else None
+                fsha = self._blob(stable, "facts")
+                vsha = self._blob(moved, "volatile") if moved else None
             self.hosts.append((str(name), cols, fsha, vsha))
             self.host_names.append(str(name))
             status = cols["status"] if cols["status"] in _STATUSES else "other"
@@ -528,8 +617,10 @@ class _Plan:
             sev = sev if sev in _SEVERITIES else "other"
             self.finding_counts[sev] = self.finding_counts.get(sev, 0) + 1
 
-    def _blob(self, doc: Any) -> bytes:
+    def _blob(self, doc: Any, kind: Optional[str] = None) -> bytes:
         raw = encode.canonical(doc)
         sha = encode.digest(raw)
         self.blobs.setdefault(sha, raw)
+        if kind:
+            self.kinds.setdefault(sha, kind)
         return sha
