@@ -9,9 +9,16 @@ the run's catalog under the hash. A digest is a list, in file order, of
      not_before, not_after  ISO-8601 UTC ("2099-12-31T23:59:59Z")
      is_ca}                 basicConstraints CA flag; null when the extension is absent
 
+or, when the digest itself failed, {"error": why} (collect.digest_entry), and the host
+that fetched the file lists it in `incomplete` (status partial).
+
 The content is untrusted: anything that is not a parseable PEM certificate (comments,
 junk between blocks, DER, a private key, binary noise) is skipped, never an error, and
 at most MAX_CERTS certificates are read. Pure: no clock, no I/O.
+
+Skipping is only for what the parser rejects (ValueError). A library that cannot do
+the job at all (cryptography older than 42 lacks `not_valid_before_utc`) raises
+DigestUnavailable instead: an empty list would read as "this bundle holds no CA".
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import datetime
 import warnings
 from typing import Any, Dict, List, Optional
 
+import cryptography
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
@@ -29,10 +37,20 @@ MAX_BYTES = 1024 * 1024
 
 BEGIN = b"-----BEGIN CERTIFICATE-----"
 END = b"-----END CERTIFICATE-----"
+# The release that added Certificate.not_valid_before_utc/not_valid_after_utc; keep in
+# step with pyproject.toml.
+MIN_CRYPTOGRAPHY = "42"
+
+
+class DigestUnavailable(Exception):
+    """The certificate library cannot describe certificates (too old, or broken)."""
 
 
 def digest(content: bytes) -> List[Dict[str, Any]]:
-    """Parse every PEM certificate in `content` (see module doc); never raises."""
+    """Parse every PEM certificate in `content` (see module doc).
+
+    Raises DigestUnavailable only when the library itself fails, never for content.
+    """
     if not isinstance(content, (bytes, bytearray)):
         return []
     data = bytes(content[:MAX_BYTES])
@@ -85,8 +103,12 @@ def _describe_loud(pem: bytes) -> Optional[Dict[str, Any]]:
             "not_after": _iso(cert.not_valid_after_utc),
             "is_ca": _is_ca(cert),
         }
-    except Exception:  # untrusted bytes: any parser complaint means "not a certificate"
+    except ValueError:  # what cryptography raises for bytes that are not a certificate
         return None
+    except (AttributeError, TypeError, ImportError) as exc:  # the library, not the content
+        raise DigestUnavailable(
+            f"cryptography {cryptography.__version__} cannot read certificates "
+            f"({type(exc).__name__}: {exc}); fleetaudit needs cryptography >= {MIN_CRYPTOGRAPHY}") from None
 
 
 def _is_ca(cert: x509.Certificate) -> Optional[bool]:
@@ -94,8 +116,8 @@ def _is_ca(cert: x509.Certificate) -> Optional[bool]:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return None
-    except Exception:  # a malformed extension list: the flag is unknown, the cert stays
-        return None
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+        return None  # a malformed extension list: the flag is unknown, the cert stays
 
 
 def _iso(when: datetime.datetime) -> str:

@@ -31,6 +31,11 @@ from .script import ScriptOptions
 from .ssh import SSHOptions
 
 
+# The library checks the source (a host list is not a path), so click must not.
+INVENTORY_HELP = ("Native YAML, Ansible INI/YAML, `ansible-inventory --list` JSON, "
+                  "an executable inventory script, or a host list 'web1,web2:2222,'.")
+
+
 class UsageError(click.ClickException):
     """Exit USAGE with a message; host and inventory text in it is shown inert."""
     exit_code = exitcodes.USAGE
@@ -92,10 +97,32 @@ def _load_hosts(inventory: str, limit: Optional[str]):
     return hosts
 
 
+def plain_progress(total: int, stream=None, every_s: float = 30.0, clock=time.monotonic):
+    """Progress for CI logs and cron mail (stderr is no terminal, so no bar): one line
+    per tenth of the hosts, at least every `every_s` seconds, and one at the end."""
+    stream = stream if stream is not None else sys.stderr
+    step = max(1, total // 10)
+    started = last = clock()
+    done = failed = 0
+
+    def progress(res) -> None:
+        nonlocal done, failed, last
+        done += 1
+        failed += res.status == "unreachable"
+        now = clock()
+        if done % step == 0 or done == total or now - last >= every_s:
+            last = now
+            print(f"collected {done}/{total} hosts, {failed} not audited, {int(now - started)}s",
+                  file=stream, flush=True)
+    return progress
+
+
 def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool,
                     interrupt: Optional[Interrupt] = None) -> RunResult:
-    if quiet or not console.is_terminal:
+    if quiet:
         return collect(hosts, opts, interrupt=interrupt)
+    if not console.is_terminal:
+        return collect(hosts, opts, plain_progress(len(hosts)), interrupt=interrupt)
     with Progress(TextColumn("collecting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[failed]} not audited"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
@@ -255,8 +282,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 
 
 @main.command()
-@click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Native YAML or Ansible INI/YAML inventory.")
+@click.option("--inventory", "-i", required=True, metavar="INVENTORY", help=INVENTORY_HELP)
 @click.option("--limit", "-l", default=None, shell_complete=complete_limit,
               help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
 @click.option("--json", "json_path", type=OutputPath(), default=None,
@@ -303,8 +329,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
 
 
 @main.command()
-@click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Native YAML or Ansible INI/YAML inventory.")
+@click.option("--inventory", "-i", required=True, metavar="INVENTORY", help=INVENTORY_HELP)
 @click.option("--image", "images", multiple=True, required=True, metavar="REF",
               help="Image reference to gate on, as `docker pull` takes it (repeatable).")
 @click.option("--pull", is_flag=True,
@@ -552,7 +577,7 @@ def _explain_since(causes, snap, history_spec, max_hosts: int = 5) -> dict:
 @click.argument("host_b")
 @click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Compare the hosts as recorded in this snapshot (default: newest in reports/).")
-@click.option("--inventory", "-i", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--inventory", "-i", metavar="INVENTORY", default=None,
               help="Audit both hosts live from this inventory instead of reading a snapshot.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--ignore", multiple=True, metavar="PATTERN", help="Fact path glob to leave out.")

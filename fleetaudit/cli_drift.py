@@ -104,15 +104,14 @@ def _short(value: Any, cap: int = 80) -> str:
 
 
 def register(main: click.Group) -> None:
-    from .cli import analysis_options, ssh_options
+    from .cli import INVENTORY_HELP, analysis_options, ssh_options
     from .clicomplete import complete_limit
     from .cliout import OutputPath
     from .cli_history import record_options
     from .cli_integrations import integration_options, run_integrations
 
     @main.command()
-    @click.option("--inventory", "-i", required=True, type=click.Path(exists=True, dir_okay=False),
-                  help="Native YAML or Ansible INI/YAML inventory.")
+    @click.option("--inventory", "-i", required=True, metavar="INVENTORY", help=INVENTORY_HELP)
     @click.option("--limit", "-l", default=None, shell_complete=complete_limit,
                   help="Hosts, groups or globs, Ansible style.")
     @click.option("--json", "json_path", type=OutputPath(), default=None,

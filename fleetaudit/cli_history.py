@@ -19,6 +19,7 @@ from .cliconfig import FleetGroup
 from .cliout import OutputPath
 from .cli_templates import templates_option
 from .history import HistoryError, LockBusy, default_history_path, open_store
+from .inventory.hostlist import looks_like_host_list
 
 
 class HistoryLocked(click.ClickException):
@@ -60,7 +61,8 @@ def inventory_key(inventory: str, limit: Optional[str] = None,
     """The name runs of one inventory are recorded (and locked) under."""
     if override:
         return override
-    key = str(Path(inventory).resolve())
+    # A host list ("web1,web2,") is not a path: its text is its name.
+    key = inventory if looks_like_host_list(inventory) else str(Path(inventory).resolve())
     return f"{key} --limit {limit}" if limit else key
 
 

@@ -497,10 +497,11 @@ class HostAuditor:
                     # Trust content only if it hashes to what the host claimed: a hostile host
                     # must not poison the catalog entry other hosts will share.
                     if content is not None and hashlib.sha256(content).hexdigest() == sha:
-                        try:
-                            value = c.digest(content)
-                        except Exception:
-                            value = None
+                        value = digest_entry(c, content)
+                        if isinstance(value, dict) and "error" in value:
+                            result.incomplete[c.name] = f"{path}: {value['error']}"[:500]
+                            if result.status == "ok":
+                                result.status = "partial"
                     self.catalog.resolve(sha, value)
                     resolved.add(sha)
         finally:
@@ -538,6 +539,18 @@ class HostAuditor:
         if capture.overflow:
             problem = f"the host's answer went over the {_size(opts.max_fetch_bytes)} fetch cap; stopped reading"
         return split_fetch(capture.data(), nonce, len(wanted)), problem
+
+
+def digest_entry(c: Collector, content: bytes) -> object:
+    """The catalog entry for a fetched file: the collector's digest, or {"error": why}.
+
+    A digest that fails (certs.DigestUnavailable: a cryptography too old to read
+    certificates) must not look like an empty file: the error is the recorded fact.
+    """
+    try:
+        return c.digest(content)
+    except Exception as exc:
+        return {"error": f"{c.name} digest failed: {exc}"[:500]}
 
 
 async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,

@@ -11,6 +11,7 @@ from fleetaudit.collectors import tls
 from fleetaudit.collectors.base import Part
 
 CERTS = Path(__file__).parent / "data" / "certs"
+ROOT = Path(__file__).resolve().parent.parent
 SHELLS = [s for s in (["dash"], ["bash", "--posix"], ["busybox", "sh"]) if shutil.which(s[0])]
 
 
@@ -197,3 +198,48 @@ def test_digest_real_system_bundle():
     got = certs.digest(data)
     assert len(got) == min(data.count(b"BEGIN CERTIFICATE"), certs.MAX_CERTS) > 0
     assert all(len(c["sha256"]) == 64 and c["not_after"].endswith("Z") for c in got)
+
+
+# --- a cryptography too old to read certificates (Debian 12 ships 38) ------------------
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-cryptography (.ci/apt-packages.txt)
+
+
+def test_old_cryptography_is_an_error_not_an_empty_bundle():
+    """Under Debian 12's cryptography 38 (no not_valid_before_utc) digest() used to return
+    [] for the 140+ certificates of the system bundle; now it names the problem."""
+    probe = ("import cryptography, sys\n"
+             "from fleetaudit import certs\n"
+             "try:\n"
+             "    print(len(certs.digest(open(sys.argv[1], 'rb').read())))\n"
+             "except certs.DigestUnavailable as exc:\n"
+             "    print(cryptography.__version__, '|', exc)\n")
+    out = subprocess.run([SYSTEM_PYTHON, "-s", "-c", probe, str(CERTS / "valid.pem")],
+                         capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}).stdout
+    version = out.split(" | ")[0]
+    assert int(version.split(".")[0]) < 42, f"{SYSTEM_PYTHON} has cryptography {version}: not the old one"
+    assert out == (f"{version} | cryptography {version} cannot read certificates (AttributeError: "
+                   "'builtins.Certificate' object has no attribute 'not_valid_before_utc'); "
+                   "fleetaudit needs cryptography >= 42\n")
+
+
+def test_pyproject_declares_the_cryptography_the_code_needs():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'"cryptography>={certs.MIN_CRYPTOGRAPHY}"' in pyproject
+    import cryptography
+    assert int(cryptography.__version__.split(".")[0]) >= int(certs.MIN_CRYPTOGRAPHY)
+
+
+def test_a_failed_digest_is_recorded_as_an_error_entry():
+    from fleetaudit.collect import digest_entry
+    from fleetaudit.collectors.base import Collector
+
+    def too_old(content):
+        raise certs.DigestUnavailable("cryptography 38.0.4 cannot read certificates (...)")
+
+    broken = Collector(name="tls", script="", parse=lambda s: {}, digest=too_old)
+    assert digest_entry(broken, b"x") == {
+        "error": "tls digest failed: cryptography 38.0.4 cannot read certificates (...)"}
+    assert digest_entry(tls.COLLECTOR, (CERTS / "valid.pem").read_bytes())[0]["subject"] == "CN=registry.test"
+    assert digest_entry(tls.COLLECTOR, b"junk") == []

@@ -122,6 +122,7 @@ def key_name(address, port):
 # --- names: hostname, IPv4, IPv6, [host]:port, in both modes --------------------------
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_every_kind_of_name_is_recorded_then_checked_strictly(tmp_path, lab):
     """localhost used to crash both modes (ValueError on the second --accept-new run,
     TypeError and no snapshot in strict mode)."""
@@ -153,6 +154,7 @@ def test_every_kind_of_name_is_recorded_then_checked_strictly(tmp_path, lab):
         assert kh.read_text().splitlines() == recorded
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_an_entry_without_the_port_does_not_pin_another_port(tmp_path, lab):
     """OpenSSH looks up `[host]:port` for a non-22 port and nothing else, so a
     port-less entry neither trusts nor blocks it (asyncssh would fall back to it)."""
@@ -180,6 +182,7 @@ BROKEN_LINES = {
 }
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 @pytest.mark.parametrize("kind", sorted(BROKEN_LINES))
 def test_broken_line_and_changed_key_refuse_in_both_modes(tmp_path, lab, kind):
     """The original defect: one unparsable line, the pinned key has CHANGED, and
@@ -203,6 +206,7 @@ def test_broken_line_and_changed_key_refuse_in_both_modes(tmp_path, lab, kind):
     assert t.logins() == before
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_broken_line_for_another_host_leaves_this_one_checked(tmp_path, lab):
     """A broken line that provably is not this host's (its host field names another
     host) does not stop the audit: pins still hold, new hosts are still recorded."""
@@ -233,6 +237,7 @@ def test_broken_line_for_another_host_leaves_this_one_checked(tmp_path, lab):
         assert kh.read_text() == before
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_hashed_entries_written_by_ssh_keygen_are_matched(tmp_path, lab):
     t = lab["target"]
     kh = tmp_path / "known_hosts"
@@ -249,6 +254,7 @@ def test_hashed_entries_written_by_ssh_keygen_are_matched(tmp_path, lab):
 # --- @revoked and @cert-authority ------------------------------------------------------
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_revoked_key_fails_closed_in_both_modes(tmp_path, lab):
     t = lab["target"]
     p = t.port
@@ -268,6 +274,7 @@ def test_revoked_key_fails_closed_in_both_modes(tmp_path, lab):
     assert t.logins() == before
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_cert_authority_entries_work_and_count_as_an_entry(tmp_path, lab):
     c, t = lab["certified"], lab["target"]
     ca_line = " ".join(lab["ca"].export_public_key().decode().split()[:2])
@@ -288,6 +295,7 @@ def test_cert_authority_entries_work_and_count_as_an_entry(tmp_path, lab):
 # --- jump hosts: every hop recorded and checked, the failing hop named ----------------
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_jump_host_key_is_recorded_checked_and_blamed(tmp_path, lab):
     t, b = lab["target"], lab["bastion"]
     hosts = [("behind", "127.0.0.1", t.port, f"root@localhost:{b.port}")]
@@ -321,6 +329,7 @@ def test_jump_host_key_is_recorded_checked_and_blamed(tmp_path, lab):
     assert (t.logins(), b.logins()) == logins
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 @pytest.mark.parametrize("hop", ["127.0.0.1"] + (["::1"] if IPV6 else []))
 def test_jump_host_by_address_is_recorded_and_blamed_in_process(tmp_path, lab, hop):
     """The same through collect_fleet, with the hop given as an IPv4 or IPv6 address."""
@@ -344,6 +353,7 @@ def test_jump_host_by_address_is_recorded_and_blamed_in_process(tmp_path, lab, h
     assert b.logins() == logins
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_target_behind_a_good_jump_host_is_still_checked(tmp_path, lab):
     t, b = lab["target"], lab["bastion"]
     hosts = [("behind", "127.0.0.1", t.port, f"root@127.0.0.1:{b.port}")]
@@ -362,6 +372,7 @@ def test_target_behind_a_good_jump_host_is_still_checked(tmp_path, lab):
 # --- recording under trust on first use -----------------------------------------------
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_concurrent_first_use_records_one_line_and_keeps_the_file_intact(tmp_path, lab):
     """Eight inventory hosts on one address, connected at once: one entry, appended
     on its own line after a last line that had no newline; the file's mode is kept."""
@@ -447,6 +458,7 @@ def test_bytes_that_are_not_utf8_break_only_what_they_touch(tmp_path):
     assert [e.line for e in look.keys] == [2] and [b.line for b in look.broken] == [1]
 
 
+@pytest.mark.fleet  # real sshd servers that log in as root
 def test_a_known_hosts_that_cannot_be_read_refuses_every_host(tmp_path, lab):
     t = lab["target"]
     kh = tmp_path / "known_hosts"

@@ -311,7 +311,7 @@ def test_missing_file(tmp_path):
     path = str(tmp_path / "nope.ini")
     with pytest.raises(InventoryError) as exc:
         load_inventory(path)
-    assert str(exc.value) == f"{path}: cannot read inventory: No such file or directory"
+    assert str(exc.value) == f"{path}: no such inventory file"
     assert exc.value.line is None
 
 

@@ -17,13 +17,15 @@ from .yamlsrc import VaultEncrypted
 NATIVE_FIELDS = ("address", "port", "user", "identity_file", "jump", "become", "become_user",
                  "become_method", "tags")
 
-# Field -> Ansible variable names. When several are set, the one from the
-# higher-precedence layer wins; on a tie the first (modern) name wins.
+# Field -> Ansible variable names, in the order of the ssh connection plugin's `vars:`
+# lists. Ansible merges each name over the layers first, then the LAST name that is set
+# (not null) wins, whatever layer it came from: a host's ansible_user does not beat a
+# group's ansible_ssh_user (config/manager.py _loop_entries).
 ANSIBLE_FIELDS: Dict[str, Tuple[str, ...]] = {
     "address": ("ansible_host", "ansible_ssh_host"),
     "port": ("ansible_port", "ansible_ssh_port"),
     "user": ("ansible_user", "ansible_ssh_user"),
-    "identity_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
+    "identity_file": ("ansible_private_key_file", "ansible_ssh_private_key_file"),
     "become": ("ansible_become",),
     "become_user": ("ansible_become_user",),
     "become_method": ("ansible_become_method",),
@@ -230,11 +232,11 @@ def host_fields(name: str, merged: Dict[str, Tuple[int, VarDef]], flavor: str) -
     plain = {k: vd for k, (_, vd) in merged.items()}
     values: Dict[str, Any] = {"name": name, "address": name}
     for field_name, names in field_sources(flavor).items():
-        present = [(merged[n][0], -i, n) for i, n in enumerate(names) if n in merged]
+        present = [n for n in names if n in plain]
         if present:
-            _, _, chosen = max(present)  # highest layer, then earliest name
-            if plain[chosen].value is not None:
-                values[field_name] = CONVERTERS[field_name](plain[chosen], chosen, name)
+            chosen = [n for n in present if plain[n].value is not None]
+            if chosen:  # the last alias set wins (see ANSIBLE_FIELDS); all null: the default
+                values[field_name] = CONVERTERS[field_name](plain[chosen[-1]], chosen[-1], name)
         elif field_name == "jump" and flavor != "native":
             values["jump"] = jump_from_ssh_vars(plain, name)
     consumed = consumed_names(flavor)

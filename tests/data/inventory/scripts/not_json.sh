@@ -1,0 +1,2 @@
+#!/bin/sh
+printf '{"web": {"hosts": ["web1"]},\n "db": oops}\n'
