@@ -1,4 +1,4 @@
-"""Snapshots: the versioned JSON contract of design.md, written atomically.
+"""Snapshots: the versioned JSON contract (docs/facts.md, docs/architecture.md), written atomically.
 
     {"schema": "fleetaudit/1", "run": {...}, "hosts": {name: {status, error, facts, ...}},
      "findings": [...], "catalog": {sha256: digest}, ...}
@@ -126,11 +126,27 @@ def load(path: Union[str, Path]) -> RunResult:
         doc = json.loads(text)
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"{path}: not a JSON snapshot: not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}:{exc.lineno}: not a JSON snapshot: {exc.msg}") from exc
     if may_hold_surrogates(text):  # "\udcff" from an edited file: not encodable as UTF-8
         doc = no_lone_surrogates(doc)
     return from_json(doc, str(path))
+
+
+def _check_host_record(h: Any) -> None:
+    """The shape HostResult.from_json and every reader after it rely on (ValueError if not)."""
+    if not isinstance(h, dict):
+        raise ValueError(f"a JSON object, not {type(h).__name__}")
+    for key in ("facts", "incomplete"):
+        if h.get(key) is not None and not isinstance(h[key], dict):
+            raise ValueError(f"'{key}' is not a JSON object")
+    if not isinstance(h.get("status", "ok"), str):
+        raise ValueError("'status' is not a string")
+    error = h.get("error")
+    if error and not (isinstance(error, dict) and isinstance(error.get("class"), str)):
+        raise ValueError("'error' is not {\"class\": ..., \"message\": ...}")
 
 
 def from_json(doc: dict, source: str = "snapshot") -> RunResult:
@@ -143,9 +159,13 @@ def from_json(doc: dict, source: str = "snapshot") -> RunResult:
     if major != SCHEMA_VERSION.split("/", 1)[1].split(".", 1)[0]:
         raise SnapshotError(f"{path}: snapshot schema {doc['schema']} is not supported "
                             f"(this fleetaudit reads {SCHEMA_VERSION})")
+    for key in ("run", "hosts", "catalog"):  # an edited or foreign file: fail closed here
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            raise SnapshotError(f"{path}: '{key}' is not a JSON object")
     hosts = {}
     for name, h in (doc.get("hosts") or {}).items():
         try:
+            _check_host_record(h)
             hosts[name] = HostResult.from_json(name, h)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # an edited file
             raise SnapshotError(f"{path}: host {name!r} is not a host record: {exc}") from exc
