@@ -63,7 +63,8 @@ def ssh_options(fn):
     @click.option("--timeout", "run_timeout", type=click.FloatRange(1), default=None,
                   help="Seconds for the whole run; hosts not done by then are reported as timed out.")
     @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
-                  help="Extra attempts for transient failures (timeouts, dropped handshakes).")
+                  help="Extra attempts when the SSH handshake is reset or closed; timeouts, refused ports, "
+                       "auth and host-key failures are not retried (they do not change).")
     @click.option("--log-window", type=click.IntRange(1, 24 * 90), default=24, show_default=True,
                   help="Hours of daemon log to scan for pull errors.")
     @functools.wraps(fn)
@@ -299,7 +300,8 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
 
     Example:
 
-        fleetaudit audit -i inventories/demo.ini --json reports/latest.json --html reports/latest.html
+    \b
+        fleetaudit audit -i inventories/example-ansible.ini --json reports/latest.json --html reports/latest.html
     """
     console = cliout.console()
     hosts = _load_hosts(inventory, limit)
@@ -376,7 +378,8 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
 
     Example:
 
-        fleetaudit gate -i inventories/prod.ini --image registry.example.com/team/app:1.2.3 --junit gate.xml
+    \b
+        fleetaudit gate -i inventories/example-ansible.ini --image registry.example.com/team/app:1.2.3 --junit gate.xml
     """
     from . import gate as gatemod
     from .reference import ReferenceError, parse as parse_ref
@@ -446,7 +449,8 @@ def report(snapshot_path, json_path, quiet, **kw):
 
     Example:
 
-        fleetaudit report reports/demo.json --html reports/demo.html --baseline-host golden
+    \b
+        fleetaudit report reports/latest.json --html reports/latest.html --baseline-host golden
     """
     result = _load_snapshot(snapshot_path)
     _analyze(result, kw)
@@ -473,7 +477,8 @@ def baseline_save(snapshot_path, out):
 
     Example:
 
-        fleetaudit baseline save reports/demo.json baselines/2026-11.json
+    \b
+        fleetaudit baseline save reports/latest.json baselines/2026-11.json
     """
     from .compare import save_baseline
     result = _load_snapshot(snapshot_path)
@@ -487,6 +492,7 @@ def rules():
 
     Example:
 
+    \b
         fleetaudit rules
     """
     from .diagnose import load_rules
@@ -515,6 +521,7 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec):
 
     Example:
 
+    \b
         fleetaudit explain 'x509: certificate signed by unknown authority'
     """
     from .explain import explain as explain_text
@@ -593,7 +600,8 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
 
     Example:
 
-        fleetaudit diff good-1 no-ca --snapshot reports/demo.json
+    \b
+        fleetaudit diff good-1 no-ca --snapshot reports/latest.json
     """
     from .compare import BaselineError, diff_hosts
     from .rank import rank_drift

@@ -139,7 +139,8 @@ def register(main: click.Group) -> None:
 
         Example:
 
-            fleetaudit drift -i inventories/prod.ini --waivers waivers.yml --markdown drift.md -q
+        \b
+            fleetaudit drift -i inventories/example-ansible.ini --waivers inventories/waivers-example.yml --markdown drift.md -q
         """
         from . import cli, cliout, snapshot
         from .cli_history import HistoryFailed, RunRecorder

@@ -178,7 +178,8 @@ def history(ctx, history_spec):
 
     Example:
 
-        fleetaudit history list --inventory inventories/prod.ini
+    \b
+        fleetaudit history list --inventory inventories/example-ansible.ini
     """
     ctx.obj = dict(ctx.obj or {}, history_spec=history_spec)
 
@@ -203,6 +204,7 @@ def history_list(ctx, inventory_key, limit, as_json, history_spec):
 
     Example:
 
+    \b
         fleetaudit history list --limit 10
     """
     key = _key_arg(inventory_key)
@@ -277,6 +279,7 @@ def history_show(ctx, run, inventory_key, json_path, html_path, markdown_path, j
 
     Example:
 
+    \b
         fleetaudit history show 42 --html run42.html --markdown run42.md
     """
     from . import snapshot
@@ -319,6 +322,7 @@ def history_host(ctx, host, fact_path, inventory_key, show_all, as_json, history
 
     Example:
 
+    \b
         fleetaudit history host node07 --fact daemon_json.content.registry-mirrors
     """
     with _open(ctx, history_spec) as store:
@@ -377,6 +381,7 @@ def history_diff(ctx, run_a, run_b, waivers_path, fail_on, ignore, as_json, mark
 
     Example:
 
+    \b
         fleetaudit history diff 40 42 --markdown changes.md
     """
     from . import snapshot
@@ -440,6 +445,7 @@ def history_prune(ctx, keep, older_than, inventory_key, vacuum, history_spec):
 
     Example:
 
+    \b
         fleetaudit history prune --older-than 90d --keep 10
     """
     if keep is None and older_than is None:
