@@ -487,15 +487,21 @@ def baseline_save(snapshot_path, out):
 
 
 @main.command()
-def rules():
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"rules": [{id, family, category, severity, title, why, remediation, '
+                   'needs_docker}]} as JSON.')
+def rules(as_json):
     """List the diagnosis rules (id, category, severity, title).
 
     Example:
 
     \b
-        fleetaudit rules
+        fleetaudit rules --json
     """
     from .diagnose import load_rules
+    if as_json:
+        click.echo(snapshot.dumps({"rules": [r.to_json() for r in load_rules()]}, indent=1))
+        return
     for r in load_rules():
         click.echo(f"{r.id:<36} {r.category:<13} {r.severity:<9} {r.title}")
 

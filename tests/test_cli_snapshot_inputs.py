@@ -50,3 +50,19 @@ def test_a_bad_snapshot_is_a_usage_error_naming_the_file(tmp_path, command, name
     assert f"Error: {bad}" in res.output
     assert "Traceback" not in res.output and "internal error" not in res.output
     assert not (tmp_path / "out.json").exists()
+
+
+def test_rules_json_is_the_whole_catalogue():
+    from fleetaudit.diagnose import load_rules
+    res = run("rules", "--json")
+    assert res.exit_code == 0
+    doc = json.loads(res.output)
+    by_id = {r["id"]: r for r in doc["rules"]}
+    assert len(by_id) == len(doc["rules"]) == len(load_rules())
+    for r in load_rules():
+        entry = by_id[r.id]
+        assert entry == {"id": r.id, "family": r.id.split(".")[0], "category": r.category,
+                         "severity": r.severity, "title": r.title, "why": r.why,
+                         "remediation": list(r.remediation), "needs_docker": r.needs_docker}
+    assert by_id["daemon.json-invalid"]["family"] == "daemon"
+    assert by_id["daemon.json-invalid"]["remediation"][0].startswith("sudo python3 -m json.tool")

@@ -42,6 +42,17 @@ class Rule:
         if self.severity not in SEVERITIES:
             raise ValueError(f"rule {self.id}: unknown severity {self.severity}")
 
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def to_json(self) -> dict:
+        """The catalogue entry other tools read (`fleetaudit rules --json`); the check itself
+        is code and stays out."""
+        return {"id": self.id, "family": self.family, "category": self.category,
+                "severity": self.severity, "title": self.title, "why": self.why,
+                "remediation": list(self.remediation), "needs_docker": self.needs_docker}
+
 
 _RULES: Dict[str, Rule] = {}
 
