@@ -314,12 +314,14 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
         result.run["limit"] = limit
         _analyze(result, kw)
         latch.mark(result.run)
-        kept = Path(reports_dir) / _default_report_name(inventory)
-        cliout.save_snapshot(result, kept, json_path)
+        text = cliout.snapshot_text(result)
+        if json_path:
+            cliout.write_output(json_path, text)
         _write_outputs(result, kw)
+        kept = cliout.keep_copy(Path(reports_dir) / _default_report_name(inventory), text)
         run_id = recorder.record(snapshot.to_json(result), "audit")
         if not quiet:
-            _print_summary(console, result, [("snapshot", json_path or str(kept)),
+            _print_summary(console, result, [("snapshot", json_path or kept),
                                              ("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                              ("markdown", kw["markdown_path"])])
             if run_id is not None:

@@ -178,14 +178,16 @@ def register(main: click.Group) -> None:
             if run_id is not None:
                 since.set_current_run(run_id)
                 result.extra["drift_since_last"] = since.to_json()
-            kept = Path(reports_dir) / cli._default_report_name(inventory)
-            cliout.save_snapshot(result, kept, json_path)
+            text = cliout.snapshot_text(result)
+            if json_path:
+                cliout.write_output(json_path, text)
             _write_outputs(result, kw, _report_history(recorder, run_id) if kw.get("html_path") else None)
+            kept = cliout.keep_copy(Path(reports_dir) / cli._default_report_name(inventory), text)
         section = result.extra["drift_since_last"]
         if not quiet:
             for line in summary_lines(section):  # host text: control characters made visible
                 console.print(visible(line), highlight=False, markup=False, soft_wrap=True)
-            for label, path in (("snapshot", json_path or str(kept)), ("html", kw["html_path"]),
+            for label, path in (("snapshot", json_path or kept), ("html", kw["html_path"]),
                                 ("junit", kw["junit_path"]), ("markdown", kw["markdown_path"])):
                 if path:
                     console.print(f"{label}: {cliout.shown(path)}", highlight=False, markup=False,

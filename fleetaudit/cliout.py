@@ -98,3 +98,22 @@ def save_snapshot(result, *paths) -> None:
     for path in paths:
         if path:
             write_output(path, text)
+
+
+def snapshot_text(result) -> str:
+    from .snapshot import text_of
+    return text_of(result)
+
+
+def keep_copy(path, text: str) -> Optional[str]:
+    """The per-run copy in reports/, written after the requested outputs: a directory that
+    is not writable (cron in /) costs this extra copy and a warning, not the run's outputs
+    or its exit code. Returns the path when it was written."""
+    try:
+        from .snapshot import write_atomic
+        write_atomic(path, text)
+    except OSError as exc:
+        click.echo(f"fleetaudit: warning: the run's copy {path} was not kept: "
+                   f"{exc.strerror or exc} (--reports-dir DIR to keep it elsewhere)", err=True)
+        return None
+    return str(path)
