@@ -508,15 +508,20 @@ def rules(as_json):
         click.echo(f"{r.id:<36} {r.category:<13} {r.severity:<9} {r.title}")
 
 
-def _latest_snapshot(reports_dir: str) -> Optional[str]:
-    files = sorted(Path(reports_dir).glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return str(files[-1]) if files else None
+def _newest_audit_snapshot(reports_dir: str) -> Optional[tuple]:
+    """(path, RunResult) of the newest audit snapshot in reports_dir, said on stderr."""
+    found = snapshot.newest_audit_snapshot(reports_dir)
+    if found:
+        path, result = found
+        click.echo(f"fleetaudit: snapshot: {path} (the newest audit run in {reports_dir}/, "
+                   f"started {result.run.get('started', '?')}; --snapshot PATH to choose)", err=True)
+    return found
 
 
 @main.command()
 @click.argument("text", metavar="ERROR_TEXT")
 @click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Show which hosts of this snapshot show each cause (default: newest in reports/).")
+              help="Show which hosts of this snapshot show each cause (default: the newest audit snapshot in --reports-dir).")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print {\"causes\": [...]} as JSON.")
 @click.option("--history", "history_spec", envvar="FLEETAUDIT_HISTORY", default=None, metavar="SPEC",
@@ -536,15 +541,10 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec):
 
     if text == "-":
         text = sys.stdin.read()
-    path = snapshot_path or _latest_snapshot(reports_dir)
-    snap = None
-    if path:
-        try:
-            snap = snapshot.load(path)
-        except snapshot.SnapshotError as exc:
-            if snapshot_path:
-                raise UsageError(str(exc))
-            snap = None
+    if snapshot_path:
+        path, snap = snapshot_path, _load_snapshot(snapshot_path)
+    else:
+        path, snap = _newest_audit_snapshot(reports_dir) or (None, None)
     causes = explain_text(text, snap)
     since = _explain_since(causes, snap, history_spec)
     if as_json:
@@ -591,7 +591,7 @@ def _explain_since(causes, snap, history_spec, max_hosts: int = 5) -> dict:
 @click.argument("host_a")
 @click.argument("host_b")
 @click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Compare the hosts as recorded in this snapshot (default: newest in reports/).")
+              help="Compare the hosts as recorded in this snapshot (default: the newest audit snapshot in --reports-dir).")
 @click.option("--inventory", "-i", metavar="INVENTORY", default=None,
               help="Audit both hosts live from this inventory instead of reading a snapshot.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
@@ -618,10 +618,13 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
         hosts = _load_hosts(inventory, f"{host_a},{host_b}")
         result = collect(hosts, _collect_options(kw))
     else:
-        path = snapshot_path or _latest_snapshot(reports_dir)
+        if snapshot_path:
+            path, result = snapshot_path, _load_snapshot(snapshot_path)
+        else:
+            path, result = _newest_audit_snapshot(reports_dir) or (None, None)
         if not path:
-            raise UsageError("no snapshot: pass --snapshot PATH or --inventory INVENTORY")
-        result = _load_snapshot(path)
+            raise UsageError(f"no audit snapshot in {reports_dir}/: pass --snapshot PATH "
+                             "or --inventory INVENTORY")
     try:
         items = diff_hosts(result, host_a, host_b, ignore=list(ignore) or None)
     except BaselineError as exc:

@@ -182,3 +182,31 @@ def from_json(doc: dict, source: str = "snapshot") -> RunResult:
              if k not in ("schema", "run", "hosts", "findings", "catalog")}
     return RunResult(run=doc.get("run") or {}, hosts=hosts, catalog=doc.get("catalog") or {},
                      findings=findings, extra=extra)
+
+
+# Keys that make a fleetaudit/N file something other than one audit run: `baseline save`
+# marks its copies (compare/baseline.py BASELINE_MARK), which keep an older run's time.
+NOT_A_RUN_KEYS = ("baseline_saved",)
+
+
+def newest_audit_snapshot(directory: Union[str, Path]) -> Optional[tuple]:
+    """(path, RunResult) of the audit snapshot in `directory` whose run started last, or None.
+
+    "The newest *.json" was a guess that broke as soon as a gate verdict file or a
+    baseline landed in the same directory; files that are not audit snapshots (another
+    schema, a baseline, unreadable) are skipped. Ties on the run time go to the newer file.
+    """
+    best = None
+    for path in Path(directory).glob("*.json"):
+        try:
+            mtime = path.stat().st_mtime
+            result = load(path)
+        except (OSError, SnapshotError):
+            continue
+        if any(k in result.extra for k in NOT_A_RUN_KEYS) or not result.hosts:
+            continue
+        started = result.run.get("started")
+        key = (started if isinstance(started, str) else "", mtime, str(path))
+        if best is None or key > best[0]:
+            best = (key, path, result)
+    return (best[1], best[2]) if best else None

@@ -2,7 +2,9 @@
 its failure is a warning; the snapshot `diff` and `explain` read from it by default is the
 newest *audit snapshot* there, named on stderr."""
 import json
+import os
 import socket
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -47,3 +49,60 @@ def test_the_copy_is_kept_when_the_reports_dir_is_writable(tmp_path):
     assert res.stderr == ""
     kept = list((tmp_path / "r").glob("*.json"))
     assert len(kept) == 1 and kept[0].read_text() == (tmp_path / "out.json").read_text()
+
+
+SNAP = Path(__file__).resolve().parent / "data" / "snapshots" / "demo-subset.json"
+X509 = "x509: certificate signed by unknown authority"
+
+
+def _reports_with_newer_non_snapshots(tmp_path):
+    """reports/ as the README's commands leave it: the audit snapshot, then (later files)
+    a gate verdict file, a baseline, an older run copied in last, and a broken file."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    demo = reports / "demo.json"
+    demo.write_text(SNAP.read_text())
+    older = json.loads(SNAP.read_text())
+    older["run"]["started"] = "2026-10-01T00:00:00Z"
+    del older["hosts"]["no-ca"]
+    gate = run("gate", "-q", "-i", f"127.0.0.1:{closed_port()},", "--retries", "0",
+               "--image", "registry.example.com/team/app:1", "--json", reports / "gate.json")
+    assert gate.exit_code == exitcodes.NOT_AUDITED, gate.output
+    assert json.loads((reports / "gate.json").read_text())["schema"] == "fleetaudit-gate/1"
+    assert run("baseline", "save", demo, reports / "known-good.json").exit_code == 0
+    (reports / "older-run.json").write_text(json.dumps(older))
+    (reports / "broken.json").write_text("{")
+    mtime = demo.stat().st_mtime
+    for i, name in enumerate(("gate.json", "known-good.json", "older-run.json", "broken.json"), 1):
+        os.utime(reports / name, (mtime + i, mtime + i))
+    return reports, demo
+
+
+def test_bare_diff_uses_the_newest_audit_snapshot_and_says_which(tmp_path):
+    reports, demo = _reports_with_newer_non_snapshots(tmp_path)
+    res = run("diff", "golden", "no-ca", "--reports-dir", reports)
+    assert res.exit_code == 0, res.output
+    assert res.stderr == (f"fleetaudit: snapshot: {demo} (the newest audit run in {reports}/, "
+                          "started 2026-11-29T14:21:10Z; --snapshot PATH to choose)\n")
+    assert res.stdout.splitlines()[0].startswith("[tls ")
+
+
+def test_bare_explain_keeps_its_per_host_attribution(tmp_path):
+    reports, demo = _reports_with_newer_non_snapshots(tmp_path)
+    res = run("explain", "--json", X509, "--reports-dir", reports)
+    doc = json.loads(res.stdout)
+    assert doc["snapshot"] == str(demo)
+    assert "no-ca" in doc["causes"][0]["hosts"]
+    assert res.stderr.startswith(f"fleetaudit: snapshot: {demo} ")
+
+
+def test_no_audit_snapshot_in_reports_is_a_usage_error(tmp_path):
+    reports, demo = _reports_with_newer_non_snapshots(tmp_path)
+    for name in ("demo.json", "older-run.json"):
+        (reports / name).unlink()
+    res = run("diff", "golden", "no-ca", "--reports-dir", reports)
+    assert res.exit_code == exitcodes.USAGE
+    assert f"Error: no audit snapshot in {reports}/: pass --snapshot PATH or --inventory INVENTORY" \
+        in res.output
+    res = run("explain", "--json", X509, "--reports-dir", reports)
+    assert res.exit_code == 0 and json.loads(res.stdout)["snapshot"] is None
