@@ -19,11 +19,6 @@ CORPUS_DIR = Path(__file__).parent / "data" / "pull-errors"
 CORPUS = load(CORPUS_DIR)
 PARTS = split(CORPUS)
 
-# Measured on the held-out part when explain was last tuned (bench/explain_score.py),
-# rounded down. Raise them when explain gets better; never lower them to pass.
-HELD_OUT_TOP1_FLOOR = 0.75
-HELD_OUT_TOP3_FLOOR = 0.90
-
 
 def rank(text):
     return [c.category for c in explain(text)]
@@ -183,12 +178,10 @@ def test_tls_handshake_timeout_is_a_network_symptom():
     assert rank(text)[0] == "reachability" and "mtu" in rank(text)[:3]
 
 
-# --------------------------------------------------------------------------- floors
-def test_held_out_scores_do_not_regress():
-    s = score(PARTS["held-out"], rank)
-    assert s.empty == 0
-    assert round(s.rate(s.top1), 4) >= HELD_OUT_TOP1_FLOOR, s.rate(s.top1)
-    assert round(s.rate(s.top3), 4) >= HELD_OUT_TOP3_FLOOR, s.rate(s.top3)
+# Accuracy is a figure (bench/explain_score.py, docs/explain.md), not a threshold here
+# (issue 10): the suite checks that nothing is left empty and that the scorer is right.
+def test_held_out_gets_no_empty_answer():
+    assert score(PARTS["held-out"], rank).empty == 0
 
 
 def test_bench_prints_both_parts(capsys):
