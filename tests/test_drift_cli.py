@@ -6,10 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -17,6 +13,7 @@ from click.testing import CliRunner
 from fleetaudit import exitcodes
 from fleetaudit.cli import main
 from fleetaudit.history import open_store
+from historykit import lock_held, refused_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAP = ROOT / "tests" / "data" / "snapshots" / "demo-subset.json"
@@ -25,15 +22,6 @@ SNAP = ROOT / "tests" / "data" / "snapshots" / "demo-subset.json"
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
-
-def refused_inventory(tmp_path) -> Path:
-    """A host on 127.0.0.1 at a port nothing listens on: a real 'connection refused'."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inv = tmp_path / "inv.ini"
-    inv.write_text(f"[web]\nweb-1 ansible_host=127.0.0.1 ansible_port={port} ansible_user=root\n")
-    return inv
 
 
 def drift(inv, tmp_path, *extra):
@@ -86,28 +74,13 @@ def test_runs_are_recorded_and_compared_with_the_previous_one(tmp_path):
         assert store.load(2)["drift_since_last"]["hosts"][0]["change"] == "still-unreachable"
 
 
-HOLDER = textwrap.dedent("""
-    import sys
-    from fleetaudit.history import open_store
-    with open_store(sys.argv[1]) as store, store.lock(sys.argv[2]):
-        print("locked", flush=True)
-        sys.stdin.read()
-""")
-
 
 def test_overlapping_drift_exits_5(tmp_path):
     inv = refused_inventory(tmp_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, os.environ["FLEETAUDIT_HISTORY"], str(inv.resolve())],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held(str(inv.resolve())):
         res = drift(inv, tmp_path, "-q", "--wait-lock", "0.3")
         assert res.exit_code == exitcodes.HISTORY_LOCKED
         assert "Nothing was audited" in res.output and not (tmp_path / "r").exists()
-    finally:
-        holder.communicate("", timeout=10)
 
 
 def _record_two_runs():

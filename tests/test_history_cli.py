@@ -5,10 +5,6 @@ import copy
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,6 +14,7 @@ from fleetaudit import exitcodes
 from fleetaudit.cli import main
 from fleetaudit.cli_history import inventory_key, parse_age
 from fleetaudit.history import open_store
+from historykit import lock_held, refused_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAP = json.loads((ROOT / "tests" / "data" / "snapshots" / "demo-subset.json").read_text())
@@ -138,15 +135,6 @@ def test_store_errors_exit_6(tmp_path):
 
 # --- audit and gate record their runs --------------------------------------------------
 
-def refused_inventory(tmp_path) -> Path:
-    """One host on 127.0.0.1 at a port nothing listens on: a real 'connection refused'."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inv = tmp_path / "inv.ini"
-    inv.write_text(f"[web]\nweb-1 ansible_host=127.0.0.1 ansible_port={port} ansible_user=root\n")
-    return inv
-
 
 def test_audit_records_its_run(tmp_path):
     inv = refused_inventory(tmp_path)
@@ -190,23 +178,10 @@ def test_broken_history_keeps_reports_and_the_runs_own_exit_code(tmp_path):
     assert len(list((tmp_path / "r").glob("*.json"))) == 1
 
 
-HOLDER = textwrap.dedent("""
-    import sys
-    from fleetaudit.history import open_store
-    with open_store(sys.argv[1]) as store, store.lock(sys.argv[2]):
-        print("locked", flush=True)
-        sys.stdin.read()
-""")
-
 
 def test_overlapping_audit_exits_5_without_auditing(tmp_path):
     inv = refused_inventory(tmp_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, os.environ["FLEETAUDIT_HISTORY"], str(inv.resolve())],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held(str(inv.resolve())) as holder:
         res = run("audit", "-i", inv, "--reports-dir", tmp_path / "r", "-q", "--wait-lock", "0.5")
         assert res.exit_code == exitcodes.HISTORY_LOCKED
         assert f"another run of '{inv.resolve()}' is in progress after waiting 0.5 s: " \
@@ -216,9 +191,6 @@ def test_overlapping_audit_exits_5_without_auditing(tmp_path):
         other = run("audit", "-i", inv, "--reports-dir", tmp_path / "r", "-q", "--retries", "0",
                     "--history-key", "another-zone")
         assert other.exit_code == exitcodes.NOT_AUDITED
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_list_shows_new_and_resolved_of_drift_runs(tmp_path):
