@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,28 +18,12 @@ from bench.synthetic import XSS_IMG, XSS_SCRIPT
 from fleetaudit.models import SEVERITIES
 from fleetaudit.render.html import render_html
 
-from chromium_cdp import Chromium, find_chromium
-from test_report_browser import VIOLATIONS, _png_size, load, wait_for
+# The same headless Chromium fixture (CSP-violation recorder included) as the main report test.
+from test_report_browser import _png_size, browser, load, wait_for  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 import since_scenario  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser():
-    binary = find_chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install chromium)")
-        pytest.skip("chromium not installed")
-    b = Chromium(binary, timeout=90)
-    try:
-        b.open_page(1440, 1000)
-        b.add_init_script(VIOLATIONS)
-        yield b
-    finally:
-        b.close()
 
 
 @pytest.fixture(scope="module")
