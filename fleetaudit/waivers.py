@@ -31,6 +31,7 @@ from .compare import paths
 from .compare.ignore import matches as fact_glob_matches
 from .compare.since import WaiverMark
 from .inventory.errors import did_you_mean
+from .yamlnodes import yaml_root
 
 ENTRY_KEYS = ("hosts", "groups", "rule", "fact", "reason", "owner", "expires")
 TOP_KEYS = ("version", "waivers")
@@ -161,19 +162,8 @@ def parse_waivers(text: str, file: str = "<waivers>",
     if rule_ids is None:
         from .diagnose import load_rules
         rule_ids = [r.id for r in load_rules()]
-    loader = yaml.SafeLoader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise WaiverError(file, mark.line + 1 if mark else None,
-                              f"not valid YAML: {exc.problem or exc.context}") from exc
-        except yaml.YAMLError as exc:
-            raise WaiverError(file, None, f"not valid YAML: {exc}") from exc
+    with yaml_root(text, lambda line, msg: WaiverError(file, line, msg)) as (loader, root):
         return Waivers(_Reader(loader, file, list(rule_ids)).waivers(root), file)
-    finally:
-        loader.dispose()
 
 
 class _Reader:

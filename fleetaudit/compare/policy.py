@@ -31,6 +31,7 @@ from .drift import DriftItem, Expected
 from .flatten import ABSENT, canon_at, subtree
 from .ignore import Ignore
 from .index import index_for
+from ..yamlnodes import yaml_root
 
 OPERATORS = ("equals", "in", "version", "min", "max", "contains", "excludes", "present", "absent")
 CHECK_KEYS = ("path", "groups", "note") + OPERATORS
@@ -261,19 +262,8 @@ def load_policy(path: Union[str, Path]) -> "PolicyBaseline":
 
 
 def parse_policy(text: str, file: str = "<policy>") -> List[Check]:
-    loader = yaml.SafeLoader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise PolicyError(file, mark.line + 1 if mark else None, None,
-                              f"not valid YAML: {exc.problem or exc.context}") from exc
-        except yaml.YAMLError as exc:
-            raise PolicyError(file, None, None, f"not valid YAML: {exc}") from exc
+    with yaml_root(text, lambda line, msg: PolicyError(file, line, None, msg)) as (loader, root):
         return _Reader(loader, file).policy(root)
-    finally:
-        loader.dispose()
 
 
 class _Reader:
