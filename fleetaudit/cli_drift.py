@@ -57,7 +57,9 @@ def summary_lines(since: dict, limit: int = 20) -> List[str]:
             f"since run {prev.get('run_id')} ({prev.get('started')})")
     out = [f"drift {head}",
            f"  findings: {c['findings_new']} new, {c['findings_resolved']} resolved, "
-           f"{c['findings_persisting']} persisting; facts changed: {c['facts_changed']}; "
+           f"{c['findings_persisting']} persisting"
+           + (f", {c['findings_unverified']} unverified" if c.get("findings_unverified") else "")
+           + f"; facts changed: {c['facts_changed']}; "
            f"hosts: {c['hosts_appeared']} appeared, {c['hosts_vanished']} vanished, "
            f"{c['hosts_unreachable']} became unreachable, {c['hosts_back']} back, "
            f"{c['hosts_still_unreachable']} still unreachable; waived: {c['waived']}"]
@@ -71,6 +73,8 @@ def summary_lines(since: dict, limit: int = 20) -> List[str]:
                        + _waiver_note(f.get("waiver")))
     for f in since["findings"]["resolved"][:limit]:
         out.append(f"  resolved  {f['host']}: {f['rule']}: {f['title']}")
+    for f in since["findings"].get("unverified", [])[:limit]:
+        out.append(f"  unverified {f['host']}: {f['rule']}: {f['title']} (not checked this run)")
     if prev is not None:
         for f in since["facts"][:limit]:
             out.append(f"  changed   {f['host']}: {f['path']}: {_short(f['before'])} -> "

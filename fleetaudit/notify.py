@@ -99,13 +99,14 @@ def build_payload(result: RunResult, *, command: str, since: Any = None) -> dict
         "run": {k: run.get(k) for k in ("started", "finished", "duration_s", "interrupted")
                 if k in run},
         "hosts": statuses, "findings": by_sev,
-        "new": None, "resolved": None, "persisting": None,
+        "new": None, "resolved": None, "persisting": None, "unverified": None,
     }
     view = read_since(since)
     if view is not None:
         body["new"] = _listed(view.new)
         body["resolved"] = _listed(view.resolved)
         body["persisting"] = {"count": len(view.persisting)}
+        body["unverified"] = {"count": len(view.unverified)}
         body["facts_changed"] = len(view.facts_changed)
         body["host_changes"] = {k: [_clean(n) for n in v[:MAX_LISTED]] for k, v in view.hosts.items()}
         body["first_run"] = view.first_run
@@ -132,7 +133,9 @@ def _text(body: dict) -> str:
     if body["new"] is not None:
         lines.append(f"Since the last run: {body['new']['count']} new, "
                      f"{body['resolved']['count']} resolved, {body['persisting']['count']} "
-                     f"persisting findings; {body.get('facts_changed', 0)} facts changed")
+                     f"persisting findings; {body.get('facts_changed', 0)} facts changed"
+                     + (f"; {body['unverified']['count']} not re-checked (host unreachable "
+                        "or cut short)" if body["unverified"]["count"] else ""))
         for key, label in (("new", "New"), ("resolved", "Resolved")):
             items = body[key]["items"]
             if not items:

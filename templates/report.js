@@ -6,7 +6,7 @@
   var D = JSON.parse(document.getElementById("fa-data").textContent);
   var S = D.s, H = D.h, SEV = D.sev, ST = D.st;
   var SL = D.sl, FX = D.fx || [], HS = D.hs;  // since-last changes, fact changes, history
-  var CH = ["new", "persisting", "resolved"], WAIVED = 4, EXPIRED = 8;
+  var CH = ["new", "persisting", "resolved", "unverified"], WAIVED = 4, EXPIRED = 8;
   var PAGE = { findings: 100, drift: 100, matrix: 40, unreachable: 100, hosts: 100, changes: 100, factchg: 100 };
   var shown = {};
   var state = { sev: "", cat: "", host: "", ch: "" };
@@ -180,7 +180,7 @@
     var tb = $("changes").tBodies[0];
     tb.textContent = "";
     var rows = SL.fc.filter(function (c) { return changeMatches(c, mask); });
-    var order = { 0: 0, 2: 1, 1: 2 };  // new, resolved, then persisting
+    var order = { 0: 0, 2: 1, 3: 2, 1: 3 };  // new, resolved, unverified, then persisting
     rows.sort(function (a, b) { return order[a[0] & 3] - order[b[0] & 3] || a[1] - b[1]; });
     rows.slice(0, shown.changes).forEach(function (c) {
       var tr = el("tr", "row");

@@ -126,3 +126,17 @@ def test_load_section_reads_one_section_without_the_hosts(tmp_path):
             store.load_section(run, "hosts")
         with pytest.raises(HistoryError):
             store.load_section(9999, "matrix")
+
+
+def test_unverified_findings_get_their_own_state_and_badge():
+    """Last run's findings on a host this run could not check: state code 3, a badge."""
+    result, since, history = since_scenario.build()
+    section = result.extra["drift_since_last"]
+    moved = section["findings"]["resolved"]
+    assert moved, "the scenario has a resolved finding to re-label"
+    section["findings"]["unverified"] = [dict(f, state="unverified") for f in moved]
+    section["findings"]["resolved"] = []
+    html = render_html(result, history=history)
+    sl = island(html)["sl"]
+    assert sorted(c[0] & 3 for c in sl["fc"] if c[0] & 3 in (2, 3)) == [3] * len(moved)
+    assert f'data-ch="unverified" title="Show unverified findings">unverified <b>{len(moved)}</b>' in html

@@ -263,3 +263,68 @@ def test_since_when_stops_loading_at_the_clean_run(base):
     still = since_when("no-ca", later(base), runs())  # never clean: walks everything
     assert still.last_clean is None and still.searched == 3
     assert {(f.rule, f.first_seen.run_id, f.exact) for f in still.findings} == {("logs.tls", 3, False)}
+
+
+def _drop_host(doc: dict, name: str) -> None:
+    """The host as an unreachable run records it: no facts, no findings."""
+    make_unreachable(doc["hosts"][name])
+    doc["findings"] = [f for f in doc["findings"] if f["host"] != name]
+
+
+def _record(since, doc: dict, run_id: int) -> dict:
+    since.set_current_run(run_id)
+    doc["drift_since_last"] = since.to_json()
+    return doc
+
+
+def test_an_outage_neither_resolves_nor_renews_a_hosts_findings(base):
+    """A flapping host must not make a scheduled drift report say "resolved" while it is
+    down and "new" (exit 1) when it is back: its findings are unverified meanwhile and
+    persisting afterwards, first seen in the run that saw them first."""
+    mine = {finding_key(f) for f in base["findings"] if f["host"] == "no-ca"}
+    assert mine, "the demo subset has findings on no-ca"
+    run1 = _record(changes_since(None, copy.deepcopy(base), current_ref=RunRef(None, "t1")),
+                   copy.deepcopy(base), 1)
+    run2 = later(base, "t2")
+    _drop_host(run2, "no-ca")
+    s2 = changes_since(run1, run2, previous_ref=RunRef(1, "t1"), current_ref=RunRef(None, "t2"))
+    assert {c.key for c in s2.findings["unverified"]} == mine
+    assert not {c.key for c in s2.findings["resolved"]} & mine
+    assert not any(c.counts for c in s2.findings["unverified"])
+    assert s2.to_json()["counts"]["findings_unverified"] == len(mine)
+    run2 = _record(s2, run2, 2)
+    run3 = later(run2, "t3")      # still down: carried, first seen still run 1
+    s3 = changes_since(run2, run3, previous_ref=RunRef(2, "t2"), current_ref=RunRef(None, "t3"))
+    assert {(c.key, c.first_seen.run_id) for c in s3.findings["unverified"]} == {(k, 1) for k in mine}
+    run3 = _record(s3, run3, 3)
+    run4 = later(base, "t4")      # back, with the same findings
+    s4 = changes_since(run3, run4, previous_ref=RunRef(3, "t3"), current_ref=RunRef(None, "t4"))
+    assert not {c.key for c in s4.findings["new"]} & mine
+    back = {c.key: c.first_seen.run_id for c in s4.findings["persisting"] if c.key in mine}
+    assert back == {k: 1 for k in mine}
+    assert s4.findings["unverified"] == [] and not s4.new_drift
+
+
+def test_a_finding_unseen_before_an_outage_is_new_after_it(base):
+    run1 = copy.deepcopy(base)
+    _drop_host(run1, "no-ca")
+    run1 = _record(changes_since(None, run1, current_ref=RunRef(None, "t1")), run1, 1)
+    s2 = changes_since(run1, later(base, "t2"), previous_ref=RunRef(1, "t1"))
+    assert {c.key for c in s2.findings["new"]} >= {finding_key(f) for f in base["findings"]
+                                                  if f["host"] == "no-ca"}
+
+
+def test_a_cut_short_collector_leaves_its_findings_unverified_only(base):
+    host = "env-proxy"
+    gone = [f for f in base["findings"] if f["host"] == host]
+    assert gone and all(any(e.get("fact", "").startswith("proxy.") for e in f["evidence"])
+                        for f in gone)
+    cur = later(base)
+    cur["hosts"][host]["incomplete"] = {"proxy": "command timed out"}
+    cur["findings"] = [f for f in cur["findings"] if f["host"] != host]
+    since = changes_since(base, cur)
+    assert {c.key for c in since.findings["unverified"]} == {finding_key(f) for f in gone}
+    assert since.findings["resolved"] == []
+    # another collector cut short says nothing about these: resolved
+    cur["hosts"][host]["incomplete"] = {"network": "command timed out"}
+    assert {c.key for c in changes_since(base, cur).findings["resolved"]} == {finding_key(f) for f in gone}

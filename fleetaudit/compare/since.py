@@ -28,7 +28,10 @@ from .ignore import Ignore, as_ignore
 from .index import gc_paused
 
 SECTION_VERSION = 1
-FINDING_STATES = ("new", "resolved", "persisting")
+# "unverified": a finding of the last run on a host this run could not check (unreachable,
+# or the collectors its evidence comes from were cut short). Not resolved: nothing shows it
+# is gone; it keeps its first-seen date and is re-paired when the host is checked again.
+FINDING_STATES = ("new", "resolved", "persisting", "unverified")
 # Host changes. "unreachable" = became unreachable since the last run; "still-unreachable"
 # = unreachable in both runs (persisting); "back" = audited again after being unreachable.
 HOST_CHANGES = ("appeared", "vanished", "unreachable", "back", "still-unreachable")
@@ -78,7 +81,7 @@ class WaiverMark:
 
 @dataclass
 class FindingChange:
-    state: str                  # new | resolved | persisting
+    state: str                  # new | resolved | persisting | unverified
     key: str                    # stable identity: host|rule|evidence key
     host: str
     rule: str
@@ -269,6 +272,42 @@ def _pair_findings(prev: Sequence[Any], cur: Sequence[Any]):
     return pairs, resolved, new
 
 
+# --- hosts a run could not check ---------------------------------------------------------
+
+def checked(host: Mapping, finding: Any) -> bool:
+    """Could this run have seen `finding` on `host`? Not when the host was unreachable, nor
+    when a collector its evidence names was cut short (a finding naming no collector
+    fact counts as unchecked on a partial host: when in doubt, do not call it resolved)."""
+    if host.get("status") == "unreachable":
+        return False
+    incomplete = host.get("incomplete") or {}
+    if not incomplete:
+        return True
+    collectors = {p.split(".", 1)[0].split("[", 1)[0] for p in evidence_facts(finding)}
+    collectors &= set(host.get("facts") or {}) | set(incomplete)  # not "error", "findings"
+    if not collectors:
+        return False
+    return not any(c in incomplete for c in collectors)
+
+
+def _unverified_items(previous: Optional[Mapping]) -> Dict[str, dict]:
+    """key -> item for the findings the previous run listed as unverified, in the shape
+    `change()` reads (the evidence's fact paths are rebuilt from the key)."""
+    section = previous.get("drift_since_last") if isinstance(previous, Mapping) else None
+    items = ((section.get("findings") or {}).get("unverified") or ()) \
+        if isinstance(section, dict) else ()
+    out: Dict[str, dict] = {}
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("key"), str)
+                and isinstance(item.get("host"), str)):
+            continue
+        head = f"{item['host']}|{item.get('rule')}|"
+        ev = item["key"][len(head):] if item["key"].startswith(head) else ""
+        facts = [p for p in ev.split(",") if p and "#" not in p and " " not in p]
+        out[item["key"]] = {**item, "evidence": [{"fact": p} for p in facts]}
+    return out
+
+
 # --- earlier first-seen data ------------------------------------------------------------
 
 def _earlier(previous: Optional[Mapping], prev_ref: Optional[RunRef]):
@@ -289,7 +328,7 @@ def _earlier(previous: Optional[Mapping], prev_ref: Optional[RunRef]):
             return prev_ref
         return ref
 
-    for state in ("new", "persisting"):
+    for state in ("new", "persisting", "unverified"):
         for item in (section.get("findings") or {}).get(state) or ():
             if isinstance(item, dict) and isinstance(item.get("key"), str):
                 ref = resolve(RunRef.from_json(item.get("first_seen")))
@@ -508,14 +547,30 @@ def changes_since(previous: Optional[Mapping], current: Mapping, waivers: Any = 
         return FindingChange(state, finding_key(f), host, _get(f, "rule"), _get(f, "category"),
                              sev, _get(f, "title"), first, mark, counts)
 
+    # A host this run could not check proves nothing about last run's findings, and a
+    # host the last run could not check proves nothing about this run's being new.
+    unverified_before = _unverified_items(previous)
     for f in new:
-        out.findings["new"].append(change("new", f, cur_ref))
+        key = finding_key(f)
+        if key in unverified_before:   # seen before the run that could not check it
+            out.findings["persisting"].append(change("persisting", f, seen_f.get(key) or prev_ref))
+        else:
+            out.findings["new"].append(change("new", f, cur_ref))
     for p, f in pairs:
         first = seen_f.get(finding_key(p)) or seen_f.get(finding_key(f)) or prev_ref
         item = change("persisting", f, first)
         out.findings["persisting"].append(item)
     for f in resolved:
-        out.findings["resolved"].append(change("resolved", f, seen_f.get(finding_key(f))))
+        host = cur_hosts.get(_get(f, "host"))
+        state = "unverified" if host is not None and not checked(host, f) else "resolved"
+        out.findings[state].append(change(state, f, seen_f.get(finding_key(f)) or
+                                          (prev_ref if state == "unverified" else None)))
+    # Carried on while the host stays unchecked, so the first-seen chain survives outages.
+    listed = {c.key for items in out.findings.values() for c in items}
+    for key, item in unverified_before.items():
+        host = cur_hosts.get(item["host"])
+        if key not in listed and host is not None and not checked(host, item):
+            out.findings["unverified"].append(change("unverified", item, seen_f.get(key)))
     for items in out.findings.values():
         items.sort(key=lambda c: (_sev_index(c.severity), c.host, c.rule, c.key))
 

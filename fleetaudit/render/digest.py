@@ -32,6 +32,7 @@ def render_digest(section: dict, result: Any = None, *, top: int = 10) -> str:
                                                for s in ("ok", "partial", "unreachable")) + "  ")
     out.append(f"**Findings:** {c.get('findings_new', 0):,} new · {c.get('findings_resolved', 0):,} "
                f"resolved · {c.get('findings_persisting', 0):,} persisting"
+               + (f" · {c['findings_unverified']:,} unverified" if c.get("findings_unverified") else "")
                + (f" · {c['waived']:,} waived" if c.get("waived") else "") + "  ")
     if prev is not None:
         out.append(f"**Facts changed:** {c.get('facts_changed', 0):,}  ")
@@ -44,6 +45,10 @@ def render_digest(section: dict, result: Any = None, *, top: int = 10) -> str:
     _table(out, "Resolved findings", ["Severity", "Host", "Finding"],
            [[md(f.get("severity"), 20), md(f.get("host"), 80), _finding(f)]
             for f in findings.get("resolved") or []], top)
+    _table(out, "Not re-checked (host unreachable or cut short; not resolved)",
+           ["Severity", "Host", "Finding"],
+           [[md(f.get("severity"), 20), md(f.get("host"), 80), _finding(f)]
+            for f in findings.get("unverified") or []], top)
     if prev is not None:
         _table(out, "Changed facts", ["Host", "Fact", "Before", "After", "Waiver"],
                [[md(f.get("host"), 80), md(f.get("path"), 160),

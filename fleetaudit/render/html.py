@@ -405,7 +405,7 @@ class _Builder:
         return {"r": runs}
 
 
-STATES = ("new", "persisting", "resolved")
+STATES = ("new", "persisting", "resolved", "unverified")  # codes 0-3: flags & 3
 WAIVED, EXPIRED = 4, 8
 
 

@@ -153,7 +153,9 @@ def build_registry(result: RunResult, *, command: str, since: Any = None,
 def _since_metrics(gauge, base: dict, view: SinceView) -> None:
     for state, doc in (("new", "Findings new since the last run, by severity."),
                        ("resolved", "Findings of the last run that are gone, by severity."),
-                       ("persisting", "Findings present in the last run and this one, by severity.")):
+                       ("persisting", "Findings present in the last run and this one, by severity."),
+                       ("unverified", "Findings of the last run on hosts this run could not "
+                                      "check (unreachable or cut short), by severity.")):
         g = gauge(f"{state}_findings", doc, ("severity",))
         counts = {s: 0 for s in SEVERITIES}
         for f in view.findings.get(state, []):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-FINDING_STATES = ("new", "persisting", "resolved")
+FINDING_STATES = ("new", "persisting", "resolved", "unverified")
 # Host changes, as fleetaudit.compare.since names them.
 HOST_CHANGES = ("appeared", "vanished", "unreachable", "still-unreachable", "back")
 
@@ -36,6 +36,11 @@ class SinceView:
     @property
     def persisting(self) -> List[dict]:
         return self.findings.get("persisting", [])
+
+    @property
+    def unverified(self) -> List[dict]:
+        """Last run's findings on hosts this run could not check (not resolved)."""
+        return self.findings.get("unverified", [])
 
     def changes_per_host(self) -> Dict[str, int]:
         """Facts changed since the last run, per host (hosts with none are absent)."""
