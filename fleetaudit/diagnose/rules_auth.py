@@ -92,12 +92,12 @@ def _fleet_user_only(ctx: HostContext, reg: str) -> bool:
     key = ("user-only", reg)
     if key not in cache:
         n = total = 0
-        for h in ctx.fleet.audited():
-            root = ctx.fleet.host(h.name).root_registries
+        for v in ctx.fleet.views():
+            root = v.root_registries
             if root is MISSING:
                 continue
             total += 1
-            if reg not in root and any(reg in user_registries(e) for u, e in credential_users(h.facts).items() if u != ROOT):
+            if reg not in root and any(u != ROOT for u in v.credential_users(reg)):
                 n += 1
         cache[key] = total > 0 and n * 2 > total
     return cache[key]
