@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .models import RunResult
 from .pullerrors import CLASSES, classify
+from .pullunwrap import unwrap
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
 # cause says more than a generic network symptom or a wrapper.
@@ -140,6 +141,8 @@ _DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
 # Words that say the refusal really is about credentials, whatever the name looks like.
 _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
                           r"authentication required|unauthorized", re.IGNORECASE)
+_REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
+_CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
 
 _TAG = re.compile(r"<[^<>]{0,400}>")
@@ -228,7 +231,10 @@ def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
         else:  # independent support for the same cause raises it a little
             cause.confidence = min(0.97, cause.confidence + 0.05)
 
-    matched = _matched_classes(text)
+    inner = unwrap(text).inner
+    matched = _matched_classes(inner)
+    matched += [cid for cid in _matched_classes(text)
+                if cid not in matched and not (matched and _BY_ID[cid].wrapper)]
     for cid in matched:
         cls = _BY_ID[cid]
         base = TIER_CONFIDENCE.get(cls.tier, 0.3)
@@ -240,11 +246,12 @@ def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
         for category, conf, why in ALTERNATIVES.get(cid, ()):
             guide = CATEGORY_GUIDE[category]
             add(category, conf, why, guide[1], guide[2], cid)
-    for category, conf, why, cid in _context_causes(text, matched):
+    for category, conf, why, cid in _context_causes(text, matched) + _phase_causes(inner, matched):
         guide = CATEGORY_GUIDE[category]
         add(category, conf, why, guide[1], guide[2], cid)
     if not causes:
-        for cause in generic_causes(text):
+        # the wrapper's words ("Failed to pull image", "500 Server Error") say nothing
+        for cause in generic_causes(inner if inner.strip() else text):
             causes[cause.category] = cause
 
     shown, facts = _hosts_by_category(snapshot)
@@ -284,15 +291,29 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                         f"the official image library/{name}, which does not exist: an image that "
                         "only exists locally (build it first; compose needs build:), a typo, or a "
                         "missing namespace (team/app).", "pull-access-denied"))
+    if "pull-access-denied" in matched and _REPO_NOT_FOUND.search(text) and not _AUTH_DETAIL.search(text):
+        out.append(("reference", 0.8, "'repository ... not found: does not exist or no pull "
+                    "access' is what registries answered for a repository that does not exist "
+                    "(a typo, a missing namespace, an image never pushed).", "pull-access-denied"))
+    m = _CURRENT_TIME_YEAR.search(text)
+    if m and int(m.group(1)) < 2015:
+        out.append(("time", 0.95, f"The host says the current time is in {m.group(1)}: its clock "
+                    "was never set (no RTC battery, no NTP at boot), so every certificate looks "
+                    "not yet valid.", next((c for c in matched if _BY_ID[c].category in ("time", "tls")),
+                                           matched[0] if matched else "x509-other")))
     if "html-error-page" in matched:
         m = _HTTP_STATUS.search(_unescape(text))
         status = next((g for g in (m.groups() if m else ()) if g), "")
         if status == "404":
             out.append(("reference", 0.55, "The HTML page is a 404: the registry host or path "
                         "(port, repository, tag) is not what the server serves.", "html-error-page"))
-        elif status in ("401", "407"):
-            out.append(("auth", 0.5, f"The HTML page carries a {status}: credentials are wanted "
-                        "(by the registry, or by a proxy for 407).", "html-error-page"))
+        elif status == "407":
+            out.append(("proxy", 0.8, "The HTML page carries a 407 Proxy Authentication "
+                        "Required: the proxy in the path wants credentials the daemon's "
+                        "HTTPS_PROXY does not carry.", "html-error-page"))
+        elif status == "401":
+            out.append(("auth", 0.5, "The HTML page carries a 401: credentials are wanted.",
+                        "html-error-page"))
         elif status == "403":
             out.append(("reachability", 0.4, "A 403 HTML page from a server that is not the "
                         "registry (a mirror or CDN refusing this client, e.g. by region or IP).",
@@ -301,6 +322,38 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
             out.append(("reachability", 0.5, f"An HTML {status} page: the registry's front end "
                         "or a proxy failed the request.", "html-error-page"))
     return out
+
+
+# Generic network symptoms: which request failed says more than the symptom itself.
+_NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexpected-eof",
+                     "http-eof", "tls-handshake-timeout", "broken-pipe", "connection-refused")
+_TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
+                       r"retrying|image configuration|layer|extracting", re.IGNORECASE)
+_FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|pinging (?:container )?registry|"
+                            r"/token\?|ping attempt failed", re.IGNORECASE)
+
+
+def _phase_causes(inner: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
+    """A symptom (timeout, reset, EOF) on the registry's first request (its /v2/ ping or
+    token endpoint) means nothing gets through: a network that needs a proxy or blocks the
+    registry. The same symptom in the middle of a layer download, after the ping and the
+    auth worked, points at large packets lost on the path (MTU) instead."""
+    if not any(c in _NETWORK_SYMPTOMS for c in matched) or \
+            any(_BY_ID[c].tier < 2 and not _BY_ID[c].wrapper for c in matched):
+        return []
+    symptom = next(c for c in matched if c in _NETWORK_SYMPTOMS)
+    if _TRANSFER.search(inner):
+        return [("mtu", 0.42, "The failure came during a layer/blob download, after the "
+                 "registry had answered the first requests: large packets lost on a path with "
+                 "a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers.", symptom)]
+    if _FIRST_REQUEST.search(inner):
+        return [("proxy", 0.41, "The registry's very first request (the /v2/ ping or token "
+                 "endpoint) got no answer: in networks where only a proxy may go out, a daemon "
+                 "without HTTP(S)_PROXY fails exactly this way.", symptom),
+                ("firewall", 0.39, "Nothing got through to the registry at all: egress to it "
+                 "(tcp/443 or the registry's port) is dropped by a firewall or security group.",
+                 symptom)]
+    return []
 
 
 # Loose words -> causes, for texts no class recognises. Ordered: the first listed cause of
