@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from .models import RunResult
 from .pullerrors import CLASSES, classify
 from .pullunwrap import unwrap
+from .explain_facts import ruled_out
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
 # cause says more than a generic network symptom or a wrapper.
@@ -24,6 +25,7 @@ RELATED_FACTOR = 0.5        # a category the class lists as "often the real caus
 RELATED_DECAY = 0.08        # ...listed in order of likelihood: each later one a little less
 GENERIC_CEILING = 0.3       # a cause guessed from loose words never looks surer than this
 SNAPSHOT_BONUS = 0.1        # hosts in the snapshot show this cause right now
+LOWER_FACTOR = 0.5          # every host's facts rule this cause out: half as likely
 
 # Misleading texts the class table does not already relate, with the reason.
 ALTERNATIVES: Dict[str, List[tuple]] = {
@@ -118,12 +120,13 @@ class Cause:
     generic: bool = False      # guessed from loose words: no known error phrase matched
     words: List[str] = field(default_factory=list)     # for generic causes: the words seen
     facts: List[str] = field(default_factory=list)     # "host: rule (fact, ...)" that raised it
+    lowered_by: str = ""       # the facts that rule it out on every host in scope, if any
 
     def to_json(self) -> dict:
         return {"category": self.category, "confidence": round(self.confidence, 2),
                 "why": self.why, "check": self.check, "fix": self.fix,
                 "classes": self.classes, "hosts": self.hosts, "generic": self.generic,
-                "words": self.words, "facts": self.facts}
+                "words": self.words, "facts": self.facts, "lowered_by": self.lowered_by or None}
 
 
 # Hosts whose certificates are renewed long before they expire: "expired or not yet
@@ -192,7 +195,22 @@ def _matched_classes(text: str) -> List[str]:
     return ids
 
 
-def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+_LOG_COUNT = re.compile(r"^daemon_log\.counts\.([\w-]+)$")
+
+
+def _other_log_error(finding, matched: Sequence[str]) -> bool:
+    """A daemon-log finding counts error classes: it supports this error only when it
+    counted one of the classes the text matched (an expired certificate in the log says
+    nothing about an unknown authority, though both are `tls`)."""
+    if not str(finding.rule).startswith("logs."):
+        return False
+    counted = {m.group(1) for e in (finding.evidence or []) if isinstance(e, dict)
+               for m in [_LOG_COUNT.match(str(e.get("fact", "")))] if m}
+    return bool(counted) and bool(matched) and not counted & set(matched)
+
+
+def _hosts_by_category(snapshot: Optional[RunResult], hosts: Optional[Sequence[str]] = None,
+                       matched: Sequence[str] = ()) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
     """Per category: the hosts whose findings show it, and "host: rule (facts)" lines that
     say which facts did."""
     hosts_of: Dict[str, List[str]] = {}
@@ -200,11 +218,12 @@ def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[st
     if snapshot is None:
         return hosts_of, facts_of
     for f in snapshot.findings:
-        if f.severity not in ("critical", "high", "medium"):
+        if f.severity not in ("critical", "high", "medium") or (hosts and f.host not in hosts) \
+                or _other_log_error(f, matched):
             continue
-        hosts = hosts_of.setdefault(f.category, [])
-        if f.host not in hosts:
-            hosts.append(f.host)
+        showing = hosts_of.setdefault(f.category, [])
+        if f.host not in showing:
+            showing.append(f.host)
         names = [e.get("fact") for e in (f.evidence or [])
                  if isinstance(e, dict) and isinstance(e.get("fact"), str)]
         line = f"{f.host}: {f.rule}" + (f" ({', '.join(names[:3])})" if names else "")
@@ -213,9 +232,13 @@ def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[st
     return hosts_of, facts_of
 
 
-def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
+def explain(text: str, snapshot: Optional[RunResult] = None,
+            hosts: Optional[Sequence[str]] = None) -> List[Cause]:
     """Likely causes of the error `text`, most likely first; never empty: a text no class
-    recognises gets low-confidence guesses from its words (Cause.generic)."""
+    recognises gets low-confidence guesses from its words (Cause.generic).
+
+    With a snapshot, findings on its hosts raise a cause, and facts that rule a cause out
+    on every host in scope (`hosts`, default all audited ones) lower it."""
     text = (text or "")[:20000]
     causes: Dict[str, Cause] = {}
 
@@ -254,12 +277,18 @@ def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
         for cause in generic_causes(inner if inner.strip() else text):
             causes[cause.category] = cause
 
-    shown, facts = _hosts_by_category(snapshot)
+    shown, facts = _hosts_by_category(snapshot, hosts, matched)
     for cause in causes.values():
         cause.hosts = shown.get(cause.category, [])
         cause.facts = facts.get(cause.category, [])
         if cause.hosts:
             cause.confidence = min(0.99, cause.confidence + SNAPSHOT_BONUS)
+    against = ruled_out(inner, matched, snapshot, hosts) if snapshot is not None else {}
+    for category, reason in against.items():
+        cause = causes.get(category)
+        if cause is not None:
+            cause.confidence = round(cause.confidence * LOWER_FACTOR, 3)
+            cause.lowered_by = reason
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
 
 

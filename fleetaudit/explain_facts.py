@@ -1,0 +1,254 @@
+"""What a snapshot's facts say against a cause `fleetaudit explain` ranked from text alone.
+
+The one place explain reads host facts (so it can later read them through the fact views
+of fleetaudit/facts instead). Each question answers True / False for one host, or None
+when the host's facts do not say (a missing collector, a failed section): unknown never
+rules anything out.
+
+A cause is ruled out only when EVERY host in scope answers the ruling-out question
+(explain does not know which host printed the error, so one host that could show the
+cause keeps it). Each rule returns the sentence the output prints, naming the facts.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .diagnose.common import daemon_proxy, no_proxy_covers
+from .models import RunResult
+from .reference import ReferenceError, parse as parse_reference
+
+CLOCK_OK_S = 60.0            # a clock within a minute cannot fail certificate validity
+DISK_FREE_OK_PCT = 90.0      # used below this share (and inodes too): space is no cause
+PUBLIC_BUNDLE_MIN = 100      # a system CA bundle this large holds the public roots
+
+_URL_HOST = re.compile(r"https?:/+\[?([A-Za-z0-9.-]+)(?:\]?:(\d+))?[/\"'\\\s]", re.IGNORECASE)
+_LOOKUP_HOST = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})", re.IGNORECASE)
+_IMAGE = re.compile(r"(?:pull access denied for|manifest for|image|docker://|reference|pulling)\s+"
+                    r"\\?\"?([A-Za-z0-9][\w.:/@-]*[\w])", re.IGNORECASE)
+# Hosts a pull talks to that are not the registry named in certs.d/config.json.
+_HUB_HOSTS = ("registry-1.docker.io", "index.docker.io", "auth.docker.io", "docker.io")
+
+
+@dataclass(frozen=True)
+class Registry:
+    host: str           # as certs.d and /etc/hosts name it, without port
+    domain: str         # host[:port] as config.json / certs.d name it
+    port: int = 443
+
+
+def registry_of(text: str) -> Optional[Registry]:
+    """The registry the error is about: the first URL's host, else a looked-up name, else
+    the registry part of an image reference in the text."""
+    m = _URL_HOST.search(text + " ")
+    if m and not m.group(1).lower().endswith(".sock") and m.group(1).lower() not in ("docker", "localhost"):
+        host = m.group(1).lower()
+        port = int(m.group(2)) if m.group(2) else 443
+        if host in _HUB_HOSTS:
+            return Registry("registry-1.docker.io", "docker.io")
+        return Registry(host, f"{host}:{port}" if m.group(2) else host, port)
+    m = _LOOKUP_HOST.search(text)
+    if m:
+        host = m.group(1).lower()
+        return Registry("registry-1.docker.io", "docker.io") if host in _HUB_HOSTS else Registry(host, host)
+    for m in _IMAGE.finditer(text):
+        try:
+            ref = parse_reference(m.group(1).rstrip(".,'"))
+        except (ReferenceError, ValueError):
+            continue
+        if ref.domain == "docker.io":
+            return Registry("registry-1.docker.io", "docker.io")
+        return Registry(ref.host, ref.domain, ref.port)
+    return None
+
+
+# ------------------------------------------------------------------ per-host questions
+
+def _get(facts: dict, *path):
+    node = facts
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def daemon_proxy_for(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(does dockerd send this registry's traffic through a proxy?, the fact)."""
+    if not isinstance(facts.get("proxy"), dict) and not isinstance(facts.get("docker"), dict):
+        return None, ""
+    dp = daemon_proxy(facts)
+    if dp is None:
+        return None, ""
+    if not dp.any_proxy:
+        return False, f"no HTTP(S)_PROXY for dockerd ({dp.via or 'proxy.daemon'})"
+    if no_proxy_covers(dp.get("NO_PROXY"), reg.host, reg.port):
+        return False, f"NO_PROXY sends {reg.host} direct ({dp.via or 'proxy.daemon'})"
+    return True, f"dockerd uses a proxy for {reg.host}"
+
+
+def daemon_trusts_ca(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(does dockerd have a CA for this registry?, the fact): certs.d/REGISTRY/ca.crt, or
+    for a public registry a full system bundle (its CA is a public root)."""
+    tls = facts.get("tls")
+    if not isinstance(tls, dict) or tls.get("error"):
+        return None, ""
+    certs_d = tls.get("certs_d") if isinstance(tls.get("certs_d"), dict) else {}
+    for name in (reg.domain, reg.host, f"{reg.host}:{reg.port}"):
+        files = certs_d.get(name)
+        if isinstance(files, list) and any(isinstance(f, dict) and f.get("kind") == "ca" for f in files):
+            return True, f"tls.certs_d[{name}] has ca.crt"
+    bundle = tls.get("bundle") if isinstance(tls.get("bundle"), dict) else {}
+    from .explain import PUBLIC_REGISTRY_HOSTS
+    if PUBLIC_REGISTRY_HOSTS.search(" " + reg.host + " ") and bundle.get("present") and \
+            isinstance(bundle.get("count"), int) and bundle["count"] >= PUBLIC_BUNDLE_MIN:
+        return True, f"tls.bundle has {bundle['count']} roots (a public registry's CA is among them)"
+    return False, ""
+
+
+def clock_offset(facts: dict) -> Tuple[Optional[float], str]:
+    """(the worst-case clock offset from the controller in seconds, the fact)."""
+    skew = _get(facts, "time", "clock", "skew_s")
+    if not isinstance(skew, (int, float)) or isinstance(skew, bool):
+        return None, ""
+    unc = _get(facts, "time", "clock", "uncertainty_s")
+    worst = abs(skew) + (unc if isinstance(unc, (int, float)) and not isinstance(unc, bool) else 0.0)
+    return worst, f"time.clock.skew_s={skew:+.3f}"
+
+
+def resolves(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(does this host resolve the registry?, the fact): the gate probe's getent, or an
+    /etc/hosts pin."""
+    pinned = _get(facts, "dns", "hosts_entries", reg.host)
+    if isinstance(pinned, list) and pinned:
+        return True, f"dns.hosts_entries[{reg.host}]"
+    probe = _get(facts, "gate_probe", "registries")
+    if isinstance(probe, dict):
+        for name, entry in probe.items():
+            if isinstance(entry, dict) and name in (reg.domain, reg.host) and isinstance(entry.get("resolved"), bool):
+                return entry["resolved"], f"gate_probe.registries[{name}].resolved"
+    return None, ""
+
+
+def has_credentials(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(does root's docker config hold credentials for the registry?, the fact)."""
+    creds = facts.get("credentials")
+    if not isinstance(creds, dict) or creds.get("error") or creds.get("scanned_as_root") is False:
+        return None, ""
+    regs = creds.get("root_registries")
+    if not isinstance(regs, list):
+        return None, ""
+    names = {reg.domain, reg.host, f"https://{reg.host}", f"https://{reg.domain}"}
+    if reg.domain == "docker.io":
+        names |= {"https://index.docker.io/v1/", "index.docker.io"}
+    hit = next((r for r in regs if isinstance(r, str) and r.rstrip("/") in {n.rstrip("/") for n in names}), None)
+    return (True, f"credentials.root_registries has {hit}") if hit else (False, "")
+
+
+def docker_daemon_up(facts: dict) -> Tuple[Optional[bool], str]:
+    up = _get(facts, "docker", "daemon_up")
+    if isinstance(up, bool):
+        return up, "docker.daemon_up"
+    running = _get(facts, "proxy", "dockerd_running")
+    return (running, "proxy.dockerd_running") if isinstance(running, bool) else (None, "")
+
+
+def disk_room(facts: dict) -> Tuple[Optional[bool], str]:
+    root = _get(facts, "disk", "data_root")
+    if not isinstance(root, dict) or root.get("error"):
+        return None, ""
+    used, inodes = root.get("used_pct"), root.get("inodes_used_pct")
+    if not isinstance(used, (int, float)) or not isinstance(inodes, (int, float)):
+        return None, ""
+    ok = used < DISK_FREE_OK_PCT and inodes < DISK_FREE_OK_PCT
+    return ok, f"disk.data_root used {used:.0f}%, inodes {inodes:.0f}%"
+
+
+# ------------------------------------------------------------------ ruling out
+
+# Error classes that cannot happen without a proxy configured for dockerd (Go reports
+# these only for a proxy it was told to use).
+NEEDS_CONFIGURED_PROXY = ("proxyconnect-failed", "proxy-scheme-mismatch", "proxy-auth-required",
+                          "proxy-connect-status")
+# Error classes that claim credentials are absent.
+CLAIMS_NO_CREDENTIALS = ("no-basic-auth-credentials",)
+CLAIMS_UNKNOWN_CA = ("x509-unknown-authority",)
+CLAIMS_NO_RESOLUTION = ("no-such-host", "dns-server-misbehaving", "dns-lookup-failed")
+CLAIMS_DAEMON_DOWN = ("daemon-not-running",)
+CLAIMS_DISK = ("no-space-left", "disk-quota-exceeded")
+
+
+def scope_of(snapshot: Optional[RunResult], hosts: Optional[Sequence[str]] = None) -> Dict[str, dict]:
+    """name -> facts of the hosts to judge by: the named ones (else all) that were audited."""
+    if snapshot is None:
+        return {}
+    out = {}
+    for name, hr in snapshot.hosts.items():
+        if hosts and name not in hosts:
+            continue
+        facts = getattr(hr, "facts", None)
+        if getattr(hr, "status", "ok") != "unreachable" and isinstance(facts, dict) and facts:
+            out[name] = facts
+    return out
+
+
+def _on_every_host(scope: Dict[str, dict], question: Callable[[dict], Tuple[object, str]],
+                   rules_out: Callable[[object], bool]) -> Optional[List[str]]:
+    """The per-host facts when every host's answer rules the cause out, else None."""
+    said = []
+    for name, facts in scope.items():
+        answer, fact = question(facts)
+        if answer is None or not rules_out(answer):
+            return None
+        said.append(f"{name}: {fact}")
+    return said or None
+
+
+def _summary(said: List[str], limit: int = 3) -> str:
+    more = f" (+{len(said) - limit} more)" if len(said) > limit else ""
+    return "; ".join(said[:limit]) + more
+
+
+def ruled_out(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
+              hosts: Optional[Sequence[str]] = None) -> Dict[str, str]:
+    """category -> why the snapshot's facts rule that cause out, for the causes the
+    matched error classes (or any text, for the clock) put forward."""
+    scope = scope_of(snapshot, hosts)
+    if not scope:
+        return {}
+    reg = registry_of(text)
+    out: Dict[str, str] = {}
+    n = len(scope)
+    every = next(iter(scope)) if n == 1 else ("both hosts" if n == 2 else f"all {n} hosts")
+
+    said = _on_every_host(scope, clock_offset, lambda worst: worst <= CLOCK_OK_S)
+    if said:
+        out["time"] = f"clock within {CLOCK_OK_S:.0f}s of the controller on {every}: {_summary(said)}"
+    said = _on_every_host(scope, docker_daemon_up, lambda up: up is True)
+    if said and any(c in CLAIMS_DAEMON_DOWN for c in matched):
+        out["daemon"] = f"dockerd answering on {every}: {_summary(said)}"
+    said = _on_every_host(scope, disk_room, lambda ok: ok is True)
+    if said and any(c in CLAIMS_DISK for c in matched):
+        out["disk"] = f"room on the Docker data root now on {every}: {_summary(said)}"
+    if reg is None:
+        return out
+    if any(c in NEEDS_CONFIGURED_PROXY for c in matched):
+        said = _on_every_host(scope, lambda f: daemon_proxy_for(f, reg), lambda p: p is False)
+        if said:
+            out["proxy"] = (f"no proxy for {reg.host} in dockerd's settings on {every}, and this "
+                            f"error only comes from a configured one: {_summary(said)}")
+    if any(c in CLAIMS_UNKNOWN_CA for c in matched):
+        said = _on_every_host(scope, lambda f: daemon_trusts_ca(f, reg), lambda t: t is True)
+        if said:
+            out["tls"] = (f"{reg.domain}'s CA trusted by dockerd on {every}, so an unknown authority "
+                          f"means someone else's certificate (an intercepting proxy): {_summary(said)}")
+    if any(c in CLAIMS_NO_RESOLUTION for c in matched):
+        said = _on_every_host(scope, lambda f: resolves(f, reg), lambda r: r is True)
+        if said:
+            out["dns"] = f"{reg.host} resolving on {every}: {_summary(said)}"
+    if any(c in CLAIMS_NO_CREDENTIALS for c in matched):
+        said = _on_every_host(scope, lambda f: has_credentials(f, reg), lambda c: c is True)
+        if said:
+            out["auth"] = f"root's credentials for {reg.domain} present on {every}: {_summary(said)}"
+    return out
