@@ -141,6 +141,8 @@ PUBLIC_REGISTRY_HOSTS = re.compile(
     r"(?=[:/\s\"'\\]|$)", re.IGNORECASE)
 _CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
 _DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
+# containers/image and containerd spell the official namespace out: docker.io/library/NAME
+_LIBRARY_NAME = re.compile(r"(?:^|[\s/\"'])(?:docker\.io/)?library/([a-z0-9][a-z0-9._-]*)(?=[:@\s\"']|$)", re.IGNORECASE)
 # Words that say the refusal really is about credentials, whatever the name looks like.
 _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
                           r"authentication required|unauthorized", re.IGNORECASE)
@@ -269,13 +271,16 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
         for category, conf, why in ALTERNATIVES.get(cid, ()):
             guide = CATEGORY_GUIDE[category]
             add(category, conf, why, guide[1], guide[2], cid)
-    for category, conf, why, cid in _context_causes(text, matched) + _phase_causes(inner, matched):
+    for category, conf, why, cid in _context_causes(text, matched) + _phase_causes(inner, matched, text):
         guide = CATEGORY_GUIDE[category]
         add(category, conf, why, guide[1], guide[2], cid)
-    if not causes:
-        # the wrapper's words ("Failed to pull image", "500 Server Error") say nothing
+    if all(_BY_ID[cid].wrapper for cid in matched):
+        # nothing but a wrapper (or nothing) recognised: guesses from the inner text's words
+        # (the wrapper's "Failed to pull image", "500 Server Error" say nothing)
         for cause in generic_causes(inner if inner.strip() else text):
-            causes[cause.category] = cause
+            if matched:     # below what the wrapper itself says
+                cause.confidence = round(cause.confidence * 0.5, 3)
+            causes.setdefault(cause.category, cause)
 
     shown, facts = _hosts_by_category(snapshot, hosts, matched)
     for cause in causes.values():
@@ -313,7 +318,7 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                         "board without RTC battery) makes a valid certificate look expired or "
                         "not yet valid.", clock))
     if "pull-access-denied" in matched and not _AUTH_DETAIL.search(text):
-        m = _DENIED_NAME.search(text)
+        m = _DENIED_NAME.search(text) or _LIBRARY_NAME.search(text)
         name = m.group(1).strip("'\"") if m else ""
         if name and not re.search(r"[/.:]", name):
             out.append(("reference", 0.8, f"'{name}' has no namespace, so the registry looked for "
@@ -358,11 +363,13 @@ _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexp
                      "http-eof", "tls-handshake-timeout", "broken-pipe", "connection-refused")
 _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
                        r"retrying|image configuration|layer|extracting", re.IGNORECASE)
+_CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
+                         re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|pinging (?:container )?registry|"
                             r"/token\?|ping attempt failed", re.IGNORECASE)
 
 
-def _phase_causes(inner: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
+def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tuple[str, float, str, str]]:
     """A symptom (timeout, reset, EOF) on the registry's first request (its /v2/ ping or
     token endpoint) means nothing gets through: a network that needs a proxy or blocks the
     registry. The same symptom in the middle of a layer download, after the ping and the
@@ -376,9 +383,16 @@ def _phase_causes(inner: str, matched: Sequence[str]) -> List[Tuple[str, float, 
                  "registry had answered the first requests: large packets lost on a path with "
                  "a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers.", symptom)]
     if _FIRST_REQUEST.search(inner):
-        return [("proxy", 0.41, "The registry's very first request (the /v2/ ping or token "
-                 "endpoint) got no answer: in networks where only a proxy may go out, a daemon "
-                 "without HTTP(S)_PROXY fails exactly this way.", symptom),
+        # A major public registry is up and reachable from anywhere: when its very first
+        # request gets nothing back, the local network (one that only lets a proxy out) is
+        # likelier than the registry. Not so for cloud tasks (ECS, Fargate), which have no
+        # proxy but often no route out.
+        public = PUBLIC_REGISTRY_HOSTS.search(inner) and not _CLOUD_TASK.search(text or inner)
+        return [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
+                 "ping or token endpoint) got no answer" + (" from a public registry that is up "
+                 "for everyone else" if public else "") + ": in networks where only a proxy may "
+                 "go out, a daemon without HTTP(S)_PROXY (or with the wrong one) fails exactly "
+                 "this way.", symptom),
                 ("firewall", 0.39, "Nothing got through to the registry at all: egress to it "
                  "(tcp/443 or the registry's port) is dropped by a firewall or security group.",
                  symptom)]

@@ -504,7 +504,8 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=2, fallback=True),
     # ---------------------------------------------------------------- dns
     _c("no-such-host", "dns", "Registry name does not resolve",
-       [r"no such host", r"lookup \S+ on \S+: no such host"],
+       [r"no such host", r"lookup \S+ on \S+: no such host",
+        r"lookup \S+ on \S+:\s*no such\W*$"],      # cut off as quoted in threads
        ["no such host"],
        "The resolver answered NXDOMAIN for the registry (or proxy) name: a typo, a missing "
        "internal zone, or a resolv.conf pointing at the wrong resolver.",
@@ -642,11 +643,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"websense", r"squid", r"mcafee web gateway", r"netskope", r"barracuda", r"palo ?alto",
         r"response denied by", r"access denied by .{0,60}proxy",
         r"blocked by .{0,60}(?:proxy|web ?filter|url ?filter|content ?filter|policy)",
-        r"captive portal", r"complete the security check", r"authorizedonly"],
+        r"captive portal", r"complete the security check", r"authorizedonly",
+        # TLS-inspecting gateways and endpoint filters (their CA signs what they re-serve,
+        # Go names it as the "candidate authority"), and generic block-page titles
+        r"cisco umbrella", r"sophos", r"check ?point", r"kaspersky", r"avast", r"bitdefender",
+        r"eset ssl filter", r"web page blocked", r"the requested url could not be retrieved"],
        ["zscaler", "bluecoat", "blue coat", "watchguard", "fortiguard", "fortigate",
         "forcepoint", "websense", "squid", "mcafee web gateway", "netskope", "barracuda",
         "palo alto", "paloalto", "response denied by", "access denied by", "blocked by",
-        "captive portal", "security check", "authorizedonly"],
+        "captive portal", "security check", "authorizedonly", "cisco umbrella", "sophos",
+        "checkpoint", "check point", "kaspersky", "avast", "bitdefender", "eset ssl filter",
+        "web page blocked", "could not be retrieved"],
        "The answer came from a web proxy, filter or portal (its block page is in the error), "
        "not from the registry: the network's proxy refuses or intercepts the registry.",
        ["proxy.daemon HTTPS_PROXY / NO_PROXY", "curl -v https://REGISTRY/v2/ from the host",
