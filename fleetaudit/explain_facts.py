@@ -1,7 +1,8 @@
 """What a snapshot's facts say against a cause `fleetaudit explain` ranked from text alone.
 
-The one place explain reads host facts (so it can later read them through the fact views
-of fleetaudit/facts instead). Each question answers True / False for one host, or None
+The one place explain reads host facts, through the fact views of fleetaudit.facts
+(HostView answers: dockerd's proxy route and CA trust for a registry, root's credentials,
+the clock offset). Each question answers True / False for one host, or None
 when the host's facts do not say (a missing collector, a failed section): unknown never
 rules anything out.
 
@@ -15,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .diagnose.common import daemon_proxy, no_proxy_covers
+from .facts import FleetView, HostView
 from .models import RunResult
 from .reference import ReferenceError, parse as parse_reference
 
@@ -66,6 +67,7 @@ def registry_of(text: str) -> Optional[Registry]:
 # ------------------------------------------------------------------ per-host questions
 
 def _get(facts: dict, *path):
+    """A raw fact whose keys may hold dots (host names), which HostView.fact cannot address."""
     node = facts
     for key in path:
         if not isinstance(node, dict):
@@ -73,89 +75,75 @@ def _get(facts: dict, *path):
         node = node.get(key)
     return node
 
+# Each takes a HostView (fleetaudit.facts) and answers (True/False/None, the fact it rests on).
 
-def daemon_proxy_for(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
-    """(does dockerd send this registry's traffic through a proxy?, the fact)."""
-    if not isinstance(facts.get("proxy"), dict) and not isinstance(facts.get("docker"), dict):
+def daemon_proxy_for(view: HostView, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(does dockerd send this registry's traffic through a proxy?, why)."""
+    route = view.daemon_proxy_for(reg.domain)
+    if not route.known:
         return None, ""
-    dp = daemon_proxy(facts)
-    if dp is None:
-        return None, ""
-    if not dp.any_proxy:
-        return False, f"no HTTP(S)_PROXY for dockerd ({dp.via or 'proxy.daemon'})"
-    if no_proxy_covers(dp.get("NO_PROXY"), reg.host, reg.port):
-        return False, f"NO_PROXY sends {reg.host} direct ({dp.via or 'proxy.daemon'})"
-    return True, f"dockerd uses a proxy for {reg.host}"
+    return route.via_proxy, route.reason
 
 
-def daemon_trusts_ca(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
-    """(does dockerd have a CA for this registry?, the fact): certs.d/REGISTRY/ca.crt, or
-    for a public registry a full system bundle (its CA is a public root)."""
-    tls = facts.get("tls")
-    if not isinstance(tls, dict) or tls.get("error"):
+def daemon_trusts_ca(view: HostView, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(does dockerd have a CA for this registry?, the fact): certs.d/REGISTRY/ca.crt, an
+    insecure-registries entry (nothing verified), or for a public registry a full system
+    bundle (its CA is a public root)."""
+    trust = view.trust_for(reg.domain)
+    if not trust.known:
         return None, ""
-    certs_d = tls.get("certs_d") if isinstance(tls.get("certs_d"), dict) else {}
-    for name in (reg.domain, reg.host, f"{reg.host}:{reg.port}"):
-        files = certs_d.get(name)
-        if isinstance(files, list) and any(isinstance(f, dict) and f.get("kind") == "ca" for f in files):
-            return True, f"tls.certs_d[{name}] has ca.crt"
-    bundle = tls.get("bundle") if isinstance(tls.get("bundle"), dict) else {}
+    if trust.verified is False:
+        return True, f"insecure-registries entry {trust.insecure_entry!r} (no verification)"
+    if trust.ca_files:
+        return True, f"certs.d CA {trust.ca_files[0]}"
+    bundle = trust.system_bundle or {}
+    count = bundle.get("count")
     from .explain import PUBLIC_REGISTRY_HOSTS
     if PUBLIC_REGISTRY_HOSTS.search(" " + reg.host + " ") and bundle.get("present") and \
-            isinstance(bundle.get("count"), int) and bundle["count"] >= PUBLIC_BUNDLE_MIN:
-        return True, f"tls.bundle has {bundle['count']} roots (a public registry's CA is among them)"
+            isinstance(count, int) and not isinstance(count, bool) and count >= PUBLIC_BUNDLE_MIN:
+        return True, f"system bundle with {count} roots (a public registry's CA is among them)"
     return False, ""
 
 
-def clock_offset(facts: dict) -> Tuple[Optional[float], str]:
+def clock_offset(view: HostView) -> Tuple[Optional[float], str]:
     """(the worst-case clock offset from the controller in seconds, the fact)."""
-    skew = _get(facts, "time", "clock", "skew_s")
-    if not isinstance(skew, (int, float)) or isinstance(skew, bool):
+    skew = view.clock_offset_s
+    if skew is None:
         return None, ""
-    unc = _get(facts, "time", "clock", "uncertainty_s")
-    worst = abs(skew) + (unc if isinstance(unc, (int, float)) and not isinstance(unc, bool) else 0.0)
+    worst = abs(skew) + (view.clock_uncertainty_s or 0.0)
     return worst, f"time.clock.skew_s={skew:+.3f}"
 
 
-def resolves(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
-    """(does this host resolve the registry?, the fact): the gate probe's getent, or an
-    /etc/hosts pin."""
-    pinned = _get(facts, "dns", "hosts_entries", reg.host)
-    if isinstance(pinned, list) and pinned:
+def resolves(view: HostView, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(does this host resolve the registry?, the fact): an /etc/hosts pin, or the gate
+    probe's getent when the snapshot carries it."""
+    pins = _get(view.facts, "dns", "hosts_entries")
+    if isinstance(pins, dict) and isinstance(pins.get(reg.host), list) and pins[reg.host]:
         return True, f"dns.hosts_entries[{reg.host}]"
-    probe = _get(facts, "gate_probe", "registries")
+    probe = _get(view.facts, "gate_probe", "registries")
     if isinstance(probe, dict):
-        for name, entry in probe.items():
-            if isinstance(entry, dict) and name in (reg.domain, reg.host) and isinstance(entry.get("resolved"), bool):
+        for name in (reg.domain, reg.host):
+            entry = probe.get(name)
+            if isinstance(entry, dict) and isinstance(entry.get("resolved"), bool):
                 return entry["resolved"], f"gate_probe.registries[{name}].resolved"
     return None, ""
 
 
-def has_credentials(facts: dict, reg: Registry) -> Tuple[Optional[bool], str]:
+def has_credentials(view: HostView, reg: Registry) -> Tuple[Optional[bool], str]:
     """(does root's docker config hold credentials for the registry?, the fact)."""
-    creds = facts.get("credentials")
-    if not isinstance(creds, dict) or creds.get("error") or creds.get("scanned_as_root") is False:
-        return None, ""
-    regs = creds.get("root_registries")
-    if not isinstance(regs, list):
-        return None, ""
-    names = {reg.domain, reg.host, f"https://{reg.host}", f"https://{reg.domain}"}
-    if reg.domain == "docker.io":
-        names |= {"https://index.docker.io/v1/", "index.docker.io"}
-    hit = next((r for r in regs if isinstance(r, str) and r.rstrip("/") in {n.rstrip("/") for n in names}), None)
-    return (True, f"credentials.root_registries has {hit}") if hit else (False, "")
+    has = view.root_has_credentials(reg.domain)
+    return has, (f"credentials.root_registries has {reg.domain}" if has else "")
 
 
-def docker_daemon_up(facts: dict) -> Tuple[Optional[bool], str]:
-    up = _get(facts, "docker", "daemon_up")
-    if isinstance(up, bool):
-        return up, "docker.daemon_up"
-    running = _get(facts, "proxy", "dockerd_running")
+def docker_daemon_up(view: HostView) -> Tuple[Optional[bool], str]:
+    if view.docker_running:
+        return True, "docker.daemon_up"
+    running = view.fact("proxy.dockerd_running")
     return (running, "proxy.dockerd_running") if isinstance(running, bool) else (None, "")
 
 
-def disk_room(facts: dict) -> Tuple[Optional[bool], str]:
-    root = _get(facts, "disk", "data_root")
+def disk_room(view: HostView) -> Tuple[Optional[bool], str]:
+    root = view.fact("disk.data_root")
     if not isinstance(root, dict) or root.get("error"):
         return None, ""
     used, inodes = root.get("used_pct"), root.get("inodes_used_pct")
@@ -179,21 +167,16 @@ CLAIMS_DAEMON_DOWN = ("daemon-not-running",)
 CLAIMS_DISK = ("no-space-left", "disk-quota-exceeded")
 
 
-def scope_of(snapshot: Optional[RunResult], hosts: Optional[Sequence[str]] = None) -> Dict[str, dict]:
-    """name -> facts of the hosts to judge by: the named ones (else all) that were audited."""
+def scope_of(snapshot: Optional[RunResult], hosts: Optional[Sequence[str]] = None) -> Dict[str, HostView]:
+    """name -> HostView of the hosts to judge by: the named ones (else all) that were audited."""
     if snapshot is None:
         return {}
-    out = {}
-    for name, hr in snapshot.hosts.items():
-        if hosts and name not in hosts:
-            continue
-        facts = getattr(hr, "facts", None)
-        if getattr(hr, "status", "ok") != "unreachable" and isinstance(facts, dict) and facts:
-            out[name] = facts
-    return out
+    fleet = FleetView(snapshot)
+    return {h.name: fleet.host(h.name) for h in fleet.audited()
+            if h.facts and (not hosts or h.name in hosts)}
 
 
-def _on_every_host(scope: Dict[str, dict], question: Callable[[dict], Tuple[object, str]],
+def _on_every_host(scope: Dict[str, HostView], question: Callable[[HostView], Tuple[object, str]],
                    rules_out: Callable[[object], bool]) -> Optional[List[str]]:
     """The per-host facts when every host's answer rules the cause out, else None."""
     said = []

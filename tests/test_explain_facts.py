@@ -46,8 +46,9 @@ def test_unknown_authority_lowered_only_where_every_host_trusts_the_ca():
     assert trusted.confidence == pytest.approx(alone * LOWER_FACTOR)
     assert trusted.lowered_by == (
         "registry.fleet.test's CA trusted by dockerd on both hosts, so an unknown authority means "
-        "someone else's certificate (an intercepting proxy): golden: tls.certs_d[registry.fleet.test] "
-        "has ca.crt; skew: tls.certs_d[registry.fleet.test] has ca.crt")
+        "someone else's certificate (an intercepting proxy): golden: certs.d CA "
+        "/etc/docker/certs.d/registry.fleet.test/ca.crt; skew: certs.d CA "
+        "/etc/docker/certs.d/registry.fleet.test/ca.crt")
     # one host without the CA keeps the cause whole (and its finding raises it)
     everyone = cat(explain(text, LAB))["tls"]
     assert everyone.lowered_by == "" and everyone.hosts == ["no-ca"]
@@ -56,7 +57,7 @@ def test_unknown_authority_lowered_only_where_every_host_trusts_the_ca():
 def test_public_registry_ca_is_in_a_full_bundle():
     text = "Error response from daemon: Get https://registry-1.docker.io/v2/: x509: certificate signed by unknown authority"
     tls = cat(explain(text, DEMO, ["golden"]))["tls"]
-    assert "golden: tls.bundle has 151 roots" in tls.lowered_by
+    assert "golden: system bundle with 151 roots" in tls.lowered_by
     assert explain(text, DEMO, ["golden"])[0].category == "proxy"   # the interceptor's certificate
 
 
@@ -75,9 +76,9 @@ def test_proxy_only_errors_lowered_when_dockerd_has_no_proxy_for_the_registry():
             "10.213.0.4:3128: connect: connection refused")
     # env-proxy's dockerd has no proxy at all; golden's NO_PROXY sends the registry direct
     env = cat(explain(text, DEMO, ["env-proxy"]))["proxy"]
-    assert "env-proxy: no HTTP(S)_PROXY for dockerd" in env.lowered_by
+    assert "env-proxy: direct: no HTTPS_PROXY (docker info)" in env.lowered_by
     golden = cat(explain(text, DEMO, ["golden"]))["proxy"]
-    assert "golden: NO_PROXY sends registry.fleet.test direct" in golden.lowered_by
+    assert "golden: direct: NO_PROXY entry 'registry.fleet.test' covers registry.fleet.test:443" in golden.lowered_by
     # Docker Hub is not in NO_PROXY: golden really uses its proxy there, env-proxy does not
     hub = text.replace("registry.fleet.test", "registry-1.docker.io")
     assert cat(explain(hub, DEMO, ["golden", "env-proxy"]))["proxy"].lowered_by == ""

@@ -89,7 +89,7 @@ def test_a_trusted_ca_lowers_unknown_authority_on_that_host_only(lab):
     golden = explain(text, snap, ["golden"])
     tls = by_category(golden)["tls"]
     assert "CA trusted by dockerd on golden" in tls.lowered_by
-    assert "tls.certs_d[registry.fleet.test] has ca.crt" in tls.lowered_by
+    assert "golden: certs.d CA /etc/docker/certs.d/registry.fleet.test/ca.crt" in tls.lowered_by
     assert golden[0].category != "tls"
     assert tls.hosts == []   # golden's log shows expired certificates, not this error
     noca = explain(text, snap, ["no-ca"])
