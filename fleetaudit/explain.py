@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from .models import RunResult
 from .pullerrors import CLASSES, classify
 from .pullunwrap import unwrap
-from .explain_facts import ruled_out
+from .explain_facts import PUBLIC_REGISTRY_HOSTS, ruled_out
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
 # cause says more than a generic network symptom or a wrapper.
@@ -129,16 +129,6 @@ class Cause:
                 "words": self.words, "facts": self.facts, "lowered_by": self.lowered_by or None}
 
 
-# Hosts whose certificates are renewed long before they expire: "expired or not yet
-# valid" from them says more about this host's clock than about their certificate.
-PUBLIC_REGISTRY_HOSTS = re.compile(
-    r"(?:^|[/@.\s\"'])(?:(?:registry-1|index|auth|production\.cloudflare|registry)\.docker\.(?:io|com)|"
-    r"docker\.io|(?:[a-z0-9-]+\.)?gcr\.io|registry\.k8s\.io|k8s\.gcr\.io|quay\.io|cdn\d*\.quay\.io|"
-    r"ghcr\.io|pkg-containers\.githubusercontent\.com|public\.ecr\.aws|"
-    r"[a-z0-9-]+\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com|mcr\.microsoft\.com|"
-    r"[a-z0-9-]+-docker\.pkg\.dev|storage\.googleapis\.com|[a-z0-9]+\.cloudfront\.net|"
-    r"docker\.elastic\.co|registry\.access\.redhat\.com|registry\.redhat\.io|nvcr\.io)"
-    r"(?=[:/\s\"'\\]|$)", re.IGNORECASE)
 _CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
 _DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
 # containers/image and containerd spell the official namespace out: docker.io/library/NAME

@@ -24,6 +24,16 @@ CLOCK_OK_S = 60.0            # a clock within a minute cannot fail certificate v
 DISK_FREE_OK_PCT = 90.0      # used below this share (and inodes too): space is no cause
 PUBLIC_BUNDLE_MIN = 100      # a system CA bundle this large holds the public roots
 
+# Hosts whose certificates are renewed long before they expire: "expired or not yet
+# valid" from them says more about this host's clock than about their certificate.
+PUBLIC_REGISTRY_HOSTS = re.compile(
+    r"(?:^|[/@.\s\"'])(?:(?:registry-1|index|auth|production\.cloudflare|registry)\.docker\.(?:io|com)|"
+    r"docker\.io|(?:[a-z0-9-]+\.)?gcr\.io|registry\.k8s\.io|k8s\.gcr\.io|quay\.io|cdn\d*\.quay\.io|"
+    r"ghcr\.io|pkg-containers\.githubusercontent\.com|public\.ecr\.aws|"
+    r"[a-z0-9-]+\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com|mcr\.microsoft\.com|"
+    r"[a-z0-9-]+-docker\.pkg\.dev|storage\.googleapis\.com|[a-z0-9]+\.cloudfront\.net|"
+    r"docker\.elastic\.co|registry\.access\.redhat\.com|registry\.redhat\.io|nvcr\.io)"
+    r"(?=[:/\s\"'\\]|$)", re.IGNORECASE)
 _URL_HOST = re.compile(r"https?:/+\[?([A-Za-z0-9.-]+)(?:\]?:(\d+))?[/\"'\\\s]", re.IGNORECASE)
 _LOOKUP_HOST = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})", re.IGNORECASE)
 _IMAGE = re.compile(r"(?:pull access denied for|manifest for|image|docker://|reference|pulling)\s+"
@@ -98,7 +108,6 @@ def daemon_trusts_ca(view: HostView, reg: Registry) -> Tuple[Optional[bool], str
         return True, f"certs.d CA {trust.ca_files[0]}"
     bundle = trust.system_bundle or {}
     count = bundle.get("count")
-    from .explain import PUBLIC_REGISTRY_HOSTS
     if PUBLIC_REGISTRY_HOSTS.search(" " + reg.host + " ") and bundle.get("present") and \
             isinstance(count, int) and not isinstance(count, bool) and count >= PUBLIC_BUNDLE_MIN:
         return True, f"system bundle with {count} roots (a public registry's CA is among them)"
