@@ -526,7 +526,9 @@ def _newest_audit_snapshot(reports_dir: str) -> Optional[tuple]:
 @click.option("--json", "as_json", is_flag=True, help="Print {\"causes\": [...]} as JSON.")
 @click.option("--history", "history_spec", envvar="FLEETAUDIT_HISTORY", default=None, metavar="SPEC",
               help="History store to answer 'since when' from (read only, when it exists).")
-def explain(text, snapshot_path, reports_dir, as_json, history_spec):
+@click.option("--host", "hosts", multiple=True, metavar="NAME",
+              help="The host(s) that printed the error: only their findings raise and their facts lower a cause (default: every audited host).")
+def explain(text, snapshot_path, reports_dir, as_json, history_spec, hosts):
     """Rank the likely causes of a pull error message (ERROR_TEXT, or - for stdin).
 
     With a snapshot and a history store, each host showing a cause also gets since when:
@@ -545,7 +547,11 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec):
         path, snap = snapshot_path, _load_snapshot(snapshot_path)
     else:
         path, snap = _newest_audit_snapshot(reports_dir) or (None, None)
-    causes = explain_text(text, snap)
+    if snap is not None and hosts:
+        unknown = [h for h in hosts if h not in snap.hosts]
+        if unknown:
+            raise click.UsageError(f"--host {', '.join(unknown)}: not in the snapshot")
+    causes = explain_text(text, snap, list(hosts) or None)
     since = _explain_since(causes, snap, history_spec)
     if as_json:
         click.echo(snapshot.dumps({"causes": [dict(c.to_json(), since_when={
@@ -565,6 +571,8 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec):
             click.echo(visible(f"   hosts showing it in {path}: {', '.join(c.hosts)}"))
             for line in c.facts[:3]:
                 click.echo(visible(f"   raised by: {line}"))
+        if c.lowered_by:
+            click.echo(visible(f"   lowered by: {c.lowered_by}"))
         from .cli_drift import since_when_lines
         for h in c.hosts:
             if h in since:

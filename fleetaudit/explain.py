@@ -15,6 +15,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .models import RunResult
 from .pullerrors import CLASSES, classify
+from .pullunwrap import unwrap
+from .explain_facts import PUBLIC_REGISTRY_HOSTS, ruled_out
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
 # cause says more than a generic network symptom or a wrapper.
@@ -23,6 +25,7 @@ RELATED_FACTOR = 0.5        # a category the class lists as "often the real caus
 RELATED_DECAY = 0.08        # ...listed in order of likelihood: each later one a little less
 GENERIC_CEILING = 0.3       # a cause guessed from loose words never looks surer than this
 SNAPSHOT_BONUS = 0.1        # hosts in the snapshot show this cause right now
+LOWER_FACTOR = 0.5          # every host's facts rule this cause out: half as likely
 
 # Misleading texts the class table does not already relate, with the reason.
 ALTERNATIVES: Dict[str, List[tuple]] = {
@@ -117,29 +120,24 @@ class Cause:
     generic: bool = False      # guessed from loose words: no known error phrase matched
     words: List[str] = field(default_factory=list)     # for generic causes: the words seen
     facts: List[str] = field(default_factory=list)     # "host: rule (fact, ...)" that raised it
+    lowered_by: str = ""       # the facts that rule it out on every host in scope, if any
 
     def to_json(self) -> dict:
         return {"category": self.category, "confidence": round(self.confidence, 2),
                 "why": self.why, "check": self.check, "fix": self.fix,
                 "classes": self.classes, "hosts": self.hosts, "generic": self.generic,
-                "words": self.words, "facts": self.facts}
+                "words": self.words, "facts": self.facts, "lowered_by": self.lowered_by or None}
 
 
-# Hosts whose certificates are renewed long before they expire: "expired or not yet
-# valid" from them says more about this host's clock than about their certificate.
-PUBLIC_REGISTRY_HOSTS = re.compile(
-    r"(?:^|[/@.\s\"'])(?:(?:registry-1|index|auth|production\.cloudflare|registry)\.docker\.(?:io|com)|"
-    r"docker\.io|(?:[a-z0-9-]+\.)?gcr\.io|registry\.k8s\.io|k8s\.gcr\.io|quay\.io|cdn\d*\.quay\.io|"
-    r"ghcr\.io|pkg-containers\.githubusercontent\.com|public\.ecr\.aws|"
-    r"[a-z0-9-]+\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com|mcr\.microsoft\.com|"
-    r"[a-z0-9-]+-docker\.pkg\.dev|storage\.googleapis\.com|[a-z0-9]+\.cloudfront\.net|"
-    r"docker\.elastic\.co|registry\.access\.redhat\.com|registry\.redhat\.io|nvcr\.io)"
-    r"(?=[:/\s\"'\\]|$)", re.IGNORECASE)
 _CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
 _DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
+# containers/image and containerd spell the official namespace out: docker.io/library/NAME
+_LIBRARY_NAME = re.compile(r"(?:^|[\s/\"'])(?:docker\.io/)?library/([a-z0-9][a-z0-9._-]*)(?=[:@\s\"']|$)", re.IGNORECASE)
 # Words that say the refusal really is about credentials, whatever the name looks like.
 _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
                           r"authentication required|unauthorized", re.IGNORECASE)
+_REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
+_CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
 
 _TAG = re.compile(r"<[^<>]{0,400}>")
@@ -189,7 +187,22 @@ def _matched_classes(text: str) -> List[str]:
     return ids
 
 
-def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+_LOG_COUNT = re.compile(r"^daemon_log\.counts\.([\w-]+)$")
+
+
+def _other_log_error(finding, matched: Sequence[str]) -> bool:
+    """A daemon-log finding counts error classes: it supports this error only when it
+    counted one of the classes the text matched (an expired certificate in the log says
+    nothing about an unknown authority, though both are `tls`)."""
+    if not str(finding.rule).startswith("logs."):
+        return False
+    counted = {m.group(1) for e in (finding.evidence or []) if isinstance(e, dict)
+               for m in [_LOG_COUNT.match(str(e.get("fact", "")))] if m}
+    return bool(counted) and bool(matched) and not counted & set(matched)
+
+
+def _hosts_by_category(snapshot: Optional[RunResult], hosts: Optional[Sequence[str]] = None,
+                       matched: Sequence[str] = ()) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
     """Per category: the hosts whose findings show it, and "host: rule (facts)" lines that
     say which facts did."""
     hosts_of: Dict[str, List[str]] = {}
@@ -197,11 +210,12 @@ def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[st
     if snapshot is None:
         return hosts_of, facts_of
     for f in snapshot.findings:
-        if f.severity not in ("critical", "high", "medium"):
+        if f.severity not in ("critical", "high", "medium") or (hosts and f.host not in hosts) \
+                or _other_log_error(f, matched):
             continue
-        hosts = hosts_of.setdefault(f.category, [])
-        if f.host not in hosts:
-            hosts.append(f.host)
+        showing = hosts_of.setdefault(f.category, [])
+        if f.host not in showing:
+            showing.append(f.host)
         names = [e.get("fact") for e in (f.evidence or [])
                  if isinstance(e, dict) and isinstance(e.get("fact"), str)]
         line = f"{f.host}: {f.rule}" + (f" ({', '.join(names[:3])})" if names else "")
@@ -210,9 +224,13 @@ def _hosts_by_category(snapshot: Optional[RunResult]) -> Tuple[Dict[str, List[st
     return hosts_of, facts_of
 
 
-def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
+def explain(text: str, snapshot: Optional[RunResult] = None,
+            hosts: Optional[Sequence[str]] = None) -> List[Cause]:
     """Likely causes of the error `text`, most likely first; never empty: a text no class
-    recognises gets low-confidence guesses from its words (Cause.generic)."""
+    recognises gets low-confidence guesses from its words (Cause.generic).
+
+    With a snapshot, findings on its hosts raise a cause, and facts that rule a cause out
+    on every host in scope (`hosts`, default all audited ones) lower it."""
     text = (text or "")[:20000]
     causes: Dict[str, Cause] = {}
 
@@ -228,7 +246,10 @@ def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
         else:  # independent support for the same cause raises it a little
             cause.confidence = min(0.97, cause.confidence + 0.05)
 
-    matched = _matched_classes(text)
+    inner = unwrap(text).inner
+    matched = _matched_classes(inner)
+    matched += [cid for cid in _matched_classes(text)
+                if cid not in matched and not (matched and _BY_ID[cid].wrapper)]
     for cid in matched:
         cls = _BY_ID[cid]
         base = TIER_CONFIDENCE.get(cls.tier, 0.3)
@@ -240,19 +261,29 @@ def explain(text: str, snapshot: Optional[RunResult] = None) -> List[Cause]:
         for category, conf, why in ALTERNATIVES.get(cid, ()):
             guide = CATEGORY_GUIDE[category]
             add(category, conf, why, guide[1], guide[2], cid)
-    for category, conf, why, cid in _context_causes(text, matched):
+    for category, conf, why, cid in _context_causes(text, matched) + _phase_causes(inner, matched, text):
         guide = CATEGORY_GUIDE[category]
         add(category, conf, why, guide[1], guide[2], cid)
-    if not causes:
-        for cause in generic_causes(text):
-            causes[cause.category] = cause
+    if all(_BY_ID[cid].wrapper for cid in matched):
+        # nothing but a wrapper (or nothing) recognised: guesses from the inner text's words
+        # (the wrapper's "Failed to pull image", "500 Server Error" say nothing)
+        for cause in generic_causes(inner if inner.strip() else text):
+            if matched:     # below what the wrapper itself says
+                cause.confidence = round(cause.confidence * 0.5, 3)
+            causes.setdefault(cause.category, cause)
 
-    shown, facts = _hosts_by_category(snapshot)
+    shown, facts = _hosts_by_category(snapshot, hosts, matched)
     for cause in causes.values():
         cause.hosts = shown.get(cause.category, [])
         cause.facts = facts.get(cause.category, [])
         if cause.hosts:
             cause.confidence = min(0.99, cause.confidence + SNAPSHOT_BONUS)
+    against = ruled_out(inner, matched, snapshot, hosts) if snapshot is not None else {}
+    for category, reason in against.items():
+        cause = causes.get(category)
+        if cause is not None:
+            cause.confidence = round(cause.confidence * LOWER_FACTOR, 3)
+            cause.lowered_by = reason
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
 
 
@@ -277,22 +308,36 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                         "board without RTC battery) makes a valid certificate look expired or "
                         "not yet valid.", clock))
     if "pull-access-denied" in matched and not _AUTH_DETAIL.search(text):
-        m = _DENIED_NAME.search(text)
+        m = _DENIED_NAME.search(text) or _LIBRARY_NAME.search(text)
         name = m.group(1).strip("'\"") if m else ""
         if name and not re.search(r"[/.:]", name):
             out.append(("reference", 0.8, f"'{name}' has no namespace, so the registry looked for "
                         f"the official image library/{name}, which does not exist: an image that "
                         "only exists locally (build it first; compose needs build:), a typo, or a "
                         "missing namespace (team/app).", "pull-access-denied"))
+    if "pull-access-denied" in matched and _REPO_NOT_FOUND.search(text) and not _AUTH_DETAIL.search(text):
+        out.append(("reference", 0.8, "'repository ... not found: does not exist or no pull "
+                    "access' is what registries answered for a repository that does not exist "
+                    "(a typo, a missing namespace, an image never pushed).", "pull-access-denied"))
+    m = _CURRENT_TIME_YEAR.search(text)
+    if m and int(m.group(1)) < 2015:
+        out.append(("time", 0.95, f"The host says the current time is in {m.group(1)}: its clock "
+                    "was never set (no RTC battery, no NTP at boot), so every certificate looks "
+                    "not yet valid.", next((c for c in matched if _BY_ID[c].category in ("time", "tls")),
+                                           matched[0] if matched else "x509-other")))
     if "html-error-page" in matched:
         m = _HTTP_STATUS.search(_unescape(text))
         status = next((g for g in (m.groups() if m else ()) if g), "")
         if status == "404":
             out.append(("reference", 0.55, "The HTML page is a 404: the registry host or path "
                         "(port, repository, tag) is not what the server serves.", "html-error-page"))
-        elif status in ("401", "407"):
-            out.append(("auth", 0.5, f"The HTML page carries a {status}: credentials are wanted "
-                        "(by the registry, or by a proxy for 407).", "html-error-page"))
+        elif status == "407":
+            out.append(("proxy", 0.8, "The HTML page carries a 407 Proxy Authentication "
+                        "Required: the proxy in the path wants credentials the daemon's "
+                        "HTTPS_PROXY does not carry.", "html-error-page"))
+        elif status == "401":
+            out.append(("auth", 0.5, "The HTML page carries a 401: credentials are wanted.",
+                        "html-error-page"))
         elif status == "403":
             out.append(("reachability", 0.4, "A 403 HTML page from a server that is not the "
                         "registry (a mirror or CDN refusing this client, e.g. by region or IP).",
@@ -301,6 +346,47 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
             out.append(("reachability", 0.5, f"An HTML {status} page: the registry's front end "
                         "or a proxy failed the request.", "html-error-page"))
     return out
+
+
+# Generic network symptoms: which request failed says more than the symptom itself.
+_NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexpected-eof",
+                     "http-eof", "tls-handshake-timeout", "broken-pipe", "connection-refused")
+_TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
+                       r"retrying|image configuration|layer|extracting", re.IGNORECASE)
+_CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
+                         re.IGNORECASE)
+_FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|pinging (?:container )?registry|"
+                            r"/token\?|ping attempt failed", re.IGNORECASE)
+
+
+def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tuple[str, float, str, str]]:
+    """A symptom (timeout, reset, EOF) on the registry's first request (its /v2/ ping or
+    token endpoint) means nothing gets through: a network that needs a proxy or blocks the
+    registry. The same symptom in the middle of a layer download, after the ping and the
+    auth worked, points at large packets lost on the path (MTU) instead."""
+    if not any(c in _NETWORK_SYMPTOMS for c in matched) or \
+            any(_BY_ID[c].tier < 2 and not _BY_ID[c].wrapper for c in matched):
+        return []
+    symptom = next(c for c in matched if c in _NETWORK_SYMPTOMS)
+    if _TRANSFER.search(inner):
+        return [("mtu", 0.42, "The failure came during a layer/blob download, after the "
+                 "registry had answered the first requests: large packets lost on a path with "
+                 "a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers.", symptom)]
+    if _FIRST_REQUEST.search(inner):
+        # A major public registry is up and reachable from anywhere: when its very first
+        # request gets nothing back, the local network (one that only lets a proxy out) is
+        # likelier than the registry. Not so for cloud tasks (ECS, Fargate), which have no
+        # proxy but often no route out.
+        public = PUBLIC_REGISTRY_HOSTS.search(inner) and not _CLOUD_TASK.search(text or inner)
+        return [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
+                 "ping or token endpoint) got no answer" + (" from a public registry that is up "
+                 "for everyone else" if public else "") + ": in networks where only a proxy may "
+                 "go out, a daemon without HTTP(S)_PROXY (or with the wrong one) fails exactly "
+                 "this way.", symptom),
+                ("firewall", 0.39, "Nothing got through to the registry at all: egress to it "
+                 "(tcp/443 or the registry's port) is dropped by a firewall or security group.",
+                 symptom)]
+    return []
 
 
 # Loose words -> causes, for texts no class recognises. Ordered: the first listed cause of

@@ -190,7 +190,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "proxy.daemon", "firewall rules dropping ICMP fragmentation-needed",
         "curl -v https://REGISTRY/v2/ from the host"],
        "Fix the MTU (or MSS clamping) on the path, or the proxy; retry on an idle registry.",
-       tier=2, related=("mtu", "proxy", "firewall")),
+       tier=2, related=("proxy", "firewall", "mtu")),
     _c("tls-remote-error", "tls", "Peer rejected the TLS handshake",
        [r"remote error: tls: [a-z ]+"],
        ["remote error"],
@@ -289,7 +289,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"status code 401", r"authentication required", r"^\W*unauthorized\W*$",
         # Google Artifact Registry / gcr.io wording of the same refusal
         r"unauthenticated requests? do not have permission", r"denied on resource",
-        r"permission denied for \\?\""],
+        r"permission denied for \\?\"",
+        # a bare status after the URL (ghcr.io, quay.io): the registry's terse refusal
+        r"https?://\S+?\\?\"?: unauthorized\W{0,4}$"],
        ["unauthorized", "authentication required", "status: 401", "status code 401",
         "unauthenticated request", "denied on resource", "permission denied for"],
        "The registry wants (other) credentials for this request: not logged in, wrong "
@@ -298,6 +300,24 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "curl -sI https://REGISTRY/v2/ (401 there is normal)"],
        "docker login REGISTRY as the pulling user with an account that can read the repository.",
        tier=1, fallback=True),
+    _c("cloud-sdk-denied", "auth", "A cloud registry's API refused the caller",
+       [r"accessdeniedexception", r"is not authorized to perform:? \S*ecr:",
+        r"expiredtokenexception", r"security token included in the request is (?:expired|invalid)",
+        r"unrecognizedclientexception", r"invalidsignatureexception",
+        r"permissiondenied: 403", r"does not have \S*(?:artifactregistry|storage\.objects)\.\S+ access",
+        r"authorizationfailed.{0,80}containerregistry", r"unauthorizedaccessexception"],
+       ["accessdeniedexception", "not authorized to perform", "expiredtokenexception",
+        "security token included", "unrecognizedclientexception", "invalidsignatureexception",
+        "permissiondenied: 403", "artifactregistry", "storage.objects", "authorizationfailed",
+        "unauthorizedaccessexception"],
+       "The registry's cloud API (AWS ECR, Google Artifact Registry, Azure ACR) refused the "
+       "identity the SDK or credential helper used: missing IAM permission, an expired or "
+       "wrong session token, or another account's credentials.",
+       ["credentials.users.<pulling user>.cred_helpers / creds_store",
+        "aws sts get-caller-identity / gcloud auth list / az account show"],
+       "Grant the pull permission (ecr:GetAuthorizationToken + BatchGetImage, "
+       "artifactregistry.reader, AcrPull) to the identity in use, or refresh its session.",
+       tier=1, related=("time",)),
     _c("forbidden", "auth", "Registry or proxy answered 403 Forbidden",
        [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden"],
        ["forbidden", "status: 403", "status code 403"],
@@ -360,10 +380,15 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"image platform \(\S+\) does not match the expected platform",
         r"no match for platform in manifest",
         r"does not match the specified platform",
-        r"image operating system \S+ cannot be used on this platform"],
+        r"image operating system \S+ cannot be used on this platform",
+        # containers/image (podman, buildah, CRI-O, skopeo)
+        r"no image found in (?:manifest list|image index) for architecture",
+        r"does not match the (?:expected|requested|host) (?:platform|architecture)",
+        r"requested platform \S+ (?:is not|not) (?:found|available|supported)"],
        ["no matching manifest", "no match for platform", "specified platform",
         "could not find platform", "expected platform",
-        "cannot be used on this platform"],
+        "cannot be used on this platform", "no image found in", "does not match the",
+        "requested platform"],
        "The image (manifest list) has no entry for this host's OS/architecture, e.g. an "
        "arm64 host pulling an amd64-only image.",
        ["system.arch and docker.info.architecture vs the image's platforms",
@@ -479,7 +504,8 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=2, fallback=True),
     # ---------------------------------------------------------------- dns
     _c("no-such-host", "dns", "Registry name does not resolve",
-       [r"no such host", r"lookup \S+ on \S+: no such host"],
+       [r"no such host", r"lookup \S+ on \S+: no such host",
+        r"lookup \S+ on \S+:\s*no such\W*$"],      # cut off as quoted in threads
        ["no such host"],
        "The resolver answered NXDOMAIN for the registry (or proxy) name: a typo, a missing "
        "internal zone, or a resolv.conf pointing at the wrong resolver.",
@@ -617,11 +643,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"websense", r"squid", r"mcafee web gateway", r"netskope", r"barracuda", r"palo ?alto",
         r"response denied by", r"access denied by .{0,60}proxy",
         r"blocked by .{0,60}(?:proxy|web ?filter|url ?filter|content ?filter|policy)",
-        r"captive portal", r"complete the security check", r"authorizedonly"],
+        r"captive portal", r"complete the security check", r"authorizedonly",
+        # TLS-inspecting gateways and endpoint filters (their CA signs what they re-serve,
+        # Go names it as the "candidate authority"), and generic block-page titles
+        r"cisco umbrella", r"sophos", r"check ?point", r"kaspersky", r"avast", r"bitdefender",
+        r"eset ssl filter", r"web page blocked", r"the requested url could not be retrieved"],
        ["zscaler", "bluecoat", "blue coat", "watchguard", "fortiguard", "fortigate",
         "forcepoint", "websense", "squid", "mcafee web gateway", "netskope", "barracuda",
         "palo alto", "paloalto", "response denied by", "access denied by", "blocked by",
-        "captive portal", "security check", "authorizedonly"],
+        "captive portal", "security check", "authorizedonly", "cisco umbrella", "sophos",
+        "checkpoint", "check point", "kaspersky", "avast", "bitdefender", "eset ssl filter",
+        "web page blocked", "could not be retrieved"],
        "The answer came from a web proxy, filter or portal (its block page is in the error), "
        "not from the registry: the network's proxy refuses or intercepts the registry.",
        ["proxy.daemon HTTPS_PROXY / NO_PROXY", "curl -v https://REGISTRY/v2/ from the host",

@@ -173,9 +173,20 @@ def test_ssh_transport_and_systemd_unit_failures():
 
 
 def test_tls_handshake_timeout_is_a_network_symptom():
-    text = ('Error response from daemon: Get "https://registry-1.docker.io/v2/": net/http: TLS '
+    text = ('Error response from daemon: Get "https://registry.example.com/v2/": net/http: TLS '
             'handshake timeout')
-    assert rank(text)[0] == "reachability" and "mtu" in rank(text)[:3]
+    assert rank(text)[0] == "reachability"
+    # on the first request (the /v2/ ping) nothing got through: proxy or firewall next;
+    # during a blob download, after the ping worked, the path MTU is next
+    assert rank(text)[1:3] == ["proxy", "firewall"]
+    blob = ('error pulling image configuration: Get https://d1.cloudfront.net/registry-v2/docker/'
+            'registry/v2/blobs/sha256/ac/ac52/data: net/http: TLS handshake timeout')
+    assert rank(blob)[:2] == ["reachability", "mtu"]
+    # a public registry that answers everyone else: the local network's proxy comes first,
+    # except for cloud tasks (ECS), which have no proxy but often no route out
+    hub = text.replace("registry.example.com", "registry-1.docker.io")
+    assert rank(hub)[:3] == ["proxy", "reachability", "firewall"]
+    assert rank("CannotPullContainerError: API error (500): " + hub)[0] == "reachability"
 
 
 # Accuracy is a figure (bench/explain_score.py, docs/explain.md), not a threshold here

@@ -1,0 +1,107 @@
+"""Peel the wrappers off a pull error: from what a tool printed to the daemon's own text.
+
+Build tools, orchestrators and SDKs wrap the daemon's error in their own words:
+kubelet/CRI ("Failed to pull image X: rpc error: code = Unknown desc = ..."), ECS
+("CannotPullContainerError: API error (500): ..."), docker SDKs ("500 Server Error:
+Internal Server Error (\"{\"message\":\"...\"}\")"), compose ("ERROR: for web  ..."),
+kitematic ("(HTTP code 500) server error - {...}"), systemd/journald line prefixes and
+logrus `msg="..."`. The wrapper words ("500", "Server Error", "pull", "image") say
+nothing about the cause and can even look like one (a 500 from the local daemon API is
+not the registry's 500). `unwrap` strips them generically, one known prefix at a time,
+and returns the innermost text with the names of the wrappers it removed.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import List, Tuple
+
+# (wrapper name, prefix regex). Anchored at the start of what is left; each strip must
+# leave text behind. Order does not matter: the loop retries all until none matches.
+_PREFIXES: Tuple[Tuple[str, re.Pattern], ...] = tuple((name, re.compile(rx, re.IGNORECASE | re.DOTALL)) for name, rx in (
+    ("journal", r"^(?:[A-Z][a-z]{2}|\S{1,6}月)\s+\d{1,2} \d\d:\d\d:\d\d \S+ [\w.@-]+(?:\[\d+\])?:\s*"),
+    ("timestamp", r"^\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+"),
+    ("kubelet-event", r"^(?:Warning|Normal)\s+(?:Failed|BackOff)\s+\S+(?:\s+\(x\d+ over \S+\))?\s+kubelet(?:,\s*\S+)?\s+"),
+    ("log-level", r"^(?:FATA|ERRO|WARN|INFO)\[\d+\]\s*|^(?-i:FATAL|ERROR|WARNING)\b:?\s+|^(?:Error|error|Warning):\s+"),
+    ("kubelet", r"^Failed to pull image \\?\"?[^\"\\\s]+\\?\"?:?\s*"),
+    ("cri", r"^rpc error: code = \w+ desc = "),
+    ("containerd", r"^failed to pull and unpack image \\?\"?[^\"\\\s]+\\?\"?:\s*"),
+    ("ecs", r"^CannotPullContainerError:\s*"),
+    ("ecs", r"^ResourceInitializationError:\s*"),
+    ("daemon-api", r"^API error \(\d{3}\):\s*"),
+    ("daemon-api", r"^\(HTTP code \d{3}\) (?:server|unexpected) error\s*-\s*"),
+    ("sdk", r"^[\w.]*(?:APIError|DockerException|StreamOutputError|ImageNotFound):\s*(?:\d{3} (?:Client|Server) Error(?: for \S+)?:?\s*[A-Za-z ]*?\s*)?"),
+    ("sdk", r"^\d{3} (?:Client|Server) Error(?: for \S+)?:\s*[A-Za-z ]*?\s*(?=\()"),
+    ("compose", r"^for \S+\s+"),
+    ("docker-cli", r"^(?:\S*docker(?:\.exe)?:\s*)?Error response from daemon:\s*"),
+    ("podman", r"^(?:error )?pulling image \S+:\s*|^unable to pull \S+:\s*|^unable to pull image:\s*"),
+))
+_PARENS = re.compile(r"^\(\s*(.*?)\s*\)\W{0,3}$", re.DOTALL)
+_LOGRUS_MSG = re.compile(r'\blevel=\w+\s+msg="((?:[^"\\]|\\.)*)"', re.DOTALL)
+_LOGRUS_ERROR = re.compile(r'\berror="((?:[^"\\]|\\.)*)"', re.DOTALL)
+
+
+@dataclass
+class Unwrapped:
+    text: str                                          # the whole text as given
+    inner: str                                         # the innermost error
+    wrappers: List[str] = field(default_factory=list)  # names of the wrappers removed, outer first
+
+
+def _json_message(text: str) -> str:
+    """The "message" of a JSON error body the text is (or is quoted in), else ''."""
+    start = text.find('{"message"')
+    if start < 0:
+        start = text.find('{\\"message')
+        if start < 0:
+            return ""
+    body = text[start:]
+    for candidate in (body, body.replace('\\"', '"')):
+        end = candidate.rfind("}")
+        if end < 0:
+            continue
+        try:
+            value = json.loads(candidate[:end + 1])
+        except ValueError:
+            # Python SDKs print the body without escaping its inner quotes: take the raw
+            # span between "message":" and the last "}.
+            m = re.match(r'\{"message"\s*:\s*"(.*)"\s*\}', candidate[:end + 1], re.DOTALL)
+            if m:
+                return m.group(1)
+            continue
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return value["message"]
+    return ""
+
+
+def unwrap(text: str, max_steps: int = 12) -> Unwrapped:
+    """Strip known wrappers, outermost first, until none applies (see module doc)."""
+    text = text or ""
+    inner = text.strip()
+    wrappers: List[str] = []
+    for _ in range(max_steps):
+        before = inner
+        m = _LOGRUS_MSG.search(inner)
+        if m and m.group(1).strip():
+            # logrus puts the cause in error="..." when the message is only a summary
+            err = _LOGRUS_ERROR.search(inner, m.end())
+            inner = m.group(1) + (": " + err.group(1) if err else "")
+            inner = inner.replace('\\"', '"').strip()
+            wrappers.append("logrus")
+        message = _json_message(inner)
+        if message.strip():
+            inner, _ = message.strip(), wrappers.append("json-body")
+        m = _PARENS.match(inner)
+        if m and m.group(1):
+            inner = m.group(1)
+        for name, rx in _PREFIXES:
+            m = rx.match(inner)
+            if m and inner[m.end():].strip():
+                inner = inner[m.end():].strip()
+                wrappers.append(name)
+                break
+        inner = inner.strip().strip('"').strip()
+        if inner == before:
+            break
+    return Unwrapped(text, inner or text.strip(), wrappers)

@@ -1,0 +1,52 @@
+"""Text-only ranking rules added for issue 10's families (terse texts, platform wordings,
+HTML bodies, SDK refusals, unset clocks). Texts in the shapes the real tools print."""
+import pytest
+
+from fleetaudit.explain import explain
+
+
+def rank(text):
+    return [c.category for c in explain(text)]
+
+
+@pytest.mark.parametrize("text,first", [
+    # a proxy asking for credentials in an HTML page
+    ('Error response from daemon: error parsing HTTP 407 response body: invalid character \'<\' looking '
+     'for beginning of value: "<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD>"', "proxy"),
+    # a TLS-inspecting gateway named as the candidate authority
+    ('Get "https://registry-1.docker.io/v2/": x509: certificate signed by unknown authority (possibly '
+     'because of "crypto/rsa: verification error" while trying to verify candidate authority '
+     'certificate "Cisco Umbrella Secondary SubCA")', "proxy"),
+    ('error parsing HTTP 503 response body: invalid character \'<\' looking for beginning of value: '
+     '"<html><head><title>ERROR: The requested URL could not be retrieved</title>', "proxy"),
+    # containers/image platform wording
+    ('Error: choosing an image from manifest list docker://nginx:latest: no image found in manifest '
+     'list for architecture arm64, variant "v8", OS linux', "arch"),
+    # cloud SDK refusals
+    ("An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation: "
+     "User: arn:aws:iam::1:user/ci is not authorized to perform: ecr:GetAuthorizationToken", "auth"),
+    # the registry's terse refusal after the URL
+    ('Error response from daemon: Head "https://ghcr.io/v2/org/app/manifests/latest": unauthorized', "auth"),
+    # the official namespace spelled out: an image that does not exist
+    ("Error: initializing source docker://ngnix:latest: reading manifest latest in "
+     "docker.io/library/ngnix: requested access to the resource is denied", "reference"),
+    ("Error response from daemon: repository myorg/myapp not found: does not exist or no pull access",
+     "reference"),
+    # a clock never set: any certificate, any registry
+    ("Get https://registry.internal/v2/: x509: certificate has expired or is not yet valid: current "
+     "time 1970-01-01T00:03:12Z is before 2024-01-01T00:00:00Z", "time"),
+    # a lookup cut off as quoted
+    ("Error response from daemon: Get https://registry.example.com/v2/: dial tcp: lookup "
+     "registry.example.com on 127.0.1.1:53: no such", "dns"),
+])
+def test_rule_ranks_first(text, first):
+    assert rank(text)[0] == first
+
+
+def test_wrapper_words_alone_still_get_an_answer():
+    causes = explain('Failed to pull image "x": rpc error: code = Unknown desc = something odd')
+    assert causes[0].classes == ["kubelet-pull-failed"] and not causes[0].generic
+    guesses = [c for c in causes if c.generic]
+    assert len(guesses) >= 3
+    # the guesses come from the inner text, not from "pull image" in the wrapper
+    assert all(c.words == [] for c in guesses)
