@@ -640,7 +640,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     # captive portal, a broken mirror.
     _c("proxy-block-page", "proxy", "A proxy or web filter answered instead of the registry",
        [r"zscaler", r"blue ?coat", r"watchguard", r"fortiguard", r"fortigate", r"forcepoint",
-        r"websense", r"squid", r"mcafee web gateway", r"netskope", r"barracuda", r"palo ?alto",
+        r"websense", r"\bsquid\b", r"mcafee web gateway", r"netskope", r"barracuda", r"palo ?alto",
         r"response denied by", r"access denied by .{0,60}proxy",
         r"blocked by .{0,60}(?:proxy|web ?filter|url ?filter|content ?filter|policy)",
         r"captive portal", r"complete the security check", r"authorizedonly",
