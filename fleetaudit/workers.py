@@ -100,9 +100,9 @@ def _lost(hosts: Sequence, exc: BaseException) -> RunResult:
                                     for h in hosts})
 
 
-def collect_in_workers(hosts: Sequence, opts: CollectOptions, workers: int,
+def collect_in_workers(hosts: Sequence, opts: CollectOptions,
                        progress: Optional[ProgressFn] = None,
-                       interrupt: Optional[Interrupt] = None) -> RunResult:
+                       interrupt: Optional[Interrupt] = None, *, workers: int) -> RunResult:
     """collect() over `workers` processes; run.workers lists each one's CPU and peak RSS.
     `opts.concurrency` is the controller's total: each worker gets its share."""
     shards = [s for s in split(hosts, workers) if s]

@@ -4,6 +4,8 @@
     eq-g2            golden but eth0 MTU 1400
     eq-np1, eq-np3   no docker proxy drop-in
     eq-down          nothing listening on port 22 (refused)
+    eq-hang          sshd only, its `timedatectl` hangs: left out by --limit in the
+                     equivalence runs, the host in flight when the SIGINT test interrupts
 
 With N=3 (sha256(name) mod 3): shard 0 = eq-g1; shard 1 = eq-np1, eq-np3, eq-g3;
 shard 2 = eq-g2, eq-down. In shard 1 alone the proxy-less hosts are the majority, so a
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +32,8 @@ from lab.fleet import Fleet, HostSpec
 
 pytestmark = pytest.mark.fleet
 
+HANG = "#!/bin/sh\nexec sleep 600\n"
+LIMIT = ("--limit", "all,!eq-hang")  # shards are taken after --limit
 SHARD_CODES = (0, 0, 3)
 SHARDS = {"eq-g1": 0, "eq-np1": 1, "eq-np3": 1, "eq-g3": 1, "eq-g2": 2, "eq-down": 2}
 
@@ -44,7 +50,9 @@ def fleet(tmp_path_factory):
         no_proxy = {k: v for k, v in files.items() if k != DROPIN}
         f.up([HostSpec("eq-g1", files=dict(files)), HostSpec("eq-np1", files=dict(no_proxy)),
               HostSpec("eq-g2", files=dict(files), mtu=1400), HostSpec("eq-np3", files=dict(no_proxy)),
-              HostSpec("eq-g3", files=dict(files)), HostSpec("eq-down", kind="refused")])
+              HostSpec("eq-g3", files=dict(files)), HostSpec("eq-down", kind="refused"),
+              HostSpec("eq-hang", kind="ssh", files={"/usr/local/bin/timedatectl": HANG},
+                       file_modes={"/usr/local/bin/timedatectl": 0o755})])
         f.write_inventory(state / "inventory.yml", "native")
         yield f
     finally:
@@ -61,7 +69,7 @@ def audit(fleet, cwd: Path, out: str, *extra: str, code: int = 3) -> dict:
     proc = run_cli(fleet, cwd, "audit", "-i", str(state / "inventory.yml"),
                    "--known-hosts", fleet.known_hosts_path, "--connect-timeout", "3",
                    "--retries", "1", "--no-history", "--reports-dir", str(cwd / "reports"),
-                   "--json", str(cwd / out), "-q", *extra)
+                   "--json", str(cwd / out), "-q", *LIMIT, *extra)
     assert (cwd / out).exists(), f"audit exited {proc.returncode}:\n{proc.stderr[-3000:]}"
     assert proc.returncode == code, proc.stderr[-2000:]
     return json.loads((cwd / out).read_text())
@@ -149,3 +157,38 @@ def test_merge_refuses_a_missing_shard_unless_allowed(fleet, tmp_path):
     doc = json.loads((tmp_path / "m.json").read_text())
     assert doc["run"]["incomplete"] == {"missing_shards": [2], "hosts_not_seen": 2}
     assert sorted(doc["hosts"]) == ["eq-g1", "eq-g3", "eq-np1", "eq-np3"]
+
+
+def test_sigint_with_workers_keeps_what_was_collected(fleet, tmp_path):
+    """Ctrl-C reaches the whole process group: the workers ignore it, the parent tells
+    them to stop, and the snapshot holds every finished host and the one in flight."""
+    state = Path(fleet.state_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetaudit.cli", "audit", "-i", str(state / "inventory.yml"),
+         "--known-hosts", fleet.known_hosts_path, "--connect-timeout", "3", "--retries", "1",
+         "--no-history", "--reports-dir", str(tmp_path / "reports"), "--json", str(tmp_path / "cut.json"),
+         "--workers", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if not line:  # the process ended
+            break
+        if line.startswith("collected 6/7 hosts"):  # one progress line per host, from both workers
+            break
+    if not lines[-1].startswith("collected 6/7 hosts"):
+        proc.kill()
+        pytest.fail("no progress: " + "".join(lines))
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    doc = json.loads((tmp_path / "cut.json").read_text())
+    assert doc["run"]["interrupted"] is True and doc["run"]["interrupted_by"] == "SIGINT"
+    assert len(doc["hosts"]) == 7 and len(doc["run"]["workers"]) == 2
+    hang = doc["hosts"]["eq-hang"]
+    assert hang["error"]["class"] == "interrupted"
+    assert all(doc["hosts"][n]["status"] == "ok" for n in ("eq-g1", "eq-g2", "eq-g3", "eq-np1", "eq-np3"))
+    assert doc["hosts"]["eq-g1"]["facts"]["system"]["hostname"] == "eq-g1"
+    assert "interrupted by SIGINT" in err
