@@ -124,3 +124,21 @@ def test_merge_command_writes_one_analysed_run(tmp_path):
 def test_shard_option_validates(tmp_path):
     res = CliRunner().invoke(main, ["audit", "-i", "a,b,", "--shard", "2/2", "--no-history"])
     assert res.exit_code == 2 and "--shard '2/2': I must be between 0 and 1" in res.output
+
+
+def test_drift_shard_records_under_its_own_key_and_audit_shard_not_at_all(tmp_path, monkeypatch):
+    """Refused ports on 127.0.0.x: no SSH server needed to see where the runs go."""
+    monkeypatch.chdir(tmp_path)
+    inv = "127.0.0.1:1,127.0.0.2:1,127.0.0.3:1,"
+    hist = str(tmp_path / "h.sqlite")
+    base = ["-i", inv, "--history", hist, "--known-hosts", "/dev/null", "-q", "--workers", "1"]
+    res = CliRunner().invoke(main, ["drift", *base, "--shard", "1/2", "--json", "d.json"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads((tmp_path / "d.json").read_text())
+    assert list(doc["hosts"]) == ["127.0.0.2", "127.0.0.3"]  # sha256 mod 2 == 1
+    assert doc["run"]["shard"]["history_key"] == inv
+    res = CliRunner().invoke(main, ["audit", *base, "--shard", "0/2", "--json", "a.json"])
+    assert res.exit_code == 3, res.output
+    res = CliRunner().invoke(main, ["history", "list", "--history", hist, "--json"])
+    runs = json.loads(res.output)["runs"]
+    assert [(r["kind"], r["inventory_key"]) for r in runs] == [("drift", f"{inv} --shard 1/2")]
