@@ -79,11 +79,17 @@ def register(main: click.Group) -> None:
                        "(run.incomplete) and exits 3.")
     @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
                   show_default=True, help="The merged snapshot is also kept here.")
+    @click.option("--drift", "as_drift", is_flag=True,
+                  help="Also say what changed since the inventory's last recorded run, as "
+                       "`fleetaudit drift` does (drift_since_last; --markdown is the digest); the "
+                       "run is recorded as kind drift and the exit codes are drift's.")
+    @click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False), default=None,
+                  help="With --drift: YAML of accepted deviations (docs/waivers.md).")
     @click.option("--quiet", "-q", is_flag=True, help="No tables; exit code only.")
     @analysis_options
     @record_options
     @integration_options
-    def merge(snapshots, json_path, allow_missing, reports_dir, quiet, **kw):
+    def merge(snapshots, json_path, allow_missing, reports_dir, as_drift, waivers_path, quiet, **kw):
         """Join shard snapshots (`--shard I/N` runs) into one fleet run, then compare,
         diagnose and render it as one audit.
 
@@ -91,8 +97,10 @@ def register(main: click.Group) -> None:
         counts, shards given twice and a host in two files; refuses a missing shard unless
         --allow-missing. Only the facts are merged: findings and drift are computed
         again over the whole fleet (the fleet majority over all shards). The merged run
-        is recorded in the history under the inventory's key (shards are not). Exit
-        codes as `audit`; 3 also when shards are missing.
+        is recorded in the history under the inventory's key (shards are not); with
+        --drift it is also compared with the previous recorded run, as `fleetaudit
+        drift` does. Exit codes as `audit` (with --drift, as `drift`); 3 also when
+        shards are missing.
 
         Example:
 
@@ -101,6 +109,10 @@ def register(main: click.Group) -> None:
         """
         from . import cli, cliout, snapshot
         from .cli_history import RunRecorder
+        from .cli_drift import _load_waivers, drift_exit_code
+        from .cli_history import HistoryFailed
+        from .compare.since import RunRef, changes_since
+        from .history import HistoryError
         from .merge import MergeError, merge_documents
 
         docs = []
@@ -115,17 +127,48 @@ def register(main: click.Group) -> None:
         except MergeError as exc:
             raise cli.UsageError(f"merge: {exc}")
         shards = result.run["shards"]
+        if as_drift and shards["missing"]:
+            raise cli.UsageError("merge --drift: shard(s) missing: an incomplete run would show "
+                                 "their hosts as vanished; merge every shard")
+        if as_drift and kw.get("no_history"):
+            raise cli.UsageError("merge --drift compares with the history: --no-history is not possible here")
+        waivers = _load_waivers(waivers_path) if as_drift else None
         key = kw.pop("history_key") or shards.get("history_key") or str(result.run.get("inventory"))
         recorder = RunRecorder(kw.pop("history_spec"), key, kw.pop("wait_lock"), not kw.pop("no_history"))
         with recorder:
+            since = prev_info = prev_doc = None
+            if as_drift:
+                if recorder.store is None:
+                    raise HistoryFailed(f"{recorder.error} (merge --drift needs the history)")
+                try:
+                    prev_info = recorder.store.previous(recorder.key)
+                    prev_doc = recorder.store.load(prev_info.id) if prev_info else None
+                except HistoryError as exc:
+                    raise HistoryFailed(str(exc))
             cli._analyze(result, kw)
+            if as_drift:
+                since = changes_since(
+                    prev_doc, snapshot.to_json(result), waivers=waivers, fail_on=kw["fail_on"],
+                    ignore=list(kw["ignore"]) or None,
+                    previous_ref=RunRef(prev_info.id, prev_info.started) if prev_info else None,
+                    current_ref=RunRef(None, result.run.get("started")))
+                result.extra["drift_since_last"] = since.to_json()
+            run_id = recorder.record(snapshot.to_json(result), "drift" if as_drift else "audit")
+            if since is not None and run_id is not None:
+                since.set_current_run(run_id)
+                result.extra["drift_since_last"] = since.to_json()
             text = cliout.snapshot_text(result)
             if json_path:
                 cliout.write_output(json_path, text)
-            cli._write_outputs(result, kw)
+            if as_drift:
+                from .render.digest import render_digest
+                cli._write_outputs(result, {**kw, "markdown_path": None})
+                if kw.get("markdown_path"):
+                    cliout.write_output(kw["markdown_path"], render_digest(result.extra["drift_since_last"], result))
+            else:
+                cli._write_outputs(result, kw)
             kept = cliout.keep_copy(Path(reports_dir) / cli._default_report_name(
                 str(result.run.get("inventory") or "merged")), text)
-            run_id = recorder.record(snapshot.to_json(result), "audit")
             if not quiet:
                 console = cliout.console()
                 cli._print_summary(console, result, [("snapshot", json_path or kept),
@@ -137,8 +180,14 @@ def register(main: click.Group) -> None:
                 if run_id is not None:
                     console.print(f"history: run {run_id} in {recorder.spec_text}", highlight=False,
                                   markup=False, soft_wrap=True)
-            run_integrations(result, kw, command="audit")
-        code = cli.exit_code(result, kw["fail_on"])
+            if as_drift:
+                run_integrations(result, kw, command="drift", since=result.extra["drift_since_last"])
+            else:
+                run_integrations(result, kw, command="audit")
+        if since is not None:
+            code = drift_exit_code(since, sum(1 for h in result.hosts.values() if h.audited))
+        else:
+            code = cli.exit_code(result, kw["fail_on"])
         if shards["missing"]:
             code = exitcodes.NOT_AUDITED
         sys.exit(recorder.exit_code(code))

@@ -142,3 +142,36 @@ def test_drift_shard_records_under_its_own_key_and_audit_shard_not_at_all(tmp_pa
     res = CliRunner().invoke(main, ["history", "list", "--history", hist, "--json"])
     runs = json.loads(res.output)["runs"]
     assert [(r["kind"], r["inventory_key"]) for r in runs] == [("drift", f"{inv} --shard 1/2")]
+
+
+def test_merge_drift_compares_with_the_last_merged_run(tmp_path):
+    doc = json.loads(SNAP.read_text())
+    hist = str(tmp_path / "h.sqlite")
+
+    def merge_run(d, name):
+        paths = []
+        for fname, sd in shard_docs(d, 2):
+            (tmp_path / f"{name}-{fname}").write_text(json.dumps(sd))
+            paths.append(str(tmp_path / f"{name}-{fname}"))
+        res = CliRunner().invoke(main, ["merge", *paths, "--drift", "--history", hist,
+                                        "--json", str(tmp_path / f"{name}.json"),
+                                        "--markdown", str(tmp_path / f"{name}.md"),
+                                        "--reports-dir", str(tmp_path / "r"), "-q"])
+        return res, json.loads((tmp_path / f"{name}.json").read_text())["drift_since_last"]
+
+    res, first = merge_run(doc, "first")
+    assert res.exit_code == 1, res.output  # first run: everything counts as new
+    assert first["previous"] is None
+    res, again = merge_run(doc, "again")
+    assert res.exit_code == 0, res.output  # the same facts: nothing new
+    assert again["new_drift"] is False and again["previous"]["run_id"] == 1
+    changed = copy.deepcopy(doc)
+    name = next(n for n, h in changed["hosts"].items() if h["status"] == "ok")
+    changed["hosts"][name]["facts"]["system"]["kernel"] = "9.9.9-changed"
+    res, third = merge_run(changed, "third")
+    assert res.exit_code == 1, res.output
+    assert any(f["host"] == name and f["path"] == "system.kernel" for f in third["facts"]), third["facts"]
+    assert (tmp_path / "third.md").read_text().strip()
+    res = CliRunner().invoke(main, ["history", "list", "--history", hist, "--json"])
+    runs = json.loads(res.output)["runs"]
+    assert [r["kind"] for r in runs] == ["drift"] * 3 and {r["inventory_key"] for r in runs} == {"inv"}
