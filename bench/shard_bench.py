@@ -115,17 +115,25 @@ def constants(n: int, runs: Dict[str, List[dict]]) -> dict:
     host_cpu = _med([r.get("host_cpu_s") for r in runs["floor"]])
     return {
         "startup_cpu_s": start,
-        # collect + parse per host: the shard runs' CPU over all hosts, minus process
-        # starts (a shard also compares and diagnoses its share: an upper bound)
-        "collect_cpu_per_host_s": round((shard_cpu - count * start) / n, 5) if shard_cpu and start else None,
-        # the merge: read S snapshots, compare + diagnose + render over the whole fleet
-        "analyse_cpu_per_host_s": round((merge - start) / n, 5) if merge and start else None,
+        # collect + parse per host: one whole run minus what the merge of the same hosts
+        # costs (start, analysis, JSON + HTML): the share that workers and shards divide
+        "collect_cpu_per_host_s": round((w1 - merge) / n, 5) if w1 and merge else None,
+        # shards: a shard run's own CPU beyond its process start (it also analyses its share)
+        "shard_cpu_per_host_s": round((shard_cpu - count * start) / n, 5) if shard_cpu and start else None,
+        # the merge at N hosts: read S snapshots, analyse and render the whole fleet; at a
+        # few hundred hosts this is mostly fixed cost (JSON + HTML writers)
+        "merge_cpu_per_host_at_n_s": round((merge - start) / n, 5) if merge and start else None,
+        # for the model: compare + diagnose + render per host at 10,000 synthetic hosts
+        # (bench/synth_bench.py, docs/benchmarks.md: 12.1 s) + JSON in and out (~0.2 ms)
+        "analyse_cpu_per_host_s": ANALYSE_S_PER_HOST_AT_10K,
         "audit_cpu_per_host_s": round(w1 / n, 5) if w1 else None,
         "floor_cpu_per_host_s": round(floor / n, 5) if floor else None,
         # what the script costs one host (its sshd tree): its turnaround on its own CPU
         "host_cpu_per_host_s": round(host_cpu / n, 4) if host_cpu else None,
     }
 
+
+ANALYSE_S_PER_HOST_AT_10K = 0.0014
 
 # One host's turnaround beyond its own CPU: TCP + SSH handshake + exec round trips on a
 # LAN or through a zone's bastion (an assumption, not measured here: the lab's hosts
@@ -233,7 +241,21 @@ def main(argv=None) -> int:
                          "script's measured host CPU per host + 0.1 s of network)")
     ap.add_argument("--quick", action="store_true", help="N=6, 1 repetition (CI smoke)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--remodel", default=None, metavar="RESULTS.json",
+                    help="recompute constants, model and tables of a saved results file (no fleet)")
     a = ap.parse_args(argv)
+    if a.remodel:
+        doc = json.loads(Path(a.remodel).read_text())
+        for n, entry in doc["sizes"].items():
+            if "runs" in entry:
+                entry["summary"] = summarize(int(n), entry["runs"])
+                entry["constants"] = constants(int(n), entry["runs"])
+                latency = a.host_latency or (entry["constants"]["host_cpu_per_host_s"] or 0.5) + NETWORK_S
+                entry["model"] = model(entry["constants"], latency, doc["config"]["concurrency"])
+                entry["model_latency_s"] = latency
+        write_doc(doc, Path(a.out or a.remodel))
+        print(doc["table"])
+        return 0
     if os.geteuid() != 0:
         print("bench: needs root (it builds a namespace fleet with lab/)", file=sys.stderr)
         return 2
