@@ -102,10 +102,12 @@ def register(main: click.Group) -> None:
         drift` does. Exit codes as `audit` (with --drift, as `drift`); 3 also when
         shards are missing.
 
-        Example:
+        Example (two shards, then the merge):
 
         \b
-            fleetaudit merge shard-0.json shard-1.json shard-2.json --json fleet.json --html fleet.html
+            fleetaudit audit -i inventories/example-ansible.ini --shard 0/2 --json reports/shard-0.json
+            fleetaudit audit -i inventories/example-ansible.ini --shard 1/2 --json reports/shard-1.json
+            fleetaudit merge reports/shard-0.json reports/shard-1.json --json reports/fleet.json --html reports/fleet.html
         """
         from . import cli, cliout, snapshot
         from .cli_history import RunRecorder
