@@ -175,3 +175,16 @@ def test_merge_drift_compares_with_the_last_merged_run(tmp_path):
     res = CliRunner().invoke(main, ["history", "list", "--history", hist, "--json"])
     runs = json.loads(res.output)["runs"]
     assert [r["kind"] for r in runs] == ["drift"] * 3 and {r["inventory_key"] for r in runs} == {"inv"}
+
+
+def test_worker_count_and_what_cannot_go_to_workers():
+    from fleetaudit.collect import CollectOptions
+    from fleetaudit.workers import MIN_HOSTS_PER_WORKER, auto_workers, can_share
+    assert auto_workers(10, cores=8) == 1  # small runs stay in one process
+    assert auto_workers(2 * MIN_HOSTS_PER_WORKER, cores=8) == 2
+    assert auto_workers(100_000, cores=8) == 8
+    assert can_share(CollectOptions()) is None
+
+    async def hook(conn, host, result):
+        return None
+    assert "gate --pull" in can_share(CollectOptions(post_exec=hook))
