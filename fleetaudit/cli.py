@@ -24,6 +24,7 @@ from .clicomplete import complete_limit
 from .cliconfig import FleetGroup, config_callback
 from .cliout import OutputPath
 from .cli_templates import templates_option
+from .cli_shard import apply_shard, shard_options
 from .models import SEVERITIES, RunResult, get_field
 from .render import terminal
 from .render.safe import visible
@@ -118,8 +119,22 @@ def plain_progress(total: int, stream=None, every_s: float = 30.0, clock=time.mo
     return progress
 
 
+def _collector(hosts, opts: CollectOptions, workers: Optional[int]):
+    """collect, or the same over worker processes (--workers; workers.py)."""
+    from .workers import auto_workers, can_share, collect_in_workers
+    n = min(workers or auto_workers(len(hosts)), max(1, len(hosts)))
+    if n > 1:
+        why_not = can_share(opts)
+        if why_not is None:
+            return functools.partial(collect_in_workers, workers=n)
+        if workers:
+            click.echo(f"fleetaudit: --workers {workers}: one process instead: {why_not}", err=True)
+    return collect
+
+
 def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool,
-                    interrupt: Optional[Interrupt] = None) -> RunResult:
+                    interrupt: Optional[Interrupt] = None, workers: Optional[int] = None) -> RunResult:
+    collect = _collector(hosts, opts, workers)
     if quiet:
         return collect(hosts, opts, interrupt=interrupt)
     if not console.is_terminal:
@@ -146,6 +161,15 @@ def _say_interrupted(latch: SignalLatch, result: RunResult, quiet: bool) -> None
     click.echo(f"fleetaudit: run interrupted by {latch.name}: {len(result.hosts) - len(cut)} hosts "
                f"finished, {partly} partly collected, {len(cut) - partly} not audited; "
                "everything collected was written", err=True)
+
+
+def _check_baseline_host(name: Optional[str], hosts: list, shard_rec: Optional[dict]) -> None:
+    if name and name not in {h.name for h in hosts}:
+        if shard_rec is not None:
+            raise UsageError(f"--baseline-host {name}: not in shard {shard_rec['index']}/"
+                             f"{shard_rec['count']} (compare with it when merging: "
+                             "`fleetaudit merge ... --baseline-host`)")
+        raise UsageError(f"--baseline-host {name}: not among the audited hosts")
 
 
 def _default_report_name(inventory: str) -> str:
@@ -291,6 +315,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Every run also keeps its snapshot here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
+@shard_options
 @ssh_options
 @analysis_options
 @record_options
@@ -304,14 +329,15 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
         fleetaudit audit -i inventories/example-ansible.ini --json reports/latest.json --html reports/latest.html
     """
     console = cliout.console()
-    hosts = _load_hosts(inventory, limit)
-    if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
-        raise UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
+    hosts, shard_rec = apply_shard(_load_hosts(inventory, limit), kw, inventory, limit, "audit")
+    _check_baseline_host(kw["baseline_host"], hosts, shard_rec)
     opts = _collect_options(kw)
     with RunRecorder.from_options(kw, inventory, limit) as recorder, SignalLatch() as latch:
-        result = _run_collection(hosts, opts, console, quiet, latch.interrupt)
+        result = _run_collection(hosts, opts, console, quiet, latch.interrupt, kw["workers"])
         result.run["inventory"] = str(inventory)
         result.run["limit"] = limit
+        if shard_rec is not None:
+            result.run["shard"] = shard_rec
         _analyze(result, kw)
         latch.mark(result.run)
         text = cliout.snapshot_text(result)
@@ -362,6 +388,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
 @click.option("--no-manifest-check", is_flag=True,
               help="Skip the CLI-side `docker manifest inspect` probe (registry traffic from hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; exit code only.")
+@shard_options
 @ssh_options
 @record_options
 @integration_options
@@ -393,9 +420,8 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
         except ReferenceError as exc:
             raise UsageError(f"--image {text!r}: {exc}")
     console = cliout.console()
-    hosts = _load_hosts(inventory, limit)
-    if baseline_host and baseline_host not in {h.name for h in hosts}:
-        raise UsageError(f"--baseline-host {baseline_host}: not among the audited hosts")
+    hosts, shard_rec = apply_shard(_load_hosts(inventory, limit), kw, inventory, limit, "gate")
+    _check_baseline_host(baseline_host, hosts, shard_rec)
     opts = _collect_options(kw)
     gate_opts = gatemod.GateOptions(images=refs, pull=pull, pull_timeout=pull_timeout,
                                     fail_on=fail_on, manifest_check=not no_manifest_check)
@@ -404,11 +430,14 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
             result = gatemod.run_gate(
                 hosts, opts, gate_opts,
                 AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
-                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet, latch.interrupt))
+                collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet, latch.interrupt,
+                                                         kw["workers"]))
         except AnalyzeError as exc:
             raise UsageError(str(exc))
         result.audit.run["inventory"] = str(inventory)
         result.audit.run["limit"] = limit
+        if shard_rec is not None:
+            result.audit.run["shard"] = shard_rec
         latch.mark(result.audit.run)
         if snapshot_path:
             cliout.save_snapshot(result.audit, snapshot_path)
@@ -699,6 +728,7 @@ def entry() -> None:
 
 
 __import__("fleetaudit.cli_drift", fromlist=["register"]).register(main)  # `drift` (cli_drift.py)
+__import__("fleetaudit.cli_shard", fromlist=["register"]).register(main)  # `merge` (cli_shard.py)
 
 if __name__ == "__main__":
     entry()

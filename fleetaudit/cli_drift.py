@@ -109,6 +109,7 @@ def _short(value: Any, cap: int = 80) -> str:
 
 def register(main: click.Group) -> None:
     from .cli import INVENTORY_HELP, analysis_options, ssh_options
+    from .cli_shard import apply_shard, shard_options
     from .clicomplete import complete_limit
     from .cliout import OutputPath
     from .cli_history import record_options
@@ -127,6 +128,7 @@ def register(main: click.Group) -> None:
     @click.option("--fail-on-persisting", is_flag=True,
                   help="Findings and unreachable hosts that persist from the last run count too.")
     @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary; exit code only.")
+    @shard_options
     @ssh_options
     @analysis_options
     @record_options
@@ -155,9 +157,8 @@ def register(main: click.Group) -> None:
             raise cli.UsageError("drift compares with the history: --no-history is not possible here")
         waivers = _load_waivers(waivers_path)
         console = cliout.console()
-        hosts = cli._load_hosts(inventory, limit)
-        if kw["baseline_host"] and kw["baseline_host"] not in {h.name for h in hosts}:
-            raise cli.UsageError(f"--baseline-host {kw['baseline_host']}: not among the audited hosts")
+        hosts, shard_rec = apply_shard(cli._load_hosts(inventory, limit), kw, inventory, limit, "drift")
+        cli._check_baseline_host(kw["baseline_host"], hosts, shard_rec)
         with RunRecorder.from_options(kw, inventory, limit) as recorder, SignalLatch() as latch:
             if recorder.store is None:  # fail before auditing: without history there is no "since"
                 raise HistoryFailed(f"{recorder.error} (drift needs the history: nothing was audited)")
@@ -167,9 +168,11 @@ def register(main: click.Group) -> None:
             except HistoryError as exc:
                 raise HistoryFailed(f"{exc} (nothing was audited)")
             result = cli._run_collection(hosts, cli._collect_options(kw), console, quiet,
-                                         latch.interrupt)
+                                         latch.interrupt, kw["workers"])
             result.run["inventory"] = str(inventory)
             result.run["limit"] = limit
+            if shard_rec is not None:
+                result.run["shard"] = shard_rec
             cli._analyze(result, kw)
             latch.mark(result.run)
             since = changes_since(

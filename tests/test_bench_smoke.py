@@ -95,3 +95,29 @@ def test_report_tables_from_saved_results():
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("|") > 20 and "500" in proc.stdout
+
+
+def test_shard_bench_quick(tmp_path):
+    """bench.shard_bench on a 6-host fleet: every contender ran on every host, the merge
+    saw the whole fleet, workers report their CPU and RSS, the model has its rows."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to build the namespace test fleet")
+    out = tmp_path / "shard.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.shard_bench", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    size = doc["sizes"]["6"]
+    rows = size["summary"]["rows"]
+    assert set(rows) == {"floor", "workers1", "workers2", "3 shards + merge"}
+    assert all(r["ok"] == 6 and r["cpu_s"] > 0 and r["wall_s"] > 0 for r in rows.values())
+    assert size["runs"]["shards"][0]["merged_hosts"] == 6
+    workers = size["summary"]["workers"]
+    assert sorted(w["hosts"] for w in workers) == [2, 4]  # sha256(name) mod 2 of h0001..h0006
+    assert all(w["cpu_s"] > 0 and w["max_rss_kb"] > 0 for w in workers)
+    c = size["constants"]
+    assert c["startup_cpu_s"] > 0 and c["analyse_cpu_per_host_s"] > 0
+    assert len(size["model"]) == 18 and {m["dominant"] for m in size["model"].values()} <= {
+        "collect CPU", "host latency", "merge+analysis"}
+    assert "| 100,000 |" in proc.stdout
+    assert not (ROOT / ".lab" / "shardbench-6" / "lab.json").exists()

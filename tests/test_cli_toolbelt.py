@@ -191,7 +191,7 @@ def test_config_file_history_and_search_path(tmp_path, monkeypatch):
     ("concurrency: lots\n", 1, "concurrency: 'lots' is not a valid integer range."),
     ("json: out.json\n", 1, "'json' cannot be a top-level key: it is an output or means different "
      "things in different commands; set it under `commands:` for one of: audit, diff, drift, "
-     "explain, gate, history diff, history host, history list, history show, report, rules"),
+     "explain, gate, history diff, history host, history list, history show, merge, report, rules"),
     ("fail-on: none\nfail-on: high\n", 2, "key 'fail-on' given twice (first at line 1)"),
     ("- fail-on\n", 1, "expected a mapping of option names to values"),
     ("commands:\n  gate:\n    pull: true\n", 3, "'pull' cannot be set in a config file: it changes "

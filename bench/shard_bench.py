@@ -1,0 +1,331 @@
+"""Scale-out benchmark (issue 11): workers, shards + merge, and the model for 10k/100k hosts.
+
+    .venv/bin/python -m bench.shard_bench                     # N = 200, 1 repetition
+    .venv/bin/python -m bench.shard_bench --sizes 500 --reps 3
+    .venv/bin/python -m bench.shard_bench --quick             # N = 6 (CI smoke)
+
+On one sshd-only namespace fleet of N hosts (lab/, bench.fleet_bench.FleetRun), as
+separate measured processes (bench.measure: wall, client CPU by cgroup, peak RSS):
+
+  floor      plain asyncssh running the same composite script (bench/floor.py)
+  workers1   `fleetaudit audit --workers 1` (one process), JSON + HTML like fleet_bench
+  workers2   `fleetaudit audit --workers 2`; run.workers gives each worker's CPU and RSS
+  shards     `fleetaudit audit --shard i/S --no-history` for i in 0..S-1, one after the
+             other, then `fleetaudit merge` of the S snapshots (--json + --html)
+  startup    `python -c 'import fleetaudit.cli'`: the fixed cost of any process
+
+From these it derives the model's constants (per-host client CPU to collect, per-host
+CPU to merge and analyse, process start, host latency) and predicts 10,000 and 100,000
+hosts on 1, 2 and 8 cores and on K controllers, naming the dominant term. Writes
+bench/results/shard-<date>[-quick].json and prints Markdown tables.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.fleet_bench import FleetRun, log, machine_info  # noqa: E402
+from bench.measure import loadavg  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TARGET_CPU_VS_FLOOR = 1.3  # issue 11: client CPU per host at most 1.3x the floor
+
+
+def _fleetaudit_argv(*args: str) -> list:
+    return [sys.executable, "-m", "fleetaudit.cli", *args]
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def audit(fr: FleetRun, label: str, rep: int, *extra: str, html: bool = True) -> dict:
+    out = fr.work / f"{label}-{rep}.json"
+    argv = _fleetaudit_argv("audit", "-i", str(fr.inv_yml), "--known-hosts", fr.known_hosts,
+                            "--json", str(out), "--reports-dir", str(fr.work / "reports"),
+                            "--no-history", "--quiet", "--concurrency", str(fr.concurrency),
+                            *(("--html", str(fr.work / f"{label}-{rep}.html")) if html else ()), *extra)
+    m = fr._measure(label, argv, rep, cwd=str(fr.work), env=_env())
+    d = m.to_json()
+    try:
+        snap = json.loads(out.read_text())
+        d["ok"] = sum(1 for h in snap["hosts"].values() if h["status"] == "ok")
+        d["hosts"] = len(snap["hosts"])
+        d["workers"] = snap["run"].get("workers")
+        d["snapshot"] = str(out)
+    except (OSError, ValueError, KeyError) as exc:
+        d["ok"] = 0
+        d["error"] = f"no snapshot: {exc}: {fr._tail(label, rep)}"
+    return d
+
+
+def shards(fr: FleetRun, count: int, rep: int) -> dict:
+    parts = [audit(fr, f"shard{i}of{count}", rep, "--shard", f"{i}/{count}", "--workers", "1", html=False)
+             for i in range(count)]
+    merged = fr.work / f"merged-{rep}.json"
+    argv = _fleetaudit_argv("merge", *[p["snapshot"] for p in parts if p.get("snapshot")],
+                            "--json", str(merged), "--html", str(fr.work / f"merged-{rep}.html"),
+                            "--reports-dir", str(fr.work / "reports"), "--no-history", "--quiet")
+    m = fr._measure("merge", argv, rep, cwd=str(fr.work), env=_env()).to_json()
+    try:
+        m["hosts"] = len(json.loads(merged.read_text())["hosts"])
+    except (OSError, ValueError, KeyError) as exc:
+        m["hosts"] = 0
+        m["error"] = f"no merged snapshot: {exc}: {fr._tail('merge', rep)}"
+    return {"shards": parts, "merge": m, "count": count,
+            "cpu_s": round(sum(p["cpu_s"] for p in parts) + m["cpu_s"], 3),
+            # as if each shard ran on its own machine at once, then the merge
+            "wall_parallel_s": round(max(p["wall_s"] for p in parts) + m["wall_s"], 3),
+            "wall_sequential_s": round(sum(p["wall_s"] for p in parts) + m["wall_s"], 3),
+            "ok": sum(p.get("ok", 0) for p in parts), "merged_hosts": m["hosts"]}
+
+
+def startup(fr: FleetRun, rep: int) -> dict:
+    return fr._measure("startup", [sys.executable, "-c", "import fleetaudit.cli"], rep,
+                       cwd=str(fr.work), env=_env()).to_json()
+
+
+def _med(values):
+    values = [v for v in values if isinstance(v, (int, float))]
+    return round(statistics.median(values), 4) if values else None
+
+
+def constants(n: int, runs: Dict[str, List[dict]]) -> dict:
+    """Per-host and fixed costs measured at N hosts."""
+    start = _med([r["cpu_s"] for r in runs["startup"]])
+    w1 = _med([r["cpu_s"] for r in runs["workers1"]])
+    floor = _med([r["cpu_s"] for r in runs["floor"]])
+    merge = _med([r["merge"]["cpu_s"] for r in runs["shards"]])
+    shard_cpu = _med([sum(p["cpu_s"] for p in r["shards"]) for r in runs["shards"]])
+    count = runs["shards"][0]["count"] if runs["shards"] else 1
+    host_cpu = _med([r.get("host_cpu_s") for r in runs["floor"]])
+    return {
+        "startup_cpu_s": start,
+        # collect + parse per host: one whole run minus what the merge of the same hosts
+        # costs (start, analysis, JSON + HTML): the share that workers and shards divide
+        "collect_cpu_per_host_s": round((w1 - merge) / n, 5) if w1 and merge else None,
+        # shards: a shard run's own CPU beyond its process start (it also analyses its share)
+        "shard_cpu_per_host_s": round((shard_cpu - count * start) / n, 5) if shard_cpu and start else None,
+        # the merge at N hosts: read S snapshots, analyse and render the whole fleet; at a
+        # few hundred hosts this is mostly fixed cost (JSON + HTML writers)
+        "merge_cpu_per_host_at_n_s": round((merge - start) / n, 5) if merge and start else None,
+        # for the model: compare + diagnose + render per host at 10,000 synthetic hosts
+        # (bench/synth_bench.py, docs/benchmarks.md: 12.1 s) + JSON in and out (~0.2 ms)
+        "analyse_cpu_per_host_s": ANALYSE_S_PER_HOST_AT_10K,
+        "audit_cpu_per_host_s": round(w1 / n, 5) if w1 else None,
+        "floor_cpu_per_host_s": round(floor / n, 5) if floor else None,
+        # what the script costs one host (its sshd tree): its turnaround on its own CPU
+        "host_cpu_per_host_s": round(host_cpu / n, 4) if host_cpu else None,
+    }
+
+
+ANALYSE_S_PER_HOST_AT_10K = 0.0014
+
+# One host's turnaround beyond its own CPU: TCP + SSH handshake + exec round trips on a
+# LAN or through a zone's bastion (an assumption, not measured here: the lab's hosts
+# share this machine's cores, so its wall times say nothing about separate hosts).
+NETWORK_S = 0.1
+
+
+def model(c: dict, latency_s: float, concurrency: int) -> dict:
+    """Wall time predictions. Per controller with `cores` cores and K controllers:
+        collect = max(H/K * collect_cpu / cores,           CPU-bound
+                      H/K * latency / (concurrency*cores)) host-bound (concurrency per worker)
+        merge   = H * analyse_cpu (one process, one core) + start
+    `latency_s` is one host's turnaround when the host has its own CPU."""
+    out = {}
+    for hosts in (10_000, 100_000):
+        for k in (1, 4, 16):
+            for cores in (1, 2, 8):
+                per = hosts / k
+                cpu_term = per * c["collect_cpu_per_host_s"] / cores + c["startup_cpu_s"]
+                lat_term = per * latency_s / (concurrency * cores)
+                merge = hosts * c["analyse_cpu_per_host_s"] + c["startup_cpu_s"]
+                collect = max(cpu_term, lat_term)
+                terms = {"collect CPU": cpu_term, "host latency": lat_term, "merge+analysis": merge}
+                out[f"{hosts}/{k}x{cores}"] = {
+                    "hosts": hosts, "controllers": k, "cores": cores,
+                    "collect_s": round(collect, 1), "merge_s": round(merge, 1),
+                    "total_s": round(collect + merge, 1),
+                    "dominant": max(terms, key=terms.get)}
+    return out
+
+
+def table(doc: dict) -> str:
+    lines = []
+    for n, e in doc["sizes"].items():
+        if "summary" not in e:
+            continue
+        s = e["summary"]
+        lines += [f"### {n} hosts", "",
+                  "| run | ok | wall s | client CPU s | CPU ms/host | peak RSS MB | vs floor CPU |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, row in s["rows"].items():
+            lines.append(f"| {name} | {row['ok']} | {row['wall_s']} | {row['cpu_s']} | "
+                         f"{row['cpu_ms_per_host']} | {row['maxrss_mb']} | {row['cpu_vs_floor']}x |")
+        if s.get("workers"):
+            lines += ["", "| worker | hosts | CPU s | peak RSS MB |", "|---:|---:|---:|---:|"]
+            for w in s["workers"]:
+                lines.append(f"| {w['worker']} | {w['hosts']} | {w.get('cpu_s')} | "
+                             f"{round((w.get('max_rss_kb') or 0) / 1024, 1)} |")
+        lines += ["", "constants: " + json.dumps(e["constants"]), ""]
+        lines += ["| hosts | controllers | cores each | collect s | merge s | total s | dominant |",
+                  "|---:|---:|---:|---:|---:|---:|---|"]
+        for m in e["model"].values():
+            lines.append(f"| {m['hosts']:,} | {m['controllers']} | {m['cores']} | {m['collect_s']} | "
+                         f"{m['merge_s']} | {m['total_s']} | {m['dominant']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def summarize(n: int, runs: Dict[str, List[dict]]) -> dict:
+    floor_cpu = _med([r["cpu_s"] for r in runs["floor"]]) or 1
+    rows = {}
+    for name in ("floor", "workers1", "workers2"):
+        rs = runs[name]
+        cpu = _med([r["cpu_s"] for r in rs])
+        rows[name] = {"ok": min(r.get("ok", 0) for r in rs), "wall_s": _med([r["wall_s"] for r in rs]),
+                      "cpu_s": cpu, "cpu_ms_per_host": round(1000 * cpu / n, 1),
+                      "maxrss_mb": _med([r["maxrss_mb"] for r in rs]),
+                      "cpu_vs_floor": round(cpu / floor_cpu, 2)}
+    sh = runs["shards"]
+    cpu = _med([r["cpu_s"] for r in sh])
+    rows[f"{sh[0]['count']} shards + merge"] = {
+        "ok": min(r["ok"] for r in sh), "wall_s": _med([r["wall_parallel_s"] for r in sh]),
+        "cpu_s": cpu, "cpu_ms_per_host": round(1000 * cpu / n, 1),
+        "maxrss_mb": max(max(p["maxrss_mb"] for p in r["shards"] + [r["merge"]]) for r in sh),
+        "cpu_vs_floor": round(cpu / floor_cpu, 2)}
+    return {"rows": rows, "workers": runs["workers2"][0].get("workers") or [],
+            "shards_wall_sequential_s": _med([r["wall_sequential_s"] for r in sh]),
+            "merge_wall_s": _med([r["merge"]["wall_s"] for r in sh]),
+            "merge_cpu_s": _med([r["merge"]["cpu_s"] for r in sh]),
+            "audit_cpu_vs_floor": rows["workers1"]["cpu_vs_floor"],
+            "target_audit_cpu_vs_floor_max": TARGET_CPU_VS_FLOOR,
+            "workers2_vs_workers1_wall": round(rows["workers2"]["wall_s"] / rows["workers1"]["wall_s"], 2)}
+
+
+def write_doc(doc: dict, out_path: Path) -> None:
+    doc["table"] = table(doc)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(out_path)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.shard_bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default=None, help="comma-separated fleet sizes (default 200; quick: 6)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions, median reported (default 1)")
+    ap.add_argument("--shards", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--host-latency", type=float, default=None,
+                    help="seconds one host takes with its own CPU, for the model (default: the "
+                         "script's measured host CPU per host + 0.1 s of network)")
+    ap.add_argument("--quick", action="store_true", help="N=6, 1 repetition (CI smoke)")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--remodel", default=None, metavar="RESULTS.json",
+                    help="recompute constants, model and tables of a saved results file (no fleet)")
+    a = ap.parse_args(argv)
+    if a.remodel:
+        doc = json.loads(Path(a.remodel).read_text())
+        for n, entry in doc["sizes"].items():
+            if "runs" in entry:
+                entry["summary"] = summarize(int(n), entry["runs"])
+                entry["constants"] = constants(int(n), entry["runs"])
+                latency = a.host_latency or (entry["constants"]["host_cpu_per_host_s"] or 0.5) + NETWORK_S
+                entry["model"] = model(entry["constants"], latency, doc["config"]["concurrency"])
+                entry["model_latency_s"] = latency
+        write_doc(doc, Path(a.out or a.remodel))
+        print(doc["table"])
+        return 0
+    if os.geteuid() != 0:
+        print("bench: needs root (it builds a namespace fleet with lab/)", file=sys.stderr)
+        return 2
+    sizes = [int(x) for x in (a.sizes or ("6" if a.quick else "200")).split(",") if x.strip()]
+    reps = a.reps or 1
+    from fleetaudit.collectors import REGISTRY
+    from fleetaudit.script import ScriptOptions, build_script, new_nonce
+    script = build_script(REGISTRY, new_nonce(), ScriptOptions())
+    signal.signal(signal.SIGTERM, _terminate)
+    date = _dt.date.today().isoformat()
+    out_path = Path(a.out) if a.out else RESULTS / f"shard-{date}{'-quick' if a.quick else ''}.json"
+    doc = {"benchmark": "shard", "date": _dt.datetime.now().isoformat(timespec="seconds"),
+           "machine": machine_info(),
+           "config": {"sizes": sizes, "reps": reps, "shards": a.shards, "concurrency": a.concurrency},
+           "sizes": {}}
+    rc = 0
+    for n in sizes:
+        fr = FleetRun(n, ROOT / ".lab" / f"shardbench-{n}", a.concurrency, 0)
+        entry: dict = {}
+        doc["sizes"][str(n)] = entry
+        try:
+            log(f"N={n}: building the fleet")
+            entry["lab_up_s"] = round(fr.up(), 1)
+            script_path = fr.work / "script.sh"
+            script_path.write_text(script)
+            runs: Dict[str, list] = {"floor": [], "workers1": [], "workers2": [], "shards": [], "startup": []}
+            order = ["floor", "workers1", "workers2", "shards", "startup"]
+            for rep in range(reps):
+                k = rep % len(order)
+                for name in order[k:] + order[:k]:
+                    log(f"N={n} rep {rep + 1}/{reps}: {name} (load {loadavg():.1f})")
+                    if name == "floor":
+                        m = fr.floor(rep, script_path)
+                        d = m.to_json()
+                        d["ok"] = m.extra.get("ok", 0)
+                    elif name == "workers1":
+                        d = audit(fr, "workers1", rep, "--workers", "1")
+                    elif name == "workers2":
+                        d = audit(fr, "workers2", rep, "--workers", "2")
+                    elif name == "shards":
+                        d = shards(fr, a.shards, rep)
+                    else:
+                        d = startup(fr, rep)
+                    runs[name].append(d)
+                    log(f"  {name}: wall {d.get('wall_s', d.get('wall_parallel_s'))}s cpu {d['cpu_s']}s "
+                        f"ok {d.get('ok', '-')}")
+                    if name != "startup" and d.get("ok", 0) < n:
+                        rc = 1
+            entry["runs"] = runs
+            entry["summary"] = summarize(n, runs)
+            entry["constants"] = constants(n, runs)
+            latency = a.host_latency or (entry["constants"]["host_cpu_per_host_s"] or 0.5) + NETWORK_S
+            entry["model"] = model(entry["constants"], latency, a.concurrency)
+            entry["model_latency_s"] = latency
+        except KeyboardInterrupt:
+            entry["error"] = "interrupted"
+            rc = 130
+            break
+        except Exception as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            log(f"N={n} failed: {entry['error']}")
+            rc = 1
+        finally:
+            log(f"N={n}: tearing the fleet down")
+            fr.down()
+            write_doc(doc, out_path)
+    print(doc.get("table", ""))
+    print(f"results: {out_path}")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
