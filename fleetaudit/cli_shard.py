@@ -102,7 +102,7 @@ def register(main: click.Group) -> None:
         drift` does. Exit codes as `audit` (with --drift, as `drift`); 3 also when
         shards are missing.
 
-        Example (two shards, then the merge):
+        Example:
 
         \b
             fleetaudit audit -i inventories/example-ansible.ini --shard 0/2 --json reports/shard-0.json
