@@ -322,7 +322,8 @@ def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: Gat
     if isinstance(probe, dict):
         probe_view = {"as": probe.get("as"),
                       "dns": (probe.get("registries") or {}).get(ref.registry),
-                      "manifest": (probe.get("manifests") or {}).get(str(ref))}
+                      "manifest": (probe.get("manifests") or {}).get(str(ref)),
+                      "daemon_path": (probe.get("daemon_path") or {}).get(ref.registry)}
     if opts.pull:
         for r in reasons:
             r.blocking = False   # with --pull the pull itself decides; these explain it

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import pki
 from .common import (
-    DOMAIN, EXPIRED_REGISTRY_NAME, MIRROR_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_NAME, REGISTRY_PORT, HostSpec, LabError,
+    DOMAIN, EXPIRED_REGISTRY_NAME, MIRROR_NAME, NOTYET_REGISTRY_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_NAME, REGISTRY_PORT, HostSpec, LabError,
     _write,
 )
 
@@ -80,14 +80,16 @@ def prepare_services(fleet, hosts: dict) -> dict:
     proxy_addr = fleet.service_address("proxy")
     dns_addr = fleet.service_address("dns")
     exp_addr = fleet.service_address("expired")
+    notyet_addr = fleet.service_address("notyet")
     hosts_lines = [
         f"{reg_addr}\t{REGISTRY_NAME} {MIRROR_NAME}",
         f"{exp_addr}\t{EXPIRED_REGISTRY_NAME}",
+        f"{notyet_addr}\t{NOTYET_REGISTRY_NAME}",
         f"{proxy_addr}\t{PROXY_NAME}",
         f"{dns_addr}\tdns.{DOMAIN}",
     ] + [f"{h.address}\t{h.name}.{DOMAIN} {h.name}" for h in hosts.values()]
     argvs = {}
-    for name in ("dns", "registry", "proxy", "expired"):
+    for name in ("dns", "registry", "proxy", "expired", "notyet"):
         d = root / name
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o755)
@@ -113,13 +115,18 @@ def prepare_services(fleet, hosts: dict) -> dict:
     _write(d / "start.sh", _svc_script(
         fleet, "dns", f"/usr/sbin/dnsmasq --keep-in-foreground --conf-file={d}/dnsmasq.conf", d), 0o755)
 
-    # registry, and a twin with an expired certificate over the same storage
+    # registry, and twins over the same storage with an expired and a not-yet-valid
+    # certificate. The twins' certificates also name registry.fleet.test, so a host whose
+    # /etc/hosts points that name at a twin sees exactly that fault (gate agreement fleet).
     ca_key = (fleet.state_dir / "pki" / "ca.key").read_bytes()
     now = dt.datetime.now(dt.timezone.utc)
     (root / "registry" / "data").mkdir(exist_ok=True)
     for name, dns_name, addr, validity in (
         ("registry", [REGISTRY_NAME, MIRROR_NAME], reg_addr, (None, None)),
-        ("expired", [EXPIRED_REGISTRY_NAME], exp_addr, (now - dt.timedelta(days=400), now - dt.timedelta(days=2))),
+        ("expired", [EXPIRED_REGISTRY_NAME, REGISTRY_NAME], exp_addr,
+         (now - dt.timedelta(days=400), now - dt.timedelta(days=2))),
+        ("notyet", [NOTYET_REGISTRY_NAME, REGISTRY_NAME], notyet_addr,
+         (now + dt.timedelta(days=2), now + dt.timedelta(days=400))),
     ):
         d = root / name
         key, cert = pki.issue_server_cert(ca_key, fleet.ca_cert_pem.encode(), dns_name, [addr],
@@ -171,7 +178,7 @@ auth:
     ]) + "\n", 0o644)
     _write(d / "start.sh", _svc_script(fleet, "proxy", f"/usr/bin/tinyproxy -d -c {d}/tinyproxy.conf", d), 0o755)
 
-    for name in ("dns", "registry", "proxy", "expired"):
+    for name in ("dns", "registry", "proxy", "expired", "notyet"):
         argvs[name] = ["ip", "netns", "exec", prefix + name, "unshare", "--mount", "--propagation", "private",
                        "/bin/sh", str(root / name / "start.sh")]
     return argvs
