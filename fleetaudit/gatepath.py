@@ -2,10 +2,10 @@
 (fleetaudit.verdict) weighs, for read-only and --pull alike (issue 9).
 
 Inputs are the daemon-path probe's facts (fleetaudit.collectors.probe_daemon.parse_dpath)
-and the host's audit facts. The small questions about the host (is the clock off? is the
-registry insecure for dockerd? does dockerd go through a proxy?) are separate functions
-with plain names so they can be swapped for the shared host views (fleetaudit.facts,
-issue 15) without touching the weighing.
+and the host's derived facts (fleetaudit.facts.HostView: clock offset, dockerd's trust
+for the registry). What the probe itself observed on the host (the proxy it followed,
+insecure-registries as dockerd's config says) wins over the audit's reading of the same
+configuration, because it is the request that was actually made.
 
 No I/O. A `Clue` is one piece of evidence with the category it points to; `None` means
 "this source has nothing to say", never "fine".
@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional
 
-from .diagnose.base import dig
-from .diagnose.common import MISSING, insecure_registries, number
+from .facts import HostView
 from .reference import Reference
 
 # Clock offsets (host minus auditor) below this do not explain a certificate's validity
@@ -38,25 +37,27 @@ class Clue:
 
 # ------------------------------------------------------------------ host questions
 
-def clock_offset_s(facts: dict) -> Optional[float]:
+def clock_offset_s(view: HostView) -> Optional[float]:
     """Host clock minus the auditor's, seconds; None when not measured."""
-    return number(dig(facts, "time.clock.skew_s"))
+    return view.clock_offset_s
 
 
-def clock_is_off(facts: dict) -> Optional[bool]:
-    off = clock_offset_s(facts)
+def clock_is_off(view: HostView) -> Optional[bool]:
+    off = view.clock_offset_s
     if off is None:
         return None
-    unc = number(dig(facts, "time.clock.uncertainty_s")) or 0.0
-    return abs(off) - abs(unc) > CLOCK_OFF_S
+    return abs(off) - abs(view.clock_uncertainty_s or 0.0) > CLOCK_OFF_S
 
 
-def registry_insecure(facts: dict, dpath: Optional[dict], registry: str) -> bool:
-    """dockerd skips certificate checks for this registry (insecure-registries)."""
+def registry_insecure(view: HostView, dpath: Optional[dict], registry: str) -> bool:
+    """dockerd skips certificate checks for this registry (insecure-registries, by name
+    or CIDR): as the probe read dockerd's config, else as the audit's trust view says."""
     if isinstance(dpath, dict) and (dpath.get("path") or {}).get("insecure") == "yes":
         return True
-    listed = insecure_registries(facts)
-    return listed is not MISSING and registry.lower() in listed
+    try:
+        return view.trust_for(registry).verified is False
+    except Exception:
+        return False
 
 
 def via_proxy(dpath: Optional[dict]) -> Optional[bool]:
@@ -69,7 +70,7 @@ def via_proxy(dpath: Optional[dict]) -> Optional[bool]:
 
 # ------------------------------------------------------------------ the probe, read
 
-def _tls_clue(error: str, dpath: dict, facts: dict, registry: str) -> Clue:
+def _tls_clue(error: str, dpath: dict, view: HostView, registry: str) -> Clue:
     cert = dpath.get("cert") or {}
     dates = ""
     if cert.get("start_date") or cert.get("expire_date"):
@@ -77,16 +78,16 @@ def _tls_clue(error: str, dpath: dict, facts: dict, registry: str) -> Clue:
     low = error.lower()
     if "not yet valid" in low or "has expired" in low:
         before = "not yet valid" in low
-        off = clock_is_off(facts)
+        off = clock_is_off(view)
         what = "is not valid yet" if before else "has expired"
         if off:
             return Clue("time", "x509-not-yet-valid" if before else "x509-expired",
                         f"{registry}'s certificate {what} by this host's clock{dates}, and the host clock is "
-                        f"off by {clock_offset_s(facts):+.0f} s",
+                        f"off by {clock_offset_s(view):+.0f} s",
                         "Sync the clock (NTP: timedatectl set-ntp true / chronyd) and retry.")
         return Clue("tls", "x509-not-yet-valid" if before else "x509-expired",
                     f"{registry}'s certificate {what}{dates}; this host's clock is right "
-                    f"({'offset unknown' if off is None else f'{clock_offset_s(facts):+.0f} s'}): "
+                    f"({'offset unknown' if off is None else f'{clock_offset_s(view):+.0f} s'}): "
                     "the certificate is the problem",
                     ("Reissue the registry certificate with a start date in the past (check the "
                      "issuing machine's clock)" if before else "Renew the registry certificate")
@@ -152,7 +153,7 @@ def _manifest_clue(req: dict, dpath: dict, ref: Reference, fleet_read_ok: int) -
     return None
 
 
-def daemon_path_clue(dpath: Optional[dict], ref: Reference, facts: dict, fleet_read_ok: int = 0,
+def daemon_path_clue(dpath: Optional[dict], ref: Reference, view: HostView, fleet_read_ok: int = 0,
                      firewall_finding: bool = False) -> Optional[Clue]:
     """The evidence of dockerd's own path for pulling `ref`, or None when the probe could
     not say (not run, no curl, cut off, a credential helper)."""
@@ -166,9 +167,9 @@ def daemon_path_clue(dpath: Optional[dict], ref: Reference, facts: dict, fleet_r
         verify = str(v2.get("verify") or "")
         if verify.startswith(("10 ", "9 ")):
             word = "has expired" if verify.startswith("10 ") else "not yet valid"
-            return _tls_clue(word, {"cert": v2.get("cert") or {}}, facts, registry)
-        if verify and not verify.startswith("0 ") and not registry_insecure(facts, dpath, registry):
-            return _tls_clue("unable to get local issuer certificate (" + verify + ")", dpath, facts, registry)
+            return _tls_clue(word, {"cert": v2.get("cert") or {}}, view, registry)
+        if verify and not verify.startswith("0 ") and not registry_insecure(view, dpath, registry):
+            return _tls_clue("unable to get local issuer certificate (" + verify + ")", dpath, view, registry)
         return None   # TLS fine, the rest unchecked
     connect = v2.get("connect")
     if connect and connect != 200:
@@ -185,8 +186,8 @@ def daemon_path_clue(dpath: Optional[dict], ref: Reference, facts: dict, fleet_r
                     "Allow the registry on the proxy or exempt it via NO_PROXY")
     failure = v2.get("failure")
     error = str(v2.get("error") or "")
-    if failure == "tls" and not registry_insecure(facts, dpath, registry):
-        return _tls_clue(error, dpath, facts, registry)
+    if failure == "tls" and not registry_insecure(view, dpath, registry):
+        return _tls_clue(error, dpath, view, registry)
     if failure in ("dns", "connect", "timeout", "proxy-dns"):
         return _network_clue(failure if failure != "proxy-dns" else "connect", error, dpath, registry,
                              firewall_finding)
@@ -196,8 +197,8 @@ def daemon_path_clue(dpath: Optional[dict], ref: Reference, facts: dict, fleet_r
     req = (dpath.get("manifests") or {}).get(key)
     if not isinstance(req, dict):
         return None
-    if req.get("failure") == "tls" and not registry_insecure(facts, dpath, registry):
-        return _tls_clue(str(req.get("error") or ""), dpath, facts, registry)
+    if req.get("failure") == "tls" and not registry_insecure(view, dpath, registry):
+        return _tls_clue(str(req.get("error") or ""), dpath, view, registry)
     return _manifest_clue(req, dpath, ref, fleet_read_ok)
 
 
@@ -221,7 +222,7 @@ def platforms(dpath: Optional[dict], ref: Reference) -> List[str]:
 
 # ------------------------------------------------------------------ a pull's category, weighed
 
-def pull_category(category: Optional[str], classes: Iterable[str], facts: dict,
+def pull_category(category: Optional[str], classes: Iterable[str], view: HostView,
                   dpath: Optional[dict], finding_categories: Dict[str, str]) -> Optional[str]:
     """The category a failed pull stands for once the host's other evidence is weighed:
     a validity-window error is `tls` unless the host clock is off (then `time`); a
@@ -230,7 +231,7 @@ def pull_category(category: Optional[str], classes: Iterable[str], facts: dict,
     proxy's CONNECT is `proxy`, not the registry's auth."""
     classes = list(classes)
     if classes and classes[0] in ("x509-not-yet-valid", "x509-expired", "x509-expired-or-not-yet-valid"):
-        return "time" if clock_is_off(facts) else "tls"
+        return "time" if clock_is_off(view) else "tls"
     v2 = (dpath or {}).get("v2") if isinstance(dpath, dict) else None
     connect = v2.get("connect") if isinstance(v2, dict) else None
     if via_proxy(dpath) and connect and connect != 200:

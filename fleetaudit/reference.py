@@ -30,6 +30,10 @@ OFFICIAL_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 # What dockerd really connects to for docker.io (the name a host must resolve).
 DOCKER_HUB_API = "registry-1.docker.io"
+# Every name of Docker Hub a host's config (config.json auths, certs.d, daemon.json, a log
+# line) may use: the one list the code folds to DEFAULT_DOMAIN (issue 15: there were three).
+DOCKER_HUB_ALIASES = (DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, DOCKER_HUB_API,
+                      "registry.hub.docker.com", "hub.docker.com")
 NAME_TOTAL_LENGTH_MAX = 255
 
 _ALPHANUM = r"[a-z0-9]+"

@@ -1,7 +1,8 @@
 """The gate's verdict: a pure stage over an analysed RunResult (like diagnose).
 
 Per host and image the verdict comes from the findings that concern that image's
-registry, the probe section (does the host resolve the registry; does the docker CLI,
+registry, the host's derived facts (fleetaudit.facts: its daemon's proxy route to the
+registry, root's credentials, its platform; one FleetView per evaluation), the probe section (does the host resolve the registry; does the docker CLI,
 as root, read the manifest; does the image have this host's platform), a direct
 credentials comparison with the rest of the fleet and, with --pull, the pull outcome.
 No I/O: the run (collect + pull) is fleetaudit.gate.run_gate; outputs are in
@@ -16,11 +17,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from . import gatepath
 from .collectors.probe import NAME as PROBE
-from .diagnose.base import dig
-from .diagnose.common import (MISSING, daemon_proxy, no_proxy_covers, own_registries,
-                              registry_host)
-from .diagnose.rules_arch import platform as host_platform
-from .diagnose.rules_auth import root_registries
+from .facts import FleetView, HostView
+from .facts.registries import hub_names
+from .facts.schema import dig
 from .models import SEVERITIES, Finding, HostResult, RunResult
 from .models_gate import Cell, GateOptions, GateResult, PullOutcome, Reason
 from .pullerrors import BY_ID
@@ -41,8 +40,8 @@ DECIDING_SECTIONS = ("docker", "credentials", "tls", "disk", "proxy", "dns", PRO
 DAEMON_PATH_RULE = "gate.daemon-path"
 # Categories a CLI-side manifest check speaks for whatever network path it took.
 PATH_INDEPENDENT = {"auth", "reference", "arch"}
-HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com",
-             "Docker Hub")
+# Docker Hub's names (the one alias list, fleetaudit.reference) and how findings word it.
+HUB_NAMES = tuple(hub_names()) + ("Docker Hub",)
 
 
 # ------------------------------------------------------------------ relevance of findings
@@ -72,61 +71,58 @@ def finding_text(f: Finding) -> str:
     return str(f.title or "") + "\n" + json.dumps(f.evidence or [], default=str)
 
 
-def known_registries(result: RunResult, refs: Sequence[Reference]) -> Set[str]:
+def _audited_views(result: RunResult, fleet: FleetView) -> List[HostView]:
+    """Views of the hosts the gate judges (audited, with facts)."""
+    return [fleet.host(n) for n, h in result.hosts.items() if h.audited and isinstance(h.facts, dict)]
+
+
+def _view(facts_or_view: Union[dict, HostView]) -> HostView:
+    return facts_or_view if isinstance(facts_or_view, HostView) else HostView("", facts_or_view)
+
+
+def known_registries(result: RunResult, refs: Sequence[Reference],
+                     fleet: Optional[FleetView] = None) -> Set[str]:
     """Registry names the fleet evidently uses (credentials, mirrors, logs, certs.d) and
     the gate's own: a finding naming one of these but not the image's is about another."""
+    fleet = fleet or FleetView(result)
     names: Set[str] = {r.registry for r in refs}
-    for h in result.hosts.values():
-        if not h.audited or not isinstance(h.facts, dict):
-            continue
+    for v in _audited_views(result, fleet):
         try:
-            names.update(own_registries(h.facts))
+            names.update(v.own_registries)
         except Exception:
             pass
-        certs_d = dig(h.facts, "tls.certs_d")
-        if isinstance(certs_d, dict):
-            names.update(k for k in certs_d if isinstance(k, str))
+        names.update(v.certs_d_dirs)
     return {n for n in names if n}
 
 
-def daemon_via_proxy(facts: dict, ref: Reference) -> Optional[bool]:
+def daemon_via_proxy(facts: Union[dict, HostView], ref: Reference) -> Optional[bool]:
     """Does this host's dockerd reach the registry through a proxy? None when unknown."""
     try:
-        dp = daemon_proxy(facts)
+        return _view(facts).daemon_route(ref.api_host, ref.port).via_proxy
     except Exception:
-        dp = None
-    if dp is None:
         return None
-    proxy = dp.get("HTTPS_PROXY")
-    if not proxy:
-        return False
-    return not no_proxy_covers(dp.get("NO_PROXY"), ref.api_host, ref.port)
 
 
-def session_via_proxy(facts: dict, ref: Reference) -> bool:
+def session_via_proxy(facts: Union[dict, HostView], ref: Reference) -> bool:
     """Would the docker CLI in the SSH session use a proxy for the registry?"""
-    env = dig(facts, "proxy.session_env")
-    if not isinstance(env, dict):
-        return False
-    proxy = env.get("HTTPS_PROXY") or env.get("https_proxy")
-    if not proxy:
-        return False
-    no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
-    return not no_proxy_covers(no_proxy if isinstance(no_proxy, str) else "", ref.api_host, ref.port)
+    return _view(facts).session_route(ref.api_host, ref.port).via_proxy is True
 
 
-def fleet_via_proxy(result: RunResult, host: str, ref: Reference) -> Optional[bool]:
+def fleet_via_proxy(result: RunResult, host: str, ref: Reference,
+                    fleet: Optional[FleetView] = None) -> Optional[bool]:
     """Do most other audited hosts' daemons reach the registry through a proxy?"""
-    votes = [daemon_via_proxy(h.facts, ref) for n, h in result.hosts.items()
-             if n != host and h.audited and isinstance(h.facts, dict)]
+    fleet = fleet or FleetView(result)
+    votes = [daemon_via_proxy(v, ref) for v in _audited_views(result, fleet) if v.name != host]
     votes = [v for v in votes if v is not None]
     if not votes:
         return None
     return sum(votes) * 2 > len(votes)
 
 
-def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: RunResult, others: Set[str]) -> bool:
+def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: RunResult, others: Set[str],
+             fleet: Optional[FleetView] = None) -> bool:
     """Does finding f concern pulls of `ref` on this host?"""
+    fleet = fleet or FleetView(result)
     f = Finding.from_json(f)  # a finding's JSON form is accepted too
     rule = str(f.rule or "")
     category = str(f.category or "")
@@ -134,7 +130,7 @@ def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: 
         return False  # the host's audit status speaks for these
     if rule == "daemon.registry-mirrors":
         return ref.registry == DEFAULT_DOMAIN  # mirrors only ever serve Docker Hub
-    via = daemon_via_proxy(host.facts, ref)
+    via = daemon_via_proxy(fleet.host(host.name) or host.facts, ref)
     if rule == "firewall.output-443-blocked":
         return ref.port == 443 and via is not True
     text = finding_text(f)
@@ -146,7 +142,7 @@ def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: 
         return False  # about another registry
     if category == "proxy":
         # A proxy problem matters when this registry goes (or should go) through a proxy.
-        return via is True or fleet_via_proxy(result, host.name, ref) is True
+        return via is True or fleet_via_proxy(result, host.name, ref, fleet) is True
     return True
 
 
@@ -161,10 +157,11 @@ def _at_or_above(sev: str, fail_on: str) -> bool:
 
 
 def finding_reasons(result: RunResult, host: HostResult, ref: Reference, fail_on: str,
-                    others: Set[str]) -> List[Reason]:
+                    others: Set[str], fleet: Optional[FleetView] = None) -> List[Reason]:
+    fleet = fleet or FleetView(result)
     out = []
     for f in result.findings or []:
-        if f.host != host.name or not relevant(f, ref, host, result, others):
+        if f.host != host.name or not relevant(f, ref, host, result, others, fleet):
             continue
         rule = str(f.rule or "")
         sev = str(f.severity or "info")
@@ -177,28 +174,23 @@ def finding_reasons(result: RunResult, host: HostResult, ref: Reference, fail_on
     return out
 
 
-def _hub(name: str) -> str:
-    return registry_host(name) or name
-
-
 def credential_reasons(result: RunResult, host: HostResult, ref: Reference, fail_on: str,
-                       existing: List[Reason]) -> List[Reason]:
+                       existing: List[Reason], fleet: Optional[FleetView] = None) -> List[Reason]:
     """Root (who pulls) has no login for the registry while other hosts' root has one."""
     if any(r.category == "auth" for r in existing):
         return []
-    want = _hub(ref.registry)
-    mine = root_registries(host.facts)
-    if mine is MISSING or want in mine:
-        return []
+    fleet = fleet or FleetView(result)
+    if fleet.host(host.name).root_has_credentials(ref.registry) is not False:
+        return []   # root has them, or root's credentials are unknown
     known = with_it = 0
-    for n, h in result.hosts.items():
-        if n == host.name or not h.audited or not isinstance(h.facts, dict):
+    for v in _audited_views(result, fleet):
+        if v.name == host.name:
             continue
-        theirs = root_registries(h.facts)
-        if theirs is MISSING:
+        theirs = v.root_has_credentials(ref.registry)
+        if theirs is None:
             continue
         known += 1
-        with_it += want in theirs
+        with_it += theirs
     if not with_it:
         return []
     sev = "high" if with_it * 2 >= known else "medium"
@@ -225,24 +217,13 @@ def daemon_reasons(host: HostResult, fail_on: str, existing: List[Reason]) -> Li
     return []
 
 
-def _platform_match(host_plat: str, platforms: List[str]) -> bool:
-    hp = host_plat.split("/")
-    for p in platforms:
-        ip = p.split("/")
-        if ip[:2] != hp[:2]:
-            continue
-        if hp[1] == "arm" and len(hp) > 2 and len(ip) > 2 and ip[2] != hp[2]:
-            continue
-        return True
-    return False
-
-
 def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
-                  fail_on: str, fleet_read_ok: int = 0) -> List[Reason]:
+                  fail_on: str, view: Optional[HostView] = None, fleet_read_ok: int = 0) -> List[Reason]:
     if not isinstance(probe, dict):
         return []
+    view = view or HostView(host.name, host.facts)
     out: List[Reason] = []
-    via = daemon_via_proxy(host.facts, ref)
+    via = daemon_via_proxy(view, ref)
     dns = (probe.get("registries") or {}).get(ref.registry)
     if isinstance(dns, dict) and dns.get("resolved") is False:
         name = dns.get("lookup") or ref.host
@@ -268,7 +249,7 @@ def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
                 category = "auth"
                 contradicted = (f" ({fleet_read_ok} other host(s) read {ref}: the reference exists, "
                                 "this host's login is the difference)")
-            same_path = via is False and not session_via_proxy(host.facts, ref)
+            same_path = via is False and not session_via_proxy(view, ref)
             # Only root's CLI credentials are the ones `sudo docker pull` hands the daemon.
             blocking_kind = who == "root" and (category in PATH_INDEPENDENT or same_path)
             sev = "high" if blocking_kind else "info"
@@ -280,9 +261,9 @@ def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
                                   message=f"{label}: {str(man.get('error') or '')[:300]}{contradicted}",
                                   fix=(BY_ID[classes[0]].fix or None) if classes and classes[0] in BY_ID else None))
         plats = man.get("platforms") or []
-        mine = host_platform(host.facts)
+        mine = view.platform
         if man.get("ok") and plats and isinstance(mine, str):
-            if not _platform_match(mine, plats):
+            if not view.platform_matches(plats):
                 out.append(Reason("probe", "arch", "critical", blocking=_at_or_above("critical", fail_on),
                                   message=(f"{ref} has no {mine} image (platforms: {', '.join(plats)}): "
                                            f"'no matching manifest for {mine}'"),
@@ -297,15 +278,15 @@ def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
 
 
 def weigh_daemon_path(reasons: List[Reason], dpath: Optional[dict], host: HostResult, ref: Reference,
-                      fail_on: str, fleet_read_ok: int) -> Optional["gatepath.Clue"]:
+                      fail_on: str, fleet_read_ok: int, view: HostView) -> Optional["gatepath.Clue"]:
     """The daemon-path probe's evidence against the other reasons (in place): dockerd's own
     request decides the network/TLS/auth questions it answered. When it read the manifest,
     findings and CLI results about the path stop blocking; when it failed, its reason
     blocks and CLI results that point elsewhere become notes. Returns the clue."""
     firewall = any(r.category == "firewall" and r.source == "finding" and _at_or_above(r.severity, "high")
                    for r in reasons)
-    clue = gatepath.daemon_path_clue(dpath, ref, host.facts, fleet_read_ok, firewall)
-    insecure = gatepath.registry_insecure(host.facts, dpath, ref.registry)
+    clue = gatepath.daemon_path_clue(dpath, ref, view, fleet_read_ok, firewall)
+    insecure = gatepath.registry_insecure(view, dpath, ref.registry)
     for r in reasons:
         if r.category == "tls" and insecure and r.blocking:
             r.blocking = False
@@ -319,8 +300,8 @@ def weigh_daemon_path(reasons: List[Reason], dpath: Optional[dict], host: HostRe
                 r.blocking = False
                 r.message += " (not a blocker here: dockerd's own path read the manifest)"
         plats = gatepath.platforms(dpath, ref)
-        mine = host_platform(host.facts)
-        if plats and isinstance(mine, str) and not _platform_match(mine, plats) \
+        mine = view.platform
+        if plats and isinstance(mine, str) and not view.platform_matches(plats) \
                 and not any(r.category == "arch" and r.blocking for r in reasons):
             reasons.append(Reason("probe", "arch", "critical", blocking=_at_or_above("critical", fail_on),
                                   message=(f"{ref} has no {mine} image (platforms: {', '.join(plats)}): "
@@ -362,17 +343,20 @@ def _short(text: str, n: int = 90) -> str:
 
 def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: GateOptions,
                   probe: Optional[dict], probe_missing: Optional[str],
-                  pull: Optional[PullOutcome], others: Set[str], fleet_read_ok: int = 0) -> Cell:
+                  pull: Optional[PullOutcome], others: Set[str],
+                  fleet: Optional[FleetView] = None, fleet_read_ok: int = 0) -> Cell:
+    fleet = fleet or FleetView(result)
     fail_on = opts.fail_on if not opts.pull else "none"
     unknown = _unknown_reason(host)
     if not host.audited:
         return Cell("unknown", "unknown: " + _short(unknown.message), [unknown])
-    reasons = finding_reasons(result, host, ref, fail_on, others)
-    reasons += credential_reasons(result, host, ref, fail_on, reasons)
+    reasons = finding_reasons(result, host, ref, fail_on, others, fleet)
+    reasons += credential_reasons(result, host, ref, fail_on, reasons, fleet)
     reasons += daemon_reasons(host, fail_on, reasons)
-    reasons += probe_reasons(probe, host, ref, fail_on, fleet_read_ok)
+    view = fleet.host(host.name)
+    reasons += probe_reasons(probe, host, ref, fail_on, view, fleet_read_ok)
     dpath = ((probe or {}).get("daemon_path") or {}).get(ref.registry) if isinstance(probe, dict) else None
-    clue = weigh_daemon_path(reasons, dpath, host, ref, fail_on, fleet_read_ok)
+    clue = weigh_daemon_path(reasons, dpath, host, ref, fail_on, fleet_read_ok, view)
     probe_view = None
     if isinstance(probe, dict):
         probe_view = {"as": probe.get("as"),
@@ -389,7 +373,7 @@ def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: Gat
         if pull.ok:
             return Cell("pass", "pulled", _sorted(reasons), pull, probe_view)
         raw = pull.category
-        cat = gatepath.pull_category(raw, pull.classes, host.facts, dpath,
+        cat = gatepath.pull_category(raw, pull.classes, view, dpath,
                                      {r.category: r.severity for r in reasons
                                       if _at_or_above(r.severity, "high") and r.source == "finding"}) \
             or "reachability"
@@ -434,7 +418,8 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
     """Pure: the verdict of every (host, image) from an analysed RunResult plus the
     probe facts and pull outcomes collected alongside it."""
     refs = list(opts.images)
-    others = known_registries(result, refs)
+    fleet = FleetView(result)   # every host's derived facts, once for the whole evaluation
+    others = known_registries(result, refs, fleet)
     read_ok = {str(ref): {n: gatepath.read_ok(
         ((p or {}).get("daemon_path") or {}).get(ref.registry) if isinstance(p, dict) else None,
         ((p or {}).get("manifests") or {}).get(str(ref)) if isinstance(p, dict) else None, ref)
@@ -446,7 +431,7 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
         for ref in refs:
             row[str(ref)] = evaluate_cell(
                 result, host, ref, opts, probes.get(name), probe_missing.get(name),
-                (pulls.get(name) or {}).get(str(ref)) if opts.pull else None, others,
+                (pulls.get(name) or {}).get(str(ref)) if opts.pull else None, others, fleet,
                 fleet_read_ok=sum(1 for n, ok in read_ok[str(ref)].items() if ok and n != name))
         gate.cells[name] = row
     return gate

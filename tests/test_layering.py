@@ -1,7 +1,7 @@
 """The layering of docs/architecture.md, checked on the import graph (ast, no imports run).
 
-inventory -> ssh/collect (+ the gate's pull step) -> collectors -> snapshot -> compare ->
-diagnose -> render -> cli. A stage never imports a later one or the I/O around it; only
+inventory -> ssh/collect (+ the gate's pull step) -> collectors -> snapshot -> facts ->
+compare -> diagnose -> render -> cli. A stage never imports a later one or the I/O around it; only
 a few modules talk to the network or a database; only cli*.py use click or print.
 """
 import ast
@@ -61,11 +61,11 @@ def _top(name):
 # The run's I/O and wiring: what the pure stages must never reach for.
 IO_AND_WIRING = ["fleetaudit.collect", "fleetaudit.ssh", "fleetaudit.pull", "fleetaudit.gate",
                  "fleetaudit.notify", "fleetaudit.history", "fleetaudit.script"]
-PURE_STAGES = ["fleetaudit.collectors", "fleetaudit.compare", "fleetaudit.diagnose",
+PURE_STAGES = ["fleetaudit.collectors", "fleetaudit.facts", "fleetaudit.compare", "fleetaudit.diagnose",
                "fleetaudit.render", "fleetaudit.verdict", "fleetaudit.models",
                "fleetaudit.models_gate", "fleetaudit.inventory", "fleetaudit.analyze"]
 # Pipeline order: a stage may import an earlier one, never a later one.
-ORDER = ["fleetaudit.collectors", "fleetaudit.snapshot", "fleetaudit.compare",
+ORDER = ["fleetaudit.collectors", "fleetaudit.snapshot", "fleetaudit.facts", "fleetaudit.compare",
          "fleetaudit.diagnose", "fleetaudit.render"]
 # The only modules that open sockets or databases (docs/architecture.md says why each).
 NETWORK_IO = {"fleetaudit.collect", "fleetaudit.ssh", "fleetaudit.pull", "fleetaudit.notify",
@@ -122,3 +122,30 @@ def test_the_library_never_prints():
 
 def _in_any(imports, prefixes):
     return any(_in(i, prefixes) for i in imports)
+
+
+# The gate reads derived facts (fleetaudit.facts), never a rule module's helpers (issue 15).
+GATE_MODULES = ["fleetaudit.verdict", "fleetaudit.gate", "fleetaudit.pull", "fleetaudit.models_gate"]
+
+
+@pytest.mark.parametrize("name", GATE_MODULES)
+def test_the_gate_imports_no_rule_module(name):
+    bad = sorted(i for i in GRAPH[name][0]
+                 if i.startswith("fleetaudit.diagnose.rules_") or i == "fleetaudit.diagnose.common")
+    assert not bad, f"{name} imports rule modules {bad}: read fleetaudit.facts views instead"
+
+
+def test_the_facts_layer_imports_no_judge_or_output():
+    for name in MODULES:
+        if _in(name, ["fleetaudit.facts"]):
+            bad = sorted(i for i in GRAPH[name][0]
+                         if _in(i, ["fleetaudit.diagnose", "fleetaudit.render", "fleetaudit.compare"])
+                         or i.startswith("fleetaudit.cli"))
+            assert not bad, f"{name} imports {bad}: derived facts come before judging and output"
+
+
+def test_rule_modules_do_not_import_each_other():
+    for name in MODULES:
+        if name.startswith("fleetaudit.diagnose.rules_"):
+            bad = sorted(i for i in GRAPH[name][0] if i.startswith("fleetaudit.diagnose.rules_"))
+            assert not bad, f"{name} imports {bad}: shared knowledge goes in fleetaudit.facts"

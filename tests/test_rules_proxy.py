@@ -2,7 +2,7 @@
 mutated minimally to plant one fault; plus Go's NO_PROXY matching."""
 import pytest
 
-from fleetaudit.diagnose.common import no_proxy_covers, proxy_endpoint
+from fleetaudit.facts.proxy import no_proxy_covers, proxy_endpoint
 from fleetaudit.models import HostResult, RunResult
 
 from rulekit import engine_golden as golden, fixture, one, plain_fleet as fleet

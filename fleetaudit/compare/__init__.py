@@ -19,8 +19,8 @@ from .drift import DriftItem, Expected, compare_facts, describe_change, diff_hos
 from .flatten import ABSENT, canon_at, flatten
 from .ignore import DEFAULT_RULES, IDENTITY, VOLATILE, Ignore, as_ignore
 from .index import FleetIndex, gc_paused, index_for
-from . import paths
-from .paths import CATALOGUE
+from ..facts import schema as paths
+from ..facts.schema import CATALOGUE
 from .policy import PolicyBaseline, PolicyError, load_policy
 
 __all__ = [

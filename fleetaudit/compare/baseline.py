@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .. import snapshot
-from . import paths
+from ..facts import schema as paths
 from ..models import HostResult, RunResult
 from .drift import Expected
 from .flatten import ABSENT, canon_at

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 from deepdiff import DeepDiff
 
-from . import paths
+from ..facts import schema as paths
 from .flatten import ABSENT, canon_at, is_ordered, flatten, flatten_grouped, subtree, to_jsonable
 from .ignore import Ignore, as_ignore
 

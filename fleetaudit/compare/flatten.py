@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
-from . import paths
+from ..facts import schema as paths
 
 def _basename(item: dict) -> Any:
     path = item.get("path")

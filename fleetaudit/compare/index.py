@@ -9,7 +9,7 @@ import gc
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Sequence, Set, Tuple
 
-from . import paths
+from ..facts import schema as paths
 from ..models import HostResult, RunResult
 from .flatten import ABSENT, canon_at, flatten_grouped, subtree
 

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Uni
 
 import yaml
 
-from . import paths
+from ..facts import schema as paths
 from .baseline import Baseline, fleet_share
 from .drift import DriftItem, Expected
 from .flatten import ABSENT, canon_at, subtree

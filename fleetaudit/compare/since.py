@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..models import SEVERITIES
-from . import paths
+from ..facts import schema as paths
 from .flatten import ABSENT, canon_at, flatten_grouped, to_jsonable
 from .ignore import Ignore, as_ignore
 from .index import gc_paused

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
+from ..facts import Expect, FleetView, HostView
+from ..facts.fleet import Getter
+from ..facts.schema import dig
 from ..models import CATEGORIES, SEVERITIES, HostResult, RunResult
 
 _MISSING = object()
@@ -75,12 +78,52 @@ def all_rules() -> List[Rule]:
 
 @dataclass
 class HostContext:
-    """What a rule may look at for one host."""
+    """What a rule may look at for one host: its facts, its derived facts (`view`), the
+    run's (`fleet`: one FleetView shared by every host of a diagnose pass), its drift and
+    its baseline."""
 
     host: HostResult
     run: RunResult
     drift: List[Any] = field(default_factory=list)   # DriftItem objects for this host
     baseline: Optional[dict] = None                   # expected facts (nested), if known
+    fleet: Optional[FleetView] = None                 # built here when the caller has none
+
+    def __post_init__(self) -> None:
+        if self.fleet is None:
+            self.fleet = FleetView(self.run)
+
+    @property
+    def view(self) -> HostView:
+        """This host's derived facts (the FleetView's cached HostView)."""
+        v = self.fleet.host(self.name)
+        return v if v is not None else self.fleet.view_of(self.name, self.host.facts)
+
+    def expect(self, key: str, getter: Getter) -> Optional[Expect]:
+        """What this host should have: the run's baseline when there is one (the user
+        chose it), else the fleet majority. None when nothing is known."""
+        return self.fleet.expect(key, getter, self.baseline)
+
+    def expect_elements(self, key: str, getter: Getter) -> Optional[Expect]:
+        """For a set-valued fact: the baseline's elements, else those a strict majority
+        of the fleet has."""
+        return self.fleet.expect_elements(key, getter, self.baseline)
+
+    def registries(self) -> List[str]:
+        """The registries the fleet evidently uses, this host's own first, then private
+        ones, then by name."""
+        return self.fleet.registry_names(self.name, self.baseline)
+
+    def example_registry(self) -> str:
+        """A registry name to put into check commands (Docker Hub's API host when none)."""
+        regs = self.registries()
+        if not regs or regs[0] == "docker.io":
+            return "registry-1.docker.io"
+        return regs[0]
+
+    def address_of(self, name: str) -> str:
+        """How to reach an inventory host from the auditor (for scp in remediation)."""
+        h = self.run.hosts.get(name)
+        return (getattr(h, "address", "") or name) if h is not None else name
 
     @property
     def name(self) -> str:
@@ -112,17 +155,6 @@ class HostContext:
         for h in self.run.hosts.values():
             if h.name != self.host.name and h.status != "unreachable":
                 yield h
-
-
-def dig(data: Any, path: str, default: Any = None) -> Any:
-    """facts['a']['b']['c'] for path 'a.b.c', default when any step is missing."""
-    cur = data
-    for key in path.split("."):
-        if isinstance(cur, dict) and key in cur:
-            cur = cur[key]
-        else:
-            return default
-    return cur
 
 
 def ev(path: str, actual: Any, expected: Any = _MISSING, note: str = "") -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional
 
+from ..facts import FleetView
 from ..models import SEVERITIES, Finding, HostResult, RunResult
 from .base import HostContext, Rule, all_rules
 
@@ -80,6 +81,7 @@ def diagnose(result: RunResult, drift: Optional[Dict[str, list]] = None,
     drift = drift or {}
     baselines = baselines or {}
     findings: List[Finding] = []
+    fleet = FleetView(result)   # the derived facts, once for every host and rule of this pass
     for host in result.hosts.values():
         if host.status == "unreachable":
             findings.append(unreachable_finding(host))
@@ -87,7 +89,7 @@ def diagnose(result: RunResult, drift: Optional[Dict[str, list]] = None,
         if host.status == "partial" and host.error and host.error.cls == "sudo":
             findings.append(unreachable_finding(host))
         ctx = HostContext(host=host, run=result, drift=drift.get(host.name, []),
-                          baseline=baselines.get(host.name))
+                          baseline=baselines.get(host.name), fleet=fleet)
         for r in rules:
             findings.extend(run_rule(r, ctx))
     order = {name: i for i, name in enumerate(result.hosts)}

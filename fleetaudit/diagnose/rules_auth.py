@@ -7,41 +7,19 @@ collected, never the secrets.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List
+from typing import Dict, Iterator, List
 
-from .base import Hit, HostContext, dig, ev, rule
-from .common import (
-    DOCKER_HUB, MISSING, audited_hosts, expect_elements, fact_path, q, registry_host,
-    registry_mirrors, run_cache, user_registries,
+from ..facts.daemon import registry_mirrors
+from ..facts.registries import (
+    DOCKER_HUB, ROOT, credential_users, root_registries, user_registries,
 )
+from ..facts.schema import join_all
+from ..facts.values import MISSING
+from .base import Hit, HostContext, dig, ev, rule
+from .text import q
 
-ROOT = "root"
-
-
-def _users(facts: dict) -> Dict[str, dict]:
-    users = dig(facts, "credentials.users")
-    return {u: v for u, v in users.items() if isinstance(v, dict)} if isinstance(users, dict) else {}
-
-
-def root_registries(facts: dict) -> Any:
-    """Root's registries, [] when root has no config, MISSING when not known (no
-    credentials facts, or root's home could not be read)."""
-    cred = dig(facts, "credentials")
-    if not isinstance(cred, dict) or cred.get("error"):
-        return MISSING
-    users = _users(facts)
-    root = users.get(ROOT)
-    if root is not None and root.get("error") and root.get("valid") is not True:
-        return MISSING    # e.g. "permission denied": the audit could not read it
-    if root is not None:
-        return sorted(user_registries(root))
-    if cred.get("scanned_as_root") is False:
-        return MISSING    # root's home was not readable: root's logins are unknown
-    if isinstance(cred.get("root_registries"), list):
-        return sorted({h for h in map(registry_host, cred["root_registries"]) if h})
-    if cred.get("root_has_auth") is False:
-        return []
-    return MISSING
+# Root's registries are a derived fact (fleetaudit.facts.registries.root_registries).
+__all__ = ["root_registries"]
 
 
 def _root_path(facts: dict) -> str:
@@ -80,7 +58,7 @@ def user_only(ctx: HostContext) -> Iterator[Hit]:
     if mine is MISSING or _rootless(ctx.facts):
         return
     others: Dict[str, List[str]] = {}
-    for user, entry in sorted(_users(ctx.facts).items()):
+    for user, entry in sorted(credential_users(ctx.facts).items()):
         if user == ROOT:
             continue
         for reg in sorted(user_registries(entry)):
@@ -88,7 +66,7 @@ def user_only(ctx: HostContext) -> Iterator[Hit]:
                 others.setdefault(reg, []).append(user)
     if not others:
         return
-    exp = expect_elements(ctx, "credentials.root_registries", root_registries)
+    exp = ctx.expect_elements("credentials.root_registries", root_registries)
     for reg, users in sorted(others.items()):
         # The whole fleet logging in as this user only is a (risky) practice, not drift.
         fleet_same = exp is not None and reg not in exp.value and _fleet_user_only(ctx, reg)
@@ -98,7 +76,7 @@ def user_only(ctx: HostContext) -> Iterator[Hit]:
             evidence=[
                 ev("credentials.root_registries", mine,
                    f"includes {reg}", note=f"root pulls (sudo, systemd); {_root_path(ctx.facts)}"),
-                *(ev(fact_path("credentials", "users", u, "credential_registries"), reg,
+                *(ev(join_all(("credentials", "users", u, "credential_registries")), reg,
                      note=f"{u} has a login for it") for u in users),
             ],
             severity=severity,
@@ -111,16 +89,16 @@ def user_only(ctx: HostContext) -> Iterator[Hit]:
 
 def _fleet_user_only(ctx: HostContext, reg: str) -> bool:
     """Do most audited hosts have a non-root login for reg but no root login?"""
-    cache = run_cache(ctx.run)
+    cache = ctx.fleet.cache
     key = ("user-only", reg)
     if key not in cache:
         n = total = 0
-        for h in audited_hosts(ctx.run):
+        for h in ctx.fleet.audited():
             root = root_registries(h.facts)
             if root is MISSING:
                 continue
             total += 1
-            if reg not in root and any(reg in user_registries(e) for u, e in _users(h.facts).items() if u != ROOT):
+            if reg not in root and any(reg in user_registries(e) for u, e in credential_users(h.facts).items() if u != ROOT):
                 n += 1
         cache[key] = total > 0 and n * 2 > total
     return cache[key]
@@ -143,11 +121,11 @@ def missing_credentials(ctx: HostContext) -> Iterator[Hit]:
     mine = root_registries(ctx.facts)
     if mine is MISSING or _rootless(ctx.facts):
         return
-    exp = expect_elements(ctx, "credentials.root_registries", root_registries)
+    exp = ctx.expect_elements("credentials.root_registries", root_registries)
     if exp is None:
         return
     user_has = set()
-    for user, entry in _users(ctx.facts).items():
+    for user, entry in credential_users(ctx.facts).items():
         if user != ROOT:
             user_has |= user_registries(entry)
     missing = [r for r in exp.value if r not in mine and r not in user_has]  # user-only: other rule
@@ -166,13 +144,13 @@ def _helpers_missing(facts: dict) -> Dict[str, List[str]]:
     installed (users.*.missing_helpers; the run-wide credentials.missing_helpers only
     when no per-user detail exists, under the key "*")."""
     out: Dict[str, List[str]] = {}
-    for u, entry in _users(facts).items():
+    for u, entry in credential_users(facts).items():
         names = entry.get("missing_helpers")
         if isinstance(names, list):
             names = sorted({n for n in names if isinstance(n, str) and n})
             if names:
                 out[u] = names
-    if not out and not _users(facts):
+    if not out and not credential_users(facts):
         top = dig(facts, "credentials.missing_helpers")
         names = sorted({n for n in top if isinstance(n, str) and n}) if isinstance(top, list) else []
         if names:
@@ -195,7 +173,7 @@ executable file not found in $PATH".
 )
 def helper_missing(ctx: HostContext) -> Iterator[Hit]:
     for user, names in sorted(_helpers_missing(ctx.facts).items()):
-        path = (fact_path("credentials", "users", user, "missing_helpers") if user != "*"
+        path = (join_all(("credentials", "users", user, "missing_helpers")) if user != "*"
                 else "credentials.missing_helpers")
         who = "root" if user in (ROOT, "*") else user
         yield Hit(
@@ -210,10 +188,10 @@ def helper_missing(ctx: HostContext) -> Iterator[Hit]:
 
 def _hub_rate_limited(ctx: HostContext) -> List[str]:
     """Hosts of the run whose daemon log shows the rate limit (memoized per run)."""
-    cache = run_cache(ctx.run)
+    cache = ctx.fleet.cache
     if "ratelimited" not in cache:
         cache["ratelimited"] = sorted(
-            h.name for h in audited_hosts(ctx.run)
+            h.name for h in ctx.fleet.audited()
             if isinstance(dig(h.facts, "daemon_log.counts.toomanyrequests"), int)
             and dig(h.facts, "daemon_log.counts.toomanyrequests") > 0)
     return cache["ratelimited"]
@@ -262,14 +240,14 @@ auth credentials" or "pull access denied ... may require 'docker login'".
     needs_docker=True,
 )
 def config_invalid(ctx: HostContext) -> Iterator[Hit]:
-    for user, entry in sorted(_users(ctx.facts).items()):
+    for user, entry in sorted(credential_users(ctx.facts).items()):
         if entry.get("valid") is not False:
             continue
         path = entry.get("path") if isinstance(entry.get("path"), str) else f"~{user}/.docker/config.json"
         warnings = [w for w in dig(ctx.facts, "docker.cli_warnings") or []
                     if isinstance(w, str) and "config file" in w.lower()]
-        evidence = [ev(fact_path("credentials", "users", user, "valid"), False, True),
-                    ev(fact_path("credentials", "users", user, "error"), entry.get("error"))]
+        evidence = [ev(join_all(("credentials", "users", user, "valid")), False, True),
+                    ev(join_all(("credentials", "users", user, "error")), entry.get("error"))]
         if warnings:
             evidence.append(ev("docker.cli_warnings", warnings))
         yield Hit(

@@ -7,13 +7,13 @@ valid.
 """
 from __future__ import annotations
 
-import statistics
 from typing import Iterator, List, Optional, Tuple
 
+from ..facts.clock import day, iso_epoch
+from ..facts.registries import split_host_port
+from ..facts.trust import registry_certs
 from .base import Hit, HostContext, dig, ev, rule
-from .common import audited_hosts, cap, example_registry, number, q, run_cache, split_host_port
-from .rules_tls import registry_certs
-from .trust import clock_now, day, iso_epoch, my_trust, subject
+from .text import cap, q, subject
 
 # NTP-synced hosts stay within milliseconds of each other: a minute off means time sync
 # is not working and the drift keeps growing.
@@ -21,26 +21,17 @@ SKEW_MEDIUM_S = 60
 # Five minutes is the usual tolerance of time-checking protocols (Kerberos, signed cloud API
 # calls such as an ECR login, token "not before" leeway) and far beyond measuring error.
 SKEW_HIGH_S = 300
-# A fleet needs this many measured hosts before its median says the auditor's clock is off.
-MIN_HOSTS_FOR_MEDIAN = 3
 
 
-def skew_of(facts) -> Optional[Tuple[float, float]]:
-    """(skew seconds, measurement uncertainty) or None when not measured."""
-    skew = number(dig(facts, "time.clock.skew_s"))
-    if skew is None:
-        return None
-    unc = number(dig(facts, "time.clock.uncertainty_s"))
-    return skew, abs(unc) if unc is not None else 0.0
+def _offset(ctx: HostContext) -> Optional[Tuple[float, float]]:
+    """(clock offset s, its uncertainty) of this host, None when not measured."""
+    v = ctx.view
+    return None if v.clock_offset_s is None else (v.clock_offset_s, v.clock_uncertainty_s or 0.0)
 
 
 def fleet_median(ctx: HostContext) -> Optional[float]:
     """The median skew of the audited hosts: far from zero when the AUDITOR's clock is off."""
-    cache = run_cache(ctx.run)
-    if "clock-median" not in cache:
-        skews = [s[0] for s in (skew_of(h.facts) for h in audited_hosts(ctx.run)) if s]
-        cache["clock-median"] = statistics.median(skews) if len(skews) >= MIN_HOSTS_FOR_MEDIAN else None
-    return cache["clock-median"]
+    return ctx.fleet.clock_median_s()
 
 
 def _span(seconds: float) -> str:
@@ -72,19 +63,19 @@ def sync_commands(ctx: HostContext) -> List[str]:
             "alpine": ["sudo apk add chrony", "sudo rc-update add chronyd", "sudo rc-service chronyd start",
                        "sudo chronyc makestep"],
         }.get(ctx.family, ["install and enable an NTP client (chrony or systemd-timesyncd)"])
-    host = split_host_port(example_registry(ctx))[0]
+    host = split_host_port(ctx.example_registry())[0]
     return ["date -u", *now,
             f"curl -sI https://{q(host)}/v2/ | grep -i '^date:'   # the registry's idea of now"]
 
 
 def _window_hits(ctx: HostContext, skew: float) -> List[Tuple[str, str, dict, str]]:
     """(label, path, cert, how) of registry certificates valid now but not by the host clock."""
-    trust, now = my_trust(ctx), clock_now(ctx)
+    trust, now = ctx.view.trust, ctx.view.now
     if trust is None or now.real is None:
         return []
     host_now = now.real + skew
     out = []
-    for label, path, cert, fpath in registry_certs(ctx, trust):
+    for label, path, cert, fpath in registry_certs(trust):
         start, end = iso_epoch(cert.get("not_before")), iso_epoch(cert.get("not_after"))
         if start is None or end is None or not (start <= now.real <= end):
             continue
@@ -109,7 +100,7 @@ outside its validity window by the host clock.
     remediation=["date -u", "sudo timedatectl set-ntp true   # or chronyc makestep"],
 )
 def clock_skew(ctx: HostContext) -> Iterator[Hit]:
-    got = skew_of(ctx.facts)
+    got = _offset(ctx)
     if got is None:
         return
     skew, unc = got
@@ -163,7 +154,7 @@ def ntp_unsynchronized(ctx: HostContext) -> Iterator[Hit]:
                    note=f"{source}: {cap(dig(ctx.facts, 'time.ntp.detail') or '', 160)}")]
     if enabled is False:
         evidence.append(ev("time.ntp.enabled", False, True, note="no time sync service is enabled"))
-    got = skew_of(ctx.facts)
+    got = _offset(ctx)
     if got is not None:
         evidence.append(ev("time.clock.skew_s", got[0], note="measured against the auditor"))
     title = "NTP is disabled" if enabled is False else f"clock not synchronized ({source})"

@@ -1,20 +1,22 @@
 """Diagnosis rules: the Docker engine itself (daemon.json, engine state and version,
 registry mirrors, insecure registries, restart loops).
 
-The helpers the families share (fleet expectations, version and registry-name
-normalization, OS-family service commands) live in common.py.
+The derived facts they judge (daemon.json, mirrors, insecure registries, the engine
+version, fleet expectations) come from fleetaudit.facts; OS-family service commands
+from text.py.
 """
 from __future__ import annotations
 
 import json
 from typing import Any, Iterator, List, Optional, Tuple
 
+from ..facts.daemon import daemon_config, daemon_list_path, insecure_registries, registry_mirrors
+from ..facts.proxy import PROXIES_MIN_MAJOR
+from ..facts.schema import join_all
+from ..facts.values import MISSING, str_list
+from ..facts.versions import engine_major, engine_version_fact, version_tuple
 from .base import Hit, HostContext, dig, ev, rule
-from .common import (
-    MISSING, PROXIES_MIN_MAJOR, cap, daemon_config, daemon_list_path, daemon_log_command,
-    engine_major, engine_version_fact, expect, fact_path, insecure_registries, q,
-    registry_mirrors, reload_and_restart, restart_docker, str_list, version_tuple,
-)
+from .text import cap, daemon_log_command, q, reload_and_restart, restart_docker
 
 
 def _engine_state(facts: dict) -> Optional[bool]:
@@ -302,7 +304,7 @@ def _installed(facts: dict) -> Any:
 
 
 def _docker_missing(ctx: HostContext) -> Iterator[Hit]:
-    exp = expect(ctx, "docker.installed", _installed)
+    exp = ctx.expect("docker.installed", _installed)
     if exp is None or exp.value is not True:
         return  # a fleet without docker, or nobody to compare with: not our business
     pkg = {"debian": "sudo apt-get install docker-ce   # or docker.io",
@@ -349,7 +351,7 @@ def version_drift(ctx: HostContext) -> Iterator[Hit]:
     mine = _version_norm(ctx.facts)
     if mine is MISSING:
         return
-    exp = expect(ctx, "docker.server.version", _version_norm)
+    exp = ctx.expect("docker.server.version", _version_norm)
     if exp is None or not isinstance(exp.value, str) or exp.value == mine:
         return
     a, b = version_tuple(mine), version_tuple(exp.value)
@@ -404,7 +406,7 @@ def insecure_registry(ctx: HostContext) -> Iterator[Hit]:
     mine = insecure_registries(ctx.facts)
     if mine is MISSING or not mine:
         return
-    exp = expect(ctx, "docker.insecure_registries", insecure_registries)
+    exp = ctx.expect("docker.insecure_registries", insecure_registries)
     expected = exp.value if exp is not None else None
     extra = [r for r in mine if expected is None or r not in expected]
     # The same entries on the whole fleet are a deliberate (if weak) practice, not drift.
@@ -444,7 +446,7 @@ def insecure_registry_missing(ctx: HostContext) -> Iterator[Hit]:
     mine = insecure_registries(ctx.facts)
     if mine is MISSING:
         return
-    exp = expect(ctx, "docker.insecure_registries", insecure_registries)
+    exp = ctx.expect("docker.insecure_registries", insecure_registries)
     if exp is None or not isinstance(exp.value, list):
         return
     missing = [r for r in exp.value if r not in mine]
@@ -479,7 +481,7 @@ def mirrors_differ(ctx: HostContext) -> Iterator[Hit]:
     mine = registry_mirrors(ctx.facts)
     if mine is MISSING:
         return
-    exp = expect(ctx, "docker.registry_mirrors", registry_mirrors)
+    exp = ctx.expect("docker.registry_mirrors", registry_mirrors)
     if exp is None or not isinstance(exp.value, list) or sorted(exp.value) == mine:
         return
     missing = [m for m in exp.value if m not in mine]
@@ -534,8 +536,8 @@ def restart_loop(ctx: HostContext) -> Iterator[Hit]:
         engine = name in ENGINE_UNITS
         n = n if isinstance(n, int) else "several"
         yield Hit(
-            evidence=[ev(fact_path("restarts", "units", name, "restarts"), n, f"< {UNIT_RESTARTS_LOOP}"),
-                      ev(fact_path("restarts", "units", name, "sub_state"), u.get("sub_state"))],
+            evidence=[ev(join_all(("restarts", "units", name, "restarts")), n, f"< {UNIT_RESTARTS_LOOP}"),
+                      ev(join_all(("restarts", "units", name, "sub_state")), u.get("sub_state"))],
             severity="high" if engine else "medium",
             title=f"{cap(name, 80)} restarted {n} times" + (": the engine keeps crashing" if engine else ""),
             remediation=([f"journalctl -u {q(name)} -b -n 100 --no-pager"]
@@ -553,7 +555,7 @@ def restart_loop(ctx: HostContext) -> Iterator[Hit]:
         # Restarting now is a live loop; restarts in the past (exited since) are history.
         yield Hit(
             evidence=[ev("restarts.looping", looping, []),
-                      *(ev(fact_path("restarts", "containers", n, "restart_count"), counts[n]) for n in sorted(counts))],
+                      *(ev(join_all(("restarts", "containers", n, "restart_count")), counts[n]) for n in sorted(counts))],
             severity="medium" if now or not counts else "low",
             title=(f"containers in a restart loop: {', '.join(now)[:120]}" if now else
                    f"containers that restarted repeatedly: {', '.join(looping)[:120]}"),

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, List, Optional, Tuple
 
+from ..facts.daemon import log_counts
+from ..facts.schema import join_all
+from ..facts.values import number
 from .base import Hit, HostContext, dig, ev, rule
-from .common import fact_path, log_counts, number, q, restart_docker
+from .text import q, restart_docker
 
 # df's Capacity: at 85% a few large images fill the rest; at 95% one pull can.
 USED_MEDIUM_PCT = 85.0
@@ -80,7 +83,7 @@ def cleanup(ctx: HostContext, data_path: str) -> List[str]:
 
 
 def _evidence_logs(ctx: HostContext) -> List[dict]:
-    return [ev(fact_path("daemon_log", "counts", c), n, note="pulls already fail this way")
+    return [ev(join_all(("daemon_log", "counts", c)), n, note="pulls already fail this way")
             for c, n in log_counts(ctx.facts, ("no-space-left", "layer-register-failed")).items()]
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator, List, Optional
 
+from ..facts.daemon import daemon_config, log_counts
+from ..facts.fleet import Expect
+from ..facts.proxy import daemon_proxy, no_proxy_covers
+from ..facts.registries import split_host_port
+from ..facts.schema import join_all
+from ..facts.values import MISSING
 from .base import Hit, HostContext, dig, ev, rule
-from .common import (
-    Expect, MISSING, cap, daemon_config, daemon_proxy, example_registry, expect, fact_path,
-    log_counts, no_proxy_covers, q, registries, restart_docker, split_host_port, whose,
-)
+from .text import cap, q, restart_docker, whose
 
 STUBS = ("127.0.0.53", "127.0.0.54")
 # Pull errors a resolver problem produces (fleetaudit.pullerrors ids).
@@ -87,7 +90,7 @@ def set_resolvers(ctx: HostContext, servers: List[str]) -> List[str]:
 
 
 def check_lookup(ctx: HostContext, server: Optional[str] = None) -> List[str]:
-    reg = split_host_port(example_registry(ctx))[0]
+    reg = split_host_port(ctx.example_registry())[0]
     out = [f"getent hosts {q(reg)}   # dockerd resolves like this; no docker restart needed"]
     if server:
         out.append(f"dig +short {q(reg)} @{q(server)}")
@@ -95,7 +98,7 @@ def check_lookup(ctx: HostContext, server: Optional[str] = None) -> List[str]:
 
 
 def _symptoms(ctx: HostContext) -> List[dict]:
-    return [ev(fact_path("daemon_log", "counts", c), n, note="pulls already fail this way")
+    return [ev(join_all(("daemon_log", "counts", c)), n, note="pulls already fail this way")
             for c, n in log_counts(ctx.facts, DNS_SYMPTOMS).items()]
 
 
@@ -105,7 +108,7 @@ def _all_proxied(ctx: HostContext) -> bool:
     dp = daemon_proxy(ctx.facts)
     if dp is None or not dp.get("HTTPS_PROXY"):
         return False
-    regs = registries(ctx)
+    regs = ctx.registries()
     return bool(regs) and not any(no_proxy_covers(dp.get("NO_PROXY"), *split_host_port(r)) for r in regs)
 
 
@@ -132,7 +135,7 @@ def no_nameserver(ctx: HostContext) -> Iterator[Hit]:
         title = None
     else:
         return
-    exp = expect(ctx, "dns.effective_servers", effective_servers)
+    exp = ctx.expect("dns.effective_servers", effective_servers)
     servers = exp.value if exp is not None and isinstance(exp.value, list) else []
     if servers:
         evidence[0]["note"] = f"{exp.source}: {', '.join(servers)}"
@@ -175,7 +178,7 @@ def stub_no_upstream(ctx: HostContext) -> Iterator[Hit]:
     evidence = [ev("dns.resolv_conf.nameservers", nameservers, note="127.0.0.53 is systemd-resolved's stub"),
                 ev("dns.resolved.upstreams", [], "at least one upstream server",
                    note=cap(error, 200) if error else state)]
-    exp = expect(ctx, "dns.effective_servers", effective_servers)
+    exp = ctx.expect("dns.effective_servers", effective_servers)
     servers = exp.value if exp is not None and isinstance(exp.value, list) else []
     if servers:
         evidence[-1]["note"] += f"; {exp.source}: {', '.join(servers)}"
@@ -209,7 +212,7 @@ def resolver_differs(ctx: HostContext) -> Iterator[Hit]:
     mine = effective_servers(ctx.facts)
     if mine is MISSING:
         return
-    exp = expect(ctx, "dns.effective_servers", effective_servers)
+    exp = ctx.expect("dns.effective_servers", effective_servers)
     if exp is None or not isinstance(exp.value, list) or not exp.value or exp.value == mine:
         return
     want = exp.value
@@ -294,7 +297,7 @@ def daemon_dns_differs(ctx: HostContext) -> Iterator[Hit]:
     if mine is MISSING:
         return
     loopback = [s for s in mine if s.startswith("127.") or s == "::1"]
-    exp = expect(ctx, "daemon_json.dns", daemon_dns)
+    exp = ctx.expect("daemon_json.dns", daemon_dns)
     want = exp.value if exp is not None and isinstance(exp.value, list) else None
     if not loopback and (want is None or sorted(want) == sorted(mine)):
         return
@@ -310,7 +313,7 @@ def daemon_dns_differs(ctx: HostContext) -> Iterator[Hit]:
     fixes = [f'set "dns": [{", ".join(q(s) for s in target)}] in /etc/docker/daemon.json' if target
              else 'remove "dns" from /etc/docker/daemon.json (containers then get the host\'s upstream servers)',
              restart_docker(ctx.family),
-             "docker run --rm busybox nslookup " + q(split_host_port(example_registry(ctx))[0])]
+             "docker run --rm busybox nslookup " + q(split_host_port(ctx.example_registry())[0])]
     yield Hit(evidence=[ev(path, mine, want if want is not None else [],
                            note=exp.source if exp else "no fleet expectation")],
               severity="medium" if loopback else "low", title=title, remediation=fixes)
@@ -340,13 +343,13 @@ relies on, the name goes to DNS, which may not know it: "no such host".
     remediation=["make the /etc/hosts entry for the registry match the fleet (or remove it)"],
 )
 def hosts_pin(ctx: HostContext) -> Iterator[Hit]:
-    for reg in registries(ctx):
+    for reg in ctx.registries():
         name = split_host_port(reg)[0].lower()
         getter = _pins(name)
         mine = getter(ctx.facts)
         if mine is MISSING:
             continue
-        exp: Optional[Expect] = expect(ctx, f"dns.hosts_entries.{name}", getter)
+        exp: Optional[Expect] = ctx.expect(f"dns.hosts_entries.{name}", getter)
         if exp is None or exp.value == mine:
             continue
         want = exp.value
@@ -360,7 +363,7 @@ def hosts_pin(ctx: HostContext) -> Iterator[Hit]:
             title = f"/etc/hosts pins {name} to {', '.join(mine)[:60]}, {whose(exp)[:-2]} to {', '.join(want)[:60]}"
             fixes = [f"sudo sed -i.bak -E '/[[:space:]]{_sed_name(name)}([[:space:]]|$)/d' /etc/hosts",
                      f"echo {q(want[0] + ' ' + name)} | sudo tee -a /etc/hosts"]
-        yield Hit(evidence=[ev(fact_path("dns", "hosts_entries", name), mine, want, note=exp.source),
+        yield Hit(evidence=[ev(join_all(("dns", "hosts_entries", name)), mine, want, note=exp.source),
                             *_symptoms(ctx)],
                   title=title, remediation=fixes + [f"getent hosts {q(name)}"])
 

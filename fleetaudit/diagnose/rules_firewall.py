@@ -13,11 +13,13 @@ import shlex
 from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
+from ..facts.daemon import log_counts
+from ..facts.proxy import daemon_proxy, no_proxy_covers, proxy_endpoint
+from ..facts.registries import split_host_port
+from ..facts.schema import join_all
+from ..facts.values import MISSING
 from .base import Hit, HostContext, dig, ev, rule
-from .common import (
-    MISSING, cap, daemon_proxy, example_registry, expect, fact_path, log_counts,
-    no_proxy_covers, proxy_endpoint, q, registries, split_host_port, whose,
-)
+from .text import cap, q, whose
 
 # Pull errors a blocked egress produces (fleetaudit.pullerrors ids).
 EGRESS_SYMPTOMS = ("io-timeout", "connection-refused", "no-route-to-host", "network-unreachable")
@@ -97,7 +99,7 @@ def _routes(ctx: HostContext) -> Tuple[List[str], List[str], Optional[str]]:
     proxy = proxy_endpoint(dp.get("HTTPS_PROXY")) if dp else ""
     proxy_hp = proxy.split("://", 1)[1] if proxy else None
     direct, proxied = [], []
-    for reg in registries(ctx) or ["docker.io"]:
+    for reg in ctx.registries() or ["docker.io"]:
         host, port = split_host_port(reg)
         if port != 443:
             continue
@@ -109,7 +111,7 @@ def _routes(ctx: HostContext) -> Tuple[List[str], List[str], Optional[str]]:
 
 
 def _symptoms(ctx: HostContext, classes: Tuple[str, ...]) -> List[dict]:
-    return [ev(fact_path("daemon_log", "counts", c), n, note="pulls already fail this way")
+    return [ev(join_all(("daemon_log", "counts", c)), n, note="pulls already fail this way")
             for c, n in log_counts(ctx.facts, classes).items()]
 
 
@@ -145,7 +147,7 @@ def output_443_blocked(ctx: HostContext) -> Iterator[Hit]:
     symptoms = _symptoms(ctx, EGRESS_SYMPTOMS)
     if symptoms and severity == "low":
         severity = "medium"
-    host = split_host_port(direct[0] if direct else example_registry(ctx))[0]
+    host = split_host_port(direct[0] if direct else ctx.example_registry())[0]
     target = f"{'registry-1.docker.io' if host == 'docker.io' else host}:443"
     evidence = [ev("firewall.output_blocks_443", True, False, note=reach),
                 ev("firewall.blocked_by.output_443", cap(by, 300) or None,
@@ -189,7 +191,7 @@ def output_dns_blocked(ctx: HostContext) -> Iterator[Hit]:
                         *_symptoms(ctx, DNS_SYMPTOMS)],
               severity=severity, title="outgoing DNS (udp/53) is blocked",
               remediation=[*_undo(by, "53", "udp"), _persist(ctx.family, by),
-                           f"getent hosts {q(split_host_port(example_registry(ctx))[0])}"])
+                           f"getent hosts {q(split_host_port(ctx.example_registry())[0])}"])
 
 
 @rule(
@@ -236,7 +238,7 @@ def https_redirected(ctx: HostContext) -> Iterator[Hit]:
         return
     by = dig(ctx.facts, "firewall.blocked_by.redirect_443")
     by = by if isinstance(by, str) else ""
-    exp = expect(ctx, "firewall.output_443_redirected", _redirected)
+    exp = ctx.expect("firewall.output_443_redirected", _redirected)
     deliberate = exp is not None and exp.value is True
     yield Hit(evidence=[ev("firewall.output_443_redirected", True, exp.value if exp else False,
                            note=exp.source if exp else "no fleet expectation"),
@@ -245,7 +247,7 @@ def https_redirected(ctx: HostContext) -> Iterator[Hit]:
               title="tcp/443 out is redirected to a transparent proxy" + (" (like the fleet)" if deliberate else ""),
               remediation=[*_undo(by, "443", "tcp")[:1],
                            "trust the proxy's CA (tls.local-ca-missing shows whether the fleet does), or remove the redirect",
-                           f"openssl s_client -connect {q(split_host_port(example_registry(ctx))[0] + ':443')} </dev/null "
+                           f"openssl s_client -connect {q(split_host_port(ctx.example_registry())[0] + ':443')} </dev/null "
                            "2>/dev/null | grep -E 'issuer=|Verify return code'"])
 
 
@@ -426,7 +428,7 @@ def rules_differ(ctx: HostContext) -> Iterator[Hit]:
     mine = firewall_shape(ctx.facts)
     if mine is MISSING:
         return
-    exp = expect(ctx, "firewall.egress_shape", firewall_shape)
+    exp = ctx.expect("firewall.egress_shape", firewall_shape)
     if exp is None or not isinstance(exp.value, dict) or exp.value == mine:
         return
     other = whose(exp)[4:-2]
@@ -438,7 +440,7 @@ def rules_differ(ctx: HostContext) -> Iterator[Hit]:
     blocked = dig(ctx.facts, "firewall.output_blocks_443") is True or dig(ctx.facts, "firewall.output_blocks_dns") is True
     proven_open = (dig(ctx.facts, "firewall.output_blocks_443") is False
                    and dig(ctx.facts, "firewall.output_blocks_dns") is False
-                   and all(split_host_port(r)[1] == 443 for r in registries(ctx)))
+                   and all(split_host_port(r)[1] == 443 for r in ctx.registries()))
     if not egress:
         severity = "low"
     elif blocked or proven_open:
@@ -462,7 +464,7 @@ def rules_differ(ctx: HostContext) -> Iterator[Hit]:
         a = {**mine["output"]["policies"], **mine["forward"]["policies"]}.get(k)
         b = {**exp.value["output"]["policies"], **exp.value["forward"]["policies"]}.get(k)
         if a != b:
-            evidence.append(ev(fact_path("firewall", "iptables", "policies", k), a, b, note=exp.source))
+            evidence.append(ev(join_all(("firewall", "iptables", "policies", k)), a, b, note=exp.source))
     if extra_o or extra_f:
         evidence.append(ev("firewall.iptables.rules", [cap(x, 200) for x in (extra_o + extra_f)[:8]],
                            note="only on this host"))

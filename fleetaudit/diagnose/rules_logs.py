@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Tuple
 
 from ..pullerrors import CLASSES, PullErrorClass
+from ..facts.schema import join_all
+from ..facts.values import MISSING
 from .base import Hit, HostContext, all_rules, dig, ev, rule
-from .common import MISSING, cap, expect, expect_elements, fact_path, q
+from .text import cap, q
 
 # A single timeout or reset in a day is weather, not a fault: network symptoms (tier 2)
 # need this many occurrences in the window before they count as more than low.
@@ -173,17 +175,17 @@ def missing_ca(ctx: HostContext) -> List[dict]:
     certs.d registry CAs, system trust anchors, or a different CA bundle."""
     out = []
     mine = _ca_registries(ctx.facts)
-    exp = expect_elements(ctx, "tls.ca_registries", _ca_registries)
+    exp = ctx.expect_elements("tls.ca_registries", _ca_registries)
     if mine is not MISSING and exp is not None and set(exp.value) - set(mine):
         out.append(ev("tls.certs_d", mine, exp.value, note=f"registry CAs in certs.d, {exp.source}"))
     mine = _anchor_hashes(ctx.facts)
-    exp = expect_elements(ctx, "tls.anchor_hashes", _anchor_hashes)
+    exp = ctx.expect_elements("tls.anchor_hashes", _anchor_hashes)
     if mine is not MISSING and exp is not None and set(exp.value) - set(mine):
         out.append(ev("tls.anchors", f"{len(mine)} anchors",
                       f"{len(exp.value)} anchors incl. {len(set(exp.value) - set(mine))} missing here",
                       note=f"trust anchors, {exp.source}"))
     mine = _bundle(ctx.facts)
-    exp = expect(ctx, "tls.bundle.sha256", _bundle)
+    exp = ctx.expect("tls.bundle.sha256", _bundle)
     if mine is not MISSING and exp is not None and exp.value != mine:
         out.append(ev("tls.bundle.sha256", mine, exp.value, note=f"CA bundle, {exp.source}"))
     return out
@@ -217,9 +219,9 @@ def _check(ctx: HostContext, category: str) -> Iterator[Hit]:
             continue
         sample = _sample(ctx.facts, cls.id)
         evidence = [
-            ev(fact_path("daemon_log", "counts", cls.id), n, 0,
+            ev(join_all(("daemon_log", "counts", cls.id)), n, 0,
                note=f"{when}, from {cap(source, 60)}" if source else when),
-            ev(fact_path("daemon_log", "samples", cls.id), sample or None, note=cls.why),
+            ev(join_all(("daemon_log", "samples", cls.id)), sample or None, note=cls.why),
         ]
         causes = _explaining_rules(ctx, cls)
         ca = missing_ca(ctx) if cls.id in CA_CLASSES else []

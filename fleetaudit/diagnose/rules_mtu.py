@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
+from ..facts.daemon import daemon_config, log_counts
+from ..facts.registries import split_host_port
+from ..facts.schema import join_all
+from ..facts.values import MISSING
 from .base import Hit, HostContext, dig, ev, rule
-from .common import (
-    MISSING, daemon_config, example_registry, expect, fact_path, log_counts, q, restart_docker,
-    split_host_port, whose,
-)
+from .text import q, restart_docker, whose
 
 # Pull errors lost large packets produce (fleetaudit.pullerrors ids): with them in the
 # daemon log an MTU difference is no longer a suspicion.
@@ -66,7 +67,7 @@ def uplink(facts: Any) -> Optional[Uplink]:
         if _int(route.get("mtu")):
             return Uplink("network.default_route.mtu", name, route["mtu"], "route MTU of the default route")
         mtu = _int((ifaces.get(name) or {}).get("mtu"))
-        return Uplink(fact_path("network", "interfaces", name, "mtu"), name, mtu,
+        return Uplink(join_all(("network", "interfaces", name, "mtu")), name, mtu,
                       "default route interface") if mtu else None
     cands = [i for i in ifaces.values() if _is_candidate(i)]
     if len({i["mtu"] for i in cands}) > 1:
@@ -74,7 +75,7 @@ def uplink(facts: Any) -> Optional[Uplink]:
     if not cands or len({i["mtu"] for i in cands}) != 1:
         return None   # no interface, or several with different MTUs: which one pulls is unknown
     i = sorted(cands, key=lambda c: c["name"])[0]
-    return Uplink(fact_path("network", "interfaces", i["name"], "mtu"), i["name"], i["mtu"],
+    return Uplink(join_all(("network", "interfaces", i["name"], "mtu")), i["name"], i["mtu"],
                   "main interface (no default route known)")
 
 
@@ -84,7 +85,7 @@ def _uplink_mtu(facts: Any) -> Any:
 
 
 def _symptoms(ctx: HostContext) -> List[dict]:
-    return [ev(fact_path("daemon_log", "counts", c), n, note="transfers already break this way")
+    return [ev(join_all(("daemon_log", "counts", c)), n, note="transfers already break this way")
             for c, n in log_counts(ctx.facts, MTU_SYMPTOMS).items()]
 
 
@@ -102,7 +103,7 @@ def persist_mtu(family: str, iface: str, mtu: int) -> List[str]:
 
 
 def path_probe(ctx: HostContext, mtu: int) -> str:
-    host = split_host_port(example_registry(ctx))[0]
+    host = split_host_port(ctx.example_registry())[0]
     return f"ping -c 3 -M do -s {mtu - IPV4_HEADERS} {q(host)}   # fails if a {mtu}-byte packet cannot cross the path"
 
 
@@ -123,7 +124,7 @@ def interface_differs(ctx: HostContext) -> Iterator[Hit]:
     up = uplink(ctx.facts)
     if up is None:
         return
-    exp = expect(ctx, "network.uplink_mtu", _uplink_mtu)
+    exp = ctx.expect("network.uplink_mtu", _uplink_mtu)
     if exp is None or not isinstance(exp.value, int) or exp.value == up.mtu:
         return
     symptoms = _symptoms(ctx)

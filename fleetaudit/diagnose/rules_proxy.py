@@ -6,8 +6,8 @@ dockerd does the pulls, and it reads its proxy from its own start-up environment
 it. NO_PROXY follows Go's rules (see no_proxy_covers).
 
 Why one module (~650 lines): one rule family; the proxy-value helpers and remediation
-text at the top serve only these rules (the proxy dockerd uses is in common.py, shared
-with the gate and other families).
+text at the top serve only these rules (the proxy dockerd uses is a derived fact,
+fleetaudit/facts/proxy.py, shared with the gate and other families).
 """
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..compare.paths import join as path_join
-from .base import Hit, HostContext, dig, ev, rule
-from .common import (
-    DOCKER_HUB, MISSING, PROXIES_MIN_MAJOR, PROXY_JSON_KEYS, PROXY_VARS, audited_hosts, cap,
-    daemon_proxy, docker_running, engine_major, expect, fact_path, fleet_registries,
-    host_and_port, insecure_registries, internal_name, is_public, json_proxies,
-    no_proxy_covers, proxy_endpoint, proxy_lookup, proxy_value, q, reload_and_restart,
-    run_cache,
+from ..facts.daemon import docker_running, insecure_registries
+from ..facts.proxy import (
+    PROXIES_MIN_MAJOR, PROXY_JSON_KEYS, PROXY_VARS, daemon_proxy, json_proxies, no_proxy_covers, proxy_endpoint, proxy_lookup, proxy_value,
 )
+from ..facts.registries import DOCKER_HUB, host_and_port, internal_name, is_public
+from ..facts.schema import join_all
+from ..facts.values import MISSING
+from ..facts.versions import engine_major
+from .base import Hit, HostContext, dig, ev, rule
+from .text import cap, q, reload_and_restart
 
 
 
@@ -76,45 +77,12 @@ def _endpoints(facts: dict) -> Any:
             "HTTPS_PROXY": proxy_endpoint(dp.get("HTTPS_PROXY"))}
 
 
-def _shell_envs(facts: dict) -> List[Tuple[str, dict]]:
-    """(fact path, {VAR: value}) of the environments logins get, which dockerd never reads."""
-    out = []
-    for src in ("environment_file", "session_env"):
-        env = dig(facts, f"proxy.{src}")
-        if isinstance(env, dict):
-            out.append((fact_path("proxy", src), env))
-    profile = dig(facts, "proxy.profile")
-    for path, env in sorted(profile.items()) if isinstance(profile, dict) else ():
-        if isinstance(env, dict):
-            out.append((fact_path("proxy", "profile", path), env))
-    return out
-
-
 def _no_proxy_of(facts: dict) -> Any:
     """The daemon's NO_PROXY when it has a proxy (else unknown: nothing to learn from)."""
     dp = daemon_proxy(facts)
     if dp is None or not dp.any_proxy:
         return MISSING
     return ",".join(x.strip() for x in dp.get("NO_PROXY").split(",") if x.strip())
-
-
-def shell_proxies(facts: dict) -> Dict[str, str]:
-    """fact path -> proxy URL set for logins (/etc/environment, profile scripts, the
-    SSH session's environment)."""
-    out = {}
-    for base, env in _shell_envs(facts):
-        for k in sorted(env):
-            if isinstance(k, str) and k.lower() in ("http_proxy", "https_proxy") and proxy_value(env[k]):
-                out[path_join(base, k)] = proxy_value(env[k])
-    return out
-
-
-def _shell_value(facts: dict, name: str) -> str:
-    for _, env in _shell_envs(facts):
-        val, _ = proxy_lookup(env, name)
-        if val:
-            return val
-    return ""
 
 
 @dataclass
@@ -129,11 +97,11 @@ class Routing:
 
 
 def _routing(ctx: HostContext, host: str, port: int) -> Routing:
-    cache = run_cache(ctx.run)
+    cache = ctx.fleet.cache
     key = ("routing", host, port)
     if key not in cache:
         exempt, proxied = [], []
-        for h in audited_hosts(ctx.run):
+        for h in ctx.fleet.audited():
             dp = daemon_proxy(h.facts)
             if dp and dp.any_proxy:
                 (exempt if no_proxy_covers(dp.get("NO_PROXY"), host, port) else proxied).append(h.name)
@@ -225,10 +193,10 @@ registry-1.docker.io: no such host" where only the proxy resolves outside names)
 )
 def shell_only(ctx: HostContext) -> Iterator[Hit]:
     dp = daemon_proxy(ctx.facts)
-    shell = shell_proxies(ctx.facts)
+    shell = ctx.view.login_proxies
     if dp is None or dp.any_proxy or not shell:
         return
-    exp = expect(ctx, "proxy.daemon.endpoints", _endpoints)
+    exp = ctx.expect("proxy.daemon.endpoints", _endpoints)
     fleet_uses = exp is not None and any(exp.value.values())
     symptoms = _log_counts(ctx.facts, NO_PROXY_SYMPTOMS)
     if fleet_uses or symptoms:
@@ -242,16 +210,16 @@ def shell_only(ctx: HostContext) -> Iterator[Hit]:
                        exp.value.get("HTTPS_PROXY") if exp else None,
                        note=f"the daemon has no proxy ({dp.via})" + (f"; expected from {exp.source}" if exp else "")))
     for cls, n in sorted(symptoms.items()):
-        evidence.append(ev(fact_path("daemon_log", "counts", cls), n, note="pulls already fail this way"))
-    values = {"HTTP_PROXY": _shell_value(ctx.facts, "HTTP_PROXY") or _shell_value(ctx.facts, "HTTPS_PROXY"),
-              "HTTPS_PROXY": _shell_value(ctx.facts, "HTTPS_PROXY") or _shell_value(ctx.facts, "HTTP_PROXY")}
-    fleet_no_proxy = expect(ctx, "proxy.daemon.no_proxy", _no_proxy_of)
+        evidence.append(ev(join_all(("daemon_log", "counts", cls)), n, note="pulls already fail this way"))
+    values = {"HTTP_PROXY": ctx.view.login_value("HTTP_PROXY") or ctx.view.login_value("HTTPS_PROXY"),
+              "HTTPS_PROXY": ctx.view.login_value("HTTPS_PROXY") or ctx.view.login_value("HTTP_PROXY")}
+    fleet_no_proxy = ctx.expect("proxy.daemon.no_proxy", _no_proxy_of)
     if fleet_no_proxy is not None and fleet_no_proxy.value:
         values["NO_PROXY"] = fleet_no_proxy.value      # what the fleet's daemons exempt
     else:
-        internal = [r.name.split(":")[0] for r in fleet_registries(ctx).values()
+        internal = [r.name.split(":")[0] for r in ctx.fleet.registries(ctx.name, ctx.baseline).values()
                     if r.name != DOCKER_HUB and not is_public(r.name) and internal_name(r.name)]
-        values["NO_PROXY"] = _with_registries(_shell_value(ctx.facts, "NO_PROXY") or "localhost,127.0.0.1",
+        values["NO_PROXY"] = _with_registries(ctx.view.login_value("NO_PROXY") or "localhost,127.0.0.1",
                                               internal)
     yield Hit(evidence=evidence, severity=severity,
               title="proxy only in the login environment: dockerd pulls without it",
@@ -275,9 +243,9 @@ authority").
 )
 def daemon_differs(ctx: HostContext) -> Iterator[Hit]:
     dp = daemon_proxy(ctx.facts)
-    if dp is None or (not dp.any_proxy and shell_proxies(ctx.facts)):
+    if dp is None or (not dp.any_proxy and ctx.view.login_proxies):
         return   # proxy.shell-only explains it better
-    exp = expect(ctx, "proxy.daemon.endpoints", _endpoints)
+    exp = ctx.expect("proxy.daemon.endpoints", _endpoints)
     if exp is None or not isinstance(exp.value, dict):
         return
     mine = _endpoints(ctx.facts)
@@ -293,10 +261,10 @@ def daemon_differs(ctx: HostContext) -> Iterator[Hit]:
         title = f"daemon uses a proxy ({diffs[0][1]}) the fleet does not"
     else:
         title = f"daemon proxy {diffs[0][1]} differs from the fleet's {diffs[0][2]}"
-    evidence = [ev(dp.origin.get(v, fact_path("proxy", "daemon", v)), mask(dp.get(v)) or None, e or None,
+    evidence = [ev(dp.origin.get(v, join_all(("proxy", "daemon", v))), mask(dp.get(v)) or None, e or None,
                    note=exp.source) for v, _, e in diffs]
     for cls, n in sorted(_log_counts(ctx.facts, NO_PROXY_SYMPTOMS + PROXY_SYMPTOMS).items()):
-        evidence.append(ev(fact_path("daemon_log", "counts", cls), n))
+        evidence.append(ev(join_all(("daemon_log", "counts", cls)), n))
     target = {v: exp.value.get(v, "") for v in ("HTTP_PROXY", "HTTPS_PROXY")}
     if any(target.values()):
         target["NO_PROXY"] = dp.get("NO_PROXY") or "localhost,127.0.0.1"
@@ -325,7 +293,7 @@ def https_proxy_missing(ctx: HostContext) -> Iterator[Hit]:
     dp = daemon_proxy(ctx.facts)
     if dp is None or not dp.get("HTTP_PROXY") or dp.get("HTTPS_PROXY"):
         return
-    exp = expect(ctx, "proxy.daemon.endpoints", _endpoints)
+    exp = ctx.expect("proxy.daemon.endpoints", _endpoints)
     if exp is not None and exp.value.get("HTTPS_PROXY"):
         return   # proxy.daemon-differs reports it against the fleet
     severity = "low" if exp is not None and exp.value.get("HTTP_PROXY") else "medium"
@@ -361,7 +329,7 @@ def no_proxy_registry(ctx: HostContext) -> Iterator[Hit]:
     insecure = insecure_registries(ctx.facts)
     insecure = insecure if insecure is not MISSING else []
     uncovered = []
-    for reg in sorted(fleet_registries(ctx).values(), key=lambda r: r.name):
+    for reg in sorted(ctx.fleet.registries(ctx.name, ctx.baseline).values(), key=lambda r: r.name):
         if reg.name == DOCKER_HUB:
             continue
         host, port = host_and_port(reg.name)
@@ -406,7 +374,7 @@ def no_proxy_registry(ctx: HostContext) -> Iterator[Hit]:
             ev(where.split(" ", 1)[0], reg.name, note=f"the fleet uses it ({sig}); {reason}"),
         ]
         for cls, line in sorted(failing.items()):
-            evidence.append(ev(fact_path("daemon_log", "samples", cls), cap(line),
+            evidence.append(ev(join_all(("daemon_log", "samples", cls)), cap(line),
                                note=f"{symptoms.get(cls)} such errors in the log"))
         in_json = "daemon.json" in config_origin(ctx.facts, "NO_PROXY")
         yield Hit(evidence=evidence, severity=severity,
@@ -547,8 +515,8 @@ def json_env_conflict(ctx: HostContext) -> Iterator[Hit]:
         winner = "daemon.json wins (Docker 23+)"
     evidence = []
     for var in conflicts:
-        evidence.append(ev(fact_path(*jpath.split("."), PROXY_JSON_KEYS[var]), mask(jp[var]), note=winner))
-        evidence.append(ev(fact_path(*env_path.split("."), var), mask(env[var]),
+        evidence.append(ev(join_all((*jpath.split("."), PROXY_JSON_KEYS[var])), mask(jp[var]), note=winner))
+        evidence.append(ev(join_all((*env_path.split("."), var)), mask(env[var]),
                            note=config_origin(ctx.facts, var) or ""))
     yield Hit(evidence=evidence,
               title=f"{', '.join(conflicts)} set differently in daemon.json and the daemon's environment: {winner}")
@@ -576,7 +544,7 @@ def restart_pending(ctx: HostContext) -> Iterator[Hit]:
     for var in PROXY_VARS:
         run, want = proxy_lookup(environ, var)[0], proxy_lookup(conf, var)[0]
         if run != want:
-            evidence.append(ev(fact_path("proxy", "environ", var), mask(run) or None, mask(want) or None,
+            evidence.append(ev(join_all(("proxy", "environ", var)), mask(run) or None, mask(want) or None,
                                note=f"configured in {config_origin(ctx.facts, var) or 'the unit'}"))
     evidence.append(ev("proxy.pending_restart", True, False))
     changed = [e["fact"].rsplit(".", 1)[1] for e in evidence[:-1]]
@@ -610,9 +578,9 @@ def env_file_export(ctx: HostContext) -> Iterator[Hit]:
             continue
         lost = [v for v in ignored if dp is not None and not dp.get(v.upper())]
         yield Hit(
-            evidence=[ev(fact_path("proxy", "env_files", path, "ignored"), ignored, [],
+            evidence=[ev(join_all(("proxy", "env_files", path, "ignored")), ignored, [],
                          note="'export VAR=...' lines: not assignments for systemd"),
-                      *(ev(dp.origin.get(v.upper(), fact_path("proxy", "daemon", v.upper())), None,
+                      *(ev(dp.origin.get(v.upper(), join_all(("proxy", "daemon", v.upper()))), None,
                            note="so the daemon does not have it") for v in lost)],
             severity="high" if lost and _fleet_has_proxy(ctx) else "medium",
             title=f"{cap(path, 80)}: {', '.join(ignored)} behind \"export\" are ignored by systemd",
@@ -622,7 +590,7 @@ def env_file_export(ctx: HostContext) -> Iterator[Hit]:
 
 
 def _fleet_has_proxy(ctx: HostContext) -> bool:
-    exp = expect(ctx, "proxy.daemon.endpoints", _endpoints)
+    exp = ctx.expect("proxy.daemon.endpoints", _endpoints)
     return exp is not None and isinstance(exp.value, dict) and any(exp.value.values())
 
 

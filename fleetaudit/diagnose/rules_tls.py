@@ -1,28 +1,39 @@
 """Diagnosis rules: the CAs dockerd trusts for the registries the fleet uses.
 
 The trust model they judge (each host's bundle and certs.d, what the fleet expects per
-registry, the clock, CA install commands) is in trust.py; which registries a host
-pulls from is in common.py.
+registry) is the derived facts' (fleetaudit/facts/trust.py, via ctx.view.trust and
+ctx.fleet); the CA install commands are in text.py.
 
 Why one module (~650 lines): the ten TLS rules share the certs.d and bundle helpers
-between them; the trust model itself was split out (trust.py).
+between them.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
+from ..facts.clock import Now, day, iso_epoch
+from ..facts.daemon import log_counts, log_sample
+from ..facts.fleet import Expect, MIN_MAJORITY_HOSTS
+from ..facts.registries import own_registries
+from ..facts.schema import join_all
+from ..facts.trust import CERTS_D, Cert, CertsDir, catalog_certs, clean_file, registry_certs
+from ..facts.values import MISSING
 from .base import Hit, HostContext, dig, ev, rule
-from .common import (
-    Expect, MIN_MAJORITY_HOSTS, MISSING, audited_hosts, cap, fact_path, log_counts,
-    own_registries, q, restart_docker, run_cache,
+from .text import (
+    ca_install, cap, certs_d_install, q, restart_docker, safe_name, subject, verify_command,
 )
-from .trust import (
-    EXPIRY_WARN_DAYS, CERTS_D, LIST_CAP, log_sample, iso_epoch, day, Now, clock_now,
-    _safe_name, ca_install, certs_d_install, verify_command, Cert, catalog_certs, subject,
-    CertsDir, Trust, clean_file, trust_of, my_trust, address_of, _fleet_trusts,
-    registry_gaps, reported_fps,
-)
+
+# A CA that expires within this many days needs rolling out now: new CA files have to
+# reach every host (and dockerd restarts for the bundle) before the old one lapses.
+EXPIRY_WARN_DAYS = 30
+# Evidence lists name at most this many certificates or files.
+LIST_CAP = 8
+
+
+def reported_fps(ctx: HostContext) -> Set[str]:
+    """Fingerprints the registry-CA rule already reports as missing on this host."""
+    return {fp for g in ctx.fleet.registry_gaps(ctx.name, ctx.baseline) for fp in g.expected.fps}
 
 
 # ------------------------------------------------------------------ rules
@@ -41,7 +52,7 @@ own CA in /etc/docker/certs.d/<registry>/ still work.
     needs_docker=True,
 )
 def bundle_missing(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
+    trust = ctx.view.trust
     if trust is None:
         return
     present, count = trust.bundle.get("present"), trust.bundle.get("count")
@@ -78,13 +89,13 @@ certificate: x509: certificate signed by unknown authority").
 def registry_ca_missing(ctx: HostContext) -> Iterator[Hit]:
     x509 = log_counts(ctx.facts, ("x509-unknown-authority",))
     sample = log_sample(ctx.facts, "x509-unknown-authority")
-    for gap in registry_gaps(ctx):
+    for gap in ctx.fleet.registry_gaps(ctx.name, ctx.baseline):
         exp, reg = gap.expected, gap.expected.registry
         holder = exp.holders[0]
         dirname = gap.mine.dirname if gap.mine else holder.dirname
         want = sorted(exp.fps.values(), key=subject)
         names = ", ".join(subject(c) for c in want[:3]) or "the fleet's CA file"
-        here = fact_path("tls", "certs_d", dirname)
+        here = join_all(("tls", "certs_d", dirname))
         evidence = []
         if gap.kind == "different":
             mine_files = [f.get("path") for f in gap.mine.kind("ca")]
@@ -92,27 +103,27 @@ def registry_ca_missing(ctx: HostContext) -> Iterator[Hit]:
             evidence.append(ev(here, mine_files, [f.get("path") for f in holder.files],
                                note="the CA here holds other certificates: " + ", ".join(
                                    subject(c) for f in gap.mine.kind("ca")
-                                   for c in (my_trust(ctx).dir_certs.get(f["path"]) or [])[:3])))
+                                   for c in (ctx.view.trust.dir_certs.get(f["path"]) or [])[:3])))
         else:
             title = f"no CA for {cap(reg, 80)}: not in certs.d" + (
                 " nor in the system bundle" if gap.certain else " (system bundle content not known)")
             evidence.append(ev(here, None, [f.get("path") for f in holder.files], note=exp.source))
             if gap.certain:
-                evidence.append(ev("tls.bundle.sha256", my_trust(ctx).bundle.get("sha256"),
+                evidence.append(ev("tls.bundle.sha256", ctx.view.trust.bundle.get("sha256"),
                                    note=f"the bundle lacks {cap(names, 200)}"))
         for path in gap.in_anchor:
-            evidence.append(ev(fact_path("tls", "anchors", path), path,
+            evidence.append(ev(join_all(("tls", "anchors", path)), path,
                                note="the CA is anchored here but not merged into the bundle"))
         severity = "high" if gap.certain or gap.kind == "different" else "medium"
         if x509 and (reg.split(":")[0] in sample.lower() or not sample):
             severity = "critical"
-            evidence.append(ev(fact_path("daemon_log", "counts", "x509-unknown-authority"),
+            evidence.append(ev(join_all(("daemon_log", "counts", "x509-unknown-authority")),
                                x509["x509-unknown-authority"], note=cap(sample, 300) or "pulls already fail"))
-        src = f"./{_safe_name(reg)}-ca.crt"
+        src = f"./{safe_name(reg)}-ca.crt"
         fixes = [f"# on {holder.host}: {holder.files[0].get('path')} is the CA this host lacks"
                  if holder.host != "baseline" else
                  f"# the baseline's CA file: {holder.files[0].get('path')}",
-                 f"scp {q(address_of(ctx, holder.host))}:{q(holder.files[0].get('path'))} {q(src)}"
+                 f"scp {q(ctx.address_of(holder.host))}:{q(holder.files[0].get('path'))} {q(src)}"
                  if holder.host != "baseline" else f"copy that file here as {src}",
                  *certs_d_install(dirname, src)]
         if gap.in_anchor:
@@ -127,20 +138,20 @@ def _anchor_majority(ctx: HostContext) -> Tuple[Dict[str, Cert], Dict[str, Tuple
     """Locally added CAs the fleet trusts: fingerprint -> cert (catalog known), and, for
     anchor files whose content is unknown, sha256 -> (path, holder); plus the source."""
     if ctx.baseline is not None:
-        base = trust_of(ctx, ctx.baseline)
+        base = ctx.fleet.view_of("baseline", ctx.baseline).trust
         if base is None:
             return {}, {}, "baseline"
         fps = {c["sha256"]: c for certs in base.anchor_certs.values() if certs for c in certs}
         shas = {a.get("sha256"): (a["path"], "baseline") for a in base.anchors
                 if base.anchor_certs.get(a["path"]) is None and a.get("sha256") and (a.get("count") or 0) > 0}
         return fps, shas, "baseline"
-    cache = run_cache(ctx.run)
+    cache = ctx.fleet.cache
     if "tls-anchor-majority" not in cache:
         fp_hosts: Dict[str, Set[str]] = {}
         sha_hosts: Dict[str, Set[str]] = {}
         certs: Dict[str, Cert] = {}
         where: Dict[str, Tuple[str, str]] = {}
-        trusts = _fleet_trusts(ctx)
+        trusts = ctx.fleet.trusts()
         known = len(trusts)
         for h, t in trusts:
             for a in t.anchors:
@@ -172,7 +183,7 @@ Docker Hub and every public registry too).
     needs_docker=True,
 )
 def local_ca_missing(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
+    trust = ctx.view.trust
     if trust is None:
         return
     fps, shas, source = _anchor_majority(ctx)
@@ -204,9 +215,9 @@ def local_ca_missing(ctx: HostContext) -> Iterator[Hit]:
                          note=f"anchor {name} is on the {source} (content not compared with this bundle)")],
             severity="medium",
             title=f"local CA anchor {cap(name, 80)} the fleet has is missing here",
-            remediation=[f"scp {q(address_of(ctx, holder))}:{q(path)} ./{_safe_name(name)}" if holder != "baseline"
+            remediation=[f"scp {q(ctx.address_of(holder))}:{q(path)} ./{safe_name(name)}" if holder != "baseline"
                          else f"copy {path} from the baseline host",
-                         *ca_install(ctx.family, f"./{_safe_name(name)}", name.rsplit(".", 1)[0])],
+                         *ca_install(ctx.family, f"./{safe_name(name)}", name.rsplit(".", 1)[0])],
         )
 
 
@@ -238,7 +249,7 @@ although the CA file is on the host.
     needs_docker=True,
 )
 def anchor_not_merged(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
+    trust = ctx.view.trust
     if trust is None or not trust.anchors:
         return
     bundle = trust.bundle_fps
@@ -246,13 +257,13 @@ def anchor_not_merged(ctx: HostContext) -> Iterator[Hit]:
     home = _ANCHOR_DIR.get(ctx.family)
     for a in trust.anchors:
         path = a["path"]
-        epath = fact_path("tls", "anchors", path)
+        epath = join_all(("tls", "anchors", path))
         certs = trust.anchor_certs.get(path)
         if not (a.get("count") or 0) or a.get("has_private_key"):
             continue
         if a.get("suffix_ok") is False:
             new = path.rsplit(".", 1)[0] + ".crt" if "." in path.rsplit("/", 1)[-1] else path + ".crt"
-            yield Hit(evidence=[ev(fact_path("tls", "anchors", path, "suffix_ok"), False, True,
+            yield Hit(evidence=[ev(join_all(("tls", "anchors", path, "suffix_ok")), False, True,
                                    note="update-ca-certificates only merges *.crt files")],
                       title=f"CA anchor {cap(path, 100)} is ignored: not named *.crt",
                       remediation=[f"sudo mv {q(path)} {q(new)}", refresh, restart_docker(ctx.family)])
@@ -260,7 +271,7 @@ def anchor_not_merged(ctx: HostContext) -> Iterator[Hit]:
         if home and not path.startswith(home + "/"):
             yield Hit(evidence=[ev(epath, path, f"{home}/...", note=f"{ctx.family} merges only {home}")],
                       title=f"CA anchor {cap(path, 100)} is in a directory this OS does not merge",
-                      remediation=[f"sudo cp {q(path)} {q(home + '/' + _safe_name(path.rsplit('/', 1)[-1].rsplit('.', 1)[0]) + '.crt')}",
+                      remediation=[f"sudo cp {q(path)} {q(home + '/' + safe_name(path.rsplit('/', 1)[-1].rsplit('.', 1)[0]) + '.crt')}",
                                    refresh, restart_docker(ctx.family)])
             continue
         if certs and bundle is not None and trust.bundle.get("present"):
@@ -297,11 +308,11 @@ def expected_bundle(ctx: HostContext) -> Optional[Expect]:
     if ctx.baseline is not None:
         v = _bundle_sha(ctx.baseline)
         return Expect(v, "baseline") if v is not MISSING and _peer_key(ctx.baseline) == peer else None
-    cache = run_cache(ctx.run)
+    cache = ctx.fleet.cache
     key = ("tls-bundle-majority", peer)
     if key not in cache:
         votes: Dict[str, int] = {}
-        for h in audited_hosts(ctx.run):
+        for h in ctx.fleet.audited():
             v = _bundle_sha(h.facts)
             if v is not MISSING and _peer_key(h.facts) == peer:
                 votes[v] = votes.get(v, 0) + 1
@@ -327,13 +338,13 @@ than the fleet.
     needs_docker=True,
 )
 def bundle_differs(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
+    trust = ctx.view.trust
     mine = _bundle_sha(ctx.facts)
     exp = expected_bundle(ctx)
     if trust is None or mine is MISSING or exp is None or exp.value == mine:
         return
     mine_certs = trust.bundle_certs
-    exp_certs = catalog_certs(ctx, exp.value)
+    exp_certs = catalog_certs(ctx.fleet.catalog, exp.value)
     upgrade = {
         "debian": ["sudo apt-get update && sudo apt-get install -y ca-certificates", "sudo update-ca-certificates"],
         "rhel": ["sudo dnf upgrade -y ca-certificates", "sudo update-ca-trust extract"],
@@ -379,7 +390,7 @@ def _dir_fps(ctx: HostContext, d: Optional[CertsDir]) -> Optional[Set[str]]:
     """Fingerprints in a directory's CA files; None when any file's content is unknown."""
     out: Set[str] = set()
     for f in d.kind("ca") if d else []:
-        certs = catalog_certs(ctx, f.get("sha256"))
+        certs = catalog_certs(ctx.fleet.catalog, f.get("sha256"))
         if certs is None:
             return None
         out |= {c["sha256"] for c in certs}
@@ -388,10 +399,10 @@ def _dir_fps(ctx: HostContext, d: Optional[CertsDir]) -> Optional[Set[str]]:
 
 def _fleet_dirs(ctx: HostContext) -> Tuple[Dict[str, List[Tuple[str, CertsDir]]], int]:
     """registry -> [(host, its certs.d directory)], and how many hosts' trust is known."""
-    cache = run_cache(ctx.run)
+    cache = ctx.fleet.cache
     if "tls-fleet-dirs" not in cache:
         dirs: Dict[str, List[Tuple[str, CertsDir]]] = {}
-        trusts = _fleet_trusts(ctx)
+        trusts = ctx.fleet.trusts()
         known = len(trusts)
         for h, t in trusts:
             for reg, d in t.certs_d.items():
@@ -406,7 +417,7 @@ def _expected_dir(ctx: HostContext, reg: str, mine: Optional[CertsDir]) -> Optio
     the registry or most of the fleet has it, the file set a strict majority of the
     other hosts with that directory share."""
     if ctx.baseline is not None:
-        base = trust_of(ctx, ctx.baseline)
+        base = ctx.fleet.view_of("baseline", ctx.baseline).trust
         d = base.certs_d.get(reg) if base else None
         return (d, "baseline", "baseline") if d else None
     dirs, known = _fleet_dirs(ctx)
@@ -415,7 +426,7 @@ def _expected_dir(ctx: HostContext, reg: str, mine: Optional[CertsDir]) -> Optio
     majority = known >= MIN_MAJORITY_HOSTS and len(holders) * 2 > known
     if n_others <= 0 or not (mine or majority or reg in own_registries(ctx.facts)):
         return None
-    cache = run_cache(ctx.run)
+    cache = ctx.fleet.cache
     if ("tls-dir-votes", reg) not in cache:     # once per registry, not once per host
         votes: Dict[str, List[Tuple[str, CertsDir]]] = {}
         for h, d in holders:
@@ -444,11 +455,11 @@ required" (or "bad certificate") on registries that demand mutual TLS.
     needs_docker=True,
 )
 def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
-    trust = my_trust(ctx)
+    trust = ctx.view.trust
     if trust is None:
         return
-    gapped = {g.expected.registry for g in registry_gaps(ctx)}
-    base = trust_of(ctx, ctx.baseline) if ctx.baseline is not None else None
+    gapped = {g.expected.registry for g in ctx.fleet.registry_gaps(ctx.name, ctx.baseline)}
+    base = ctx.fleet.view_of("baseline", ctx.baseline).trust if ctx.baseline is not None else None
     candidates = set(trust.certs_d) | set(_fleet_dirs(ctx)[0]) | set(base.certs_d if base else ())
     for reg in sorted(candidates):
         mine = trust.certs_d.get(reg)
@@ -468,7 +479,7 @@ def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
         if not client_missing and not ca_differs:
             continue
         dirname = mine.dirname if mine else exp_dir.dirname
-        here = fact_path("tls", "certs_d", dirname)
+        here = join_all(("tls", "certs_d", dirname))
         evidence = [ev(here, sorted(have), sorted(want), note=source)]
         parts, copy = [], list(client_missing)
         if client_missing:
@@ -478,14 +489,14 @@ def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
             parts.append("CA file content differs: " + ", ".join(names))
             copy += names
             for n in names:
-                evidence.append(ev(fact_path("tls", "certs_d", dirname, n, "sha256"),
+                evidence.append(ev(join_all(("tls", "certs_d", dirname, n, "sha256")),
                                    have.get(n, (None, None))[1], want[n][1]))
         src_dir = f"{CERTS_D}/{exp_dir.dirname}"
         dst_dir = f"{CERTS_D}/{dirname}"
         if holder != "baseline":
             fixes = [f"sudo mkdir -p {q(dst_dir)}"] + [
-                f"scp {q(address_of(ctx, holder))}:{q(src_dir + '/' + n)} ./{_safe_name(n)} && "
-                f"sudo install -m 600 ./{_safe_name(n)} {q(dst_dir + '/' + n)}" for n in copy[:4]]
+                f"scp {q(ctx.address_of(holder))}:{q(src_dir + '/' + n)} ./{safe_name(n)} && "
+                f"sudo install -m 600 ./{safe_name(n)} {q(dst_dir + '/' + n)}" for n in copy[:4]]
         else:
             fixes = [f"sudo mkdir -p {q(dst_dir)}", f"copy {', '.join(copy[:4])} from the baseline's {src_dir}/"]
         fixes.append(verify_command(reg))
@@ -493,37 +504,14 @@ def certs_d_differs(ctx: HostContext) -> Iterator[Hit]:
                   title=f"certs.d/{cap(dirname, 80)}: " + "; ".join(parts)[:200], remediation=fixes)
 
 
-def registry_certs(ctx: HostContext, trust: Trust) -> List[Tuple[str, str, Cert, str]]:
-    """(label, file path, certificate, fact path) of the certificates this host keeps for
-    registries: certs.d CA and client certificates, and local CA anchors; each
-    fingerprint once."""
-    out, seen = [], set()
-    for reg, d in sorted(trust.certs_d.items()):
-        for f in d.files:
-            if f.get("kind") not in ("ca", "cert"):
-                continue
-            label = f"CA for {reg}" if f["kind"] == "ca" else f"client certificate for {reg}"
-            for c in trust.dir_certs.get(f["path"]) or []:
-                if c["sha256"] not in seen:
-                    seen.add(c["sha256"])
-                    out.append((label, f["path"], c,
-                                fact_path("tls", "certs_d", d.dirname, f["path"].rsplit("/", 1)[-1])))
-    for a in trust.anchors:
-        for c in trust.anchor_certs.get(a["path"]) or []:
-            if c["sha256"] not in seen:
-                seen.add(c["sha256"])
-                out.append(("local CA", a["path"], c, fact_path("tls", "anchors", a["path"])))
-    return out
-
-
 def _cert_ends(ctx: HostContext) -> Iterator[Tuple[str, str, Cert, str, float, Now]]:
     """(label, path, cert, fact path, not_after epoch, now) of this host's registry
     certificates with a known end, when the host's trust and the real time are known."""
-    trust = my_trust(ctx)
-    now = clock_now(ctx)
+    trust = ctx.view.trust
+    now = ctx.view.now
     if trust is None or now.real is None:
         return
-    for label, path, cert, fpath in registry_certs(ctx, trust):
+    for label, path, cert, fpath in registry_certs(trust):
         end = iso_epoch(cert.get("not_after"))
         if end is not None:
             yield label, path, cert, fpath, end, now
@@ -531,7 +519,7 @@ def _cert_ends(ctx: HostContext) -> Iterator[Tuple[str, str, Cert, str, float, N
 
 def _my_certs_dirs(ctx: HostContext) -> Iterator[Tuple[str, CertsDir]]:
     """(registry, its certs.d directory) on this host, by name; nothing when its trust is unknown."""
-    trust = my_trust(ctx)
+    trust = ctx.view.trust
     if trust is not None:
         yield from sorted(trust.certs_d.items())
 
@@ -613,10 +601,10 @@ def client_cert_incomplete(ctx: HostContext) -> Iterator[Hit]:
         for stem in sorted(certs ^ keys):
             have, lack = (stem + ".cert", stem + ".key") if stem in certs else (stem + ".key", stem + ".cert")
             yield Hit(
-                evidence=[ev(fact_path("tls", "certs_d", d.dirname), sorted(_files_of(d)),
+                evidence=[ev(join_all(("tls", "certs_d", d.dirname)), sorted(_files_of(d)),
                              note=f"{have} has no {lack.rsplit('/', 1)[-1]}")],
                 title=f"certs.d/{cap(d.dirname, 80)}: {lack.rsplit('/', 1)[-1]} missing for {have.rsplit('/', 1)[-1]}",
-                remediation=[f"sudo install -m 600 ./{_safe_name(lack.rsplit('/', 1)[-1])} {q(lack)}   # from whoever issued the pair",
+                remediation=[f"sudo install -m 600 ./{safe_name(lack.rsplit('/', 1)[-1])} {q(lack)}   # from whoever issued the pair",
                              f"or remove the orphan: sudo rm {q(have)}"],
             )
 
@@ -640,7 +628,7 @@ def certs_d_misnamed(ctx: HostContext) -> Iterator[Hit]:
             path = f["path"]
             has_ca = bool(d.kind("ca"))
             yield Hit(
-                evidence=[ev(fact_path("tls", "certs_d", d.dirname, path.rsplit("/", 1)[-1], "kind"), "other", "ca",
+                evidence=[ev(join_all(("tls", "certs_d", d.dirname, path.rsplit("/", 1)[-1], "kind")), "other", "ca",
                              note=f"{path} holds {f.get('count')} certificate(s) dockerd does not read")],
                 severity="low" if has_ca else "high",
                 title=f"certs.d/{cap(d.dirname, 80)}: {cap(path.rsplit('/', 1)[-1], 60)} is ignored (not *.crt)"
