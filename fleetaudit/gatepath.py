@@ -162,6 +162,8 @@ def daemon_path_clue(dpath: Optional[dict], ref: Reference, view: HostView, flee
     v2 = dpath.get("v2")
     if not isinstance(v2, dict):
         return None
+    if (dpath.get("path") or {}).get("source") not in ("environ", "daemon.json"):
+        return None   # dockerd's proxy settings were not readable: the route is unknown
     registry = ref.registry
     if dpath["tool"] == "openssl":
         verify = str(v2.get("verify") or "")
