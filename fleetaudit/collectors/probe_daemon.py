@@ -311,7 +311,8 @@ CURL_RC = {
 
 
 def _kv(line: str) -> Dict[str, str]:
-    return {k: v for k, v in _KV.findall(line)}
+    """key=value words of a host line (untrusted: keys and values capped)."""
+    return {k[:40]: v[:200] for k, v in _KV.findall(line[:2000])}
 
 
 def _request(lines: List[str]) -> dict:
