@@ -89,6 +89,8 @@ def build_fragment(refs: Sequence[Reference], manifest: bool = True,
             imgs = [x for x in _images(refs) if x.registry == r.registry]
             lines.append(f"FA_T={_dpath_timeout(len(imgs))}")
             lines.append(probe_daemon.registry_call(i, r, imgs))
+            lines.append(f'case "$FA_RC" in 3|{RC_TIMEOUT}) [ -n "$fa_gp_dead_{i}" ] || '
+                         f"fa_gp_dead_{i}='the registry did not answer along the daemon path (timeout)' ;; esac")
     if manifest:
         lines.append(f"FA_T={int(manifest_timeout)}")
         # sh -c so only the lines that matter leave the host; the CLI's status survives

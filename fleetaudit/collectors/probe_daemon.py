@@ -125,6 +125,8 @@ hdr {
 
 # The probe for one registry. $1-$3 the awk programs above, $4 registry (as in image
 # references), $5 API host, $6 port, $7 seconds per request, then pairs REPO REF.
+# Exit status 3: /v2/ timed out along dockerd's path (the fragment then skips the CLI's
+# manifest reads of that registry: they would only wait for the same timeout).
 PROGRAM = r"""
 awk_np=$1; awk_cred=$2; awk_f=$3; reg=$4; host=$5; port=$6; t=$7; shift 7
 LC_ALL=C; export LC_ALL
@@ -226,6 +228,7 @@ if [ "$tool" = curl ]; then
       [ "$ins" = yes ] || { o=$(kflag=-k raw anon "$base/v2/" -v); show cert "$o"; }
       exit 0 ;;
     0) ;;
+    28) exit 3 ;;
     *) exit 0 ;;
   esac
   code=$(printf "%s\n" "$o" | awk "$awk_f" | sed -n "s/^fa-status //p" | tail -n 1)
