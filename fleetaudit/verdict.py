@@ -19,7 +19,6 @@ from . import gatepath
 from .collectors.probe import NAME as PROBE
 from .facts import FleetView, HostView
 from .facts.registries import hub_names
-from .facts.schema import dig
 from .models import SEVERITIES, Finding, HostResult, RunResult
 from .models_gate import Cell, GateOptions, GateResult, PullOutcome, Reason
 from .pullerrors import BY_ID
@@ -201,15 +200,17 @@ def credential_reasons(result: RunResult, host: HostResult, ref: Reference, fail
         fix=f"sudo docker login {shlex.quote(ref.registry)}")]
 
 
-def daemon_reasons(host: HostResult, fail_on: str, existing: List[Reason]) -> List[Reason]:
+def daemon_reasons(host: HostResult, fail_on: str, existing: List[Reason],
+                   view: Optional[HostView] = None) -> List[Reason]:
     if any(r.category == "daemon" and r.severity == "critical" for r in existing):
         return []
-    installed = dig(host.facts, "docker.installed")
-    up = dig(host.facts, "docker.daemon_up")
+    view = view or HostView(host.name, host.facts)
+    installed = view.docker_installed
+    up = view.daemon_up
     if installed is False:
         return [Reason("fleet", "daemon", "critical", "docker is not installed on this host",
                        _at_or_above("critical", fail_on))]
-    if up is False and not str(dig(host.facts, "docker.error_kind") or "").startswith("permission") \
+    if up is False and not view.daemon_unreadable \
             and not (host.error is not None and host.error.cls == "sudo"):
         return [Reason("fleet", "daemon", "critical", "the Docker engine does not answer",
                        _at_or_above("critical", fail_on),
@@ -352,8 +353,8 @@ def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: Gat
         return Cell("unknown", "unknown: " + _short(unknown.message), [unknown])
     reasons = finding_reasons(result, host, ref, fail_on, others, fleet)
     reasons += credential_reasons(result, host, ref, fail_on, reasons, fleet)
-    reasons += daemon_reasons(host, fail_on, reasons)
     view = fleet.host(host.name)
+    reasons += daemon_reasons(host, fail_on, reasons, view)
     reasons += probe_reasons(probe, host, ref, fail_on, view, fleet_read_ok)
     dpath = ((probe or {}).get("daemon_path") or {}).get(ref.registry) if isinstance(probe, dict) else None
     clue = weigh_daemon_path(reasons, dpath, host, ref, fail_on, fleet_read_ok, view)

@@ -1,5 +1,5 @@
 """arch.* rules on small fleets built from real captured facts (tests/facts)."""
-from fleetaudit.diagnose.rules_arch import platform
+from fleetaudit.facts.platform import platform
 from fleetaudit.models import HostResult, RunResult
 
 from rulekit import fixture, found, plain_fleet

@@ -135,7 +135,8 @@ class HostContext:
 
     @property
     def family(self) -> str:
-        return str(self.fact("system.family", "unknown") or "unknown")
+        """OS family for remediation commands (the view's answer)."""
+        return self.view.family
 
     def fact(self, path: str, default: Any = None) -> Any:
         return dig(self.host.facts, path, default)

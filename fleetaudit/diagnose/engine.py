@@ -5,7 +5,7 @@ from typing import Dict, Iterable, List, Optional
 
 from ..facts import FleetView
 from ..models import SEVERITIES, Finding, HostResult, RunResult
-from .base import HostContext, Rule, all_rules
+from .base import HostContext, Rule
 
 # How an SSH-level failure reads as a finding: the host cannot even be audited, and
 # whatever deploys to it over SSH fails the same way.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..facts.platform import platform, platform_fact  # noqa: F401  (platform: re-exported for tests)
+from ..facts.platform import platform
 from ..facts.values import MISSING
 from .base import Hit, HostContext, dig, ev, rule
 from .text import cap
@@ -22,7 +22,7 @@ single-arch image forced with --platform, "exec format error" when it starts).
                  "docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/REPO:TAG --push ."],
 )
 def arch_differs(ctx: HostContext) -> Iterator[Hit]:
-    path, mine = platform_fact(ctx.facts)
+    path, mine = ctx.view.platform_fact
     if mine is MISSING:
         return
     exp = ctx.expect("platform", platform)

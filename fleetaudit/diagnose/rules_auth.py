@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List
 
-from ..facts.daemon import registry_mirrors
 from ..facts.registries import (
     DOCKER_HUB, ROOT, credential_users, root_registries, user_registries,
 )
@@ -54,7 +53,7 @@ the user who logged in.
     needs_docker=True,
 )
 def user_only(ctx: HostContext) -> Iterator[Hit]:
-    mine = root_registries(ctx.facts)
+    mine = ctx.view.root_registries
     if mine is MISSING or _rootless(ctx.facts):
         return
     others: Dict[str, List[str]] = {}
@@ -93,12 +92,12 @@ def _fleet_user_only(ctx: HostContext, reg: str) -> bool:
     key = ("user-only", reg)
     if key not in cache:
         n = total = 0
-        for h in ctx.fleet.audited():
-            root = root_registries(h.facts)
+        for v in ctx.fleet.views():
+            root = v.root_registries
             if root is MISSING:
                 continue
             total += 1
-            if reg not in root and any(reg in user_registries(e) for u, e in credential_users(h.facts).items() if u != ROOT):
+            if reg not in root and any(u != ROOT for u in v.credential_users(reg)):
                 n += 1
         cache[key] = total > 0 and n * 2 > total
     return cache[key]
@@ -118,7 +117,7 @@ required", or "pull access denied for REGISTRY/REPO, repository does not exist o
     needs_docker=True,
 )
 def missing_credentials(ctx: HostContext) -> Iterator[Hit]:
-    mine = root_registries(ctx.facts)
+    mine = ctx.view.root_registries
     if mine is MISSING or _rootless(ctx.facts):
         return
     exp = ctx.expect_elements("credentials.root_registries", root_registries)
@@ -211,8 +210,8 @@ authenticating and upgrading". A login or a pull-through mirror avoids it.
     needs_docker=True,
 )
 def dockerhub_anonymous(ctx: HostContext) -> Iterator[Hit]:
-    root = root_registries(ctx.facts)
-    mirrors = registry_mirrors(ctx.facts)
+    root = ctx.view.root_registries
+    mirrors = ctx.view.registry_mirrors
     if root is MISSING or mirrors is MISSING or DOCKER_HUB in root or mirrors:
         return
     limited = _hub_rate_limited(ctx)

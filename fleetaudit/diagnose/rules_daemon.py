@@ -403,7 +403,7 @@ HTTP response to HTTPS client" or "x509: certificate signed by unknown authority
     needs_docker=True,
 )
 def insecure_registry(ctx: HostContext) -> Iterator[Hit]:
-    mine = insecure_registries(ctx.facts)
+    mine = ctx.view.insecure_registries
     if mine is MISSING or not mine:
         return
     exp = ctx.expect("docker.insecure_registries", insecure_registries)
@@ -443,7 +443,7 @@ unknown authority" for a self-signed one.
     needs_docker=True,
 )
 def insecure_registry_missing(ctx: HostContext) -> Iterator[Hit]:
-    mine = insecure_registries(ctx.facts)
+    mine = ctx.view.insecure_registries
     if mine is MISSING:
         return
     exp = ctx.expect("docker.insecure_registries", insecure_registries)
@@ -478,7 +478,7 @@ reached your pull rate limit") and egress/proxy rules the mirror exists to avoid
     needs_docker=True,
 )
 def mirrors_differ(ctx: HostContext) -> Iterator[Hit]:
-    mine = registry_mirrors(ctx.facts)
+    mine = ctx.view.registry_mirrors
     if mine is MISSING:
         return
     exp = ctx.expect("docker.registry_mirrors", registry_mirrors)

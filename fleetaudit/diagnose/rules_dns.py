@@ -11,7 +11,7 @@ from typing import Any, Iterator, List, Optional
 
 from ..facts.daemon import daemon_config, log_counts
 from ..facts.fleet import Expect
-from ..facts.proxy import daemon_proxy, no_proxy_covers
+from ..facts.proxy import no_proxy_covers
 from ..facts.registries import split_host_port
 from ..facts.schema import join_all
 from ..facts.values import MISSING
@@ -105,7 +105,7 @@ def _symptoms(ctx: HostContext) -> List[dict]:
 def _all_proxied(ctx: HostContext) -> bool:
     """Every registry the fleet uses goes through the daemon's HTTPS proxy, which
     resolves registry names itself: the host's resolver then matters less."""
-    dp = daemon_proxy(ctx.facts)
+    dp = ctx.view.daemon_proxy
     if dp is None or not dp.get("HTTPS_PROXY"):
         return False
     regs = ctx.registries()

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from ..facts.daemon import log_counts
-from ..facts.proxy import daemon_proxy, no_proxy_covers, proxy_endpoint
+from ..facts.proxy import no_proxy_covers, proxy_endpoint
 from ..facts.registries import split_host_port
 from ..facts.schema import join_all
 from ..facts.values import MISSING
@@ -95,7 +95,7 @@ def _persist(family: str, blocked_by: str) -> str:
 def _routes(ctx: HostContext) -> Tuple[List[str], List[str], Optional[str]]:
     """(registries dockerd reaches directly on 443, registries it reaches through its
     HTTPS proxy, the proxy's host:port) for the registries the fleet uses."""
-    dp = daemon_proxy(ctx.facts)
+    dp = ctx.view.daemon_proxy
     proxy = proxy_endpoint(dp.get("HTTPS_PROXY")) if dp else ""
     proxy_hp = proxy.split("://", 1)[1] if proxy else None
     direct, proxied = [], []
@@ -153,7 +153,7 @@ def output_443_blocked(ctx: HostContext) -> Iterator[Hit]:
                 ev("firewall.blocked_by.output_443", cap(by, 300) or None,
                    note="pulls fail with " + _block_error(by, target))]
     if direct:
-        dp = daemon_proxy(ctx.facts)
+        dp = ctx.view.daemon_proxy
         origin = dp.origin.get("NO_PROXY", "proxy.daemon.NO_PROXY") if dp else "proxy.daemon.NO_PROXY"
         evidence.append(ev(origin, (dp.get("NO_PROXY") or None) if dp else None,
                            note="registries dockerd reaches directly on 443: " + ", ".join(direct[:8])))

@@ -15,14 +15,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..facts.daemon import docker_running, insecure_registries
+from ..facts.daemon import docker_running
 from ..facts.proxy import (
     PROXIES_MIN_MAJOR, PROXY_JSON_KEYS, PROXY_VARS, daemon_proxy, json_proxies, no_proxy_covers, proxy_endpoint, proxy_lookup, proxy_value,
 )
 from ..facts.registries import DOCKER_HUB, host_and_port, internal_name, is_public
 from ..facts.schema import join_all
 from ..facts.values import MISSING
-from ..facts.versions import engine_major
 from .base import Hit, HostContext, dig, ev, rule
 from .text import cap, q, reload_and_restart
 
@@ -102,7 +101,7 @@ def _routing(ctx: HostContext, host: str, port: int) -> Routing:
     if key not in cache:
         exempt, proxied = [], []
         for h in ctx.fleet.audited():
-            dp = daemon_proxy(h.facts)
+            dp = ctx.fleet.host(h.name).daemon_proxy
             if dp and dp.any_proxy:
                 (exempt if no_proxy_covers(dp.get("NO_PROXY"), host, port) else proxied).append(h.name)
         cache[key] = (exempt, set(exempt), proxied, set(proxied))
@@ -192,7 +191,7 @@ registry-1.docker.io: no such host" where only the proxy resolves outside names)
     needs_docker=True,
 )
 def shell_only(ctx: HostContext) -> Iterator[Hit]:
-    dp = daemon_proxy(ctx.facts)
+    dp = ctx.view.daemon_proxy
     shell = ctx.view.login_proxies
     if dp is None or dp.any_proxy or not shell:
         return
@@ -242,7 +241,7 @@ authority").
     needs_docker=True,
 )
 def daemon_differs(ctx: HostContext) -> Iterator[Hit]:
-    dp = daemon_proxy(ctx.facts)
+    dp = ctx.view.daemon_proxy
     if dp is None or (not dp.any_proxy and ctx.view.login_proxies):
         return   # proxy.shell-only explains it better
     exp = ctx.expect("proxy.daemon.endpoints", _endpoints)
@@ -290,7 +289,7 @@ failing on a proxy-only network with "dial tcp ...:443: i/o timeout".
     needs_docker=True,
 )
 def https_proxy_missing(ctx: HostContext) -> Iterator[Hit]:
-    dp = daemon_proxy(ctx.facts)
+    dp = ctx.view.daemon_proxy
     if dp is None or not dp.get("HTTP_PROXY") or dp.get("HTTPS_PROXY"):
         return
     exp = ctx.expect("proxy.daemon.endpoints", _endpoints)
@@ -323,10 +322,10 @@ matches host names (a.com also covers b.a.com), not resolved addresses.
     needs_docker=True,
 )
 def no_proxy_registry(ctx: HostContext) -> Iterator[Hit]:
-    dp = daemon_proxy(ctx.facts)
+    dp = ctx.view.daemon_proxy
     if dp is None or not dp.any_proxy:
         return
-    insecure = insecure_registries(ctx.facts)
+    insecure = ctx.view.insecure_registries
     insecure = insecure if insecure is not MISSING else []
     uncovered = []
     for reg in sorted(ctx.fleet.registries(ctx.name, ctx.baseline).values(), key=lambda r: r.name):
@@ -508,7 +507,7 @@ def json_env_conflict(ctx: HostContext) -> Iterator[Hit]:
     conflicts = [var for var in PROXY_VARS if var in jp and var in env and not _same(var, jp[var], env[var])]
     if not conflicts:
         return
-    major = engine_major(ctx.facts)
+    major = ctx.view.engine_major
     if major is not None and major < PROXIES_MIN_MAJOR:
         winner = "dockerd before 23 refuses daemon.json \"proxies\" (see daemon.json-unknown-option)"
     else:
@@ -570,7 +569,7 @@ timeout" on a proxy-only network).
 )
 def env_file_export(ctx: HostContext) -> Iterator[Hit]:
     files = dig(ctx.facts, "proxy.env_files")
-    dp = daemon_proxy(ctx.facts)
+    dp = ctx.view.daemon_proxy
     for path, info in sorted(files.items()) if isinstance(files, dict) else ():
         ignored = [v for v in (info.get("ignored") or []) if isinstance(v, str) and _PROXY_NAME.match(v)] \
             if isinstance(info, dict) else []

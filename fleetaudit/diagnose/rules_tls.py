@@ -15,7 +15,6 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 from ..facts.clock import Now, day, iso_epoch
 from ..facts.daemon import log_counts, log_sample
 from ..facts.fleet import Expect, MIN_MAJORITY_HOSTS
-from ..facts.registries import own_registries
 from ..facts.schema import join_all
 from ..facts.trust import CERTS_D, Cert, CertsDir, catalog_certs, clean_file, registry_certs
 from ..facts.values import MISSING
@@ -424,7 +423,7 @@ def _expected_dir(ctx: HostContext, reg: str, mine: Optional[CertsDir]) -> Optio
     holders = dirs.get(reg, [])
     n_others = len(holders) - (1 if mine else 0)
     majority = known >= MIN_MAJORITY_HOSTS and len(holders) * 2 > known
-    if n_others <= 0 or not (mine or majority or reg in own_registries(ctx.facts)):
+    if n_others <= 0 or not (mine or majority or reg in ctx.view.own_registries):
         return None
     cache = ctx.fleet.cache
     if ("tls-dir-votes", reg) not in cache:     # once per registry, not once per host

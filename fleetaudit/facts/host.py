@@ -66,6 +66,24 @@ class HostView:
         return None if self.platform is None else _platform.platform_matches(self.platform, platforms)
 
     @cached_property
+    def docker_installed(self) -> Optional[bool]:
+        """Is Docker installed (docker.installed)? None when not known."""
+        v = dig(self.facts, "docker.installed")
+        return v if isinstance(v, bool) else None
+
+    @cached_property
+    def daemon_up(self) -> Optional[bool]:
+        """Did the daemon answer (docker.daemon_up)? None when not known."""
+        v = dig(self.facts, "docker.daemon_up")
+        return v if isinstance(v, bool) else None
+
+    @cached_property
+    def daemon_unreadable(self) -> bool:
+        """The daemon's socket refused the audit user (docker.error_kind "permission..."):
+        "down" would be a guess."""
+        return str(dig(self.facts, "docker.error_kind") or "").startswith("permission")
+
+    @cached_property
     def docker_running(self) -> bool:
         """The daemon answered and `docker info` was collected."""
         return daemon.docker_running(self.facts)
