@@ -131,6 +131,12 @@ def _manifest_clue(req: dict, dpath: dict, ref: Reference, fleet_read_ok: int) -
         if status == 403:
             return Clue("auth", "forbidden", f"{ref.registry} refuses root's credentials for {ref.path} (403)",
                         f"Grant pull on {ref.path} to the account root logs in with")
+        token = (dpath.get("tokens") or {}).get(ref.path) or {}
+        if creds and token.get("got") is False and token.get("status") in (401, 403):
+            return Clue("auth", "unauthorized",
+                        f"{ref.registry}'s token server refuses root's credentials ({token['status']}): "
+                        "no pull token, so the manifest answers 401",
+                        f"sudo docker login {ref.registry}")
         if creds:
             return Clue("auth", "unauthorized",
                         f"{ref.registry} answers 401 to root's credentials (wrong user/password or expired token)",
@@ -225,12 +231,15 @@ def platforms(dpath: Optional[dict], ref: Reference) -> List[str]:
 # ------------------------------------------------------------------ a pull's category, weighed
 
 def pull_category(category: Optional[str], classes: Iterable[str], view: HostView,
-                  dpath: Optional[dict], finding_categories: Dict[str, str]) -> Optional[str]:
+                  dpath: Optional[dict], finding_categories: Dict[str, str],
+                  clue: Optional[Clue] = None) -> Optional[str]:
     """The category a failed pull stands for once the host's other evidence is weighed:
     a validity-window error is `tls` unless the host clock is off (then `time`); a
     timeout/refusal is `firewall` when the host's firewall blocks the registry, `proxy`
     when dockerd goes through a proxy that refused; a bare 'Unauthorized' from the
-    proxy's CONNECT is `proxy`, not the registry's auth."""
+    proxy's CONNECT is `proxy`, not the registry's auth; an error the pull-error table
+    does not know (dockerd's bare `Head ".../manifests/1.0": unauthorized` after a refused
+    token request) takes the category of the daemon-path probe's failure."""
     classes = list(classes)
     if classes and classes[0] in ("x509-not-yet-valid", "x509-expired", "x509-expired-or-not-yet-valid"):
         return "time" if clock_is_off(view) else "tls"
@@ -238,6 +247,8 @@ def pull_category(category: Optional[str], classes: Iterable[str], view: HostVie
     connect = v2.get("connect") if isinstance(v2, dict) else None
     if via_proxy(dpath) and connect and connect != 200:
         return "proxy"
+    if not classes and clue is not None and not clue.ok and clue.category:
+        return clue.category
     if category in (None, "reachability"):
         if "firewall" in finding_categories:
             return "firewall"

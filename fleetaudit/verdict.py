@@ -376,7 +376,8 @@ def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: Gat
         raw = pull.category
         cat = gatepath.pull_category(raw, pull.classes, view, dpath,
                                      {r.category: r.severity for r in reasons
-                                      if _at_or_above(r.severity, "high") and r.source == "finding"}) \
+                                      if _at_or_above(r.severity, "high") and r.source == "finding"},
+                                     clue) \
             or "reachability"
         msg = pull.error or "docker pull failed"
         fix = pull.fix

@@ -7,9 +7,9 @@ proxy and firewall can produce, plus a good host (issue 9).
     fleet.up(gate_specs(fleet), services=True)
 
 Every host pulls the same reference, `fleet.images["app"]` (registry.fleet.test); the
-classes that are about the registry's certificate point registry.fleet.test at a twin
-(lab.services: same storage, certificate expired / not yet valid, SANs include
-registry.fleet.test) through the host's /etc/hosts. Image-side classes (a platform
+classes that are about the registry's certificate or its auth scheme point
+registry.fleet.test at a twin (lab.services: same storage; certificate expired / not yet
+valid; Bearer token auth; SANs include registry.fleet.test) through the host's /etc/hosts. Image-side classes (a platform
 missing from a manifest list, a wrong tag) are other references on the good host.
 
 GATE_HOSTS[name] = (summary, expected category of a failed pull or None when it works).
@@ -40,6 +40,8 @@ GATE_HOSTS = {
     "disk-full": ("docker data root 95% full", "disk"),
     "cert-expired": ("registry.fleet.test answers with an expired certificate", "tls"),
     "cert-notyet": ("registry.fleet.test answers with a not-yet-valid certificate (host clock right)", "tls"),
+    "bearer-ok": ("registry.fleet.test wants a Bearer token (realm on tokenreg:8443); root's login gets one", None),
+    "bearer-badcreds": ("the same token registry; root's credentials are refused by the token server", "auth"),
 }
 # Image-side classes, judged on the good host: (image key or tag suffix, expected category).
 IMAGE_CASES = {
@@ -91,6 +93,9 @@ def gate_specs(fleet) -> list:
         "disk-full": files(good),
         "cert-expired": files(good),
         "cert-notyet": files(good),
+        "bearer-ok": files(good),
+        "bearer-badcreds": files(good, **{"/root/.docker/config.json": json.dumps(
+            {"auths": {fleet.registry: {"auth": bad_auth}}}) + "\n"}),
     }
     assert set(specs) == set(GATE_HOSTS)
     out = []
@@ -106,5 +111,7 @@ def gate_specs(fleet) -> list:
             f["/etc/hosts"] = _hosts_file(name, fleet.service_address("expired"))
         elif name == "cert-notyet":
             f["/etc/hosts"] = _hosts_file(name, fleet.service_address("notyet"))
+        elif name.startswith("bearer-"):
+            f["/etc/hosts"] = _hosts_file(name, fleet.service_address("tokenreg"))
         out.append(HostSpec(name=name, kind="docker", files=f, groups=["gate"], **kw))
     return out

@@ -66,6 +66,17 @@ def test_credentials_missing_and_wrong():
     assert bad["manifests"]["team/app:1.0"]["codes"] == ["UNAUTHORIZED"]
 
 
+def test_bearer_token_flow_follows_the_realm_with_roots_credentials():
+    ok = facts("bearer-ok")
+    assert ok["v2"]["headers"]["www-authenticate"].startswith("Bearer realm=")
+    assert ok["tokens"]["team/app"] == {"got": True, "status": 200, "rc": 0, "error": None}
+    assert ok["manifests"]["team/app:1.0"]["status"] == 200
+    assert ok["manifests"]["team/armonly:1.0"]["platforms"] == ["linux/arm64/v8"]
+    bad = facts("bearer-badcreds")
+    assert bad["tokens"]["team/app"]["got"] is False and bad["tokens"]["team/app"]["status"] == 401
+    assert bad["manifests"]["team/app:1.0"]["status"] == 401
+
+
 def test_network_failures_are_told_apart():
     assert facts("bad-dns")["v2"]["failure"] == "dns"
     assert facts("fw-drop")["v2"]["failure"] == "timeout"

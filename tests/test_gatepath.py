@@ -45,6 +45,9 @@ def test_each_failure_class_points_to_its_category():
     for name, (category, pull_class) in want.items():
         c = clue(name)
         assert (c.category, c.pull_class, c.ok) == (category, pull_class, False), (name, c)
+    assert clue("bearer-ok").ok
+    bearer = clue("bearer-badcreds")
+    assert bearer.category == "auth" and "token server refuses" in bearer.message
     assert clue("fw-drop", firewall_finding=True).category == "firewall"
     assert clue("good", NOPE).category == "reference"
 
@@ -97,6 +100,9 @@ def test_pull_categories_weighed_like_read_only():
     assert pc("reachability", ["connection-refused"], host(), dpath("fw-reject"), {}) == "reachability"
     assert pc(None, [], host(), dpath("proxy-badcreds"), {}) == "proxy"
     assert pc("auth", ["unauthorized"], host(), dpath("bad-creds"), {}) == "auth"
+    # dockerd's bare 'Head ".../manifests/1.0": unauthorized' is in no class: the probe decides
+    token_refused = gatepath.daemon_path_clue(dpath("bearer-badcreds"), APP, host())
+    assert pc(None, [], host(), dpath("bearer-badcreds"), {}, token_refused) == "auth"
     assert pc("disk", ["no-space"], host(), dpath("disk-full"), {"disk": "critical"}) == "disk"
 
 
