@@ -76,8 +76,16 @@ class Cell:
     def blockers(self) -> List[Reason]:
         return [r for r in self.reasons if r.blocking]
 
+    @property
+    def category(self) -> Optional[str]:
+        """The category of the reason that decided a blocked/fail verdict (None otherwise):
+        what read-only and --pull must agree on."""
+        if self.verdict not in ("blocked", "fail"):
+            return None
+        return self.blockers[0].category if self.blockers else None
+
     def to_json(self) -> dict:
-        return {"verdict": self.verdict, "label": self.label,
+        return {"verdict": self.verdict, "label": self.label, "category": self.category,
                 "reasons": [r.to_json() for r in self.reasons],
                 "pull": self.pull.to_json() if self.pull else None,
                 "probe": self.probe}

@@ -15,6 +15,7 @@ import re
 import shlex
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
+from . import gatepath
 from .collectors.probe import NAME as PROBE
 from .facts import FleetView, HostView
 from .facts.registries import hub_names
@@ -34,6 +35,8 @@ NOT_BLOCKING_RULES = {
 }
 # Facts the read-only verdict depends on: when missing, "no blocker found" would be a guess.
 DECIDING_SECTIONS = ("docker", "credentials", "tls", "disk", "proxy", "dns", PROBE)
+# The rule id of the daemon-path probe's reason (fleetaudit.gatepath).
+DAEMON_PATH_RULE = "gate.daemon-path"
 # Categories a CLI-side manifest check speaks for whatever network path it took.
 PATH_INDEPENDENT = {"auth", "reference", "arch"}
 # Docker Hub's names (the one alias list, fleetaudit.reference) and how findings word it.
@@ -216,7 +219,7 @@ def daemon_reasons(host: HostResult, fail_on: str, existing: List[Reason],
 
 
 def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
-                  fail_on: str, view: Optional[HostView] = None) -> List[Reason]:
+                  fail_on: str, view: Optional[HostView] = None, fleet_read_ok: int = 0) -> List[Reason]:
     if not isinstance(probe, dict):
         return []
     view = view or HostView(host.name, host.facts)
@@ -240,6 +243,13 @@ def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
         if man.get("ok") is False:
             classes = man.get("classes") or []
             category = BY_ID[classes[0]].category if classes and classes[0] in BY_ID else "reachability"
+            contradicted = ""
+            if category == "reference" and fleet_read_ok:
+                # The CLI prints "no such manifest" for an auth failure too: when other
+                # hosts read the same reference, the reference exists; this host's login differs.
+                category = "auth"
+                contradicted = (f" ({fleet_read_ok} other host(s) read {ref}: the reference exists, "
+                                "this host's login is the difference)")
             same_path = via is False and not session_via_proxy(view, ref)
             # Only root's CLI credentials are the ones `sudo docker pull` hands the daemon.
             blocking_kind = who == "root" and (category in PATH_INDEPENDENT or same_path)
@@ -249,7 +259,7 @@ def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
             else:
                 out.append(Reason("probe", category, sev,
                                   blocking=_at_or_above(sev, fail_on) and blocking_kind,
-                                  message=f"{label}: {str(man.get('error') or '')[:300]}",
+                                  message=f"{label}: {str(man.get('error') or '')[:300]}{contradicted}",
                                   fix=(BY_ID[classes[0]].fix or None) if classes and classes[0] in BY_ID else None))
         plats = man.get("platforms") or []
         mine = view.platform
@@ -268,9 +278,52 @@ def probe_reasons(probe: Optional[dict], host: HostResult, ref: Reference,
     return out
 
 
+def weigh_daemon_path(reasons: List[Reason], dpath: Optional[dict], host: HostResult, ref: Reference,
+                      fail_on: str, fleet_read_ok: int, view: HostView) -> Optional["gatepath.Clue"]:
+    """The daemon-path probe's evidence against the other reasons (in place): dockerd's own
+    request decides the network/TLS/auth questions it answered. When it read the manifest,
+    findings and CLI results about the path stop blocking; when it failed, its reason
+    blocks and CLI results that point elsewhere become notes. Returns the clue."""
+    firewall = any(r.category == "firewall" and r.source == "finding" and _at_or_above(r.severity, "high")
+                   for r in reasons)
+    clue = gatepath.daemon_path_clue(dpath, ref, view, fleet_read_ok, firewall)
+    insecure = gatepath.registry_insecure(view, dpath, ref.registry)
+    for r in reasons:
+        if r.category == "tls" and insecure and r.blocking:
+            r.blocking = False
+            r.message += f" (not a blocker: {ref.registry} is in dockerd's insecure-registries)"
+    if clue is None:
+        return None
+    if clue.ok:
+        for r in reasons:
+            if r.blocking and r.category in gatepath.PATH_CATEGORIES | {"reference"} \
+                    and r.source in ("finding", "probe", "fleet"):
+                r.blocking = False
+                r.message += " (not a blocker here: dockerd's own path read the manifest)"
+        plats = gatepath.platforms(dpath, ref)
+        mine = view.platform
+        if plats and isinstance(mine, str) and not view.platform_matches(plats) \
+                and not any(r.category == "arch" and r.blocking for r in reasons):
+            reasons.append(Reason("probe", "arch", "critical", blocking=_at_or_above("critical", fail_on),
+                                  message=(f"{ref} has no {mine} image (platforms: {', '.join(plats)}): "
+                                           f"'no matching manifest for {mine}'"),
+                                  fix="docker buildx build --platform " + mine + ",... --push"))
+        return clue
+    for r in reasons:
+        if r.source == "probe" and r.blocking and r.category != clue.category:
+            r.blocking = False
+            r.message += f" (dockerd's own path says {clue.category})"
+        if r.source == "finding" and r.blocking and r.category == "time" and clue.category == "tls":
+            r.blocking = False
+    reasons.append(Reason("probe", clue.category, "critical", blocking=_at_or_above("critical", fail_on),
+                          message=f"daemon path: {clue.message}"[:500], fix=clue.fix, rule=DAEMON_PATH_RULE))
+    return clue
+
+
 def _sorted(reasons: List[Reason]) -> List[Reason]:
     order = {"pull": 0, "finding": 1, "fleet": 2, "probe": 3, "host": 4}
-    return sorted(reasons, key=lambda r: (not r.blocking, _sev_index(r.severity),
+    # dockerd's own request, when it failed, is the most direct evidence there is: it leads.
+    return sorted(reasons, key=lambda r: (not r.blocking, r.rule != DAEMON_PATH_RULE, _sev_index(r.severity),
                                           (r.rule or "").startswith("logs."), order.get(r.source, 9)))
 
 
@@ -292,7 +345,7 @@ def _short(text: str, n: int = 90) -> str:
 def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: GateOptions,
                   probe: Optional[dict], probe_missing: Optional[str],
                   pull: Optional[PullOutcome], others: Set[str],
-                  fleet: Optional[FleetView] = None) -> Cell:
+                  fleet: Optional[FleetView] = None, fleet_read_ok: int = 0) -> Cell:
     fleet = fleet or FleetView(result)
     fail_on = opts.fail_on if not opts.pull else "none"
     unknown = _unknown_reason(host)
@@ -300,13 +353,17 @@ def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: Gat
         return Cell("unknown", "unknown: " + _short(unknown.message), [unknown])
     reasons = finding_reasons(result, host, ref, fail_on, others, fleet)
     reasons += credential_reasons(result, host, ref, fail_on, reasons, fleet)
-    reasons += daemon_reasons(host, fail_on, reasons, fleet.host(host.name))
-    reasons += probe_reasons(probe, host, ref, fail_on, fleet.host(host.name))
+    view = fleet.host(host.name)
+    reasons += daemon_reasons(host, fail_on, reasons, view)
+    reasons += probe_reasons(probe, host, ref, fail_on, view, fleet_read_ok)
+    dpath = ((probe or {}).get("daemon_path") or {}).get(ref.registry) if isinstance(probe, dict) else None
+    clue = weigh_daemon_path(reasons, dpath, host, ref, fail_on, fleet_read_ok, view)
     probe_view = None
     if isinstance(probe, dict):
         probe_view = {"as": probe.get("as"),
                       "dns": (probe.get("registries") or {}).get(ref.registry),
-                      "manifest": (probe.get("manifests") or {}).get(str(ref))}
+                      "manifest": (probe.get("manifests") or {}).get(str(ref)),
+                      "daemon_path": (probe.get("daemon_path") or {}).get(ref.registry)}
     if opts.pull:
         for r in reasons:
             r.blocking = False   # with --pull the pull itself decides; these explain it
@@ -316,9 +373,22 @@ def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: Gat
             return Cell("unknown", "unknown: " + _short(why), [r] + _sorted(reasons), pull, probe_view)
         if pull.ok:
             return Cell("pass", "pulled", _sorted(reasons), pull, probe_view)
-        cat = pull.category or "reachability"
+        raw = pull.category
+        cat = gatepath.pull_category(raw, pull.classes, view, dpath,
+                                     {r.category: r.severity for r in reasons
+                                      if _at_or_above(r.severity, "high") and r.source == "finding"},
+                                     clue) \
+            or "reachability"
         msg = pull.error or "docker pull failed"
-        lead = Reason("pull", cat, "critical", blocking=True, message=msg[:500], fix=pull.fix)
+        fix = pull.fix
+        if cat != raw:
+            # The error's words pointed elsewhere; the host's evidence decided (issue 9).
+            pull.cause = f"{pull.cause or msg[:200]} -> judged {cat} on this host's evidence"
+            if clue is not None and clue.category == cat and clue.fix:
+                fix = clue.fix
+            pull.category = cat
+            pull.fix = fix
+        lead = Reason("pull", cat, "critical", blocking=True, message=msg[:500], fix=fix)
         # Findings in the pull's own category first: they are the likely explanation.
         ranked = sorted(_sorted(reasons), key=lambda r: r.category != cat)
         what = BY_ID[pull.classes[0]].title if pull.classes and pull.classes[0] in BY_ID else msg
@@ -352,6 +422,10 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
     refs = list(opts.images)
     fleet = FleetView(result)   # every host's derived facts, once for the whole evaluation
     others = known_registries(result, refs, fleet)
+    read_ok = {str(ref): {n: gatepath.read_ok(
+        ((p or {}).get("daemon_path") or {}).get(ref.registry) if isinstance(p, dict) else None,
+        ((p or {}).get("manifests") or {}).get(str(ref)) if isinstance(p, dict) else None, ref)
+        for n, p in probes.items()} for ref in refs}
     gate = GateResult(mode="pull" if opts.pull else "read-only", images=refs,
                       fail_on=opts.fail_on, audit=result)
     for name, host in result.hosts.items():
@@ -359,7 +433,8 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
         for ref in refs:
             row[str(ref)] = evaluate_cell(
                 result, host, ref, opts, probes.get(name), probe_missing.get(name),
-                (pulls.get(name) or {}).get(str(ref)) if opts.pull else None, others, fleet)
+                (pulls.get(name) or {}).get(str(ref)) if opts.pull else None, others, fleet,
+                fleet_read_ok=sum(1 for n, ok in read_ok[str(ref)].items() if ok and n != name))
         gate.cells[name] = row
     return gate
 

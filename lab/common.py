@@ -47,10 +47,15 @@ OVERLAY_DIRS = (
 _FORBIDDEN_STATE_PARENTS = OVERLAY_DIRS + ("/run", "/dev", "/proc", "/sys", "/var/run")
 SLOT_REGISTRY = Path("/run/lock/fleetaudit-lab")
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
-RESERVED_NAMES = {"registry", "proxy", "dns", "builder", "mirror", "gateway", "expired"}
+RESERVED_NAMES = {"registry", "proxy", "dns", "builder", "mirror", "gateway", "expired", "notyet",
+                  "tokenreg"}
 # Service addresses inside a slot's /20 (offsets from the network address).
-SVC_OFFSETS = {"gateway": 1, "dns": 2, "registry": 3, "proxy": 4, "builder": 5, "expired": 6}
+SVC_OFFSETS = {"gateway": 1, "dns": 2, "registry": 3, "proxy": 4, "builder": 5, "expired": 6,
+               "notyet": 7, "tokenreg": 8}
 EXPIRED_REGISTRY_NAME = "expired." + DOMAIN  # same registry content, certificate expired
+NOTYET_REGISTRY_NAME = "notyet." + DOMAIN  # same registry content, certificate not valid yet
+TOKEN_REGISTRY_NAME = "tokenreg." + DOMAIN  # same content, Bearer token auth (realm on :8443)
+TOKEN_PORT = 8443
 DEAD_OFFSET = 9  # an address in the subnet that nobody holds (dead resolver etc.)
 UID_BASE = 2001
 

@@ -52,7 +52,7 @@ from .common import (  # noqa: F401
     KINDS, SSHD_KINDS, WEDGE_TARGETS, LAB_NET, SLOT_PREFIX, MAX_SLOTS, HOSTS_PER_24, DOMAIN,
     REGISTRY_NAME, MIRROR_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_PORT, HOST_PATH,
     FAKETIME_LIB, OVERLAY_DIRS, _FORBIDDEN_STATE_PARENTS, SLOT_REGISTRY, NAME_RE,
-    RESERVED_NAMES, SVC_OFFSETS, EXPIRED_REGISTRY_NAME, DEAD_OFFSET, UID_BASE, Content,
+    RESERVED_NAMES, SVC_OFFSETS, EXPIRED_REGISTRY_NAME, NOTYET_REGISTRY_NAME, TOKEN_PORT, DEAD_OFFSET, UID_BASE, Content,
     LabError, HostSpec, _write,
 )
 
@@ -315,6 +315,12 @@ class Fleet:
         """A second registry serving the same repositories with an expired certificate
         (signed by the lab CA): pulls fail with 'certificate has expired or is not yet valid'."""
         return EXPIRED_REGISTRY_NAME
+
+    @property
+    def notyet_registry(self) -> str:
+        """A third registry over the same storage whose certificate is not valid yet
+        (starts in two days): pulls fail with 'certificate has expired or is not yet valid'."""
+        return NOTYET_REGISTRY_NAME
 
     @property
     def registry_address(self) -> str:
@@ -997,8 +1003,11 @@ Subsystem sftp /usr/lib/openssh/sftp-server
             targets["(registry)"] = (self.service_address("registry"), REGISTRY_PORT, None)
         if "proxy" in svc_specs:
             targets["(proxy)"] = (self.service_address("proxy"), PROXY_PORT, None)
-        if "expired" in svc_specs:
-            targets["(expired)"] = (self.service_address("expired"), REGISTRY_PORT, None)
+        for twin in ("expired", "notyet", "tokenreg"):
+            if twin in svc_specs:
+                targets[f"({twin})"] = (self.service_address(twin), REGISTRY_PORT, None)
+        if "tokenreg" in svc_specs:
+            targets["(tokenreg-token)"] = (self.service_address("tokenreg"), TOKEN_PORT, None)
 
         def dead(n):
             key = ("svc", n[1:-1]) if n.startswith("(") else ("host", n)

@@ -4,6 +4,7 @@ TLS registry with htpasswd auth (Debian's docker-registry), a proxy with BasicAu
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from . import pki
 from .common import (
-    DOMAIN, EXPIRED_REGISTRY_NAME, MIRROR_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_NAME, REGISTRY_PORT, HostSpec, LabError,
+    DOMAIN, EXPIRED_REGISTRY_NAME, MIRROR_NAME, NOTYET_REGISTRY_NAME, TOKEN_PORT, TOKEN_REGISTRY_NAME, PROXY_NAME, PROXY_PORT, REGISTRY_NAME, REGISTRY_PORT, HostSpec, LabError,
     _write,
 )
 
@@ -80,14 +81,18 @@ def prepare_services(fleet, hosts: dict) -> dict:
     proxy_addr = fleet.service_address("proxy")
     dns_addr = fleet.service_address("dns")
     exp_addr = fleet.service_address("expired")
+    notyet_addr = fleet.service_address("notyet")
+    tok_addr = fleet.service_address("tokenreg")
     hosts_lines = [
         f"{reg_addr}\t{REGISTRY_NAME} {MIRROR_NAME}",
         f"{exp_addr}\t{EXPIRED_REGISTRY_NAME}",
+        f"{notyet_addr}\t{NOTYET_REGISTRY_NAME}",
+        f"{tok_addr}\t{TOKEN_REGISTRY_NAME}",
         f"{proxy_addr}\t{PROXY_NAME}",
         f"{dns_addr}\tdns.{DOMAIN}",
     ] + [f"{h.address}\t{h.name}.{DOMAIN} {h.name}" for h in hosts.values()]
     argvs = {}
-    for name in ("dns", "registry", "proxy", "expired"):
+    for name in ("dns", "registry", "proxy", "expired", "notyet", "tokenreg"):
         d = root / name
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o755)
@@ -113,13 +118,19 @@ def prepare_services(fleet, hosts: dict) -> dict:
     _write(d / "start.sh", _svc_script(
         fleet, "dns", f"/usr/sbin/dnsmasq --keep-in-foreground --conf-file={d}/dnsmasq.conf", d), 0o755)
 
-    # registry, and a twin with an expired certificate over the same storage
+    # registry, and twins over the same storage with an expired and a not-yet-valid
+    # certificate. The twins' certificates also name registry.fleet.test, so a host whose
+    # /etc/hosts points that name at a twin sees exactly that fault (gate agreement fleet).
     ca_key = (fleet.state_dir / "pki" / "ca.key").read_bytes()
     now = dt.datetime.now(dt.timezone.utc)
     (root / "registry" / "data").mkdir(exist_ok=True)
     for name, dns_name, addr, validity in (
         ("registry", [REGISTRY_NAME, MIRROR_NAME], reg_addr, (None, None)),
-        ("expired", [EXPIRED_REGISTRY_NAME], exp_addr, (now - dt.timedelta(days=400), now - dt.timedelta(days=2))),
+        ("expired", [EXPIRED_REGISTRY_NAME, REGISTRY_NAME], exp_addr,
+         (now - dt.timedelta(days=400), now - dt.timedelta(days=2))),
+        ("notyet", [NOTYET_REGISTRY_NAME, REGISTRY_NAME], notyet_addr,
+         (now + dt.timedelta(days=2), now + dt.timedelta(days=400))),
+        ("tokenreg", [TOKEN_REGISTRY_NAME, REGISTRY_NAME], tok_addr, (None, None)),
     ):
         d = root / name
         key, cert = pki.issue_server_cert(ca_key, fleet.ca_cert_pem.encode(), dns_name, [addr],
@@ -144,12 +155,14 @@ http:
     certificate: {d}/tls.crt
     key: {d}/tls.key
 auth:
-  htpasswd:
+""" + (_token_auth(fleet, d) if name == "tokenreg" else f"""  htpasswd:
     realm: fleet-registry
     path: {d}/htpasswd
-""")
-        _write(d / "start.sh", _svc_script(fleet, name, f"/usr/bin/docker-registry serve {d}/config.yml", d),
-               0o755)
+"""))
+        serve = f"/usr/bin/docker-registry serve {d}/config.yml"
+        if name == "tokenreg":
+            serve = "/bin/sh -c " + shlex.quote(f"/usr/bin/python3 {d}/token_server.py {d}/token.json & exec {serve}")
+        _write(d / "start.sh", _svc_script(fleet, name, serve, d), 0o755)
 
     # proxy
     d = root / "proxy"
@@ -171,10 +184,100 @@ auth:
     ]) + "\n", 0o644)
     _write(d / "start.sh", _svc_script(fleet, "proxy", f"/usr/bin/tinyproxy -d -c {d}/tinyproxy.conf", d), 0o755)
 
-    for name in ("dns", "registry", "proxy", "expired"):
+    for name in ("dns", "registry", "proxy", "expired", "notyet", "tokenreg"):
         argvs[name] = ["ip", "netns", "exec", prefix + name, "unshare", "--mount", "--propagation", "private",
                        "/bin/sh", str(root / name / "start.sh")]
     return argvs
+
+
+# ---------------------------------------------------------------------------
+# Bearer token auth (the scheme Docker Hub, GHCR, Harbor... use): a registry twin whose
+# /v2/ answers `WWW-Authenticate: Bearer realm=https://tokenreg.fleet.test:8443/token`, and
+# a tiny token server there that hands a pre-signed pull token to the lab's registry
+# credentials (401 to anyone else).
+
+TOKEN_SERVICE = "fleet-registry"
+TOKEN_ISSUER = "fleet-token"
+TOKEN_REPOS = ("team/app", "team/armonly", "team/multi", "team/app-arm64")
+
+TOKEN_SERVER = r"""
+import base64, http.server, json, ssl, sys
+conf = json.load(open(sys.argv[1]))
+want = "Basic " + base64.b64encode((conf["user"] + ":" + conf["password"]).encode()).decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if not self.path.startswith("/token"):
+            self.send_response(404); self.end_headers(); return
+        if self.headers.get("Authorization") != want:
+            body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="fleet-token"')
+        else:
+            body = json.dumps({"token": conf["token"], "access_token": conf["token"],
+                               "expires_in": 3600}).encode()
+            self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, fmt, *args):
+        pass
+srv = http.server.ThreadingHTTPServer((conf["address"], conf["port"]), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(conf["cert"], conf["key"])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+"""
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _token_auth(fleet, d: Path) -> str:
+    """Write the token signer, the pre-signed token and the token server; return the
+    registry's `auth: token:` block."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "fleet lab token signer")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    _write(d / "token-signer.crt", cert.public_bytes(serialization.Encoding.PEM))
+    spki = key.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    # libtrust key id: base32 of the first 240 bits of sha256(SPKI), in groups of 4
+    b32 = base64.b32encode(hashlib.sha256(spki).digest()[:30]).decode().rstrip("=")
+    kid = ":".join(b32[i:i + 4] for i in range(0, len(b32), 4))
+    ts = int(now.timestamp())
+    header = {"typ": "JWT", "alg": "ES256", "kid": kid}
+    claims = {"iss": TOKEN_ISSUER, "sub": fleet.registry_user, "aud": TOKEN_SERVICE,
+              "exp": ts + 7 * 86400, "nbf": ts - 3600, "iat": ts,
+              "jti": hashlib.sha256(spki + str(ts).encode()).hexdigest()[:16],
+              "access": [{"type": "repository", "name": n, "actions": ["pull"]} for n in TOKEN_REPOS]}
+    signing_input = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+    r, s_ = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    token = signing_input + "." + _b64url(r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+    if token not in fleet.state.setdefault("planted_secrets", []):
+        fleet.state["planted_secrets"].append(token)   # a bearer token must never leave a host
+    _write(d / "token.json", json.dumps({
+        "user": fleet.registry_user, "password": fleet.registry_password, "token": token,
+        "address": fleet.service_address("tokenreg"), "port": TOKEN_PORT,
+        "cert": str(d / "tls.crt"), "key": str(d / "tls.key")}), 0o600)
+    _write(d / "token_server.py", TOKEN_SERVER)
+    return f"""  token:
+    realm: https://{TOKEN_REGISTRY_NAME}:{TOKEN_PORT}/token
+    service: {TOKEN_SERVICE}
+    issuer: {TOKEN_ISSUER}
+    rootcertbundle: {d}/token-signer.crt
+"""
 
 
 # ---------------------------------------------------------------------------

@@ -116,8 +116,10 @@ def test_probe_quotes_what_it_is_given():
 
 def test_probe_budget_covers_every_timeout():
     refs = [APP, parse("registry.fleet.test/team/multi:1.0"), HUB]
-    assert budget_s(refs) == 2 * 8 + 3 * 15
-    assert budget_s(refs, manifest=False) == 2 * 8
+    assert budget_s(refs, daemon_path=False) == 2 * 8 + 3 * 15
+    assert budget_s(refs, manifest=False, daemon_path=False) == 2 * 8
+    # the daemon-path part per registry: /v2/ twice + token and manifest per image, 8 s each, + 2
+    assert budget_s(refs) == 2 * 8 + 3 * 15 + (6 * 8 + 2) + (4 * 8 + 2)
 
 
 def test_manifest_parse_cases():
@@ -409,7 +411,7 @@ def test_cli_gate_on_a_snapshot_instead_of_ssh(tmp_path, monkeypatch):
                                     str(tmp_path / "g.json"), "--junit", str(tmp_path / "g.xml"),
                                     "--snapshot", str(tmp_path / "s.json")])
     assert res.exit_code == exitcodes.FINDINGS, res.output
-    assert seen["collectors"][-1] == PROBE and seen["timeout"] == 60 + 8 + 15
+    assert seen["collectors"][-1] == PROBE and seen["timeout"] == 60 + 8 + 15 + (4 * 8 + 2)
     doc = json.loads((tmp_path / "g.json").read_text())
     assert doc["mode"] == "read-only" and doc["images"][0]["reference"] == str(APP)
     assert doc["hosts"]["no-ca"][str(APP)]["verdict"] == "blocked"

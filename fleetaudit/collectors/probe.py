@@ -32,6 +32,7 @@ import re
 from typing import Dict, List, Sequence
 
 from ..reference import Reference, unique
+from . import probe_daemon
 from .base import RC_MISSING, RC_TIMEOUT, Collector, Part, Section, part
 
 NAME = "gate_probe"
@@ -53,8 +54,15 @@ def _images(refs: Sequence[Reference]) -> List[Reference]:
     return unique(refs)
 
 
+def _dpath_timeout(n_images: int) -> int:
+    """Worst case of one registry's daemon-path part: /v2/ twice (anonymous, then with
+    credentials or for the certificate's dates), a token and a manifest per image."""
+    return probe_daemon.budget_s(2 + 2 * n_images) + 2
+
+
 def build_fragment(refs: Sequence[Reference], manifest: bool = True,
-                   dns_timeout: int = DNS_TIMEOUT_S, manifest_timeout: int = MANIFEST_TIMEOUT_S) -> str:
+                   dns_timeout: int = DNS_TIMEOUT_S, manifest_timeout: int = MANIFEST_TIMEOUT_S,
+                   daemon_path: bool = True) -> str:
     """The sh fragment. A registry whose name does not resolve, or whose first manifest
     read timed out, gets its remaining manifest reads skipped (rc RC_SKIPPED): a
     blackholed registry must not cost one timeout per image."""
@@ -73,6 +81,16 @@ def build_fragment(refs: Sequence[Reference], manifest: bool = True,
         lines.append(f"fa_run dns_{i} getent hosts {_q(r.api_host)}")
         lines.append(f'case "$FA_RC" in 0|{RC_MISSING}) ;; '
                      f"*) fa_gp_dead_{i}='the registry name did not resolve' ;; esac")
+    if daemon_path:
+        # The daemon's own path (proxy, trust, insecure-registries, root's credentials):
+        # what a pull would meet, asked with curl (see probe_daemon).
+        lines += probe_daemon.lib_lines()
+        for i, r in enumerate(regs):
+            imgs = [x for x in _images(refs) if x.registry == r.registry]
+            lines.append(f"FA_T={_dpath_timeout(len(imgs))}")
+            lines.append(probe_daemon.registry_call(i, r, imgs))
+            lines.append(f'case "$FA_RC" in 3|{RC_TIMEOUT}) [ -n "$fa_gp_dead_{i}" ] || '
+                         f"fa_gp_dead_{i}='the registry did not answer along the daemon path (timeout)' ;; esac")
     if manifest:
         lines.append(f"FA_T={int(manifest_timeout)}")
         # sh -c so only the lines that matter leave the host; the CLI's status survives
@@ -92,10 +110,12 @@ def build_fragment(refs: Sequence[Reference], manifest: bool = True,
 
 
 def budget_s(refs: Sequence[Reference], manifest: bool = True, dns_timeout: int = DNS_TIMEOUT_S,
-             manifest_timeout: int = MANIFEST_TIMEOUT_S) -> float:
+             manifest_timeout: int = MANIFEST_TIMEOUT_S, daemon_path: bool = True) -> float:
     """Worst-case seconds the fragment adds to a host's collection script."""
     regs = [r for r in _registries(refs) if not r.is_ip]
-    return len(regs) * dns_timeout + (len(_images(refs)) * manifest_timeout if manifest else 0)
+    dpath = sum(_dpath_timeout(len([x for x in _images(refs) if x.registry == r.registry]))
+                for r in _registries(refs)) if daemon_path else 0
+    return len(regs) * dns_timeout + (len(_images(refs)) * manifest_timeout if manifest else 0) + dpath
 
 
 def _first_line(text: str) -> str:
@@ -213,14 +233,16 @@ def parse_manifest(p: Part) -> dict:
 
 def probe_collector(refs: Sequence[Reference], manifest: bool = True,
                     dns_timeout: int = DNS_TIMEOUT_S,
-                    manifest_timeout: int = MANIFEST_TIMEOUT_S) -> Collector:
+                    manifest_timeout: int = MANIFEST_TIMEOUT_S,
+                    daemon_path: bool = True) -> Collector:
     """The gate's probe section for these image references (built per run)."""
     regs = _registries(refs)
     images = _images(refs)
 
     def parse(section: Section) -> dict:
         as_part = part(section, "as")
-        facts: dict = {"as": _first_line(as_part.out) or None, "registries": {}, "manifests": {}}
+        facts: dict = {"as": _first_line(as_part.out) or None, "registries": {}, "manifests": {},
+                       "daemon_path": {}}
         for i, r in enumerate(regs):
             if r.is_ip:
                 facts["registries"][r.registry] = {
@@ -228,10 +250,14 @@ def probe_collector(refs: Sequence[Reference], manifest: bool = True,
                     "rc": None, "error": None}
             else:
                 facts["registries"][r.registry] = parse_dns(part(section, f"dns_{i}"), r.api_host)
+        if daemon_path:
+            for i, r in enumerate(regs):
+                facts["daemon_path"][r.registry] = probe_daemon.parse_dpath(part(section, f"dpath_{i}"))
         if manifest:
             for i, r in enumerate(images):
                 facts["manifests"][str(r)] = parse_manifest(part(section, f"manifest_{i}"))
         return facts
 
-    return Collector(name=NAME, script=build_fragment(refs, manifest, dns_timeout, manifest_timeout),
+    return Collector(name=NAME, script=build_fragment(refs, manifest, dns_timeout, manifest_timeout,
+                                                      daemon_path),
                      parse=parse, doc=__doc__ or "")
