@@ -316,7 +316,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
         latch.mark(result.run)
         text = cliout.snapshot_text(result)
         if json_path:
-            cliout.write_output(json_path, text)
+            cliout.write_snapshot(json_path, text)
         _write_outputs(result, kw)
         kept = cliout.keep_copy(Path(reports_dir) / _default_report_name(inventory), text)
         run_id = recorder.record(snapshot.to_json(result), "audit")

@@ -180,7 +180,7 @@ def register(main: click.Group) -> None:
                 result.extra["drift_since_last"] = since.to_json()
             text = cliout.snapshot_text(result)
             if json_path:
-                cliout.write_output(json_path, text)
+                cliout.write_snapshot(json_path, text)
             _write_outputs(result, kw, _report_history(recorder, run_id) if kw.get("html_path") else None)
             kept = cliout.keep_copy(Path(reports_dir) / cli._default_report_name(inventory), text)
         section = result.extra["drift_since_last"]
