@@ -79,9 +79,10 @@
     var m = new Uint8Array(H.length), any = 0, v = viewHost();
     var q = state.host.toLowerCase(), gi = -1;
     if (state.grp) { gi = S.indexOf(state.grp); }
+    var none = state.grp && state.grp === GM.ng;  // the "(no group)" row: hosts in no group
     for (var i = 0; i < H.length; i++) {
       if (state.host && (v >= 0 ? i !== v : lowerNames[i].indexOf(q) < 0)) continue;
-      if (state.grp && hostGroups(i).indexOf(gi) < 0) continue;
+      if (state.grp && (none ? hostGroups(i).length > 0 : hostGroups(i).indexOf(gi) < 0)) continue;
       m[i] = 1; any++;
     }
     m.count = any;
@@ -304,6 +305,8 @@
       var tr = el("tr", "row");
       tr.setAttribute("data-sev", SEV[g[0]] || "unknown");
       tr.setAttribute("data-cat", str(g[1]));
+      tr.setAttribute("data-rule", str(g[2]));
+      tr.setAttribute("data-impact", String(g[9]));
       add(tr, add(el("td"), el("span", "badge " + (SEV[g[0]] || ""), SEV[g[0]] || "?")),
           add(el("td"), el("span", "cat", str(g[1]))),
           add(el("td"), el("span", "ttl", str(g[3])), SL ? chBadges(groupStates(g), g[7].length) : null,

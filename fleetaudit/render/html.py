@@ -30,7 +30,7 @@ from ..snapshot import dumps
 from .safe import visible
 from ..compare.since import finding_key
 from .since_view import SinceView, read_since
-from .rows import fold_findings, group_breakdown, host_groups_of
+from .rows import NO_GROUP, fold_findings, group_breakdown, host_groups_of
 
 # Caps: the report shows enough to act on; the snapshot has the rest.
 MAX_VALUE_CHARS = 400        # one displayed value (a fact, an expected/actual, a message)
@@ -300,7 +300,7 @@ class _Builder:
         hosts = self.result.hosts or {}
         status = {str(n): _get(h, "status", "ok") for n, h in hosts.items()}
         gb = group_breakdown(host_groups_of(hosts), status, self.causes)
-        return {"c": [self.s(_clean(c, 100)) for c in gb.categories],
+        return {"ng": NO_GROUP, "c": [self.s(_clean(c, 100)) for c in gb.categories],
                 "r": [[self.s(_clean(r.name, 200)), r.hosts, r.unreachable,
                        [r.by_category[c] for c in gb.categories]] for r in gb.rows]}
 

@@ -198,9 +198,8 @@ def test_csp_blocks_inline_handlers_and_injected_scripts(browser, report, tmp_pa
     assert b.eval("document.querySelectorAll('#findings tbody tr.row').length") > 0  # ours ran
 
 
-def test_10000_host_report_loads_fast(browser, tmp_path):
-    path = tmp_path / "big.html"
-    path.write_text(render_html(synthetic_run(10_000)), encoding="utf-8")
+def test_10000_host_report_loads_fast(browser, report10k):
+    path = report10k  # generated once per session (conftest.py)
     b = browser
     b.navigate("about:blank")
     start = time.monotonic()
