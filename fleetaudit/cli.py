@@ -287,7 +287,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @click.option("--limit", "-l", default=None, shell_complete=complete_limit,
               help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
 @click.option("--json", "json_path", type=OutputPath(), default=None,
-              help="Write the snapshot (facts, drift, findings) here.")
+              help="Write the snapshot (facts, drift, findings) here (.gz: gzip-compressed).")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Every run also keeps its snapshot here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
@@ -443,7 +443,7 @@ def _load_snapshot(path: str) -> RunResult:
 @main.command()
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "json_path", type=OutputPath(), default=None,
-              help="Write the re-analysed snapshot here.")
+              help="Write the re-analysed snapshot here (.gz: gzip-compressed).")
 @click.option("--quiet", "-q", is_flag=True, help="No tables; exit code only.")
 @analysis_options
 def report(snapshot_path, json_path, quiet, **kw):

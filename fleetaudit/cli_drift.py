@@ -115,7 +115,7 @@ def register(main: click.Group) -> None:
     @click.option("--limit", "-l", default=None, shell_complete=complete_limit,
                   help="Hosts, groups or globs, Ansible style.")
     @click.option("--json", "json_path", type=OutputPath(), default=None,
-                  help="Write the snapshot, with its drift_since_last section, here.")
+                  help="Write the snapshot, with its drift_since_last section, here (.gz: gzip-compressed).")
     @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
                   show_default=True, help="Every run also keeps its snapshot here.")
     @click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False), default=None,

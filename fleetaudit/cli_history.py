@@ -258,7 +258,7 @@ def _run_arg(store, run: str, key: Optional[str] = None) -> int:
 @click.option("--inventory", "inventory_key", default=None, metavar="KEY",
               help="With RUN 'latest': the latest run of this inventory.")
 @click.option("--json", "json_path", type=OutputPath(), default=None,
-              help="Write the run's snapshot here.")
+              help="Write the run's snapshot here (.gz: gzip-compressed).")
 @click.option("--html", "html_path", type=OutputPath(), default=None,
               help="Write the HTML report here.")
 @templates_option
