@@ -54,6 +54,7 @@ def child(n: int, out_dir: Path, seed: int) -> dict:
     from fleetaudit.compare import annotate
     from fleetaudit.diagnose import diagnose
     from fleetaudit.render.html import render_html
+    from fleetaudit.render.rows import fold_findings
     from fleetaudit import snapshot
 
     stages = {}
@@ -92,6 +93,7 @@ def child(n: int, out_dir: Path, seed: int) -> dict:
         if isinstance(result.extra.get("drift"), dict) else None
     return {
         "hosts": n, "audited": audited, "findings": len(result.findings),
+        "finding_rows": len(fold_findings(result.findings)),  # the report's rows: one per cause
         "drift_items": drift_items, "matrix_paths": len(result.extra.get("matrix") or {}),
         "stages": stages, "pipeline_wall_s": round(pipeline, 3),
         "peak_rss_mb": _rss_mb(), "rss_after_imports_mb": rss_import,

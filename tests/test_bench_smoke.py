@@ -70,6 +70,7 @@ def test_synth_bench_tiny(tmp_path):
     assert set(row["stages"]) >= {"compare", "diagnose", "render_html", "write_json",
                                   "write_json_gz", "read_json", "read_json_gz"}
     assert 0 < row["json_gz_bytes"] < row["json_bytes"] / 3  # the compressed snapshot (issue 16)
+    assert 0 < row["finding_rows"] <= row["findings"]  # one row per cause
     assert "snapshot: JSON" in proc.stdout and ".json.gz" in proc.stdout
 
 
