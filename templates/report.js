@@ -693,9 +693,9 @@
         td.classList.add(state.grp === name && (cat === null ? target !== "sec-findings" || !state.cat : state.cat === cat) ? "sel" : "n");
         return add(td, b);
       }
-      add(tr, add(el("td"), el("span", "gname", name)), cell(r[1], null, "hosts", "sec-hosts"),
+      add(tr, add(el("td"), el("span", "gname", name)), cell(r[1], null, "gm-hosts", "sec-hosts"),
           cell(r[2], null, "unreach", "sec-unreachable"));
-      r[3].forEach(function (n, i) { tr.appendChild(cell(n, str(GM.c[i]), "cat", "sec-findings")); });
+      r[3].forEach(function (n, i) { tr.appendChild(cell(n, str(GM.c[i]), "gm-cat", "sec-findings")); });
       tb.appendChild(tr);
     });
   }
