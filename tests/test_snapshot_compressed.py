@@ -128,3 +128,17 @@ def test_audit_writes_groups_and_a_gz_snapshot(tmp_path):
     doc = json.loads(gzip.decompress(out.read_bytes()))
     assert doc["hosts"]["web-1"]["groups"] == ["web"]
     assert doc["hosts"]["web-1"]["status"] == "unreachable"
+
+
+def test_history_store_keeps_groups_and_reads_runs_recorded_without_them(tmp_path):
+    from fleetaudit.history import open_store
+    with_groups = snapshot.to_json(synthetic_run(20))
+    without = json.loads(SNAP.read_text())
+    with open_store(str(tmp_path / "h.sqlite")) as store:
+        a = store.record(with_groups, "inv/prod.ini", "audit")
+        b = store.record(without, "inv/old.ini", "audit")
+        back = store.load(a)
+        assert back == with_groups
+        assert back["hosts"][next(iter(back["hosts"]))]["groups"] == ["zone_eu1", "role_web"]
+        old = snapshot.from_json(store.load(b))
+        assert all(h.groups == [] for h in old.hosts.values())
