@@ -100,6 +100,19 @@ def synth_md(doc: dict) -> str:
             f"{r['json_bytes'] / 1e6:.1f} | {_f(b.get('load_event_s'))} | {_f(b.get('ready_s'))} | "
             f"{_f(b.get('filter_critical_s'))} | {_f(b.get('dom_nodes'), '{:,}')} | "
             f"{_f(b.get('dump_dom_s'))} ({_f(b.get('dump_dom_blank_s'))}) |")
+    views = [r for r in doc["sizes"] if "error" not in r and "json_gz_bytes" in r]
+    if views:  # issue 16: fleet-scale views and the compressed snapshot
+        out += ["", "| hosts | group filter s | host view open s | `#host=` permalink load s "
+                "| JSON MB | write s | read s | .json.gz MB | ratio | gz write s | gz read s |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in views:
+            st, b = r["stages"], r.get("browser") or {}
+            out.append(
+                f"| {r['hosts']:,} | {_f(b.get('filter_group_s'))} | {_f(b.get('host_view_s'))} | "
+                f"{_f(b.get('permalink_ready_s'))} | {r['json_bytes'] / 1e6:.1f} | "
+                f"{st['write_json']['wall_s']:.2f} | {st['read_json']['wall_s']:.2f} | "
+                f"{r['json_gz_bytes'] / 1e6:.2f} | {r['json_bytes'] / max(1, r['json_gz_bytes']):.1f}x | "
+                f"{st['write_json_gz']['wall_s']:.2f} | {st['read_json_gz']['wall_s']:.2f} |")
     t = doc.get("targets") or {}
     if t:
         out += ["", f"Targets at {t.get('at_hosts'):,} hosts:", "", "| target | measured | limit | |", "|---|---:|---:|---|"]

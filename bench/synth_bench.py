@@ -54,6 +54,7 @@ def child(n: int, out_dir: Path, seed: int) -> dict:
     from fleetaudit.compare import annotate
     from fleetaudit.diagnose import diagnose
     from fleetaudit.render.html import render_html
+    from fleetaudit.render.rows import fold_findings
     from fleetaudit import snapshot
 
     stages = {}
@@ -81,18 +82,25 @@ def child(n: int, out_dir: Path, seed: int) -> dict:
     stage("write_html", lambda: html_path.write_text(html, encoding="utf-8"))
     json_path = out_dir / f"snapshot-{n}.json"
     stage("write_json", lambda: snapshot.save(result, json_path))
+    # The compressed form (issue 16): --json X.json.gz, read back by every command.
+    gz_path = out_dir / f"snapshot-{n}.json.gz"
+    stage("write_json_gz", lambda: snapshot.save(result, gz_path))
+    stage("read_json", lambda: snapshot.load(json_path))
+    stage("read_json_gz", lambda: snapshot.load(gz_path))
     pipeline = sum(stages[s]["wall_s"] for s in ("compare", "diagnose", "render_html"))
     audited = sum(1 for h in result.hosts.values() if h.status != "unreachable")
     drift_items = sum(len(v) for v in (result.extra.get("drift") or {}).values()) \
         if isinstance(result.extra.get("drift"), dict) else None
     return {
         "hosts": n, "audited": audited, "findings": len(result.findings),
+        "finding_rows": len(fold_findings(result.findings)),  # the report's rows: one per cause
         "drift_items": drift_items, "matrix_paths": len(result.extra.get("matrix") or {}),
         "stages": stages, "pipeline_wall_s": round(pipeline, 3),
         "peak_rss_mb": _rss_mb(), "rss_after_imports_mb": rss_import,
         "pipeline_rss_mb": stages["render_html"]["peak_rss_mb_after"],
         "rss_after_generate_mb": stages["generate"]["peak_rss_mb_after"],
         "html_bytes": len(html.encode()), "json_bytes": json_path.stat().st_size,
+        "json_gz_bytes": gz_path.stat().st_size,
         "html_path": str(html_path),
     }
 
@@ -142,6 +150,7 @@ def browser_timing(html_path: str, timeout: float = 120.0) -> dict:
                    " s.dispatchEvent(new Event('change', {bubbles: true}));"
                    " return new Promise(r => requestAnimationFrame(() => setTimeout(r, 0))); })()")
             out["filter_critical_s"] = round(time.perf_counter() - t1, 3)
+        out.update(_fleet_view_timing(b, uri, timeout))
     except Exception as exc:  # the timing is a measurement, not a test: report it
         out["error"] = f"{type(exc).__name__}: {exc}"
     finally:
@@ -162,6 +171,44 @@ def browser_timing(html_path: str, timeout: float = 120.0) -> dict:
                    dump_dom_bytes=size, dump_dom_rc=rc)
     except (subprocess.SubprocessError, OSError) as exc:
         out["dump_dom_error"] = str(exc)
+    return out
+
+
+_SETTLE = "new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)))"
+
+
+def _fleet_view_timing(b, uri: str, timeout: float) -> dict:
+    """Issue 16's views: the group filter, the host view opened by a click on a host
+    link, and the #host=NAME permalink loaded fresh (navigation to data-ready)."""
+    out: dict = {}
+    if not b.eval("!!document.getElementById('sec-host')"):
+        return out
+    b.eval("document.getElementById('f-clear').click()")
+    if b.eval("!!document.getElementById('f-grp')"):
+        t = time.perf_counter()
+        b.eval("(() => { const g = document.getElementById('f-grp'); g.value = g.options[1].value;"
+               f" g.dispatchEvent(new Event('change')); return {_SETTLE}; }})()")
+        out["filter_group_s"] = round(time.perf_counter() - t, 3)
+        b.eval("document.getElementById('f-clear').click()")
+    name = b.eval("document.querySelector('#findings tbody tr.row a.host')?.textContent")
+    if not name:
+        return out
+    t = time.perf_counter()
+    b.eval("(() => { document.querySelector('#findings tbody tr.row a.host').click();"
+           f" return {_SETTLE}; }})()")
+    out["host_view_s"] = round(time.perf_counter() - t, 3)
+    out["host_view_ok"] = b.eval("document.getElementById('sec-host').dataset.host") == name
+    from urllib.parse import quote
+    b.navigate("about:blank")
+    t = time.perf_counter()
+    b.navigate(uri + "#host=" + quote(name, safe=""))
+    deadline = time.monotonic() + timeout
+    while b.eval("document.documentElement.getAttribute('data-ready')") != "1":
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    out["permalink_ready_s"] = round(time.perf_counter() - t, 3)
+    out["permalink_ok"] = b.eval("document.getElementById('sec-host').dataset.host") == name
     return out
 
 
@@ -188,7 +235,7 @@ def format_table(doc: dict) -> str:
     lines = []
     hdr = (f"{'hosts':>6} {'findings':>8} {'compare s':>9} {'diagnose s':>10} {'render s':>8} "
            f"{'total s':>7} {'RSS MB':>7} {'+JSON MB':>8} {'HTML MB':>7} {'JSON MB':>7} {'load s':>6} "
-           f"{'ready s':>7} {'filter s':>8} {'dump-dom s':>10}")
+           f"{'ready s':>7} {'filter s':>8} {'group s':>7} {'host s':>6} {'dump-dom s':>10}")
     lines += [hdr, "-" * len(hdr)]
     for r in doc["sizes"]:
         if "error" in r:
@@ -204,7 +251,14 @@ def format_table(doc: dict) -> str:
             f"{st['diagnose']['wall_s']:>10.2f} {st['render_html']['wall_s']:>8.2f} "
             f"{r['pipeline_wall_s']:>7.2f} {r['pipeline_rss_mb']:>7.1f} {r['process']['maxrss_mb']:>8.1f} "
             f"{r['html_bytes'] / 1e6:>7.2f} {r['json_bytes'] / 1e6:>7.2f} {g('load_event_s'):>6} "
-            f"{g('ready_s'):>7} {g('filter_critical_s'):>8} {g('dump_dom_s'):>10}")
+            f"{g('ready_s'):>7} {g('filter_critical_s'):>8} {g('filter_group_s'):>7} "
+            f"{g('host_view_s'):>6} {g('dump_dom_s'):>10}")
+        if "json_gz_bytes" in r:
+            lines.append(
+                f"{'':>6} snapshot: JSON {r['json_bytes'] / 1e6:.1f} MB, write {st['write_json']['wall_s']:.2f} s, "
+                f"read {st['read_json']['wall_s']:.2f} s; .json.gz {r['json_gz_bytes'] / 1e6:.1f} MB "
+                f"({r['json_bytes'] / max(1, r['json_gz_bytes']):.1f}x smaller), write "
+                f"{st['write_json_gz']['wall_s']:.2f} s, read {st['read_json_gz']['wall_s']:.2f} s")
     lines.append("total = compare + diagnose + render (the issue's target). RSS MB = peak RSS of the "
                  "process after render (synthetic data included); +JSON MB = peak after also "
                  "writing the JSON snapshot")

@@ -30,6 +30,7 @@ from fleetaudit.models import Finding, HostError, HostResult, RunResult  # noqa:
 
 XSS_SCRIPT = "<script>window.__pwned=1</script>"
 XSS_IMG = '"><img src=x onerror="window.__pwned=2">'
+XSS_GROUP = "ops</option><script>window.__pwned=3</script>"
 
 _REGISTRY = "registry.corp.example.com"
 _MIRROR = "mirror.corp.example.com:5000"
@@ -374,6 +375,9 @@ def synthetic_run(n: int, *, seed: int = 7, fault_rate: float = 0.04,
         role = ("web", "api", "worker", "batch", "cache")[(i // 4) % 5]
         name = f"{role}-{region}-{i:05d}.prod.example.net"
         addr = f"10.{20 + i // 65025 % 200}.{i // 255 % 255}.{i % 255 + 1}"
+        # Inventory groups (zones and roles, as ops people slice a fleet); no rng draw, so
+        # a seed gives the same hosts, faults and findings as before groups existed.
+        groups = [f"zone_{region}", f"role_{role}"] + ([XSS_GROUP] if hostile and i < 2 else [])
         roll = rng.random()
         if roll < unreachable_rate or (hostile and i == 1):
             cls, msg = rng.choice(_UNREACHABLE)
@@ -381,12 +385,13 @@ def synthetic_run(n: int, *, seed: int = 7, fault_rate: float = 0.04,
             if hostile and i == 1:
                 message = f"{XSS_IMG} {XSS_SCRIPT}\x07\x1b[31m banner"
             hosts[name] = HostResult(name=name, address=addr, status="unreachable",
-                                     error=HostError(cls, message), duration_s=10.0, attempts=3)
+                                     error=HostError(cls, message), duration_s=10.0, attempts=3,
+                                     groups=groups)
             continue
         facts = _base_facts(rng, name, i)
         host = HostResult(name=name, address=addr, facts=facts,
                           bytes_received=rng.randint(40_000, 90_000),
-                          duration_s=round(rng.uniform(0.4, 2.5), 3))
+                          duration_s=round(rng.uniform(0.4, 2.5), 3), groups=groups)
         if roll < unreachable_rate + partial_rate:
             host.status = "partial"
             host.error = HostError("sudo", "sudo: a password is required")

@@ -311,7 +311,7 @@ def exit_code(result: RunResult, fail_on: str = "high") -> int:
 @click.option("--limit", "-l", default=None, shell_complete=complete_limit,
               help="Hosts, groups or globs, Ansible style: 'web*,!web03'.")
 @click.option("--json", "json_path", type=OutputPath(), default=None,
-              help="Write the snapshot (facts, drift, findings) here.")
+              help="Write the snapshot (facts, drift, findings) here (.gz: gzip-compressed).")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Every run also keeps its snapshot here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables (for cron); exit code only.")
@@ -342,7 +342,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
         latch.mark(result.run)
         text = cliout.snapshot_text(result)
         if json_path:
-            cliout.write_output(json_path, text)
+            cliout.write_snapshot(json_path, text)
         _write_outputs(result, kw)
         kept = cliout.keep_copy(Path(reports_dir) / _default_report_name(inventory), text)
         run_id = recorder.record(snapshot.to_json(result), "audit")
@@ -472,7 +472,7 @@ def _load_snapshot(path: str) -> RunResult:
 @main.command()
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "json_path", type=OutputPath(), default=None,
-              help="Write the re-analysed snapshot here.")
+              help="Write the re-analysed snapshot here (.gz: gzip-compressed).")
 @click.option("--quiet", "-q", is_flag=True, help="No tables; exit code only.")
 @analysis_options
 def report(snapshot_path, json_path, quiet, **kw):

@@ -120,7 +120,7 @@ def register(main: click.Group) -> None:
     @click.option("--limit", "-l", default=None, shell_complete=complete_limit,
                   help="Hosts, groups or globs, Ansible style.")
     @click.option("--json", "json_path", type=OutputPath(), default=None,
-                  help="Write the snapshot, with its drift_since_last section, here.")
+                  help="Write the snapshot, with its drift_since_last section, here (.gz: gzip-compressed).")
     @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
                   show_default=True, help="Every run also keeps its snapshot here.")
     @click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False), default=None,
@@ -187,7 +187,7 @@ def register(main: click.Group) -> None:
                 result.extra["drift_since_last"] = since.to_json()
             text = cliout.snapshot_text(result)
             if json_path:
-                cliout.write_output(json_path, text)
+                cliout.write_snapshot(json_path, text)
             _write_outputs(result, kw, _report_history(recorder, run_id) if kw.get("html_path") else None)
             kept = cliout.keep_copy(Path(reports_dir) / cli._default_report_name(inventory), text)
         section = result.extra["drift_since_last"]

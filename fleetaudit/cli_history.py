@@ -258,7 +258,7 @@ def _run_arg(store, run: str, key: Optional[str] = None) -> int:
 @click.option("--inventory", "inventory_key", default=None, metavar="KEY",
               help="With RUN 'latest': the latest run of this inventory.")
 @click.option("--json", "json_path", type=OutputPath(), default=None,
-              help="Write the run's snapshot here.")
+              help="Write the run's snapshot here (.gz: gzip-compressed).")
 @click.option("--html", "html_path", type=OutputPath(), default=None,
               help="Write the HTML report here.")
 @templates_option
@@ -296,7 +296,7 @@ def history_show(ctx, run, inventory_key, json_path, html_path, markdown_path, j
     except snapshot.SnapshotError as exc:
         raise HistoryFailed(str(exc))
     if json_path:
-        cliout.write_output(json_path, json.dumps(doc, separators=(",", ":")) + "\n")
+        cliout.write_snapshot(json_path, json.dumps(doc, separators=(",", ":")) + "\n")
     _write_outputs(result, {"html_path": html_path, "templates_dir": templates_dir,
                             "markdown_path": markdown_path,
                             "junit_path": junit_path, "fail_on": fail_on})

@@ -119,9 +119,10 @@ def register(main: click.Group) -> None:
 
         docs = []
         for path in snapshots:
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    docs.append((path, json.load(fh)))
+            try:  # plain or compressed (.gz/.zst), detected by content
+                docs.append((path, json.loads(snapshot.read_text(path))))
+            except snapshot.SnapshotError as exc:
+                raise cli.UsageError(str(exc))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise cli.UsageError(f"{path}: not a JSON snapshot: {exc}")
         try:
@@ -161,7 +162,7 @@ def register(main: click.Group) -> None:
                 result.extra["drift_since_last"] = since.to_json()
             text = cliout.snapshot_text(result)
             if json_path:
-                cliout.write_output(json_path, text)
+                cliout.write_snapshot(json_path, text)
             if as_drift:
                 from .render.digest import render_digest
                 cli._write_outputs(result, {**kw, "markdown_path": None})

@@ -91,13 +91,25 @@ def shown(path) -> Optional[str]:
     return "stdout" if is_stdout(path) else str(path)
 
 
+def write_snapshot(path, text: str) -> None:
+    """Snapshot text to `path` (compressed when its name ends in .gz or .zst) or stdout."""
+    if is_stdout(path):
+        write_output(path, text)
+        return
+    from .snapshot import SnapshotError, write_snapshot_file
+    try:
+        write_snapshot_file(path, text)
+    except SnapshotError as exc:  # .zst without the optional zstandard package
+        raise click.UsageError(f"{path}: {exc}")
+
+
 def save_snapshot(result, *paths) -> None:
     """snapshot.save, where a path may be `-`: the text is built once for all of them."""
     from .snapshot import text_of
     text = text_of(result)
     for path in paths:
         if path:
-            write_output(path, text)
+            write_snapshot(path, text)
 
 
 def snapshot_text(result) -> str:

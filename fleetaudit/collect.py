@@ -642,6 +642,8 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
         finish(flight.salvage(err, why) if flight is not None else
                HostResult(name=h.name, address=h.address, status="unreachable", error=err))
     ordered = {h.name: results[h.name] for h in hosts}
+    for h in hosts:  # the report breaks the fleet down by its own inventory groups
+        ordered[h.name].groups = [g for g in h.groups if g != "all"]
     finished = time.time()
     run = {
         "started": _iso(started), "finished": _iso(finished),

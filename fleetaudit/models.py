@@ -6,7 +6,7 @@ error class, never an exception that stops the run (the Nornir lesson).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 SCHEMA_VERSION = "fleetaudit/1"
 
@@ -58,6 +58,9 @@ class HostResult:
     bytes_received: int = 0
     duration_s: float = 0.0
     attempts: int = 1
+    # Inventory groups the host is in ("all" left out). Snapshots before this field have
+    # none; readers treat a missing list as "no groups".
+    groups: List[str] = field(default_factory=list)
 
     @property
     def audited(self) -> bool:
@@ -73,6 +76,7 @@ class HostResult:
             "bytes_received": self.bytes_received,
             "duration_s": round(self.duration_s, 3),
             "attempts": self.attempts,
+            **({"groups": list(self.groups)} if self.groups else {}),
         }
 
     @classmethod
@@ -87,6 +91,8 @@ class HostResult:
             bytes_received=data.get("bytes_received", 0),
             duration_s=data.get("duration_s", 0.0),
             attempts=data.get("attempts", 1),
+            groups=[g for g in data.get("groups") or [] if isinstance(g, str)]
+            if isinstance(data.get("groups"), list) else [],
         )
 
 

@@ -9,7 +9,14 @@
   var CH = ["new", "persisting", "resolved", "unverified"], WAIVED = 4, EXPIRED = 8;
   var PAGE = { findings: 100, drift: 100, matrix: 40, unreachable: 100, hosts: 100, changes: 100, factchg: 100 };
   var shown = {};
-  var state = { sev: "", cat: "", host: "", ch: "" };
+  var state = { sev: "", cat: "", host: "", ch: "", grp: "" };
+  var GM = D.gm || { c: [], r: [] };  // inventory group x category matrix
+  var nameIdx = new Map();  // exact host name -> index (the #host=NAME permalink)
+  H.forEach(function (h, i) { nameIdx.set(S[h[0]], i); });
+  // The host whose view is open: `host` naming one host exactly. Anything else in `host`
+  // is a "name contains" filter, as before.
+  function viewHost() { var h = nameIdx.get(state.host); return h === undefined ? -1 : h; }
+  function hostGroups(h) { return H[h][9] || []; }
   var GI = new Map();  // finding group -> its index (for its per-host change states)
   D.f.forEach(function (g, i) { GI.set(g, i); });
   var lowerNames = H.map(function (h) { return S[h[0]].toLowerCase(); });
@@ -43,6 +50,9 @@
     state.cat = p.get("cat") || "";
     state.host = p.get("host") || "";
     state.ch = SL && CH.concat(["waived"]).indexOf(p.get("ch") || "") >= 0 ? p.get("ch") : "";
+    state.grp = p.get("grp") || "";
+    if ($("f-grp")) { $("f-grp").value = state.grp; if ($("f-grp").value !== state.grp) state.grp = ""; }
+    else state.grp = "";
     if ($("f-ch")) $("f-ch").value = state.ch;
     $("f-sev").value = state.sev;
     $("f-cat").value = state.cat;
@@ -56,15 +66,25 @@
     if (state.cat) p.set("cat", state.cat);
     if (state.host) p.set("host", state.host);
     if (state.ch) p.set("ch", state.ch);
+    if (state.grp) p.set("grp", state.grp);
     var hash = p.toString();
     try { history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search); }
     catch (e) { /* some file:// contexts refuse; the filters still work */ }
   }
 
+  // Hosts the filters leave: one host (its view), or names containing the text, and
+  // members of the chosen inventory group. null = every host.
   function hostMask() {
-    if (!state.host) return null;
-    var q = state.host.toLowerCase(), m = new Uint8Array(H.length), any = 0;
-    for (var i = 0; i < H.length; i++) if (lowerNames[i].indexOf(q) >= 0) { m[i] = 1; any++; }
+    if (!state.host && !state.grp) return null;
+    var m = new Uint8Array(H.length), any = 0, v = viewHost();
+    var q = state.host.toLowerCase(), gi = -1;
+    if (state.grp) { gi = S.indexOf(state.grp); }
+    var none = state.grp && state.grp === GM.ng;  // the "(no group)" row: hosts in no group
+    for (var i = 0; i < H.length; i++) {
+      if (state.host && (v >= 0 ? i !== v : lowerNames[i].indexOf(q) < 0)) continue;
+      if (state.grp && (none ? hostGroups(i).length > 0 : hostGroups(i).indexOf(gi) < 0)) continue;
+      m[i] = 1; any++;
+    }
     m.count = any;
     return m;
   }
@@ -77,7 +97,7 @@
   /* ------------------------------------------------------------------ host links */
   function hostLink(h) {
     var a = el("a", "host", hostName(h));
-    a.href = "#open=" + encodeURIComponent(hostName(h));
+    a.href = "#host=" + encodeURIComponent(hostName(h));  // the host view's permalink
     a.setAttribute("data-h", String(h));
     return a;
   }
@@ -285,10 +305,13 @@
       var tr = el("tr", "row");
       tr.setAttribute("data-sev", SEV[g[0]] || "unknown");
       tr.setAttribute("data-cat", str(g[1]));
+      tr.setAttribute("data-rule", str(g[2]));
+      tr.setAttribute("data-impact", String(g[9]));
       add(tr, add(el("td"), el("span", "badge " + (SEV[g[0]] || ""), SEV[g[0]] || "?")),
           add(el("td"), el("span", "cat", str(g[1]))),
           add(el("td"), el("span", "ttl", str(g[3])), SL ? chBadges(groupStates(g), g[7].length) : null,
-              el("span", "rule", str(g[2]))),
+              el("span", "rule", str(g[2])),
+              g[8].length > 1 ? el("span", "variants", plural(g[8].length, "variant")) : null),
           hostsCell(g[7], mask));
       tr.addEventListener("click", function (ev) {
         if (ev.target.closest("a,button")) return;
@@ -304,30 +327,55 @@
     moreButton("findings", rows.length, update);
     return rows;
   }
+  // One cause, its variants folded: a single variant shows as before; several list
+  // "variant -> hosts", each expandable to its own evidence and fix.
   function findingDetail(g, mask) {
     var tr = el("tr", "detail"), td = el("td");
     td.colSpan = 4;
     var box = el("div", "detail");
-    if (str(g[4])) add(box, el("h4", null, "Why it breaks pulls"), el("p", "why", str(g[4])));
-    if (g[5].length) {
-      var t = el("table", "ev");
-      add(t, add(el("tr"), el("th", null, "Evidence"), el("th", null, "Expected"), el("th", null, "Actual")));
-      g[5].forEach(function (e) {
-        var r = el("tr");
-        if (typeof e === "number") { var c = el("td", "val", str(e)); c.colSpan = 3; add(r, c); }
-        else {
-          var first = add(el("td", "val", str(e[0])));
-          if (e.length > 3) add(first, el("div", "muted", str(e[3])));
-          add(r, first, el("td", "val exp", e[1] < 0 ? "" : str(e[1])), el("td", "val act", e[2] < 0 ? "" : str(e[2])));
-        }
-        t.appendChild(r);
+    if (g[8].length === 1) variantBody(g[8][0], box, mask);
+    else {
+      add(box, el("h4", null, plural(g[8].length, "variant") + " of this cause"));
+      var list = el("div", "variants");
+      g[8].forEach(function (v) {
+        if (mask && !anyIn(v[5], mask)) return;
+        var det = el("details", "variant"), sum = el("summary");
+        add(sum, el("span", "badge " + (SEV[v[0]] || ""), SEV[v[0]] || "?"), el("span", "ttl", str(v[1])),
+            el("span", "vhosts", plural(v[5].length, "host")));
+        add(det, sum);
+        det.addEventListener("toggle", function () {
+          if (!det.open || det.getAttribute("data-built")) return;
+          det.setAttribute("data-built", "1");
+          variantBody(v, add(det, el("div", "vbody")).lastChild, mask);
+        });
+        list.appendChild(det);
       });
-      add(box, el("h4", null, "Evidence"), t);
+      box.appendChild(list);
     }
-    if (g[6].length) add(box, el("h4", null, "Fix"), el("pre", "fix", g[6].map(str).join("\n")));
-    add(box, el("h4", null, "Hosts (" + fmt(g[7].length) + ")"), hostList(g[7], mask, 200));
     tr.appendChild(add(td, box));
     return tr;
+  }
+  function evidenceTable(ev) {
+    var t = el("table", "ev");
+    add(t, add(el("tr"), el("th", null, "Evidence"), el("th", null, "Expected"), el("th", null, "Actual")));
+    ev.forEach(function (e) {
+      var r = el("tr");
+      if (typeof e === "number") { var c = el("td", "val", str(e)); c.colSpan = 3; add(r, c); }
+      else {
+        var first = add(el("td", "val", str(e[0])));
+        if (e.length > 3) add(first, el("div", "muted", str(e[3])));
+        add(r, first, el("td", "val exp", e[1] < 0 ? "" : str(e[1])), el("td", "val act", e[2] < 0 ? "" : str(e[2])));
+      }
+      t.appendChild(r);
+    });
+    return t;
+  }
+  function variantBody(v, box, mask) {  // v = [sev, title, why, evidence, fix, hosts]
+    if (str(v[2])) add(box, el("h4", null, "Why it breaks pulls"), el("p", "why", str(v[2])));
+    if (v[3].length) add(box, el("h4", null, "Evidence"), evidenceTable(v[3]));
+    if (v[4].length) add(box, el("h4", null, "Fix"), el("pre", "fix", v[4].map(str).join("\n")));
+    if (v[5]) add(box, el("h4", null, "Hosts (" + fmt(v[5].length) + ")"), hostList(v[5], mask, 200));
+    return box;
   }
   function emptyRow(tb, cols, text) {
     var td = el("td", "empty", text);
@@ -424,8 +472,12 @@
   /* ----------------------------------------------------------------------- hosts */
   function index() {
     if (byHost) return byHost;
-    byHost = { f: H.map(function () { return []; }), d: H.map(function () { return []; }) };
-    D.f.forEach(function (g, gi) { g[7].forEach(function (h) { byHost.f[h].push(gi); }); });
+    byHost = { f: H.map(function () { return []; }), d: H.map(function () { return []; }),
+               v: H.map(function () { return []; }) };  // v: [cause, variant] per host
+    D.f.forEach(function (g, gi) {
+      g[7].forEach(function (h) { byHost.f[h].push(gi); });
+      g[8].forEach(function (v, vi) { v[5].forEach(function (h) { byHost.v[h].push([gi, vi]); }); });
+    });
     D.d.forEach(function (d, di) { d[6].forEach(function (h) { byHost.d[h].push(di); }); });
     return byHost;
   }
@@ -515,7 +567,7 @@
     });
     box.appendChild(t);
   }
-  function hostBody(h) {
+  function hostBody(h, full) {  // full: the host view, with each finding's evidence and fix
     var row = H[h], body = el("div", "hbody");
     var left = el("div"), right = el("div");
     var dl = el("dl", "facts");
@@ -530,7 +582,17 @@
     var idx = index();
     var fl = idx.f[h];
     add(right, el("h4", null, "Findings (" + fl.length + ")"));
-    if (fl.length) {
+    if (fl.length && full) {
+      var box = el("div", "hfull");
+      idx.v[h].forEach(function (gv) {
+        var g = D.f[gv[0]], v = g[8][gv[1]], one = el("div", "hfinding");
+        add(one, add(el("div", "hfhead"), el("span", "badge " + (SEV[v[0]] || ""), SEV[v[0]] || "?"),
+                     el("span", "cat", str(g[1])), el("span", "ttl", str(v[1])), el("span", "rule", str(g[2]))));
+        variantBody([v[0], v[1], v[2], v[3], v[4], null], one, null);
+        box.appendChild(one);
+      });
+      right.appendChild(box);
+    } else if (fl.length) {
       var ul = el("ul", "hf");
       fl.forEach(function (gi) {
         var g = D.f[gi];
@@ -554,18 +616,88 @@
     return add(body, left, right);
   }
 
-  function openHost(name) {
-    var h = H.findIndex(function (r) { return S[r[0]] === name; });
+  /* ------------------------------------------------------------------- host view */
+  // Everything about one host in one section; #host=NAME (exact name) opens it.
+  function renderHostView() {
+    var sec = $("sec-host"), box = $("hostview"), h = viewHost();
+    if (!sec) return;
+    box.textContent = "";
+    sec.hidden = h < 0;
     if (h < 0) return;
+    var row = H[h], st = ST[row[2]] || "unknown";
+    sec.setAttribute("data-host", hostName(h));
+    var head = add(el("div", "hvhead"), el("h2", "hvname", hostName(h)), el("span", "haddr", str(row[1])),
+                   el("span", "pill st-" + st, st));
+    if (row[6]) add(head, el("span", "badge " + (SEV[row[5]] || ""), plural(row[6], "finding")));
+    var close = el("button", "hvclose", "Close host view");
+    close.type = "button";
+    close.addEventListener("click", function () { state.host = ""; $("f-host").value = ""; changed(); });
+    add(head, close);
+    var groups = el("div", "hvgroups");
+    hostGroups(h).forEach(function (gi) {
+      var b = el("button", "chip grp", str(gi));
+      b.type = "button";
+      b.setAttribute("data-grp", str(gi));
+      b.title = "Show the whole group";
+      b.addEventListener("click", function () { setGroup(str(gi)); state.host = ""; $("f-host").value = ""; changed(); });
+      groups.appendChild(b);
+    });
+    if (!hostGroups(h).length) add(groups, el("span", "muted", "No inventory group recorded."));
+    var link = el("a", "permalink", "Permalink");
+    link.href = "#host=" + encodeURIComponent(hostName(h));
+    add(groups, link);
+    add(box, head, groups, hostBody(h, true));
+  }
+  function openHost(name) {
+    var h = nameIdx.get(name);
+    if (h === undefined) return;
     state.host = name;
     $("f-host").value = name;
+    if (state.grp && hostGroups(h).indexOf(S.indexOf(state.grp)) < 0) setGroup("");
     update();
     var det = document.querySelector('details.host[data-h="' + h + '"]');
-    if (det) {
-      det.open = true;
-      det.scrollIntoView({ block: "start" });
-      det.classList.add("flash");
+    if (det) det.open = true;  // the Hosts list shows it open too
+    var sec = $("sec-host");
+    if (sec) { sec.scrollIntoView({ block: "start" }); sec.classList.remove("flash"); void sec.offsetWidth; sec.classList.add("flash"); }
+  }
+
+  /* --------------------------------------------------------- inventory groups */
+  function setGroup(g) { state.grp = g; if ($("f-grp")) $("f-grp").value = g; }
+  function renderGroups() {
+    var t = $("groups");
+    if (!t) return;
+    var head = t.tHead.rows[0], tb = t.tBodies[0];
+    if (!head.cells.length) {
+      add(head, el("th", null, "Group"), el("th", "num", "Hosts"), el("th", "num", "Unreachable"));
+      GM.c.forEach(function (c) { add(head, el("th", "num", str(c))); });
     }
+    tb.textContent = "";
+    GM.r.forEach(function (r) {
+      var name = str(r[0]), tr = el("tr", "row");
+      tr.setAttribute("data-grp", name);
+      tr.classList.toggle("active", state.grp === name);
+      function cell(n, cat, cls, target) {
+        var td = el("td", "num " + (cls || ""));
+        if (!n) { td.textContent = "\u00b7"; td.classList.add("zero"); return td; }
+        var b = el("button", "cell", fmt(n));
+        b.type = "button";
+        b.setAttribute("data-grp", name);
+        if (cat !== null) b.setAttribute("data-cat", cat);
+        b.title = fmt(n) + " of " + fmt(r[1]) + " hosts in " + name + (cat ? " with a " + cat + " finding" : "");
+        b.addEventListener("click", function () {
+          setGroup(name);
+          if (cat !== null) { state.cat = cat; $("f-cat").value = cat; if ($("f-cat").value !== cat) state.cat = ""; }
+          changed();
+          $(target).scrollIntoView({ block: "start" });
+        });
+        td.classList.add(state.grp === name && (cat === null ? target !== "sec-findings" || !state.cat : state.cat === cat) ? "sel" : "n");
+        return add(td, b);
+      }
+      add(tr, add(el("td"), el("span", "gname", name)), cell(r[1], null, "gm-hosts", "sec-hosts"),
+          cell(r[2], null, "unreach", "sec-unreachable"));
+      r[3].forEach(function (n, i) { tr.appendChild(cell(n, str(GM.c[i]), "gm-cat", "sec-findings")); });
+      tb.appendChild(tr);
+    });
   }
 
   /* ---------------------------------------------------------------------- update */
@@ -577,8 +709,10 @@
     renderMatrix(mask);
     renderUnreachable(mask);
     var nh = renderHosts(mask, rows);
+    renderHostView();
+    renderGroups();
     var parts = [plural(rows.reduce(function (n, g) { return n + g[7].length; }, 0), "finding") + " in " + plural(rows.length, "row")];
-    if (mask || state.sev || state.cat || state.ch) parts.push(plural(nh, "host") + " match");
+    if (mask || state.sev || state.cat || state.ch || state.grp) parts.push(plural(nh, "host") + " match");
     $("f-count").textContent = parts.join(" · ");
     document.querySelectorAll(".sev-tile").forEach(function (b) { b.classList.toggle("active", b.getAttribute("data-sev") === state.sev); });
     document.querySelectorAll(".chip[data-cat]").forEach(function (b) { b.classList.toggle("active", b.getAttribute("data-cat") === state.cat); });
@@ -596,6 +730,7 @@
     typing = setTimeout(function () { state.host = v; changed(); }, 150);
   });
   if ($("f-ch")) $("f-ch").addEventListener("change", function () { state.ch = this.value; changed(); });
+  if ($("f-grp")) $("f-grp").addEventListener("change", function () { state.grp = this.value; changed(); });
   document.querySelectorAll(".chg[data-ch]").forEach(function (b) {
     b.addEventListener("click", function () {
       var v = b.getAttribute("data-ch");
@@ -605,8 +740,9 @@
     });
   });
   $("f-clear").addEventListener("click", function () {
-    state.sev = state.cat = state.host = state.ch = "";
+    state.sev = state.cat = state.host = state.ch = state.grp = "";
     if ($("f-ch")) $("f-ch").value = "";
+    if ($("f-grp")) $("f-grp").value = "";
     $("f-sev").value = $("f-cat").value = $("f-host").value = "";
     changed();
   });
@@ -646,12 +782,12 @@
     if (location.hash.indexOf("=") < 0) return;
     reset();
     var open = readState();
-    if (open) openHost(open); else update();
+    if (open || viewHost() >= 0) openHost(open || state.host); else update();
   });
 
   reset();
   renderChart();
   var open = readState();
-  if (open) openHost(open); else update();
+  if (open || viewHost() >= 0) openHost(open || state.host); else update();
   document.documentElement.setAttribute("data-ready", "1");
 })();

@@ -67,7 +67,11 @@ def test_synth_bench_tiny(tmp_path):
     assert row["hosts"] == 30 and row["audited"] > 0
     assert row["findings"] > 0 and row["drift_items"] > 0   # the pipeline really ran
     assert row["html_bytes"] > 10_000 and row["json_bytes"] > 10_000
-    assert set(row["stages"]) >= {"compare", "diagnose", "render_html", "write_json"}
+    assert set(row["stages"]) >= {"compare", "diagnose", "render_html", "write_json",
+                                  "write_json_gz", "read_json", "read_json_gz"}
+    assert 0 < row["json_gz_bytes"] < row["json_bytes"] / 3  # the compressed snapshot (issue 16)
+    assert 0 < row["finding_rows"] <= row["findings"]  # one row per cause
+    assert "snapshot: JSON" in proc.stdout and ".json.gz" in proc.stdout
 
 
 def test_drift_bench_tiny(tmp_path):
@@ -121,3 +125,22 @@ def test_shard_bench_quick(tmp_path):
         "collect CPU", "host latency", "merge+analysis"}
     assert "| 100,000 |" in proc.stdout
     assert not (ROOT / ".lab" / "shardbench-6" / "lab.json").exists()
+
+
+def test_synth_bench_tiny_with_browser_and_its_table(tmp_path):
+    """The browser half of bench.synth_bench at a tiny size (issue 16's views: group
+    filter, host view, #host= permalink), and bench.report's table of those figures."""
+    out = tmp_path / "synth.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.synth_bench", "--sizes", "40", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = json.loads(out.read_text())["sizes"]
+    br = row["browser"]
+    assert "error" not in br, br
+    assert br["ready_s"] > 0 and br["filter_critical_s"] >= 0 and br["filter_group_s"] >= 0
+    assert br["host_view_ok"] is True and br["permalink_ok"] is True and br["host_view_s"] > 0
+    table = subprocess.run([sys.executable, "-m", "bench.report", str(out)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert "host view open s" in table.stdout and "| 40 |" in table.stdout

@@ -1,6 +1,7 @@
 """Snapshots the CLI reads (issue 14): a file that is not a usable snapshot is a usage
 error (exit 2) naming the file in every command that reads one; the default snapshot of
 reports/ is the newest *audit snapshot*, said on stderr."""
+import gzip
 import json
 import os
 from pathlib import Path
@@ -29,6 +30,9 @@ BAD_SNAPSHOTS = {
     "facts-a-list.json": b'{"schema": "fleetaudit/1", "hosts": {"a": {"status": "ok", "facts": [1]}}}',
     "run-a-list.json": b'{"schema": "fleetaudit/1", "run": [], "hosts": {}}',
     "error-a-string.json": b'{"schema": "fleetaudit/1", "hosts": {"a": {"status": "unreachable", "error": "x"}}}',
+    # gzip is read by magic bytes (issue 16): a cut-short archive is still a usage error
+    "cut-short.json.gz": gzip.compress(b'{"schema": "fleetaudit/1", "hosts": {}}')[:-8],
+    "gzip-of-junk.json": gzip.compress(b"[]"),
 }
 
 COMMANDS = {

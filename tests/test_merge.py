@@ -188,3 +188,24 @@ def test_worker_count_and_what_cannot_go_to_workers():
     async def hook(conn, host, result):
         return None
     assert "gate --pull" in can_share(CollectOptions(post_exec=hook))
+
+
+def test_merge_reads_and_writes_compressed_snapshots(tmp_path):
+    """Shards written as .json.gz merge like plain ones, and a .gz output is gzip."""
+    import gzip
+    doc = json.loads(SNAP.read_text())
+    paths = []
+    for name, d in shard_docs(doc, 2):
+        path = tmp_path / (name + ".gz")
+        path.write_bytes(gzip.compress(json.dumps(d).encode()))
+        paths.append(str(path))
+    out = tmp_path / "m.json.gz"
+    res = CliRunner().invoke(main, ["merge", *paths, "--json", str(out), "--no-history",
+                                    "--reports-dir", str(tmp_path / "r"), "-q", "--fail-on", "none"])
+    assert res.exit_code == 0, res.output
+    merged = json.loads(gzip.decompress(out.read_bytes()))
+    assert sorted(merged["hosts"]) == sorted(doc["hosts"])
+    (tmp_path / "cut.json.gz").write_bytes(gzip.compress(b'{"schema": 1}')[:12])
+    res = CliRunner().invoke(main, ["merge", paths[0], str(tmp_path / "cut.json.gz"), "--json",
+                                    str(tmp_path / "x.json"), "--no-history", "-q"])
+    assert res.exit_code == 2 and "cut.json.gz" in res.output and "damaged" in res.output

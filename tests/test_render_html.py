@@ -267,3 +267,19 @@ def test_long_values_are_capped():
                                    title="x" * 50_000, evidence=[{"path": "p", "actual": "y" * 50_000}]))
     data = _island(render_html(result))
     assert max(len(s) for s in data["s"]) < 2100
+
+
+def test_group_names_are_escaped_in_the_filter_and_data_in_the_matrix(hostile_html):
+    """Inventory group names (issue 16) are as untrusted as host data: autoescaped in the
+    server-rendered group <select>, plain strings in the island's group matrix."""
+    from bench.synthetic import XSS_GROUP
+    from html import escape
+    assert XSS_GROUP not in hostile_html
+    assert f'<option value="{escape(XSS_GROUP)}">{escape(XSS_GROUP, quote=False)}</option>' in hostile_html
+    data = _island(hostile_html)
+    names = [data["s"][r[0]] for r in data["gm"]["r"]]
+    assert XSS_GROUP in names and "zone_eu1" in names
+    heads = [data["s"][c] for c in data["gm"]["c"]]
+    assert heads and all(len(r[3]) == len(heads) for r in data["gm"]["r"])
+    # every host row lists its groups, by string index
+    assert all(data["s"][g] in names for h in data["h"] for g in h[9])

@@ -300,7 +300,7 @@ def save_baseline(result: RunResult, path: Union[str, Path]) -> None:
     doc = snapshot.to_json(result)
     doc[BASELINE_MARK] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                           "hosts": sum(1 for h in result.hosts.values() if h.audited)}
-    snapshot.write_atomic(path, snapshot.dumps(doc, indent=1) + "\n")
+    snapshot.write_snapshot_file(path, snapshot.dumps(doc, indent=1) + "\n")
 
 
 class SnapshotBaseline(Baseline):

@@ -30,6 +30,7 @@ from ..snapshot import dumps
 from .safe import visible
 from ..compare.since import finding_key
 from .since_view import SinceView, read_since
+from .rows import NO_GROUP, fold_findings, group_breakdown, host_groups_of
 
 # Caps: the report shows enough to act on; the snapshot has the rest.
 MAX_VALUE_CHARS = 400        # one displayed value (a fact, an expected/actual, a message)
@@ -226,7 +227,6 @@ class _Builder:
         self.s = _Interner()
         self.hosts: List[list] = []
         self.host_idx: Dict[str, int] = {}
-        self._fkeys: Dict[tuple, Dict[int, List[str]]] = {}
         self.group_fkeys: List[Dict[int, List[str]]] = []
         for name, host in (result.hosts or {}).items():
             self._add_host(str(name), host)
@@ -238,6 +238,7 @@ class _Builder:
         err_msg = _get(error, "message") if error else None
         incomplete = _get(host, "incomplete") or {} if host is not None else {}
         facts = _get(host, "facts") or {} if host is not None else {}
+        groups = _get(host, "groups") if host is not None else None
         row = [
             self.s(_clean(name, 300)),
             self.s(_clean(_get(host, "address", "") or "", 300)) if host is not None else -1,
@@ -249,6 +250,8 @@ class _Builder:
             [self.s(v) if v is not None else -1 for v in _summary(facts)] if facts else [],
             self.s(_show(", ".join(f"{k} ({v})" for k, v in sorted(incomplete.items()))))
             if isinstance(incomplete, dict) and incomplete else -1,
+            [self.s(_clean(g, 200)) for g in groups if isinstance(g, str)]
+            if isinstance(groups, list) else [],
         ]
         self.host_idx[name] = len(self.hosts)
         self.hosts.append(row)
@@ -260,35 +263,46 @@ class _Builder:
         return idx if idx is not None else self._add_host(name, None)
 
     def findings(self) -> List[list]:
-        groups: Dict[tuple, list] = {}
-        for f in self.result.findings or []:
-            sev = f.severity or "info"
-            key = (
-                sev, _clean(f.category or "", 100), _clean(f.rule or "", 200),
-                _clean(f.title or ""), _clean(f.why or ""),
-                json.dumps(f.evidence or [], sort_keys=True, default=str),
-                json.dumps(f.remediation or [], sort_keys=True, default=str),
-            )
-            hosts = groups.setdefault(key, [])
-            h = self.host(f.host)
-            hosts.append(h)
-            self._fkeys.setdefault(key, {}).setdefault(h, []).append(finding_key(f))
-            row = self.hosts[h]
-            row[5] = min(row[5], _sev_rank(sev))
-            row[6] += 1
+        """One row per cause (rows.fold_findings), most impact first:
+        [sev, cat, rule, title, why, evidence, remediation, hosts, variants, impact], where
+        title..remediation are the leading variant's and each variant is
+        [sev, title, why, evidence, remediation, hosts]."""
+        self.causes = fold_findings(self.result.findings or [])
         out = []
-        for key, hosts in groups.items():
-            sev, cat, rule, title, why, evidence, remediation = key
-            out.append([
-                _sev_rank(sev), self.s(cat), self.s(rule), self.s(title), self.s(why),
-                [self._evidence(e) for e in json.loads(evidence)[:MAX_ITEMS]],
-                [self.s(_clean(r)) for r in _as_list(json.loads(remediation))[:MAX_ITEMS]],
-                sorted(set(hosts)),
-                self._fkeys[key],
-            ])
-        out.sort(key=lambda g: (g[0], -len(g[7]), self.s.table[g[3]]))
-        self.group_fkeys = [g.pop() for g in out]  # host -> finding keys, per group
+        for c in self.causes:
+            fkeys: Dict[int, List[str]] = {}
+            variants = []
+            for v in c.variants:
+                hosts = []
+                for f in v.findings:
+                    h = self.host(f.host)
+                    hosts.append(h)
+                    fkeys.setdefault(h, []).append(finding_key(f))
+                    row = self.hosts[h]
+                    row[5] = min(row[5], _sev_rank(v.severity))
+                    row[6] += 1
+                variants.append([
+                    _sev_rank(v.severity), self.s(_clean(v.title)), self.s(_clean(v.why)),
+                    [self._evidence(e) for e in v.evidence[:MAX_ITEMS]],
+                    [self.s(_clean(r)) for r in v.remediation[:MAX_ITEMS]],
+                    sorted(set(hosts)),
+                ])
+            top = variants[0]
+            out.append([_sev_rank(c.severity), self.s(_clean(c.category, 100)),
+                        self.s(_clean(c.rule, 200)), *top[1:5],
+                        sorted({h for v in variants for h in v[5]}), variants, c.impact])
+            self.group_fkeys.append(fkeys)
         return out
+
+    def groups(self) -> dict:
+        """The group x category matrix: {"c": categories, "r": [[group, hosts,
+        unreachable, [hosts per category]]]}; empty lists when no host has a group."""
+        hosts = self.result.hosts or {}
+        status = {str(n): _get(h, "status", "ok") for n, h in hosts.items()}
+        gb = group_breakdown(host_groups_of(hosts), status, self.causes)
+        return {"ng": NO_GROUP, "c": [self.s(_clean(c, 100)) for c in gb.categories],
+                "r": [[self.s(_clean(r.name, 200)), r.hosts, r.unreachable,
+                       [r.by_category[c] for c in gb.categories]] for r in gb.rows]}
 
     def _evidence(self, item: Any):
         if isinstance(item, dict):
@@ -497,6 +511,7 @@ def _build(result: RunResult, history: Optional[dict] = None) -> Tuple[dict, dic
     baseline = result.extra.get("baseline") if isinstance(result.extra, dict) else None
     findings = b.findings()
     b._groups = findings
+    groups = b.groups()
     drift = b.drift()
     matrix = b.matrix()
     view = read_since(result.extra.get("drift_since_last")) if isinstance(result.extra, dict) else None
@@ -508,9 +523,10 @@ def _build(result: RunResult, history: Optional[dict] = None) -> Tuple[dict, dic
         "sk": [label for label, _ in SUMMARY_FIELDS],
         "h": b.hosts, "f": findings, "d": drift, "m": matrix,
         "bn": _clean(_get(baseline, "name") or "", 300) if baseline else "",
-        "sl": since, "hs": hist, "fx": facts,
+        "sl": since, "hs": hist, "fx": facts, "gm": groups,
     }
     summary = _summary_context(result, findings, b)
+    summary["groups"] = [b.s.table[r[0]] for r in groups["r"]]
     summary["since"] = _since_summary(view, since) if view is not None else None
     summary["history_runs"] = len(hist["r"]) if hist else 0
     return data, summary
@@ -540,8 +556,9 @@ def _summary_context(result: RunResult, groups: List[list], b: _Builder) -> dict
     sev_hosts: Dict[int, set] = {}
     cat_findings = Counter()
     for g in groups:
-        sev_findings[g[0]] += len(g[7])
-        sev_hosts.setdefault(g[0], set()).update(g[7])
+        for v in g[8]:  # a cause's variants may differ in severity
+            sev_findings[v[0]] += len(v[5])
+            sev_hosts.setdefault(v[0], set()).update(v[5])
         cat_findings[b.s.table[g[1]]] += len(g[7])
     categories = [c for c in CATEGORIES if cat_findings[c]] + sorted(
         c for c in cat_findings if c not in CATEGORIES)
