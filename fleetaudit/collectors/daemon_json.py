@@ -45,7 +45,8 @@ SCRIPT = r"""
 FA_CFG=; FA_SRC=default
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_part dockerd
-for FA_P in $(fa_dockerd_pids); do
+fa_dockerd_scan
+for FA_P in $FA_DPIDS; do
   FA_A=$( { tr '\0' '\n' < "/proc/$FA_P/cmdline"; } 2>/dev/null | head -c "$((FA_CAP * 2))")
   printf '@pid %s\n%s\n' "$FA_P" "$FA_A"
   FA_X=$(printf '%s\n' "$FA_A" | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1)

@@ -37,21 +37,24 @@ from typing import Any, Dict, List, Optional
 from .base import RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part, skipped_parts
 from .jsonfacts import load_host_json
 
-# POSIX sh: print the pids of dockerd processes that belong to this host, i.e. share our
+# POSIX sh: the pids of dockerd processes that belong to this host, i.e. share our
 # mount namespace (a DinD daemon in a container, or another test-fleet host sharing the
 # kernel's pid space, is not this host's daemon). When a namespace link cannot be read
-# (not root) the process is kept: we cannot tell.
+# (not root) the process is kept: we cannot tell. `fa_dockerd_scan` leaves them in
+# FA_DPIDS, once per shell (three collectors ask): `test -ef` compares the namespace
+# links without a readlink fork per process; `fa_dockerd_pids` prints them.
 DOCKERD_PIDS_SH = r"""
-fa_dockerd_pids() {
-  FA_MYNS=$(readlink /proc/$$/ns/mnt 2>/dev/null)
+fa_dockerd_scan() {
+  [ -n "$FA_DPIDS_DONE" ] && return 0
+  FA_DPIDS_DONE=1; FA_DPIDS=
   for FA_D in /proc/[0-9]*; do
     { read -r FA_C < "$FA_D/comm"; } 2>/dev/null || continue
     [ "$FA_C" = dockerd ] || continue
-    FA_NS=$(readlink "$FA_D/ns/mnt" 2>/dev/null)
-    if [ -n "$FA_MYNS" ] && [ -n "$FA_NS" ] && [ "$FA_NS" != "$FA_MYNS" ]; then continue; fi
-    echo "${FA_D#/proc/}"
+    if [ -e /proc/$$/ns/mnt ] && [ -e "$FA_D/ns/mnt" ] && ! [ "$FA_D/ns/mnt" -ef /proc/$$/ns/mnt ]; then continue; fi
+    FA_DPIDS="$FA_DPIDS ${FA_D#/proc/}"
   done
 }
+fa_dockerd_pids() { fa_dockerd_scan; for FA_D in $FA_DPIDS; do echo "$FA_D"; done; }
 """
 
 # POSIX sh: the docker.service unit files in the order systemd applies them: the main
@@ -113,7 +116,10 @@ fa_docker() {
 """
 
 SCRIPT = r"""
-fa_docker version docker version --format '{{json .}}'
+# Captured (and re-emitted byte for byte) so the dockerd check below can read the context.
+FA_VO=$(fa_docker version docker version --format '{{json .}}')
+printf '%s\n' "$FA_VO"
+FA_RC=${FA_VO##*"@@$FA_N:RC:"}; fa_docker_rc
 FA_DV=$FA_RC
 if [ "$FA_DV" != 127 ]; then
   # Captured, re-emitted byte for byte, and its status read back from the RC marker,
@@ -133,8 +139,22 @@ if [ "$FA_DV" != 127 ]; then
   # The daemon answered but the CLI could not format: an old CLI. Plain text then.
   if [ "$FA_RC" != 0 ] && [ "$FA_DV" = 0 ]; then fa_docker info_text docker info; fi
 fi
-fa_part dockerd_path; command -v dockerd; fa_rc $?
-if fa_has dockerd; then fa_run dockerd_version dockerd --version; fi
+FA_X=$(command -v dockerd); FA_RC=$?
+fa_part dockerd_path; [ -z "$FA_X" ] || printf '%s\n' "$FA_X"; fa_rc "$FA_RC"
+# `dockerd --version` costs ~70 ms of CPU (a Go binary's start). When the daemon that
+# answered `docker version` on the default context is a process of this very file (same
+# inode, so the same build), its Server.Version is the same string: the part then says
+# so (dockerd_same) and the parser takes the version from there.
+FA_SAME=
+if [ -n "$FA_X" ] && [ "$FA_DV" = 0 ] && [ -z "$DOCKER_HOST$DOCKER_CONTEXT" ]; then
+  case $FA_VO in *'"Context":"default"'*)
+    fa_dockerd_scan
+    for FA_P in $FA_DPIDS; do [ "/proc/$FA_P/exe" -ef "$FA_X" ] && FA_SAME=$FA_P; done ;;
+  esac
+fi
+FA_VO=
+if [ -n "$FA_SAME" ]; then fa_part dockerd_same; printf 'pid %s\n' "$FA_SAME"; fa_rc 0
+elif [ -n "$FA_X" ]; then fa_run dockerd_version dockerd --version; fi
 fa_part dockerd_pids; if [ -d /proc/self ]; then fa_dockerd_pids; fa_rc 0; else fa_rc 2; fi
 """
 
@@ -376,7 +396,7 @@ def info_from_text(text: str) -> dict:
     }
 
 
-def _dockerd(section: Section) -> dict:
+def _dockerd(section: Section, server_doc: Any) -> dict:
     path_p = part(section, "dockerd_path")
     path = None
     installed: Optional[bool] = None
@@ -390,6 +410,12 @@ def _dockerd(section: Section) -> dict:
     m = re.search(r"version\s+([0-9][^\s,]*)", ver_p.out)
     if ver_p.rc == 0 and m:
         version = m.group(1)[:100]
+    same_p = part(section, "dockerd_same")
+    if same_p.rc == 0 and isinstance(server_doc, dict) and isinstance(server_doc.get("Version"), str):
+        # The running daemon is the dockerd on PATH: `dockerd --version` would print
+        # "Docker version <Server.Version>, build ...". Same pattern, same result.
+        m = re.search(r"version\s+([0-9][^\s,]*)", "version " + server_doc["Version"])
+        version = m.group(1)[:100] if m else None
     pids_p = part(section, "dockerd_pids")
     running = None
     if pids_p.rc == 0:
@@ -449,7 +475,7 @@ def parse(section: Section) -> dict:
         "cli_warnings": warnings,
         "info": info,
         "info_source": info_source,
-        "dockerd": _dockerd(section),
+        "dockerd": _dockerd(section, doc.get("Server")),
     }
 
 

@@ -123,7 +123,8 @@ set -f; FA_OIFS=$IFS; IFS='
 '; set -- $FA_L; IFS=$FA_OIFS; set +f
 fa_root envfiles sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
 FA_CFG=/etc/docker/daemon.json; set --
-for FA_P in $(fa_dockerd_pids); do
+fa_dockerd_scan
+for FA_P in $FA_DPIDS; do
   set -- "$@" "@pid:$FA_P"
   FA_X=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{{n;p;}}' | tail -n 1)
   [ -n "$FA_X" ] && FA_CFG=$FA_X
