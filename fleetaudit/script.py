@@ -204,6 +204,8 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "FA_DOCKER_HUNG=",
         "FA_DPIDS=",
         "FA_DPIDS_DONE=",
+        "FA_UNITS=",
+        "FA_UNITS_DONE=",
     ])
     # Both shells (login and sudo) eval FA_LIB: the redaction program travels in it.
     lib = "\n".join([redaction.SHELL_LIB.strip("\n"), PREAMBLE.strip("\n"),

@@ -53,6 +53,7 @@ for FA_P in $FA_DPIDS; do
   if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=process; fi
 done
 fa_rc 0
+fa_docker_units >/dev/null
 FA_U=$(fa_docker_unit_lines -e '/^[[:space:]]*ExecStart[[:space:]]*=/p' | head -c "$((FA_CAP * 2))")
 fa_part unit; printf '%s\n' "$FA_U"; fa_rc 0
 FA_O=$(for FA_F in /etc/default/docker /etc/sysconfig/docker; do

@@ -60,26 +60,38 @@ fa_dockerd_pids() { fa_dockerd_scan; for FA_D in $FA_DPIDS; do echo "$FA_D"; don
 # POSIX sh: the docker.service unit files in the order systemd applies them: the main
 # unit (the first found along the unit search path wins), then its drop-ins sorted by
 # file name across all directories (a name in an earlier directory masks the same name
-# in a later one). `fa_docker_unit_lines SED-ARGS...` prints "@file PATH" and, per file,
-# the lines the sed program selects, after joining backslash-continued lines.
+# in a later one). Listed once per shell into FA_UNITS (daemon_json and proxy both ask:
+# call it outside $(...) first so the list stays). `fa_docker_unit_lines SED-ARGS...`
+# prints "@file PATH" and, per file, the lines the sed program selects, after joining
+# backslash-continued lines.
 DOCKER_UNITS_SH = r"""
 FA_UNIT_DIRS="/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system"
 fa_docker_units() {
-  for FA_D in $FA_UNIT_DIRS; do
-    if [ -f "$FA_D/docker.service" ]; then echo "$FA_D/docker.service"; break; fi
-  done
-  for FA_B in $(for FA_D in $FA_UNIT_DIRS; do
-      for FA_F in "$FA_D"/docker.service.d/*.conf; do
-        [ -f "$FA_F" ] && echo "${FA_F##*/}"
-      done
-    done | sort -u); do
+  if [ -z "$FA_UNITS_DONE" ]; then
+    FA_UNITS_DONE=1; FA_UNITS=; FA_B=; FA_K=0
     for FA_D in $FA_UNIT_DIRS; do
-      if [ -f "$FA_D/docker.service.d/$FA_B" ]; then echo "$FA_D/docker.service.d/$FA_B"; break; fi
+      if [ -f "$FA_D/docker.service" ]; then FA_UNITS="$FA_D/docker.service"; break; fi
     done
-  done
+    for FA_D in $FA_UNIT_DIRS; do
+      for FA_F in "$FA_D"/docker.service.d/*.conf; do
+        [ -f "$FA_F" ] && FA_B="$FA_B${FA_B:+
+}${FA_F##*/}" && FA_K=$((FA_K + 1))
+      done
+    done
+    # sort -u only when there is something to sort (one name sorts to itself).
+    [ "$FA_K" -le 1 ] || FA_B=$(printf '%s\n' "$FA_B" | sort -u)
+    for FA_B in $FA_B; do
+      for FA_D in $FA_UNIT_DIRS; do
+        if [ -f "$FA_D/docker.service.d/$FA_B" ]; then FA_UNITS="$FA_UNITS${FA_UNITS:+
+}$FA_D/docker.service.d/$FA_B"; break; fi
+      done
+    done
+  fi
+  [ -z "$FA_UNITS" ] || printf '%s\n' "$FA_UNITS"
 }
 fa_docker_unit_lines() {
-  for FA_F in $(fa_docker_units); do
+  fa_docker_units >/dev/null
+  for FA_F in $FA_UNITS; do
     echo "@file $FA_F"
     sed -n -e ':a' -e '/\\$/{N' -e 's/\\\n/ /' -e 'ba' -e '}' "$@" "$FA_F" 2>&1
   done

@@ -80,17 +80,22 @@ MASK = "\n".join([
     r"s/%FAEQ%/=/g",
     r"""s/(_[Pp][Rr][Oo][Xx][Yy]=["']?)[^/@[:space:]"']+@/\1REDACTED@/g""",
 ])
+# Selection and mask in ONE sed (a fork and an exec less per file): "/SEL/!d" drops
+# what SEL would not print, then MASK edits what is left, as the second sed did.
+assert SEL.endswith("/p") and SEL_LOOSE.endswith("/p")
+SEL_MASK = SEL[:-1] + "!d\n" + MASK
+SEL_LOOSE_MASK = SEL_LOOSE[:-1] + "!d\n" + MASK
 # sh -c helper: for each argument, a file ("@file P" + its filtered lines, or
 # "@missing P" / "@unreadable P") or "@pid:N" (that process's environment).
-READ = r"""sel=$1; mask=$2; shift 2
+READ = r"""prog=$1; shift
 for a; do
   case $a in
   @pid:*) p=${a#@pid:}
-    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"; tr '\000' '\n' < "/proc/$p/environ" | sed -n -E "$sel" | sed -E "$mask"
+    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"; tr '\000' '\n' < "/proc/$p/environ" | sed -E "$prog"
     else echo "@unreadable $p"; fi ;;
   *) if [ ! -e "$a" ]; then echo "@missing $a"
     elif [ ! -r "$a" ]; then echo "@unreadable $a"
-    else echo "@file $a"; sed -n -E "$sel" "$a" | sed -E "$mask"; fi ;;
+    else echo "@file $a"; sed -E "$prog" "$a"; fi ;;
   esac
 done"""
 
@@ -100,14 +105,15 @@ _MANAGER_ARGS = " ".join("-e " + _q(e) for e in MANAGER_SEL)
 # Filters shared by the login part and the root part: in the script's library, which
 # both shells load, so they travel once.
 FILTERS_SH = f"""
-FA_PX_SEL={_q(SEL)}
 FA_PX_MASK={_q(MASK)}
+FA_PX_SELMASK={_q(SEL_MASK)}
 """
 
 SCRIPT = f"""
-FA_PX_LOOSE={_q(SEL_LOOSE)}
+FA_PX_LOOSE={_q(SEL_LOOSE_MASK)}
 FA_PX_READ={_q(READ)}
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
+fa_docker_units >/dev/null
 FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))")
 fa_part units; printf '%s\\n' "$FA_U"; fa_rc 0
 fa_part manager
@@ -121,7 +127,7 @@ FA_L=$( {{ printf '%s\\n' "$FA_U" | sed -n -e 's/^[[:space:]]*EnvironmentFile[[:
   printf '%s\\n' /etc/default/docker /etc/sysconfig/docker /etc/conf.d/docker; }} | sed -n '/^\\//p' | sort -u)
 set -f; FA_OIFS=$IFS; IFS='
 '; set -- $FA_L; IFS=$FA_OIFS; set +f
-fa_root envfiles sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
+fa_root envfiles sh -c "$FA_PX_READ" sh "$FA_PX_SELMASK" "$@"
 FA_CFG=/etc/docker/daemon.json; set --
 fa_dockerd_scan
 for FA_P in $FA_DPIDS; do
@@ -129,16 +135,16 @@ for FA_P in $FA_DPIDS; do
   FA_X=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{{n;p;}}' | tail -n 1)
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
-fa_root environ sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
+fa_root environ sh -c "$FA_PX_READ" sh "$FA_PX_SELMASK" "$@"
 fa_root daemon_json sh -c 'if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi' sh "$FA_CFG"
-fa_run environment sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" /etc/environment
-fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" "$FA_PX_MASK" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc
+fa_run environment sh -c "$FA_PX_READ" sh "$FA_PX_SELMASK" /etc/environment
+fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc
 """
 
 # The SSH session's own environment: the login user's, so it runs before sudo (sudo
 # resets the environment).
 LOGIN_SCRIPT = """
-fa_part session; env | sed -n -E "$FA_PX_SEL" | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))"; fa_rc 0
+fa_part session; env | sed -E "$FA_PX_SELMASK" | head -c "$((FA_CAP * 2))"; fa_rc 0
 """
 
 CANONICAL = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")

@@ -47,7 +47,7 @@ CONTAINERS_SH = (
 
 SCRIPT = f"""
 fa_docker containers sh -c '{CONTAINERS_SH}' sh {MAX_CONTAINERS}
-fa_run units systemctl show -p Id -p LoadState -p ActiveState -p SubState -p Result -p NRestarts {" ".join(UNITS)}
+fa_brief units systemctl show -p Id -p LoadState -p ActiveState -p SubState -p Result -p NRestarts {" ".join(UNITS)}
 """
 assert "'" not in CONTAINERS_SH
 
