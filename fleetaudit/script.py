@@ -202,6 +202,7 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         # Values one collector leaves for a later one (never inherited from the login env).
         "FA_DOCKER_ROOT=",
         "FA_DOCKER_HUNG=",
+        "FA_DOCKER_NOCT=",
         "FA_DPIDS=",
         "FA_DPIDS_DONE=",
         "FA_UNITS=",

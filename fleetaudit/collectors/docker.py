@@ -146,6 +146,8 @@ if [ "$FA_DV" != 127 ]; then
       FA_X=${FA_X%%'"'*}
       case $FA_X in /*\\*) ;; /*) FA_DOCKER_ROOT=$FA_X ;; esac
     fi
+    # No containers at all: the restarts collector need not ask `docker ps` (~18 ms).
+    case $FA_DI in *'"Containers":0,'*) FA_DOCKER_NOCT=1 ;; esac
   fi
   FA_DI=
   # The daemon answered but the CLI could not format: an old CLI. Plain text then.
