@@ -121,6 +121,18 @@ fa_brief() {
   fi
   fa_rc "$FA_RC"
 }
+# fa_group NAME PROG [NAME PROG]...: small sh programs (what `fa_run NAME sh -c PROG`
+# would run) in ONE guarded, timed `sh -c` that prints each part's markers itself: a
+# subshell per part instead of fa_exec's forks and an exec of sh. The timeout and the
+# size guard cover the group: a group killed at its timeout leaves its current part
+# without a status (cut) and the rest unreported.
+FA_GROUP_SH='n=$1; shift; while [ "$#" -ge 2 ]; do printf "\n@@%s:P:%s\n" "$n" "$1"; ( eval "$2" ) </dev/null 2>&1; printf "\n@@%s:RC:%s\n" "$n" "$?"; shift 2; done'
+fa_group() {
+  fa_left
+  if [ "$FA_LEFT" -lt 1 ]; then
+    while [ "$#" -ge 2 ]; do fa_part "$1"; fa_skipped "$FA_LATE"; fa_rc "$FA_RC"; shift 2; done
+  else fa_exec sh -c "$FA_GROUP_SH" sh "$FA_N" "$@"; fi
+}
 # fa_line NAME FILE [CMD...]: a one-line kernel file (/proc/uptime, or
 # /proc/sys/kernel/hostname for `uname -n`) read by the shell itself, without a fork;
 # when it cannot be read, the part comes from CMD (fa_brief) or from fa_cat.

@@ -62,10 +62,12 @@ def _capped(tool: str, cmd: str) -> str:
 
 SCRIPT = "\n".join([
     "fa_brief ipt_version iptables -V",
-    f"fa_root ipt_filter sh -c '{_capped('iptables', 'iptables -S')}'",
-    f"fa_root ipt_nat sh -c '{_capped('iptables', 'iptables -t nat -S')}'",
-    f"fa_root ip6t_filter sh -c '{_capped('ip6tables', 'ip6tables -S')}'",
-    f"fa_root nft sh -c '{_capped('nft', 'nft -s list ruleset')}'",
+    # One process for the four rule listings (fa_group), each still its own part.
+    "fa_group"
+    f" ipt_filter '{_capped('iptables', 'iptables -S')}'"
+    f" ipt_nat '{_capped('iptables', 'iptables -t nat -S')}'"
+    f" ip6t_filter '{_capped('ip6tables', 'ip6tables -S')}'"
+    f" nft '{_capped('nft', 'nft -s list ruleset')}'",
 ])
 
 # ---------------------------------------------------------------------------------

@@ -61,8 +61,7 @@ for _prog in (_IP_LINK, _IP_ADDR):
 
 SCRIPT = f"""
 if fa_has ip; then
-  fa_run link sh -c '{_IP_LINK}'
-  fa_run addr sh -c '{_IP_ADDR}'
+  fa_group link '{_IP_LINK}' addr '{_IP_ADDR}'
   fa_brief route ip route show default
 else
   fa_run link ip -o link
