@@ -109,6 +109,16 @@ FA_PX_MASK={_q(MASK)}
 FA_PX_SELMASK={_q(SEL_MASK)}
 """
 
+# fa_group programs: each sets READ's arguments and runs it (as `sh -c READ` did).
+_GROUP_ENVFILES = ('set -f; IFS="\n"; set -- "$FA_PX_SELMASK" $FA_PX_L; IFS=" \t\n"; set +f; '
+                   'eval "$FA_PX_READ"')
+_GROUP_ENVIRON = 'set -f; set -- "$FA_PX_SELMASK" $FA_PX_PIDS; set +f; eval "$FA_PX_READ"'
+_GROUP_DAEMON_JSON = ('set -- "$FA_CFG"; if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; '
+                      'if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi')
+_GROUP_ENVIRONMENT = 'set -- "$FA_PX_SELMASK" /etc/environment; eval "$FA_PX_READ"'
+_GROUP_PROFILE = ('set -- "$FA_PX_LOOSE" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc; '
+                  'eval "$FA_PX_READ"')
+
 SCRIPT = f"""
 FA_PX_LOOSE={_q(SEL_LOOSE_MASK)}
 FA_PX_READ={_q(READ)}
@@ -123,22 +133,28 @@ for FA_F in /etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf /run/syst
 done
 fa_rc 0
 # EnvironmentFile= paths named by the units, and the init scripts' defaults files.
+# (No EnvironmentFile= in the units: the three defaults, as sort -u orders them.)
+case $FA_U in
+*EnvironmentFile*)
 FA_L=$( {{ printf '%s\\n' "$FA_U" | sed -n -e 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\\{{0,1\\}}//p' | sed -e 's/^"\\(.*\\)"$/\\1/' -e 's/[[:space:]]*$//'
-  printf '%s\\n' /etc/default/docker /etc/sysconfig/docker /etc/conf.d/docker; }} | sed -n '/^\\//p' | sort -u)
-set -f; FA_OIFS=$IFS; IFS='
-'; set -- $FA_L; IFS=$FA_OIFS; set +f
-fa_root envfiles sh -c "$FA_PX_READ" sh "$FA_PX_SELMASK" "$@"
-FA_CFG=/etc/docker/daemon.json; set --
+  printf '%s\\n' /etc/default/docker /etc/sysconfig/docker /etc/conf.d/docker; }} | sed -n '/^\\//p' | sort -u) ;;
+*) FA_L='/etc/conf.d/docker
+/etc/default/docker
+/etc/sysconfig/docker' ;;
+esac
+FA_CFG=/etc/docker/daemon.json; FA_PX_PIDS=
 fa_dockerd_scan
 for FA_P in $FA_DPIDS; do
-  set -- "$@" "@pid:$FA_P"
+  FA_PX_PIDS="$FA_PX_PIDS @pid:$FA_P"
   FA_X=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{{n;p;}}' | tail -n 1)
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
-fa_root environ sh -c "$FA_PX_READ" sh "$FA_PX_SELMASK" "$@"
-fa_root daemon_json sh -c 'if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi' sh "$FA_CFG"
-fa_run environment sh -c "$FA_PX_READ" sh "$FA_PX_SELMASK" /etc/environment
-fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc
+# Five reads in one process (fa_group). Paths travel in exported variables, never in
+# the programs' text (they come from unit files: untrusted).
+FA_PX_L=$FA_L; export FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
+fa_group envfiles {_q(_GROUP_ENVFILES)} environ {_q(_GROUP_ENVIRON)} daemon_json {_q(_GROUP_DAEMON_JSON)} \\
+  environment {_q(_GROUP_ENVIRONMENT)} profile {_q(_GROUP_PROFILE)}
+unset FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
 """
 
 # The SSH session's own environment: the login user's, so it runs before sudo (sudo
