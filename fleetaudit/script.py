@@ -126,7 +126,7 @@ fa_brief() {
 # subshell per part instead of fa_exec's forks and an exec of sh. The timeout and the
 # size guard cover the group: a group killed at its timeout leaves its current part
 # without a status (cut) and the rest unreported.
-FA_GROUP_SH='n=$1; shift; while [ "$#" -ge 2 ]; do printf "\n@@%s:P:%s\n" "$n" "$1"; ( eval "$2" ) </dev/null 2>&1; printf "\n@@%s:RC:%s\n" "$n" "$?"; shift 2; done'
+FA_GROUP_SH='n=$1; shift; while [ "$#" -ge 2 ]; do printf "\n@@%s:P:%s\n" "$n" "$1"; ( p=$2; set --; eval "$p" ) </dev/null 2>&1; printf "\n@@%s:RC:%s\n" "$n" "$?"; shift 2; done'
 fa_group() {
   fa_left
   if [ "$FA_LEFT" -lt 1 ]; then

@@ -49,7 +49,7 @@ fa_dockerd_scan
 for FA_P in $FA_DPIDS; do
   FA_A=$( { tr '\0' '\n' < "/proc/$FA_P/cmdline"; } 2>/dev/null | head -c "$((FA_CAP * 2))")
   printf '@pid %s\n%s\n' "$FA_P" "$FA_A"
-  FA_X=$(printf '%s\n' "$FA_A" | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1)
+  fa_config_arg
   if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=process; fi
 done
 fa_rc 0

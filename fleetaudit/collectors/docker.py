@@ -55,6 +55,24 @@ fa_dockerd_scan() {
   done
 }
 fa_dockerd_pids() { fa_dockerd_scan; for FA_D in $FA_DPIDS; do echo "$FA_D"; done; }
+# fa_config_arg: FA_A holds a dockerd command line, one argument per line; FA_X gets
+# what `sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1`
+# prints for it, by shell builtins (a short line list; sed for a long one).
+FA_NL='
+'
+fa_config_arg() {
+  FA_X=
+  if [ "${#FA_A}" -ge 4096 ]; then
+    FA_X=$(printf '%s\n' "$FA_A" | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1)
+    return 0
+  fi
+  FA_R=$FA_A$FA_NL; FA_NX=
+  while [ -n "$FA_R" ]; do
+    FA_Y=${FA_R%%"$FA_NL"*}; FA_R=${FA_R#*"$FA_NL"}
+    if [ -n "$FA_NX" ]; then FA_X=$FA_Y; FA_NX=; continue; fi
+    case $FA_Y in --config-file=*) FA_X=${FA_Y#--config-file=} ;; --config-file) FA_NX=1 ;; esac
+  done
+}
 """
 
 # POSIX sh: the docker.service unit files in the order systemd applies them: the main

@@ -146,7 +146,7 @@ FA_CFG=/etc/docker/daemon.json; FA_PX_PIDS=
 fa_dockerd_scan
 for FA_P in $FA_DPIDS; do
   FA_PX_PIDS="$FA_PX_PIDS @pid:$FA_P"
-  FA_X=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{{n;p;}}' | tail -n 1)
+  FA_A=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null); fa_config_arg
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
 # Five reads in one process (fa_group). Paths travel in exported variables, never in
