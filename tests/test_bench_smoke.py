@@ -144,3 +144,29 @@ def test_synth_bench_tiny_with_browser_and_its_table(tmp_path):
                            capture_output=True, text=True, timeout=60)
     assert table.returncode == 0, table.stderr
     assert "host view open s" in table.stdout and "| 40 |" in table.stdout
+
+
+def test_host_cost_quick(tmp_path):
+    """bench.host_cost at its tiny size: host CPU of the script before/after per host,
+    and the per-part breakdown, from a real 2-host lab fleet (speed not asserted)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to build the namespace test fleet")
+    out = tmp_path / "host-cost.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.host_cost", "--quick", "--parts", "--out", str(out),
+         "--state-dir", str(tmp_path / "lab")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()
+            if line.split() and line.split()[0] in ("dock", "bbox")}
+    assert set(rows) == {"dock", "bbox"}, proc.stdout
+    doc = json.loads(out.read_text())
+    assert doc["kinds"] == {"dock": "docker", "bbox": "busybox"}
+    for name in ("dock", "bbox"):
+        for version in ("before", "after"):
+            assert doc["hosts"][name][version]["script_ms"] > 0
+    assert doc["hosts"]["bbox"]["after"]["daemon_ms"] == 0     # no daemon there
+    for version in ("before", "after"):
+        parts = dict((k, ms) for ms, k in doc["parts"][version])
+        assert any(k.startswith("docker/") for k in parts), parts
+    assert not (tmp_path / "lab" / "lab.json").exists()      # the fleet is gone again

@@ -45,13 +45,15 @@ SCRIPT = r"""
 FA_CFG=; FA_SRC=default
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_part dockerd
-for FA_P in $(fa_dockerd_pids); do
+fa_dockerd_scan
+for FA_P in $FA_DPIDS; do
   FA_A=$( { tr '\0' '\n' < "/proc/$FA_P/cmdline"; } 2>/dev/null | head -c "$((FA_CAP * 2))")
   printf '@pid %s\n%s\n' "$FA_P" "$FA_A"
-  FA_X=$(printf '%s\n' "$FA_A" | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1)
+  fa_config_arg
   if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=process; fi
 done
 fa_rc 0
+fa_docker_units >/dev/null
 FA_U=$(fa_docker_unit_lines -e '/^[[:space:]]*ExecStart[[:space:]]*=/p' | head -c "$((FA_CAP * 2))")
 fa_part unit; printf '%s\n' "$FA_U"; fa_rc 0
 FA_O=$(for FA_F in /etc/default/docker /etc/sysconfig/docker; do

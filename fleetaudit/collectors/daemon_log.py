@@ -75,13 +75,28 @@ SHORTEN_AWK = r"""
 """
 
 _UNIT_ARGS = " ".join(f"-u {u}" for u in UNITS)
+# The filter's output $o (at most KEEP_LINES lines) goes through redaction, then the
+# shortening awk. Under 400 characters in all, no line can be shortened, and the
+# script's own filter redacts it just the same (the programs are idempotent): both
+# processes (~6 ms of CPU) are skipped then, i.e. whenever nothing matched.
+_SHORTEN_SH = (
+    "if [ \"${#o}\" -lt 400 ]; then printf \"%s\\n\" \"$o\"\n"
+    "else printf \"%s\\n\" \"$o\" | sed -E \"@SED@\" | awk \"@AWK@\"; fi\n"
+)
 # $1 hours, $2 lines to keep, $3 awk program, $4 redaction sed program, $5 shortening
 # awk program. The second journalctl asks
 # whether the journal has any entry at all for the units (a quiet day is not "no log").
+# The second query (~8 ms of CPU) only runs when the first cannot answer it: entries in
+# the window mean the journal has some; "No journal files were found" means it has none.
 JOURNAL_SH = (
     "LC_ALL=C; export LC_ALL\n"
-    f"journalctl {_UNIT_ARGS} --since \"-$1h\" --no-pager -o short-iso 2>&1"
-    " | awk -v n=\"$2\" -v mode=j \"$3\" | sed -E \"$4\" | awk \"$5\"\n"
+    f"o=$(journalctl {_UNIT_ARGS} --since \"-$1h\" --no-pager -o short-iso 2>&1"
+    " | awk -v n=\"$2\" -v mode=j \"$3\")\n"
+    + _SHORTEN_SH.replace("@SED@", "$4").replace("@AWK@", "$5") +
+    "case $o in\n"
+    "*\"fa-summary total=0 \"*) case $o in *\"fa-note No journal files were found\"*) echo \"fa-any 0\"; exit 0 ;; esac ;;\n"
+    "*\"fa-summary total=\"*) echo \"fa-any 1\"; exit 0 ;;\n"
+    "esac\n"
     f"printf \"fa-any %s\\n\" \"$(journalctl {_UNIT_ARGS} -n 1 -q --no-pager -o short-iso"
     " 2>/dev/null | head -n 1 | grep -c .)\"\n"
 )
@@ -89,14 +104,19 @@ JOURNAL_SH = (
 FILE_SH = (
     "LC_ALL=C; export LC_ALL\n"
     "[ -r \"$1\" ] || { echo fa-unreadable; exit 13; }\n"
-    f"tail -c {READ_BYTES} \"$1\" | awk -v n=\"$2\" -v mode=\"$3\" \"$4\""
-    " | sed -E \"$5\" | awk \"$6\"\n"
+    f"o=$(tail -c {READ_BYTES} \"$1\" | awk -v n=\"$2\" -v mode=\"$3\" \"$4\")\n"
+    + _SHORTEN_SH.replace("@SED@", "$5").replace("@AWK@", "$6")
 )
 
 SCRIPT = f"""
 fa_dl_awk='{FILTER_AWK.strip()}'
 fa_dl_short='{SHORTEN_AWK.strip()}'
-fa_part now; printf '%s %s %s\\n' "$(date +%s 2>/dev/null)" "$(date +%z 2>/dev/null)" "$FA_LOG_HOURS"; fa_rc 0
+# One date for both fields (one fork less); two when that does not give two words.
+fa_dl_o=$(date '+%s %z' 2>/dev/null)
+case $fa_dl_o in
+  *[0-9]' '?*) fa_part now; printf '%s %s\\n' "$fa_dl_o" "$FA_LOG_HOURS"; fa_rc 0 ;;
+  *) fa_part now; printf '%s %s %s\\n' "$(date +%s 2>/dev/null)" "$(date +%z 2>/dev/null)" "$FA_LOG_HOURS"; fa_rc 0 ;;
+esac
 fa_dl_src=
 if fa_has journalctl; then
   fa_dl_o=$(fa_root journal sh -c '{JOURNAL_SH}' sh "${{FA_LOG_HOURS:-24}}" {KEEP_LINES} "$fa_dl_awk" "$FA_RX" "$fa_dl_short")

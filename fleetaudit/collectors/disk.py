@@ -46,9 +46,10 @@ fi
 [ -n "$FA_DR" ] || FA_DR=/var/lib/docker
 for FA_DP in data root; do
   if [ "$FA_DP" = data ]; then FA_DD=$FA_DR; else FA_DD=/; fi
-  fa_run "df_$FA_DP" df -P -B1 "$FA_DD"
-  if [ "$FA_RC" != 0 ]; then fa_run "dfk_$FA_DP" df -P -k "$FA_DD"; fi
-  fa_run "dfi_$FA_DP" df -P -i "$FA_DD"
+  # df of one path prints two lines: no size guard needed (fa_brief).
+  fa_brief "df_$FA_DP" df -P -B1 "$FA_DD"
+  if [ "$FA_RC" != 0 ]; then fa_brief "dfk_$FA_DP" df -P -k "$FA_DD"; fi
+  fa_brief "dfi_$FA_DP" df -P -i "$FA_DD"
 done
 fa_docker docker_df docker system df --format '{{json .}}'
 """

@@ -29,12 +29,16 @@ HOSTS_LINES = 200
 
 SCRIPT = r"""
 fa_part resolv_link; if [ -L /etc/resolv.conf ]; then readlink /etc/resolv.conf; fa_rc 0; else fa_rc 1; fi
-fa_part resolv
-if [ -e /etc/resolv.conf ]; then
-  fa_exec sed -n -E '/^[[:space:]]*(nameserver|search|domain|options)([[:space:]]|$)/p' /etc/resolv.conf
-else FA_RC=2; fi
-fa_rc "$FA_RC"
-FA_STUB=$(sed -n -E '/^[[:space:]]*nameserver[[:space:]]+127\.0\.0\.5[34]([[:space:]]|$)/p' /etc/resolv.conf 2>/dev/null)
+# resolv.conf, nsswitch.conf and /etc/hosts read in one process (fa_group), each its
+# own part as before (rc 2: the file is missing).
+fa_group resolv '[ -e /etc/resolv.conf ] || exit 2; sed -n -E "/^[[:space:]]*(nameserver|search|domain|options)([[:space:]]|$)/p" /etc/resolv.conf' \
+  nsswitch '[ -e /etc/nsswitch.conf ] || exit 2; sed -n -E "/^[[:space:]]*hosts[[:space:]]*:/p" /etc/nsswitch.conf' \
+  hosts '[ -e /etc/hosts ] || exit 2; sed -n -E -e "s/#.*//" -e "/^[[:space:]]*[0-9A-Fa-f:.]+[[:space:]]+[^[:space:]]/p" /etc/hosts | head -n """ + str(HOSTS_LINES + 1) + r"""'
+# A systemd-resolved stub (nameserver 127.0.0.53 or .54): read by the shell, no fork.
+FA_STUB=
+while read -r FA_A FA_B FA_X; do
+  case $FA_A:$FA_B in nameserver:127.0.0.5[34]|nameserver:127.0.0.5[34][[:space:]]*) FA_STUB=1 ;; esac
+done < /etc/resolv.conf 2>/dev/null
 if [ -n "$FA_STUB" ]; then
   if fa_has resolvectl; then fa_run resolvectl resolvectl dns; else fa_run systemd_resolve systemd-resolve --status; fi
   fa_part uplink
@@ -43,15 +47,7 @@ if [ -n "$FA_STUB" ]; then
   else FA_RC=2; fi
   fa_rc "$FA_RC"
 fi
-fa_part nsswitch
-if [ -e /etc/nsswitch.conf ]; then fa_exec sed -n -E '/^[[:space:]]*hosts[[:space:]]*:/p' /etc/nsswitch.conf; else FA_RC=2; fi
-fa_rc "$FA_RC"
-fa_run hostname uname -n
-fa_part hosts
-if [ -e /etc/hosts ]; then
-  fa_exec sh -c 'sed -n -E -e "s/#.*//" -e "/^[[:space:]]*[0-9A-Fa-f:.]+[[:space:]]+[^[:space:]]/p" /etc/hosts | head -n """ + str(HOSTS_LINES + 1) + r"""'
-else FA_RC=2; fi
-fa_rc "$FA_RC"
+fa_line hostname /proc/sys/kernel/hostname uname -n
 """
 
 STUBS = {"127.0.0.53", "127.0.0.54"}

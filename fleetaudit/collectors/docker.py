@@ -37,19 +37,40 @@ from typing import Any, Dict, List, Optional
 from .base import RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part, skipped_parts
 from .jsonfacts import load_host_json
 
-# POSIX sh: print the pids of dockerd processes that belong to this host, i.e. share our
+# POSIX sh: the pids of dockerd processes that belong to this host, i.e. share our
 # mount namespace (a DinD daemon in a container, or another test-fleet host sharing the
 # kernel's pid space, is not this host's daemon). When a namespace link cannot be read
-# (not root) the process is kept: we cannot tell.
+# (not root) the process is kept: we cannot tell. `fa_dockerd_scan` leaves them in
+# FA_DPIDS, once per shell (three collectors ask): `test -ef` compares the namespace
+# links without a readlink fork per process; `fa_dockerd_pids` prints them.
 DOCKERD_PIDS_SH = r"""
-fa_dockerd_pids() {
-  FA_MYNS=$(readlink /proc/$$/ns/mnt 2>/dev/null)
+fa_dockerd_scan() {
+  [ -n "$FA_DPIDS_DONE" ] && return 0
+  FA_DPIDS_DONE=1; FA_DPIDS=
   for FA_D in /proc/[0-9]*; do
     { read -r FA_C < "$FA_D/comm"; } 2>/dev/null || continue
     [ "$FA_C" = dockerd ] || continue
-    FA_NS=$(readlink "$FA_D/ns/mnt" 2>/dev/null)
-    if [ -n "$FA_MYNS" ] && [ -n "$FA_NS" ] && [ "$FA_NS" != "$FA_MYNS" ]; then continue; fi
-    echo "${FA_D#/proc/}"
+    if [ -e /proc/$$/ns/mnt ] && [ -e "$FA_D/ns/mnt" ] && ! [ "$FA_D/ns/mnt" -ef /proc/$$/ns/mnt ]; then continue; fi
+    FA_DPIDS="$FA_DPIDS ${FA_D#/proc/}"
+  done
+}
+fa_dockerd_pids() { fa_dockerd_scan; for FA_D in $FA_DPIDS; do echo "$FA_D"; done; }
+# fa_config_arg: FA_A holds a dockerd command line, one argument per line; FA_X gets
+# what `sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1`
+# prints for it, by shell builtins (a short line list; sed for a long one).
+FA_NL='
+'
+fa_config_arg() {
+  FA_X=
+  if [ "${#FA_A}" -ge 4096 ]; then
+    FA_X=$(printf '%s\n' "$FA_A" | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{n;p;}' | tail -n 1)
+    return 0
+  fi
+  FA_R=$FA_A$FA_NL; FA_NX=
+  while [ -n "$FA_R" ]; do
+    FA_Y=${FA_R%%"$FA_NL"*}; FA_R=${FA_R#*"$FA_NL"}
+    if [ -n "$FA_NX" ]; then FA_X=$FA_Y; FA_NX=; continue; fi
+    case $FA_Y in --config-file=*) FA_X=${FA_Y#--config-file=} ;; --config-file) FA_NX=1 ;; esac
   done
 }
 """
@@ -57,26 +78,38 @@ fa_dockerd_pids() {
 # POSIX sh: the docker.service unit files in the order systemd applies them: the main
 # unit (the first found along the unit search path wins), then its drop-ins sorted by
 # file name across all directories (a name in an earlier directory masks the same name
-# in a later one). `fa_docker_unit_lines SED-ARGS...` prints "@file PATH" and, per file,
-# the lines the sed program selects, after joining backslash-continued lines.
+# in a later one). Listed once per shell into FA_UNITS (daemon_json and proxy both ask:
+# call it outside $(...) first so the list stays). `fa_docker_unit_lines SED-ARGS...`
+# prints "@file PATH" and, per file, the lines the sed program selects, after joining
+# backslash-continued lines.
 DOCKER_UNITS_SH = r"""
 FA_UNIT_DIRS="/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system"
 fa_docker_units() {
-  for FA_D in $FA_UNIT_DIRS; do
-    if [ -f "$FA_D/docker.service" ]; then echo "$FA_D/docker.service"; break; fi
-  done
-  for FA_B in $(for FA_D in $FA_UNIT_DIRS; do
-      for FA_F in "$FA_D"/docker.service.d/*.conf; do
-        [ -f "$FA_F" ] && echo "${FA_F##*/}"
-      done
-    done | sort -u); do
+  if [ -z "$FA_UNITS_DONE" ]; then
+    FA_UNITS_DONE=1; FA_UNITS=; FA_B=; FA_K=0
     for FA_D in $FA_UNIT_DIRS; do
-      if [ -f "$FA_D/docker.service.d/$FA_B" ]; then echo "$FA_D/docker.service.d/$FA_B"; break; fi
+      if [ -f "$FA_D/docker.service" ]; then FA_UNITS="$FA_D/docker.service"; break; fi
     done
-  done
+    for FA_D in $FA_UNIT_DIRS; do
+      for FA_F in "$FA_D"/docker.service.d/*.conf; do
+        [ -f "$FA_F" ] && FA_B="$FA_B${FA_B:+
+}${FA_F##*/}" && FA_K=$((FA_K + 1))
+      done
+    done
+    # sort -u only when there is something to sort (one name sorts to itself).
+    [ "$FA_K" -le 1 ] || FA_B=$(printf '%s\n' "$FA_B" | sort -u)
+    for FA_B in $FA_B; do
+      for FA_D in $FA_UNIT_DIRS; do
+        if [ -f "$FA_D/docker.service.d/$FA_B" ]; then FA_UNITS="$FA_UNITS${FA_UNITS:+
+}$FA_D/docker.service.d/$FA_B"; break; fi
+      done
+    done
+  fi
+  [ -z "$FA_UNITS" ] || printf '%s\n' "$FA_UNITS"
 }
 fa_docker_unit_lines() {
-  for FA_F in $(fa_docker_units); do
+  fa_docker_units >/dev/null
+  for FA_F in $FA_UNITS; do
     echo "@file $FA_F"
     sed -n -e ':a' -e '/\\$/{N' -e 's/\\\n/ /' -e 'ba' -e '}' "$@" "$FA_F" 2>&1
   done
@@ -113,7 +146,10 @@ fa_docker() {
 """
 
 SCRIPT = r"""
-fa_docker version docker version --format '{{json .}}'
+# Captured (and re-emitted byte for byte) so the dockerd check below can read the context.
+FA_VO=$(fa_docker version docker version --format '{{json .}}')
+printf '%s\n' "$FA_VO"
+FA_RC=${FA_VO##*"@@$FA_N:RC:"}; fa_docker_rc
 FA_DV=$FA_RC
 if [ "$FA_DV" != 127 ]; then
   # Captured, re-emitted byte for byte, and its status read back from the RC marker,
@@ -128,13 +164,29 @@ if [ "$FA_DV" != 127 ]; then
       FA_X=${FA_X%%'"'*}
       case $FA_X in /*\\*) ;; /*) FA_DOCKER_ROOT=$FA_X ;; esac
     fi
+    # No containers at all: the restarts collector need not ask `docker ps` (~18 ms).
+    case $FA_DI in *'"Containers":0,'*) FA_DOCKER_NOCT=1 ;; esac
   fi
   FA_DI=
   # The daemon answered but the CLI could not format: an old CLI. Plain text then.
   if [ "$FA_RC" != 0 ] && [ "$FA_DV" = 0 ]; then fa_docker info_text docker info; fi
 fi
-fa_part dockerd_path; command -v dockerd; fa_rc $?
-if fa_has dockerd; then fa_run dockerd_version dockerd --version; fi
+FA_X=$(command -v dockerd); FA_RC=$?
+fa_part dockerd_path; [ -z "$FA_X" ] || printf '%s\n' "$FA_X"; fa_rc "$FA_RC"
+# `dockerd --version` costs ~70 ms of CPU (a Go binary's start). When the daemon that
+# answered `docker version` on the default context is a process of this very file (same
+# inode, so the same build), its Server.Version is the same string: the part then says
+# so (dockerd_same) and the parser takes the version from there.
+FA_SAME=
+if [ -n "$FA_X" ] && [ "$FA_DV" = 0 ] && [ -z "$DOCKER_HOST$DOCKER_CONTEXT" ]; then
+  case $FA_VO in *'"Context":"default"'*)
+    fa_dockerd_scan
+    for FA_P in $FA_DPIDS; do [ "/proc/$FA_P/exe" -ef "$FA_X" ] && FA_SAME=$FA_P; done ;;
+  esac
+fi
+FA_VO=
+if [ -n "$FA_SAME" ]; then fa_part dockerd_same; printf 'pid %s\n' "$FA_SAME"; fa_rc 0
+elif [ -n "$FA_X" ]; then fa_run dockerd_version dockerd --version; fi
 fa_part dockerd_pids; if [ -d /proc/self ]; then fa_dockerd_pids; fa_rc 0; else fa_rc 2; fi
 """
 
@@ -376,7 +428,7 @@ def info_from_text(text: str) -> dict:
     }
 
 
-def _dockerd(section: Section) -> dict:
+def _dockerd(section: Section, server_doc: Any) -> dict:
     path_p = part(section, "dockerd_path")
     path = None
     installed: Optional[bool] = None
@@ -390,6 +442,12 @@ def _dockerd(section: Section) -> dict:
     m = re.search(r"version\s+([0-9][^\s,]*)", ver_p.out)
     if ver_p.rc == 0 and m:
         version = m.group(1)[:100]
+    same_p = part(section, "dockerd_same")
+    if same_p.rc == 0 and isinstance(server_doc, dict) and isinstance(server_doc.get("Version"), str):
+        # The running daemon is the dockerd on PATH: `dockerd --version` would print
+        # "Docker version <Server.Version>, build ...". Same pattern, same result.
+        m = re.search(r"version\s+([0-9][^\s,]*)", "version " + server_doc["Version"])
+        version = m.group(1)[:100] if m else None
     pids_p = part(section, "dockerd_pids")
     running = None
     if pids_p.rc == 0:
@@ -449,7 +507,7 @@ def parse(section: Section) -> dict:
         "cli_warnings": warnings,
         "info": info,
         "info_source": info_source,
-        "dockerd": _dockerd(section),
+        "dockerd": _dockerd(section, doc.get("Server")),
     }
 
 

@@ -51,18 +51,23 @@ def _capped(tool: str, cmd: str) -> str:
     """sh -c program: run cmd, keep the first MAX_LINES lines, keep cmd's status."""
     return (
         f'command -v {tool} >/dev/null 2>&1 || {{ echo "{tool}: not found"; exit 127; }}; '
-        f'o=$({cmd} 2>&1); r=$?; printf "%s\\n" "$o" | head -n {MAX_LINES}; '
+        f'o=$({cmd} 2>&1); r=$?; '
+        # Fewer characters than MAX_LINES: fewer lines too, no head and wc to run.
+        f'if [ "${{#o}}" -lt {MAX_LINES} ]; then printf "%s\\n" "$o"; exit $r; fi; '
+        f'printf "%s\\n" "$o" | head -n {MAX_LINES}; '
         f'n=$(printf "%s\\n" "$o" | wc -l); [ "$n" -le {MAX_LINES} ] || echo "{CUT_MARK} $n lines"; '
         f'exit $r'
     )
 
 
 SCRIPT = "\n".join([
-    "fa_run ipt_version iptables -V",
-    f"fa_root ipt_filter sh -c '{_capped('iptables', 'iptables -S')}'",
-    f"fa_root ipt_nat sh -c '{_capped('iptables', 'iptables -t nat -S')}'",
-    f"fa_root ip6t_filter sh -c '{_capped('ip6tables', 'ip6tables -S')}'",
-    f"fa_root nft sh -c '{_capped('nft', 'nft -s list ruleset')}'",
+    "fa_brief ipt_version iptables -V",
+    # One process for the four rule listings (fa_group), each still its own part.
+    "fa_group"
+    f" ipt_filter '{_capped('iptables', 'iptables -S')}'"
+    f" ipt_nat '{_capped('iptables', 'iptables -t nat -S')}'"
+    f" ip6t_filter '{_capped('ip6tables', 'ip6tables -S')}'"
+    f" nft '{_capped('nft', 'nft -s list ruleset')}'",
 ])
 
 # ---------------------------------------------------------------------------------

@@ -42,26 +42,32 @@ _IP_ADDR = (
 )
 # name mtu operstate virtual|- : always read, it marks virtual interfaces and is the
 # fallback for hosts without `ip`.
-_SYS = (
-    'for d in /sys/class/net/*; do [ -e "$d/mtu" ] || continue; n=${d##*/}; v=-; '
-    '[ -e "/sys/devices/virtual/net/$n" ] && v=virtual; '
-    'printf "%s %s %s %s\\n" "$n" "$(cat "$d/mtu" 2>/dev/null)" "$(cat "$d/operstate" 2>/dev/null)" "$v"; '
-    'done | head -n 2000'
-)
+# Read by the shell itself (`read`, no cat per file), at most 2000 interfaces.
+_SYS = r'''
+fa_part sys; FA_K=0
+for FA_ND in /sys/class/net/*; do
+  [ -e "$FA_ND/mtu" ] || continue
+  FA_K=$((FA_K + 1)); [ "$FA_K" -le 2000 ] || break
+  FA_NN=${FA_ND##*/}; FA_NV=-; [ -e "/sys/devices/virtual/net/$FA_NN" ] && FA_NV=virtual
+  FA_NM=; FA_NO=
+  { read -r FA_NM < "$FA_ND/mtu"; } 2>/dev/null; { read -r FA_NO < "$FA_ND/operstate"; } 2>/dev/null
+  printf '%s %s %s %s\n' "$FA_NN" "$FA_NM" "$FA_NO" "$FA_NV"
+done
+fa_rc 0
+'''
 
-for _prog in (_IP_LINK, _IP_ADDR, _SYS):
+for _prog in (_IP_LINK, _IP_ADDR):
     assert "'" not in _prog  # each is one single-quoted sh -c argument
 
 SCRIPT = f"""
 if fa_has ip; then
-  fa_run link sh -c '{_IP_LINK}'
-  fa_run addr sh -c '{_IP_ADDR}'
-  fa_run route ip route show default
+  fa_group link '{_IP_LINK}' addr '{_IP_ADDR}'
+  fa_brief route ip route show default
 else
   fa_run link ip -o link
   fa_cat proc_route /proc/net/route
 fi
-fa_run sys sh -c '{_SYS}'
+{_SYS.strip()}
 """
 
 _LINK_RE = re.compile(r"^\s*\d+:\s+([^:\s@]+)(?:@\S*?)?:\s+<([^>]*)>(.*)$")

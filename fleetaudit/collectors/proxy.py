@@ -80,17 +80,22 @@ MASK = "\n".join([
     r"s/%FAEQ%/=/g",
     r"""s/(_[Pp][Rr][Oo][Xx][Yy]=["']?)[^/@[:space:]"']+@/\1REDACTED@/g""",
 ])
+# Selection and mask in ONE sed (a fork and an exec less per file): "/SEL/!d" drops
+# what SEL would not print, then MASK edits what is left, as the second sed did.
+assert SEL.endswith("/p") and SEL_LOOSE.endswith("/p")
+SEL_MASK = SEL[:-1] + "!d\n" + MASK
+SEL_LOOSE_MASK = SEL_LOOSE[:-1] + "!d\n" + MASK
 # sh -c helper: for each argument, a file ("@file P" + its filtered lines, or
 # "@missing P" / "@unreadable P") or "@pid:N" (that process's environment).
-READ = r"""sel=$1; mask=$2; shift 2
+READ = r"""prog=$1; shift
 for a; do
   case $a in
   @pid:*) p=${a#@pid:}
-    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"; tr '\000' '\n' < "/proc/$p/environ" | sed -n -E "$sel" | sed -E "$mask"
+    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"; tr '\000' '\n' < "/proc/$p/environ" | sed -E "$prog"
     else echo "@unreadable $p"; fi ;;
   *) if [ ! -e "$a" ]; then echo "@missing $a"
     elif [ ! -r "$a" ]; then echo "@unreadable $a"
-    else echo "@file $a"; sed -n -E "$sel" "$a" | sed -E "$mask"; fi ;;
+    else echo "@file $a"; sed -E "$prog" "$a"; fi ;;
   esac
 done"""
 
@@ -100,14 +105,25 @@ _MANAGER_ARGS = " ".join("-e " + _q(e) for e in MANAGER_SEL)
 # Filters shared by the login part and the root part: in the script's library, which
 # both shells load, so they travel once.
 FILTERS_SH = f"""
-FA_PX_SEL={_q(SEL)}
 FA_PX_MASK={_q(MASK)}
+FA_PX_SELMASK={_q(SEL_MASK)}
 """
 
+# fa_group programs: each sets READ's arguments and runs it (as `sh -c READ` did).
+_GROUP_ENVFILES = ('set -f; IFS="\n"; set -- "$FA_PX_SELMASK" $FA_PX_L; IFS=" \t\n"; set +f; '
+                   'eval "$FA_PX_READ"')
+_GROUP_ENVIRON = 'set -f; set -- "$FA_PX_SELMASK" $FA_PX_PIDS; set +f; eval "$FA_PX_READ"'
+_GROUP_DAEMON_JSON = ('set -- "$FA_CFG"; if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; '
+                      'if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi')
+_GROUP_ENVIRONMENT = 'set -- "$FA_PX_SELMASK" /etc/environment; eval "$FA_PX_READ"'
+_GROUP_PROFILE = ('set -- "$FA_PX_LOOSE" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc; '
+                  'eval "$FA_PX_READ"')
+
 SCRIPT = f"""
-FA_PX_LOOSE={_q(SEL_LOOSE)}
+FA_PX_LOOSE={_q(SEL_LOOSE_MASK)}
 FA_PX_READ={_q(READ)}
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
+fa_docker_units >/dev/null
 FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))")
 fa_part units; printf '%s\\n' "$FA_U"; fa_rc 0
 fa_part manager
@@ -117,27 +133,34 @@ for FA_F in /etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf /run/syst
 done
 fa_rc 0
 # EnvironmentFile= paths named by the units, and the init scripts' defaults files.
+# (No EnvironmentFile= in the units: the three defaults, as sort -u orders them.)
+case $FA_U in
+*EnvironmentFile*)
 FA_L=$( {{ printf '%s\\n' "$FA_U" | sed -n -e 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\\{{0,1\\}}//p' | sed -e 's/^"\\(.*\\)"$/\\1/' -e 's/[[:space:]]*$//'
-  printf '%s\\n' /etc/default/docker /etc/sysconfig/docker /etc/conf.d/docker; }} | sed -n '/^\\//p' | sort -u)
-set -f; FA_OIFS=$IFS; IFS='
-'; set -- $FA_L; IFS=$FA_OIFS; set +f
-fa_root envfiles sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
-FA_CFG=/etc/docker/daemon.json; set --
-for FA_P in $(fa_dockerd_pids); do
-  set -- "$@" "@pid:$FA_P"
-  FA_X=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null | sed -n -e 's/^--config-file=//p' -e '/^--config-file$/{{n;p;}}' | tail -n 1)
+  printf '%s\\n' /etc/default/docker /etc/sysconfig/docker /etc/conf.d/docker; }} | sed -n '/^\\//p' | sort -u) ;;
+*) FA_L='/etc/conf.d/docker
+/etc/default/docker
+/etc/sysconfig/docker' ;;
+esac
+FA_CFG=/etc/docker/daemon.json; FA_PX_PIDS=
+fa_dockerd_scan
+for FA_P in $FA_DPIDS; do
+  FA_PX_PIDS="$FA_PX_PIDS @pid:$FA_P"
+  FA_A=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null); fa_config_arg
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
-fa_root environ sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" "$@"
-fa_root daemon_json sh -c 'if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi' sh "$FA_CFG"
-fa_run environment sh -c "$FA_PX_READ" sh "$FA_PX_SEL" "$FA_PX_MASK" /etc/environment
-fa_run profile sh -c "$FA_PX_READ" sh "$FA_PX_LOOSE" "$FA_PX_MASK" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc
+# Five reads in one process (fa_group). Paths travel in exported variables, never in
+# the programs' text (they come from unit files: untrusted).
+FA_PX_L=$FA_L; export FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
+fa_group envfiles {_q(_GROUP_ENVFILES)} environ {_q(_GROUP_ENVIRON)} daemon_json {_q(_GROUP_DAEMON_JSON)} \\
+  environment {_q(_GROUP_ENVIRONMENT)} profile {_q(_GROUP_PROFILE)}
+unset FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
 """
 
 # The SSH session's own environment: the login user's, so it runs before sudo (sudo
 # resets the environment).
 LOGIN_SCRIPT = """
-fa_part session; env | sed -n -E "$FA_PX_SEL" | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))"; fa_rc 0
+fa_part session; env | sed -E "$FA_PX_SELMASK" | head -c "$((FA_CAP * 2))"; fa_rc 0
 """
 
 CANONICAL = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")

@@ -24,10 +24,11 @@ if [ -e "$FA_F" ]; then
   fa_exec sed -n -E '/^(ID|ID_LIKE|VERSION_ID|VERSION_CODENAME|PRETTY_NAME)=/p' "$FA_F"
 else FA_RC=2; fi
 fa_rc "$FA_RC"
-fa_run hostname uname -n
-fa_run kernel uname -r
-fa_run arch uname -m
-fa_cat uptime /proc/uptime
+# uname -n and -r print what these kernel files hold: read by the shell, no fork.
+fa_line hostname /proc/sys/kernel/hostname uname -n
+fa_line kernel /proc/sys/kernel/osrelease uname -r
+fa_brief arch uname -m
+fa_line uptime /proc/uptime
 """
 
 # ID or ID_LIKE word -> family. Fedora, Amazon Linux and the RHEL rebuilds share the

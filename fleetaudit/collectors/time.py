@@ -29,9 +29,9 @@ from typing import Any, Dict, List, Optional
 from .base import RC_MISSING, Collector, Part, Section, part
 
 SCRIPT = """
-fa_run tdc_show timedatectl show -p NTPSynchronized -p NTP -p Timezone
-if [ "$FA_RC" != 0 ] && [ "$FA_RC" != 127 ]; then fa_run tdc timedatectl; fi
-fa_run chrony chronyc -n tracking
+fa_brief tdc_show timedatectl show -p NTPSynchronized -p NTP -p Timezone
+if [ "$FA_RC" != 0 ] && [ "$FA_RC" != 127 ]; then fa_brief tdc timedatectl; fi
+fa_brief chrony chronyc -n tracking
 fa_run ntpq ntpq -pn
 fa_part timesync_flag
 if [ -e /run/systemd/timesync/synchronized ]; then echo present; fa_rc 0; else fa_rc 1; fi
