@@ -23,7 +23,7 @@ from fleetaudit.script import ScriptOptions, build_script, split_output
 from lab.fleet import Fleet, HostSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.fleet
+pytestmark = pytest.mark.fleet  # run by hand: python -m pytest bench/verify_hostcost_facts.py
 
 
 def _flat(value, prefix=""):
@@ -41,7 +41,7 @@ def _audit(fleet, tree: Path, inventory: str, out: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
     proc = subprocess.run(
         [sys.executable, "-m", "fleetaudit.cli", "audit", "-i", inventory,
-         "--known-hosts", fleet.known_hosts_path, "--json", str(out)],
+         "--known-hosts", fleet.known_hosts_path, "--json", str(out), "--no-history"],
         env=env, cwd=str(out.parent), capture_output=True, text=True, timeout=300)
     assert out.exists(), proc.stdout + proc.stderr
     return json.loads(out.read_text())

@@ -153,7 +153,7 @@ def test_host_cost_quick(tmp_path):
         pytest.skip("needs root to build the namespace test fleet")
     out = tmp_path / "host-cost.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.host_cost", "--quick", "--parts", "--out", str(out),
+        [sys.executable, "-m", "bench.host_cost", "--quick", "--parts", "--baseline", "HEAD", "--out", str(out),
          "--state-dir", str(tmp_path / "lab")],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
