@@ -370,9 +370,11 @@ _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|
 # ("dial tcp: lookup ..." is DNS, "dial tcp: i/o timeout" has no address yet).
 _CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o timeout|connect: "
                               r"(?:connection|operation) timed out)", re.IGNORECASE)
-# The first request of a pull: the v2 ping, the token endpoint, or (v1 protocol, Docker
-# < 1.6 and v1 fallbacks) the index's image list for the repository.
+# The first request of a pull: the v2 ping, the token endpoint, (v1 protocol, Docker
+# < 1.6 and v1 fallbacks) the index's image list for the repository, or containerd's
+# resolver, which pings nothing and starts with a HEAD of the manifest.
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
+                            r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
                             r"/token\?|ping attempt failed", re.IGNORECASE)
 

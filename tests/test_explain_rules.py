@@ -50,6 +50,11 @@ def rank(text):
     # the v1 protocol's first request to the index got nothing back
     ("Error while pulling image: Get https://index.docker.io/v1/repositories/library/debian/images: "
      "net/http: TLS handshake timeout", "proxy"),
+    # containerd pings nothing: its first request is the manifest HEAD
+    ('rpc error: code = Unknown desc = failed to pull and unpack image "docker.io/library/redis:7": '
+     'failed to resolve reference "docker.io/library/redis:7": failed to do request: Head '
+     '"https://registry-1.docker.io/v2/library/redis/manifests/7": dial tcp 3.216.34.172:443: i/o timeout',
+     "proxy"),
     # a lookup cut off as quoted
     ("Error response from daemon: Get https://registry.example.com/v2/: dial tcp: lookup "
      "registry.example.com on 127.0.1.1:53: no such", "dns"),
