@@ -373,6 +373,8 @@ _CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o time
 # The first request of a pull: the v2 ping, the token endpoint, (v1 protocol, Docker
 # < 1.6 and v1 fallbacks) the index's image list for the repository, or containerd's
 # resolver, which pings nothing and starts with a HEAD of the manifest.
+_UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect",
+                                 re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
                             r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
@@ -388,6 +390,15 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
             any(_BY_ID[c].tier < 2 and not _BY_ID[c].wrapper for c in matched):
         return []
     symptom = next(c for c in matched if c in _NETWORK_SYMPTOMS)
+    if symptom == "io-timeout" and _UNRESOLVED_TIMEOUT.search(inner):
+        # The timeout came before any address was chosen (Go names the address once it
+        # dials one; Docker 1.x's "Network timed out" hides the step altogether): the
+        # name lookup, the first step, is as likely as the connection.
+        unresolved = [("dns", 0.44, "The timeout came before any registry address was chosen "
+                       "(no IP in the message): the resolver in /etc/resolv.conf did not answer "
+                       "in time, the step every pull takes first.", symptom)]
+    else:
+        unresolved = []
     connect = _CONNECT_TIMEOUT.search(inner) if symptom == "io-timeout" else None
     if connect:
         # The TCP handshake itself got no answer. A registry that is down answers with a
@@ -424,8 +435,8 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                  "this way.", symptom),
                 ("firewall", 0.39, "Nothing got through to the registry at all: egress to it "
                  "(tcp/443 or the registry's port) is dropped by a firewall or security group.",
-                 symptom)]
-    return []
+                 symptom)] + unresolved
+    return unresolved
 
 
 # Loose words -> causes, for texts no class recognises. Ordered: the first listed cause of

@@ -70,3 +70,11 @@ def test_wrapper_words_alone_still_get_an_answer():
     assert len(guesses) >= 3
     # the guesses come from the inner text, not from "pull image" in the wrapper
     assert all(c.words == [] for c in guesses)
+
+
+def test_a_timeout_before_any_address_keeps_the_lookup_in_view():
+    # Go names the address once it dials one; without it the resolver may be what timed out
+    bare = "Error response from daemon: Get https://registry.lan/v2/: dial tcp: i/o timeout"
+    assert "dns" in rank(bare)[:3]
+    dialed = "Error response from daemon: Get https://registry.lan/v2/: dial tcp 10.0.0.5:443: i/o timeout"
+    assert "dns" not in rank(dialed)[:3] and rank(dialed)[0] == "firewall"
