@@ -307,6 +307,17 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                         "a host clock far off (no NTP, a VM resumed from sleep or a snapshot, a "
                         "board without RTC battery) makes a valid certificate look expired or "
                         "not yet valid.", clock))
+    if "x509-unknown-authority" in matched:
+        public = PUBLIC_REGISTRY_HOSTS.search(text)
+        if public and not _CLOUD_TASK.search(text):
+            # A public registry's chain ends at a root every CA bundle carries: an unknown
+            # authority in front of it is almost always a TLS-inspecting proxy, antivirus or
+            # VPN re-signing the traffic (the field guide's "MITM TLS inspection").
+            out.append(("proxy", 0.8, f"{public.group(0).strip(chr(34) + chr(39) + '/@. ')} is "
+                        "signed by a public CA that every trust store carries: an 'unknown "
+                        "authority' in front of it means something re-signed the connection (a "
+                        "TLS-inspecting proxy, antivirus or VPN); trust its CA or bypass it.",
+                        "x509-unknown-authority"))
     if "pull-access-denied" in matched and not _AUTH_DETAIL.search(text):
         m = _DENIED_NAME.search(text) or _LIBRARY_NAME.search(text)
         name = m.group(1).strip("'\"") if m else ""
@@ -355,7 +366,18 @@ _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.
                        r"retrying|image configuration|layer|extracting", re.IGNORECASE)
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
-_FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|pinging (?:container )?registry|"
+# Go's dialer names the address it was connecting to when the handshake timed out
+# ("dial tcp: lookup ..." is DNS, "dial tcp: i/o timeout" has no address yet).
+_CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o timeout|connect: "
+                              r"(?:connection|operation) timed out)", re.IGNORECASE)
+# The first request of a pull: the v2 ping, the token endpoint, (v1 protocol, Docker
+# < 1.6 and v1 fallbacks) the index's image list for the repository, or containerd's
+# resolver, which pings nothing and starts with a HEAD of the manifest.
+_UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect",
+                                 re.IGNORECASE)
+_FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
+                            r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
+                            r"pinging (?:container )?registry|"
                             r"/token\?|ping attempt failed", re.IGNORECASE)
 
 
@@ -368,6 +390,34 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
             any(_BY_ID[c].tier < 2 and not _BY_ID[c].wrapper for c in matched):
         return []
     symptom = next(c for c in matched if c in _NETWORK_SYMPTOMS)
+    if symptom == "io-timeout" and _UNRESOLVED_TIMEOUT.search(inner):
+        # The timeout came before any address was chosen (Go names the address once it
+        # dials one; Docker 1.x's "Network timed out" hides the step altogether): the
+        # name lookup, the first step, is as likely as the connection.
+        unresolved = [("dns", 0.44, "The timeout came before any registry address was chosen "
+                       "(no IP in the message): the resolver in /etc/resolv.conf did not answer "
+                       "in time, the step every pull takes first.", symptom)]
+    else:
+        unresolved = []
+    connect = _CONNECT_TIMEOUT.search(inner) if symptom == "io-timeout" else None
+    if connect:
+        # The TCP handshake itself got no answer. A registry that is down answers with a
+        # reset ("connection refused"); silence is a DROP rule (firewall, security group)
+        # or a missing route. Handshake packets are tiny, so the MTU is not the cause, and
+        # egress filters pass 443 far more often than a registry's own port.
+        port = connect.group(1)
+        out = [("firewall", 0.47 if port in ("443", "80") else 0.52,
+                "The connection attempt to " + ("port " + port if port not in ("443", "80")
+                                                else "the registry") + " got no answer at all "
+                "(not even a refusal): a firewall or security group dropping egress"
+                + (" to that non-standard port" if port not in ("443", "80") else "") + ".", symptom)]
+        public = PUBLIC_REGISTRY_HOSTS.search(inner) and not _CLOUD_TASK.search(text or inner)
+        if public and _FIRST_REQUEST.search(inner):
+            out.append(("proxy", 0.5, "The registry's very first request got no answer from a "
+                        "public registry that is up for everyone else: in networks where only a "
+                        "proxy may go out, a daemon without HTTP(S)_PROXY fails exactly this way.",
+                        symptom))
+        return out
     if _TRANSFER.search(inner):
         return [("mtu", 0.42, "The failure came during a layer/blob download, after the "
                  "registry had answered the first requests: large packets lost on a path with "
@@ -385,8 +435,8 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                  "this way.", symptom),
                 ("firewall", 0.39, "Nothing got through to the registry at all: egress to it "
                  "(tcp/443 or the registry's port) is dropped by a firewall or security group.",
-                 symptom)]
-    return []
+                 symptom)] + unresolved
+    return unresolved
 
 
 # Loose words -> causes, for texts no class recognises. Ordered: the first listed cause of

@@ -35,6 +35,26 @@ def rank(text):
     # a clock never set: any certificate, any registry
     ("Get https://registry.internal/v2/: x509: certificate has expired or is not yet valid: current "
      "time 1970-01-01T00:03:12Z is before 2024-01-01T00:00:00Z", "time"),
+    # an unknown authority in front of a public registry: something re-signed the traffic
+    ('Error response from daemon: Get "https://quay.io/v2/": x509: certificate signed by unknown '
+     'authority', "proxy"),
+    # ...but a private registry's own CA missing is the trust store
+    ('Error response from daemon: Get "https://registry.lan:5000/v2/": x509: certificate signed by '
+     'unknown authority', "tls"),
+    # the TCP handshake to a registry's own port got no answer: a DROP rule
+    ('Error response from daemon: Get "https://registry.lan:5000/v2/": dial tcp 10.1.2.3:5000: '
+     'i/o timeout', "firewall"),
+    # ...also on a blob host: a handshake never carries a large packet, so not the MTU
+    ('error pulling image configuration: Get "https://production.cloudflare.docker.com/registry-v2/'
+     'docker/registry/v2/blobs/sha256/3d/3db6/data": dial tcp 104.16.1.1:443: i/o timeout', "firewall"),
+    # the v1 protocol's first request to the index got nothing back
+    ("Error while pulling image: Get https://index.docker.io/v1/repositories/library/debian/images: "
+     "net/http: TLS handshake timeout", "proxy"),
+    # containerd pings nothing: its first request is the manifest HEAD
+    ('rpc error: code = Unknown desc = failed to pull and unpack image "docker.io/library/redis:7": '
+     'failed to resolve reference "docker.io/library/redis:7": failed to do request: Head '
+     '"https://registry-1.docker.io/v2/library/redis/manifests/7": dial tcp 3.216.34.172:443: i/o timeout',
+     "proxy"),
     # a lookup cut off as quoted
     ("Error response from daemon: Get https://registry.example.com/v2/: dial tcp: lookup "
      "registry.example.com on 127.0.1.1:53: no such", "dns"),
@@ -50,3 +70,11 @@ def test_wrapper_words_alone_still_get_an_answer():
     assert len(guesses) >= 3
     # the guesses come from the inner text, not from "pull image" in the wrapper
     assert all(c.words == [] for c in guesses)
+
+
+def test_a_timeout_before_any_address_keeps_the_lookup_in_view():
+    # Go names the address once it dials one; without it the resolver may be what timed out
+    bare = "Error response from daemon: Get https://registry.lan/v2/: dial tcp: i/o timeout"
+    assert "dns" in rank(bare)[:3]
+    dialed = "Error response from daemon: Get https://registry.lan/v2/: dial tcp 10.0.0.5:443: i/o timeout"
+    assert "dns" not in rank(dialed)[:3] and rank(dialed)[0] == "firewall"
