@@ -63,12 +63,12 @@ def precompile(root: Path) -> None:
 
 
 def baseline_checkout(ref: str, dest: Path) -> Path:
-    """The package as of git `ref`, exported (no worktree) for a before/after contender
+    """The package (and its report templates) as of git `ref`, exported (no worktree) for a before/after contender
     measured in the same run as the current code."""
     import subprocess
     import tarfile
     dest.mkdir(parents=True, exist_ok=True)
-    tar = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "fleetaudit"],
+    tar = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "fleetaudit", "templates"],
                          check=True, capture_output=True).stdout
     import io
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
