@@ -348,7 +348,8 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
             cliout.write_snapshot(json_path, text)
         _write_outputs(result, kw)
         kept = cliout.keep_copy(Path(reports_dir) / _default_report_name(inventory), text)
-        run_id = recorder.record(snapshot.to_json(result), "audit")
+        # the history's document only when there is a history (--no-history: no second to_json)
+        run_id = recorder.record(snapshot.to_json(result), "audit") if recorder.store is not None else None
         if not quiet:
             _print_summary(console, result, [("snapshot", json_path or kept),
                                              ("html", kw["html_path"]), ("junit", kw["junit_path"]),
