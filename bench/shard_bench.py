@@ -271,6 +271,9 @@ def main(argv=None) -> int:
                          "script's measured host CPU per host + 0.1 s of network)")
     ap.add_argument("--quick", action="store_true", help="N=6, 1 repetition (CI smoke)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--only", default=None, metavar="NAMES",
+                    help="comma-separated contenders to run (floor,workers1,baseline1,workers2,shards,"
+                         "startup); the summary and model need floor, workers1, workers2 and shards")
     ap.add_argument("--baseline", default=None, metavar="GIT_REF",
                     help="also run `audit --workers 1` with the package as of GIT_REF (before/after "
                          "in one run: same fleet, same load)")
@@ -322,6 +325,8 @@ def main(argv=None) -> int:
                 runs["baseline1"] = []
                 order.insert(2, "baseline1")
                 doc["config"]["baseline"] = a.baseline
+            if a.only:
+                order = [name for name in order if name in a.only.split(",")]
             for rep in range(reps):
                 k = rep % len(order)
                 for name in order[k:] + order[:k]:
@@ -346,6 +351,8 @@ def main(argv=None) -> int:
                     if name != "startup" and d.get("ok", 0) < n:
                         rc = 1
             entry["runs"] = runs
+            if a.only:  # a partial run: the raw measurements only
+                continue
             entry["summary"] = summarize(n, runs)
             entry["constants"] = constants(n, runs)
             latency = a.host_latency or (entry["constants"]["host_cpu_per_host_s"] or 0.5) + NETWORK_S
