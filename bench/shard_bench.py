@@ -47,19 +47,44 @@ def _fleetaudit_argv(*args: str) -> list:
     return [sys.executable, "-m", "fleetaudit.cli", *args]
 
 
-def _env() -> dict:
+def _env(root: Path = ROOT) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
-def audit(fr: FleetRun, label: str, rep: int, *extra: str, html: bool = True) -> dict:
+def precompile(root: Path) -> None:
+    """Write the package's bytecode before measuring, as `pip install` does: a checkout run
+    under PYTHONDONTWRITEBYTECODE=1 (the shared venv's shells set it) would otherwise
+    compile all ~90 modules from source in every process (~0.3 s of CPU each), a cost no
+    installed fleetaudit pays. Python still reads existing .pyc files under that setting."""
+    import compileall
+    compileall.compile_dir(str(root / "fleetaudit"), quiet=1)
+
+
+def baseline_checkout(ref: str, dest: Path) -> Path:
+    """The package (and its report templates) as of git `ref`, exported (no worktree) for a before/after contender
+    measured in the same run as the current code."""
+    import subprocess
+    import tarfile
+    dest.mkdir(parents=True, exist_ok=True)
+    tar = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "fleetaudit", "templates"],
+                         check=True, capture_output=True).stdout
+    import io
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        tf.extractall(dest)
+    precompile(dest)
+    return dest
+
+
+def audit(fr: FleetRun, label: str, rep: int, *extra: str, html: bool = True,
+          root: Path = ROOT) -> dict:
     out = fr.work / f"{label}-{rep}.json"
     argv = _fleetaudit_argv("audit", "-i", str(fr.inv_yml), "--known-hosts", fr.known_hosts,
                             "--json", str(out), "--reports-dir", str(fr.work / "reports"),
                             "--no-history", "--quiet", "--concurrency", str(fr.concurrency),
                             *(("--html", str(fr.work / f"{label}-{rep}.html")) if html else ()), *extra)
-    m = fr._measure(label, argv, rep, cwd=str(fr.work), env=_env())
+    m = fr._measure(label, argv, rep, cwd=str(fr.work), env=_env(root))
     d = m.to_json()
     try:
         snap = json.loads(out.read_text())
@@ -195,8 +220,10 @@ def table(doc: dict) -> str:
 def summarize(n: int, runs: Dict[str, List[dict]]) -> dict:
     floor_cpu = _med([r["cpu_s"] for r in runs["floor"]]) or 1
     rows = {}
-    for name in ("floor", "workers1", "workers2"):
-        rs = runs[name]
+    for name in ("floor", "baseline1", "workers1", "workers2"):
+        rs = runs.get(name)
+        if not rs:
+            continue
         cpu = _med([r["cpu_s"] for r in rs])
         rows[name] = {"ok": min(r.get("ok", 0) for r in rs), "wall_s": _med([r["wall_s"] for r in rs]),
                       "cpu_s": cpu, "cpu_ms_per_host": round(1000 * cpu / n, 1),
@@ -214,6 +241,9 @@ def summarize(n: int, runs: Dict[str, List[dict]]) -> dict:
             "merge_wall_s": _med([r["merge"]["wall_s"] for r in sh]),
             "merge_cpu_s": _med([r["merge"]["cpu_s"] for r in sh]),
             "audit_cpu_vs_floor": rows["workers1"]["cpu_vs_floor"],
+            # before/after in the same run (--baseline): this code's audit CPU / the ref's
+            "workers1_cpu_vs_baseline": (round(rows["workers1"]["cpu_s"] / rows["baseline1"]["cpu_s"], 3)
+                                         if "baseline1" in rows else None),
             "target_audit_cpu_vs_floor_max": TARGET_CPU_VS_FLOOR,
             "workers2_vs_workers1_wall": round(rows["workers2"]["wall_s"] / rows["workers1"]["wall_s"], 2)}
 
@@ -241,6 +271,12 @@ def main(argv=None) -> int:
                          "script's measured host CPU per host + 0.1 s of network)")
     ap.add_argument("--quick", action="store_true", help="N=6, 1 repetition (CI smoke)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--only", default=None, metavar="NAMES",
+                    help="comma-separated contenders to run (floor,workers1,baseline1,workers2,shards,"
+                         "startup); the summary and model need floor, workers1, workers2 and shards")
+    ap.add_argument("--baseline", default=None, metavar="GIT_REF",
+                    help="also run `audit --workers 1` with the package as of GIT_REF (before/after "
+                         "in one run: same fleet, same load)")
     ap.add_argument("--remodel", default=None, metavar="RESULTS.json",
                     help="recompute constants, model and tables of a saved results file (no fleet)")
     a = ap.parse_args(argv)
@@ -264,6 +300,7 @@ def main(argv=None) -> int:
     from fleetaudit.collectors import REGISTRY
     from fleetaudit.script import ScriptOptions, build_script, new_nonce
     script = build_script(REGISTRY, new_nonce(), ScriptOptions())
+    precompile(ROOT)
     signal.signal(signal.SIGTERM, _terminate)
     date = _dt.date.today().isoformat()
     out_path = Path(a.out) if a.out else RESULTS / f"shard-{date}{'-quick' if a.quick else ''}.json"
@@ -283,6 +320,13 @@ def main(argv=None) -> int:
             script_path.write_text(script)
             runs: Dict[str, list] = {"floor": [], "workers1": [], "workers2": [], "shards": [], "startup": []}
             order = ["floor", "workers1", "workers2", "shards", "startup"]
+            if a.baseline:
+                base_root = baseline_checkout(a.baseline, fr.work / "baseline")
+                runs["baseline1"] = []
+                order.insert(2, "baseline1")
+                doc["config"]["baseline"] = a.baseline
+            if a.only:
+                order = [name for name in order if name in a.only.split(",")]
             for rep in range(reps):
                 k = rep % len(order)
                 for name in order[k:] + order[:k]:
@@ -293,6 +337,8 @@ def main(argv=None) -> int:
                         d["ok"] = m.extra.get("ok", 0)
                     elif name == "workers1":
                         d = audit(fr, "workers1", rep, "--workers", "1")
+                    elif name == "baseline1":
+                        d = audit(fr, "baseline1", rep, "--workers", "1", root=base_root)
                     elif name == "workers2":
                         d = audit(fr, "workers2", rep, "--workers", "2")
                     elif name == "shards":
@@ -305,6 +351,8 @@ def main(argv=None) -> int:
                     if name != "startup" and d.get("ok", 0) < n:
                         rc = 1
             entry["runs"] = runs
+            if a.only:  # a partial run: the raw measurements only
+                continue
             entry["summary"] = summarize(n, runs)
             entry["constants"] = constants(n, runs)
             latency = a.host_latency or (entry["constants"]["host_cpu_per_host_s"] or 0.5) + NETWORK_S

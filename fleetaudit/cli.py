@@ -7,11 +7,12 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:  # rich is imported where it draws (progress bar, summary), not at start
+    from rich.console import Console
 
 from . import __version__, cliout, exitcodes, cli_logging, snapshot
 from .cli_signals import SignalLatch
@@ -26,7 +27,6 @@ from .cliout import OutputPath
 from .cli_templates import templates_option
 from .cli_shard import apply_shard, shard_options
 from .models import SEVERITIES, RunResult, get_field
-from .render import terminal
 from .render.safe import visible
 from .script import ScriptOptions
 from .ssh import SSHOptions
@@ -139,6 +139,8 @@ def _run_collection(hosts, opts: CollectOptions, console: Console, quiet: bool,
         return collect(hosts, opts, interrupt=interrupt)
     if not console.is_terminal:
         return collect(hosts, opts, plain_progress(len(hosts)), interrupt=interrupt)
+    # rich's progress machinery only when a bar is drawn (a --quiet or cron run never pays it)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     with Progress(TextColumn("collecting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[failed]} not audited"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
@@ -279,6 +281,7 @@ def _junit_threshold(fail_on: str) -> str:
 
 
 def _print_summary(console: Console, result: RunResult, written: list) -> None:
+    from .render import terminal  # rich tables: only when a summary is printed
     for r in terminal.renderables(result):
         console.print(r)
     for label, path in written:
@@ -328,7 +331,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     \b
         fleetaudit audit -i inventories/example-ansible.ini --json reports/latest.json --html reports/latest.html
     """
-    console = cliout.console()
+    console = None if quiet else cliout.console()  # --quiet prints nothing: no rich console
     hosts, shard_rec = apply_shard(_load_hosts(inventory, limit), kw, inventory, limit, "audit")
     _check_baseline_host(kw["baseline_host"], hosts, shard_rec)
     opts = _collect_options(kw)
@@ -345,7 +348,8 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
             cliout.write_snapshot(json_path, text)
         _write_outputs(result, kw)
         kept = cliout.keep_copy(Path(reports_dir) / _default_report_name(inventory), text)
-        run_id = recorder.record(snapshot.to_json(result), "audit")
+        # the history's document only when there is a history (--no-history: no second to_json)
+        run_id = recorder.record(snapshot.to_json(result), "audit") if recorder.store is not None else None
         if not quiet:
             _print_summary(console, result, [("snapshot", json_path or kept),
                                              ("html", kw["html_path"]), ("junit", kw["junit_path"]),

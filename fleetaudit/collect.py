@@ -29,7 +29,7 @@ from .inventory.model import Host
 from .hostread import Budget, Capture, read_capped, within
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .render.safe import visible
-from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
+from .script import ParsedOutput, ScriptOptions, build_script, line_markers, new_nonce, split_output
 from .ssh import TRANSIENT, ConnectFailed, Connector, SSHOptions
 
 ProgressFn = Callable[[HostResult], None]
@@ -155,8 +155,8 @@ class FileCatalog:
 def section_marks(text: str, nonce: str) -> List[str]:
     """Collector section markers in the order they arrived (the _meta ones left out). A
     section may come in pieces: the login user's part first, then root's."""
-    pattern = re.compile(r"(?:^|\n)@@" + re.escape(nonce) + r":S:([^\n]*)\n")
-    return [m.group(1) for m in pattern.finditer(text) if m.group(1) != "_meta"]
+    return [m.group(1) for m in line_markers(text, "@@" + re.escape(nonce) + r":S:([^\n]*)\n")
+            if m.group(1) != "_meta"]
 
 
 def _pieces(c: Collector) -> int:

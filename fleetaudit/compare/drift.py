@@ -17,7 +17,6 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
-from deepdiff import DeepDiff
 
 from ..facts import schema as paths
 from .flatten import ABSENT, canon_at, is_ordered, flatten, flatten_grouped, subtree, to_jsonable
@@ -260,6 +259,7 @@ def _describe(path: str, expected: Any, actual: Any) -> str:
             and sorted(map(repr, expected)) == sorted(map(repr, actual)):
         first = next(i for i, (a, b) in enumerate(zip(expected, actual)) if a != b)
         return f"same entries in a different order (first difference at position {first + 1})"
+    from deepdiff import DeepDiff  # ~50 ms of import: only when a drift is worded
     dd = DeepDiff(expected, actual, ignore_order=not ordered, verbose_level=2,
                   max_diffs=200, cache_size=0)
     parts: List[str] = []

@@ -206,14 +206,21 @@ def _ca_fix(ctx: HostContext, evidence: List[dict]) -> List[str]:
     return fixes
 
 
+# The classes of each category, in CLASSES order: _check runs per host and per category,
+# and scanning all classes there made diagnose O(hosts x categories x classes).
+_BY_CATEGORY: Dict[str, Tuple[PullErrorClass, ...]] = {}
+for _cls in CLASSES:
+    _BY_CATEGORY[_cls.category] = _BY_CATEGORY.get(_cls.category, ()) + (_cls,)
+
+
 def _check(ctx: HostContext, category: str) -> Iterator[Hit]:
     counts = dig(ctx.facts, "daemon_log.counts")
-    if not isinstance(counts, dict):   # an incomplete log (error set) still shows what it saw
+    if not isinstance(counts, dict) or not counts:   # an incomplete log (error set) still shows what it saw
         return
     window = dig(ctx.facts, "daemon_log.window_hours")
     source = dig(ctx.facts, "daemon_log.source")
     when = f"last {window:g} h" if isinstance(window, (int, float)) and not isinstance(window, bool) else "recent"
-    for cls in CLASSES:
+    for cls in _BY_CATEGORY.get(category, ()):
         n = counts.get(cls.id)
         if cls.category != category or not isinstance(n, int) or isinstance(n, bool) or n <= 0:
             continue
