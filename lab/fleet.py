@@ -150,6 +150,28 @@ def _proc_state_comm(pid: int):
     return state, comm
 
 
+def _clear_stale_links(veth_prefix: str, bridge: str, log, wait_s: float = 60.0) -> None:
+    """Links of this slot left by the fleet that used it before: the kernel
+    destroys a deleted namespace's veths asynchronously (cleanup_net), which takes long
+    after a large teardown, and `ip link add` of the same name then fails with "File
+    exists". The slot is claimed by us, so whatever holds its names is a leftover of ours:
+    delete it, then wait (bounded) until the kernel has let the names go."""
+    def stale():
+        out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        names = [line.split(": ", 2)[1].split("@", 1)[0] for line in out.splitlines()
+                 if line.count(": ") >= 2]
+        return [n for n in names if n == bridge or re.fullmatch(re.escape(veth_prefix) + r"\d+", n)]
+    left = stale()
+    if not left:
+        return
+    log(f"removing {len(left)} link(s) left on this slot by a previous fleet")
+    for name in left:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+    end = time.monotonic() + wait_s
+    while stale() and time.monotonic() < end:  # a veth the kernel is still destroying
+        time.sleep(0.5)
+
+
 def _tail(path, n=20) -> str:
     try:
         with open(path, errors="replace") as f:
@@ -665,6 +687,7 @@ class Fleet:
         self.state["procs"] = []
         self._save()
         br = self.state["bridge"]
+        _clear_stale_links(f"fl{slot}v", br, log)
         _run(["ip", "link", "add", br, "type", "bridge"])
         _run(["ip", "addr", "add", f"{self.service_address('gateway')}/{net.prefixlen}", "dev", br])
         _run(["ip", "link", "set", br, "up"])

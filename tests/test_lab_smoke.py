@@ -115,3 +115,25 @@ def test_tiny_fleet(tmp_path):
     assert not (sd / "lab.json").exists()
     with pytest.raises(FileNotFoundError):
         json.loads((sd / "lab.json").read_text())
+
+
+def test_a_link_left_on_the_slot_does_not_stop_the_next_fleet(tmp_path):
+    """The kernel destroys a torn-down fleet's veths asynchronously; a new fleet on the
+    same slot must not fail with "RTNETLINK answers: File exists" (seen in the suite
+    after a 200-host teardown). Simulated with a link holding the slot's first veth name."""
+    from lab.fleet import Fleet, HostSpec
+
+    fleet = Fleet(tmp_path / "lab")
+    fleet.prepare()
+    veth = f"fl{fleet.state['slot']}v0"
+    peer = f"flt{os.getpid()}"[:15]
+    subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", peer], check=True)
+    try:
+        fleet.up([HostSpec("s1", kind="ssh")], services=False, timeout=60)
+        p = _ssh(fleet, "s1", "hostname")
+        assert p.returncode == 0 and p.stdout.strip() == "s1", p.stderr
+    finally:
+        fleet.down()
+        subprocess.run(["ip", "link", "del", veth], capture_output=True)
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    assert f" {veth}:" not in out and f" {veth}@" not in out
