@@ -25,18 +25,29 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.fleet
 
 
-def _flat(value, prefix=""):
+SPECS = [
+    HostSpec("dock"),
+    HostSpec("become", users=["deploy"], sudo={"deploy": "nopasswd"}, login_user="deploy"),
+    HostSpec("nodaemon", kind="ssh"),
+    HostSpec("bbox", kind="busybox"),
+]
+
+
+def flat(value, prefix=""):
+    """(path, leaf value) of a fact tree."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _flat(v, f"{prefix}.{k}" if prefix else k)
+            yield from flat(v, f"{prefix}.{k}" if prefix else k)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _flat(v, f"{prefix}[{i}]")
+            yield from flat(v, f"{prefix}[{i}]")
     else:
         yield prefix, value
 
 
-def _audit(fleet, tree: Path, inventory: str, out: Path) -> dict:
+def audit_with(fleet, tree: Path, inventory: str, out: Path) -> dict:
+    """The snapshot of `fleetaudit audit` run with the package found in `tree`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(tree))
     proc = subprocess.run(
         [sys.executable, "-m", "fleetaudit.cli", "audit", "-i", inventory,
@@ -51,15 +62,9 @@ def test_cheaper_script_collects_every_host_in_full(tmp_path):
         pytest.skip("needs root to build the namespace test fleet")
     fleet = Fleet(tmp_path / "lab")
     try:
-        fleet.up([
-            HostSpec("dock"),
-            HostSpec("become", users=["deploy"], sudo={"deploy": "nopasswd"}, login_user="deploy"),
-            HostSpec("nodaemon", kind="ssh"),
-            HostSpec("bbox", kind="busybox"),
-        ], services=False)
+        fleet.up(SPECS, services=False)
         inventory = fleet.write_inventory(tmp_path / "inventory.ini", fmt="ini")
-        (tmp_path / "b").mkdir()
-        after = _audit(fleet, ROOT, inventory, tmp_path / "b" / "after.json")
+        after = audit_with(fleet, ROOT, inventory, tmp_path / "b" / "after.json")
         script = build_script(REGISTRY, "n0nce", ScriptOptions(command_timeout_s=60))
         raw = subprocess.run(fleet.ssh_argv("dock", "sh -s"), input=script, capture_output=True,
                              text=True, timeout=120).stdout
@@ -70,7 +75,7 @@ def test_cheaper_script_collects_every_host_in_full(tmp_path):
     assert set(after["hosts"]) == {"dock", "become", "nodaemon", "bbox"}
     for name, host in after["hosts"].items():
         assert host["status"] == "ok" and not host.get("incomplete"), (name, host.get("error"))
-        assert len(dict(_flat(host["facts"]))) > 100, f"{name}: too few facts"
+        assert len(dict(flat(host["facts"]))) > 100, f"{name}: too few facts"
 
     facts = {n: h["facts"] for n, h in after["hosts"].items()}
     # the docker hosts' dockerd version now comes from the daemon that answered...
