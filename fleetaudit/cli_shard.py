@@ -11,7 +11,6 @@ inventory's key. A shard of `drift` compares with, and records under, its own ke
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -120,11 +119,9 @@ def register(main: click.Group) -> None:
         docs = []
         for path in snapshots:
             try:  # plain or compressed (.gz/.zst), detected by content
-                docs.append((path, json.loads(snapshot.read_text(path))))
+                docs.append((path, snapshot.load_document(path)))
             except snapshot.SnapshotError as exc:
                 raise cli.UsageError(str(exc))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise cli.UsageError(f"{path}: not a JSON snapshot: {exc}")
         try:
             result = merge_documents(docs, allow_missing=allow_missing)
         except MergeError as exc:

@@ -199,6 +199,12 @@ def text_of(result: RunResult) -> str:
 
 
 def load(path: Union[str, Path]) -> RunResult:
+    return from_json(load_document(path), str(path))
+
+
+def load_document(path: Union[str, Path]) -> dict:
+    """A snapshot file's JSON document (plain or compressed), SnapshotError naming the
+    file when it cannot be read as one."""
     try:
         text = read_text(path)
         doc = json.loads(text)
@@ -210,7 +216,7 @@ def load(path: Union[str, Path]) -> RunResult:
         raise SnapshotError(f"{path}:{exc.lineno}: not a JSON snapshot: {exc.msg}") from exc
     if may_hold_surrogates(text):  # "\udcff" from an edited file: not encodable as UTF-8
         doc = no_lone_surrogates(doc)
-    return from_json(doc, str(path))
+    return doc
 
 
 def _check_host_record(h: Any) -> None:
