@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from .errors import InventoryError, did_you_mean
+from .errors import InventoryError, did_you_mean, kind_of
 from .raw import RawInventory, VarDef
 from .yamlsrc import VaultEncrypted, line_of
 
@@ -30,14 +30,6 @@ META_KEYS = ("hostvars", "profile")
 def looks_like_list_output(data: Any) -> bool:
     """`_meta` at the top is what marks --list output (Ansible YAML has no such group)."""
     return isinstance(data, dict) and "_meta" in data
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
 
 
 def plain_value(value: Any) -> Any:
@@ -68,7 +60,7 @@ class _Parser:
 
     def names(self, value: Any, line: Optional[int], what: str) -> list:
         if not isinstance(value, list):
-            raise self.fail(line, f"{what} must be a list of names, got {_kind(value)}")
+            raise self.fail(line, f"{what} must be a list of names, got {kind_of(value)}")
         return [(self.name(v, line_of(value, i, line), what), line_of(value, i, line))
                 for i, v in enumerate(value)]
 
@@ -76,7 +68,7 @@ class _Parser:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.fail(line, f"{what} must be a mapping of variables, got {_kind(value)}")
+            raise self.fail(line, f"{what} must be a mapping of variables, got {kind_of(value)}")
         table = {}
         for key, item in value.items():
             if not isinstance(key, str):
@@ -93,7 +85,7 @@ class _Parser:
             return
         if not isinstance(body, dict):
             raise self.fail(line, f"group '{name}' must be a mapping with hosts, vars or children "
-                                  f"(or a list of hosts), got {_kind(body)}")
+                                  f"(or a list of hosts), got {kind_of(body)}")
         for key in body:
             if key not in GROUP_KEYS:
                 raise self.fail(line_of(body, key, line),
@@ -113,7 +105,7 @@ class _Parser:
     def meta(self, meta: Any, line: Optional[int]) -> Optional[dict]:
         """The hostvars mapping, or None when the output has none (then ask --host)."""
         if not isinstance(meta, dict):
-            raise self.fail(line, f"'_meta' must be a mapping with 'hostvars', got {_kind(meta)}")
+            raise self.fail(line, f"'_meta' must be a mapping with 'hostvars', got {kind_of(meta)}")
         for key in meta:
             if key not in META_KEYS:
                 raise self.fail(line_of(meta, key, line),
@@ -122,7 +114,7 @@ class _Parser:
         hostvars = meta.get("hostvars")
         if hostvars is not None and not isinstance(hostvars, dict):
             raise self.fail(line_of(meta, "hostvars", line),
-                            f"'_meta.hostvars' must be a mapping of host name to variables, got {_kind(hostvars)}")
+                            f"'_meta.hostvars' must be a mapping of host name to variables, got {kind_of(hostvars)}")
         return hostvars
 
     def hostvars(self, hostvars: dict, line: Optional[int]) -> None:
@@ -140,7 +132,7 @@ def parse_ansible_list(data: Any, path: str, host_vars: Any = None) -> RawInvent
     parser = _Parser(path)
     if not isinstance(data, dict):
         raise parser.fail(getattr(data, "line", None),
-                          f"inventory script output must be a JSON object of groups, got {_kind(data)}")
+                          f"inventory script output must be a JSON object of groups, got {kind_of(data)}")
     meta_line = line_of(data, "_meta", None)
     hostvars = parser.meta(data["_meta"], meta_line) if "_meta" in data else None
     for name, body in data.items():

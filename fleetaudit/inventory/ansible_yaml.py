@@ -18,20 +18,12 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Set, Tuple
 
-from .errors import InventoryError, did_you_mean
+from .errors import InventoryError, did_you_mean, kind_of
 from .raw import RawInventory, VarDef, var_table
 from .ranges import parse_host_pattern
 from .yamlsrc import Duplicate, line_of
 
 GROUP_KEYS = ("hosts", "vars", "children")
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
 
 
 class _Parser:
@@ -54,7 +46,7 @@ class _Parser:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.fail(line, f"{what} must be a mapping of variables, got {_kind(value)}")
+            raise self.fail(line, f"{what} must be a mapping of variables, got {kind_of(value)}")
         for key in value:
             if not isinstance(key, str):
                 raise self.fail(line_of(value, key, line), f"variable name {key!r} in {what} must be a string")
@@ -71,7 +63,7 @@ class _Parser:
         if body is None:
             return
         if not isinstance(body, dict):
-            raise self.fail(line, f"group '{name}' must be a mapping with hosts, vars or children, got {_kind(body)}")
+            raise self.fail(line, f"group '{name}' must be a mapping with hosts, vars or children, got {kind_of(body)}")
         for key in body:
             if key not in GROUP_KEYS:
                 hint = did_you_mean(key, GROUP_KEYS) or " (hosts must go under 'hosts:')"
@@ -83,13 +75,13 @@ class _Parser:
         hosts = body.get("hosts")
         if hosts is not None and not isinstance(hosts, dict):
             raise self.fail(line_of(body, "hosts", line),
-                            f"'hosts' of group '{name}' requires a mapping of host names, got {_kind(hosts)}")
+                            f"'hosts' of group '{name}' requires a mapping of host names, got {kind_of(hosts)}")
         for pattern, host_vars in (hosts or {}).items():
             self.hosts(name, pattern, host_vars, line_of(hosts, pattern, line))
         children = body.get("children")
         if children is not None and not isinstance(children, dict):
             raise self.fail(line_of(body, "children", line),
-                            f"'children' of group '{name}' requires a mapping of group names, got {_kind(children)}")
+                            f"'children' of group '{name}' requires a mapping of group names, got {kind_of(children)}")
         for child, child_body in (children or {}).items():
             self.group(child, child_body, line_of(children, child, line), name)
 
@@ -114,7 +106,7 @@ def parse_ansible_yaml(data: Any, duplicates: List[Duplicate], path: str) -> Raw
         raise InventoryError(path, dup.line, f"duplicate key '{dup.key}' (first at line {dup.first_line})")
     parser = _Parser(path)
     if not isinstance(data, dict):
-        raise parser.fail(getattr(data, "line", 1), f"an Ansible YAML inventory must be a mapping of groups, got {_kind(data)}")
+        raise parser.fail(getattr(data, "line", 1), f"an Ansible YAML inventory must be a mapping of groups, got {kind_of(data)}")
     for name, body in data.items():
         parser.group(name, body, line_of(data, name, 1), None)
     return parser.raw

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 
 class InventoryError(Exception):
@@ -45,3 +45,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or ''."""
     close = closest(word, choices)
     return f" (did you mean '{close}'?)" if close else ""
+
+
+def kind_of(value: Any) -> str:
+    """What a misplaced inventory value is, for an error message ("a mapping", "int 3")."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"

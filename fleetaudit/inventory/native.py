@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from .errors import InventoryError, did_you_mean
+from .errors import InventoryError, did_you_mean, kind_of
 from .fields import NATIVE_FIELDS
 from .raw import RawInventory, VarDef, var_table
 from .yamlsrc import Duplicate, YamlMap, line_of
@@ -73,7 +73,7 @@ class _Parser:
             empty.line, empty.key_lines = line or 0, {}
             return empty
         if not isinstance(value, dict):
-            raise self.fail(line, f"{what} must be a mapping, got {_kind(value)}")
+            raise self.fail(line, f"{what} must be a mapping, got {kind_of(value)}")
         return value
 
     def names(self, value: Any, line: Optional[int], what: str) -> List[tuple]:
@@ -85,7 +85,7 @@ class _Parser:
         elif isinstance(value, list):
             lines = [line_of(value, i, line) for i in range(len(value))]
         else:
-            raise self.fail(line, f"{what} must be a name or a list of names, got {_kind(value)}")
+            raise self.fail(line, f"{what} must be a name or a list of names, got {kind_of(value)}")
         result = []
         for item, item_line in zip(value, lines):
             result.append((_name(item, item_line, what, self.path), item_line))
@@ -159,14 +159,6 @@ class _Parser:
                 raise self.fail(line, f"host '{name}' is in undefined group '{group}'"
                                       f"{did_you_mean(group, self.raw.groups)}; declare it under groups:")
             self.raw.add_member(name, group)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
 
 
 def _name(value: Any, line: Optional[int], what: str, path: str) -> str:
