@@ -25,6 +25,12 @@ CATEGORIES = (
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
+def severity_rank(severity) -> int:
+    """0 for critical ... 4 for info; an unknown severity (a snapshot anyone may have
+    edited) sorts last."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
 @dataclass
 class HostError:
     cls: str

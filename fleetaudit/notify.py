@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlsplit
 
 from . import __version__
-from .models import SEVERITIES, STATUSES, RunResult, get_field
+from .models import SEVERITIES, STATUSES, RunResult, get_field, severity_rank
 from .render.since_view import read_since
 
 MAX_LISTED = 200        # findings per list in the JSON body (the rest are counted)
@@ -72,7 +72,7 @@ def _brief(f: Any) -> dict:
 
 def _sev_key(f: dict) -> tuple:
     sev = f.get("severity")
-    return (SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES), f["host"], f["rule"])
+    return (severity_rank(sev), f["host"], f["rule"])
 
 
 def _listed(findings: List[Any]) -> Dict[str, Any]:

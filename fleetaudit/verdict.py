@@ -19,7 +19,7 @@ from . import gatepath
 from .collectors.probe import NAME as PROBE
 from .facts import FleetView, HostView
 from .facts.registries import hub_names
-from .models import SEVERITIES, Finding, HostResult, RunResult
+from .models import Finding, HostResult, RunResult, severity_rank
 from .models_gate import Cell, GateOptions, GateResult, PullOutcome, Reason
 from .pullerrors import BY_ID
 from .reference import DEFAULT_DOMAIN, Reference
@@ -61,8 +61,6 @@ def mentions(text: str, names: Iterable[str]) -> bool:
                      text, re.IGNORECASE):
             return True
     return False
-
-
 
 
 def finding_text(f: Finding) -> str:
@@ -147,12 +145,9 @@ def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: 
 
 # ------------------------------------------------------------------ reasons per host
 
-def _sev_index(sev: str) -> int:
-    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)
-
 
 def _at_or_above(sev: str, fail_on: str) -> bool:
-    return fail_on != "none" and _sev_index(sev) <= _sev_index(fail_on)
+    return fail_on != "none" and severity_rank(sev) <= severity_rank(fail_on)
 
 
 def finding_reasons(result: RunResult, host: HostResult, ref: Reference, fail_on: str,
@@ -323,7 +318,7 @@ def weigh_daemon_path(reasons: List[Reason], dpath: Optional[dict], host: HostRe
 def _sorted(reasons: List[Reason]) -> List[Reason]:
     order = {"pull": 0, "finding": 1, "fleet": 2, "probe": 3, "host": 4}
     # dockerd's own request, when it failed, is the most direct evidence there is: it leads.
-    return sorted(reasons, key=lambda r: (not r.blocking, r.rule != DAEMON_PATH_RULE, _sev_index(r.severity),
+    return sorted(reasons, key=lambda r: (not r.blocking, r.rule != DAEMON_PATH_RULE, severity_rank(r.severity),
                                           (r.rule or "").startswith("logs."), order.get(r.source, 9)))
 
 
@@ -410,7 +405,7 @@ def evaluate_cell(result: RunResult, host: HostResult, ref: Reference, opts: Gat
         why = f"facts missing on this host ({', '.join(sorted(set(missing)))}): no verdict"
         return Cell("unknown", "unknown: " + why,
                     [Reason("host", "ssh", "high", blocking=True, message=why)] + reasons, None, probe_view)
-    warn = [r for r in reasons if _sev_index(r.severity) <= _sev_index("medium")]
+    warn = [r for r in reasons if severity_rank(r.severity) <= severity_rank("medium")]
     label = "no blocker found" + (f" ({len(warn)} warning{'s' if len(warn) != 1 else ''})" if warn else "")
     return Cell("no-blocker", label, reasons, None, probe_view)
 
@@ -439,7 +434,6 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
     return gate
 
 
-
 def split_probe(result: RunResult) -> Tuple[Dict[str, Optional[dict]], Dict[str, str]]:
     """Take the probe section out of the audit facts (it is the gate's, not a fact to
     compare), and undo the `partial` status it alone may have caused."""
@@ -457,4 +451,3 @@ def split_probe(result: RunResult) -> Tuple[Dict[str, Optional[dict]], Dict[str,
     if isinstance(result.run, dict) and isinstance(result.run.get("collectors"), list):
         result.run["collectors"] = [c for c in result.run["collectors"] if c != PROBE]
     return probes, missing
-

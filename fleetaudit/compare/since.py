@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..models import SEVERITIES
+from ..models import severity_rank
 from ..facts import schema as paths
 from .flatten import ABSENT, canon_at, flatten_grouped, to_jsonable
 from .ignore import Ignore, as_ignore
@@ -449,9 +449,6 @@ def _tail(path: str, parent: str) -> str:
 
 # --- the comparison ---------------------------------------------------------------------
 
-def _sev_index(sev: Any) -> int:
-    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)
-
 
 def _host_groups(doc: Mapping) -> Dict[str, Tuple[str, ...]]:
     out: Dict[str, List[str]] = {}
@@ -481,7 +478,7 @@ def changes_since(previous: Optional[Mapping], current: Mapping, waivers: Any = 
     prev_ref = (previous_ref or run_ref(previous)) if previous is not None else None
     cur_ref = current_ref or run_ref(current) or RunRef()
     today = today or str(cur_ref.started or "")[:10] or None
-    limit = _sev_index(fail_on) if fail_on != "none" else -1
+    limit = severity_rank(fail_on) if fail_on != "none" else -1
     out = SinceLast(previous=prev_ref, current=cur_ref, fail_on=fail_on,
                     fail_on_persisting=fail_on_persisting,
                     waiver_file=getattr(waivers, "file", None))
@@ -543,7 +540,7 @@ def changes_since(previous: Optional[Mapping], current: Mapping, waivers: Any = 
                                    evidence_facts(f))
         counts = False
         if state == "new" or (state == "persisting" and fail_on_persisting):
-            counts = _sev_index(sev) <= limit and not (mark and mark.in_force)
+            counts = severity_rank(sev) <= limit and not (mark and mark.in_force)
         return FindingChange(state, finding_key(f), host, _get(f, "rule"), _get(f, "category"),
                              sev, _get(f, "title"), first, mark, counts)
 
@@ -572,7 +569,7 @@ def changes_since(previous: Optional[Mapping], current: Mapping, waivers: Any = 
         if key not in listed and host is not None and not checked(host, item):
             out.findings["unverified"].append(change("unverified", item, seen_f.get(key)))
     for items in out.findings.values():
-        items.sort(key=lambda c: (_sev_index(c.severity), c.host, c.rule, c.key))
+        items.sort(key=lambda c: (severity_rank(c.severity), c.host, c.rule, c.key))
 
     if matcher:
         # A fact waiver that covers a standing deviation from the baseline is in use even

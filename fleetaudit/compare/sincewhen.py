@@ -13,7 +13,8 @@ from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 from .flatten import ABSENT, to_jsonable
 from .ignore import as_ignore
-from .since import FactChange, RunRef, _collapse, _get, _pair_findings, _sev_index, fact_changes, finding_key
+from ..models import severity_rank
+from .since import FactChange, RunRef, _collapse, _get, _pair_findings, fact_changes, finding_key
 
 
 @dataclass
@@ -60,8 +61,8 @@ def _host_findings(doc: Mapping, host: str) -> List[Any]:
 
 
 def _clean(findings: List[Any], fail_on: str) -> bool:
-    limit = _sev_index(fail_on) if fail_on != "none" else -1
-    return not any(_sev_index(_get(f, "severity")) <= limit for f in findings)
+    limit = severity_rank(fail_on) if fail_on != "none" else -1
+    return not any(severity_rank(_get(f, "severity")) <= limit for f in findings)
 
 
 def since_when(host: str, current: Mapping, earlier: Iterable[Tuple[RunRef, Mapping]],
@@ -105,5 +106,5 @@ def since_when(host: str, current: Mapping, earlier: Iterable[Tuple[RunRef, Mapp
         out.findings.append(FindingSince(finding_key(f), _get(f, "rule"), _get(f, "category"),
                                          _get(f, "severity"), _get(f, "title"), first[id(f)],
                                          exact[id(f)]))
-    out.findings.sort(key=lambda f: (_sev_index(f.severity), f.rule))
+    out.findings.sort(key=lambda f: (severity_rank(f.severity), f.rule))
     return out

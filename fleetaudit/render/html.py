@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import jinja2
 
-from ..models import CATEGORIES, SEVERITIES, STATUSES, RunResult
+from ..models import CATEGORIES, SEVERITIES, STATUSES, RunResult, severity_rank
 from ..models import get_field as _get
 from ..snapshot import dumps
 from .safe import visible
@@ -60,7 +60,6 @@ BASELINE_LABELS = {"consensus": "fleet consensus (majority value per fact)",
 # Run metadata shown in the header: key in RunResult.run -> label.
 _META_FIELDS = (("inventory", "Inventory"), ("limit", "Limit"), ("started", "Started"),
                 ("duration_s", "Duration"), ("hosts", "Hosts in run"))
-
 
 
 def render_html(result: RunResult, *, title: Optional[str] = None,
@@ -188,18 +187,12 @@ def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
     return _clean(text, cap)
 
 
-
-
 def _dig(facts: Any, path: str) -> Any:
     for part in path.split("."):
         if not isinstance(facts, dict):
             return None
         facts = facts.get(part)
     return facts
-
-
-def _sev_rank(sev: Any) -> int:
-    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)
 
 
 # -------------------------------------------------------------------- the data island
@@ -279,16 +272,16 @@ class _Builder:
                     hosts.append(h)
                     fkeys.setdefault(h, []).append(finding_key(f))
                     row = self.hosts[h]
-                    row[5] = min(row[5], _sev_rank(v.severity))
+                    row[5] = min(row[5], severity_rank(v.severity))
                     row[6] += 1
                 variants.append([
-                    _sev_rank(v.severity), self.s(_clean(v.title)), self.s(_clean(v.why)),
+                    severity_rank(v.severity), self.s(_clean(v.title)), self.s(_clean(v.why)),
                     [self._evidence(e) for e in v.evidence[:MAX_ITEMS]],
                     [self.s(_clean(r)) for r in v.remediation[:MAX_ITEMS]],
                     sorted(set(hosts)),
                 ])
             top = variants[0]
-            out.append([_sev_rank(c.severity), self.s(_clean(c.category, 100)),
+            out.append([severity_rank(c.severity), self.s(_clean(c.category, 100)),
                         self.s(_clean(c.rule, 200)), *top[1:5],
                         sorted({h for v in variants for h in v[5]}), variants, c.impact])
             self.group_fkeys.append(fkeys)
@@ -370,7 +363,7 @@ class _Builder:
                 if state != "resolved" and isinstance(c.get("key"), str):
                     by_key[c["key"]] = flags
                 changes.append([
-                    flags, _sev_rank(c.get("severity")), self.s(_clean(c.get("category") or "", 100)),
+                    flags, severity_rank(c.get("severity")), self.s(_clean(c.get("category") or "", 100)),
                     self.s(_clean(c.get("rule") or "", 200)), self.s(_clean(c.get("title") or "")),
                     self.host(c.get("host")), self.s(_when(c.get("first_seen"))),
                     self.s(_waiver_text(c.get("waiver"))) if c.get("waiver") else -1,

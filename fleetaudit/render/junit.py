@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import Any, Dict, List
 
-from ..models import CATEGORIES, SEVERITIES, RunResult
+from ..models import CATEGORIES, SEVERITIES, RunResult, severity_rank
 from ..models import get_field as _get
 from .safe import visible
 
@@ -90,9 +90,9 @@ def render_junit(result: RunResult, *, fail_on: str = "medium", suite_name: str 
                 counts["skipped"] += 1
                 continue
             findings = sorted(by_host[name].get(category, []),
-                              key=lambda f: _rank(f.severity))
-            failing = [f for f in findings if _rank(f.severity) <= threshold]
-            passing = [f for f in findings if _rank(f.severity) > threshold]
+                              key=lambda f: severity_rank(f.severity))
+            failing = [f for f in findings if severity_rank(f.severity) <= threshold]
+            passing = [f for f in findings if severity_rank(f.severity) > threshold]
             if failing:
                 worst = failing[0].severity
                 title = failing[0].title or failing[0].rule or "finding"
@@ -139,9 +139,3 @@ def _x(text: Any, cap: int) -> str:
     s = _NOT_XML.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
                      else "\\u%04x" % ord(m.group()), visible(text, newlines=True))
     return s if len(s) <= cap else s[:cap] + f"... (+{len(s) - cap} chars)"
-
-
-def _rank(severity: Any) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-

@@ -14,7 +14,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Any, Dict, List, Tuple
 
-from ..models import SEVERITIES, STATUSES, RunResult
+from ..models import SEVERITIES, STATUSES, RunResult, severity_rank
 from ..models import get_field as _get
 from .safe import visible
 
@@ -54,7 +54,7 @@ def render_markdown(result: RunResult, *, top: int = 10, hosts_per_row: int = 3)
         out.append(f"**Run:** {when}  ")
 
     if groups:
-        ranked = sorted(groups.items(), key=lambda kv: (_rank(kv[0][0]), -len(kv[1]), kv[0][3]))
+        ranked = sorted(groups.items(), key=lambda kv: (severity_rank(kv[0][0]), -len(kv[1]), kv[0][3]))
         out += ["", "#### Top findings", "", "| Severity | Category | Finding | Hosts |",
                 "| --- | --- | --- | --- |"]
         for (sev, cat, rule, title), names in ranked[:top]:
@@ -101,9 +101,3 @@ def _group_findings(findings: List[Any]) -> Dict[tuple, List[str]]:
                str(f.rule or ""), str(f.title or ""))
         groups[key][str(f.host or "(fleet)")] = None
     return {key: list(hosts) for key, hosts in groups.items()}
-
-
-def _rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..models import CATEGORIES, SEVERITIES
+from ..models import CATEGORIES, severity_rank
 
 # Impact = weight x hosts. A decade per severity: one critical host outweighs nine high
 # ones, and the fleet-wide info notes (often on half the fleet) stay below any real
@@ -20,10 +20,6 @@ from ..models import CATEGORIES, SEVERITIES
 SEVERITY_WEIGHT = {"critical": 10_000, "high": 1_000, "medium": 100, "low": 10, "info": 1}
 NO_GROUP = "(no group)"
 UNREACHABLE = "unreachable"
-
-
-def sev_rank(severity: Any) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
 def impact(severity: Any, hosts: int) -> int:
@@ -96,11 +92,11 @@ def fold_findings(findings: Iterable[Any]) -> List[Cause]:
         for v in vs:
             v.hosts = sorted({_host(f) for f in v.findings})
             all_hosts.update(v.hosts)
-        vs.sort(key=lambda v: (sev_rank(v.severity), -len(v.hosts), v.title))
-        worst = min((v.severity for v in vs), key=sev_rank)
+        vs.sort(key=lambda v: (severity_rank(v.severity), -len(v.hosts), v.title))
+        worst = min((v.severity for v in vs), key=severity_rank)
         causes.append(Cause(rule[6:] if rule.startswith("title:") else rule, cat, worst, vs,
                             sorted(all_hosts)))
-    causes.sort(key=lambda c: (-c.impact, sev_rank(c.severity), -len(c.hosts), c.rule, c.title))
+    causes.sort(key=lambda c: (-c.impact, severity_rank(c.severity), -len(c.hosts), c.rule, c.title))
     return causes
 
 

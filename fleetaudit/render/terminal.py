@@ -11,7 +11,7 @@ from typing import List
 from rich.table import Table
 from rich.text import Text
 
-from ..models import RunResult, SEVERITIES
+from ..models import RunResult, severity_rank
 from .safe import text as _safe, visible
 
 _STATUS_STYLE = {"ok": "green", "partial": "yellow", "unreachable": "red"}
@@ -57,7 +57,7 @@ def findings_table(result: RunResult, limit: int = 40) -> Table:
     table.add_column("host")
     table.add_column("category")
     table.add_column("finding", overflow="fold")
-    findings = sorted(result.findings, key=lambda f: (_rank(f.severity), str(f.host)))
+    findings = sorted(result.findings, key=lambda f: (severity_rank(f.severity), str(f.host)))
     for f in findings[:limit]:
         sev = f.severity
         table.add_row(_safe(sev, _SEV_STYLE.get(sev, "")), _safe(f.host or "(fleet)"),
@@ -74,8 +74,3 @@ def renderables(result: RunResult) -> List:
     if result.findings:
         out.append(findings_table(result))
     return out
-
-
-def _rank(severity) -> int:
-    # A snapshot is a file anyone may have edited: an unknown severity sorts last.
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
