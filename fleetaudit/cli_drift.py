@@ -49,6 +49,40 @@ def _load_waivers(path: Optional[str]):
         raise UsageError(str(exc))
 
 
+def load_last_run(recorder, needs: str, after_error: str = ""):
+    """(RunInfo, document) of the last recorded run of the recorder's inventory, or
+    (None, None) on its first run. Without a usable history: HistoryFailed."""
+    from .cli_history import HistoryFailed
+    from .history import HistoryError
+    if recorder.store is None:
+        raise HistoryFailed(f"{recorder.error} ({needs})")
+    try:
+        info = recorder.store.previous(recorder.key)
+        return info, (recorder.store.load(info.id) if info else None)
+    except HistoryError as exc:
+        raise HistoryFailed(f"{exc}{after_error}")
+
+
+def compare_and_record(recorder, result, last, waivers, kw: dict, kind: str,
+                       fail_on_persisting: bool = False) -> tuple:
+    """Compare the analysed run with the last one, put the section in the snapshot,
+    record the run and point the section's "this run" items at its id.
+    Returns (SinceLast, run id or None)."""
+    from . import snapshot
+    prev_info, prev_doc = last
+    since = changes_since(
+        prev_doc, snapshot.to_json(result), waivers=waivers, fail_on=kw["fail_on"],
+        fail_on_persisting=fail_on_persisting, ignore=list(kw["ignore"]) or None,
+        previous_ref=RunRef(prev_info.id, prev_info.started) if prev_info else None,
+        current_ref=RunRef(None, result.run.get("started")))
+    result.extra["drift_since_last"] = since.to_json()
+    run_id = recorder.record(snapshot.to_json(result), kind)
+    if run_id is not None:
+        since.set_current_run(run_id)
+        result.extra["drift_since_last"] = since.to_json()
+    return since, run_id
+
+
 def summary_lines(since: dict, limit: int = 20) -> List[str]:
     """Plain-text lines for the terminal (host strings are printed without markup)."""
     c = since["counts"]
@@ -148,10 +182,9 @@ def register(main: click.Group) -> None:
         \b
             fleetaudit drift -i inventories/example-ansible.ini --waivers inventories/waivers-example.yml --markdown drift.md -q
         """
-        from . import cli, cliout, snapshot
-        from .cli_history import HistoryFailed, RunRecorder
+        from . import cli, cliout
+        from .cli_history import RunRecorder
         from .cli_signals import SignalLatch
-        from .history import HistoryError
 
         if kw.get("no_history"):
             raise cli.UsageError("drift compares with the history: --no-history is not possible here")
@@ -160,13 +193,9 @@ def register(main: click.Group) -> None:
         hosts, shard_rec = apply_shard(cli._load_hosts(inventory, limit), kw, inventory, limit, "drift")
         cli._check_baseline_host(kw["baseline_host"], hosts, shard_rec)
         with RunRecorder.from_options(kw, inventory, limit) as recorder, SignalLatch() as latch:
-            if recorder.store is None:  # fail before auditing: without history there is no "since"
-                raise HistoryFailed(f"{recorder.error} (drift needs the history: nothing was audited)")
-            try:
-                prev_info = recorder.store.previous(recorder.key)
-                prev_doc = recorder.store.load(prev_info.id) if prev_info else None
-            except HistoryError as exc:
-                raise HistoryFailed(f"{exc} (nothing was audited)")
+            # before auditing: without history there is no "since"
+            last = load_last_run(recorder, "drift needs the history: nothing was audited",
+                                 " (nothing was audited)")
             result = cli._run_collection(hosts, cli._collect_options(kw), console, quiet,
                                          latch.interrupt, kw["workers"])
             result.run["inventory"] = str(inventory)
@@ -175,16 +204,8 @@ def register(main: click.Group) -> None:
                 result.run["shard"] = shard_rec
             cli._analyze(result, kw)
             latch.mark(result.run)
-            since = changes_since(
-                prev_doc, snapshot.to_json(result), waivers=waivers, fail_on=kw["fail_on"],
-                fail_on_persisting=fail_on_persisting, ignore=list(kw["ignore"]) or None,
-                previous_ref=RunRef(prev_info.id, prev_info.started) if prev_info else None,
-                current_ref=RunRef(None, result.run.get("started")))
-            result.extra["drift_since_last"] = since.to_json()
-            run_id = recorder.record(snapshot.to_json(result), "drift")
-            if run_id is not None:
-                since.set_current_run(run_id)
-                result.extra["drift_since_last"] = since.to_json()
+            since, run_id = compare_and_record(recorder, result, last, waivers, kw, "drift",
+                                               fail_on_persisting)
             text = cliout.snapshot_text(result)
             if json_path:
                 cliout.write_snapshot(json_path, text)

@@ -110,10 +110,7 @@ def register(main: click.Group) -> None:
         """
         from . import cli, cliout, snapshot
         from .cli_history import RunRecorder
-        from .cli_drift import _load_waivers, drift_exit_code
-        from .cli_history import HistoryFailed
-        from .compare.since import RunRef, changes_since
-        from .history import HistoryError
+        from .cli_drift import _load_waivers, compare_and_record, drift_exit_code, load_last_run
         from .merge import MergeError, merge_documents
 
         docs = []
@@ -136,27 +133,13 @@ def register(main: click.Group) -> None:
         key = kw.pop("history_key") or shards.get("history_key") or str(result.run.get("inventory"))
         recorder = RunRecorder(kw.pop("history_spec"), key, kw.pop("wait_lock"), not kw.pop("no_history"))
         with recorder:
-            since = prev_info = prev_doc = None
-            if as_drift:
-                if recorder.store is None:
-                    raise HistoryFailed(f"{recorder.error} (merge --drift needs the history)")
-                try:
-                    prev_info = recorder.store.previous(recorder.key)
-                    prev_doc = recorder.store.load(prev_info.id) if prev_info else None
-                except HistoryError as exc:
-                    raise HistoryFailed(str(exc))
+            since = None
+            last = load_last_run(recorder, "merge --drift needs the history") if as_drift else None
             cli._analyze(result, kw)
             if as_drift:
-                since = changes_since(
-                    prev_doc, snapshot.to_json(result), waivers=waivers, fail_on=kw["fail_on"],
-                    ignore=list(kw["ignore"]) or None,
-                    previous_ref=RunRef(prev_info.id, prev_info.started) if prev_info else None,
-                    current_ref=RunRef(None, result.run.get("started")))
-                result.extra["drift_since_last"] = since.to_json()
-            run_id = recorder.record(snapshot.to_json(result), "drift" if as_drift else "audit")
-            if since is not None and run_id is not None:
-                since.set_current_run(run_id)
-                result.extra["drift_since_last"] = since.to_json()
+                since, run_id = compare_and_record(recorder, result, last, waivers, kw, "drift")
+            else:
+                run_id = recorder.record(snapshot.to_json(result), "audit")
             text = cliout.snapshot_text(result)
             if json_path:
                 cliout.write_snapshot(json_path, text)
