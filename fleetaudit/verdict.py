@@ -421,6 +421,7 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
         ((p or {}).get("daemon_path") or {}).get(ref.registry) if isinstance(p, dict) else None,
         ((p or {}).get("manifests") or {}).get(str(ref)) if isinstance(p, dict) else None, ref)
         for n, p in probes.items()} for ref in refs}
+    read_ok_total = {ref: sum(1 for ok in oks.values() if ok) for ref, oks in read_ok.items()}
     gate = GateResult(mode="pull" if opts.pull else "read-only", images=refs,
                       fail_on=opts.fail_on, audit=result)
     for name, host in result.hosts.items():
@@ -429,7 +430,8 @@ def evaluate(result: RunResult, opts: GateOptions, probes: Dict[str, Optional[di
             row[str(ref)] = evaluate_cell(
                 result, host, ref, opts, probes.get(name), probe_missing.get(name),
                 (pulls.get(name) or {}).get(str(ref)) if opts.pull else None, others, fleet,
-                fleet_read_ok=sum(1 for n, ok in read_ok[str(ref)].items() if ok and n != name))
+                # the other hosts that read it: counted once per image, not once per host
+                fleet_read_ok=read_ok_total[str(ref)] - (1 if read_ok[str(ref)].get(name) else 0))
         gate.cells[name] = row
     return gate
 
