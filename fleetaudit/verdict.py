@@ -109,11 +109,18 @@ def fleet_via_proxy(result: RunResult, host: str, ref: Reference,
                     fleet: Optional[FleetView] = None) -> Optional[bool]:
     """Do most other audited hosts' daemons reach the registry through a proxy?"""
     fleet = fleet or FleetView(result)
-    votes = [daemon_via_proxy(v, ref) for v in _audited_views(result, fleet) if v.name != host]
-    votes = [v for v in votes if v is not None]
-    if not votes:
+    # Every host's vote once per registry and run (this is asked per host and finding).
+    def tally():
+        votes = {v.name: daemon_via_proxy(v, ref) for v in _audited_views(result, fleet)}
+        return (votes, sum(1 for v in votes.values() if v is not None),
+                sum(1 for v in votes.values() if v is True))
+    votes, known, proxied = fleet.memo(("gate.daemon-via-proxy", ref.api_host, ref.port), tally)
+    mine = votes.get(host)
+    known -= mine is not None   # the other hosts' votes
+    proxied -= mine is True
+    if not known:
         return None
-    return sum(votes) * 2 > len(votes)
+    return proxied * 2 > known
 
 
 def relevant(f: Union[Finding, dict], ref: Reference, host: HostResult, result: RunResult, others: Set[str],
