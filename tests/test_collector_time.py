@@ -57,3 +57,35 @@ def test_fragment_runs_under_every_shell(shell):
     assert {"tdc_show", "chrony", "ntpq", "timesync_flag"} <= set(section)
     assert all(p.rc is not None for p in section.values())
     time_collector.parse(section)
+
+
+@pytest.mark.parametrize("shell", [s for s in ("dash", "busybox") if shutil.which(s)])
+@pytest.mark.parametrize("show_says,plain_runs", [
+    ("System has not been booted with systemd as init system (PID 1). Can't operate.", False),
+    ("Failed to connect to bus: No such file or directory", False),
+    ("Unknown operation show.", True),       # systemd < 239: the plain text answers
+])
+def test_plain_timedatectl_only_when_it_can_answer(tmp_path, shell, show_says, plain_runs):
+    """`timedatectl show` failing for want of systemd or a bus: plain timedatectl would
+    fail the same way (same first line), so it is not run and the facts are the same."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    stub = bindir / "timedatectl"
+    stub.write_text("#!/bin/sh\necho \"$*\" >> %s\n"
+                    "case $1 in show) echo \"%s\"; exit 1 ;; esac\n"
+                    "echo \"%s\"; exit 1\n" % (tmp_path / "calls", show_says, show_says))
+    stub.chmod(0o755)
+    nonce = new_nonce()
+    script = build_script([time_collector.COLLECTOR], nonce, ScriptOptions(part_timeout_s=60))
+    script = script.replace('PATH="$PATH:', f'PATH="{bindir}:$PATH:', 1)
+    cmd = ["busybox", "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    out = subprocess.run(cmd, input=script.encode(), capture_output=True, timeout=60).stdout
+    section = split_output(out.decode(), nonce).sections["time"]
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == (2 if plain_runs else 1) and ("tdc" in section) is plain_runs
+    assert section["tdc_show"].rc == 1 and section["tdc_show"].out.strip() == show_says
+    facts = time_collector.parse(section)
+    # what the parser made of it when both ran (the plain part says the same words)
+    both = dict(section, tdc=Part(show_says + "\n", 1))
+    assert facts == time_collector.parse(both)
+    assert facts["timedatectl"]["error"] == show_says

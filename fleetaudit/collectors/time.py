@@ -29,8 +29,18 @@ from typing import Any, Dict, List, Optional
 from .base import RC_MISSING, Collector, Part, Section, part
 
 SCRIPT = """
-fa_brief tdc_show timedatectl show -p NTPSynchronized -p NTP -p Timezone
-if [ "$FA_RC" != 0 ] && [ "$FA_RC" != 127 ]; then fa_brief tdc timedatectl; fi
+# Captured and re-emitted byte for byte (its status read back from the RC marker).
+# Plain `timedatectl` is the fallback for a systemd too old for `show`; when `show`
+# failed because there is no systemd or no bus, plain timedatectl fails the same way
+# (same first line, which is all the parser keeps): not run then (~4 ms).
+FA_X=$(fa_brief tdc_show timedatectl show -p NTPSynchronized -p NTP -p Timezone)
+printf '%s\n' "$FA_X"; FA_RC=${FA_X##*"@@$FA_N:RC:"}
+case $FA_RC:$FA_X in
+  0:*|127:*) ;;
+  *"has not been booted with systemd"*|*"Failed to connect to bus"*) ;;
+  *) fa_brief tdc timedatectl ;;
+esac
+FA_X=
 fa_brief chrony chronyc -n tracking
 fa_run ntpq ntpq -pn
 fa_part timesync_flag
