@@ -36,11 +36,18 @@ def _journal(t: float, msg: str) -> str:
     return f"{stamp} host1 dockerd[812]: {msg}"
 
 
-def _run(tmp_path, files=None, journal=None, shell="dash", hours=24):
+def _run(tmp_path, files=None, journal=None, shell="dash", hours=24, journal_files=True):
     """Run the real fragment; FILES point into tmp_path, journalctl is absent or a stub."""
     script = daemon_log.SCRIPT
     for real in daemon_log.FILES:
         script = script.replace(real, str(tmp_path / "log" / real.rsplit("/", 1)[1]))
+    # journald's stores: a journal file in one when the stub stands for a real journal.
+    for real in daemon_log.JOURNAL_DIRS:
+        script = script.replace(real, str(tmp_path / real.strip("/").replace("/", "-")))
+    if journal is not None and journal_files:
+        store = tmp_path / daemon_log.JOURNAL_DIRS[1].strip("/").replace("/", "-") / "machine-id"
+        store.mkdir(parents=True, exist_ok=True)
+        (store / "system.journal").write_bytes(b"LPKSHHRH")
     (tmp_path / "log").mkdir(exist_ok=True)
     for name, text in (files or {}).items():
         (tmp_path / "log" / name).write_text(text)
@@ -60,8 +67,9 @@ def _run(tmp_path, files=None, journal=None, shell="dash", hours=24):
     if journal is not None:
         (tmp_path / "journal.txt").write_text(journal)
         stub = bindir / "journalctl"
-        stub.write_text("#!/bin/sh\ncase \" $* \" in *\" -n 1 \"*) head -n 1 \"%s\";; *) cat \"%s\";; esac\n"
-                        % (tmp_path / "journal.txt", tmp_path / "journal.txt"))
+        stub.write_text("#!/bin/sh\necho ran >> \"%s\"\n"
+                        "case \" $* \" in *\" -n 1 \"*) head -n 1 \"%s\";; *) cat \"%s\";; esac\n"
+                        % (tmp_path / "journalctl.ran", tmp_path / "journal.txt", tmp_path / "journal.txt"))
         stub.chmod(0o755)
     collector = dataclasses.replace(daemon_log.COLLECTOR, script=script)
     nonce = new_nonce()
@@ -123,6 +131,26 @@ def test_journal_stub_is_preferred_and_capped(tmp_path):
     assert not any(k.startswith("file:") for k in section)
     assert facts["counts"] == {"x509-unknown-authority": 300}
     assert facts["capped"] is True and facts["matched_count"] == 300
+
+
+@pytest.mark.parametrize("shell", ["dash", "busybox"])
+def test_no_journal_files_journalctl_not_run_same_facts(tmp_path, shell):
+    """journald's stores hold nothing: journalctl is not run and the facts say what it
+    would have said (its "No journal files were found." note), the log file is read."""
+    now = time.time()
+    no_files = "fa-note No journal files were found.\nfa-summary total=0 matched=0\nfa-any 0\n"
+    facts, section = _run(tmp_path, files={"docker.log": _logrus(now, MANIFEST) + "\n"},
+                          journal=no_files, journal_files=False, shell=shell)
+    assert not (tmp_path / "journalctl.ran").exists()
+    assert section["journal"].out.strip() == daemon_log.NO_JOURNAL and section["journal"].rc == 0
+    assert facts["source"].endswith("/log/docker.log") and facts["counts"] == {"manifest-unknown": 1}
+    # the same facts as journalctl's own answer (captured on a host without a journal)
+    ran = dict(section, journal=Part(no_files, 0))
+    assert daemon_log.parse(section) == daemon_log.parse(ran)
+    only_journal = {k: p for k, p in section.items() if not k.startswith("file:")}
+    expected = "journalctl: no entries for docker.service, containerd.service (No journal files were found.)"
+    assert daemon_log.parse(only_journal)["error"] == expected
+    assert daemon_log.parse(dict(only_journal, journal=Part(no_files, 0)))["error"] == expected
 
 
 def test_nothing_readable(tmp_path):
