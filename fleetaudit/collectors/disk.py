@@ -12,8 +12,10 @@ Facts:
 - root: the same for "/".
 - same_filesystem: bool|null - the data root lives on the root filesystem.
 - docker_df: {images, containers, volumes, build_cache: {total, active, size,
-  reclaimable}} from `docker system df` (sizes parsed from "1.2GB" to bytes), null when
-  it could not run.
+  reclaimable}}, null when it could not run. Where the docker collector could ask the
+  Engine API (curl on the CLI's own socket, part docker_df_api), /system/df's exact
+  bytes, summed as the CLI sums them; otherwise `docker system df` (part docker_df:
+  sizes read back from the CLI's "1.2GB", so good to its 3-4 significant digits).
 - docker_df_error: str|null - why (daemon down, docker missing, timeout).
 """
 from __future__ import annotations
@@ -51,7 +53,12 @@ for FA_DP in data root; do
   if [ "$FA_RC" != 0 ]; then fa_brief "dfk_$FA_DP" df -P -k "$FA_DD"; fi
   fa_brief "dfi_$FA_DP" df -P -i "$FA_DD"
 done
-fa_docker docker_df docker system df --format '{{json .}}'
+# The docker collector may have fetched /system/df from the Engine API already (one
+# curl for /info and /system/df, see DOCKER_API_SH): exact bytes, no CLI call.
+if [ -n "$FA_DOCKER_DF" ]; then
+  fa_part docker_df_api; printf '%s\n' "$FA_DOCKER_DF"; fa_rc "$FA_DOCKER_DF_RC"
+else fa_docker docker_df docker system df --format '{{json .}}'; fi
+FA_DOCKER_DF=
 """
 
 _ROW = re.compile(
@@ -177,6 +184,85 @@ def _docker_df(p: Part) -> Dict[str, Any]:
             "docker_df_error": None}
 
 
+def _n(value: Any) -> int:
+    """A byte count or count from the API (-1 or junk: not computed, counts as 0)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _items(doc: dict, key: str) -> List[dict]:
+    value = doc.get(key)
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def _summary(usage: Any) -> Optional[Dict[str, Any]]:
+    """API >= 1.52 summarises each kind itself ({TotalCount, ActiveCount, TotalSize,
+    Reclaimable}): taken as it is."""
+    if not isinstance(usage, dict):
+        return None
+    return {"total": _count(usage.get("TotalCount")), "active": _count(usage.get("ActiveCount")),
+            "size": _count(usage.get("TotalSize")), "reclaimable": _count(usage.get("Reclaimable"))}
+
+
+def df_from_api(doc: dict) -> Dict[str, Any]:
+    """`docker system df`'s four rows from the Engine API's /system/df document, in exact
+    bytes, computed as the docker CLI (27/28) computes them from the same document:
+    images: size LayersSize, active = used by a container, reclaimable = size minus
+    what active images hold alone (Size - SharedSize); containers: active = running,
+    paused or restarting, size = sum of SizeRw, reclaimable = that of the others;
+    volumes: active = RefCount > 0, size = sum of UsageData.Size (-1: not computed),
+    reclaimable = that of unreferenced ones; build cache: active = InUse, size and
+    reclaimable over records not Shared (reclaimable: not in use either)."""
+    if any(k in doc for k in ("ImageUsage", "ContainerUsage", "VolumeUsage", "BuildCacheUsage")):
+        return {"images": _summary(doc.get("ImageUsage")),
+                "containers": _summary(doc.get("ContainerUsage")),
+                "volumes": _summary(doc.get("VolumeUsage")),
+                "build_cache": _summary(doc.get("BuildCacheUsage"))}
+    images = _items(doc, "Images")
+    layers = _n(doc.get("LayersSize"))
+    used = sum(_n(i.get("Size")) - _n(i.get("SharedSize")) for i in images
+               if _n(i.get("Containers")) and i.get("Size") != -1 and i.get("SharedSize") != -1)
+    containers = _items(doc, "Containers")
+
+    def running(c: dict) -> bool:
+        state = c.get("State") if isinstance(c.get("State"), str) else ""
+        return any(w in state for w in ("running", "paused", "restarting"))
+    volumes = _items(doc, "Volumes")
+
+    def vol(v: dict, key: str) -> int:
+        u = v.get("UsageData")
+        return _n(u.get(key)) if isinstance(u, dict) else 0
+    cache = [b for b in _items(doc, "BuildCache")]
+    return {
+        "images": {"total": len(images), "active": sum(1 for i in images if _n(i.get("Containers"))),
+                   "size": layers, "reclaimable": layers - used},
+        "containers": {"total": len(containers), "active": sum(1 for c in containers if running(c)),
+                       "size": sum(_n(c.get("SizeRw")) for c in containers),
+                       "reclaimable": sum(_n(c.get("SizeRw")) for c in containers if not running(c))},
+        "volumes": {"total": len(volumes), "active": sum(1 for v in volumes if vol(v, "RefCount")),
+                    "size": sum(vol(v, "Size") for v in volumes),
+                    "reclaimable": sum(vol(v, "Size") for v in volumes if not vol(v, "RefCount"))},
+        "build_cache": {"total": len(cache), "active": sum(1 for b in cache if b.get("InUse") is True),
+                        "size": sum(_n(b.get("Size")) for b in cache if b.get("Shared") is not True),
+                        "reclaimable": sum(_n(b.get("Size")) for b in cache
+                                           if b.get("Shared") is not True and b.get("InUse") is not True)},
+    }
+
+
+def _docker_df_api(p: Part) -> Dict[str, Any]:
+    if p.rc != 0:
+        return {"docker_df": None, "docker_df_error": _error(p)}
+    for ln in _lines(p):
+        if not ln.startswith("{"):
+            continue
+        try:
+            doc, _ = load_host_json(ln)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            return {"docker_df": df_from_api(doc), "docker_df_error": None}
+    return {"docker_df": None, "docker_df_error": "no usable /system/df document"}
+
+
 def parse(section: Section) -> dict:
     root_part = part(section, "docker_root")
     path = next((ln.strip() for ln in _lines(root_part) if ln.startswith("/")), None)
@@ -191,7 +277,10 @@ def parse(section: Section) -> dict:
     if data["mount"] and root["mount"]:
         same = data["mount"] == root["mount"] and data["filesystem"] == root["filesystem"]
     facts: Dict[str, Any] = {"data_root": data, "root": root, "same_filesystem": same}
-    facts.update(_docker_df(part(section, "docker_df")))
+    if "docker_df_api" in section:
+        facts.update(_docker_df_api(section["docker_df_api"]))
+    else:
+        facts.update(_docker_df(part(section, "docker_df")))
     return facts
 
 

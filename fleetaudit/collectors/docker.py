@@ -25,7 +25,9 @@ Facts:
   index_server_address, default_address_pools: [{base, size}], warnings: [sorted],
   containers_count, containers_running_count, images_count}|null
 - info_source: "json"|"text"|null — the text fallback is used when the CLI cannot
-  format JSON (old CLIs)
+  format JSON (old CLIs). "json" is the CLI's `--format` output, or, where the CLI
+  would have talked to the default socket as this user (see DOCKER_API_SH), the Engine
+  API's own /info fetched by curl: the same document the CLI formats, same facts.
 - dockerd: {installed: bool|null, path: str|null, version: str|null,
   running: bool|null (a dockerd process in this host's mount namespace)}
 """
@@ -145,6 +147,61 @@ fa_docker() {
 }
 """
 
+# POSIX sh: the Engine API straight from the daemon's socket, ONE curl process for
+# /info and /system/df (~9 ms of host CPU instead of ~28 for `docker info` + `docker
+# system df`), only where the CLI would have talked to that very socket as this very
+# user: `docker version` (FA_VO, status FA_DV) answered on the default context, no
+# DOCKER_HOST, the socket exists and this user may write to it. The URLs carry the API
+# version the CLI negotiated (Client.ApiVersion), so the daemon answers in the shape it
+# gave the CLI. Anything else (no curl, an error status, a missing document) falls back
+# to the CLI, which says why in its own words: the facts about a daemon that is down or
+# refuses this user come from the CLI as before.
+# Leaves FA_API_INFO (the /info document; FA_API_INFO_RC its status) and FA_DOCKER_DF
+# (the /system/df document; FA_DOCKER_DF_RC) for the docker and disk collectors; a
+# curl killed by its timeout leaves the status of the document it was reading (the
+# daemon hung as the CLI would have found it) and marks the daemon hung.
+DOCKER_API_SH = r"""
+FA_SOCK=/var/run/docker.sock
+FA_SOH='@SOH@'
+fa_docker_api() {
+  FA_API_INFO=; FA_API_INFO_RC=; FA_DOCKER_DF=; FA_DOCKER_DF_RC=
+  [ "$FA_DV" = 0 ] && [ -z "$DOCKER_HOST$DOCKER_CONTEXT" ] || return 0
+  case $FA_VO in *'"Context":"default"'*) ;; *) return 0 ;; esac
+  [ -S "$FA_SOCK" ] && [ -w "$FA_SOCK" ] && fa_has curl || return 0
+  FA_X=${FA_VO#*'"ApiVersion":"'}; FA_X=${FA_X%%'"'*}
+  case $FA_X in [0-9]*.[0-9]*) case $FA_X in *[!0-9.]*) FA_X= ;; *) FA_X=/v$FA_X ;; esac ;; *) FA_X= ;; esac
+  # -q first: no ~/.curlrc; no proxy for a unix socket; after each document, curl
+  # writes SOH and its HTTP status, and the status of curl itself follows one more SOH
+  # (JSON from dockerd never holds a raw control byte). Word splitting on SOH cuts the
+  # output in one pass: the shell's ${x#*pattern} would cost the square of the bytes
+  # before the pattern (dash tries every prefix), on an output that may be 100s of KB.
+  # The output is capped like every part (fa_exec).
+  FA_Y=$(fa_exec curl -q -s --noproxy '*' --unix-socket "$FA_SOCK" -w "$FA_SOH%{http_code}$FA_NL" \
+    "http://docker$FA_X/info" "http://docker$FA_X/system/df"; printf '%s%s' "$FA_SOH" "$FA_RC")
+  set -f; FA_X=$IFS; IFS=$FA_SOH
+  # 4 fields when complete: info, "status NL df", "status NL", curl's status
+  set -- $FA_Y
+  IFS=$FA_X; set +f; FA_Y=
+  eval "FA_RC=\${$#}"
+  case $FA_RC in 124|137|143) FA_DOCKER_HUNG=1 ;; esac
+  if [ "$#" -ge 3 ]; then
+    case $2 in
+      "200$FA_NL"*) FA_API_INFO=$1; FA_API_INFO_RC=0 ;;
+    esac
+  fi
+  if [ -z "$FA_API_INFO" ] && [ -n "$FA_DOCKER_HUNG" ]; then
+    FA_API_INFO="curl: timed out"; FA_API_INFO_RC=$FA_RC
+  elif [ "$#" -ge 4 ] && [ -n "$FA_API_INFO" ]; then
+    case $3 in "200$FA_NL"*) FA_DOCKER_DF=${2#*"$FA_NL"}; FA_DOCKER_DF_RC=0 ;; esac
+  fi
+  if [ -z "$FA_DOCKER_DF" ] && [ -n "$FA_DOCKER_HUNG" ] && [ "$FA_API_INFO_RC" = 0 ]; then
+    FA_DOCKER_DF="curl: timed out"; FA_DOCKER_DF_RC=$FA_RC
+  fi
+  set --
+  FA_X=; FA_Y=
+}
+""".replace("@SOH@", "\x01")  # a raw SOH byte in the script text
+
 SCRIPT = r"""
 # Captured (and re-emitted byte for byte) so the dockerd check below can read the context.
 FA_VO=$(fa_docker version docker version --format '{{json .}}')
@@ -152,14 +209,22 @@ printf '%s\n' "$FA_VO"
 FA_RC=${FA_VO##*"@@$FA_N:RC:"}; fa_docker_rc
 FA_DV=$FA_RC
 if [ "$FA_DV" != 127 ]; then
+  fa_docker_api
   # Captured, re-emitted byte for byte, and its status read back from the RC marker,
   # so the disk collector can take DockerRootDir from it instead of running a second
   # `docker info` (each docker CLI call costs the host ~15 ms CPU plus the daemon's work).
-  FA_DI=$(fa_docker info docker info --format '""" + INFO_TEMPLATE + r"""')
+  if [ -n "$FA_API_INFO" ]; then
+    FA_DI=$(fa_part info; printf '%s\n' "$FA_API_INFO"; fa_rc "$FA_API_INFO_RC")
+  else
+    FA_DI=$(fa_docker info docker info --format '""" + INFO_TEMPLATE + r"""')
+  fi
+  FA_API_INFO=
   printf '%s\n' "$FA_DI"
   FA_RC=${FA_DI##*"@@$FA_N:RC:"}; fa_docker_rc
   if [ "$FA_RC" = 0 ]; then
-    FA_X=${FA_DI#*'"DockerRootDir":"'}
+    # ##: found from the end (the key is late in /info; `#*` costs dash the square of
+    # the bytes before it). A quote inside a JSON string is escaped: only a key matches.
+    FA_X=${FA_DI##*'"DockerRootDir":"'}
     if [ "$FA_X" != "$FA_DI" ]; then
       FA_X=${FA_X%%'"'*}
       case $FA_X in /*\\*) ;; /*) FA_DOCKER_ROOT=$FA_X ;; esac
@@ -195,17 +260,25 @@ _MAX_TEXT = 500
 _CLI_PARTS = ("version", "info", "info_text")
 
 
+# The host's redaction filter replaces the value of any *auth/*authorization key, an
+# unquoted one (null, a number) together with the comma after it: the Engine API's
+# whole /info has `"Plugins":{...,"Authorization":null,...}`, which leaves
+# `"Authorization":REDACTED"Log":...`. Put back as a string, the document parses again.
+_EATEN_VALUE = re.compile(r'(?<=":)REDACTED(?=")')
+
+
 def _json_line(p: Part) -> Optional[dict]:
     """The first line of the part that is a JSON object (the CLI prints one line)."""
     for line in p.out.splitlines():
         line = line.strip()
         if line.startswith("{"):
-            try:
-                value, _ = load_host_json(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return value
+            for text in (line, _EATEN_VALUE.sub('"REDACTED",', line)):
+                try:
+                    value, _ = load_host_json(text)
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    return value
     return None
 
 
@@ -513,5 +586,5 @@ def parse(section: Section) -> dict:
 
 COLLECTOR = Collector(
     name="docker", script=SCRIPT, parse=parse, doc=__doc__ or "",
-    shell_lib=(DOCKERD_PIDS_SH, DOCKER_CLI_SH),
+    shell_lib=(DOCKERD_PIDS_SH, DOCKER_CLI_SH, DOCKER_API_SH),
 )

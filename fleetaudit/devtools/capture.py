@@ -22,10 +22,12 @@ from ..collectors import by_name
 from ..script import ScriptOptions, build_script, new_nonce, split_output
 
 
-def capture(collector_name: str, via: str = "", become: bool = False) -> dict:
+def capture(collector_name: str, via: str = "", become: bool = False, after: tuple = ()) -> dict:
+    """`after`: collectors run first (their sections dropped), for a fragment that reads
+    what an earlier one left (disk takes /system/df from the docker collector's curl)."""
     collector = by_name(collector_name)
     nonce = new_nonce()
-    script = build_script([collector], nonce, ScriptOptions(become=become))
+    script = build_script([*(by_name(a) for a in after), collector], nonce, ScriptOptions(become=become))
     cmd = shlex.split(via) + ["sh", "-s"] if via else ["sh", "-s"]
     proc = subprocess.run(cmd, input=script.encode(), capture_output=True, timeout=120)
     parsed = split_output(proc.stdout.decode("utf-8", "replace"), nonce)
@@ -40,10 +42,12 @@ def main() -> None:
     ap.add_argument("--via", default="")
     ap.add_argument("--note", default="")
     ap.add_argument("--become", action="store_true")
+    ap.add_argument("--after", action="append", default=[],
+                    help="a collector to run first (repeatable), e.g. --after docker for disk")
     args = ap.parse_args()
     from ..collectors.base import Part
 
-    section_json = capture(args.collector, args.via, args.become)
+    section_json = capture(args.collector, args.via, args.become, tuple(args.after))
     section = {k: Part.from_json(v) for k, v in section_json.items()}
     facts = by_name(args.collector).parse(section)
     where = args.via or "local sh"
