@@ -38,7 +38,7 @@ def _run(shell, root: Path, path=None) -> Part:
     if path is not None:
         env["PATH"] = path
     shell = [shutil.which(shell[0])] + shell[1:]  # before PATH is narrowed
-    proc = subprocess.run(shell + ["-c", tls.program(str(root))], capture_output=True,
+    proc = subprocess.run(shell + ["-c", tls.program(str(root)), "sh", tls.JOIN_AWK], capture_output=True,
                           env=env, timeout=30)
     # Strip the temp prefix so the parser sees the host's real paths.
     return Part(proc.stdout.decode().replace(str(root), ""), proc.returncode)
@@ -243,3 +243,33 @@ def test_a_failed_digest_is_recorded_as_an_error_entry():
         "error": "tls digest failed: cryptography 38.0.4 cannot read certificates (...)"}
     assert digest_entry(tls.COLLECTOR, (CERTS / "valid.pem").read_bytes())[0]["subject"] == "CN=registry.test"
     assert digest_entry(tls.COLLECTOR, b"junk") == []
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_one_file_and_odd_names_measured_like_one_call_per_file(tmp_path, shell):
+    """The batched sha256sum/wc/grep (one call for all files, joined by path) gives what
+    one call per file gave: a lone file (wc and grep name it thanks to /dev/null), names
+    with spaces, colons and a tab; the per-file path (no sha256sum) agrees."""
+    bundle = tmp_path / "etc/ssl/cert.pem"
+    bundle.parent.mkdir(parents=True)
+    shutil.copy(CERTS / "bundle.pem", bundle)
+    facts = tls.parse({"files": _run(shell, tmp_path)})
+    assert facts["bundle"] == {"path": "/etc/ssl/cert.pem", "present": True,
+                               "sha256": _sha(CERTS / "bundle.pem"),
+                               "size": (CERTS / "bundle.pem").stat().st_size, "count": 2,
+                               "has_private_key": False}
+    reg = tmp_path / "etc/docker/certs.d/odd name:5000"
+    reg.mkdir(parents=True)
+    shutil.copy(CERTS / "ca.pem", reg / "my ca:1.crt")
+    shutil.copy(CERTS / "ca.pem", reg / "tab\there.crt")
+    (reg / "k 1.key").write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+    batched = tls.parse({"files": _run(shell, tmp_path)})
+    files = {f["path"].rsplit("/", 1)[1]: f for f in batched["certs_d"]["odd name:5000"]}
+    assert files["my ca:1.crt"]["sha256"] == files["tab\there.crt"]["sha256"] == _sha(CERTS / "ca.pem")
+    assert files["my ca:1.crt"]["size"] == (CERTS / "ca.pem").stat().st_size
+    assert files["my ca:1.crt"]["count"] == 1 and files["my ca:1.crt"]["has_private_key"] is False
+    assert files["k 1.key"]["sha256"] == _sha(reg / "k 1.key") and files["k 1.key"]["size"] is None
+    # the same facts where sha256sum is missing and every file is measured on its own
+    path = _bin_dir(tmp_path, ["openssl", "wc", "grep", "find", "sort", "head", "awk"])
+    if shutil.which("openssl"):
+        assert tls.parse({"files": _run(shell, tmp_path, path)}) == batched

@@ -45,9 +45,16 @@ CERTS_D = "/etc/docker/certs.d"
 MAX_FILES_PER_DIR = 100
 
 # Runs as root (fa_root) because certs.d/*.key is usually 0600. No single quotes
-# inside: the whole program is one sh -c argument. One line per item, path last:
+# inside: the whole program is one sh -c argument ($1: JOIN_AWK). One line per item,
+# path last:
 #   F <TAB> role <TAB> sha256|unknown <TAB> size <TAB> certs <TAB> keys <TAB> path
 #   D <TAB> role <TAB> path                      (a directory that exists)
+# The files are listed first (q: "F/D <TAB> role <TAB> path" lines), then measured by
+# ONE sha256sum, wc -c and two grep -c over all of them (a key file only hashed), and
+# one awk joins the answers to the list by path: five processes, where one sha256sum,
+# wc and two grep per file (each in a subshell) cost ~8 per file. /dev/null as a last
+# file makes wc and grep name every file, even when there is one. A host without
+# sha256sum hashes per file as before (openssl, shasum).
 _PROGRAM = r"""
 h() {
   s=
@@ -68,38 +75,97 @@ f() {
       "$(grep -c "PRIVATE KEY-----" < "$2" 2>/dev/null)" "$2"
   fi
 }
+nl="
+"
+t="	"
+q=; kq=; nq=
+add() {
+  q="$q$1$t$2$t$3$nl"
+  if [ "$1" = F ]; then
+    if [ "$2" = key ]; then kq="$kq$3$nl"; else nq="$nq$3$nl"; fi
+  fi
+}
 for p in BUNDLE_PATHS; do
-  if [ -f "$p" ] && [ -r "$p" ]; then f bundle "$p"; break; fi
+  if [ -f "$p" ] && [ -r "$p" ]; then add F bundle "$p"; break; fi
 done
 for d in ANCHOR_DIRS; do
   [ -d "$d" ] || continue
-  printf "D\tanchor_dir\t%s\n" "$d"
+  add D anchor_dir "$d"
   if command -v find >/dev/null 2>&1; then
-    find -L "$d" -type f 2>/dev/null | sort | head -n MAX_FILES
+    l=$(find -L "$d" -type f 2>/dev/null | sort | head -n MAX_FILES)
   else
-    for x in "$d"/*; do [ -f "$x" ] && printf "%s\n" "$x"; done | head -n MAX_FILES
-  fi | while IFS= read -r x; do f anchor "$x"; done
+    l=$(for x in "$d"/*; do [ -f "$x" ] && printf "%s\n" "$x"; done | head -n MAX_FILES)
+  fi
+  set -f; IFS=$nl
+  for x in $l; do add F anchor "$x"; done
+  set +f; IFS=" $t$nl"
 done
-[ -d CERTS_D ] && printf "D\tcerts_d\t%s\n" CERTS_D
+[ -d CERTS_D ] && add D certs_d CERTS_D
 n=0
 for r in CERTS_D/*/; do
   [ -d "$r" ] || continue
   r=${r%/}
-  printf "D\tregistry\t%s\n" "$r"
+  add D registry "$r"
   for x in "$r"/*; do
     [ -f "$x" ] || continue
     n=$((n + 1)); [ "$n" -le MAX_FILES ] || break 2
     case "$x" in
-      *.key) f key "$x" ;;
-      *.crt) f ca "$x" ;;
-      *.cert) f cert "$x" ;;
-      *) f other "$x" ;;
+      *.key) add F key "$x" ;;
+      *.crt) add F ca "$x" ;;
+      *.cert) add F cert "$x" ;;
+      *) add F other "$x" ;;
     esac
   done
 done
+if ! command -v sha256sum >/dev/null 2>&1; then
+  set -f; IFS=$nl
+  for x in $q; do
+    case $x in D"$t"*) printf "%s\n" "$x" ;; F"$t"*) x=${x#F$t}; f "${x%%$t*}" "${x#*$t}" ;; esac
+  done
+  exit 0
+fi
+set -f; IFS=$nl
+{
+  printf "%s" "$q"
+  echo =S
+  set -- $kq; [ "$#" -eq 0 ] || sha256sum -- "$@"
+  set -- $nq
+  if [ "$#" -gt 0 ]; then
+    sha256sum -- "$@"
+    echo =W; wc -c -- "$@" /dev/null
+    echo =C; grep -c "BEGIN CERTIFICATE" -- "$@" /dev/null
+    echo =K; grep -c "PRIVATE KEY-----" -- "$@" /dev/null
+  fi
+} 2>/dev/null | awk "$1"
 exit 0
 """
 
+# POSIX awk: joins the list (before "=S") with sha256sum ("HASH  PATH"; a line starting
+# with a backslash is an escaped name: not used, the hash stays unknown), wc -c
+# ("SIZE PATH") and grep -c ("PATH:N") answers, and prints the F/D lines in list order.
+JOIN_AWK = r"""
+BEGIN { sec = "L" }
+$0 == "=S" || $0 == "=W" || $0 == "=C" || $0 == "=K" { sec = substr($0, 2); next }
+sec == "L" { item[++n] = $0; next }
+sec == "S" {
+  if (substr($0, 1, 1) != "\\" && substr($0, 65, 1) == " " && substr($0, 1, 64) ~ /^[0-9a-f]+$/)
+    sha[substr($0, 67)] = substr($0, 1, 64)
+  next
+}
+sec == "W" { l = $0; sub(/^[ \t]+/, "", l); i = index(l, " "); if (i > 1) size[substr(l, i + 1)] = substr(l, 1, i - 1); next }
+sec == "C" { if (match($0, /:[0-9]+$/)) certs[substr($0, 1, RSTART - 1)] = substr($0, RSTART + 1); next }
+sec == "K" { if (match($0, /:[0-9]+$/)) keys[substr($0, 1, RSTART - 1)] = substr($0, RSTART + 1); next }
+END {
+  for (i = 1; i <= n; i++) {
+    kind = substr(item[i], 1, 1); rest = substr(item[i], 3)
+    j = index(rest, "\t"); role = substr(rest, 1, j - 1); p = substr(rest, j + 1)
+    if (kind == "D") { printf "D\t%s\t%s\n", role, p; continue }
+    h = (p in sha) ? sha[p] : "unknown"
+    if (role == "key") printf "F\tkey\t%s\t-\t-\t-\t%s\n", h, p
+    else printf "F\t%s\t%s\t%s\t%s\t%s\t%s\n", role, h, size[p], certs[p], keys[p], p
+  }
+}
+"""
 
 def program(root: str = "") -> str:
     """The host-side lister; `root` prefixes every path (tests run it on a temp tree)."""
@@ -112,7 +178,10 @@ def program(root: str = "") -> str:
     return prog
 
 
-SCRIPT = f"fa_root files sh -c '{program()}'"
+assert "'" not in JOIN_AWK
+SCRIPT = f"""FA_TLS_AWK='{JOIN_AWK.strip()}'
+fa_root files sh -c '{program()}' sh "$FA_TLS_AWK"
+FA_TLS_AWK="""
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KINDS = {"ca", "cert", "key", "other"}
