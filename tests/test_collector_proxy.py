@@ -92,3 +92,42 @@ def test_environment_file_overrides_environment_regardless_of_order():
     assert facts["daemon"]["HTTPS_PROXY"]["value"] == "http://file"
     assert facts["daemon"]["HTTPS_PROXY"]["source"] == "/etc/docker/env"
     assert facts["dockerd_running"] is False and facts["daemon_source"] == "systemd"
+
+
+def test_manager_one_sed_selects_and_masks_like_the_two_it_replaces(tmp_path):
+    """system.conf: the selection + mask in one sed -E prints what `sed -n SEL | sed -E
+    MASK` printed (GNU sed and busybox sed)."""
+    import shutil
+    import subprocess
+    from fleetaudit.collectors import proxy
+    conf = tmp_path / "system.conf"
+    conf.write_text("\n".join([
+        "[Manager]", "#DefaultEnvironment=http_proxy=http://x:1", "DefaultEnvironment=",
+        "DefaultEnvironment=  ", " DefaultEnvironment = HTTPS_PROXY=http://u:p@proxy:3128 FOO=bar",
+        'DefaultEnvironment="no_proxy=a,b" "SECRET=x"', "DefaultEnvironment=LANG=C",
+        "DefaultEnvironmentX=http_proxy=1", "LogLevel=info", "DefaultEnvironment=http_proxy=u:pw@h:3",
+    ]) + "\n")
+    for sed in [["sed"]] + ([["busybox", "sed"]] if shutil.which("busybox") else []):
+        old = subprocess.run(sed + ["-n"] + [a for e in proxy.MANAGER_SEL for a in ("-e", e)] + [str(conf)],
+                             capture_output=True, text=True, check=True).stdout
+        old = subprocess.run(sed + ["-E", proxy.MASK], input=old, capture_output=True, text=True,
+                             check=True).stdout
+        new = subprocess.run(sed + ["-E", proxy.MANAGER_SEL_MASK, str(conf)], capture_output=True,
+                             text=True, check=True).stdout
+        assert new == old and new.count("\n") == 5, (sed, new)
+
+
+@pytest.mark.parametrize("shell", [s for s in ("dash", "busybox") if shutil.which(s)])
+def test_session_env_read_only_when_some_variable_says_proxy(shell):
+    nonce = "s3ssn0nce"
+    script = build_script([COLLECTOR], nonce, ScriptOptions(part_timeout_s=30))
+    cmd = ["busybox", "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    for env, expected in ((base, {}),
+                          (dict(base, Https_Proxy="http://u:pw@p:1", NO_PROXY="a"),
+                           {"Https_Proxy": "http://REDACTED@p:1", "NO_PROXY": "a"}),
+                          (dict(base, X="has proxy in a value only"), {})):
+        out = subprocess.run(cmd, input=script.encode(), capture_output=True, env=env, timeout=60).stdout
+        section = split_output(out.decode(), nonce).sections["proxy"]
+        assert section["session"].rc == 0
+        assert parse(section)["session_env"] == expected, env
