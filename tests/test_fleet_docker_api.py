@@ -99,3 +99,26 @@ def test_engine_api_where_the_cli_would_use_the_socket_same_facts(tmp_path):
     assert dhost["docker"]["daemon_up"] is True and "docker_df_api" not in d_sections["disk"]
     assert '"ID":' not in d_sections["docker"]["info"].out
     assert dhost["docker"] == runs[("dhost", True)][1]["docker"]
+
+
+def test_a_system_df_too_big_for_the_part_cap_comes_from_the_cli(tmp_path):
+    """/system/df lists every image, container and volume: where it could not pass the
+    part cap whole, the CLI's four lines are used (no fact lost to a cut document)."""
+    fleet = Fleet(tmp_path / "lab")
+    try:
+        fleet.up(SPECS[:1], services=False)
+        made = fleet.exec("dock", "sh -c 'i=0; while [ $i -lt 200 ]; do docker volume create "
+                                  "fa-volume-with-a-long-name-$i >/dev/null || exit 1; i=$((i+1)); done'")
+        assert made.returncode == 0, made.stderr
+        nonce = "b1gn0nce"
+        # 200 volumes: /system/df ~40 KB, over half of a 64 KB cap; /info ~2 KB is not
+        script = build_script(REGISTRY, nonce, ScriptOptions(command_timeout_s=60, part_cap_bytes=65536))
+        out = subprocess.run(fleet.ssh_argv("dock", "sh -s"), input=script, capture_output=True,
+                             text=True, timeout=120).stdout
+    finally:
+        fleet.down()
+    sections = split_output(out, nonce).sections
+    assert '"ID":' in sections["docker"]["info"].out            # /info still from curl
+    assert "docker_df_api" not in sections["disk"] and sections["disk"]["docker_df"].rc == 0
+    df = {c.name: c for c in REGISTRY}["disk"].parse(sections["disk"])["docker_df"]
+    assert df["volumes"]["total"] == 200

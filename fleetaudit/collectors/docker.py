@@ -197,6 +197,11 @@ fa_docker_api() {
   if [ -z "$FA_DOCKER_DF" ] && [ -n "$FA_DOCKER_HUNG" ] && [ "$FA_API_INFO_RC" = 0 ]; then
     FA_DOCKER_DF="curl: timed out"; FA_DOCKER_DF_RC=$FA_RC
   fi
+  # A document that the part cap could cut (redaction may lengthen it) would lose the
+  # fact: the CLI's few lines then, as before (/system/df lists every image, container
+  # and volume: 100s of KB on a busy host).
+  [ "${#FA_API_INFO}" -lt "$((FA_CAP / 2))" ] || { FA_API_INFO=; FA_API_INFO_RC=; }
+  [ "${#FA_DOCKER_DF}" -lt "$((FA_CAP / 2))" ] || { FA_DOCKER_DF=; FA_DOCKER_DF_RC=; }
   set --
   FA_X=; FA_Y=
 }
