@@ -136,6 +136,18 @@ _LIBRARY_NAME = re.compile(r"(?:^|[\s/\"'])(?:docker\.io/)?library/([a-z0-9][a-z
 # Words that say the refusal really is about credentials, whatever the name looks like.
 _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
                           r"authentication required|unauthorized", re.IGNORECASE)
+# Details a registry adds only when the refusal really concerns the caller's credentials;
+# distribution's default texts ("requested access to the resource is denied", "authentication
+# required") are what Docker Hub answers for a repository that does not exist too.
+_SPECIFIC_AUTH = re.compile(r"token|expired|permission|credential|authorization failed|incorrect|"
+                            r"invalid username|password", re.IGNORECASE)
+# A Docker Hub repository named in the refusal: NAMESPACE/NAME with no registry host in front
+# (a first component without '.' or ':' is not a host, per the reference grammar), or
+# containers/image's spelled-out docker.io/NAMESPACE/NAME.
+_HUB_NAME = re.compile(r"pull access denied for (?!localhost/)([a-z0-9_-]+/[a-z0-9._/-]+)[\s,]|"
+                       r"manifest \S+ in docker\.io/((?!library/)[a-z0-9_-]+/[a-z0-9._/-]+)", re.IGNORECASE)
+_LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
+_DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): connect: connection refused", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
@@ -330,6 +342,36 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("reference", 0.8, "'repository ... not found: does not exist or no pull "
                     "access' is what registries answered for a repository that does not exist "
                     "(a typo, a missing namespace, an image never pushed).", "pull-access-denied"))
+    hub = _HUB_NAME.search(text) if "pull-access-denied" in matched else None
+    if hub and not _SPECIFIC_AUTH.search(text):
+        out.append(("reference", 0.78, f"Docker Hub answers '{(hub.group(1) or hub.group(2))}' with "
+                    "its default refusal, which it gives alike for a repository that does not exist "
+                    "and a private one the caller may not read: with no word about credentials, a "
+                    "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
+    lookup = _LOOKUP_NAME.search(text) if "no-such-host" in matched else None
+    if lookup and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") and "proxyconnect" not in text:
+        # NXDOMAIN ("no such host" is Go's errNoSuchHost, an authoritative 'no', not a timeout)
+        # for a name that exists world-wide: the resolver only knows an internal zone, the
+        # resolver of networks where only a proxy goes out.
+        out.append(("proxy", 0.77, f"{lookup.group(1)} exists for everyone: a resolver that says it "
+                    "does not is one that serves only an internal zone, as in networks where only "
+                    "the proxy resolves and reaches outside names; the daemon needs HTTP(S)_PROXY.",
+                    "no-such-host"))
+    refused = _DIAL_REFUSED.search(text) if "connection-refused" in matched else None
+    if refused and PUBLIC_REGISTRY_HOSTS.search(text) and "proxyconnect" not in text \
+            and not _CLOUD_TASK.search(text):
+        # A public registry always listens on 443: a TCP reset to the SYN comes from something
+        # on the path (REJECT --reject-with tcp-reset, a transparent filter), or the name
+        # resolved to a sinkhole address.
+        out.append(("firewall", 0.52, "A public registry listens on port " + refused.group(1) +
+                    " for everyone: a refused connection to it is a firewall rejecting the "
+                    "connection (REJECT with tcp-reset) or a filter on the path.", "connection-refused"))
+    if re.search(r"(?:^|: )(?-i:Unauthorized)\W{0,4}$", text.strip()) and "proxy-connect-status" not in matched:
+        # Go prints a proxy's 401 to CONNECT as the bare capitalised status text; a registry's
+        # 401 arrives as distribution's lowercase "unauthorized: ..." instead.
+        out.append(("proxy", 0.5, "A bare capitalised 'Unauthorized' is how Go reports a proxy that "
+                    "answered the CONNECT with 401 (a registry says 'unauthorized: ...'): the proxy "
+                    "may want credentials in HTTPS_PROXY.", matched[0] if matched else "unauthorized"))
     m = _CURRENT_TIME_YEAR.search(text)
     if m and int(m.group(1)) < 2015:
         out.append(("time", 0.95, f"The host says the current time is in {m.group(1)}: its clock "
@@ -362,8 +404,11 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
 # Generic network symptoms: which request failed says more than the symptom itself.
 _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexpected-eof",
                      "http-eof", "tls-handshake-timeout", "broken-pipe", "connection-refused")
+# "while reading body" (Go net/http client.go: the Client.Timeout fired after the headers came,
+# during the body) and containerd's httpReadSeeker (blob reads) are transfers too.
 _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
-                       r"retrying|image configuration|layer|extracting", re.IGNORECASE)
+                       r"retrying|image configuration|layer|extracting|while reading body|httpreadseeker",
+                       re.IGNORECASE)
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
 # Go's dialer names the address it was connecting to when the handshake timed out
@@ -375,6 +420,10 @@ _CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o time
 # resolver, which pings nothing and starts with a HEAD of the manifest.
 _UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect",
                                  re.IGNORECASE)
+# Go 1.5-1.7 net/lookup.go lookupIPDeadline returned the bare errTimeout ("i/o timeout") when
+# the dial's deadline passed during the name lookup, so "dial tcp: i/o timeout" with no
+# address (the Docker 1.x era) is the lookup that timed out.
+_LOOKUP_DEADLINE = re.compile(r"dial tcp: i/o timeout", re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
                             r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
@@ -394,9 +443,12 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # The timeout came before any address was chosen (Go names the address once it
         # dials one; Docker 1.x's "Network timed out" hides the step altogether): the
         # name lookup, the first step, is as likely as the connection.
-        unresolved = [("dns", 0.44, "The timeout came before any registry address was chosen "
-                       "(no IP in the message): the resolver in /etc/resolv.conf did not answer "
-                       "in time, the step every pull takes first.", symptom)]
+        lookup = bool(_LOOKUP_DEADLINE.search(inner))
+        unresolved = [("dns", 0.52 if lookup else 0.44, "The timeout came before any registry "
+                       "address was chosen (no IP in the message" + ("; Go 1.5-1.7 reported a "
+                       "name lookup that outlived the dial deadline exactly so" if lookup else "")
+                       + "): the resolver in /etc/resolv.conf did not answer in time, the step "
+                       "every pull takes first.", symptom)]
     else:
         unresolved = []
     connect = _CONNECT_TIMEOUT.search(inner) if symptom == "io-timeout" else None

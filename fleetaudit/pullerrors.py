@@ -291,7 +291,8 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"unauthenticated requests? do not have permission", r"denied on resource",
         r"permission denied for \\?\"",
         # a bare status after the URL (ghcr.io, quay.io): the registry's terse refusal
-        r"https?://\S+?\\?\"?: unauthorized\W{0,4}$"],
+        # (lowercase: distribution's errcode text; Go's CONNECT status text is "Unauthorized")
+        r"https?://\S+?\\?\"?: (?-i:unauthorized)\W{0,4}$"],
        ["unauthorized", "authentication required", "status: 401", "status code 401",
         "unauthenticated request", "denied on resource", "permission denied for"],
        "The registry wants (other) credentials for this request: not logged in, wrong "
@@ -416,8 +417,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=1, related=("proxy", "mtu")),
     # ---------------------------------------------------------------- disk
     _c("no-space-left", "disk", "No space (or inodes) left",
-       [r"no space left on device"],
-       ["no space left"],
+       [r"no space left on device",
+        # devmapper (moby v1.x .. v24, daemon/graphdriver/devmapper/deviceset.go)
+        r"thin pool has \d+ free (?:data|metadata) blocks", r"create more free (?:metadata )?space in thin pool"],
+       ["no space left", "thin pool"],
        "The filesystem holding /var/lib/docker (or /tmp during extraction) is full, in "
        "bytes or in inodes.",
        ["disk.data_root used_pct and inodes_used_pct", "df -h; df -i; docker system df"],
@@ -526,8 +529,20 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"connection refused|dial udp \S+: connect: network is unreachable|network is unreachable)",
         r"lookup \S+.{0,120}i/o timeout",
         r"temporary failure in name resolution", r"lookup \S+: try again",
-        r"no answer from dns server"],
-       ["lookup", "name resolution", "dns server"],
+        r"no answer from dns server",
+        # Go's native resolver (net/dnsclient_unix.go): a reply it cannot use
+        r"cannot unmarshal dns message", r"lame referral", r"invalid dns response",
+        # Windows (Go: lookup X: getaddrinfow: <WSA text>), WSATRY_AGAIN and WSAHOST_NOT_FOUND
+        r"getaddrinfow", r"temporary error during hostname resolution",
+        r"no such host is known",
+        # libc getaddrinfo texts as Python (compose v1, docker-py) and curl print them
+        r"name or service not known", r"nodename nor servname provided",
+        r"getaddrinfo failed", r"name does not resolve", r"could not resolve host",
+        r"no address associated with hostname", r"eai_again", r"getaddrinfo enotfound"],
+       ["lookup", "name resolution", "dns server", "dns message", "lame referral",
+        "dns response", "getaddrinfo", "hostname resolution", "no such host",
+        "service not known", "servname", "does not resolve", "resolve host",
+        "associated with hostname", "eai_again"],
        "The name could not be resolved at all: the nameservers in resolv.conf do not "
        "answer (firewall on port 53, stub resolver not running, unreachable network).",
        ["dns.resolv_conf.nameservers (127.0.0.53 needs systemd-resolved)",
@@ -618,6 +633,31 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["proxy.daemon", "curl -v https://REGISTRY/v2/"],
        "Check the proxy/middlebox in front of the registry.",
        tier=2, related=("tls", "reachability")),
+    _c("http2-connection-lost", "reachability", "HTTP/2 connection dropped by the other end",
+       # Go's bundled HTTP/2 client (net/http/h2_bundle.go): the peer (registry front end,
+       # CDN or a proxy that speaks h2) ended the connection or reset the stream mid-request
+       [r"http2: server sent goaway", r"stream error: stream id \d+; (?:internal_error|protocol_error|"
+        r"cancel|refused_stream|enhance_your_calm)", r"http2: client connection lost",
+        r"http2: response body closed"],
+       ["http2:", "stream error"],
+       "The HTTP/2 connection to the registry or its blob CDN was closed or reset in the middle "
+       "of a request: a proxy or middlebox that mishandles HTTP/2, an overloaded front end, or a "
+       "path that drops long transfers.",
+       ["proxy.daemon", "curl -v --http2 https://REGISTRY/v2/", "network MTU"],
+       "Retry; check the proxy in the path (or force HTTP/1.1 through it); check the MTU.",
+       tier=2, related=("proxy", "mtu")),
+    _c("malformed-http-response", "tls", "A TLS server answered a plain-HTTP request",
+       # Go net/http transport (1.12+): "net/http: HTTP/1.x transport connection broken:
+       # malformed HTTP response \"\x15\x03\x01...\"": the bytes are a TLS alert record, so
+       # the client spoke HTTP to a port that speaks TLS
+       [r"malformed http response", r"transport connection broken"],
+       ["malformed http response", "transport connection broken"],
+       "The client sent plain HTTP and a TLS server answered (the bytes \\x15\\x03 are a TLS "
+       "alert): an http:// proxy URL pointing at an HTTPS port, or a registry reached over HTTP "
+       "(insecure-registries, http:// in a mirror URL) that only serves TLS.",
+       ["proxy.daemon scheme and port", "daemon_json registry-mirrors and insecure-registries"],
+       "Use https:// for a TLS registry or mirror; give the proxy's plain-HTTP port in HTTP(S)_PROXY.",
+       tier=1, related=("proxy", "daemon")),
     _c("broken-pipe", "reachability", "Broken pipe",
        [r"broken pipe"],
        ["broken pipe"],
@@ -662,9 +702,14 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "through the proxy that allows it (HTTPS_PROXY in a docker.service drop-in).",
        tier=0, related=("firewall", "tls"), refines=("html-error-page", "forbidden")),
     _c("proxy-connect-status", "proxy", "The proxy refused the CONNECT (bare HTTP status)",
+       # Go's transport, dialConn (Go 1.x .. 1.23 net/http/transport.go): a CONNECT answered
+       # with anything but 200 becomes errors.New(<status text>), without the code, capitalised
+       # as http.StatusText spells it; a 401 from the proxy reads just "Unauthorized".
        [r"https?://\S+?\\?\"?: (?:forbidden|bad gateway|service unavailable|gateway time-?out|"
-        r"method not allowed)\W{0,4}$"],
-       ["forbidden", "bad gateway", "service unavailable", "gateway time", "method not allowed"],
+        r"method not allowed)\W{0,4}$",
+        r"https?://\S+?\\?\"?: (?-i:Unauthorized)\W{0,4}$"],
+       ["forbidden", "bad gateway", "service unavailable", "gateway time", "method not allowed",
+        "unauthorized"],
        "The error is only an HTTP status text after the URL: that is how Go reports a proxy "
        "that answered the CONNECT with that status. A registry would have sent a JSON error.",
        ["proxy.daemon HTTPS_PROXY", "curl -x \"$HTTPS_PROXY\" -sI https://REGISTRY/v2/"],

@@ -139,8 +139,13 @@ def test_pull_access_denied_without_namespace_is_a_missing_image():
             "not exist or may require 'docker login': denied: requested access to the resource "
             "is denied.")
     assert rank(bare)[:2] == ["reference", "auth"]
+    # Docker Hub's default refusal is the same for a missing and a private repository: with no
+    # word about credentials the missing one leads, the credentials stay second
     namespaced = bare.replace("for myapp,", "for acme/myapp,")
-    assert rank(namespaced)[0] == "auth" and "reference" in rank(namespaced)[:2]
+    assert rank(namespaced)[:2] == ["reference", "auth"]
+    # another registry's refusal keeps credentials first
+    private = bare.replace("for myapp,", "for registry.example.com/acme/myapp,")
+    assert rank(private)[0] == "auth" and "reference" in rank(private)[:2]
     expired = bare.replace("denied: requested access to the resource is denied.",
                            "denied: Your authorization token has expired.")
     assert rank(expired)[0] == "auth"
