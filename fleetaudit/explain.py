@@ -471,9 +471,15 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                         symptom))
         return out
     if _TRANSFER.search(inner):
-        return [("mtu", 0.42, "The failure came during a layer/blob download, after the "
-                 "registry had answered the first requests: large packets lost on a path with "
-                 "a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers.", symptom)]
+        # A path MTU black hole drops the big packets silently: the transfer stalls until a
+        # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the
+        # CDN, a mirror), so the MTU stays a candidate there, not the first one.
+        stall = symptom in ("io-timeout", "request-timeout") and not connect
+        return [("mtu", 0.47 if stall else 0.42, "The failure came during a layer/blob download, "
+                 "after the registry had answered the first requests: large packets lost on a path "
+                 "with a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers"
+                 + (", and a transfer that stalls until a timeout is how such a loss looks." if stall
+                    else "."), symptom)]
     if _FIRST_REQUEST.search(inner):
         # A major public registry is up and reachable from anywhere: when its very first
         # request gets nothing back, the local network (one that only lets a proxy out) is

@@ -1,0 +1,225 @@
+"""Pull errors as the programs that print them spell them, mapped to their cause.
+
+Each entry is an error text built from the format strings of the source that prints it
+(Go's net, net/http and crypto/x509; moby's distribution code; containerd's resolver;
+distribution's registry client; containers/image; the kubelet), in the request it occurs
+on (the /v2/ ping, the token endpoint, the manifest, a blob on a CDN host), with the
+category explain must rank first and, for texts that several causes print alike, the
+categories it must keep in its first three. It is knowledge taken from the sources, not
+from the corpus of quoted errors, and tests/test_pullsources.py holds explain to it.
+
+Sources (read at the commits of the mirrors noted; the strings are stable across the
+versions named):
+  GO-DIAL   golang/go src/net/net.go, dial.go (OpError: "dial tcp ADDR: connect: ..."),
+            syscall texts "connection refused", "no route to host", "network is unreachable"
+  GO-DNS    golang/go src/net/dnsclient_unix.go (errNoSuchHost "no such host",
+            errServerMisbehaving, errCannotUnmarshalDNSMessage, errLameReferral),
+            net/lookup.go (Go 1.5-1.7 lookupIPDeadline -> bare "i/o timeout"),
+            net/lookup_windows.go ("getaddrinfow: " + WSA text)
+  GO-HTTP   golang/go src/net/http/transport.go (tlsHandshakeTimeoutError "net/http: TLS
+            handshake timeout", errRequestCanceledConn "net/http: request canceled while
+            waiting for connection", CONNECT non-200 -> errors.New(status text),
+            "proxyconnect" op, "malformed HTTP response", "server gave HTTP response to HTTPS
+            client"), client.go ("(Client.Timeout exceeded while awaiting headers)" / "while
+            reading body"), h2_bundle.go ("http2: server sent GOAWAY")
+  GO-X509   golang/go src/crypto/x509/verify.go ("certificate signed by unknown authority",
+            "certificate has expired or is not yet valid: current time T is after|before T",
+            "certificate is valid for A, not B", "doesn't contain any IP SANs",
+            "certificate relies on legacy Common Name field"), crypto/tls alert texts
+  MOBY      moby/moby b985e23 daemon/internal/distribution (errors.go "pull access denied for
+            %s, repository does not exist or may require 'docker login'", "manifest for %s
+            not found", pull_v2.go "error pulling image configuration: ", "no matching
+            manifest for %s in the manifest list entries", "filesystem layer verification
+            failed for digest", xfer/download.go "failed to register layer: "),
+            daemon/images/image.go "... does not match the specified platform ...",
+            v1.13.1 registry/session.go "Network timed out while trying to connect to %s...",
+            v19.03.15 daemon/graphdriver/devmapper/deviceset.go "devmapper: Thin Pool has ..."
+  DIST      distribution/distribution 0d6b721 internal/client/errors.go (makeError: 401 ->
+            "unauthorized: ...", 403 -> "denied: ...", 429 -> "toomanyrequests: ...";
+            "received unexpected HTTP status: %s"; "error parsing HTTP %d response body: ..."),
+            registry/api/errcode (lowercase code text, e.g. "manifest unknown")
+  CTRD      containerd/containerd 301026e core/remotes/docker/resolver.go ("failed to resolve
+            reference", "failed to do request: ", "pull access denied, repository does not
+            exist or may require authorization: "), authorizer.go ("failed to fetch anonymous
+            token: "), httpreadseeker.go ("httpReadSeeker: failed open: "),
+            core/images/handlers.go ("no match for platform in manifest: not found"),
+            remotes/errors ("unexpected status from %s request to %s: %s")
+  CIMAGE    containers/image docker/docker_client.go ("pinging container registry %s: ",
+            "reading manifest %s in %s: "), manifest/list ("choosing an image from manifest
+            list %s: no image found in manifest list for architecture %s, variant %q, OS %s")
+  KUBELET   kubernetes pkg/kubelet/images/image_manager.go ("Failed to pull image %q: %v",
+            ErrImagePull) wrapping the CRI's "rpc error: code = ... desc = ..."
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+HUB = 'Error response from daemon: Get "https://registry-1.docker.io/v2/": '
+HUB_OLD = "Error response from daemon: Get https://registry-1.docker.io/v2/: "
+CDN_BLOB = ('error pulling image configuration: download failed after attempts=6: Get '
+            '"https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/'
+            'sha256/3d/3db6/data?verify=1": ')
+PRIVATE = 'Error response from daemon: Get "https://registry.corp.example:5000/v2/": '
+CTRD_HEAD = ('rpc error: code = Unknown desc = failed to pull and unpack image '
+             '"docker.io/library/redis:7": failed to resolve reference "docker.io/library/redis:7": '
+             'failed to do request: Head "https://registry-1.docker.io/v2/library/redis/manifests/7": ')
+
+
+@dataclass(frozen=True)
+class SourceText:
+    text: str
+    category: str            # what explain must rank first
+    request: str             # which request of the pull printed it
+    source: str              # key of the module doc's source list
+    also: Tuple[str, ...] = ()   # for texts several causes print alike: kept in the first three
+
+
+SOURCE_TEXTS: Tuple[SourceText, ...] = (
+    # ---- name resolution (GO-DNS): before any connection
+    SourceText(HUB_OLD + "dial tcp: lookup registry-1.docker.io on 10.0.2.3:53: read udp "
+               "10.0.2.15:43795->10.0.2.3:53: i/o timeout", "dns", "/v2/ ping", "GO-DNS"),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 127.0.0.53:53: server misbehaving",
+               "dns", "/v2/ ping", "GO-DNS"),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 127.0.0.53:53: cannot unmarshal "
+               "DNS message", "dns", "/v2/ ping", "GO-DNS"),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io: getaddrinfow: This is usually a "
+               "temporary error during hostname resolution and means that the local server did "
+               "not receive a response from an authoritative server.", "dns", "/v2/ ping", "GO-DNS"),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io: Temporary failure in name resolution",
+               "dns", "/v2/ ping", "GO-DNS"),
+    SourceText(PRIVATE + "dial tcp: lookup registry.corp.example on 192.168.1.1:53: no such host",
+               "dns", "/v2/ ping", "GO-DNS", also=("reference",)),
+    # NXDOMAIN for a name that exists everywhere: an internal-only resolver (proxy networks)
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 10.10.0.2:53: no such host",
+               "proxy", "/v2/ ping", "GO-DNS", also=("dns",)),
+    # Go 1.5-1.7: the lookup outlived the dial deadline -> bare errTimeout, no address
+    SourceText("Error response from daemon: Get https://registry-1.docker.io/v2/: dial tcp: i/o timeout",
+               "dns", "/v2/ ping", "GO-DNS", also=("proxy",)),
+    SourceText("Error while pulling image: Network timed out while trying to connect to "
+               "https://index.docker.io/v1/repositories/library/busybox/images. You may want to "
+               "check your internet connection or if you are behind a proxy.",
+               "proxy", "v1 index images", "MOBY", also=("dns", "reachability")),
+    # ---- connection (GO-DIAL): the address is known
+    SourceText(PRIVATE + "dial tcp 10.1.2.3:5000: i/o timeout", "firewall", "/v2/ ping", "GO-DIAL"),
+    SourceText(PRIVATE + "dial tcp 10.1.2.3:5000: connect: connection refused", "reachability",
+               "/v2/ ping", "GO-DIAL", also=("firewall",)),
+    SourceText(HUB + "dial tcp 44.205.64.79:443: connect: connection refused", "firewall",
+               "/v2/ ping", "GO-DIAL", also=("proxy",)),
+    SourceText(HUB + "dial tcp 44.205.64.79:443: connect: no route to host", "firewall",
+               "/v2/ ping", "GO-DIAL", also=("reachability",)),
+    SourceText(HUB + "dial tcp [2600:1f18:2148:bc02::1]:443: connect: network is unreachable",
+               "reachability", "/v2/ ping", "GO-DIAL"),
+    SourceText(CTRD_HEAD + "dial tcp 44.205.64.79:443: i/o timeout", "proxy", "manifest HEAD (containerd)",
+               "CTRD", also=("firewall",)),
+    # ---- proxy (GO-HTTP): the daemon talks to a proxy
+    SourceText(HUB + "proxyconnect tcp: dial tcp 10.0.0.8:3128: connect: connection refused",
+               "proxy", "CONNECT to the proxy", "GO-HTTP"),
+    SourceText(HUB + "proxyconnect tcp: dial tcp: lookup proxy.corp.example on 127.0.0.53:53: no such host",
+               "proxy", "CONNECT to the proxy", "GO-HTTP"),
+    SourceText(HUB + "proxyconnect tcp: tls: first record does not look like a TLS handshake",
+               "proxy", "CONNECT to the proxy", "GO-HTTP"),
+    SourceText(HUB + "Proxy Authentication Required", "proxy", "CONNECT answered 407", "GO-HTTP"),
+    SourceText(HUB + "Unauthorized", "proxy", "CONNECT answered 401", "GO-HTTP"),
+    SourceText(HUB + "Forbidden", "proxy", "CONNECT answered 403", "GO-HTTP"),
+    SourceText(HUB + "Bad Gateway", "proxy", "CONNECT answered 502", "GO-HTTP"),
+    SourceText("Error response from daemon: error parsing HTTP 407 response body: invalid character "
+               "'<' looking for beginning of value: \"<html><head><title>407 Proxy Authentication "
+               "Required</title></head></html>\"", "proxy", "any request, HTML from a proxy", "DIST"),
+    # ---- TLS (GO-X509, crypto/tls)
+    SourceText(PRIVATE + "x509: certificate signed by unknown authority", "tls", "/v2/ ping", "GO-X509"),
+    SourceText(HUB + "tls: failed to verify certificate: x509: certificate signed by unknown authority",
+               "proxy", "/v2/ ping", "GO-X509", also=("tls",)),
+    SourceText(PRIVATE + "x509: certificate is valid for registry.example.com, not "
+               "registry.corp.example", "tls", "/v2/ ping", "GO-X509"),
+    SourceText('Error response from daemon: Get "https://10.1.2.3:5000/v2/": x509: cannot validate '
+               "certificate for 10.1.2.3 because it doesn't contain any IP SANs", "tls", "/v2/ ping", "GO-X509"),
+    SourceText(PRIVATE + "x509: certificate relies on legacy Common Name field, use SANs instead",
+               "tls", "/v2/ ping", "GO-X509"),
+    SourceText(PRIVATE + "x509: certificate has expired or is not yet valid: current time "
+               "2026-12-04T10:00:00Z is after 2026-11-30T23:59:59Z", "tls", "/v2/ ping", "GO-X509",
+               also=("time",)),
+    SourceText(HUB + "x509: certificate has expired or is not yet valid: current time "
+               "2019-01-01T00:00:05Z is before 2026-07-08T01:10:17Z", "time", "/v2/ ping", "GO-X509"),
+    SourceText(PRIVATE + "http: server gave HTTP response to HTTPS client", "tls", "/v2/ ping", "GO-HTTP"),
+    SourceText(PRIVATE + "remote error: tls: bad certificate", "tls", "/v2/ ping", "GO-X509",
+               also=("proxy",)),
+    SourceText('Error response from daemon: Get "http://registry.corp.example:443/v2/": net/http: '
+               'HTTP/1.x transport connection broken: malformed HTTP response "\\x15\\x03\\x01\\x00\\x02\\x02"',
+               "tls", "/v2/ over plain HTTP", "GO-HTTP"),
+    # ---- timeouts after the connection (GO-HTTP): which request tells the most
+    SourceText(HUB + "net/http: TLS handshake timeout", "proxy", "/v2/ ping",
+               "GO-HTTP", also=("reachability", "firewall")),
+    SourceText(HUB + "net/http: request canceled while waiting for connection (Client.Timeout "
+               "exceeded while awaiting headers)", "proxy", "/v2/ ping", "GO-HTTP",
+               also=("reachability", "firewall")),
+    SourceText(CDN_BLOB + "net/http: TLS handshake timeout", "reachability", "blob on the CDN",
+               "GO-HTTP", also=("mtu",)),
+    SourceText("failed to copy: httpReadSeeker: failed open: failed to do request: Get "
+               "\"https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/"
+               "sha256/aa/aa/data\": read tcp 10.0.0.5:51234->104.16.1.1:443: read: connection "
+               "reset by peer", "reachability", "blob on the CDN (containerd)", "CTRD", also=("mtu",)),
+    SourceText("Download failed, retrying (2/5): net/http: request canceled (Client.Timeout "
+               "exceeded while reading body)", "mtu", "layer body", "GO-HTTP", also=("reachability",)),
+    SourceText(HUB + "http2: server sent GOAWAY and closed the connection; LastStreamID=1999, "
+               "ErrCode=NO_ERROR, debug=\"\"", "reachability", "/v2/ ping", "GO-HTTP", also=("proxy",)),
+    # ---- the registry answered (DIST, MOBY, CTRD)
+    SourceText("Error response from daemon: Get \"https://registry-1.docker.io/v2/library/nginx/"
+               "manifests/latest\": unauthorized: incorrect username or password", "auth",
+               "manifest", "DIST"),
+    SourceText("Error response from daemon: Head \"https://ghcr.io/v2/acme/app/manifests/1.0\": "
+               "unauthorized", "auth", "manifest HEAD", "DIST"),
+    SourceText("Error response from daemon: Get \"https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/"
+               "v2/app/manifests/1.0\": no basic auth credentials", "auth", "manifest", "MOBY"),
+    SourceText("Error response from daemon: pull access denied for acme/aplication, repository does "
+               "not exist or may require 'docker login': denied: requested access to the resource "
+               "is denied", "reference", "manifest (Docker Hub)", "MOBY", also=("auth",)),
+    SourceText("Error response from daemon: pull access denied for registry.corp.example/acme/app, "
+               "repository does not exist or may require 'docker login': denied: requested access "
+               "to the resource is denied", "auth", "manifest (private registry)", "MOBY",
+               also=("reference",)),
+    SourceText("Error response from daemon: toomanyrequests: You have reached your pull rate limit. "
+               "You may increase the limit by authenticating and upgrading: "
+               "https://www.docker.com/increase-rate-limit", "ratelimit", "manifest", "DIST"),
+    SourceText("Error response from daemon: manifest for acme/app:1.0 not found: manifest unknown: "
+               "manifest unknown", "reference", "manifest", "MOBY"),
+    SourceText(CTRD_HEAD.replace('failed to do request: Head "https://registry-1.docker.io/v2/library/'
+                                 'redis/manifests/7": ', "docker.io/library/redis:7: not found"),
+               "reference", "manifest (containerd)", "CTRD"),
+    SourceText("Error: initializing source docker://quay.io/acme/app:1.0: reading manifest 1.0 in "
+               "quay.io/acme/app: manifest unknown", "reference", "manifest (podman)", "CIMAGE"),
+    SourceText("Error response from daemon: received unexpected HTTP status: 503 Service Unavailable",
+               "reachability", "manifest", "DIST"),
+    SourceText("error pulling image configuration: download failed after attempts=1: unknown blob",
+               "reference", "blob", "MOBY"),
+    # ---- platform (MOBY, CTRD, CIMAGE)
+    SourceText("Error response from daemon: no matching manifest for linux/arm64/v8 in the manifest "
+               "list entries", "arch", "manifest list", "MOBY"),
+    SourceText("Error response from daemon: image with reference acme/app:1.0 was found but its "
+               "platform (linux/amd64) does not match the specified platform (linux/arm64)",
+               "arch", "local image", "MOBY"),
+    SourceText("ctr: failed to unpack image on snapshotter overlayfs: no match for platform in "
+               "manifest: not found", "arch", "manifest list (containerd)", "CTRD"),
+    SourceText("Error: choosing an image from manifest list docker://acme/app:1.0: no image found "
+               "in manifest list for architecture arm64, variant \"v8\", OS linux", "arch",
+               "manifest list (podman)", "CIMAGE"),
+    SourceText("exec /usr/local/bin/app: exec format error", "arch", "container start", "MOBY"),
+    # ---- local storage (MOBY)
+    SourceText("failed to register layer: Error processing tar file(exit status 1): write "
+               "/usr/lib/x86_64-linux-gnu/libLLVM.so: no space left on device", "disk", "layer extract", "MOBY"),
+    SourceText("failed to register layer: devmapper: Thin Pool has 162 free data blocks which is "
+               "less than minimum required 163 free data blocks. Create more free space in thin "
+               "pool or use dm.min_free_space option to change behavior", "disk", "layer extract", "MOBY"),
+    SourceText("filesystem layer verification failed for digest sha256:3db6", "disk", "layer", "MOBY",
+               also=("proxy",)),
+    # ---- wrappers around the same daemon text (KUBELET, ECS)
+    SourceText('Failed to pull image "registry.corp.example:5000/app:1": rpc error: code = Unknown '
+               'desc = failed to pull and unpack image "registry.corp.example:5000/app:1": failed '
+               'to resolve reference "registry.corp.example:5000/app:1": failed to do request: Head '
+               '"https://registry.corp.example:5000/v2/app/manifests/1": x509: certificate signed '
+               'by unknown authority', "tls", "manifest HEAD via kubelet", "KUBELET"),
+    SourceText("CannotPullContainerError: Error response from daemon: pull access denied for "
+               "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app, repository does not exist or may "
+               "require 'docker login': denied: Your authorization token has expired. "
+               "Reauthenticate and try again.", "auth", "manifest via ECS", "MOBY"),
+)
