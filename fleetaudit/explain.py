@@ -139,13 +139,18 @@ _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization fa
 # Details a registry adds only when the refusal really concerns the caller's credentials;
 # distribution's default texts ("requested access to the resource is denied", "authentication
 # required") are what Docker Hub answers for a repository that does not exist too.
-_SPECIFIC_AUTH = re.compile(r"token|expired|permission|credential|authorization failed|incorrect|"
+# (Docker Hub's token endpoint answers insufficient_scope, "authorization failed", for both too.)
+_SPECIFIC_AUTH = re.compile(r"token|expired|permission|credential|incorrect|"
                             r"invalid username|password", re.IGNORECASE)
 # A Docker Hub repository named in the refusal: NAMESPACE/NAME with no registry host in front
 # (a first component without '.' or ':' is not a host, per the reference grammar), or
 # containers/image's spelled-out docker.io/NAMESPACE/NAME.
 _HUB_NAME = re.compile(r"pull access denied for (?!localhost/)([a-z0-9_-]+/[a-z0-9._/-]+)[\s,]|"
-                       r"manifest \S+ in docker\.io/((?!library/)[a-z0-9_-]+/[a-z0-9._/-]+)", re.IGNORECASE)
+                       r"(?:manifest \S+ in |failed to resolve reference \\?\"?)docker\.io/((?!library/)"
+                       r"[a-z0-9_-]+/[a-z0-9._/-]+)", re.IGNORECASE)
+# Go crypto/x509 HostnameError: "certificate is valid for A, not B" / "... but wanted to match B"
+_CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.-]+)|wanted to match ([A-Za-z0-9.-]+)",
+                          re.IGNORECASE)
 _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
 _DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): connect: connection refused", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
@@ -344,7 +349,7 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "(a typo, a missing namespace, an image never pushed).", "pull-access-denied"))
     hub = _HUB_NAME.search(text) if "pull-access-denied" in matched else None
     if hub and not _SPECIFIC_AUTH.search(text):
-        out.append(("reference", 0.78, f"Docker Hub answers '{(hub.group(1) or hub.group(2))}' with "
+        out.append(("reference", 0.82, f"Docker Hub answers '{(hub.group(1) or hub.group(2))}' with "
                     "its default refusal, which it gives alike for a repository that does not exist "
                     "and a private one the caller may not read: with no word about credentials, a "
                     "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
@@ -372,6 +377,23 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("proxy", 0.5, "A bare capitalised 'Unauthorized' is how Go reports a proxy that "
                     "answered the CONNECT with 401 (a registry says 'unauthorized: ...'): the proxy "
                     "may want credentials in HTTPS_PROXY.", matched[0] if matched else "unauthorized"))
+    wanted = _CERT_WANTED.search(text) if "x509-hostname-mismatch" in matched else None
+    name = (wanted.group(1) or wanted.group(2)) if wanted else ""
+    if name and PUBLIC_REGISTRY_HOSTS.search(" " + name + " "):
+        # A public registry's certificate always names it: a certificate for another name
+        # means another server answered (a TLS-inspecting proxy or firewall, a portal, a
+        # hijacked DNS answer).
+        out.append(("proxy", 0.8, f"{name} always presents a certificate for its own "
+                    "name: one issued for another name comes from whatever intercepted the "
+                    "connection (a TLS-inspecting proxy or firewall, a captive portal).",
+                    "x509-hostname-mismatch"))
+    if "layer-register-failed" in matched and "unexpected-eof" in matched:
+        # moby verifies a layer's digest as it downloads it (pull_v2.go, "filesystem layer
+        # verification failed") before registering it: a tar that ends early while being
+        # extracted was read back from local storage.
+        out.append(("disk", 0.5, "The layer's download was verified before extraction, so a tar "
+                    "that ends early while being registered was read back short from local storage "
+                    "(a full or failing disk, a storage driver problem).", "layer-register-failed"))
     m = _CURRENT_TIME_YEAR.search(text)
     if m and int(m.group(1)) < 2015:
         out.append(("time", 0.95, f"The host says the current time is in {m.group(1)}: its clock "

@@ -352,9 +352,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        [r"manifest unknown", r"manifest for \S+ not found", r"\btag \S+ not found in repository",
         r"failed to resolve reference \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown",
         # CRI/ctr (gRPC NotFound) and containers/image ("unknown: Not Found")
-        r"code = notfound", r"unknown: not found"],
+        r"code = notfound", r"unknown: not found",
+        # Harbor ("unknown: artifact PROJECT/REPO:TAG not found"); moby's local lookup
+        # (daemon/images: errdefs.NotFound "No such image: %s")
+        r"artifact \S+ not found", r"no such image: \S+"],
        ["manifest unknown", "manifest for", "not found in repository", "resolve reference",
-        "code = notfound", "unknown: not found"],
+        "code = notfound", "unknown: not found", "artifact", "no such image"],
        "The repository exists but has no such tag/digest in the registry this host talks "
        "to: a typo, an image not pushed yet, or a mirror that lacks it.",
        ["daemon_json.config registry-mirrors (a mirror may be stale)",
@@ -450,6 +453,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Free space; remove the image and pull again; check the storage driver.",
        tier=3, related=("daemon",), fallback=True),
     # ---------------------------------------------------------------- daemon
+    _c("data-root-tmp-missing", "daemon", "The daemon's temporary download area vanished",
+       # moby distribution/pull_v2.go downloads each blob to a temp file "GetImageBlob*" in
+       # DOCKER_TMPDIR (default DATA_ROOT/tmp); it disappearing mid-pull means something else
+       # cleans or shares the data root (a second daemon, a tmp cleaner, a container mounting it)
+       [r"getimageblob\d*: no such file or directory", r"/var/lib/docker/tmp\S*: no such file or directory"],
+       ["getimageblob", "/var/lib/docker/tmp"],
+       "The daemon's download area (/var/lib/docker/tmp) lost a file during the pull: another "
+       "dockerd or a container uses the same data root, or a cleaner empties it.",
+       ["ps -ef | grep dockerd (two daemons?)", "docker.info.docker_root_dir", "disk.data_root"],
+       "Give each daemon its own data root; stop whatever cleans /var/lib/docker/tmp; restart docker.",
+       tier=1, related=("disk",)),
     _c("daemon-config-invalid", "daemon", "Daemon refuses its configuration",
        [r"unable to configure the docker daemon with file",
         r"directives are specified both as a flag and in the configuration file",
@@ -464,9 +478,13 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("daemon-not-running", "daemon", "Docker daemon not reachable",
        [r"cannot connect to the docker daemon", r"is the docker daemon running",
         r"docker\.sock: (?:connect: )?no such file or directory",
-        r"is your docker daemon up and running"],
+        r"is your docker daemon up and running",
+        # the docker CLI's client (docker/cli, moby client errConnectionFailed), Windows pipe
+        r"this error may indicate that the docker daemon is not running",
+        r"open //\./pipe/docker_engine(?:_linux)?: the system cannot find the file specified"],
        ["cannot connect to the docker daemon", "daemon running", "docker.sock: no such file",
-        "docker.sock: connect: no such file", "daemon up and running"],
+        "docker.sock: connect: no such file", "daemon up and running", "daemon is not running",
+        "docker_engine"],
        "Nothing answers on the docker socket: dockerd is stopped, crashed at start, or "
        "DOCKER_HOST points elsewhere.",
        ["docker.daemon_up and docker.error", "restarts.units", "daemon_log samples",

@@ -212,6 +212,23 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "pool or use dm.min_free_space option to change behavior", "disk", "layer extract", "MOBY"),
     SourceText("filesystem layer verification failed for digest sha256:3db6", "disk", "layer", "MOBY",
                also=("proxy",)),
+    SourceText("failed to register layer: Error processing tar file(exit status 1): unexpected EOF",
+               "disk", "layer extract (after the digest was verified)", "MOBY", also=("reachability",)),
+    SourceText("open /var/lib/docker/tmp/GetImageBlob123456789: no such file or directory",
+               "daemon", "blob download to DOCKER_TMPDIR", "MOBY"),
+    SourceText("error during connect: This error may indicate that the docker daemon is not "
+               "running.: Get \"http://%2F%2F.%2Fpipe%2Fdocker_engine/v1.24/images/create\": open "
+               "//./pipe/docker_engine: The system cannot find the file specified.", "daemon",
+               "the CLI's API call", "MOBY"),
+    SourceText("Error response from daemon: No such image: acme/app:1.0", "reference", "local image", "MOBY"),
+    SourceText("Error response from daemon: unknown: artifact library/app:1.0 not found", "reference",
+               "manifest (Harbor)", "DIST"),
+    SourceText(HUB + "x509: certificate is valid for *.fortinet.com, not registry-1.docker.io",
+               "proxy", "/v2/ ping", "GO-X509", also=("tls",)),
+    SourceText('Error response from daemon: failed to resolve reference "docker.io/acme/app:1": pull '
+               "access denied, repository does not exist or may require authorization: server "
+               "message: insufficient_scope: authorization failed", "reference",
+               "manifest (containerd image store)", "CTRD", also=("auth",)),
     # ---- wrappers around the same daemon text (KUBELET, ECS)
     SourceText('Failed to pull image "registry.corp.example:5000/app:1": rpc error: code = Unknown '
                'desc = failed to pull and unpack image "registry.corp.example:5000/app:1": failed '
