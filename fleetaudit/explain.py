@@ -36,6 +36,15 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
         ("reference", 0.25, "A typo in the registry part of the image name "
                             "(regsitry.example.com/app) fails the same way."),
     ],
+    "dns-lookup-failed": [
+        ("proxy", 0.35, "Networks that let only their proxy out often give hosts a resolver that "
+                        "cannot resolve outside names at all (no answer, SERVFAIL): the daemon "
+                        "then needs HTTP(S)_PROXY rather than another resolver."),
+    ],
+    "dns-server-misbehaving": [
+        ("proxy", 0.35, "A corporate resolver that refuses outside names (SERVFAIL) is the mark of "
+                        "a network where only the proxy resolves and reaches them."),
+    ],
     "pull-access-denied": [
         ("reference", 0.6, "Registries answer 'denied' for repositories that do not exist: "
                            "a misspelled name or a missing namespace (team/app vs app) "
@@ -491,6 +500,11 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                         "public registry that is up for everyone else: in networks where only a "
                         "proxy may go out, a daemon without HTTP(S)_PROXY fails exactly this way.",
                         symptom))
+        elif port in ("443", "80") and not _CLOUD_TASK.search(text or inner):
+            # a network that lets only its proxy out drops direct connections just the same
+            out.append(("proxy", 0.44, "Direct connections to port " + port + " get no answer: in "
+                        "networks where only a proxy may go out, a daemon without HTTP(S)_PROXY "
+                        "(or with the registry in NO_PROXY) fails this way.", symptom))
         return out
     if _TRANSFER.search(inner):
         # A path MTU black hole drops the big packets silently: the transfer stalls until a

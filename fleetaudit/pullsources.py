@@ -229,6 +229,16 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "access denied, repository does not exist or may require authorization: server "
                "message: insufficient_scope: authorization failed", "reference",
                "manifest (containerd image store)", "CTRD", also=("auth",)),
+    SourceText("Error response from daemon: client version 1.41 is too new. Maximum supported API "
+               "version is 1.40", "daemon", "the CLI's API call", "MOBY"),
+    SourceText("Error response from daemon: layer does not exist", "disk", "local layer store", "MOBY"),
+    SourceText('Failed to pull image "nginx": rpc error: code = Unknown desc = failed to pull and '
+               'unpack image "docker.io/library/nginx:latest": failed to copy: httpReadSeeker: failed '
+               'open: failed to do request: Get "https://production.cloudflare.docker.com/registry-v2/'
+               'docker/registry/v2/blobs/sha256/aa/aa/data": dial tcp 104.18.1.1:443: i/o timeout',
+               "firewall", "blob on the CDN via kubelet", "CTRD", also=("proxy",)),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 10.0.0.2:53: server misbehaving",
+               "dns", "/v2/ ping", "GO-DNS", also=("proxy",)),
     # ---- wrappers around the same daemon text (KUBELET, ECS)
     SourceText('Failed to pull image "registry.corp.example:5000/app:1": rpc error: code = Unknown '
                'desc = failed to pull and unpack image "registry.corp.example:5000/app:1": failed '
