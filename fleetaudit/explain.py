@@ -438,7 +438,8 @@ _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexp
 # "while reading body" (Go net/http client.go: the Client.Timeout fired after the headers came,
 # during the body) and containerd's httpReadSeeker (blob reads) are transfers too.
 _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
-                       r"retrying|image configuration|layer|extracting|while reading body|httpreadseeker",
+                       r"retrying|image configuration|layer|extracting|while reading body|httpreadseeker|"
+                       r"(?:writing|storing|copying) blob",
                        re.IGNORECASE)
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)

@@ -350,7 +350,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=0),
     _c("manifest-unknown", "reference", "Tag or digest does not exist",
        [r"manifest unknown", r"manifest for \S+ not found", r"\btag \S+ not found in repository",
-        r"failed to resolve reference \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown",
+        r"failed to resolve ref(?:erence)? \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown",
         # CRI/ctr (gRPC NotFound) and containers/image ("unknown: Not Found")
         r"code = notfound", r"unknown: not found",
         # Harbor ("unknown: artifact PROJECT/REPO:TAG not found"); moby's local lookup
@@ -371,6 +371,16 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["the image reference's registry/namespace/repository"],
        "Fix the repository path (e.g. registry.example.com/team/app, not .../app).",
        tier=1),
+    _c("short-name-unresolved", "reference", "A short image name that the host cannot qualify",
+       # containers/image pkg/shortnames (podman, buildah, CRI-O)
+       [r"short-name resolution enforced but cannot prompt", r"short-name \\?\"?\S+?\\?\"? did not resolve to an alias"],
+       ["short-name"],
+       "podman/CRI-O refuse to guess the registry for a short name (nginx instead of "
+       "docker.io/library/nginx) without a TTY to ask, or with no unqualified-search registries.",
+       ["/etc/containers/registries.conf unqualified-search-registries and short-name-mode"],
+       "Use the fully qualified name (docker.io/library/nginx:1.27), or add an alias or "
+       "unqualified-search-registries in registries.conf.",
+       tier=0),
     _c("blob-unknown", "reference", "Registry is missing a layer",
        [r"blob unknown", r"blob_unknown", r"unknown blob"],
        ["blob unknown", "blob_unknown", "unknown blob"],

@@ -239,6 +239,15 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "firewall", "blob on the CDN via kubelet", "CTRD", also=("proxy",)),
     SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 10.0.0.2:53: server misbehaving",
                "dns", "/v2/ ping", "GO-DNS", also=("proxy",)),
+    SourceText('Error: short-name "nginx" did not resolve to an alias and no unqualified-search '
+               'registries are defined in "/etc/containers/registries.conf"', "reference",
+               "name resolution (podman)", "CIMAGE"),
+    SourceText('Error: copying system image from manifest list: writing blob: storing blob to file '
+               '"/var/tmp/storage123/1": happened during read: unexpected EOF', "reachability",
+               "blob body (podman)", "CIMAGE", also=("mtu",)),
+    SourceText('CannotPullContainerError: inspect image has been retried 5 time(s): failed to resolve '
+               'ref "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest": 123456789012.dkr.ecr.'
+               'us-east-1.amazonaws.com/app:latest: not found', "reference", "manifest via ECS", "CTRD"),
     # ---- wrappers around the same daemon text (KUBELET, ECS)
     SourceText('Failed to pull image "registry.corp.example:5000/app:1": rpc error: code = Unknown '
                'desc = failed to pull and unpack image "registry.corp.example:5000/app:1": failed '
