@@ -160,6 +160,11 @@ _HUB_NAME = re.compile(r"pull access denied for (?!localhost/)([a-z0-9_-]+/[a-z0
 # Go crypto/x509 HostnameError: "certificate is valid for A, not B" / "... but wanted to match B"
 _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.-]+)|wanted to match ([A-Za-z0-9.-]+)",
                           re.IGNORECASE)
+# Every URL in the text with its scheme, host and port (nested requests: the token URL, a CDN).
+_URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?(?=[/\"'\\\s:?]|$)",
+                   re.IGNORECASE)
+_DIALED = re.compile(r"dial tcp (?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)", re.IGNORECASE)
+_LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
 _DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): connect: connection refused", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
@@ -319,6 +324,40 @@ def _with_quote(why: str, text: str, cid: str) -> str:
     return f"{why} (the page says: \"{title}\")" if title else why
 
 
+def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
+    """What the dialed address says next to the URLs: Go before 1.9 had no "proxyconnect" op,
+    so a failed dial to the proxy printed the registry's URL with the proxy's address or name;
+    and a public registry's name dialed at a loopback address was resolved wrongly."""
+    if "proxyconnect" in text or not matched:
+        return []
+    urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
+             m.group(4) or ("443" if m.group(1).lower() == "https" else "80")) for m in _URLS.finditer(text)]
+    if not urls:
+        return []
+    out: List[Tuple[str, float, str, str]] = []
+    cid = next((c for c in matched if not _BY_ID[c].wrapper), matched[0])
+    dial = _DIALED.search(text)
+    address, port = ((dial.group(1) or dial.group(2)), dial.group(3)) if dial else ("", "")
+    if dial and port not in {p for _, _, p in urls}:
+        out.append(("proxy", 0.85, f"The request went to {urls[0][1]} on port {urls[0][2]}, but the "
+                    f"connection that failed was to port {port}: that is the proxy the "
+                    "daemon is configured with (Go before 1.9 reported a failed proxy dial this way).",
+                    cid))
+    elif dial and _LOOPBACK.match(address) and not any(_LOOPBACK.match(h) or h == "localhost"
+                                                             for _, h, _ in urls):
+        out.append(("dns", 0.8, f"{urls[0][1]} was dialed at {address}: the name resolved to "
+                    "a loopback address (an /etc/hosts entry, a DNS filter or sinkhole), not to the "
+                    "registry.", cid))
+    lookup = _LOOKUP_NAME.search(text)
+    looked = lookup.group(1).lower() if lookup else ""
+    # (loosely: quoted texts are often redacted by hand, one name at a time)
+    if looked and not any(looked in h or h in looked for _, h, _ in urls):
+        out.append(("proxy", 0.8, f"The name that failed to resolve, {lookup.group(1)}, is none of the "
+                    "hosts requested: it is the proxy's (or a mirror's) name from the daemon's "
+                    "configuration.", cid))
+    return out
+
+
 def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
     """Causes that depend on more than the phrase: who answered, with what status."""
     out: List[Tuple[str, float, str, str]] = []
@@ -403,6 +442,17 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("disk", 0.5, "The layer's download was verified before extraction, so a tar "
                     "that ends early while being registered was read back short from local storage "
                     "(a full or failing disk, a storage driver problem).", "layer-register-failed"))
+    out += _dial_target_causes(text, matched)
+    if {"http-response-to-https-client", "tls-first-record"} & set(matched) and "proxyconnect" not in text:
+        cid = "http-response-to-https-client" if "http-response-to-https-client" in matched else "tls-first-record"
+        public = PUBLIC_REGISTRY_HOSTS.search(text)
+        # A public registry only speaks TLS on 443: plain HTTP there came from something in
+        # the path (a transparent proxy, a portal); for a private one it is the registry itself.
+        out.append(("proxy", 0.8 if public else 0.3,
+                    "Something answered the TLS handshake in plain HTTP" + (
+                        f": {public.group(0).strip(chr(34) + chr(39) + '/@. ')} only serves TLS, so it "
+                        "was a transparent proxy or portal in the path" if public else
+                        ": a plain-HTTP registry, or a transparent proxy or portal in the path"), cid))
     m = _CURRENT_TIME_YEAR.search(text)
     if m and int(m.group(1)) < 2015:
         out.append(("time", 0.95, f"The host says the current time is in {m.group(1)}: its clock "

@@ -126,6 +126,17 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText("Error response from daemon: error parsing HTTP 407 response body: invalid character "
                "'<' looking for beginning of value: \"<html><head><title>407 Proxy Authentication "
                "Required</title></head></html>\"", "proxy", "any request, HTML from a proxy", "DIST"),
+    # Go < 1.9 had no "proxyconnect" op: a failed proxy dial printed the registry's URL with the
+    # proxy's port or name
+    SourceText(HUB_OLD + "dial tcp 10.0.0.8:3128: i/o timeout", "proxy", "dial to the proxy (Go < 1.9)", "GO-HTTP"),
+    SourceText(HUB_OLD + "dial tcp: lookup proxy.corp.example on 10.0.0.2:53: no such host",
+               "proxy", "dial to the proxy (Go < 1.9)", "GO-HTTP", also=("dns",)),
+    # a public registry's name dialed at loopback: /etc/hosts or a DNS filter
+    SourceText(HUB + "dial tcp 127.0.0.1:443: connect: connection refused", "dns", "/v2/ ping", "GO-DIAL"),
+    SourceText(HUB + "dial tcp 0.0.0.0:443: connect: connection refused", "dns", "/v2/ ping", "GO-DIAL"),
+    # plain HTTP on a public registry's 443: something in the path answered
+    SourceText(HUB + "http: server gave HTTP response to HTTPS client", "proxy", "/v2/ ping", "GO-HTTP",
+               also=("tls",)),
     # ---- TLS (GO-X509, crypto/tls)
     SourceText(PRIVATE + "x509: certificate signed by unknown authority", "tls", "/v2/ ping", "GO-X509"),
     SourceText(HUB + "tls: failed to verify certificate: x509: certificate signed by unknown authority",
