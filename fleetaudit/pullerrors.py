@@ -338,11 +338,32 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "daemon_json.config registry-mirrors"],
        "docker login to Docker Hub on every host, or pull through a mirror/cache.",
        tier=1),
+    _c("kubelet-pull-qps", "ratelimit", "The kubelet's own pull rate limit",
+       # kubernetes pkg/kubelet/images/helpers.go (throttledImageService): registryPullQPS
+       [r"pull qps exceeded"],
+       ["pull qps exceeded"],
+       "The kubelet throttles its own pulls (registryPullQPS / registryBurst in its "
+       "configuration) and refused this one before asking any registry.",
+       ["the kubelet config's registryPullQPS and registryBurst"],
+       "Raise registryPullQPS/registryBurst (0 disables the limit), or stagger the rollout.",
+       tier=0),
+    _c("image-never-pull", "reference", "Image not on the node and pulling is forbidden",
+       # kubernetes pkg/kubelet/images/image_manager.go (ErrImageNeverPull)
+       [r"is not present with pull policy of never", r"errimageneverpull"],
+       ["pull policy of never", "errimageneverpull"],
+       "imagePullPolicy: Never and the image is not on the node: it must be loaded there "
+       "first (kind load, ctr import) or the policy changed.",
+       ["crictl images on the node", "the pod's imagePullPolicy"],
+       "Load the image onto the node, or set imagePullPolicy: IfNotPresent.",
+       tier=0),
     # ---------------------------------------------------------------- reference / arch
     _c("invalid-reference", "reference", "Malformed image reference",
        [r"invalid reference format", r"repository name must be lowercase",
-        r"invalid repository name", r"invalid tag format"],
-       ["invalid reference", "must be lowercase", "invalid repository", "invalid tag"],
+        r"invalid repository name", r"invalid tag format",
+        # the kubelet's reason when it cannot parse the pod's image (pkg/kubelet/images)
+        r"invalidimagename"],
+       ["invalid reference", "must be lowercase", "invalid repository", "invalid tag",
+        "invalidimagename"],
        "The image reference cannot be parsed (uppercase letters, stray spaces, an empty "
        "variable in the compose file).",
        ["docker compose config | grep image:", "the unit's docker run line"],
@@ -662,8 +683,11 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Check MTU/MSS clamping and the proxy; retry to see if it is intermittent.",
        tier=2, related=("proxy", "firewall", "mtu")),
     _c("unexpected-eof", "reachability", "Transfer cut off (unexpected EOF)",
-       [r"unexpected eof"],
-       ["unexpected eof"],
+       [r"unexpected eof",
+        # containerd: the body ended before its Content-Length (remotes "short read", content
+        # store "unexpected commit size")
+        r"short read: expected \d+ bytes but got \d+", r"unexpected commit size \d+, expected \d+"],
+       ["unexpected eof", "short read", "unexpected commit size"],
        "The connection ended in the middle of a response: a proxy or middlebox cutting long "
        "downloads (or running out of disk), a flaky path or registry front end, or large "
        "packets lost on a path with a smaller MTU (VPN, VXLAN, cloud overlays).",

@@ -48,6 +48,8 @@ versions named):
             "reading manifest %s in %s: "), manifest/list ("choosing an image from manifest
             list %s: no image found in manifest list for architecture %s, variant %q, OS %s")
   KUBELET   kubernetes pkg/kubelet/images/image_manager.go ("Failed to pull image %q: %v",
+            "Container image %q is not present with pull policy of Never"), helpers.go
+            ("pull QPS exceeded"),
             ErrImagePull) wrapping the CRI's "rpc error: code = ... desc = ..."
 """
 from __future__ import annotations
@@ -259,6 +261,14 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText('CannotPullContainerError: inspect image has been retried 5 time(s): failed to resolve '
                'ref "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest": 123456789012.dkr.ecr.'
                'us-east-1.amazonaws.com/app:latest: not found', "reference", "manifest via ECS", "CTRD"),
+    SourceText('Failed to pull image "nginx:1.25": pull QPS exceeded', "ratelimit",
+               "the kubelet's own throttle", "KUBELET"),
+    SourceText('Container image "acme/app:1" is not present with pull policy of Never', "reference",
+               "none (pull forbidden)", "KUBELET"),
+    SourceText('failed to pull and unpack image "docker.io/library/nginx:latest": failed to copy: '
+               'failed commit on ref "layer-sha256:abc": commit failed: unexpected commit size 1234, '
+               'expected 5678: failed precondition', "reachability", "blob body (containerd)", "CTRD",
+               also=("mtu", "proxy")),
     # ---- wrappers around the same daemon text (KUBELET, ECS)
     SourceText('Failed to pull image "registry.corp.example:5000/app:1": rpc error: code = Unknown '
                'desc = failed to pull and unpack image "registry.corp.example:5000/app:1": failed '
