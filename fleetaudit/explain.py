@@ -318,6 +318,26 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
 
 
+AMBIGUOUS_MARGIN = 0.1      # the first cause leads the second by less than this
+
+
+def ambiguity(causes: Sequence[Cause]) -> Optional[str]:
+    """A sentence saying the text does not single a cause out, or None.
+
+    Timeouts, resets and cut-off transfers are printed alike by a firewall, a missing proxy,
+    an unreachable registry and a small path MTU: ranking them is honest only with the
+    margin shown, and the checks (not the wording) decide."""
+    if len(causes) < 2 or causes[0].generic:
+        return None
+    first, second = causes[0], causes[1]
+    if first.confidence >= 0.7 or first.confidence - second.confidence >= AMBIGUOUS_MARGIN:
+        return None
+    close = [c for c in causes[:4] if first.confidence - c.confidence < 2 * AMBIGUOUS_MARGIN]
+    return ("The text alone does not single out a cause: " +
+            ", ".join(f"{c.category} ({c.confidence:.0%})" for c in close) +
+            " print the same error; their checks tell them apart.")
+
+
 def _with_quote(why: str, text: str, cid: str) -> str:
     """The class's explanation plus what the page said, for non-registry answers."""
     title = _html_title(text) if _BY_ID[cid].category in ("proxy", "mtu") else None

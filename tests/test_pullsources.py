@@ -49,3 +49,16 @@ def test_a_stalled_body_is_the_mtu_a_reset_one_keeps_it_in_view():
     assert explain(stalled)[0].category == "mtu"
     ranked = [c.category for c in explain(reset)]
     assert ranked[0] != "mtu" and "mtu" in ranked[:3]
+
+
+def test_ambiguous_texts_say_so_and_precise_ones_do_not():
+    from fleetaudit.explain import ambiguity
+    timeout = explain('Error response from daemon: Get "https://registry-1.docker.io/v2/": net/http: '
+                      'request canceled while waiting for connection (Client.Timeout exceeded while '
+                      'awaiting headers)')
+    note = ambiguity(timeout)
+    assert note and "proxy" in note and "reachability" in note
+    assert ambiguity(explain("Error response from daemon: manifest for acme/app:1 not found: "
+                             "manifest unknown: manifest unknown")) is None
+    # a text nothing recognises already says it is guessing
+    assert ambiguity(explain("something odd happened")) is None
