@@ -290,11 +290,13 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # Google Artifact Registry / gcr.io wording of the same refusal
         r"unauthenticated requests? do not have permission", r"denied on resource",
         r"permission denied for \\?\"",
+        # distribution's makeError: any 403 reads "denied: <the registry's message>"
+        r"(?:^|[\s:\"])denied: (?!denied)\w",
         # a bare status after the URL (ghcr.io, quay.io): the registry's terse refusal
         # (lowercase: distribution's errcode text; Go's CONNECT status text is "Unauthorized")
         r"https?://\S+?\\?\"?: (?-i:unauthorized)\W{0,4}$"],
        ["unauthorized", "authentication required", "status: 401", "status code 401",
-        "unauthenticated request", "denied on resource", "permission denied for"],
+        "unauthenticated request", "denied on resource", "permission denied for", "denied:"],
        "The registry wants (other) credentials for this request: not logged in, wrong "
        "account, or a token without the needed scope.",
        ["credentials.users.<pulling user>.auths[REGISTRY]",
@@ -816,7 +818,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "address.",
        tier=2, related=("reachability", "auth"), refines=("forbidden",)),
     _c("registry-denied-terse", "auth", "Registry said only 'denied'",
-       [r"denied: denied", r"/manifests/\S+?\\?\"?: denied\W{0,4}$", r"^\W*denied\W*$"],
+       [r"denied: denied", r"/manifests/\S+?\\?\"?: denied\W{0,4}$", r"^\W*denied\W*$",
+        # moby's containerd image store (daemon/containerd/registry_errors.go) prefixes the
+        # registry's own message
+        r"error from registry: denied\W*(?:$|\n)"],
        ["denied"],
        "The registry refused the request without detail. ghcr.io and others say just "
        "'denied' for a repository that does not exist as well as for missing or stale "

@@ -26,7 +26,8 @@ versions named):
             "certificate has expired or is not yet valid: current time T is after|before T",
             "certificate is valid for A, not B", "doesn't contain any IP SANs",
             "certificate relies on legacy Common Name field"), crypto/tls alert texts
-  MOBY      moby/moby b985e23 daemon/internal/distribution (errors.go "pull access denied for
+  MOBY      moby/moby b985e23 daemon/containerd/registry_errors.go ("error from registry: %w"),
+            daemon/internal/distribution (errors.go "pull access denied for
             %s, repository does not exist or may require 'docker login'", "manifest for %s
             not found", pull_v2.go "error pulling image configuration: ", "no matching
             manifest for %s in the manifest list entries", "filesystem layer verification
@@ -191,6 +192,11 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "repository does not exist or may require 'docker login': denied: requested access "
                "to the resource is denied", "auth", "manifest (private registry)", "MOBY",
                also=("reference",)),
+    SourceText('Error response from daemon: Head "https://ghcr.io/v2/acme/app/manifests/1": denied: '
+               'permission_denied: The token provided does not match expected scopes.', "auth",
+               "manifest HEAD (403 with a message)", "DIST"),
+    SourceText("Error response from daemon: error from registry: authentication required - "
+               "incorrect username or password", "auth", "manifest (containerd image store)", "MOBY"),
     SourceText("Error response from daemon: toomanyrequests: You have reached your pull rate limit. "
                "You may increase the limit by authenticating and upgrading: "
                "https://www.docker.com/increase-rate-limit", "ratelimit", "manifest", "DIST"),
