@@ -455,6 +455,14 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "name: one issued for another name comes from whatever intercepted the "
                     "connection (a TLS-inspecting proxy or firewall, a captive portal).",
                     "x509-hostname-mismatch"))
+    if "tls-remote-error" in matched and re.search(r"remote error: tls: bad certificate", text, re.IGNORECASE):
+        public = PUBLIC_REGISTRY_HOSTS.search(text)
+        if public and not _CLOUD_TASK.search(text):
+            # A public registry asks no client certificate, so it has none to call bad: the
+            # alert came from a TLS-inspecting middlebox (the field guide's MITM symptom).
+            out.append(("proxy", 0.8, f"{public.group(0).strip(chr(34) + chr(39) + '/@. ')} asks for no "
+                        "client certificate: a 'bad certificate' alert on the way to it comes from a "
+                        "TLS-inspecting proxy or firewall in the path.", "tls-remote-error"))
     if "layer-register-failed" in matched and "unexpected-eof" in matched:
         # moby verifies a layer's digest as it downloads it (pull_v2.go, "filesystem layer
         # verification failed") before registering it: a tar that ends early while being

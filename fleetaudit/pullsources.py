@@ -158,6 +158,7 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText(PRIVATE + "http: server gave HTTP response to HTTPS client", "tls", "/v2/ ping", "GO-HTTP"),
     SourceText(PRIVATE + "remote error: tls: bad certificate", "tls", "/v2/ ping", "GO-X509",
                also=("proxy",)),
+    SourceText(HUB + "remote error: tls: bad certificate", "proxy", "/v2/ ping", "GO-X509", also=("tls",)),
     SourceText('Error response from daemon: Get "http://registry.corp.example:443/v2/": net/http: '
                'HTTP/1.x transport connection broken: malformed HTTP response "\\x15\\x03\\x01\\x00\\x02\\x02"',
                "tls", "/v2/ over plain HTTP", "GO-HTTP"),
