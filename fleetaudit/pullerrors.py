@@ -677,8 +677,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Check MTU and the proxy; retry when the registry is healthy.",
        tier=2, related=("proxy", "firewall", "mtu")),
     _c("connection-reset", "reachability", "Connection reset by peer",
-       [r"connection reset by peer", r"econnreset"],
-       ["connection reset", "econnreset"],
+       [r"connection reset by peer", r"econnreset",
+        # Go net/http: the peer closed a kept-alive connection as it was reused, or under us
+        r"http: server closed idle connection", r"use of closed network connection"],
+       ["connection reset", "econnreset", "server closed idle connection", "closed network connection"],
        "A middlebox (proxy, IDS, load balancer) or the registry closed the connection "
        "abruptly; MTU problems and flaky links also show this way.",
        ["network MTU vs path", "proxy.daemon", "firewall rules"],
@@ -724,8 +726,8 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        # Go net/http transport (1.12+): "net/http: HTTP/1.x transport connection broken:
        # malformed HTTP response \"\x15\x03\x01...\"": the bytes are a TLS alert record, so
        # the client spoke HTTP to a port that speaks TLS
-       [r"malformed http response", r"transport connection broken"],
-       ["malformed http response", "transport connection broken"],
+       [r"malformed http response"],
+       ["malformed http response"],
        "The client sent plain HTTP and a TLS server answered (the bytes \\x15\\x03 are a TLS "
        "alert): an http:// proxy URL pointing at an HTTPS port, or a registry reached over HTTP "
        "(insecure-registries, http:// in a mirror URL) that only serves TLS.",
