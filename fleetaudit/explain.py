@@ -519,6 +519,11 @@ _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.
                        r"retrying|image configuration|layer|extracting|while reading body|httpreadseeker|"
                        r"(?:writing|storing|copying) blob",
                        re.IGNORECASE)
+# Hosts registries redirect blob downloads to (Docker Hub's Cloudflare/CloudFront, GCS, S3,
+# GitHub's and quay's CDNs, Azure blob storage).
+_CDN_HOST = re.compile(r"https?:/+[^/\s\"']*(?:cloudfront\.net|cloudflare\.docker\.com|storage\.googleapis\.com|"
+                       r"\.s3[.-][a-z0-9.-]*amazonaws\.com|s3\.amazonaws\.com|pkg-containers\.githubusercontent\.com|"
+                       r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net)", re.IGNORECASE)
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
 # Go's dialer names the address it was connecting to when the handshake timed out
@@ -585,6 +590,15 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                         "networks where only a proxy may go out, a daemon without HTTP(S)_PROXY "
                         "(or with the registry in NO_PROXY) fails this way.", symptom))
         return out
+    if symptom == "tls-handshake-timeout" and _CDN_HOST.search(inner):
+        # The registry itself answered (it sent the blob's CDN address), so name resolution,
+        # routes, proxy settings and TLS to it all work; the CDN connection was accepted but its
+        # handshake stalled: the certificate flight is the first full-size packets from that
+        # host, which a path MTU black hole drops.
+        return [("mtu", 0.47, "The registry answered and redirected to its blob CDN; the CDN "
+                 "accepted the connection but the TLS handshake stalled: its certificate flight is "
+                 "the first run of full-size packets, which a path with a smaller MTU (VPN, overlay, "
+                 "cloud tunnel) silently drops.", symptom)]
     if _TRANSFER.search(inner):
         # A path MTU black hole drops the big packets silently: the transfer stalls until a
         # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the

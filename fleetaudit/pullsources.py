@@ -168,7 +168,10 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText(HUB + "net/http: request canceled while waiting for connection (Client.Timeout "
                "exceeded while awaiting headers)", "proxy", "/v2/ ping", "GO-HTTP",
                also=("reachability", "firewall")),
-    SourceText(CDN_BLOB + "net/http: TLS handshake timeout", "reachability", "blob on the CDN",
+    SourceText(CDN_BLOB + "net/http: TLS handshake timeout", "mtu", "blob on the CDN (after the "
+               "registry answered)", "GO-HTTP", also=("reachability",)),
+    SourceText('Error response from daemon: Get "https://registry-1.docker.io/v2/acme/app/blobs/sha256:'
+               'aa": net/http: TLS handshake timeout', "reachability", "blob on the registry host",
                "GO-HTTP", also=("mtu",)),
     SourceText("failed to copy: httpReadSeeker: failed open: failed to do request: Get "
                "\"https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/"
