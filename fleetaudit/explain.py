@@ -36,6 +36,14 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
         ("reference", 0.25, "A typo in the registry part of the image name "
                             "(regsitry.example.com/app) fails the same way."),
     ],
+    "network-unreachable": [
+        ("proxy", 0.3, "Hosts in networks where only a proxy goes out often have no default route "
+                       "at all: without HTTP(S)_PROXY the daemon finds no network to the registry."),
+    ],
+    "no-route-to-host": [
+        ("proxy", 0.2, "A network that lets only its proxy out may reject direct connections with "
+                       "'host unreachable': the daemon may need HTTP(S)_PROXY."),
+    ],
     "dns-lookup-failed": [
         ("proxy", 0.35, "Networks that let only their proxy out often give hosts a resolver that "
                         "cannot resolve outside names at all (no answer, SERVFAIL): the daemon "
