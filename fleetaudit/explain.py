@@ -172,6 +172,7 @@ _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.
 _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?(?=[/\"'\\\s:?]|$)",
                    re.IGNORECASE)
 _DIALED = re.compile(r"dial tcp (?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)", re.IGNORECASE)
+_DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
 _DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): connect: connection refused", re.IGNORECASE)
@@ -355,17 +356,29 @@ def _with_quote(why: str, text: str, cid: str) -> str:
 def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
     """What the dialed address says next to the URLs: Go before 1.9 had no "proxyconnect" op,
     so a failed dial to the proxy printed the registry's URL with the proxy's address or name;
-    and a public registry's name dialed at a loopback address was resolved wrongly."""
-    if "proxyconnect" in text or not matched:
-        return []
-    urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
-             m.group(4) or ("443" if m.group(1).lower() == "https" else "80")) for m in _URLS.finditer(text)]
-    if not urls:
+    a public registry's name dialed at a loopback address was resolved wrongly; and a target
+    inside dockerd's own address pools is routed into a docker bridge."""
+    if not matched:
         return []
     out: List[Tuple[str, float, str, str]] = []
     cid = next((c for c in matched if not _BY_ID[c].wrapper), matched[0])
     dial = _DIALED.search(text)
     address, port = ((dial.group(1) or dial.group(2)), dial.group(3)) if dial else ("", "")
+    if dial and _DOCKER_POOL.match(address) and {"no-route-to-host", "network-unreachable", "io-timeout"} & set(matched):
+        # dockerd's default bridge and address pools (moby libnetwork/ipamutils:
+        # 172.17.0.0/16 .. 172.28.0.0/14): a target inside them is routed into a docker bridge
+        # where nothing answers, so a route error (or silence) is the daemon's network overlap.
+        route = bool({"no-route-to-host", "network-unreachable"} & set(matched))
+        out.append(("daemon", 0.55 if route else 0.42, f"{address} lies in the address range dockerd "
+                    "gives its own bridges (172.17.0.0/16 onwards): if docker0 or a compose network "
+                    "took that range, the host routes the connection into the bridge; set \"bip\" "
+                    "and \"default-address-pools\" in daemon.json to a free range.", cid))
+    if "proxyconnect" in text:
+        return out
+    urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
+             m.group(4) or ("443" if m.group(1).lower() == "https" else "80")) for m in _URLS.finditer(text)]
+    if not urls:
+        return out
     if dial and port not in {p for _, _, p in urls}:
         out.append(("proxy", 0.85, f"The request went to {urls[0][1]} on port {urls[0][2]}, but the "
                     f"connection that failed was to port {port}: that is the proxy the "

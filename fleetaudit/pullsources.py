@@ -137,6 +137,12 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     # a public registry's name dialed at loopback: /etc/hosts or a DNS filter
     SourceText(HUB + "dial tcp 127.0.0.1:443: connect: connection refused", "dns", "/v2/ ping", "GO-DIAL"),
     SourceText(HUB + "dial tcp 0.0.0.0:443: connect: connection refused", "dns", "/v2/ ping", "GO-DIAL"),
+    # a target inside dockerd's default pools (moby daemon/libnetwork/ipamutils/utils.go)
+    SourceText('Error response from daemon: Get "https://registry.corp.example/v2/": dial tcp '
+               '172.20.1.10:443: connect: no route to host', "daemon", "/v2/ ping", "GO-DIAL",
+               also=("firewall",)),
+    SourceText(HUB + "proxyconnect tcp: dial tcp 172.17.10.5:3128: connect: no route to host",
+               "proxy", "CONNECT to the proxy", "GO-HTTP", also=("daemon",)),
     # plain HTTP on a public registry's 443: something in the path answered
     SourceText(HUB + "http: server gave HTTP response to HTTPS client", "proxy", "/v2/ ping", "GO-HTTP",
                also=("tls",)),
