@@ -45,7 +45,7 @@ versions named):
             token: "), httpreadseeker.go ("httpReadSeeker: failed open: "),
             core/images/handlers.go ("no match for platform in manifest: not found"),
             remotes/errors ("unexpected status from %s request to %s: %s")
-  CIMAGE    containers/image docker/docker_client.go ("pinging container registry %s: ",
+  CIMAGE    containers/image df7e80d2 docker/docker_client.go ("pinging container registry %s: ",
             "reading manifest %s in %s: "), manifest/list ("choosing an image from manifest
             list %s: no image found in manifest list for architecture %s, variant %q, OS %s")
   KUBELET   kubernetes pkg/kubelet/images/image_manager.go ("Failed to pull image %q: %v",
@@ -232,6 +232,9 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText("Error: choosing an image from manifest list docker://acme/app:1.0: no image found "
                "in manifest list for architecture arm64, variant \"v8\", OS linux", "arch",
                "manifest list (podman)", "CIMAGE"),
+    SourceText('Error: choosing an image from manifest list docker://acme/app:1.0: no image found in '
+               'image index for architecture "arm64", variant "v8", OS "linux"', "arch",
+               "OCI index (podman, containers/image df7e80d2 internal/manifest/oci_index.go)", "CIMAGE"),
     SourceText("exec /usr/local/bin/app: exec format error", "arch", "container start", "MOBY"),
     # ---- local storage (MOBY)
     SourceText("failed to register layer: Error processing tar file(exit status 1): write "
