@@ -378,9 +378,11 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"code = notfound", r"unknown: not found",
         # Harbor ("unknown: artifact PROJECT/REPO:TAG not found"); moby's local lookup
         # (daemon/images: errdefs.NotFound "No such image: %s")
-        r"artifact \S+ not found", r"no such image: \S+"],
+        r"artifact \S+ not found", r"no such image: \S+",
+        r"\bmanifest not found", r"manifest_unknown"],
        ["manifest unknown", "manifest for", "not found in repository", "resolve reference",
-        "code = notfound", "unknown: not found", "artifact", "no such image"],
+        "code = notfound", "unknown: not found", "artifact", "no such image", "manifest not found",
+        "manifest_unknown"],
        "The repository exists but has no such tag/digest in the registry this host talks "
        "to: a typo, an image not pushed yet, or a mirror that lacks it.",
        ["daemon_json.config registry-mirrors (a mirror may be stale)",

@@ -62,3 +62,32 @@ def test_ambiguous_texts_say_so_and_precise_ones_do_not():
                              "manifest unknown: manifest unknown")) is None
     # a text nothing recognises already says it is guessing
     assert ambiguity(explain("something odd happened")) is None
+
+
+# The field guide (/work/shared/reference/image-pull-failures-guide.txt, section 2.4 and the
+# sections it points to): each common error string and the causes the guide gives for it.
+FIELD_GUIDE = [
+    ("pull access denied for acme/app, repository does not exist or may require 'docker login'",
+     {"auth", "reference"}, 2),
+    ("denied: requested access to the resource is denied", {"auth", "reference"}, 2),
+    ("manifest unknown", {"reference"}, 1),
+    ("manifest not found", {"reference"}, 1),
+    ("no matching manifest for linux/amd64 in the manifest list entries", {"arch"}, 1),
+    ("net/http: TLS handshake timeout", {"reachability", "proxy"}, 3),
+    ("x509: certificate signed by unknown authority", {"tls", "proxy"}, 2),
+    ("dial tcp: lookup registry.example.com: no such host", {"dns"}, 1),
+    ("unexpected EOF", {"reachability", "proxy", "mtu"}, 3),
+    ("read: connection reset by peer", {"reachability", "proxy"}, 3),
+    ("toomanyrequests: You have reached your pull rate limit", {"ratelimit"}, 1),
+    ("remote error: tls: bad certificate", {"tls", "proxy"}, 2),
+    ("write /var/lib/docker/tmp/GetImageBlob1: no space left on device", {"disk"}, 1),
+    ("filesystem layer verification failed for digest sha256:0123", {"disk"}, 1),
+    ("x509: certificate has expired or is not yet valid", {"time", "tls"}, 2),
+    ("unauthorized: authentication required", {"auth"}, 1),
+]
+
+
+@pytest.mark.parametrize("text,causes,within", FIELD_GUIDE, ids=[t[:40] for t, _, _ in FIELD_GUIDE])
+def test_field_guide_error_strings_rank_the_guides_causes(text, causes, within):
+    ranked = [c.category for c in explain(text)]
+    assert causes <= set(ranked[:max(within, len(causes))]) and ranked[0] in causes, ranked
