@@ -174,6 +174,8 @@ _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d
 _DIALED = re.compile(r"dial tcp (?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)", re.IGNORECASE)
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
+# docker pull's progress lines: the pull was already transferring layers
+_PROGRESS = re.compile(r"\b(?:Downloading|Waiting|Download complete|Pull complete|Extracting|Verifying Checksum)\b")
 _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
 _DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): connect: connection refused", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
@@ -484,6 +486,21 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
             out.append(("proxy", 0.8, f"{public.group(0).strip(chr(34) + chr(39) + '/@. ')} asks for no "
                         "client certificate: a 'bad certificate' alert on the way to it comes from a "
                         "TLS-inspecting proxy or firewall in the path.", "tls-remote-error"))
+    if {"unauthorized", "registry-denied-terse"} & set(matched) and _PROGRESS.search(text) \
+            and not _SPECIFIC_AUTH.search(text):
+        # The same credentials fetched the manifest and started the layers: they are not wrong.
+        # A token that stops being valid mid-pull is a clock (VM/WSL drift) or a pull that
+        # outlasts the token.
+        out.append(("time", 0.8, "The refusal came after layers had started downloading with the "
+                    "same credentials, so they are not wrong: the pull token expired mid-pull, which "
+                    "a host clock that jumped or drifted (WSL, a resumed VM) makes happen early.",
+                    next(c for c in matched if c in ("unauthorized", "registry-denied-terse"))))
+    if "daemon-not-running" in matched and re.search(r"daemon at http://docker\b", text, re.IGNORECASE):
+        # docker/cli's ssh connection helper names the daemon http://docker(.example.com): the
+        # CLI went through ssh, and the remote side could not reach its daemon
+        out.append(("ssh", 0.3, "With an ssh:// docker context the CLI names the daemon "
+                    "http://docker.example.com: check the ssh leg (ssh HOST docker system dial-stdio) "
+                    "as well as the remote daemon.", "daemon-not-running"))
     if "layer-register-failed" in matched and "unexpected-eof" in matched:
         # moby verifies a layer's digest as it downloads it (pull_v2.go, "filesystem layer
         # verification failed") before registering it: a tar that ends early while being
@@ -559,7 +576,7 @@ _UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while
 # Go 1.5-1.7 net/lookup.go lookupIPDeadline returned the bare errTimeout ("i/o timeout") when
 # the dial's deadline passed during the name lookup, so "dial tcp: i/o timeout" with no
 # address (the Docker 1.x era) is the lookup that timed out.
-_LOOKUP_DEADLINE = re.compile(r"dial tcp: i/o timeout", re.IGNORECASE)
+_LOOKUP_DEADLINE = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect", re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
                             r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
@@ -581,8 +598,9 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # name lookup, the first step, is as likely as the connection.
         lookup = bool(_LOOKUP_DEADLINE.search(inner))
         unresolved = [("dns", 0.52 if lookup else 0.44, "The timeout came before any registry "
-                       "address was chosen (no IP in the message" + ("; Go 1.5-1.7 reported a "
-                       "name lookup that outlived the dial deadline exactly so" if lookup else "")
+                       "address was chosen (no IP in the message" + ("; Go 1.5-1.7, which Docker "
+                       "1.x was built with, reported a name lookup that outlived the dial deadline "
+                       "this way" if lookup else "")
                        + "): the resolver in /etc/resolv.conf did not answer in time, the step "
                        "every pull takes first.", symptom)]
     else:

@@ -518,6 +518,16 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["disk.data_root", "docker image ls --digests", "dmesg | tail"],
        "docker image rm -f IMAGE and pull again; if many images are hit, reset the data root.",
        tier=1, related=("daemon",)),
+    _c("layerdb-conflict", "daemon", "The layer store's metadata is in a conflicting state",
+       # moby layer/filestore.go: a layer's metadata is written to layerdb/tmp/write-set-* and
+       # renamed into layerdb/sha256/<chain-id>; "file exists" there is a leftover or a racing pull
+       [r"layerdb/\S+.{0,300}file exists"],
+       ["layerdb"],
+       "The daemon's layer metadata already has an entry it is about to create: a leftover from "
+       "an interrupted pull or a second daemon writing the same data root.",
+       ["ps -ef | grep dockerd (two daemons?)", "ls /var/lib/docker/image/*/layerdb/sha256/CHAIN_ID"],
+       "Stop docker, remove the half-written layerdb entry (or the image), start docker and pull again.",
+       tier=1, related=("disk",), refines=("layer-register-failed",)),
     _c("daemon-config-invalid", "daemon", "Daemon refuses its configuration",
        [r"unable to configure the docker daemon with file",
         r"directives are specified both as a flag and in the configuration file",
@@ -535,10 +545,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"is your docker daemon up and running",
         # the docker CLI's client (docker/cli, moby client errConnectionFailed), Windows pipe
         r"this error may indicate that the docker daemon is not running",
+        # moby v1.9 .. v1.13 client (api/client/utils.go, client/request.go)
+        r"are you trying to connect to a tls-enabled daemon without tls",
         r"open //\./pipe/docker_engine(?:_linux)?: the system cannot find the file specified"],
        ["cannot connect to the docker daemon", "daemon running", "docker.sock: no such file",
         "docker.sock: connect: no such file", "daemon up and running", "daemon is not running",
-        "docker_engine"],
+        "docker_engine", "tls-enabled daemon"],
        "Nothing answers on the docker socket: dockerd is stopped, crashed at start, or "
        "DOCKER_HOST points elsewhere.",
        ["docker.daemon_up and docker.error", "restarts.units", "daemon_log samples",
@@ -838,10 +850,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        [r"command \[ssh .{0,300}dial-stdio", r"docker system dial-stdio", r"commandconn",
         r"host key verification failed", r"exec: \\?\"?ssh\\?\"?: executable file not found",
         r"kex_exchange_identification", r"permission denied \(publickey",
-        r"remote host identification has changed", r"docker daemon at http://docker\b"],
+        r"remote host identification has changed",
+        # OpenSSH's refusal to open the forwarded channel (the remote socket)
+        r"secsh channel \d+ open failed", r"channel \d+: open failed"],
        ["dial-stdio", "commandconn", "host key verification", "executable file not found",
         "kex_exchange_identification", "publickey",
-        "host identification", "http://docker"],
+        "host identification", "secsh channel", "open failed"],
        "The docker CLI talks to the daemon through ssh (DOCKER_HOST/context ssh://) and ssh "
        "itself failed: unknown or changed host key, refused key, no ssh binary, or the "
        "remote user cannot use docker.",

@@ -102,7 +102,7 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText("Error while pulling image: Network timed out while trying to connect to "
                "https://index.docker.io/v1/repositories/library/busybox/images. You may want to "
                "check your internet connection or if you are behind a proxy.",
-               "proxy", "v1 index images", "MOBY", also=("dns", "reachability")),
+               "dns", "v1 index images (Docker 1.x, Go <= 1.7)", "MOBY", also=("proxy", "reachability")),
     # ---- connection (GO-DIAL): the address is known
     SourceText(PRIVATE + "dial tcp 10.1.2.3:5000: i/o timeout", "firewall", "/v2/ ping", "GO-DIAL"),
     SourceText(PRIVATE + "dial tcp 10.1.2.3:5000: connect: connection refused", "reachability",
@@ -288,6 +288,17 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                'failed commit on ref "layer-sha256:abc": commit failed: unexpected commit size 1234, '
                'expected 5678: failed precondition', "reachability", "blob body (containerd)", "CTRD",
                also=("mtu", "proxy")),
+    SourceText("a3ed95caeb02: Downloading  112.4MB/498.2MB\nunauthorized: authentication required",
+               "time", "a layer, after the manifest was fetched with the same token", "DIST", also=("auth",)),
+    SourceText("FATA[0000] Post http:///var/run/docker.sock/v1.17/images/create: dial unix "
+               "/var/run/docker.sock: no such file or directory. Are you trying to connect to a "
+               "TLS-enabled daemon without TLS?", "daemon", "the CLI's API call (Docker 1.x)", "MOBY"),
+    SourceText("Cannot connect to the Docker daemon at http://docker.example.com. Is the docker "
+               "daemon running?", "daemon", "the CLI's API call over an ssh:// context", "MOBY",
+               also=("ssh",)),
+    SourceText("failed to register layer: rename /var/lib/docker/image/overlay2/layerdb/tmp/"
+               "write-set-2113702532 /var/lib/docker/image/overlay2/layerdb/sha256/5575: file exists",
+               "daemon", "layer metadata commit", "MOBY"),
     # ---- wrappers around the same daemon text (KUBELET, ECS)
     SourceText('Failed to pull image "registry.corp.example:5000/app:1": rpc error: code = Unknown '
                'desc = failed to pull and unpack image "registry.corp.example:5000/app:1": failed '
