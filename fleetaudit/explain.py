@@ -175,7 +175,9 @@ _DIALED = re.compile(r"dial tcp (?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)", re.IG
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
-_PROGRESS = re.compile(r"\b(?:Downloading|Waiting|Download complete|Pull complete|Extracting|Verifying Checksum)\b")
+# (capitalised as docker prints them; pasted terminals glue them: "WaitingDownloading")
+_PROGRESS = re.compile(r"Downloading|Download complete|Pull complete|Extracting|Verifying Checksum|"
+                       r"\d[\d.]*[kMG]B/\d[\d.]*[kMG]B")
 _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
 _DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): connect: connection refused", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
