@@ -499,15 +499,21 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["ps -ef | grep dockerd (two daemons?)", "docker.info.docker_root_dir", "disk.data_root"],
        "Give each daemon its own data root; stop whatever cleans /var/lib/docker/tmp; restart docker.",
        tier=1, related=("disk",)),
-    _c("api-version-mismatch", "daemon", "The CLI speaks a newer API than the daemon",
+    _c("api-version-mismatch", "daemon", "The client and the daemon speak different API versions",
        # moby api/server/middleware/version.go
        [r"client version \S+ is too new\. maximum supported api version is",
-        r"client is newer than server"],
-       ["is too new", "client is newer than server"],
-       "The docker CLI (or SDK) is newer than the daemon it talks to: the daemon is an old "
-       "install, or DOCKER_HOST points at another daemon than intended.",
+        r"client is newer than server",
+        # moby daemon/server/middleware/version.go (Docker 25+ raised the minimum, 29 to 1.44)
+        r"client version \S+ is too old\. minimum supported api version is",
+        # moby client/request.go: a non-JSON error for an API route the server does not serve
+        r"check if the server supports the requested api version"],
+       ["is too new", "client is newer than server", "is too old", "requested api version"],
+       "The docker CLI (or SDK) and the daemon it talks to do not share an API version: an old "
+       "daemon, an SDK older than the daemon's minimum, a Docker Desktop engine that is not "
+       "(yet) serving, or DOCKER_HOST pointing at another daemon than intended.",
        ["docker.server.version vs the CLI's", "echo $DOCKER_HOST; docker context ls"],
-       "Upgrade the daemon, or pin the client's API (DOCKER_API_VERSION=...).",
+       "Upgrade the older side (the daemon, or a client/SDK below the daemon's minimum API), or "
+       "pin the client's API (DOCKER_API_VERSION=...); on Docker Desktop restart the engine.",
        tier=0),
     _c("layer-store-corrupt", "disk", "The daemon's layer store lost a layer",
        # moby layer/layer.go ErrLayerDoesNotExist
@@ -547,33 +553,101 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"this error may indicate that the docker daemon is not running",
         # moby v1.9 .. v1.13 client (api/client/utils.go, client/request.go)
         r"are you trying to connect to a tls-enabled daemon without tls",
-        r"open //\./pipe/docker_engine(?:_linux)?: the system cannot find the file specified"],
+        r"open //\./pipe/docker_engine(?:_linux)?: the system cannot find the file specified",
+        # every Windows pipe a client dials (Docker Desktop's dockerDesktopLinuxEngine, ...)
+        r"open //\./pipe/\S+: the system cannot find the file specified",
+        # moby client/request.go: v18.09 .. v27 wrap every transport error to the daemon in
+        # "error during connect"; v28+ say "failed to connect to the docker API at HOST"
+        r"error during connect", r"failed to connect to the docker api at",
+        # any local unix socket: registries are never dialed over one, so it is the client's
+        # own daemon (docker, rootless docker, podman, Docker Desktop's docker.raw.sock)
+        r"dial unix \S+: connect: (?:no such file or directory|connection refused)",
+        r"dial unix \S*\.sock\b",
+        # docker-py (docker/api/client.py) and compose v1 (compose/cli/errors.py)
+        r"error while fetching server api version", r"couldn't connect to docker daemon",
+        # podman's remote client (pkg/bindings/connection.go, cmd/podman/root.go)
+        r"unable to connect to podman socket", r"cannot connect to podman",
+        # Docker Desktop's backend answering for an engine that is not up
+        r"bad response from docker engine", r"docker desktop is (?:manually paused|not running|"
+        r"unable to start|starting)"],
        ["cannot connect to the docker daemon", "daemon running", "docker.sock: no such file",
         "docker.sock: connect: no such file", "daemon up and running", "daemon is not running",
-        "docker_engine", "tls-enabled daemon"],
-       "Nothing answers on the docker socket: dockerd is stopped, crashed at start, or "
-       "DOCKER_HOST points elsewhere.",
+        "docker_engine", "tls-enabled daemon", "//./pipe/", "error during connect", "docker api at",
+        "dial unix", "server api version", "connect to docker daemon", "podman socket",
+        "connect to podman", "docker engine", "docker desktop is"],
+       "The client cannot reach its daemon (unix socket, Windows pipe, tcp or ssh host, podman "
+       "socket): dockerd (or Docker Desktop's engine, the podman service) is stopped, crashed at "
+       "start, or DOCKER_HOST / the docker context points elsewhere.",
        ["docker.daemon_up and docker.error", "restarts.units", "daemon_log samples",
         "systemctl status docker"],
        "Start docker (systemctl start docker) and read why it stopped.",
        tier=1),
     _c("docker-socket-permission", "daemon", "No permission on the docker socket",
        [r"permission denied while trying to connect to the docker daemon socket",
-        r"dial unix /var/run/docker\.sock: connect: permission denied"],
-       ["docker daemon socket", "connect: permission denied"],
-       "The user is neither root nor in the docker group.",
+        r"dial unix /var/run/docker\.sock: connect: permission denied",
+        # moby client/request.go v28+, and its Windows hint for a non-elevated client
+        r"permission denied while trying to connect to the docker api at",
+        r"must be run with elevated privileges to connect",
+        r"open //\./pipe/\S+: access is denied",
+        # any local socket (podman, rootless docker); docker-py's PermissionError on the socket
+        r"dial unix \S+: connect: permission denied", r"statfs \S+\.sock: permission denied",
+        r"error while fetching server api version.{0,80}permissionerror"],
+       ["docker daemon socket", "connect: permission denied", "docker api at", "elevated privileges",
+        "access is denied", "sock: permission denied", "permissionerror"],
+       "The user may not open the daemon's socket or pipe: neither root nor in the docker group "
+       "(docker-users on Windows), or a rootless user pointed at the root socket.",
        ["id USER", "ls -l /var/run/docker.sock"],
-       "Pull as root / via sudo, or add the user to the docker group.",
-       tier=1, related=("auth",)),
+       "Pull as root / via sudo, or add the user to the docker group (and log in again).",
+       tier=1, related=("auth",), refines=("daemon-not-running",)),
     _c("containerd-unavailable", "daemon", "containerd not reachable",
-       [r"containerd\.sock.{0,80}(?:connection refused|no such file|deadline exceeded|connect:)",
-        r"failed to dial \S*containerd", r"error while dialing: dial unix \S*containerd"],
-       ["containerd.sock: connect", "failed to dial", "error while dialing"],
-       "dockerd (or the kubelet) cannot reach containerd, which does the pulls on Docker 23+ "
-       "with the containerd image store and on Kubernetes.",
-       ["restarts.units containerd.service", "systemctl status containerd"],
-       "Restart containerd, then docker.",
-       tier=1),
+       [r"containerd\.sock.{0,80}(?:connection refused|no such file|deadline exceeded|connect:|timeout)",
+        r"failed to dial \S*containerd", r"error while dialing:? dial unix\S* \S*containerd",
+        # the CRI endpoints of the kubelet, crictl and nerdctl (containerd, CRI-O, cri-dockerd)
+        r"dial unix:?\s?/*\S*(?:crio|cri-dockerd|dockershim)\S*\.sock",
+        r"failed to connect to unix://\S+\.sock",       # crictl < 1.20
+        r"validate service connection",                 # crictl >= 1.26
+        r"cannot access containerd socket", r"rootless containerd not running",   # nerdctl
+        # moby: dockerd's own containerd (daemon/command/daemon.go) and the pull's lease
+        # (daemon/images/image_pull.go), both gRPC calls to containerd
+        r"failed to start containerd", r"timeout waiting for containerd", r"error creating temporary lease"],
+       ["containerd.sock: connect", "failed to dial", "error while dialing", "containerd.sock",
+        "crio", "cri-dockerd", "dockershim", "failed to connect to unix", "validate service connection",
+        "containerd socket", "containerd not running", "failed to start containerd",
+        "waiting for containerd", "temporary lease"],
+       "The client or dockerd cannot reach the container runtime's socket (containerd, which does "
+       "the pulls on Docker 23+ with the containerd image store and on Kubernetes; CRI-O; "
+       "cri-dockerd): it is stopped, crashed, or the endpoint configured is another one.",
+       ["restarts.units containerd.service", "systemctl status containerd",
+        "crictl config / the kubelet's --container-runtime-endpoint"],
+       "Start (or restart) the runtime, point crictl/the kubelet at its socket, then restart docker.",
+       tier=1, refines=("daemon-not-running",)),
+    _c("cri-plugin-disabled", "daemon", "containerd runs without its CRI plugin",
+       # containerd docs/cri/crictl.md: "unknown service runtime.v1alpha2.RuntimeService" is a
+       # containerd configured for Docker (config.toml with disabled_plugins = ["cri"])
+       [r"unknown service runtime\.v1(?:alpha2)?\.(?:image|runtime)service"],
+       ["unknown service runtime"],
+       "containerd answers but has no CRI service: the containerd.io package's config.toml "
+       "disables the cri plugin (disabled_plugins = [\"cri\"]), or the runtime is too old for "
+       "the kubelet's CRI version.",
+       ["grep disabled_plugins /etc/containerd/config.toml", "containerd --version"],
+       "containerd config default > /etc/containerd/config.toml (or remove \"cri\" from "
+       "disabled_plugins), then systemctl restart containerd.",
+       tier=0, refines=("containerd-unavailable",)),
+    _c("storage-driver-failed", "daemon", "The daemon's storage driver did not initialise",
+       # moby daemon/graphdriver: driver.go ("contains several valid graphdrivers"), errors.go
+       # ErrNotSupported "driver not supported"; layer/layer_store.go "error initializing graphdriver"
+       [r"error initializing graphdriver", r"graphdriver.{0,80}driver not supported",
+        r"contains several valid graphdrivers", r"prior storage driver \S+ failed",
+        r"driver not supported"],
+       ["graphdriver", "driver not supported", "prior storage driver"],
+       "dockerd could not start its storage driver: the kernel or backing filesystem does not "
+       "support it (overlay on overlay, xfs without d_type), daemon.json names another driver than "
+       "the data root holds, or the data root holds several drivers' data.",
+       ["docker.info.storage_driver", "daemon_json storage-driver", "ls /var/lib/docker",
+        "journalctl -u docker -b | grep -i graphdriver"],
+       "Set storage-driver in daemon.json to the one the data root uses (or move the old data "
+       "root away), on a filesystem that supports it; restart docker.",
+       tier=1, refines=("daemon-start-failed",)),
     _c("daemon-start-failed", "daemon", "Docker daemon failed to start",
        [r"failed to start daemon", r"error starting daemon", r"start request repeated too quickly",
         r"failed to load listeners",
@@ -581,10 +655,16 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # systemd's own wording (journalctl / systemctl status / the failed start job)
         r"failed to start docker application container engine", r"job for docker\.service failed",
         r"docker\.service: (?:main process exited|failed with result)",
-        r"docker\.service.{0,200}active: failed"],
+        r"docker\.service.{0,200}active: failed",
+        # moby daemon/daemon.go; systemd's job and unit texts for docker.service / docker.socket
+        r"error initializing network controller", r"dependency failed for docker",
+        r"unit docker\.(?:service|socket) (?:is masked|not found|could not be found)",
+        r"docker\.socket: failed", r"failed to listen on docker socket"],
        ["failed to start daemon", "error starting daemon", "repeated too quickly", "load listeners",
         "start-limit-hit", "docker application container engine", "job for docker.service",
-        "docker.service: main process", "docker.service: failed with result", "active: failed"],
+        "docker.service: main process", "docker.service: failed with result", "active: failed",
+        "network controller", "dependency failed for docker", "unit docker.", "docker.socket: failed",
+        "docker socket"],
        "dockerd exited during start-up (configuration, storage driver, network setup).",
        ["restarts.units docker.service", "daemon_json", "journalctl -u docker -b"],
        "Read the line before this one in the daemon log, fix the cause, "

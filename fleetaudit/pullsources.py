@@ -48,6 +48,31 @@ versions named):
   CIMAGE    containers/image df7e80d2 docker/docker_client.go ("pinging container registry %s: ",
             "reading manifest %s in %s: "), manifest/list ("choosing an image from manifest
             list %s: no image found in manifest list for architecture %s, variant %q, OS %s")
+  CLIENT    the client's connection to its own daemon, not to a registry: moby/moby b985e23
+            client/request.go ("failed to connect to the docker API at %v; check if the path is
+            correct and if the daemon is running: %w", "permission denied while trying to connect
+            to the docker API at %v", "in the default daemon configuration on Windows, the docker
+            client must be run with elevated privileges to connect", "request returned %s for API
+            route and version %s, check if the server supports the requested API version"),
+            client/errors.go ("Cannot connect to the Docker daemon at %s. Is the docker daemon
+            running?"), daemon/server/middleware/version.go ("client version %s is too old.
+            Minimum supported API version is %s, ..."); v20.10.0 client/request.go
+            (errors.Wrap(err, "error during connect"), "Got permission denied while trying to
+            connect to the Docker daemon socket at %v"); docker-py docker/api/client.py
+            ("Error while fetching server API version: {0}"); compose 1.x compose/cli/errors.py
+            ("Couldn't connect to Docker daemon at %s - is it running?"); podman
+            pkg/bindings/connection.go ("unable to connect to Podman socket: %w"); containerd
+            301026e client/client.go ("failed to dial %q: %w"), docs/cri/crictl.md ("unknown service
+            runtime.v1alpha2.RuntimeService" = a containerd config from a Docker install), grpc's
+            "connection error: desc = \"transport: Error while dialing: dial unix ...\"" as the
+            kubelet and crictl print a CRI endpoint that does not answer
+  DAEMON    dockerd failing to start: moby daemon/daemon.go ("Error initializing network
+            controller: %v"), layer/layer_store.go ("error initializing graphdriver: %v"),
+            v20.10.0 daemon/graphdriver/driver.go ("%s contains several valid graphdrivers: %s;
+            ..."), errors.go (ErrNotSupported "driver not supported"), daemon/command/daemon.go
+            ("failed to start containerd"), daemon/images/image_pull.go ("error creating temporary
+            lease"); systemd's job texts for docker.service ("Dependency failed for %s", "Unit %s
+            is masked.")
   KUBELET   kubernetes pkg/kubelet/images/image_manager.go ("Failed to pull image %q: %v",
             "Container image %q is not present with pull policy of Never"), helpers.go
             ("pull QPS exceeded"),
@@ -309,4 +334,74 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app, repository does not exist or may "
                "require 'docker login': denied: Your authorization token has expired. "
                "Reauthenticate and try again.", "auth", "manifest via ECS", "MOBY"),
+    # ---- the client cannot reach its own daemon or runtime (CLIENT): every transport to it
+    # unix socket, Windows pipe, tcp, rootless, podman, Docker Desktop, the CRI socket
+    SourceText('failed to connect to the docker API at unix:///var/run/docker.sock; check if the '
+               'path is correct and if the daemon is running: dial unix /var/run/docker.sock: '
+               'connect: no such file or directory', "daemon", "the CLI's API call (Docker 28+)", "CLIENT"),
+    SourceText('Cannot connect to the Docker daemon at unix:///run/user/1000/docker.sock. Is the '
+               'docker daemon running?', "daemon", "the CLI's API call (rootless dockerd)", "CLIENT"),
+    SourceText('error during connect: Post "http://%2F%2F.%2Fpipe%2FdockerDesktopLinuxEngine/v1.46/'
+               'images/create?fromImage=nginx&tag=latest": open //./pipe/dockerDesktopLinuxEngine: '
+               'The system cannot find the file specified.', "daemon",
+               "the CLI's API call (Docker Desktop pipe)", "CLIENT"),
+    SourceText('error during connect: Post "http://192.168.99.100:2376/v1.30/images/create?'
+               'fromImage=nginx": dial tcp 192.168.99.100:2376: connectex: A connection attempt '
+               'failed because the connected party did not properly respond after a period of '
+               'time', "daemon", "the CLI's API call (tcp DOCKER_HOST)", "CLIENT"),
+    SourceText('Post "http://%2Fvar%2Frun%2Fdocker.sock/v1.41/images/create?fromImage=alpine&'
+               'tag=latest": dial unix /var/run/docker.sock: connect: connection refused', "daemon",
+               "an SDK's API call (stale socket)", "CLIENT"),
+    SourceText("Error response from daemon: dial unix docker.raw.sock: connect: connection refused",
+               "daemon", "Docker Desktop's API proxy to its engine", "CLIENT"),
+    SourceText('permission denied while trying to connect to the docker API at '
+               'unix:///var/run/docker.sock', "daemon", "the CLI's API call (Docker 28+)", "CLIENT"),
+    SourceText('Got permission denied while trying to connect to the Docker daemon socket at '
+               'npipe:////./pipe/docker_engine: Post "http://%2F%2F.%2Fpipe%2Fdocker_engine/v1.40/'
+               'images/create?fromImage=nginx": open //./pipe/docker_engine: Access is denied.',
+               "daemon", "the CLI's API call (Windows pipe)", "CLIENT"),
+    SourceText("docker.errors.DockerException: Error while fetching server API version: "
+               "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))",
+               "daemon", "docker-py's version probe", "CLIENT"),
+    SourceText("docker.errors.DockerException: Error while fetching server API version: "
+               "('Connection aborted.', PermissionError(13, 'Permission denied'))",
+               "daemon", "docker-py's version probe", "CLIENT"),
+    SourceText("ERROR: Couldn't connect to Docker daemon at http+docker://localhost - is it "
+               "running?\n\nIf it's at a non-standard location, specify the URL with the "
+               "DOCKER_HOST environment variable.", "daemon", "compose 1.x's API call", "CLIENT"),
+    SourceText('Error: unable to connect to Podman socket: Get "http://d/v4.3.1/libpod/_ping": dial '
+               'unix ///run/user/1000/podman/podman.sock: connect: no such file or directory',
+               "daemon", "podman remote's ping", "CLIENT"),
+    SourceText("Error response from daemon: client version 1.24 is too old. Minimum supported API "
+               "version is 1.44, please upgrade your client to a newer version", "daemon",
+               "any API call (SDK older than the daemon's minimum)", "CLIENT"),
+    SourceText('request returned Internal Server Error for API route and version '
+               'http://%2F%2F.%2Fpipe%2FdockerDesktopLinuxEngine/v1.45/images/create?fromImage=nginx, '
+               'check if the server supports the requested API version', "daemon",
+               "the CLI's API call (engine not serving)", "CLIENT"),
+    SourceText('ctr: failed to dial "/run/containerd/containerd.sock": context deadline exceeded',
+               "daemon", "ctr's connection to containerd", "CLIENT"),
+    SourceText('Failed to pull image "nginx": rpc error: code = Unavailable desc = connection error: '
+               'desc = "transport: Error while dialing dial unix /var/run/crio/crio.sock: connect: '
+               'connection refused"', "daemon", "the kubelet's CRI image service", "CLIENT"),
+    SourceText('validate service connection: validate CRI v1 image API for endpoint '
+               '"unix:///run/containerd/containerd.sock": rpc error: code = Unimplemented desc = '
+               'unknown service runtime.v1.ImageService', "daemon",
+               "crictl's CRI probe (cri plugin disabled)", "CLIENT"),
+    SourceText('docker: Error response from daemon: error creating temporary lease: connection '
+               'error: desc = "transport: Error while dialing: dial unix:///run/containerd/'
+               'containerd.sock: timeout": unavailable.', "daemon", "dockerd's pull lease in containerd",
+               "DAEMON"),
+    # ---- dockerd itself did not start (DAEMON)
+    SourceText("failed to start daemon: error initializing graphdriver: driver not supported",
+               "daemon", "dockerd start-up", "DAEMON"),
+    SourceText("Error starting daemon: error initializing graphdriver: /var/lib/docker contains "
+               "several valid graphdrivers: aufs, overlay2; Please cleanup or explicitly choose "
+               "storage driver (-s <DRIVER>)", "daemon", "dockerd start-up", "DAEMON"),
+    SourceText("failed to start daemon: Error initializing network controller: list bridge "
+               "addresses failed: no available network", "daemon", "dockerd start-up", "DAEMON"),
+    SourceText("Failed to start docker.service: Unit docker.service is masked.", "daemon",
+               "systemctl start docker", "DAEMON"),
+    SourceText("Dependency failed for Docker Application Container Engine.", "daemon",
+               "systemd start job for docker.service", "DAEMON"),
 )

@@ -6,7 +6,8 @@ from fleetaudit.explain import CATEGORY_GUIDE, explain
 from fleetaudit.pullerrors import classify
 from fleetaudit.pullsources import SOURCE_TEXTS
 
-SOURCE_KEYS = ("GO-DIAL", "GO-DNS", "GO-HTTP", "GO-X509", "MOBY", "DIST", "CTRD", "CIMAGE", "KUBELET")
+SOURCE_KEYS = ("GO-DIAL", "GO-DNS", "GO-HTTP", "GO-X509", "MOBY", "DIST", "CTRD", "CIMAGE", "KUBELET",
+               "CLIENT", "DAEMON")
 
 
 @pytest.mark.parametrize("entry", SOURCE_TEXTS, ids=lambda e: e.text[-60:])
