@@ -179,7 +179,22 @@ _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 _PROGRESS = re.compile(r"Downloading|Download complete|Pull complete|Extracting|Verifying Checksum|"
                        r"\d[\d.]*[kMG]B/\d[\d.]*[kMG]B")
 _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
-_DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): connect: connection refused", re.IGNORECASE)
+# The resolver Go asked ("lookup NAME on ADDR:53"). Some addresses are a forwarder that a VM or
+# container runtime puts between the daemon and the real resolver: Docker Desktop's VM
+# (192.168.65.0/24 by default), VirtualBox NAT's DNS proxy (10.0.2.3, docker-machine, Vagrant),
+# dockerd's embedded DNS inside a container (127.0.0.11: dind, CI runners), podman machine's
+# gvproxy (192.168.127.1), lima (192.168.5.3), a NAT gateway of WSL2 or a docker bridge
+# (172.16.0.0/12, .1).
+_LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORECASE)
+_VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
+                           r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
+                           r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+_PROXY_DIAL = re.compile(r"proxyconnect tcp: dial tcp \[?([^\s\]]+?)\]?:\S*:? ?connect: (?:no route to host|"
+                         r"network is unreachable)", re.IGNORECASE)
+_PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+\.\d+\.\d+$")
+_DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): (?:connect: connection refused|"
+                           r"connectex: no connection could be made because the target machine actively "
+                           r"refused it)", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
@@ -377,6 +392,16 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
                     "gives its own bridges (172.17.0.0/16 onwards): if docker0 or a compose network "
                     "took that range, the host routes the connection into the bridge; set \"bip\" "
                     "and \"default-address-pools\" in daemon.json to a free range.", cid))
+    proxy_dial = _PROXY_DIAL.search(text)
+    if proxy_dial and not _PUBLIC_V4.match(proxy_dial.group(1)) and not _DOCKER_POOL.match(proxy_dial.group(1)):
+        # The proxy serves the whole network, so a route error to it is local to this host: a
+        # docker bridge (docker0's 172.17.0.0/16, compose networks from the default pools) that
+        # took the range the proxy lives in captures the route (the field guide's "works on one
+        # host but not another").
+        out.append(("daemon", 0.47, "The proxy every other host uses has no route from this one: if "
+                    "docker0 or a compose network took the proxy's address range, the route goes into "
+                    "the bridge; compare ip route with the proxy's address and set \"bip\" / "
+                    "\"default-address-pools\" in daemon.json.", cid))
     if "proxyconnect" in text:
         return out
     urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
@@ -447,7 +472,19 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "and a private one the caller may not read: with no word about credentials, a "
                     "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
     lookup = _LOOKUP_NAME.search(text) if "no-such-host" in matched else None
-    if lookup and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") and "proxyconnect" not in text:
+    resolver = _LOOKUP_ON.search(text)
+    forwarder = resolver.group(1) if resolver and _VM_FORWARDER.match(resolver.group(1)) else ""
+    if lookup and forwarder and "proxyconnect" not in text:
+        # The answer came from a VM's or container's DNS forwarder, not from the network's own
+        # resolver: such forwarders keep a stale upstream after a network or VPN change, and do
+        # not see the host's hosts file or split-DNS zones.
+        out.append(("dns", 0.82, f"The resolver that said '{lookup.group(1)} does not exist' is "
+                    f"{forwarder}, the DNS forwarder of the VM or container the daemon runs in "
+                    "(Docker Desktop, VirtualBox NAT, dockerd's embedded DNS, WSL2): it forwards to a "
+                    "stale or unreachable upstream (after a VPN or network change) or misses the "
+                    "host's own names; restart it or give the daemon \"dns\" in daemon.json.",
+                    "no-such-host"))
+    elif lookup and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") and "proxyconnect" not in text:
         # NXDOMAIN ("no such host" is Go's errNoSuchHost, an authoritative 'no', not a timeout)
         # for a name that exists world-wide: the resolver only knows an internal zone, the
         # resolver of networks where only a proxy goes out.
@@ -510,6 +547,16 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("disk", 0.5, "The layer's download was verified before extraction, so a tar "
                     "that ends early while being registered was read back short from local storage "
                     "(a full or failing disk, a storage driver problem).", "layer-register-failed"))
+    eof = _URL_EOF.search(text) if "http-eof" in matched else None
+    if eof and _CDN_HOST.search(eof.group(1)):
+        # The registry answered (it sent the blob's CDN address) and the blob host closed the
+        # connection before any answer: an SNI/FQDN egress allowlist (Azure Firewall, AWS Network
+        # Firewall, a proxy's domain list) that lists the registry but not its blob host.
+        out.append(("firewall", 0.8, "The registry answered and redirected to its blob storage host, "
+                    "whose connection was closed before any answer: an egress firewall or proxy "
+                    "allowlist that lets the registry through but not its blob/CDN host (ACR: "
+                    "*.blob.core.windows.net, Docker Hub: production.cloudflare.docker.com, ECR: S3).",
+                    "http-eof"))
     out += _dial_target_causes(text, matched)
     if {"http-response-to-https-client", "tls-first-record"} & set(matched) and "proxyconnect" not in text:
         cid = "http-response-to-https-client" if "http-response-to-https-client" in matched else "tls-first-record"
@@ -564,12 +611,14 @@ _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.
 _CDN_HOST = re.compile(r"https?:/+[^/\s\"']*(?:cloudfront\.net|cloudflare\.docker\.com|storage\.googleapis\.com|"
                        r"\.s3[.-][a-z0-9.-]*amazonaws\.com|s3\.amazonaws\.com|pkg-containers\.githubusercontent\.com|"
                        r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net)", re.IGNORECASE)
+_URL_EOF = re.compile(r"(https?://[^\s\"'\\]+)\\?\"?:\s*EOF\b")
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
 # Go's dialer names the address it was connecting to when the handshake timed out
 # ("dial tcp: lookup ..." is DNS, "dial tcp: i/o timeout" has no address yet).
 _CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o timeout|connect: "
-                              r"(?:connection|operation) timed out)", re.IGNORECASE)
+                              r"(?:connection|operation) timed out|connectex: a connection attempt failed "
+                              r"because the connected party did not properly respond)", re.IGNORECASE)
 # The first request of a pull: the v2 ping, the token endpoint, (v1 protocol, Docker
 # < 1.6 and v1 fallbacks) the index's image list for the repository, or containerd's
 # resolver, which pings nothing and starts with a HEAD of the manifest.

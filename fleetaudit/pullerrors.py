@@ -694,6 +694,11 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"connection refused|dial udp \S+: connect: network is unreachable|network is unreachable)",
         r"lookup \S+.{0,120}i/o timeout",
         r"temporary failure in name resolution", r"lookup \S+: try again",
+        # Go: the query to the resolver failed on the wire, or the lookup was cut short
+        r"lookup \S+ on \S+: (?:read|dial|write) (?:udp|tcp)",
+        r"lookup \S+(?: on \S+)?: (?:dial udp \S+: )?operation was canceled",
+        # Java (UnknownHostException), busybox/musl tools ("bad address 'NAME'")
+        r"unknownhostexception", r"bad address '",
         r"no answer from dns server",
         # Go's native resolver (net/dnsclient_unix.go): a reply it cannot use
         r"cannot unmarshal dns message", r"lame referral", r"invalid dns response",
@@ -704,7 +709,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"name or service not known", r"nodename nor servname provided",
         r"getaddrinfo failed", r"name does not resolve", r"could not resolve host",
         r"no address associated with hostname", r"eai_again", r"getaddrinfo enotfound"],
-       ["lookup", "name resolution", "dns server", "dns message", "lame referral",
+       ["lookup", "name resolution", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
         "dns response", "getaddrinfo", "hostname resolution", "no such host",
         "service not known", "servname", "does not resolve", "resolve host",
         "associated with hostname", "eai_again"],
@@ -725,6 +730,25 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["try from a working host at the same time", "proxy.daemon"],
        "Retry later; check the registry's (or the proxy's) health.",
        tier=1, related=("proxy",)),
+    _c("local-egress-blocked", "firewall", "This host's own firewall refused the connection",
+       # The kernel refused to send: netfilter dropping a locally generated packet in OUTPUT
+       # makes connect()/sendmsg() fail with EPERM "operation not permitted" (EACCES with an
+       # SELinux/AppArmor network rule); Windows says the same with WSAEACCES (10013) or, for
+       # a connection its own software (firewall, antivirus, VPN client) cut, WSAECONNABORTED
+       # (10053). Nothing was sent, so it is not the network: a rule on the host itself.
+       [r"dial (?:tcp|udp)[46]? \S+: connect: (?:operation not permitted|permission denied)",
+        r"(?:write|sendto|sendmsg): operation not permitted",
+        r"forbidden by its access permissions",
+        r"aborted by the software in your host machine"],
+       ["connect: operation not permitted", "connect: permission denied", "operation not permitted",
+        "access permissions", "aborted by the software"],
+       "The connection never left the host: a rule of this host's own firewall (iptables/nft "
+       "OUTPUT, firewalld, a Windows firewall or antivirus/VPN client, an SELinux policy) refused it.",
+       ["firewall rules (OUTPUT chain, nft ruleset)", "getenforce; ausearch -m avc -ts recent",
+        "Windows: the firewall / antivirus log"],
+       "Allow outbound tcp/443 (and udp+tcp/53) for dockerd in the host firewall or security "
+       "software, then retry.",
+       tier=0, related=("proxy",)),
     _c("no-route-to-host", "firewall", "No route to host",
        [r"no route to host", r"ehostunreach"],
        ["no route to host", "ehostunreach"],
@@ -743,8 +767,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Add the missing route, or stop resolving AAAA where IPv6 does not route.",
        tier=2, related=("firewall",)),
     _c("connection-refused", "reachability", "Connection refused",
-       [r"connection refused"],
-       ["connection refused"],
+       [r"connection refused",
+        r"target machine actively refused it"],        # Windows WSAECONNREFUSED (10061)
+       ["connection refused", "actively refused"],
        "Nothing listens on the registry (or proxy) port at that address, or a firewall "
        "REJECTs with tcp-reset.",
        ["the port in the image reference (registry:5000?)", "firewall REJECT rules",
@@ -753,8 +778,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=2, related=("firewall", "proxy")),
     _c("io-timeout", "reachability", "Connection timed out",
        [r"i/o timeout", r"connection timed out", r"connect: operation timed out",
-        r"network timed out while trying to connect"],
-       ["i/o timeout", "timed out"],
+        r"network timed out while trying to connect",
+        # Windows WSAETIMEDOUT (10060), as Go prints it after "connectex:" / "wsarecv:"
+        r"connected party did not properly respond after a period of time"],
+       ["i/o timeout", "timed out", "did not properly respond"],
        "SYNs or packets go unanswered: a firewall DROPs egress to the registry (or a proxy "
        "is required and not configured), or the address is unroutable.",
        ["firewall.output_blocks_443 and rules", "proxy.daemon (set on working hosts?)",
@@ -772,9 +799,11 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=2, related=("proxy", "firewall", "mtu")),
     _c("connection-reset", "reachability", "Connection reset by peer",
        [r"connection reset by peer", r"econnreset",
+        r"forcibly closed by the remote host",          # Windows WSAECONNRESET (10054)
         # Go net/http: the peer closed a kept-alive connection as it was reused, or under us
         r"http: server closed idle connection", r"use of closed network connection"],
-       ["connection reset", "econnreset", "server closed idle connection", "closed network connection"],
+       ["connection reset", "econnreset", "server closed idle connection", "closed network connection",
+        "forcibly closed"],
        "A middlebox (proxy, IDS, load balancer) or the registry closed the connection "
        "abruptly; MTU problems and flaky links also show this way.",
        ["network MTU vs path", "proxy.daemon", "firewall rules"],

@@ -48,6 +48,15 @@ versions named):
   CIMAGE    containers/image df7e80d2 docker/docker_client.go ("pinging container registry %s: ",
             "reading manifest %s in %s: "), manifest/list ("choosing an image from manifest
             list %s: no image found in manifest list for architecture %s, variant %q, OS %s")
+  GO-WIN    golang/go src/syscall/zerrors_windows.go / the Winsock texts Go prints after
+            "connectex:" / "wsarecv:" on Windows (WSAETIMEDOUT 10060 "A connection attempt failed
+            because the connected party did not properly respond ...", WSAECONNREFUSED 10061 "No
+            connection could be made because the target machine actively refused it",
+            WSAECONNRESET 10054 "An existing connection was forcibly closed by the remote host",
+            WSAEACCES 10013 "An attempt was made to access a socket in a way forbidden by its access
+            permissions", WSAECONNABORTED 10053 "An established connection was aborted by the
+            software in your host machine"); Linux connect(2)/sendmsg(2) EPERM "operation not
+            permitted" when netfilter drops a locally generated packet
   CLIENT    the client's connection to its own daemon, not to a registry: moby/moby b985e23
             client/request.go ("failed to connect to the docker API at %v; check if the path is
             correct and if the daemon is running: %w", "permission denied while trying to connect
@@ -404,4 +413,43 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "systemctl start docker", "DAEMON"),
     SourceText("Dependency failed for Docker Application Container Engine.", "daemon",
                "systemd start job for docker.service", "DAEMON"),
+    # ---- the same dial errors as Windows and the host's own firewall print them (GO-WIN)
+    SourceText(HUB + "dial tcp 44.205.64.79:443: connectex: A connection attempt failed because the "
+               "connected party did not properly respond after a period of time, or established "
+               "connection failed because connected host has failed to respond.", "proxy", "/v2/ ping",
+               "GO-WIN", also=("firewall",)),
+    SourceText(PRIVATE + "dial tcp 10.1.2.3:5000: connectex: A connection attempt failed because the "
+               "connected party did not properly respond after a period of time", "firewall",
+               "/v2/ ping", "GO-WIN"),
+    SourceText(HUB + "dial tcp 44.205.64.79:443: connectex: No connection could be made because the "
+               "target machine actively refused it.", "firewall", "/v2/ ping", "GO-WIN"),
+    SourceText(HUB + "read tcp 10.0.0.5:51234->44.205.64.79:443: wsarecv: An existing connection was "
+               "forcibly closed by the remote host.", "proxy", "/v2/ ping", "GO-WIN",
+               also=("reachability", "firewall")),
+    SourceText(HUB + "dial tcp 44.205.64.79:443: connectex: An attempt was made to access a socket in "
+               "a way forbidden by its access permissions.", "firewall", "/v2/ ping", "GO-WIN"),
+    SourceText(HUB + "read tcp 10.0.0.5:51234->44.205.64.79:443: wsarecv: An established connection "
+               "was aborted by the software in your host machine.", "firewall", "/v2/ ping", "GO-WIN"),
+    SourceText(HUB + "dial tcp 44.205.64.79:443: connect: operation not permitted", "firewall",
+               "/v2/ ping", "GO-WIN"),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 10.0.0.2:53: write udp "
+               "10.0.0.5:40000->10.0.0.2:53: write: operation not permitted", "firewall",
+               "name lookup", "GO-WIN", also=("dns",)),
+    # ---- a blob host closing the connection at once: an allowlist without it (GO-HTTP, CTRD)
+    SourceText('failed to copy: httpReadSeeker: failed open: failed to do request: Get '
+               '"https://weumanaged1.blob.core.windows.net/abc/docker/registry/v2/blobs/sha256/fd/'
+               'fd01/data?se=2026-01-01": EOF', "firewall", "blob GET on the registry's storage host",
+               "CTRD", also=("proxy",)),
+    # ---- a resolver that is a VM's / container's forwarder (GO-DNS)
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 192.168.65.7:53: no such host",
+               "dns", "/v2/ ping (Docker Desktop VM)", "GO-DNS"),
+    SourceText(CTRD_HEAD + "dial tcp: lookup registry-1.docker.io on 127.0.0.11:53: no such host",
+               "dns", "manifest HEAD (inside a container)", "GO-DNS"),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 10.0.0.2:53: read udp "
+               "10.0.0.5:40000->10.0.0.2:53: read: no route to host", "dns", "name lookup", "GO-DNS"),
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io: operation was canceled", "dns",
+               "name lookup", "GO-DNS"),
+    # ---- the proxy everyone else reaches has no route from this host (GO-HTTP, MOBY)
+    SourceText(HUB + "proxyconnect tcp: dial tcp 10.20.30.40:3128: connect: no route to host", "proxy",
+               "CONNECT to the proxy", "GO-HTTP", also=("daemon",)),
 )

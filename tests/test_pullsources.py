@@ -7,7 +7,7 @@ from fleetaudit.pullerrors import classify
 from fleetaudit.pullsources import SOURCE_TEXTS
 
 SOURCE_KEYS = ("GO-DIAL", "GO-DNS", "GO-HTTP", "GO-X509", "MOBY", "DIST", "CTRD", "CIMAGE", "KUBELET",
-               "CLIENT", "DAEMON")
+               "CLIENT", "DAEMON", "GO-WIN")
 
 
 @pytest.mark.parametrize("entry", SOURCE_TEXTS, ids=lambda e: e.text[-60:])
