@@ -99,6 +99,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Use http://proxy:port as HTTPS_PROXY (the scheme is how to reach the proxy, not the "
        "registry).",
        tier=0, related=("tls",), refines=("proxyconnect-failed", "tls-first-record")),
+    _c("proxy-url-invalid", "proxy", "The proxy URL in the daemon's environment does not parse",
+       # golang.org/x/net/http/httpproxy: "invalid proxy address %q: %v"; net/url: a password
+       # with '@', '#', '/' or '%' not percent-encoded ("net/url: invalid userinfo")
+       [r"invalid proxy address", r"net/url: invalid userinfo", r"proxyconnect tcp: dial tcp: lookup https?\b"],
+       ["invalid proxy address", "invalid userinfo", "proxyconnect"],
+       "HTTP(S)_PROXY is not a valid URL: a missing scheme (proxy:3128 instead of "
+       "http://proxy:3128), or a password with special characters that are not percent-encoded.",
+       ["proxy.daemon HTTPS_PROXY / HTTP_PROXY (exact text)", "systemctl show --property=Environment docker"],
+       "Write the proxy as http://user:pass@host:port with the password percent-encoded "
+       "(@ -> %40, # -> %23); daemon-reload and restart docker.",
+       tier=0, refines=("proxyconnect-failed", "dns-server-misbehaving", "no-such-host", "dns-lookup-failed")),
     _c("proxyconnect-failed", "proxy", "Cannot reach the configured proxy",
        [r"proxyconnect tcp"],
        ["proxyconnect"],
@@ -906,14 +917,20 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        # as http.StatusText spells it; a 401 from the proxy reads just "Unauthorized".
        [r"https?://\S+?\\?\"?: (?:forbidden|bad gateway|service unavailable|gateway time-?out|"
         r"method not allowed)\W{0,4}$",
-        r"https?://\S+?\\?\"?: (?-i:Unauthorized)\W{0,4}$"],
+        r"https?://\S+?\\?\"?: (?-i:Unauthorized)\W{0,4}$",
+        # the other statuses proxies answer a CONNECT with, as http.StatusText spells them
+        # (case kept: a registry's own errors are lowercase errcodes, never these bare texts);
+        # 511 is a captive portal's
+        r"https?://\S+?\\?\"?: (?-i:Bad Request|Not Found|Internal Server Error|Request Timeout|"
+        r"Not Implemented|Too Many Requests|Network Authentication Required|Conflict|Gone)\W{0,4}$"],
        ["forbidden", "bad gateway", "service unavailable", "gateway time", "method not allowed",
-        "unauthorized"],
+        "unauthorized", "bad request", "not found", "internal server error", "request timeout",
+        "not implemented", "too many requests", "network authentication required", "conflict", "gone"],
        "The error is only an HTTP status text after the URL: that is how Go reports a proxy "
        "that answered the CONNECT with that status. A registry would have sent a JSON error.",
        ["proxy.daemon HTTPS_PROXY", "curl -x \"$HTTPS_PROXY\" -sI https://REGISTRY/v2/"],
        "Allow the registry on the proxy, or exempt it with NO_PROXY if it is reachable directly.",
-       tier=1, related=("firewall", "auth")),
+       tier=1, related=("firewall", "auth"), refines=("unauthorized",)),
     _c("html-408-timeout", "mtu", "HTML 408 Request Time-out while sending the request",
        [r"408 request time-? ?out"],
        ["408 request time"],

@@ -452,4 +452,15 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     # ---- the proxy everyone else reaches has no route from this host (GO-HTTP, MOBY)
     SourceText(HUB + "proxyconnect tcp: dial tcp 10.20.30.40:3128: connect: no route to host", "proxy",
                "CONNECT to the proxy", "GO-HTTP", also=("daemon",)),
+    # ---- every status a proxy answers CONNECT with, as Go's bare status text (GO-HTTP)
+    SourceText(HUB + "Internal Server Error", "proxy", "CONNECT answered 500", "GO-HTTP"),
+    SourceText(PRIVATE + "Bad Request", "proxy", "CONNECT answered 400", "GO-HTTP"),
+    SourceText(HUB + "Network Authentication Required", "proxy", "CONNECT answered 511 (captive portal)",
+               "GO-HTTP"),
+    # ---- a proxy URL that does not parse (golang.org/x/net/http/httpproxy, net/url)
+    SourceText(HUB + 'invalid proxy address "proxy.corp.example:3128": parse "proxy.corp.example:3128": '
+               'first path segment in URL cannot contain colon', "proxy", "proxy from the environment",
+               "GO-HTTP"),
+    SourceText('Error response from daemon: parse "http://user:p@ss#1@proxy.corp.example:3128": '
+               'net/url: invalid userinfo', "proxy", "proxy from the environment", "GO-HTTP"),
 )
