@@ -580,12 +580,14 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"unable to connect to podman socket", r"cannot connect to podman",
         # Docker Desktop's backend answering for an engine that is not up
         r"bad response from docker engine", r"docker desktop is (?:manually paused|not running|"
-        r"unable to start|starting)"],
+        r"unable to start|starting)", r"docker (?:desktop|engine) (?:stopped|failed to start)",
+        # Docker Desktop's WSL 2 integration off for this distro: no docker client/daemon there
+        r"could not be found in this wsl 2 distro"],
        ["cannot connect to the docker daemon", "daemon running", "docker.sock: no such file",
         "docker.sock: connect: no such file", "daemon up and running", "daemon is not running",
         "docker_engine", "tls-enabled daemon", "//./pipe/", "error during connect", "docker api at",
         "dial unix", "server api version", "connect to docker daemon", "podman socket",
-        "connect to podman", "docker engine", "docker desktop is"],
+        "connect to podman", "docker engine", "docker desktop is", "docker desktop", "wsl 2 distro"],
        "The client cannot reach its daemon (unix socket, Windows pipe, tcp or ssh host, podman "
        "socket): dockerd (or Docker Desktop's engine, the podman service) is stopped, crashed at "
        "start, or DOCKER_HOST / the docker context points elsewhere.",
@@ -612,7 +614,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=1, related=("auth",), refines=("daemon-not-running",)),
     _c("containerd-unavailable", "daemon", "containerd not reachable",
        [r"containerd\.sock.{0,80}(?:connection refused|no such file|deadline exceeded|connect:|timeout)",
-        r"failed to dial \S*containerd", r"error while dialing:? dial unix\S* \S*containerd",
+        r"failed to dial \S*containerd", r"failed to dial \S*\.sock", r"error while dialing:? dial unix\S* \S*containerd",
         # the CRI endpoints of the kubelet, crictl and nerdctl (containerd, CRI-O, cri-dockerd)
         r"dial unix:?\s?/*\S*(?:crio|cri-dockerd|dockershim)\S*\.sock",
         r"failed to connect to unix://\S+\.sock",       # crictl < 1.20
@@ -649,8 +651,14 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        # ErrNotSupported "driver not supported"; layer/layer_store.go "error initializing graphdriver"
        [r"error initializing graphdriver", r"graphdriver.{0,80}driver not supported",
         r"contains several valid graphdrivers", r"prior storage driver \S+ failed",
-        r"driver not supported"],
-       ["graphdriver", "driver not supported", "prior storage driver"],
+        r"driver not supported",
+        # overlayutils: the backing filesystem lacks d_type; overlay2 driver.go: the kernel
+        # refused the overlay mount (unsupported backing or upper filesystem, e.g. overlay on
+        # overlay or on ecryptfs)
+        r"formatted without d_type support",
+        r"(?:error creating overlay mount to|failed to mount overlay)\S*.{0,200}invalid argument"],
+       ["graphdriver", "driver not supported", "prior storage driver", "d_type", "overlay mount",
+        "failed to mount overlay"],
        "dockerd could not start its storage driver: the kernel or backing filesystem does not "
        "support it (overlay on overlay, xfs without d_type), daemon.json names another driver than "
        "the data root holds, or the data root holds several drivers' data.",
@@ -658,7 +666,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "journalctl -u docker -b | grep -i graphdriver"],
        "Set storage-driver in daemon.json to the one the data root uses (or move the old data "
        "root away), on a filesystem that supports it; restart docker.",
-       tier=1, refines=("daemon-start-failed",)),
+       tier=1, related=("disk",), refines=("daemon-start-failed", "layer-register-failed")),
     _c("daemon-start-failed", "daemon", "Docker daemon failed to start",
        [r"failed to start daemon", r"error starting daemon", r"start request repeated too quickly",
         r"failed to load listeners",
@@ -770,8 +778,11 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Allow the registry in the firewall, fix routing.",
        tier=2, related=("reachability",)),
     _c("network-unreachable", "reachability", "Network unreachable",
-       [r"network is unreachable"],
-       ["network is unreachable"],
+       [r"network is unreachable",
+        # an IPv6 destination on a host without a usable IPv6 source address or with IPv6 off
+        r"dial tcp \[[0-9a-f:]+\]:\d+: connect: cannot assign requested address",
+        r"address family not supported by protocol"],
+       ["network is unreachable", "cannot assign requested address", "address family not supported"],
        "No route to the registry address family/network (often IPv6 tried on an IPv4-only "
        "host before falling back, or no default route).",
        ["network.default_route", "ip -6 route"],

@@ -463,4 +463,16 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "GO-HTTP"),
     SourceText('Error response from daemon: parse "http://user:p@ss#1@proxy.corp.example:3128": '
                'net/url: invalid userinfo', "proxy", "proxy from the environment", "GO-HTTP"),
+    # ---- the storage driver, as dockerd reports it at start or when mounting a layer (DAEMON:
+    # moby v20.10.0 daemon/graphdriver/overlayutils/overlayutils.go, overlay2/overlay.go)
+    SourceText("overlay2: the backing xfs filesystem is formatted without d_type support, which leads "
+               "to incorrect behavior. Reformat the filesystem with ftype=1 to enable d_type support.",
+               "daemon", "dockerd start-up", "DAEMON"),
+    SourceText("failed to register layer: error creating overlay mount to /var/lib/docker/overlay2/"
+               "0123/merged: invalid argument", "daemon", "layer mount", "DAEMON", also=("disk",)),
+    SourceText('failed to dial "/var/run/crio/crio.sock": context deadline exceeded', "daemon",
+               "a CRI client's connection to CRI-O", "CLIENT"),
+    # ---- an IPv6 destination on a host that cannot send IPv6 (GO-DIAL: EADDRNOTAVAIL)
+    SourceText(HUB + "dial tcp [2600:1f18:2148:bc02::1]:443: connect: cannot assign requested address",
+               "reachability", "/v2/ ping", "GO-DIAL"),
 )
