@@ -646,6 +646,24 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "containerd config default > /etc/containerd/config.toml (or remove \"cri\" from "
        "disabled_plugins), then systemctl restart containerd.",
        tier=0, refines=("containerd-unavailable",)),
+    _c("unpack-without-id-privileges", "daemon", "The runtime may not set a layer's owners or devices",
+       # containers/storage pkg/archive checkChownErr: "potentially insufficient UIDs or GIDs
+       # available in user namespace (requested %d:%d for %s): Check /etc/subuid and /etc/subgid
+       # ..."; moby/containerd unpack: lchown/mknod/setxattr refused (EPERM/EINVAL) when the daemon
+       # runs without those privileges (rootless without a subuid range, an unprivileged LXC
+       # container, userns-remap with a short range)
+       [r"potentially insufficient uids or gids available in user namespace",
+        r"(?:lchown|mknod|lsetxattr|setxattr) \S+: (?:operation not permitted|invalid argument)"],
+       ["insufficient uids or gids", "lchown", "mknod", "setxattr"],
+       "Unpacking a layer needs to give files their owners (and create device nodes): the daemon "
+       "runs where it may not (rootless without a /etc/subuid and /etc/subgid range, an "
+       "unprivileged LXC/LXD container, userns-remap with too few ids).",
+       ["grep USER /etc/subuid /etc/subgid", "podman info (idMappings) / docker info (rootless, userns)",
+        "LXC: security.nesting / unprivileged"],
+       "Give the user a subuid/subgid range (usermod --add-subuids 100000-165535 ...) and run "
+       "podman system migrate; or run the daemon privileged / in a VM instead of an unprivileged "
+       "container.",
+       tier=1, refines=("layer-register-failed",)),
     _c("storage-driver-failed", "daemon", "The daemon's storage driver did not initialise",
        # moby daemon/graphdriver: driver.go ("contains several valid graphdrivers"), errors.go
        # ErrNotSupported "driver not supported"; layer/layer_store.go "error initializing graphdriver"

@@ -80,7 +80,8 @@ versions named):
             v20.10.0 daemon/graphdriver/driver.go ("%s contains several valid graphdrivers: %s;
             ..."), errors.go (ErrNotSupported "driver not supported"), daemon/command/daemon.go
             ("failed to start containerd"), daemon/images/image_pull.go ("error creating temporary
-            lease"); systemd's job texts for docker.service ("Dependency failed for %s", "Unit %s
+            lease"); containers/storage pkg/archive ("potentially insufficient UIDs or GIDs
+            available in user namespace ..."); systemd's job texts for docker.service ("Dependency failed for %s", "Unit %s
             is masked.")
   KUBELET   kubernetes pkg/kubelet/images/image_manager.go ("Failed to pull image %q: %v",
             "Container image %q is not present with pull policy of Never"), helpers.go
@@ -472,6 +473,12 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "0123/merged: invalid argument", "daemon", "layer mount", "DAEMON", also=("disk",)),
     SourceText('failed to dial "/var/run/crio/crio.sock": context deadline exceeded', "daemon",
                "a CRI client's connection to CRI-O", "CLIENT"),
+    SourceText('Error: writing blob: adding layer with blob "sha256:0123": ApplyLayer exit status 1 '
+               'stdout:  stderr: potentially insufficient UIDs or GIDs available in user namespace '
+               '(requested 0:42 for /etc/gshadow): Check /etc/subuid and /etc/subgid: lchown '
+               '/etc/gshadow: invalid argument', "daemon", "layer unpack (rootless podman)", "DAEMON"),
+    SourceText("failed to register layer: ApplyLayer exit status 1 stdout:  stderr: mknod /dev/null: "
+               "operation not permitted", "daemon", "layer unpack (unprivileged container)", "DAEMON"),
     # ---- an IPv6 destination on a host that cannot send IPv6 (GO-DIAL: EADDRNOTAVAIL)
     SourceText(HUB + "dial tcp [2600:1f18:2148:bc02::1]:443: connect: cannot assign requested address",
                "reachability", "/v2/ ping", "GO-DIAL"),
