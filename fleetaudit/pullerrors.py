@@ -951,10 +951,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # (case kept: a registry's own errors are lowercase errcodes, never these bare texts);
         # 511 is a captive portal's
         r"https?://\S+?\\?\"?: (?-i:Bad Request|Not Found|Internal Server Error|Request Timeout|"
-        r"Not Implemented|Too Many Requests|Network Authentication Required|Conflict|Gone)\W{0,4}$"],
+        r"Not Implemented|Too Many Requests|Network Authentication Required)\W{0,4}$"],
        ["forbidden", "bad gateway", "service unavailable", "gateway time", "method not allowed",
         "unauthorized", "bad request", "not found", "internal server error", "request timeout",
-        "not implemented", "too many requests", "network authentication required", "conflict", "gone"],
+        "not implemented", "too many requests", "network authentication required"],
        "The error is only an HTTP status text after the URL: that is how Go reports a proxy "
        "that answered the CONNECT with that status. A registry would have sent a JSON error.",
        ["proxy.daemon HTTPS_PROXY", "curl -x \"$HTTPS_PROXY\" -sI https://REGISTRY/v2/"],
