@@ -582,12 +582,16 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"bad response from docker engine", r"docker desktop is (?:manually paused|not running|"
         r"unable to start|starting)", r"docker (?:desktop|engine) (?:stopped|failed to start)",
         # Docker Desktop's WSL 2 integration off for this distro: no docker client/daemon there
-        r"could not be found in this wsl 2 distro"],
+        r"could not be found in this wsl 2 distro",
+        # docker/cli cli/command/cli.go and context/store: the CLI could not even work out which
+        # daemon to talk to (a docker context that is gone, TLS files of DOCKER_CERT_PATH missing)
+        r"unable to resolve docker endpoint", r"context not found: "],
        ["cannot connect to the docker daemon", "daemon running", "docker.sock: no such file",
         "docker.sock: connect: no such file", "daemon up and running", "daemon is not running",
         "docker_engine", "tls-enabled daemon", "//./pipe/", "error during connect", "docker api at",
         "dial unix", "server api version", "connect to docker daemon", "podman socket",
-        "connect to podman", "docker engine", "docker desktop is", "docker desktop", "wsl 2 distro"],
+        "connect to podman", "docker engine", "docker desktop is", "docker desktop", "wsl 2 distro",
+        "docker endpoint", "context not found"],
        "The client cannot reach its daemon (unix socket, Windows pipe, tcp or ssh host, podman "
        "socket): dockerd (or Docker Desktop's engine, the podman service) is stopped, crashed at "
        "start, or DOCKER_HOST / the docker context points elsewhere.",

@@ -74,7 +74,9 @@ versions named):
             301026e client/client.go ("failed to dial %q: %w"), docs/cri/crictl.md ("unknown service
             runtime.v1alpha2.RuntimeService" = a containerd config from a Docker install), grpc's
             "connection error: desc = \"transport: Error while dialing: dial unix ...\"" as the
-            kubelet and crictl print a CRI endpoint that does not answer
+            kubelet and crictl print a CRI endpoint that does not answer; docker/cli 28f7560
+            cli/command/cli.go ("unable to resolve docker endpoint: %w"), cli/context/store
+            ("context not found: %w")
   DAEMON    dockerd failing to start: moby daemon/daemon.go ("Error initializing network
             controller: %v"), layer/layer_store.go ("error initializing graphdriver: %v"),
             v20.10.0 daemon/graphdriver/driver.go ("%s contains several valid graphdrivers: %s;
@@ -370,6 +372,9 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                'npipe:////./pipe/docker_engine: Post "http://%2F%2F.%2Fpipe%2Fdocker_engine/v1.40/'
                'images/create?fromImage=nginx": open //./pipe/docker_engine: Access is denied.',
                "daemon", "the CLI's API call (Windows pipe)", "CLIENT"),
+    SourceText('unable to resolve docker endpoint: context "desktop-linux": context not found: open '
+               '/home/me/.docker/contexts/meta/fe9c6bd7/meta.json: no such file or directory', "daemon",
+               "the CLI choosing its daemon (docker/cli cli/command/cli.go)", "CLIENT"),
     SourceText("docker.errors.DockerException: Error while fetching server API version: "
                "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))",
                "daemon", "docker-py's version probe", "CLIENT"),
