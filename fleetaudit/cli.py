@@ -572,7 +572,7 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec, hosts):
     \b
         fleetaudit explain 'x509: certificate signed by unknown authority'
     """
-    from .explain import explain as explain_text
+    from .explain import ambiguity, explain as explain_text
 
     if text == "-":
         text = sys.stdin.read()
@@ -590,11 +590,14 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec, hosts):
         click.echo(snapshot.dumps({"causes": [dict(c.to_json(), since_when={
                                        h: since[h].to_json() for h in c.hosts if h in since})
                                        for c in causes],
+                                   "ambiguous": ambiguity(causes),
                                    "snapshot": path if snap else None}, indent=1, default=str))
         return
     if all(c.generic for c in causes):
         click.echo("No known pull-failure pattern in that text (paste the full line from "
                    "`docker pull` or `journalctl -u docker`); low-confidence guesses from its words:")
+    elif ambiguity(causes):
+        click.echo(ambiguity(causes))
     for i, c in enumerate(causes, 1):
         click.echo(visible(f"{i}. {c.category} ({c.confidence:.0%}): {c.why}"))
         click.echo(visible(f"   check: {c.check}"))

@@ -36,6 +36,23 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
         ("reference", 0.25, "A typo in the registry part of the image name "
                             "(regsitry.example.com/app) fails the same way."),
     ],
+    "network-unreachable": [
+        ("proxy", 0.3, "Hosts in networks where only a proxy goes out often have no default route "
+                       "at all: without HTTP(S)_PROXY the daemon finds no network to the registry."),
+    ],
+    "no-route-to-host": [
+        ("proxy", 0.2, "A network that lets only its proxy out may reject direct connections with "
+                       "'host unreachable': the daemon may need HTTP(S)_PROXY."),
+    ],
+    "dns-lookup-failed": [
+        ("proxy", 0.35, "Networks that let only their proxy out often give hosts a resolver that "
+                        "cannot resolve outside names at all (no answer, SERVFAIL): the daemon "
+                        "then needs HTTP(S)_PROXY rather than another resolver."),
+    ],
+    "dns-server-misbehaving": [
+        ("proxy", 0.35, "A corporate resolver that refuses outside names (SERVFAIL) is the mark of "
+                        "a network where only the proxy resolves and reaches them."),
+    ],
     "pull-access-denied": [
         ("reference", 0.6, "Registries answer 'denied' for repositories that do not exist: "
                            "a misspelled name or a missing namespace (team/app vs app) "
@@ -136,6 +153,48 @@ _LIBRARY_NAME = re.compile(r"(?:^|[\s/\"'])(?:docker\.io/)?library/([a-z0-9][a-z
 # Words that say the refusal really is about credentials, whatever the name looks like.
 _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
                           r"authentication required|unauthorized", re.IGNORECASE)
+# Details a registry adds only when the refusal really concerns the caller's credentials;
+# distribution's default texts ("requested access to the resource is denied", "authentication
+# required") are what Docker Hub answers for a repository that does not exist too.
+# (Docker Hub's token endpoint answers insufficient_scope, "authorization failed", for both too.)
+_SPECIFIC_AUTH = re.compile(r"token|expired|permission|credential|incorrect|"
+                            r"invalid username|password", re.IGNORECASE)
+# A Docker Hub repository named in the refusal: NAMESPACE/NAME with no registry host in front
+# (a first component without '.' or ':' is not a host, per the reference grammar), or
+# containers/image's spelled-out docker.io/NAMESPACE/NAME.
+_HUB_NAME = re.compile(r"pull access denied for (?!localhost/)([a-z0-9_-]+/[a-z0-9._/-]+)[\s,]|"
+                       r"(?:manifest \S+ in |failed to resolve reference \\?\"?)docker\.io/((?!library/)"
+                       r"[a-z0-9_-]+/[a-z0-9._/-]+)", re.IGNORECASE)
+# Go crypto/x509 HostnameError: "certificate is valid for A, not B" / "... but wanted to match B"
+_CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.-]+)|wanted to match ([A-Za-z0-9.-]+)",
+                          re.IGNORECASE)
+# Every URL in the text with its scheme, host and port (nested requests: the token URL, a CDN).
+_URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?(?=[/\"'\\\s:?]|$)",
+                   re.IGNORECASE)
+_DIALED = re.compile(r"dial tcp (?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)", re.IGNORECASE)
+_DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
+_LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
+# docker pull's progress lines: the pull was already transferring layers
+# (capitalised as docker prints them; pasted terminals glue them: "WaitingDownloading")
+_PROGRESS = re.compile(r"Downloading|Download complete|Pull complete|Extracting|Verifying Checksum|"
+                       r"\d[\d.]*[kMG]B/\d[\d.]*[kMG]B")
+_LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
+# The resolver Go asked ("lookup NAME on ADDR:53"). Some addresses are a forwarder that a VM or
+# container runtime puts between the daemon and the real resolver: Docker Desktop's VM
+# (192.168.65.0/24 by default), VirtualBox NAT's DNS proxy (10.0.2.3, docker-machine, Vagrant),
+# dockerd's embedded DNS inside a container (127.0.0.11: dind, CI runners), podman machine's
+# gvproxy (192.168.127.1), lima (192.168.5.3), a NAT gateway of WSL2 or a docker bridge
+# (172.16.0.0/12, .1).
+_LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORECASE)
+_VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
+                           r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
+                           r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+_PROXY_DIAL = re.compile(r"proxyconnect tcp: dial tcp \[?([^\s\]]+?)\]?:\S*:? ?connect: (?:no route to host|"
+                         r"network is unreachable)", re.IGNORECASE)
+_PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+\.\d+\.\d+$")
+_DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): (?:connect: connection refused|"
+                           r"connectex: no connection could be made because the target machine actively "
+                           r"refused it)", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
@@ -287,10 +346,86 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
 
 
+AMBIGUOUS_MARGIN = 0.1      # the first cause leads the second by less than this
+
+
+def ambiguity(causes: Sequence[Cause]) -> Optional[str]:
+    """A sentence saying the text does not single a cause out, or None.
+
+    Timeouts, resets and cut-off transfers are printed alike by a firewall, a missing proxy,
+    an unreachable registry and a small path MTU: ranking them is honest only with the
+    margin shown, and the checks (not the wording) decide."""
+    if len(causes) < 2 or causes[0].generic:
+        return None
+    first, second = causes[0], causes[1]
+    if first.confidence >= 0.7 or first.confidence - second.confidence >= AMBIGUOUS_MARGIN:
+        return None
+    close = [c for c in causes[:4] if first.confidence - c.confidence < 2 * AMBIGUOUS_MARGIN]
+    return ("The text alone does not single out a cause: " +
+            ", ".join(f"{c.category} ({c.confidence:.0%})" for c in close) +
+            " print the same error; their checks tell them apart.")
+
+
 def _with_quote(why: str, text: str, cid: str) -> str:
     """The class's explanation plus what the page said, for non-registry answers."""
     title = _html_title(text) if _BY_ID[cid].category in ("proxy", "mtu") else None
     return f"{why} (the page says: \"{title}\")" if title else why
+
+
+def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
+    """What the dialed address says next to the URLs: Go before 1.9 had no "proxyconnect" op,
+    so a failed dial to the proxy printed the registry's URL with the proxy's address or name;
+    a public registry's name dialed at a loopback address was resolved wrongly; and a target
+    inside dockerd's own address pools is routed into a docker bridge."""
+    if not matched:
+        return []
+    out: List[Tuple[str, float, str, str]] = []
+    cid = next((c for c in matched if not _BY_ID[c].wrapper), matched[0])
+    dial = _DIALED.search(text)
+    address, port = ((dial.group(1) or dial.group(2)), dial.group(3)) if dial else ("", "")
+    if dial and _DOCKER_POOL.match(address) and {"no-route-to-host", "network-unreachable", "io-timeout"} & set(matched):
+        # dockerd's default bridge and address pools (moby libnetwork/ipamutils:
+        # 172.17.0.0/16 .. 172.28.0.0/14): a target inside them is routed into a docker bridge
+        # where nothing answers, so a route error (or silence) is the daemon's network overlap.
+        route = bool({"no-route-to-host", "network-unreachable"} & set(matched))
+        out.append(("daemon", 0.55 if route else 0.42, f"{address} lies in the address range dockerd "
+                    "gives its own bridges (172.17.0.0/16 onwards): if docker0 or a compose network "
+                    "took that range, the host routes the connection into the bridge; set \"bip\" "
+                    "and \"default-address-pools\" in daemon.json to a free range.", cid))
+    proxy_dial = _PROXY_DIAL.search(text)
+    if proxy_dial and not _PUBLIC_V4.match(proxy_dial.group(1)) and not _DOCKER_POOL.match(proxy_dial.group(1)):
+        # The proxy serves the whole network, so a route error to it is local to this host: a
+        # docker bridge (docker0's 172.17.0.0/16, compose networks from the default pools) that
+        # took the range the proxy lives in captures the route (the field guide's "works on one
+        # host but not another").
+        out.append(("daemon", 0.47, "The proxy every other host uses has no route from this one: if "
+                    "docker0 or a compose network took the proxy's address range, the route goes into "
+                    "the bridge; compare ip route with the proxy's address and set \"bip\" / "
+                    "\"default-address-pools\" in daemon.json.", cid))
+    if "proxyconnect" in text:
+        return out
+    urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
+             m.group(4) or ("443" if m.group(1).lower() == "https" else "80")) for m in _URLS.finditer(text)]
+    if not urls:
+        return out
+    if dial and port not in {p for _, _, p in urls}:
+        out.append(("proxy", 0.85, f"The request went to {urls[0][1]} on port {urls[0][2]}, but the "
+                    f"connection that failed was to port {port}: that is the proxy the "
+                    "daemon is configured with (Go before 1.9 reported a failed proxy dial this way).",
+                    cid))
+    elif dial and _LOOPBACK.match(address) and not any(_LOOPBACK.match(h) or h == "localhost"
+                                                             for _, h, _ in urls):
+        out.append(("dns", 0.8, f"{urls[0][1]} was dialed at {address}: the name resolved to "
+                    "a loopback address (an /etc/hosts entry, a DNS filter or sinkhole), not to the "
+                    "registry.", cid))
+    lookup = _LOOKUP_NAME.search(text)
+    looked = lookup.group(1).lower() if lookup else ""
+    # (loosely: quoted texts are often redacted by hand, one name at a time)
+    if looked and not any(looked in h or h in looked for _, h, _ in urls):
+        out.append(("proxy", 0.8, f"The name that failed to resolve, {lookup.group(1)}, is none of the "
+                    "hosts requested: it is the proxy's (or a mirror's) name from the daemon's "
+                    "configuration.", cid))
+    return out
 
 
 def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
@@ -330,6 +465,109 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("reference", 0.8, "'repository ... not found: does not exist or no pull "
                     "access' is what registries answered for a repository that does not exist "
                     "(a typo, a missing namespace, an image never pushed).", "pull-access-denied"))
+    hub = _HUB_NAME.search(text) if "pull-access-denied" in matched else None
+    if hub and not _SPECIFIC_AUTH.search(text):
+        out.append(("reference", 0.82, f"Docker Hub answers '{(hub.group(1) or hub.group(2))}' with "
+                    "its default refusal, which it gives alike for a repository that does not exist "
+                    "and a private one the caller may not read: with no word about credentials, a "
+                    "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
+    lookup = _LOOKUP_NAME.search(text) if "no-such-host" in matched else None
+    resolver = _LOOKUP_ON.search(text)
+    forwarder = resolver.group(1) if resolver and _VM_FORWARDER.match(resolver.group(1)) else ""
+    if lookup and forwarder and "proxyconnect" not in text:
+        # The answer came from a VM's or container's DNS forwarder, not from the network's own
+        # resolver: such forwarders keep a stale upstream after a network or VPN change, and do
+        # not see the host's hosts file or split-DNS zones.
+        out.append(("dns", 0.82, f"The resolver that said '{lookup.group(1)} does not exist' is "
+                    f"{forwarder}, the DNS forwarder of the VM or container the daemon runs in "
+                    "(Docker Desktop, VirtualBox NAT, dockerd's embedded DNS, WSL2): it forwards to a "
+                    "stale or unreachable upstream (after a VPN or network change) or misses the "
+                    "host's own names; restart it or give the daemon \"dns\" in daemon.json.",
+                    "no-such-host"))
+    elif lookup and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") and "proxyconnect" not in text:
+        # NXDOMAIN ("no such host" is Go's errNoSuchHost, an authoritative 'no', not a timeout)
+        # for a name that exists world-wide: the resolver only knows an internal zone, the
+        # resolver of networks where only a proxy goes out.
+        out.append(("proxy", 0.77, f"{lookup.group(1)} exists for everyone: a resolver that says it "
+                    "does not is one that serves only an internal zone, as in networks where only "
+                    "the proxy resolves and reaches outside names; the daemon needs HTTP(S)_PROXY.",
+                    "no-such-host"))
+    refused = _DIAL_REFUSED.search(text) if "connection-refused" in matched else None
+    if refused and PUBLIC_REGISTRY_HOSTS.search(text) and "proxyconnect" not in text \
+            and not _CLOUD_TASK.search(text):
+        # A public registry always listens on 443: a TCP reset to the SYN comes from something
+        # on the path (REJECT --reject-with tcp-reset, a transparent filter), or the name
+        # resolved to a sinkhole address.
+        out.append(("firewall", 0.52, "A public registry listens on port " + refused.group(1) +
+                    " for everyone: a refused connection to it is a firewall rejecting the "
+                    "connection (REJECT with tcp-reset) or a filter on the path.", "connection-refused"))
+    if re.search(r"(?:^|: )(?-i:Unauthorized)\W{0,4}$", text.strip()) and "proxy-connect-status" not in matched:
+        # Go prints a proxy's 401 to CONNECT as the bare capitalised status text; a registry's
+        # 401 arrives as distribution's lowercase "unauthorized: ..." instead.
+        out.append(("proxy", 0.5, "A bare capitalised 'Unauthorized' is how Go reports a proxy that "
+                    "answered the CONNECT with 401 (a registry says 'unauthorized: ...'): the proxy "
+                    "may want credentials in HTTPS_PROXY.", matched[0] if matched else "unauthorized"))
+    wanted = _CERT_WANTED.search(text) if "x509-hostname-mismatch" in matched else None
+    name = (wanted.group(1) or wanted.group(2)) if wanted else ""
+    if name and PUBLIC_REGISTRY_HOSTS.search(" " + name + " "):
+        # A public registry's certificate always names it: a certificate for another name
+        # means another server answered (a TLS-inspecting proxy or firewall, a portal, a
+        # hijacked DNS answer).
+        out.append(("proxy", 0.8, f"{name} always presents a certificate for its own "
+                    "name: one issued for another name comes from whatever intercepted the "
+                    "connection (a TLS-inspecting proxy or firewall, a captive portal).",
+                    "x509-hostname-mismatch"))
+    if "tls-remote-error" in matched and re.search(r"remote error: tls: bad certificate", text, re.IGNORECASE):
+        public = PUBLIC_REGISTRY_HOSTS.search(text)
+        if public and not _CLOUD_TASK.search(text):
+            # A public registry asks no client certificate, so it has none to call bad: the
+            # alert came from a TLS-inspecting middlebox (the field guide's MITM symptom).
+            out.append(("proxy", 0.8, f"{public.group(0).strip(chr(34) + chr(39) + '/@. ')} asks for no "
+                        "client certificate: a 'bad certificate' alert on the way to it comes from a "
+                        "TLS-inspecting proxy or firewall in the path.", "tls-remote-error"))
+    if {"unauthorized", "registry-denied-terse"} & set(matched) and _PROGRESS.search(text) \
+            and not _SPECIFIC_AUTH.search(text):
+        # The same credentials fetched the manifest and started the layers: they are not wrong.
+        # A token that stops being valid mid-pull is a clock (VM/WSL drift) or a pull that
+        # outlasts the token.
+        out.append(("time", 0.8, "The refusal came after layers had started downloading with the "
+                    "same credentials, so they are not wrong: the pull token expired mid-pull, which "
+                    "a host clock that jumped or drifted (WSL, a resumed VM) makes happen early.",
+                    next(c for c in matched if c in ("unauthorized", "registry-denied-terse"))))
+    if "daemon-not-running" in matched and re.search(r"daemon at http://docker\b", text, re.IGNORECASE):
+        # docker/cli's ssh connection helper names the daemon http://docker(.example.com): the
+        # CLI went through ssh, and the remote side could not reach its daemon
+        out.append(("ssh", 0.3, "With an ssh:// docker context the CLI names the daemon "
+                    "http://docker.example.com: check the ssh leg (ssh HOST docker system dial-stdio) "
+                    "as well as the remote daemon.", "daemon-not-running"))
+    if "layer-register-failed" in matched and "unexpected-eof" in matched:
+        # moby verifies a layer's digest as it downloads it (pull_v2.go, "filesystem layer
+        # verification failed") before registering it: a tar that ends early while being
+        # extracted was read back from local storage.
+        out.append(("disk", 0.5, "The layer's download was verified before extraction, so a tar "
+                    "that ends early while being registered was read back short from local storage "
+                    "(a full or failing disk, a storage driver problem).", "layer-register-failed"))
+    eof = _URL_EOF.search(text) if "http-eof" in matched else None
+    if eof and _CDN_HOST.search(eof.group(1)):
+        # The registry answered (it sent the blob's CDN address) and the blob host closed the
+        # connection before any answer: an SNI/FQDN egress allowlist (Azure Firewall, AWS Network
+        # Firewall, a proxy's domain list) that lists the registry but not its blob host.
+        out.append(("firewall", 0.8, "The registry answered and redirected to its blob storage host, "
+                    "whose connection was closed before any answer: an egress firewall or proxy "
+                    "allowlist that lets the registry through but not its blob/CDN host (ACR: "
+                    "*.blob.core.windows.net, Docker Hub: production.cloudflare.docker.com, ECR: S3).",
+                    "http-eof"))
+    out += _dial_target_causes(text, matched)
+    if {"http-response-to-https-client", "tls-first-record"} & set(matched) and "proxyconnect" not in text:
+        cid = "http-response-to-https-client" if "http-response-to-https-client" in matched else "tls-first-record"
+        public = PUBLIC_REGISTRY_HOSTS.search(text)
+        # A public registry only speaks TLS on 443: plain HTTP there came from something in
+        # the path (a transparent proxy, a portal); for a private one it is the registry itself.
+        out.append(("proxy", 0.8 if public else 0.3,
+                    "Something answered the TLS handshake in plain HTTP" + (
+                        f": {public.group(0).strip(chr(34) + chr(39) + '/@. ')} only serves TLS, so it "
+                        "was a transparent proxy or portal in the path" if public else
+                        ": a plain-HTTP registry, or a transparent proxy or portal in the path"), cid))
     m = _CURRENT_TIME_YEAR.search(text)
     if m and int(m.group(1)) < 2015:
         out.append(("time", 0.95, f"The host says the current time is in {m.group(1)}: its clock "
@@ -362,19 +600,34 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
 # Generic network symptoms: which request failed says more than the symptom itself.
 _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexpected-eof",
                      "http-eof", "tls-handshake-timeout", "broken-pipe", "connection-refused")
+# "while reading body" (Go net/http client.go: the Client.Timeout fired after the headers came,
+# during the body) and containerd's httpReadSeeker (blob reads) are transfers too.
 _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
-                       r"retrying|image configuration|layer|extracting", re.IGNORECASE)
+                       r"retrying|image configuration|layer|extracting|while reading body|httpreadseeker|"
+                       r"(?:writing|storing|copying) blob",
+                       re.IGNORECASE)
+# Hosts registries redirect blob downloads to (Docker Hub's Cloudflare/CloudFront, GCS, S3,
+# GitHub's and quay's CDNs, Azure blob storage).
+_CDN_HOST = re.compile(r"https?:/+[^/\s\"']*(?:cloudfront\.net|cloudflare\.docker\.com|storage\.googleapis\.com|"
+                       r"\.s3[.-][a-z0-9.-]*amazonaws\.com|s3\.amazonaws\.com|pkg-containers\.githubusercontent\.com|"
+                       r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net)", re.IGNORECASE)
+_URL_EOF = re.compile(r"(https?://[^\s\"'\\]+)\\?\"?:\s*EOF\b")
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
 # Go's dialer names the address it was connecting to when the handshake timed out
 # ("dial tcp: lookup ..." is DNS, "dial tcp: i/o timeout" has no address yet).
 _CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o timeout|connect: "
-                              r"(?:connection|operation) timed out)", re.IGNORECASE)
+                              r"(?:connection|operation) timed out|connectex: a connection attempt failed "
+                              r"because the connected party did not properly respond)", re.IGNORECASE)
 # The first request of a pull: the v2 ping, the token endpoint, (v1 protocol, Docker
 # < 1.6 and v1 fallbacks) the index's image list for the repository, or containerd's
 # resolver, which pings nothing and starts with a HEAD of the manifest.
 _UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect",
                                  re.IGNORECASE)
+# Go 1.5-1.7 net/lookup.go lookupIPDeadline returned the bare errTimeout ("i/o timeout") when
+# the dial's deadline passed during the name lookup, so "dial tcp: i/o timeout" with no
+# address (the Docker 1.x era) is the lookup that timed out.
+_LOOKUP_DEADLINE = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect", re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
                             r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
@@ -394,9 +647,13 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # The timeout came before any address was chosen (Go names the address once it
         # dials one; Docker 1.x's "Network timed out" hides the step altogether): the
         # name lookup, the first step, is as likely as the connection.
-        unresolved = [("dns", 0.44, "The timeout came before any registry address was chosen "
-                       "(no IP in the message): the resolver in /etc/resolv.conf did not answer "
-                       "in time, the step every pull takes first.", symptom)]
+        lookup = bool(_LOOKUP_DEADLINE.search(inner))
+        unresolved = [("dns", 0.52 if lookup else 0.44, "The timeout came before any registry "
+                       "address was chosen (no IP in the message" + ("; Go 1.5-1.7, which Docker "
+                       "1.x was built with, reported a name lookup that outlived the dial deadline "
+                       "this way" if lookup else "")
+                       + "): the resolver in /etc/resolv.conf did not answer in time, the step "
+                       "every pull takes first.", symptom)]
     else:
         unresolved = []
     connect = _CONNECT_TIMEOUT.search(inner) if symptom == "io-timeout" else None
@@ -417,11 +674,31 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                         "public registry that is up for everyone else: in networks where only a "
                         "proxy may go out, a daemon without HTTP(S)_PROXY fails exactly this way.",
                         symptom))
+        elif port in ("443", "80") and not _CLOUD_TASK.search(text or inner):
+            # a network that lets only its proxy out drops direct connections just the same
+            out.append(("proxy", 0.44, "Direct connections to port " + port + " get no answer: in "
+                        "networks where only a proxy may go out, a daemon without HTTP(S)_PROXY "
+                        "(or with the registry in NO_PROXY) fails this way.", symptom))
         return out
+    if symptom == "tls-handshake-timeout" and _CDN_HOST.search(inner):
+        # The registry itself answered (it sent the blob's CDN address), so name resolution,
+        # routes, proxy settings and TLS to it all work; the CDN connection was accepted but its
+        # handshake stalled: the certificate flight is the first full-size packets from that
+        # host, which a path MTU black hole drops.
+        return [("mtu", 0.47, "The registry answered and redirected to its blob CDN; the CDN "
+                 "accepted the connection but the TLS handshake stalled: its certificate flight is "
+                 "the first run of full-size packets, which a path with a smaller MTU (VPN, overlay, "
+                 "cloud tunnel) silently drops.", symptom)]
     if _TRANSFER.search(inner):
-        return [("mtu", 0.42, "The failure came during a layer/blob download, after the "
-                 "registry had answered the first requests: large packets lost on a path with "
-                 "a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers.", symptom)]
+        # A path MTU black hole drops the big packets silently: the transfer stalls until a
+        # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the
+        # CDN, a mirror), so the MTU stays a candidate there, not the first one.
+        stall = symptom in ("io-timeout", "request-timeout") and not connect
+        return [("mtu", 0.47 if stall else 0.42, "The failure came during a layer/blob download, "
+                 "after the registry had answered the first requests: large packets lost on a path "
+                 "with a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers"
+                 + (", and a transfer that stalls until a timeout is how such a loss looks." if stall
+                    else "."), symptom)]
     if _FIRST_REQUEST.search(inner):
         # A major public registry is up and reachable from anywhere: when its very first
         # request gets nothing back, the local network (one that only lets a proxy out) is

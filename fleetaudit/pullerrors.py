@@ -99,6 +99,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Use http://proxy:port as HTTPS_PROXY (the scheme is how to reach the proxy, not the "
        "registry).",
        tier=0, related=("tls",), refines=("proxyconnect-failed", "tls-first-record")),
+    _c("proxy-url-invalid", "proxy", "The proxy URL in the daemon's environment does not parse",
+       # golang.org/x/net/http/httpproxy: "invalid proxy address %q: %v"; net/url: a password
+       # with '@', '#', '/' or '%' not percent-encoded ("net/url: invalid userinfo")
+       [r"invalid proxy address", r"net/url: invalid userinfo", r"proxyconnect tcp: dial tcp: lookup https?\b"],
+       ["invalid proxy address", "invalid userinfo", "proxyconnect"],
+       "HTTP(S)_PROXY is not a valid URL: a missing scheme (proxy:3128 instead of "
+       "http://proxy:3128), or a password with special characters that are not percent-encoded.",
+       ["proxy.daemon HTTPS_PROXY / HTTP_PROXY (exact text)", "systemctl show --property=Environment docker"],
+       "Write the proxy as http://user:pass@host:port with the password percent-encoded "
+       "(@ -> %40, # -> %23); daemon-reload and restart docker.",
+       tier=0, refines=("proxyconnect-failed", "dns-server-misbehaving", "no-such-host", "dns-lookup-failed")),
     _c("proxyconnect-failed", "proxy", "Cannot reach the configured proxy",
        [r"proxyconnect tcp"],
        ["proxyconnect"],
@@ -290,10 +301,13 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # Google Artifact Registry / gcr.io wording of the same refusal
         r"unauthenticated requests? do not have permission", r"denied on resource",
         r"permission denied for \\?\"",
+        # distribution's makeError: any 403 reads "denied: <the registry's message>"
+        r"(?:^|[\s:\"])denied: (?!denied)\w",
         # a bare status after the URL (ghcr.io, quay.io): the registry's terse refusal
-        r"https?://\S+?\\?\"?: unauthorized\W{0,4}$"],
+        # (lowercase: distribution's errcode text; Go's CONNECT status text is "Unauthorized")
+        r"https?://\S+?\\?\"?: (?-i:unauthorized)\W{0,4}$"],
        ["unauthorized", "authentication required", "status: 401", "status code 401",
-        "unauthenticated request", "denied on resource", "permission denied for"],
+        "unauthenticated request", "denied on resource", "permission denied for", "denied:"],
        "The registry wants (other) credentials for this request: not logged in, wrong "
        "account, or a token without the needed scope.",
        ["credentials.users.<pulling user>.auths[REGISTRY]",
@@ -337,11 +351,32 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "daemon_json.config registry-mirrors"],
        "docker login to Docker Hub on every host, or pull through a mirror/cache.",
        tier=1),
+    _c("kubelet-pull-qps", "ratelimit", "The kubelet's own pull rate limit",
+       # kubernetes pkg/kubelet/images/helpers.go (throttledImageService): registryPullQPS
+       [r"pull qps exceeded"],
+       ["pull qps exceeded"],
+       "The kubelet throttles its own pulls (registryPullQPS / registryBurst in its "
+       "configuration) and refused this one before asking any registry.",
+       ["the kubelet config's registryPullQPS and registryBurst"],
+       "Raise registryPullQPS/registryBurst (0 disables the limit), or stagger the rollout.",
+       tier=0),
+    _c("image-never-pull", "reference", "Image not on the node and pulling is forbidden",
+       # kubernetes pkg/kubelet/images/image_manager.go (ErrImageNeverPull)
+       [r"is not present with pull policy of never", r"errimageneverpull"],
+       ["pull policy of never", "errimageneverpull"],
+       "imagePullPolicy: Never and the image is not on the node: it must be loaded there "
+       "first (kind load, ctr import) or the policy changed.",
+       ["crictl images on the node", "the pod's imagePullPolicy"],
+       "Load the image onto the node, or set imagePullPolicy: IfNotPresent.",
+       tier=0),
     # ---------------------------------------------------------------- reference / arch
     _c("invalid-reference", "reference", "Malformed image reference",
        [r"invalid reference format", r"repository name must be lowercase",
-        r"invalid repository name", r"invalid tag format"],
-       ["invalid reference", "must be lowercase", "invalid repository", "invalid tag"],
+        r"invalid repository name", r"invalid tag format",
+        # the kubelet's reason when it cannot parse the pod's image (pkg/kubelet/images)
+        r"invalidimagename"],
+       ["invalid reference", "must be lowercase", "invalid repository", "invalid tag",
+        "invalidimagename"],
        "The image reference cannot be parsed (uppercase letters, stray spaces, an empty "
        "variable in the compose file).",
        ["docker compose config | grep image:", "the unit's docker run line"],
@@ -349,11 +384,16 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=0),
     _c("manifest-unknown", "reference", "Tag or digest does not exist",
        [r"manifest unknown", r"manifest for \S+ not found", r"\btag \S+ not found in repository",
-        r"failed to resolve reference \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown",
+        r"failed to resolve ref(?:erence)? \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown",
         # CRI/ctr (gRPC NotFound) and containers/image ("unknown: Not Found")
-        r"code = notfound", r"unknown: not found"],
+        r"code = notfound", r"unknown: not found",
+        # Harbor ("unknown: artifact PROJECT/REPO:TAG not found"); moby's local lookup
+        # (daemon/images: errdefs.NotFound "No such image: %s")
+        r"artifact \S+ not found", r"no such image: \S+",
+        r"\bmanifest not found", r"manifest_unknown"],
        ["manifest unknown", "manifest for", "not found in repository", "resolve reference",
-        "code = notfound", "unknown: not found"],
+        "code = notfound", "unknown: not found", "artifact", "no such image", "manifest not found",
+        "manifest_unknown"],
        "The repository exists but has no such tag/digest in the registry this host talks "
        "to: a typo, an image not pushed yet, or a mirror that lacks it.",
        ["daemon_json.config registry-mirrors (a mirror may be stale)",
@@ -367,6 +407,16 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["the image reference's registry/namespace/repository"],
        "Fix the repository path (e.g. registry.example.com/team/app, not .../app).",
        tier=1),
+    _c("short-name-unresolved", "reference", "A short image name that the host cannot qualify",
+       # containers/image pkg/shortnames (podman, buildah, CRI-O)
+       [r"short-name resolution enforced but cannot prompt", r"short-name \\?\"?\S+?\\?\"? did not resolve to an alias"],
+       ["short-name"],
+       "podman/CRI-O refuse to guess the registry for a short name (nginx instead of "
+       "docker.io/library/nginx) without a TTY to ask, or with no unqualified-search registries.",
+       ["/etc/containers/registries.conf unqualified-search-registries and short-name-mode"],
+       "Use the fully qualified name (docker.io/library/nginx:1.27), or add an alias or "
+       "unqualified-search-registries in registries.conf.",
+       tier=0),
     _c("blob-unknown", "reference", "Registry is missing a layer",
        [r"blob unknown", r"blob_unknown", r"unknown blob"],
        ["blob unknown", "blob_unknown", "unknown blob"],
@@ -416,8 +466,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=1, related=("proxy", "mtu")),
     # ---------------------------------------------------------------- disk
     _c("no-space-left", "disk", "No space (or inodes) left",
-       [r"no space left on device"],
-       ["no space left"],
+       [r"no space left on device",
+        # devmapper (moby v1.x .. v24, daemon/graphdriver/devmapper/deviceset.go)
+        r"thin pool has \d+ free (?:data|metadata) blocks", r"create more free (?:metadata )?space in thin pool"],
+       ["no space left", "thin pool"],
        "The filesystem holding /var/lib/docker (or /tmp during extraction) is full, in "
        "bytes or in inodes.",
        ["disk.data_root used_pct and inodes_used_pct", "df -h; df -i; docker system df"],
@@ -447,6 +499,52 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Free space; remove the image and pull again; check the storage driver.",
        tier=3, related=("daemon",), fallback=True),
     # ---------------------------------------------------------------- daemon
+    _c("data-root-tmp-missing", "daemon", "The daemon's temporary download area vanished",
+       # moby distribution/pull_v2.go downloads each blob to a temp file "GetImageBlob*" in
+       # DOCKER_TMPDIR (default DATA_ROOT/tmp); it disappearing mid-pull means something else
+       # cleans or shares the data root (a second daemon, a tmp cleaner, a container mounting it)
+       [r"getimageblob\d*: no such file or directory", r"/var/lib/docker/tmp\S*: no such file or directory"],
+       ["getimageblob", "/var/lib/docker/tmp"],
+       "The daemon's download area (/var/lib/docker/tmp) lost a file during the pull: another "
+       "dockerd or a container uses the same data root, or a cleaner empties it.",
+       ["ps -ef | grep dockerd (two daemons?)", "docker.info.docker_root_dir", "disk.data_root"],
+       "Give each daemon its own data root; stop whatever cleans /var/lib/docker/tmp; restart docker.",
+       tier=1, related=("disk",)),
+    _c("api-version-mismatch", "daemon", "The client and the daemon speak different API versions",
+       # moby api/server/middleware/version.go
+       [r"client version \S+ is too new\. maximum supported api version is",
+        r"client is newer than server",
+        # moby daemon/server/middleware/version.go (Docker 25+ raised the minimum, 29 to 1.44)
+        r"client version \S+ is too old\. minimum supported api version is",
+        # moby client/request.go: a non-JSON error for an API route the server does not serve
+        r"check if the server supports the requested api version"],
+       ["is too new", "client is newer than server", "is too old", "requested api version"],
+       "The docker CLI (or SDK) and the daemon it talks to do not share an API version: an old "
+       "daemon, an SDK older than the daemon's minimum, a Docker Desktop engine that is not "
+       "(yet) serving, or DOCKER_HOST pointing at another daemon than intended.",
+       ["docker.server.version vs the CLI's", "echo $DOCKER_HOST; docker context ls"],
+       "Upgrade the older side (the daemon, or a client/SDK below the daemon's minimum API), or "
+       "pin the client's API (DOCKER_API_VERSION=...); on Docker Desktop restart the engine.",
+       tier=0),
+    _c("layer-store-corrupt", "disk", "The daemon's layer store lost a layer",
+       # moby layer/layer.go ErrLayerDoesNotExist
+       [r"layer does not exist"],
+       ["layer does not exist"],
+       "An image's metadata names a layer the local store no longer has: the data root was "
+       "partly deleted, restored from a partial backup, or damaged.",
+       ["disk.data_root", "docker image ls --digests", "dmesg | tail"],
+       "docker image rm -f IMAGE and pull again; if many images are hit, reset the data root.",
+       tier=1, related=("daemon",)),
+    _c("layerdb-conflict", "daemon", "The layer store's metadata is in a conflicting state",
+       # moby layer/filestore.go: a layer's metadata is written to layerdb/tmp/write-set-* and
+       # renamed into layerdb/sha256/<chain-id>; "file exists" there is a leftover or a racing pull
+       [r"layerdb/\S+.{0,300}file exists"],
+       ["layerdb"],
+       "The daemon's layer metadata already has an entry it is about to create: a leftover from "
+       "an interrupted pull or a second daemon writing the same data root.",
+       ["ps -ef | grep dockerd (two daemons?)", "ls /var/lib/docker/image/*/layerdb/sha256/CHAIN_ID"],
+       "Stop docker, remove the half-written layerdb entry (or the image), start docker and pull again.",
+       tier=1, related=("disk",), refines=("layer-register-failed",)),
     _c("daemon-config-invalid", "daemon", "Daemon refuses its configuration",
        [r"unable to configure the docker daemon with file",
         r"directives are specified both as a flag and in the configuration file",
@@ -461,42 +559,153 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("daemon-not-running", "daemon", "Docker daemon not reachable",
        [r"cannot connect to the docker daemon", r"is the docker daemon running",
         r"docker\.sock: (?:connect: )?no such file or directory",
-        r"is your docker daemon up and running"],
+        r"is your docker daemon up and running",
+        # the docker CLI's client (docker/cli, moby client errConnectionFailed), Windows pipe
+        r"this error may indicate that the docker daemon is not running",
+        # moby v1.9 .. v1.13 client (api/client/utils.go, client/request.go)
+        r"are you trying to connect to a tls-enabled daemon without tls",
+        r"open //\./pipe/docker_engine(?:_linux)?: the system cannot find the file specified",
+        # every Windows pipe a client dials (Docker Desktop's dockerDesktopLinuxEngine, ...)
+        r"open //\./pipe/\S+: the system cannot find the file specified",
+        # moby client/request.go: v18.09 .. v27 wrap every transport error to the daemon in
+        # "error during connect"; v28+ say "failed to connect to the docker API at HOST"
+        r"error during connect", r"failed to connect to the docker api at",
+        # any local unix socket: registries are never dialed over one, so it is the client's
+        # own daemon (docker, rootless docker, podman, Docker Desktop's docker.raw.sock)
+        r"dial unix \S+: connect: (?:no such file or directory|connection refused)",
+        r"dial unix \S*\.sock\b",
+        # docker-py (docker/api/client.py) and compose v1 (compose/cli/errors.py)
+        r"error while fetching server api version", r"couldn't connect to docker daemon",
+        # podman's remote client (pkg/bindings/connection.go, cmd/podman/root.go)
+        r"unable to connect to podman socket", r"cannot connect to podman",
+        # Docker Desktop's backend answering for an engine that is not up
+        r"bad response from docker engine", r"docker desktop is (?:manually paused|not running|"
+        r"unable to start|starting)", r"docker (?:desktop|engine) (?:stopped|failed to start)",
+        # Docker Desktop's WSL 2 integration off for this distro: no docker client/daemon there
+        r"could not be found in this wsl 2 distro",
+        # docker/cli cli/command/cli.go and context/store: the CLI could not even work out which
+        # daemon to talk to (a docker context that is gone, TLS files of DOCKER_CERT_PATH missing)
+        r"unable to resolve docker endpoint", r"context not found: "],
        ["cannot connect to the docker daemon", "daemon running", "docker.sock: no such file",
-        "docker.sock: connect: no such file", "daemon up and running"],
-       "Nothing answers on the docker socket: dockerd is stopped, crashed at start, or "
-       "DOCKER_HOST points elsewhere.",
+        "docker.sock: connect: no such file", "daemon up and running", "daemon is not running",
+        "docker_engine", "tls-enabled daemon", "//./pipe/", "error during connect", "docker api at",
+        "dial unix", "server api version", "connect to docker daemon", "podman socket",
+        "connect to podman", "docker engine", "docker desktop is", "docker desktop", "wsl 2 distro",
+        "docker endpoint", "context not found"],
+       "The client cannot reach its daemon (unix socket, Windows pipe, tcp or ssh host, podman "
+       "socket): dockerd (or Docker Desktop's engine, the podman service) is stopped, crashed at "
+       "start, or DOCKER_HOST / the docker context points elsewhere.",
        ["docker.daemon_up and docker.error", "restarts.units", "daemon_log samples",
         "systemctl status docker"],
        "Start docker (systemctl start docker) and read why it stopped.",
        tier=1),
     _c("docker-socket-permission", "daemon", "No permission on the docker socket",
        [r"permission denied while trying to connect to the docker daemon socket",
-        r"dial unix /var/run/docker\.sock: connect: permission denied"],
-       ["docker daemon socket", "connect: permission denied"],
-       "The user is neither root nor in the docker group.",
+        r"dial unix /var/run/docker\.sock: connect: permission denied",
+        # moby client/request.go v28+, and its Windows hint for a non-elevated client
+        r"permission denied while trying to connect to the docker api at",
+        r"must be run with elevated privileges to connect",
+        r"open //\./pipe/\S+: access is denied",
+        # any local socket (podman, rootless docker); docker-py's PermissionError on the socket
+        r"dial unix \S+: connect: permission denied", r"statfs \S+\.sock: permission denied",
+        r"error while fetching server api version.{0,80}permissionerror"],
+       ["docker daemon socket", "connect: permission denied", "docker api at", "elevated privileges",
+        "access is denied", "sock: permission denied", "permissionerror"],
+       "The user may not open the daemon's socket or pipe: neither root nor in the docker group "
+       "(docker-users on Windows), or a rootless user pointed at the root socket.",
        ["id USER", "ls -l /var/run/docker.sock"],
-       "Pull as root / via sudo, or add the user to the docker group.",
-       tier=1, related=("auth",)),
+       "Pull as root / via sudo, or add the user to the docker group (and log in again).",
+       tier=1, related=("auth",), refines=("daemon-not-running",)),
     _c("containerd-unavailable", "daemon", "containerd not reachable",
-       [r"containerd\.sock.{0,80}(?:connection refused|no such file|deadline exceeded|connect:)",
-        r"failed to dial \S*containerd", r"error while dialing: dial unix \S*containerd"],
-       ["containerd.sock: connect", "failed to dial", "error while dialing"],
-       "dockerd (or the kubelet) cannot reach containerd, which does the pulls on Docker 23+ "
-       "with the containerd image store and on Kubernetes.",
-       ["restarts.units containerd.service", "systemctl status containerd"],
-       "Restart containerd, then docker.",
-       tier=1),
+       [r"containerd\.sock.{0,80}(?:connection refused|no such file|deadline exceeded|connect:|timeout)",
+        r"failed to dial \S*containerd", r"failed to dial \S*\.sock", r"error while dialing:? dial unix\S* \S*containerd",
+        # the CRI endpoints of the kubelet, crictl and nerdctl (containerd, CRI-O, cri-dockerd)
+        r"dial unix:?\s?/*\S*(?:crio|cri-dockerd|dockershim)\S*\.sock",
+        r"failed to connect to unix://\S+\.sock",       # crictl < 1.20
+        r"validate service connection",                 # crictl >= 1.26
+        r"cannot access containerd socket", r"rootless containerd not running",   # nerdctl
+        # moby: dockerd's own containerd (daemon/command/daemon.go) and the pull's lease
+        # (daemon/images/image_pull.go), both gRPC calls to containerd
+        r"failed to start containerd", r"timeout waiting for containerd", r"error creating temporary lease"],
+       ["containerd.sock: connect", "failed to dial", "error while dialing", "containerd.sock",
+        "crio", "cri-dockerd", "dockershim", "failed to connect to unix", "validate service connection",
+        "containerd socket", "containerd not running", "failed to start containerd",
+        "waiting for containerd", "temporary lease"],
+       "The client or dockerd cannot reach the container runtime's socket (containerd, which does "
+       "the pulls on Docker 23+ with the containerd image store and on Kubernetes; CRI-O; "
+       "cri-dockerd): it is stopped, crashed, or the endpoint configured is another one.",
+       ["restarts.units containerd.service", "systemctl status containerd",
+        "crictl config / the kubelet's --container-runtime-endpoint"],
+       "Start (or restart) the runtime, point crictl/the kubelet at its socket, then restart docker.",
+       tier=1, refines=("daemon-not-running",)),
+    _c("cri-plugin-disabled", "daemon", "containerd runs without its CRI plugin",
+       # containerd docs/cri/crictl.md: "unknown service runtime.v1alpha2.RuntimeService" is a
+       # containerd configured for Docker (config.toml with disabled_plugins = ["cri"])
+       [r"unknown service runtime\.v1(?:alpha2)?\.(?:image|runtime)service"],
+       ["unknown service runtime"],
+       "containerd answers but has no CRI service: the containerd.io package's config.toml "
+       "disables the cri plugin (disabled_plugins = [\"cri\"]), or the runtime is too old for "
+       "the kubelet's CRI version.",
+       ["grep disabled_plugins /etc/containerd/config.toml", "containerd --version"],
+       "containerd config default > /etc/containerd/config.toml (or remove \"cri\" from "
+       "disabled_plugins), then systemctl restart containerd.",
+       tier=0, refines=("containerd-unavailable",)),
+    _c("unpack-without-id-privileges", "daemon", "The runtime may not set a layer's owners or devices",
+       # containers/storage pkg/archive checkChownErr: "potentially insufficient UIDs or GIDs
+       # available in user namespace (requested %d:%d for %s): Check /etc/subuid and /etc/subgid
+       # ..."; moby/containerd unpack: lchown/mknod/setxattr refused (EPERM/EINVAL) when the daemon
+       # runs without those privileges (rootless without a subuid range, an unprivileged LXC
+       # container, userns-remap with a short range)
+       [r"potentially insufficient uids or gids available in user namespace",
+        r"(?:lchown|mknod|lsetxattr|setxattr) \S+: (?:operation not permitted|invalid argument)"],
+       ["insufficient uids or gids", "lchown", "mknod", "setxattr"],
+       "Unpacking a layer needs to give files their owners (and create device nodes): the daemon "
+       "runs where it may not (rootless without a /etc/subuid and /etc/subgid range, an "
+       "unprivileged LXC/LXD container, userns-remap with too few ids).",
+       ["grep USER /etc/subuid /etc/subgid", "podman info (idMappings) / docker info (rootless, userns)",
+        "LXC: security.nesting / unprivileged"],
+       "Give the user a subuid/subgid range (usermod --add-subuids 100000-165535 ...) and run "
+       "podman system migrate; or run the daemon privileged / in a VM instead of an unprivileged "
+       "container.",
+       tier=1, refines=("layer-register-failed",)),
+    _c("storage-driver-failed", "daemon", "The daemon's storage driver did not initialise",
+       # moby daemon/graphdriver: driver.go ("contains several valid graphdrivers"), errors.go
+       # ErrNotSupported "driver not supported"; layer/layer_store.go "error initializing graphdriver"
+       [r"error initializing graphdriver", r"graphdriver.{0,80}driver not supported",
+        r"contains several valid graphdrivers", r"prior storage driver \S+ failed",
+        r"driver not supported",
+        # overlayutils: the backing filesystem lacks d_type; overlay2 driver.go: the kernel
+        # refused the overlay mount (unsupported backing or upper filesystem, e.g. overlay on
+        # overlay or on ecryptfs)
+        r"formatted without d_type support",
+        r"(?:error creating overlay mount to|failed to mount overlay)\S*.{0,200}invalid argument"],
+       ["graphdriver", "driver not supported", "prior storage driver", "d_type", "overlay mount",
+        "failed to mount overlay"],
+       "dockerd could not start its storage driver: the kernel or backing filesystem does not "
+       "support it (overlay on overlay, xfs without d_type), daemon.json names another driver than "
+       "the data root holds, or the data root holds several drivers' data.",
+       ["docker.info.storage_driver", "daemon_json storage-driver", "ls /var/lib/docker",
+        "journalctl -u docker -b | grep -i graphdriver"],
+       "Set storage-driver in daemon.json to the one the data root uses (or move the old data "
+       "root away), on a filesystem that supports it; restart docker.",
+       tier=1, related=("disk",), refines=("daemon-start-failed", "layer-register-failed")),
     _c("daemon-start-failed", "daemon", "Docker daemon failed to start",
        [r"failed to start daemon", r"error starting daemon", r"start request repeated too quickly",
+        r"failed to load listeners",
         r"start-limit-hit",
         # systemd's own wording (journalctl / systemctl status / the failed start job)
         r"failed to start docker application container engine", r"job for docker\.service failed",
         r"docker\.service: (?:main process exited|failed with result)",
-        r"docker\.service.{0,200}active: failed"],
-       ["failed to start daemon", "error starting daemon", "repeated too quickly",
+        r"docker\.service.{0,200}active: failed",
+        # moby daemon/daemon.go; systemd's job and unit texts for docker.service / docker.socket
+        r"error initializing network controller", r"dependency failed for docker",
+        r"unit docker\.(?:service|socket) (?:is masked|not found|could not be found)",
+        r"docker\.socket: failed", r"failed to listen on docker socket"],
+       ["failed to start daemon", "error starting daemon", "repeated too quickly", "load listeners",
         "start-limit-hit", "docker application container engine", "job for docker.service",
-        "docker.service: main process", "docker.service: failed with result", "active: failed"],
+        "docker.service: main process", "docker.service: failed with result", "active: failed",
+        "network controller", "dependency failed for docker", "unit docker.", "docker.socket: failed",
+        "docker socket"],
        "dockerd exited during start-up (configuration, storage driver, network setup).",
        ["restarts.units docker.service", "daemon_json", "journalctl -u docker -b"],
        "Read the line before this one in the daemon log, fix the cause, "
@@ -526,8 +735,25 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"connection refused|dial udp \S+: connect: network is unreachable|network is unreachable)",
         r"lookup \S+.{0,120}i/o timeout",
         r"temporary failure in name resolution", r"lookup \S+: try again",
-        r"no answer from dns server"],
-       ["lookup", "name resolution", "dns server"],
+        # Go: the query to the resolver failed on the wire, or the lookup was cut short
+        r"lookup \S+ on \S+: (?:read|dial|write) (?:udp|tcp)",
+        r"lookup \S+(?: on \S+)?: (?:dial udp \S+: )?operation was canceled",
+        # Java (UnknownHostException), busybox/musl tools ("bad address 'NAME'")
+        r"unknownhostexception", r"bad address '",
+        r"no answer from dns server",
+        # Go's native resolver (net/dnsclient_unix.go): a reply it cannot use
+        r"cannot unmarshal dns message", r"lame referral", r"invalid dns response",
+        # Windows (Go: lookup X: getaddrinfow: <WSA text>), WSATRY_AGAIN and WSAHOST_NOT_FOUND
+        r"getaddrinfow", r"temporary error during hostname resolution",
+        r"no such host is known",
+        # libc getaddrinfo texts as Python (compose v1, docker-py) and curl print them
+        r"name or service not known", r"nodename nor servname provided",
+        r"getaddrinfo failed", r"name does not resolve", r"could not resolve host",
+        r"no address associated with hostname", r"eai_again", r"getaddrinfo enotfound"],
+       ["lookup", "name resolution", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
+        "dns response", "getaddrinfo", "hostname resolution", "no such host",
+        "service not known", "servname", "does not resolve", "resolve host",
+        "associated with hostname", "eai_again"],
        "The name could not be resolved at all: the nameservers in resolv.conf do not "
        "answer (firewall on port 53, stub resolver not running, unreachable network).",
        ["dns.resolv_conf.nameservers (127.0.0.53 needs systemd-resolved)",
@@ -545,6 +771,25 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["try from a working host at the same time", "proxy.daemon"],
        "Retry later; check the registry's (or the proxy's) health.",
        tier=1, related=("proxy",)),
+    _c("local-egress-blocked", "firewall", "This host's own firewall refused the connection",
+       # The kernel refused to send: netfilter dropping a locally generated packet in OUTPUT
+       # makes connect()/sendmsg() fail with EPERM "operation not permitted" (EACCES with an
+       # SELinux/AppArmor network rule); Windows says the same with WSAEACCES (10013) or, for
+       # a connection its own software (firewall, antivirus, VPN client) cut, WSAECONNABORTED
+       # (10053). Nothing was sent, so it is not the network: a rule on the host itself.
+       [r"dial (?:tcp|udp)[46]? \S+: connect: (?:operation not permitted|permission denied)",
+        r"(?:write|sendto|sendmsg): operation not permitted",
+        r"forbidden by its access permissions",
+        r"aborted by the software in your host machine"],
+       ["connect: operation not permitted", "connect: permission denied", "operation not permitted",
+        "access permissions", "aborted by the software"],
+       "The connection never left the host: a rule of this host's own firewall (iptables/nft "
+       "OUTPUT, firewalld, a Windows firewall or antivirus/VPN client, an SELinux policy) refused it.",
+       ["firewall rules (OUTPUT chain, nft ruleset)", "getenforce; ausearch -m avc -ts recent",
+        "Windows: the firewall / antivirus log"],
+       "Allow outbound tcp/443 (and udp+tcp/53) for dockerd in the host firewall or security "
+       "software, then retry.",
+       tier=0, related=("proxy",)),
     _c("no-route-to-host", "firewall", "No route to host",
        [r"no route to host", r"ehostunreach"],
        ["no route to host", "ehostunreach"],
@@ -555,16 +800,20 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Allow the registry in the firewall, fix routing.",
        tier=2, related=("reachability",)),
     _c("network-unreachable", "reachability", "Network unreachable",
-       [r"network is unreachable"],
-       ["network is unreachable"],
+       [r"network is unreachable",
+        # an IPv6 destination on a host without a usable IPv6 source address or with IPv6 off
+        r"dial tcp \[[0-9a-f:]+\]:\d+: connect: cannot assign requested address",
+        r"address family not supported by protocol"],
+       ["network is unreachable", "cannot assign requested address", "address family not supported"],
        "No route to the registry address family/network (often IPv6 tried on an IPv4-only "
        "host before falling back, or no default route).",
        ["network.default_route", "ip -6 route"],
        "Add the missing route, or stop resolving AAAA where IPv6 does not route.",
        tier=2, related=("firewall",)),
     _c("connection-refused", "reachability", "Connection refused",
-       [r"connection refused"],
-       ["connection refused"],
+       [r"connection refused",
+        r"target machine actively refused it"],        # Windows WSAECONNREFUSED (10061)
+       ["connection refused", "actively refused"],
        "Nothing listens on the registry (or proxy) port at that address, or a firewall "
        "REJECTs with tcp-reset.",
        ["the port in the image reference (registry:5000?)", "firewall REJECT rules",
@@ -573,8 +822,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        tier=2, related=("firewall", "proxy")),
     _c("io-timeout", "reachability", "Connection timed out",
        [r"i/o timeout", r"connection timed out", r"connect: operation timed out",
-        r"network timed out while trying to connect"],
-       ["i/o timeout", "timed out"],
+        r"network timed out while trying to connect",
+        # Windows WSAETIMEDOUT (10060), as Go prints it after "connectex:" / "wsarecv:"
+        r"connected party did not properly respond after a period of time"],
+       ["i/o timeout", "timed out", "did not properly respond"],
        "SYNs or packets go unanswered: a firewall DROPs egress to the registry (or a proxy "
        "is required and not configured), or the address is unroutable.",
        ["firewall.output_blocks_443 and rules", "proxy.daemon (set on working hosts?)",
@@ -591,16 +842,23 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Check MTU and the proxy; retry when the registry is healthy.",
        tier=2, related=("proxy", "firewall", "mtu")),
     _c("connection-reset", "reachability", "Connection reset by peer",
-       [r"connection reset by peer", r"econnreset"],
-       ["connection reset", "econnreset"],
+       [r"connection reset by peer", r"econnreset",
+        r"forcibly closed by the remote host",          # Windows WSAECONNRESET (10054)
+        # Go net/http: the peer closed a kept-alive connection as it was reused, or under us
+        r"http: server closed idle connection", r"use of closed network connection"],
+       ["connection reset", "econnreset", "server closed idle connection", "closed network connection",
+        "forcibly closed"],
        "A middlebox (proxy, IDS, load balancer) or the registry closed the connection "
        "abruptly; MTU problems and flaky links also show this way.",
        ["network MTU vs path", "proxy.daemon", "firewall rules"],
        "Check MTU/MSS clamping and the proxy; retry to see if it is intermittent.",
        tier=2, related=("proxy", "firewall", "mtu")),
     _c("unexpected-eof", "reachability", "Transfer cut off (unexpected EOF)",
-       [r"unexpected eof"],
-       ["unexpected eof"],
+       [r"unexpected eof",
+        # containerd: the body ended before its Content-Length (remotes "short read", content
+        # store "unexpected commit size")
+        r"short read: expected \d+ bytes but got \d+", r"unexpected commit size \d+, expected \d+"],
+       ["unexpected eof", "short read", "unexpected commit size"],
        "The connection ended in the middle of a response: a proxy or middlebox cutting long "
        "downloads (or running out of disk), a flaky path or registry front end, or large "
        "packets lost on a path with a smaller MTU (VPN, VXLAN, cloud overlays).",
@@ -618,6 +876,31 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["proxy.daemon", "curl -v https://REGISTRY/v2/"],
        "Check the proxy/middlebox in front of the registry.",
        tier=2, related=("tls", "reachability")),
+    _c("http2-connection-lost", "reachability", "HTTP/2 connection dropped by the other end",
+       # Go's bundled HTTP/2 client (net/http/h2_bundle.go): the peer (registry front end,
+       # CDN or a proxy that speaks h2) ended the connection or reset the stream mid-request
+       [r"http2: server sent goaway", r"stream error: stream id \d+; (?:internal_error|protocol_error|"
+        r"cancel|refused_stream|enhance_your_calm)", r"http2: client connection lost",
+        r"http2: response body closed"],
+       ["http2:", "stream error"],
+       "The HTTP/2 connection to the registry or its blob CDN was closed or reset in the middle "
+       "of a request: a proxy or middlebox that mishandles HTTP/2, an overloaded front end, or a "
+       "path that drops long transfers.",
+       ["proxy.daemon", "curl -v --http2 https://REGISTRY/v2/", "network MTU"],
+       "Retry; check the proxy in the path (or force HTTP/1.1 through it); check the MTU.",
+       tier=2, related=("proxy", "mtu")),
+    _c("malformed-http-response", "tls", "A TLS server answered a plain-HTTP request",
+       # Go net/http transport (1.12+): "net/http: HTTP/1.x transport connection broken:
+       # malformed HTTP response \"\x15\x03\x01...\"": the bytes are a TLS alert record, so
+       # the client spoke HTTP to a port that speaks TLS
+       [r"malformed http response"],
+       ["malformed http response"],
+       "The client sent plain HTTP and a TLS server answered (the bytes \\x15\\x03 are a TLS "
+       "alert): an http:// proxy URL pointing at an HTTPS port, or a registry reached over HTTP "
+       "(insecure-registries, http:// in a mirror URL) that only serves TLS.",
+       ["proxy.daemon scheme and port", "daemon_json registry-mirrors and insecure-registries"],
+       "Use https:// for a TLS registry or mirror; give the proxy's plain-HTTP port in HTTP(S)_PROXY.",
+       tier=1, related=("proxy", "daemon")),
     _c("broken-pipe", "reachability", "Broken pipe",
        [r"broken pipe"],
        ["broken pipe"],
@@ -662,14 +945,25 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "through the proxy that allows it (HTTPS_PROXY in a docker.service drop-in).",
        tier=0, related=("firewall", "tls"), refines=("html-error-page", "forbidden")),
     _c("proxy-connect-status", "proxy", "The proxy refused the CONNECT (bare HTTP status)",
+       # Go's transport, dialConn (Go 1.x .. 1.23 net/http/transport.go): a CONNECT answered
+       # with anything but 200 becomes errors.New(<status text>), without the code, capitalised
+       # as http.StatusText spells it; a 401 from the proxy reads just "Unauthorized".
        [r"https?://\S+?\\?\"?: (?:forbidden|bad gateway|service unavailable|gateway time-?out|"
-        r"method not allowed)\W{0,4}$"],
-       ["forbidden", "bad gateway", "service unavailable", "gateway time", "method not allowed"],
+        r"method not allowed)\W{0,4}$",
+        r"https?://\S+?\\?\"?: (?-i:Unauthorized)\W{0,4}$",
+        # the other statuses proxies answer a CONNECT with, as http.StatusText spells them
+        # (case kept: a registry's own errors are lowercase errcodes, never these bare texts);
+        # 511 is a captive portal's
+        r"https?://\S+?\\?\"?: (?-i:Bad Request|Not Found|Internal Server Error|Request Timeout|"
+        r"Not Implemented|Too Many Requests|Network Authentication Required)\W{0,4}$"],
+       ["forbidden", "bad gateway", "service unavailable", "gateway time", "method not allowed",
+        "unauthorized", "bad request", "not found", "internal server error", "request timeout",
+        "not implemented", "too many requests", "network authentication required"],
        "The error is only an HTTP status text after the URL: that is how Go reports a proxy "
        "that answered the CONNECT with that status. A registry would have sent a JSON error.",
        ["proxy.daemon HTTPS_PROXY", "curl -x \"$HTTPS_PROXY\" -sI https://REGISTRY/v2/"],
        "Allow the registry on the proxy, or exempt it with NO_PROXY if it is reachable directly.",
-       tier=1, related=("firewall", "auth")),
+       tier=1, related=("firewall", "auth"), refines=("unauthorized",)),
     _c("html-408-timeout", "mtu", "HTML 408 Request Time-out while sending the request",
        [r"408 request time-? ?out"],
        ["408 request time"],
@@ -699,7 +993,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "address.",
        tier=2, related=("reachability", "auth"), refines=("forbidden",)),
     _c("registry-denied-terse", "auth", "Registry said only 'denied'",
-       [r"denied: denied", r"/manifests/\S+?\\?\"?: denied\W{0,4}$", r"^\W*denied\W*$"],
+       [r"denied: denied", r"/manifests/\S+?\\?\"?: denied\W{0,4}$", r"^\W*denied\W*$",
+        # moby's containerd image store (daemon/containerd/registry_errors.go) prefixes the
+        # registry's own message
+        r"error from registry: denied\W*(?:$|\n)"],
        ["denied"],
        "The registry refused the request without detail. ghcr.io and others say just "
        "'denied' for a repository that does not exist as well as for missing or stale "
@@ -712,10 +1009,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        [r"command \[ssh .{0,300}dial-stdio", r"docker system dial-stdio", r"commandconn",
         r"host key verification failed", r"exec: \\?\"?ssh\\?\"?: executable file not found",
         r"kex_exchange_identification", r"permission denied \(publickey",
-        r"remote host identification has changed", r"docker daemon at http://docker\b"],
+        r"remote host identification has changed",
+        # OpenSSH's refusal to open the forwarded channel (the remote socket)
+        r"secsh channel \d+ open failed", r"channel \d+: open failed"],
        ["dial-stdio", "commandconn", "host key verification", "executable file not found",
         "kex_exchange_identification", "publickey",
-        "host identification", "http://docker"],
+        "host identification", "secsh channel", "open failed"],
        "The docker CLI talks to the daemon through ssh (DOCKER_HOST/context ssh://) and ssh "
        "itself failed: unknown or changed host key, refused key, no ssh binary, or the "
        "remote user cannot use docker.",

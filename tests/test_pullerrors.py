@@ -189,7 +189,7 @@ TABLE = [
     ("unable to configure the Docker daemon with file /etc/docker/daemon.json: invalid character "
      "'}' looking for beginning of object key string", ["daemon-config-invalid"]),
     ("failed to start daemon: error initializing graphdriver: driver not supported",
-     ["daemon-start-failed"]),
+     ["storage-driver-failed"]),
     ('failed to dial "/run/containerd/containerd.sock": connection error: desc = "transport: '
      'error while dialing: dial unix:///run/containerd/containerd.sock: timeout"',
      ["containerd-unavailable"]),
