@@ -276,6 +276,15 @@ def _status(name: str, p: Part, summary, notes: List[str], any_entries) -> str:
     return f"{name}: rc {p.rc}"
 
 
+def _grpc_retry_warning(line: str) -> bool:
+    """gRPC's own reconnect notice (`[core] grpc: addrConn.createTransport failed to
+    connect ... Reconnecting...`, level=warning): dockerd logs it while containerd is still
+    starting, on healthy hosts too. Its words name containerd's socket, so explain reads it
+    as 'containerd not reachable'; in a day's log it is a retry, not a failed pull, and
+    stays unclassified (a containerd that stays down also logs errors, which count)."""
+    return "level=warning" in line and "grpc" in line and "Reconnecting" in line
+
+
 def parse(section: Section) -> dict:
     now, host_tz, hours = _now(section)
     facts: dict = {
@@ -326,7 +335,7 @@ def parse(section: Section) -> dict:
     counts: Dict[str, int] = {}
     samples: Dict[str, str] = {}
     for line in lines:
-        cls = pullerrors.primary(line)
+        cls = None if _grpc_retry_warning(line) else pullerrors.primary(line)
         if cls is None:
             facts["unclassified_count"] += 1
             facts["unclassified_sample"] = shorten(line)
