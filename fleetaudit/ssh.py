@@ -103,10 +103,24 @@ def classify_os_error(exc: OSError) -> HostError:
     return HostError("protocol", f"network error: {exc}")
 
 
+def _literal_address(address: str, port: int) -> Optional[list]:
+    """getaddrinfo's answer for an IPv4/IPv6 literal, without a trip through the
+    executor thread that loop.getaddrinfo takes for every host (asyncio's own
+    connections skip it for literals too); None for names and scoped addresses."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, address)
+        except (OSError, ValueError):
+            continue
+        sockaddr = (address, port) if family == socket.AF_INET else (address, port, 0, 0)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+    return None
+
+
 async def _open_tcp(address: str, port: int, opts: SSHOptions) -> socket.socket:
     loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(
+        infos = _literal_address(address, port) or await asyncio.wait_for(
             loop.getaddrinfo(address, port, type=socket.SOCK_STREAM), opts.connect_timeout
         )
     except socket.gaierror as exc:
