@@ -214,17 +214,17 @@ class FleetRun:
             m.extra.update(ok=0, error=f"no snapshot: {exc}; stderr: {self._tail(label, rep)}")
         return m
 
-    def floor(self, rep: int, script_path: Path) -> Measured:
+    def floor(self, rep: int, script_path: Path, ciphers: str = "", label: str = "floor") -> Measured:
         argv = [sys.executable, "-m", "bench.floor", "--hosts", str(self.hosts_json),
                 "--script", str(script_path), "--key", self.key, "--known-hosts", self.known_hosts,
-                "--concurrency", str(self.concurrency)]
-        m = self._measure("floor", argv, rep, cwd=str(ROOT))
+                "--concurrency", str(self.concurrency)] + (["--ciphers", ciphers] if ciphers else [])
+        m = self._measure(label, argv, rep, cwd=str(ROOT))
         try:
-            out = json.loads((self.work / f"floor-{rep}.out").read_text().strip().splitlines()[-1])
+            out = json.loads((self.work / f"{label}-{rep}.out").read_text().strip().splitlines()[-1])
             m.extra.update(ok=out["ok"], bytes_per_host=out["bytes"] // max(1, out["ok"]),
                            bytes_total=out["bytes"], errors=list(out.get("errors", {}))[:5])
         except (OSError, ValueError, IndexError, KeyError) as exc:
-            m.extra.update(ok=0, error=f"no result: {exc}; stderr: {self._tail('floor', rep)}")
+            m.extra.update(ok=0, error=f"no result: {exc}; stderr: {self._tail(label, rep)}")
         return m
 
     def ansible(self, rep: int, exe: str, script: str, module: str) -> Measured:

@@ -12,6 +12,9 @@ and divides.
 hosts.json: [{"address": ..., "port": 22, "user": "root"}, ...]. Prints one JSON line:
 {"hosts", "ok", "failed", "bytes", "wall_s", "errors": {message: count}}.
 
+`--ciphers` sets the cipher preference (fleetaudit prefers AES-GCM, see fleetaudit/ssh.py:
+a floor with the same preference is the fair comparison for the connection's own cost).
+
 The key and known_hosts are parsed once, not per connection: a floor should not pay
 for work a careful client would not do.
 """
@@ -27,11 +30,11 @@ from collections import Counter
 import asyncssh
 
 
-async def _one(host: dict, script: bytes, keys, known, gate: asyncio.Semaphore) -> int:
+async def _one(host: dict, script: bytes, keys, known, gate: asyncio.Semaphore, algs: dict) -> int:
     async with gate:
         async with asyncssh.connect(host["address"], port=int(host.get("port", 22)),
                                     username=host.get("user") or "root", client_keys=keys,
-                                    known_hosts=known, config=[], agent_path=None) as conn:
+                                    known_hosts=known, config=[], agent_path=None, **algs) as conn:
             proc = await conn.create_process("sh -s", encoding=None)
             proc.stdin.write(script)
             proc.stdin.write_eof()
@@ -45,12 +48,14 @@ async def _one(host: dict, script: bytes, keys, known, gate: asyncio.Semaphore) 
             return size
 
 
-async def run(hosts, script: bytes, key_path: str, known_hosts: str, concurrency: int) -> dict:
+async def run(hosts, script: bytes, key_path: str, known_hosts: str, concurrency: int,
+              ciphers: str = "") -> dict:
     keys = [asyncssh.read_private_key(key_path)]
     known = asyncssh.read_known_hosts(known_hosts)
     gate = asyncio.Semaphore(concurrency)
+    algs = {"encryption_algs": ciphers.split(",")} if ciphers else {}
     t0 = time.monotonic()
-    results = await asyncio.gather(*(_one(h, script, keys, known, gate) for h in hosts),
+    results = await asyncio.gather(*(_one(h, script, keys, known, gate, algs) for h in hosts),
                                    return_exceptions=True)
     wall = time.monotonic() - t0
     errors = Counter(f"{type(r).__name__}: {r}"[:200] for r in results if isinstance(r, BaseException))
@@ -66,12 +71,16 @@ def main(argv=None) -> int:
     ap.add_argument("--key", required=True)
     ap.add_argument("--known-hosts", required=True)
     ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--ciphers", default="",
+                    help="comma-separated cipher preference (default: asyncssh's); the bench "
+                         "passes fleetaudit's own (fleetaudit.ssh.CIPHERS) for a floor with the "
+                         "same cipher")
     a = ap.parse_args(argv)
     with open(a.hosts, encoding="utf-8") as fh:
         hosts = json.load(fh)
     with open(a.script, "rb") as fh:
         script = fh.read()
-    out = asyncio.run(run(hosts, script, a.key, a.known_hosts, a.concurrency))
+    out = asyncio.run(run(hosts, script, a.key, a.known_hosts, a.concurrency, a.ciphers))
     print(json.dumps(out))
     return 0 if out["failed"] == 0 else 1
 

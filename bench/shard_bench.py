@@ -8,11 +8,15 @@ On one sshd-only namespace fleet of N hosts (lab/, bench.fleet_bench.FleetRun), 
 separate measured processes (bench.measure: wall, client CPU by cgroup, peak RSS):
 
   floor      plain asyncssh running the same composite script (bench/floor.py)
+  floor_gcm  the same floor with fleetaudit's cipher preference (AES-GCM first,
+             fleetaudit.ssh.CIPHERS): the floor for the connection's own cost
   workers1   `fleetaudit audit --workers 1` (one process), JSON + HTML like fleet_bench
   workers2   `fleetaudit audit --workers 2`; run.workers gives each worker's CPU and RSS
   shards     `fleetaudit audit --shard i/S --no-history` for i in 0..S-1, one after the
              other, then `fleetaudit merge` of the S snapshots (--json + --html)
-  startup    `python -c 'import fleetaudit.cli'`: the fixed cost of any process
+  startup    `python -c 'import fleetaudit.cli, fleetaudit.collect, ...'`: the imports an
+             audit pays (the model's fixed cost per process); startup_cli: the bare
+             `import fleetaudit.cli` (what --help and completion pay)
 
 From these it derives the model's constants (per-host client CPU to collect, per-host
 CPU to merge and analyse, process start, host latency) and predicts 10,000 and 100,000
@@ -119,9 +123,19 @@ def shards(fr: FleetRun, count: int, rep: int) -> dict:
             "ok": sum(p.get("ok", 0) for p in parts), "merged_hosts": m["hosts"]}
 
 
+# What an audit process imports before its first connection and for its analysis and
+# writers (the CLI itself imports none of these since the lazy imports of issue 11).
+AUDIT_IMPORTS = ("fleetaudit.cli, fleetaudit.collect, fleetaudit.inventory, fleetaudit.analyze, "
+                 "fleetaudit.snapshot, fleetaudit.render.html")
+
+
 def startup(fr: FleetRun, rep: int) -> dict:
-    return fr._measure("startup", [sys.executable, "-c", "import fleetaudit.cli"], rep,
+    d = fr._measure("startup", [sys.executable, "-c", f"import {AUDIT_IMPORTS}"], rep,
+                    cwd=str(fr.work), env=_env()).to_json()
+    bare = fr._measure("startup_cli", [sys.executable, "-c", "import fleetaudit.cli"], rep,
                        cwd=str(fr.work), env=_env()).to_json()
+    d["cli_only_cpu_s"] = bare["cpu_s"]
+    return d
 
 
 def _med(values):
@@ -220,7 +234,7 @@ def table(doc: dict) -> str:
 def summarize(n: int, runs: Dict[str, List[dict]]) -> dict:
     floor_cpu = _med([r["cpu_s"] for r in runs["floor"]]) or 1
     rows = {}
-    for name in ("floor", "baseline1", "workers1", "workers2"):
+    for name in ("floor", "floor_gcm", "baseline1", "workers1", "workers2"):
         rs = runs.get(name)
         if not rs:
             continue
@@ -241,6 +255,9 @@ def summarize(n: int, runs: Dict[str, List[dict]]) -> dict:
             "merge_wall_s": _med([r["merge"]["wall_s"] for r in sh]),
             "merge_cpu_s": _med([r["merge"]["cpu_s"] for r in sh]),
             "audit_cpu_vs_floor": rows["workers1"]["cpu_vs_floor"],
+            # the same ratio against a floor with fleetaudit's own cipher preference
+            "audit_cpu_vs_floor_gcm": (round(rows["workers1"]["cpu_s"] / rows["floor_gcm"]["cpu_s"], 2)
+                                       if rows.get("floor_gcm", {}).get("cpu_s") else None),
             # before/after in the same run (--baseline): this code's audit CPU / the ref's
             "workers1_cpu_vs_baseline": (round(rows["workers1"]["cpu_s"] / rows["baseline1"]["cpu_s"], 3)
                                          if "baseline1" in rows else None),
@@ -272,7 +289,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N=6, 1 repetition (CI smoke)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None, metavar="NAMES",
-                    help="comma-separated contenders to run (floor,workers1,baseline1,workers2,shards,"
+                    help="comma-separated contenders to run (floor,floor_gcm,workers1,baseline1,workers2,shards,"
                          "startup); the summary and model need floor, workers1, workers2 and shards")
     ap.add_argument("--baseline", default=None, metavar="GIT_REF",
                     help="also run `audit --workers 1` with the package as of GIT_REF (before/after "
@@ -299,6 +316,7 @@ def main(argv=None) -> int:
     reps = a.reps or 1
     from fleetaudit.collectors import REGISTRY
     from fleetaudit.script import ScriptOptions, build_script, new_nonce
+    from fleetaudit.ssh import CIPHERS
     script = build_script(REGISTRY, new_nonce(), ScriptOptions())
     precompile(ROOT)
     signal.signal(signal.SIGTERM, _terminate)
@@ -318,8 +336,9 @@ def main(argv=None) -> int:
             entry["lab_up_s"] = round(fr.up(), 1)
             script_path = fr.work / "script.sh"
             script_path.write_text(script)
-            runs: Dict[str, list] = {"floor": [], "workers1": [], "workers2": [], "shards": [], "startup": []}
-            order = ["floor", "workers1", "workers2", "shards", "startup"]
+            runs: Dict[str, list] = {"floor": [], "floor_gcm": [], "workers1": [], "workers2": [],
+                                     "shards": [], "startup": []}
+            order = ["floor", "workers1", "floor_gcm", "workers2", "shards", "startup"]
             if a.baseline:
                 base_root = baseline_checkout(a.baseline, fr.work / "baseline")
                 runs["baseline1"] = []
@@ -331,8 +350,9 @@ def main(argv=None) -> int:
                 k = rep % len(order)
                 for name in order[k:] + order[:k]:
                     log(f"N={n} rep {rep + 1}/{reps}: {name} (load {loadavg():.1f})")
-                    if name == "floor":
-                        m = fr.floor(rep, script_path)
+                    if name in ("floor", "floor_gcm"):
+                        m = fr.floor(rep, script_path, label=name,
+                                     ciphers=",".join(CIPHERS) if name == "floor_gcm" else "")
                         d = m.to_json()
                         d["ok"] = m.extra.get("ok", 0)
                     elif name == "workers1":

@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
-if TYPE_CHECKING:  # rich is imported where it draws (progress bar, summary), not at start
+if TYPE_CHECKING:
+    # Imported where they are used, not at start: `--help`, completion, `--version` and
+    # commands that never connect do not pay for asyncssh, cryptography, yaml, the
+    # collectors or the analysis (tests/test_cli_start.py keeps it so).
     from rich.console import Console
+    from .collect import CollectOptions, Interrupt
+    from .models import RunResult
 
-from . import __version__, cliout, exitcodes, cli_logging, snapshot
+from . import __version__, cliout, exitcodes, cli_logging
 from .cli_signals import SignalLatch
-from .collect import CollectOptions, Interrupt, collect
-from .inventory import InventoryError, apply_limit, load_inventory
-from .analyze import AnalyzeError, AnalyzeOptions, analyze
 from .cli_history import RunRecorder, history, record_options
 from .cli_integrations import integration_options, run_integrations
 from .clicomplete import complete_limit
@@ -26,10 +28,8 @@ from .cliconfig import FleetGroup, config_callback
 from .cliout import OutputPath
 from .cli_templates import templates_option
 from .cli_shard import apply_shard, shard_options
-from .models import SEVERITIES, RunResult, get_field
+from .models import SEVERITIES, get_field
 from .render.safe import visible
-from .script import ScriptOptions
-from .ssh import SSHOptions
 
 
 # The library checks the source (a host list is not a path), so click must not.
@@ -74,7 +74,16 @@ def ssh_options(fn):
     return wrapper
 
 
+def collect(hosts, opts: CollectOptions, progress=None, interrupt: Optional[Interrupt] = None) -> RunResult:
+    """collect.collect, imported on first use (asyncssh and the collectors load then)."""
+    from .collect import collect as collect_hosts
+    return collect_hosts(hosts, opts, progress, interrupt=interrupt)
+
+
 def _collect_options(kw: dict) -> CollectOptions:
+    from .collect import CollectOptions
+    from .script import ScriptOptions
+    from .ssh import SSHOptions
     ssh = SSHOptions(
         known_hosts=kw["known_hosts"], accept_new=kw["accept_new"],
         ssh_config=[kw["ssh_config"]] if kw["ssh_config"] else None,
@@ -89,6 +98,7 @@ def _collect_options(kw: dict) -> CollectOptions:
 
 
 def _load_hosts(inventory: str, limit: Optional[str]):
+    from .inventory import InventoryError, apply_limit, load_inventory
     try:
         inv = load_inventory(inventory)
         hosts = apply_limit(inv, limit) if limit else list(inv.hosts.values())
@@ -248,6 +258,7 @@ def analysis_options(fn):
 
 
 def _analyze(result: RunResult, kw: dict) -> None:
+    from .analyze import AnalyzeError, AnalyzeOptions, analyze
     opts = AnalyzeOptions(
         baseline_host=kw["baseline_host"], baseline_file=kw["baseline_file"],
         policy_file=kw["policy_file"], ignore=list(kw["ignore"]),
@@ -331,6 +342,7 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
     \b
         fleetaudit audit -i inventories/example-ansible.ini --json reports/latest.json --html reports/latest.html
     """
+    from . import snapshot
     console = None if quiet else cliout.console()  # --quiet prints nothing: no rich console
     hosts, shard_rec = apply_shard(_load_hosts(inventory, limit), kw, inventory, limit, "audit")
     _check_baseline_host(kw["baseline_host"], hosts, shard_rec)
@@ -414,7 +426,8 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
     \b
         fleetaudit gate -i inventories/example-ansible.ini --image registry.example.com/team/app:1.2.3 --junit gate.xml
     """
-    from . import gate as gatemod
+    from . import gate as gatemod, snapshot
+    from .analyze import AnalyzeError, AnalyzeOptions
     from .reference import ReferenceError, parse as parse_ref
 
     refs = []
@@ -467,6 +480,7 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
 
 
 def _load_snapshot(path: str) -> RunResult:
+    from . import snapshot
     try:
         return snapshot.load(path)
     except snapshot.SnapshotError as exc:
@@ -533,6 +547,7 @@ def rules(as_json):
     \b
         fleetaudit rules --json
     """
+    from . import snapshot
     from .diagnose import load_rules
     if as_json:
         click.echo(snapshot.dumps({"rules": [r.to_json() for r in load_rules()]}, indent=1))
@@ -543,6 +558,7 @@ def rules(as_json):
 
 def _newest_audit_snapshot(reports_dir: str) -> Optional[tuple]:
     """(path, RunResult) of the newest audit snapshot in reports_dir, said on stderr."""
+    from . import snapshot
     found = snapshot.newest_audit_snapshot(reports_dir)
     if found:
         path, result = found
@@ -572,6 +588,7 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec, hosts):
     \b
         fleetaudit explain 'x509: certificate signed by unknown authority'
     """
+    from . import snapshot
     from .explain import ambiguity, explain as explain_text
 
     if text == "-":
@@ -621,6 +638,7 @@ def _explain_since(causes, snap, history_spec, max_hosts: int = 5) -> dict:
     hosts = list(dict.fromkeys(h for c in causes for h in c.hosts[:max_hosts]))
     if snap is None or not hosts:
         return {}
+    from . import snapshot
     from .cli_drift import SinceWhenLookup
     lookup = SinceWhenLookup(history_spec)
     try:
@@ -655,6 +673,7 @@ def diff(host_a, host_b, snapshot_path, inventory, reports_dir, ignore, as_json,
     \b
         fleetaudit diff good-1 no-ca --snapshot reports/latest.json
     """
+    from . import snapshot
     from .compare import BaselineError, diff_hosts
     from .rank import rank_drift
 
@@ -713,6 +732,7 @@ def _changed_since(since, path: str) -> dict:
 
 
 def _short(value, cap: int = 100) -> str:
+    from . import snapshot
     text = value if isinstance(value, str) else snapshot.dumps(value, default=str)
     return text if len(text) <= cap else text[: cap - 3] + "..."
 

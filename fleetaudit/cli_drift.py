@@ -21,12 +21,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import click
 
 from . import exitcodes
-from .compare.since import RunRef, SinceLast, changes_since
+if TYPE_CHECKING:  # compare loads the snapshot and collector modules: not at `--help`
+    from .compare.since import SinceLast
 from .models import SEVERITIES
 from .render.safe import visible
 
@@ -70,6 +71,7 @@ def compare_and_record(recorder, result, last, waivers, kw: dict, kind: str,
     Returns (SinceLast, run id or None)."""
     from . import snapshot
     prev_info, prev_doc = last
+    from .compare.since import RunRef, changes_since
     since = changes_since(
         prev_doc, snapshot.to_json(result), waivers=waivers, fail_on=kw["fail_on"],
         fail_on_persisting=fail_on_persisting, ignore=list(kw["ignore"]) or None,

@@ -19,7 +19,6 @@ from .cliconfig import FleetGroup
 from .cliout import OutputPath
 from .cli_templates import templates_option
 from .history import HistoryError, LockBusy, default_history_path, open_store
-from .inventory.hostlist import looks_like_host_list
 
 
 class HistoryLocked(click.ClickException):
@@ -62,6 +61,7 @@ def inventory_key(inventory: str, limit: Optional[str] = None,
     if override:
         return override
     # A host list ("web1,web2,") is not a path: its text is its name.
+    from .inventory.hostlist import looks_like_host_list  # the inventory package loads yaml
     key = inventory if looks_like_host_list(inventory) else str(Path(inventory).resolve())
     return f"{key} --limit {limit}" if limit else key
 

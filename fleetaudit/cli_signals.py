@@ -8,7 +8,6 @@ import signal
 from typing import Dict, Optional
 
 from . import exitcodes
-from .collect import Interrupt
 
 EXIT_CODES = {signal.SIGINT: exitcodes.INTERRUPTED_SIGINT,
               signal.SIGTERM: exitcodes.INTERRUPTED_SIGTERM}
@@ -23,6 +22,7 @@ class SignalLatch:
     """
 
     def __init__(self) -> None:
+        from .collect import Interrupt  # asyncio and asyncssh: when a run starts, not at import
         self.interrupt = Interrupt()
         self.signum: Optional[int] = None
         self._old: Dict[int, object] = {}

@@ -192,14 +192,16 @@ def find_config(explicit: Optional[str]) -> Optional[Path]:
 
 
 def _yaml(path: Path):
-    from .inventory.errors import InventoryError
-    from .inventory.yamlsrc import load_yaml
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read config file: {exc.strerror or exc}")
     except UnicodeDecodeError:
         raise ConfigError(path, None, "config file is not UTF-8 text")
+    if not text.strip():  # empty (--config /dev/null): YAML's None, without loading yaml
+        return {}
+    from .inventory.errors import InventoryError
+    from .inventory.yamlsrc import load_yaml
     try:
         data, dups = load_yaml(text, str(path))
     except InventoryError as exc:

@@ -155,8 +155,11 @@ class FileCatalog:
 def section_marks(text: str, nonce: str) -> List[str]:
     """Collector section markers in the order they arrived (the _meta ones left out). A
     section may come in pieces: the login user's part first, then root's."""
-    return [m.group(1) for m in line_markers(text, "@@" + re.escape(nonce) + r":S:([^\n]*)\n")
+    return [m.group(1) for m in line_markers(text, f"@@{nonce}:", _SECTION_TAIL)
             if m.group(1) != "_meta"]
+
+
+_SECTION_TAIL = re.compile(r"S:([^\n]*)\n")
 
 
 def _pieces(c: Collector) -> int:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import asyncssh
 
@@ -54,7 +54,8 @@ class Sshd:
     """One running sshd; `stop()` ends exactly the process it started."""
 
     def __init__(self, workdir: Path, client_pub: str, v6: bool,
-                 host_key: Optional[asyncssh.SSHKey] = None, host_cert: Optional[bytes] = None):
+                 host_key: Optional[asyncssh.SSHKey] = None, host_cert: Optional[bytes] = None,
+                 extra_config: Sequence[str] = ()):
         self.dir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.v6 = v6
@@ -74,7 +75,8 @@ class Sshd:
             "StrictModes no", "UsePAM no", "PermitRootLogin prohibit-password",
             "PubkeyAuthentication yes", "PasswordAuthentication no",
             "KbdInteractiveAuthentication no", "AllowTcpForwarding yes", "UseDNS no",
-            "MaxStartups 100:30:300", "MaxSessions 50", "SetEnv SHLVL=1", "LogLevel INFO", "",
+            "MaxStartups 100:30:300", "MaxSessions 50", "SetEnv SHLVL=1", "LogLevel INFO",
+            *extra_config, "",
         ]))
         # sshd refuses to start without its privilege-separation directory.
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)

@@ -113,7 +113,7 @@ def test_shard_bench_quick(tmp_path):
     doc = json.loads(out.read_text())
     size = doc["sizes"]["6"]
     rows = size["summary"]["rows"]
-    assert set(rows) == {"floor", "workers1", "workers2", "3 shards + merge"}
+    assert set(rows) == {"floor", "floor_gcm", "workers1", "workers2", "3 shards + merge"}
     assert all(r["ok"] == 6 and r["cpu_s"] > 0 and r["wall_s"] > 0 for r in rows.values())
     assert size["runs"]["shards"][0]["merged_hosts"] == 6
     workers = size["summary"]["workers"]
@@ -121,6 +121,10 @@ def test_shard_bench_quick(tmp_path):
     assert all(w["cpu_s"] > 0 and w["max_rss_kb"] > 0 for w in workers)
     c = size["constants"]
     assert c["startup_cpu_s"] > 0 and c["analyse_cpu_per_host_s"] > 0
+    # the audit's imports cost more than the bare CLI's (which loads no SSH stack)
+    start = size["runs"]["startup"][0]
+    assert 0 < start["cli_only_cpu_s"] < start["cpu_s"]
+    assert size["summary"]["audit_cpu_vs_floor_gcm"] > 0
     assert len(size["model"]) == 18 and {m["dominant"] for m in size["model"].values()} <= {
         "collect CPU", "host latency", "merge+analysis"}
     assert "| 100,000 |" in proc.stdout

@@ -9,8 +9,11 @@ from fleetaudit.collect import section_marks
 from fleetaudit.script import line_markers, split_output
 
 NONCE = "4b4e8fa192b1fa17"
-SPLIT_BODY = "@@" + re.escape(NONCE) + r":([A-Z]+):([^\n]*)(?:\n|$)"
-MARKS_BODY = "@@" + re.escape(NONCE) + r":S:([^\n]*)\n"
+SPLIT_TAIL = r"([A-Z]+):([^\n]*)(?:\n|$)"
+MARKS_TAIL = r"S:([^\n]*)\n"
+SPLIT_BODY = "@@" + re.escape(NONCE) + ":" + SPLIT_TAIL
+MARKS_BODY = "@@" + re.escape(NONCE) + ":" + MARKS_TAIL
+TAILS = {SPLIT_BODY: re.compile(SPLIT_TAIL), MARKS_BODY: re.compile(MARKS_TAIL)}
 
 # Pieces a hostile or broken host can emit, glued in any order.
 PIECES = st.sampled_from([
@@ -26,7 +29,7 @@ def _reference(body: str, text: str):
 
 
 def _ours(body: str, text: str):
-    return [(m.span(), m.groups()) for m in line_markers(text, body)]
+    return [(m.span(), m.groups()) for m in line_markers(text, f"@@{NONCE}:", TAILS[body])]
 
 
 @settings(max_examples=200, deadline=None)
