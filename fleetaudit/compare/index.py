@@ -5,26 +5,12 @@ flattening 10,000 hosts takes seconds, so it happens once per run and is shared.
 """
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..facts import schema as paths
 from ..models import HostResult, RunResult
+from ..snapshot import gc_paused  # noqa: F401  (re-exported: compare's callers import it from here)
 from .flatten import ABSENT, canon_at, flatten_grouped, subtree
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building millions of small acyclic objects: at 10,000
-    hosts its repeated full-heap scans cost more than the work itself (measured 4x)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class HostIndex:
