@@ -159,11 +159,21 @@ class Consensus:
         by_value = self.holders.get(path, {})
         col = paths.collector(path)
         reporting = self.reporting.get(col, [])
-        holders = dict(by_value)
         if expected is ABSENT or actual is ABSENT:
+            holders = dict(by_value)
+            holders[ABSENT] = self._lacking(path, by_value, reporting)
+            return _share(holders, path, expected, actual)
+        return _share(by_value, path, expected, actual)  # read only: no copy needed
+
+    def _lacking(self, path: str, by_value: Mapping[Any, List[str]], reporting: List[str]) -> List[str]:
+        """Hosts that reported the path's collector but lack the path; once per path
+        (every missing/extra drift item asks, and each answer is a pass over the fleet)."""
+        memo = self.__dict__.setdefault("_lacking_memo", {})
+        got = memo.get(path)
+        if got is None:
             have = {n for names in by_value.values() for n in names}
-            holders[ABSENT] = [n for n in reporting if n not in have]
-        return _share(holders, path, expected, actual)
+            got = memo[path] = [n for n in reporting if n not in have]
+        return got
 
     def majority_of(self, path: str) -> Tuple[Any, int, int, List[str]]:
         """(majority value or ABSENT, its count, hosts reporting, outlier hosts);
