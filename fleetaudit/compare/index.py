@@ -71,7 +71,10 @@ def _flat_collector(col: str, data: Any, catalog: Mapping[str, Any], fp_cache: d
             if hit is not None:
                 return hit
     flat = flatten_grouped({col: data}, catalog, fp_cache).get(col, {})
-    keys = {p: canon_at(p, v) for p, v in flat.items()}
+    # str/int/None are their own keys whatever the path (canon's first case): skip the
+    # per-path ordered-list lookup for them
+    keys = {p: v if (type(v) is str or type(v) is int or v is None) else canon_at(p, v)
+            for p, v in flat.items()}
     if token is not None:
         same[token] = (flat, keys)
     return flat, keys
