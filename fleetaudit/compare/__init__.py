@@ -117,7 +117,8 @@ def fact_matrix(result: RunResult, ignore: Any = None,
     ign = as_ignore(ignore)
     index = index_for(result)
     # One counting pass over all hosts (what consensus does), not one pass per path.
-    everyone = Consensus("all audited hosts", list(index.hosts.values()), ign, min_hosts=1)
+    everyone = Consensus("all audited hosts", list(index.hosts.values()), ign, min_hosts=1,
+                         index=index)
     order = {name: i for i, name in enumerate(index.hosts)}
     out: Dict[str, List[dict]] = {}
     for path, by_value in everyone.holders.items():

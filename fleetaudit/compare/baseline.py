@@ -74,13 +74,23 @@ class Consensus:
     inventory order (even the representative of equal values is the same)."""
 
     def __init__(self, label: str, hosts: Sequence[HostIndex], ignore: Ignore,
-                 min_hosts: int = 3, majority: float = 0.5):
+                 min_hosts: int = 3, majority: float = 0.5, index: Optional[FleetIndex] = None):
         self.label = label
         self.hosts = sorted(hosts, key=lambda h: h.name)
         self.min_hosts = min_hosts
         self.majority = majority
         with gc_paused():
-            self._count(ignore)
+            # The counts depend only on the hosts and the ignore rules (not on quorum or
+            # majority): the fleet-wide consensus and the fact matrix share them.
+            memo = getattr(index, "counted", None)
+            token = (tuple(ignore.rules), tuple(h.name for h in self.hosts)) if memo is not None else None
+            hit = memo.get(token) if memo is not None else None
+            if hit is not None and all(a is b for a, b in zip(hit[3], self.hosts)):
+                self.reporting, self.holders, self._reps = hit[:3]
+            else:
+                self._count(ignore)
+                if memo is not None:
+                    memo[token] = (self.reporting, self.holders, self._reps, self.hosts)
             self.expected = self._decide()
 
     def _count(self, ignore: Ignore) -> None:
@@ -149,11 +159,21 @@ class Consensus:
         by_value = self.holders.get(path, {})
         col = paths.collector(path)
         reporting = self.reporting.get(col, [])
-        holders = dict(by_value)
         if expected is ABSENT or actual is ABSENT:
+            holders = dict(by_value)
+            holders[ABSENT] = self._lacking(path, by_value, reporting)
+            return _share(holders, path, expected, actual)
+        return _share(by_value, path, expected, actual)  # read only: no copy needed
+
+    def _lacking(self, path: str, by_value: Mapping[Any, List[str]], reporting: List[str]) -> List[str]:
+        """Hosts that reported the path's collector but lack the path; once per path
+        (every missing/extra drift item asks, and each answer is a pass over the fleet)."""
+        memo = self.__dict__.setdefault("_lacking_memo", {})
+        got = memo.get(path)
+        if got is None:
             have = {n for names in by_value.values() for n in names}
-            holders[ABSENT] = [n for n in reporting if n not in have]
-        return _share(holders, path, expected, actual)
+            got = memo[path] = [n for n in reporting if n not in have]
+        return got
 
     def majority_of(self, path: str) -> Tuple[Any, int, int, List[str]]:
         """(majority value or ABSENT, its count, hosts reporting, outlier hosts);
@@ -214,12 +234,13 @@ class ConsensusBaseline(Baseline):
                 continue
             self.partitions[label] = Consensus(
                 label if label == fleet_label else f"group {label}", hs, ign,
-                self.min_hosts, self.majority)
+                self.min_hosts, self.majority, index=index)
             for h in hs:
                 self._of_host[h.name] = label
         if small:
             self.partitions.setdefault(fleet_label, Consensus(
-                fleet_label, list(index.hosts.values()), ign, self.min_hosts, self.majority))
+                fleet_label, list(index.hosts.values()), ign, self.min_hosts, self.majority,
+                index=index))
             for label in small:
                 for h in members[label]:
                     self._of_host[h.name] = fleet_label

@@ -159,6 +159,10 @@ def _fingerprints(sha: str, catalog: Mapping[str, Any], cache: dict) -> Optional
 
 # --- canonical comparison keys ----------------------------------------------------------
 
+# = json.dumps(value, sort_keys=True, default=str) without building an encoder per call
+_CANON_JSON = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def canon(value: Any, ordered: bool = False) -> Any:
     """A hashable key equal for values that compare equal as facts.
 
@@ -182,7 +186,7 @@ def canon(value: Any, ordered: bool = False) -> Any:
         return ("L", tuple(items))
     if value is ABSENT:
         return ABSENT
-    return ("D", json.dumps(value, sort_keys=True, default=str))
+    return ("D", _CANON_JSON.encode(value))
 
 
 def canon_at(path: str, value: Any) -> Any:

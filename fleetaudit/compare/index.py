@@ -5,26 +5,12 @@ flattening 10,000 hosts takes seconds, so it happens once per run and is shared.
 """
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, Sequence, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..facts import schema as paths
 from ..models import HostResult, RunResult
+from ..snapshot import gc_paused  # noqa: F401  (re-exported: compare's callers import it from here)
 from .flatten import ABSENT, canon_at, flatten_grouped, subtree
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building millions of small acyclic objects: at 10,000
-    hosts its repeated full-heap scans cost more than the work itself (measured 4x)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class HostIndex:
@@ -33,12 +19,19 @@ class HostIndex:
     __slots__ = ("name", "result", "flat", "keys", "scope", "groups")
 
     def __init__(self, result: HostResult, catalog: Mapping[str, Any], fp_cache: dict,
-                 groups: Sequence[str]):
+                 groups: Sequence[str], same: Optional[dict] = None):
         self.name = result.name
         self.result = result
-        self.flat: Dict[str, Dict[str, Any]] = flatten_grouped(result.facts or {}, catalog, fp_cache)
-        self.keys: Dict[str, Dict[str, Any]] = {
-            c: {p: canon_at(p, v) for p, v in vals.items()} for c, vals in self.flat.items()}
+        self.flat: Dict[str, Dict[str, Any]] = {}
+        self.keys: Dict[str, Dict[str, Any]] = {}
+        for col, data in (result.facts or {}).items():
+            col = str(col)
+            flat, keys = _flat_collector(col, data, catalog, fp_cache, same)
+            if col in self.flat:  # two keys with one str() (not from JSON): merge as before,
+                self.flat[col] = {**self.flat[col], **flat}   # into copies (maps may be shared)
+                self.keys[col] = {**self.keys[col], **keys}
+            else:
+                self.flat[col], self.keys[col] = flat, keys
         self.scope: Set[str] = reported_collectors(result)
         self.groups: Tuple[str, ...] = tuple(groups)
 
@@ -57,6 +50,34 @@ class HostIndex:
             v = self.value(path)
             return ABSENT if v is ABSENT else canon_at(path, v)
         return k
+
+
+def _flat_collector(col: str, data: Any, catalog: Mapping[str, Any], fp_cache: dict,
+                    same: Optional[dict]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """One collector's flat facts and canonical keys. Most collectors report the same
+    thing on most hosts (proxy, dns, tls, firewall...): `same` maps a collector's exact
+    content (its repr: types, key order and float bits included, unlike JSON text) to
+    the flat maps already built for it, so those hosts share them instead of walking
+    the same tree again. The shared maps are read-only by contract (nothing in compare
+    writes into a host's flat facts)."""
+    token = None
+    if same is not None:
+        try:
+            token = (col, repr(data))
+        except Exception:  # an exotic value whose repr fails: just do the work
+            token = None
+        if token is not None:
+            hit = same.get(token)
+            if hit is not None:
+                return hit
+    flat = flatten_grouped({col: data}, catalog, fp_cache).get(col, {})
+    # str/int/None are their own keys whatever the path (canon's first case): skip the
+    # per-path ordered-list lookup for them
+    keys = {p: v if (type(v) is str or type(v) is int or v is None) else canon_at(p, v)
+            for p, v in flat.items()}
+    if token is not None:
+        same[token] = (flat, keys)
+    return flat, keys
 
 
 def reported_collectors(result: HostResult) -> Set[str]:
@@ -89,12 +110,16 @@ class FleetIndex:
         self.result = result
         groups = host_groups(result)
         fp_cache: dict = {}
+        same: dict = {}  # collector content -> its flat maps, for this build only
         catalog = result.catalog or {}
         with gc_paused():
             self.hosts: Dict[str, HostIndex] = {
-                name: HostIndex(h, catalog, fp_cache, groups.get(name, ("all",)))
+                name: HostIndex(h, catalog, fp_cache, groups.get(name, ("all",)), same)
                 for name, h in result.hosts.items() if h.audited}
         self._counts: Dict[str, Dict[Any, List[str]]] = {}
+        # (ignore rules, host names) -> a Consensus's value counts: the fleet-wide
+        # consensus and the fact matrix count the same hosts the same way.
+        self.counted: Dict[tuple, tuple] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self.hosts

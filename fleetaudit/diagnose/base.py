@@ -94,9 +94,15 @@ class HostContext:
 
     @property
     def view(self) -> HostView:
-        """This host's derived facts (the FleetView's cached HostView)."""
-        v = self.fleet.host(self.name)
-        return v if v is not None else self.fleet.view_of(self.name, self.host.facts)
+        """This host's derived facts (the FleetView's cached HostView; kept on the
+        context too: rules ask ~30 times per host)."""
+        v = self.__dict__.get("_view")
+        if v is None:
+            v = self.fleet.host(self.name)
+            if v is None:
+                v = self.fleet.view_of(self.name, self.host.facts)
+            self.__dict__["_view"] = v
+        return v
 
     def expect(self, key: str, getter: Getter) -> Optional[Expect]:
         """What this host should have: the run's baseline when there is one (the user

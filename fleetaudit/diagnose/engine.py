@@ -1,7 +1,7 @@
 """Run every rule over every audited host; unreachable hosts become findings too."""
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ..facts import FleetView
 from ..models import SEVERITIES, Finding, HostResult, RunResult
@@ -37,6 +37,9 @@ _UNREACHABLE = {
 }
 
 
+_ASK = object()  # run_rule: read docker.installed itself
+
+
 def unreachable_finding(host: HostResult) -> Finding:
     cls = host.error.cls if host.error else "protocol"
     category, severity, title, fixes = _UNREACHABLE.get(cls, _UNREACHABLE["protocol"])
@@ -49,9 +52,11 @@ def unreachable_finding(host: HostResult) -> Finding:
     )
 
 
-def run_rule(r: Rule, ctx: HostContext) -> List[Finding]:
+def run_rule(r: Rule, ctx: HostContext, docker: Any = _ASK) -> List[Finding]:
+    """`docker`: the host's docker.installed fact when the caller already read it (once
+    per host rather than once per rule: 68 rules x 10,000 hosts)."""
     out = []
-    if r.needs_docker and not ctx.fact("docker.installed", False):
+    if r.needs_docker and not (ctx.fact("docker.installed", False) if docker is _ASK else docker):
         return out
     try:
         hits = list(r.check(ctx) or ())
@@ -90,8 +95,9 @@ def diagnose(result: RunResult, drift: Optional[Dict[str, list]] = None,
             findings.append(unreachable_finding(host))
         ctx = HostContext(host=host, run=result, drift=drift.get(host.name, []),
                           baseline=baselines.get(host.name), fleet=fleet)
+        docker = ctx.fact("docker.installed", False)
         for r in rules:
-            findings.extend(run_rule(r, ctx))
+            findings.extend(run_rule(r, ctx, docker))
     order = {name: i for i, name in enumerate(result.hosts)}
     findings.sort(key=lambda f: (SEVERITIES.index(f.severity), order.get(f.host, 0), f.rule))
     return findings

@@ -36,9 +36,14 @@ class Expect:
     source: str       # "baseline" or "fleet majority (9 of 12 hosts)"
 
 
+# json.dumps(value, sort_keys=True, default=str) builds a new encoder per call (any
+# non-default argument does); one shared encoder writes the same text for less.
+_CANON_JSON = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def _canon(value: Any) -> str:
     """A value as canonical JSON text (for counting equal values)."""
-    return json.dumps(value, sort_keys=True, default=str)
+    return _CANON_JSON.encode(value)
 
 
 def _proxy_hosts(view: HostView) -> Set[str]:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from .daemon import docker_running
 from .registries import host_and_port, ip_of
 from .schema import dig, join, join_all
+from .values import pure_memo
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 # daemon.json "proxies" exists (and wins over the environment) from Docker 23; older
@@ -40,6 +41,7 @@ def proxy_lookup(d: Any, var: str) -> Tuple[str, Optional[str]]:
     return "", None
 
 
+@pure_memo(4096)  # pure; the fleet's few proxy URLs recur on every host
 def proxy_endpoint(url: str) -> str:
     """scheme://host:port of a proxy URL without credentials ("" when unset); Go
     defaults a scheme-less value to http://."""
@@ -222,6 +224,7 @@ def no_proxy_covers(no_proxy: str, host: str, port: int = 443) -> bool:
     return no_proxy_entry(no_proxy, host, port) is not None
 
 
+@pure_memo(8192)  # pure; (NO_PROXY, registry) pairs recur on every host
 def no_proxy_entry(no_proxy: str, host: str, port: int = 443) -> Optional[str]:
     """The NO_PROXY entry that sends host:port direct (see no_proxy_covers), "localhost"
     for the built-in loopback rule, None when the proxy is used."""

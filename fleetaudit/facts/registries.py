@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from ..reference import DEFAULT_DOMAIN, DOCKER_HUB_ALIASES
 from .daemon import insecure_registries, registry_mirrors
 from .schema import dig, join_all
-from .values import MISSING
+from .values import MISSING, pure_memo
 
 DOCKER_HUB = DEFAULT_DOMAIN
 ROOT = "root"
@@ -21,7 +21,16 @@ ROOT = "root"
 def registry_host(name: Any) -> Optional[str]:
     """host[:port] of a registry as config.json, certs.d, daemon.json or a URL name it;
     Docker Hub's aliases are all "docker.io"."""
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        return None
+    return _registry_host(name)
+
+
+# The same few registry names recur on every host (10,000 hosts x 8 names per run):
+# these pure functions of a string are memoized (bounded).
+@pure_memo(4096)
+def _registry_host(name: str) -> Optional[str]:
+    if not name.strip():
         return None
     s = name.strip().lower()
     if "://" in s:
@@ -48,6 +57,7 @@ def _host_and_port_text(entry: str) -> Tuple[str, str]:
     return host, port
 
 
+@pure_memo(4096)
 def host_and_port(entry: str) -> Tuple[str, Optional[int]]:
     """(host, port) of a NO_PROXY entry or registry name; port None when there is none."""
     host, port = _host_and_port_text(entry)
@@ -60,8 +70,10 @@ def split_host_port(name: str) -> Tuple[str, int]:
     return host, int(port) if port.isdigit() and len(port) < 6 else 443
 
 
+@pure_memo(4096)
 def ip_of(host: str) -> Optional[Any]:
-    """The IP address a host name is, None when it is a name."""
+    """The IP address a host name is, None when it is a name (ip_address objects are
+    immutable: a memoized one is safe to share)."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -79,12 +91,14 @@ INTERNAL_SUFFIXES = (".local", ".internal", ".lan", ".corp", ".home", ".intranet
                      ".localdomain", ".home.arpa", ".test", ".example", ".invalid", ".priv")
 
 
+@pure_memo(4096)
 def is_public(host: str) -> bool:
     """True for a public registry (Docker Hub, ghcr.io, quay.io, cloud registries...)."""
     name = host.split(":", 1)[0] if not host.startswith("[") else host
     return any(name == p or name.endswith("." + p) for p in PUBLIC_REGISTRIES)
 
 
+@pure_memo(4096)
 def internal_name(host: str) -> Optional[str]:
     """Why a registry name is evidently internal (private address, internal suffix,
     single label), or None."""

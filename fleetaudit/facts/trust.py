@@ -333,7 +333,7 @@ def expected_cas(me: str, fleet: Dict[str, FleetCA], known: int, own: Dict[str, 
             out[reg] = ExpectedCA(reg, [got], "baseline", dict(got.fps),
                                   {f.get("sha256") for f in got.files if f.get("sha256")})
     for reg, agg in sorted(fleet.items()):
-        n_others = len(agg.hosts - {me})
+        n_others = len(agg.hosts) - (me in agg.hosts)  # not len(hosts - {me}): a copy per host
         if reg in out or not n_others:
             continue
         if base is None and known >= min_hosts and len(agg.hosts) * 2 > known:

@@ -1,6 +1,8 @@
 """Small readers of untrusted fact values, shared by the derived facts and the rules."""
 from __future__ import annotations
 
+import functools
+
 from typing import Any, List, Optional
 
 MISSING = object()  # a derived fact's answer when the host did not tell (unknown, not "none")
@@ -16,3 +18,22 @@ def number(value: Any) -> Optional[float]:
 def str_list(value: Any) -> List[str]:
     """The non-blank strings of a list fact ([] when it is not a list)."""
     return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
+
+
+def pure_memo(maxsize: int):
+    """Memoize a pure function of hashable arguments (registry names, NO_PROXY strings:
+    the same few recur on every host of a run). Arguments that cannot be hashed (odd
+    values from a host) go to the function itself, so it behaves exactly as unmemoized,
+    errors included; typed: 1, 1.0 and True stay distinct."""
+    def wrap(fn):
+        cached = functools.lru_cache(maxsize=maxsize, typed=True)(fn)
+
+        @functools.wraps(fn)
+        def call(*args, **kw):
+            try:
+                return cached(*args, **kw)
+            except TypeError:
+                return fn(*args, **kw)
+        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return call
+    return wrap

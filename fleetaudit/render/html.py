@@ -170,6 +170,12 @@ def _clean(text: Any, cap: int = MAX_TEXT_CHARS) -> str:
     return s
 
 
+# = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "),
+# default=str), without building an encoder per shown value
+_SHOW_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "),
+                              default=str)
+
+
 def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
     """A fact value as one line of text: strings as they are, the rest as compact JSON."""
     if value == "":
@@ -180,8 +186,7 @@ def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
         return "(absent)"
 
     try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "),
-                          default=str)
+        text = _SHOW_JSON.encode(value)
     except (TypeError, ValueError):
         text = repr(value)
     return _clean(text, cap)

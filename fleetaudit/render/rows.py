@@ -22,6 +22,10 @@ NO_GROUP = "(no group)"
 UNREACHABLE = "unreachable"
 
 
+# = json.dumps(x, sort_keys=True, default=str), one encoder for every finding
+_KEY_JSON = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def impact(severity: Any, hosts: int) -> int:
     return SEVERITY_WEIGHT.get(severity, 0) * hosts
 
@@ -78,8 +82,7 @@ def fold_findings(findings: Iterable[Any]) -> List[Cause]:
         rule, cat = _text(f.rule), _text(f.category)
         evidence, remediation = _list(f.evidence), _list(f.remediation)
         vkey = (sev, _text(f.title), _text(f.why),
-                json.dumps(evidence, sort_keys=True, default=str),
-                json.dumps(remediation, sort_keys=True, default=str))
+                _KEY_JSON.encode(evidence), _KEY_JSON.encode(remediation))
         by_variant = variants.setdefault((rule or f"title:{_text(f.title)}", cat), {})
         v = by_variant.get(vkey)
         if v is None:
