@@ -174,3 +174,42 @@ def test_host_cost_quick(tmp_path):
         parts = dict((k, ms) for ms, k in doc["parts"][version])
         assert any(k.startswith("docker/") for k in parts), parts
     assert not (tmp_path / "lab" / "lab.json").exists()      # the fleet is gone again
+
+
+def _analysis_harness():
+    from importlib.util import module_from_spec, spec_from_file_location
+    spec = spec_from_file_location("analysis_outputs", ROOT / "bench" / "analysis_outputs.py")
+    mod = module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_analysis_outputs_tiny_is_deterministic(tmp_path):
+    """bench/analysis_outputs.py (the harness behind bench/verify_analysis_equivalence.py)
+    at a tiny size: two runs of this tree give byte-identical outputs, so a difference it
+    reports between two trees is the code's, not the harness's noise."""
+    runs = []
+    for side in ("a", "b"):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "analysis_outputs.py"), "--code", str(ROOT),
+             "--out", str(tmp_path / side), "--hosts", "12", "--variants", "consensus,hostile"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert all(r["findings"] > 0 for r in runs[0])            # real work, not empty outputs
+    assert (tmp_path / "a" / "hostile" / "report.html").stat().st_size > 10_000
+    assert _analysis_harness().compare_dirs(tmp_path / "a", tmp_path / "b") == []
+
+
+def test_compare_dirs_sees_a_one_byte_change(tmp_path):
+    """The comparison itself is not vacuous: a changed byte in one output is reported."""
+    mod = _analysis_harness()
+    for side in ("a", "b"):
+        d = tmp_path / side / "consensus"
+        d.mkdir(parents=True)
+        for name in mod.OUTPUTS:
+            (d / name).write_text("same")
+    (tmp_path / "b" / "consensus" / "junit.xml").write_text("samf")
+    assert mod.compare_dirs(tmp_path / "a", tmp_path / "b") == ["consensus/junit.xml"]
+    (tmp_path / "b" / "consensus" / "report.md").unlink()
+    assert "consensus/report.md" in mod.compare_dirs(tmp_path / "a", tmp_path / "b")

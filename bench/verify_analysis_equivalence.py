@@ -5,8 +5,15 @@ snapshot JSON (written and read back), HTML, JUnit, Markdown and terminal output
 bench/analysis_outputs.py does the work in one subprocess per tree (each imports its own
 `fleetaudit`); the reference tree comes from this repository's history by `git archive`.
 The by-hand version at 10,000 hosts is in docs/benchmarks.md.
+
+Run by hand (`python -m pytest bench/verify_analysis_equivalence.py`): it needs the
+reference commit in the clone (FA_VERIFY_REF, default 986e10b), and a later deliberate
+output change makes it fail by design, so it is not part of the suite (CI may clone
+shallow). The suite keeps tests/test_bench_smoke.py's tiny run of the harness and the
+check that its comparison is not vacuous.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "bench" / "analysis_outputs.py"
-REFERENCE = "986e10b"   # main before the analysis speed-ups
+REFERENCE = os.environ.get("FA_VERIFY_REF", "986e10b")   # main before the analysis speed-ups
 HOSTS = 120
 
 
@@ -58,19 +65,3 @@ def test_outputs_identical_to_reference(reference_tree, tmp_path, variants):
         assert (tmp_path / "new" / v / "report.html").stat().st_size > 10_000
     assert mod.compare_dirs(tmp_path / "old", tmp_path / "new") == []
 
-
-def test_compare_dirs_sees_a_one_byte_change(tmp_path):
-    """The comparison itself is not vacuous: a changed byte in one output is reported."""
-    from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location("analysis_outputs", HARNESS)
-    mod = module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for side in ("a", "b"):
-        d = tmp_path / side / "consensus"
-        d.mkdir(parents=True)
-        for name in mod.OUTPUTS:
-            (d / name).write_text("same")
-    (tmp_path / "b" / "consensus" / "junit.xml").write_text("samf")
-    assert mod.compare_dirs(tmp_path / "a", tmp_path / "b") == ["consensus/junit.xml"]
-    (tmp_path / "b" / "consensus" / "report.md").unlink()
-    assert "consensus/report.md" in mod.compare_dirs(tmp_path / "a", tmp_path / "b")
