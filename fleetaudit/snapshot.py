@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import re
 import json
 import zlib
 import math
@@ -295,25 +296,88 @@ NOT_A_RUN_KEYS = ("baseline_saved",)
 SNAPSHOT_GLOBS = ("*.json", "*.json.gz", "*.json.zst")
 
 
+# How much of a snapshot file is read to find its run's start (the run object comes
+# first in what save() writes, before the hosts; a few KB in practice).
+HEADER_BYTES = 64 * 1024
+_HEADER_START = re.compile(r'\{\s*"schema"\s*:\s*"[^"\\]*"\s*,\s*"run"\s*:\s*')
+
+
+def run_started_from_header(path: Union[str, Path]) -> Optional[str]:
+    """run.started of a snapshot file, read from its first HEADER_BYTES only, when the
+    file begins the way save() writes it ({"schema": ..., "run": {...}); "" when the run
+    has no start; None when that cannot be told from the head (other key order, zstd,
+    a run object longer than the head, unreadable): the caller then loads the file whole.
+    """
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+            fh.seek(0)
+            if magic == GZIP_MAGIC:
+                with gzip.GzipFile(fileobj=fh) as gz:
+                    head = gz.read(HEADER_BYTES)
+            else:
+                head = fh.read(HEADER_BYTES)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:   # not just a character cut at the end of the head
+            return None
+        text = head[:exc.start].decode("utf-8")
+    m = _HEADER_START.match(text)
+    if not m:
+        return None
+    try:
+        run, _ = json.JSONDecoder().raw_decode(text, m.end())
+    except ValueError:
+        return None
+    if not isinstance(run, dict):
+        return None
+    started = run.get("started")
+    return started if isinstance(started, str) else ""
+
+
 def newest_audit_snapshot(directory: Union[str, Path]) -> Optional[tuple]:
     """(path, RunResult) of the audit snapshot in `directory` whose run started last, or None.
 
     "The newest *.json" was a guess that broke as soon as a gate verdict file or a
     baseline landed in the same directory; files that are not audit snapshots (another
     schema, a baseline, unreadable) are skipped. Ties on the run time go to the newer file.
+
+    A reports directory of scheduled runs holds hundreds of snapshots: each file's run
+    start is read from its head, and files are loaded whole newest first, stopping at the
+    first that is an audit run; a file whose head does not tell is loaded whole, as before.
     """
     best = None
-    paths = [p for pattern in SNAPSHOT_GLOBS for p in Path(directory).glob(pattern)]
-    for path in paths:
+
+    def consider(path: Path, mtime: float) -> None:
+        nonlocal best
         try:
-            mtime = path.stat().st_mtime
             result = load(path)
         except (OSError, SnapshotError):
-            continue
+            return
         if any(k in result.extra for k in NOT_A_RUN_KEYS) or not result.hosts:
-            continue
+            return
         started = result.run.get("started")
         key = (started if isinstance(started, str) else "", mtime, str(path))
         if best is None or key > best[0]:
             best = (key, path, result)
+
+    headed = []
+    paths = [p for pattern in SNAPSHOT_GLOBS for p in Path(directory).glob(pattern)]
+    for path in paths:
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        started = run_started_from_header(path)
+        if started is None:
+            consider(path, mtime)
+        else:
+            headed.append(((started, mtime, str(path)), path))
+    for key, path in sorted(headed, reverse=True):
+        if best is not None and key <= best[0]:
+            break   # every file left started earlier than the one found
+        consider(path, key[1])
     return (best[1], best[2]) if best else None
