@@ -79,6 +79,7 @@ class Consensus:
         self.hosts = sorted(hosts, key=lambda h: h.name)
         self.min_hosts = min_hosts
         self.majority = majority
+        self._lacking_memo: Dict[str, List[str]] = {}   # path -> hosts lacking it (_lacking)
         with gc_paused():
             # The counts depend only on the hosts and the ignore rules (not on quorum or
             # majority): the fleet-wide consensus and the fact matrix share them.
@@ -168,11 +169,10 @@ class Consensus:
     def _lacking(self, path: str, by_value: Mapping[Any, List[str]], reporting: List[str]) -> List[str]:
         """Hosts that reported the path's collector but lack the path; once per path
         (every missing/extra drift item asks, and each answer is a pass over the fleet)."""
-        memo = self.__dict__.setdefault("_lacking_memo", {})
-        got = memo.get(path)
+        got = self._lacking_memo.get(path)
         if got is None:
             have = {n for names in by_value.values() for n in names}
-            got = memo[path] = [n for n in reporting if n not in have]
+            got = self._lacking_memo[path] = [n for n in reporting if n not in have]
         return got
 
     def majority_of(self, path: str) -> Tuple[Any, int, int, List[str]]:

@@ -14,11 +14,11 @@ flat map compares path by path in linear time, which keeps 10,000 hosts fast.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from ..facts import schema as paths
+from ..facts.values import canonical_json
 
 def _basename(item: dict) -> Any:
     path = item.get("path")
@@ -159,10 +159,6 @@ def _fingerprints(sha: str, catalog: Mapping[str, Any], cache: dict) -> Optional
 
 # --- canonical comparison keys ----------------------------------------------------------
 
-# = json.dumps(value, sort_keys=True, default=str) without building an encoder per call
-_CANON_JSON = json.JSONEncoder(sort_keys=True, default=str)
-
-
 def canon(value: Any, ordered: bool = False) -> Any:
     """A hashable key equal for values that compare equal as facts.
 
@@ -186,7 +182,7 @@ def canon(value: Any, ordered: bool = False) -> Any:
         return ("L", tuple(items))
     if value is ABSENT:
         return ABSENT
-    return ("D", _CANON_JSON.encode(value))
+    return ("D", canonical_json(value))
 
 
 def canon_at(path: str, value: Any) -> Any:

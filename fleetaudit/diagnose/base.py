@@ -8,6 +8,7 @@ severity, why-text and remediation. Rules encode the field guide's general knowl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from ..facts import Expect, FleetView, HostView
@@ -92,17 +93,12 @@ class HostContext:
         if self.fleet is None:
             self.fleet = FleetView(self.run)
 
-    @property
+    @cached_property
     def view(self) -> HostView:
         """This host's derived facts (the FleetView's cached HostView; kept on the
         context too: rules ask ~30 times per host)."""
-        v = self.__dict__.get("_view")
-        if v is None:
-            v = self.fleet.host(self.name)
-            if v is None:
-                v = self.fleet.view_of(self.name, self.host.facts)
-            self.__dict__["_view"] = v
-        return v
+        v = self.fleet.host(self.name)
+        return v if v is not None else self.fleet.view_of(self.name, self.host.facts)
 
     def expect(self, key: str, getter: Getter) -> Optional[Expect]:
         """What this host should have: the run's baseline when there is one (the user

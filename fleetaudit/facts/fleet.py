@@ -7,7 +7,6 @@ change while it is in use (make a new one if they do).
 """
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from . import proxy as _proxy, trust as _trust
 from .host import HostView
 from .registries import DOCKER_HUB, Registry, is_public, registries_of, registry_host
 from .schema import dig
+from .values import canonical_json
 from .values import MISSING
 
 # A majority of one or two hosts is not a norm: below this many hosts that report a
@@ -36,14 +36,9 @@ class Expect:
     source: str       # "baseline" or "fleet majority (9 of 12 hosts)"
 
 
-# json.dumps(value, sort_keys=True, default=str) builds a new encoder per call (any
-# non-default argument does); one shared encoder writes the same text for less.
-_CANON_JSON = json.JSONEncoder(sort_keys=True, default=str)
-
-
 def _canon(value: Any) -> str:
     """A value as canonical JSON text (for counting equal values)."""
-    return _CANON_JSON.encode(value)
+    return canonical_json(value)
 
 
 def _proxy_hosts(view: HostView) -> Set[str]:

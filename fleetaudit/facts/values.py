@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 from typing import Any, List, Optional
 
@@ -18,6 +19,13 @@ def number(value: Any) -> Optional[float]:
 def str_list(value: Any) -> List[str]:
     """The non-blank strings of a list fact ([] when it is not a list)."""
     return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
+
+
+# = json.dumps(value, sort_keys=True, default=str): a value as canonical JSON text, for
+# counting and grouping equal values. json.dumps with any non-default argument builds a
+# new encoder per call; this one encoder is shared (fleet majorities, compare's keys,
+# the report's finding rows).
+canonical_json = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 def pure_memo(maxsize: int):

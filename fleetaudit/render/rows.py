@@ -8,10 +8,10 @@ impact first. Renderers (html.py) only turn these into output.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ..facts.values import canonical_json
 from ..models import CATEGORIES, severity_rank
 
 # Impact = weight x hosts. A decade per severity: one critical host outweighs nine high
@@ -20,10 +20,6 @@ from ..models import CATEGORIES, severity_rank
 SEVERITY_WEIGHT = {"critical": 10_000, "high": 1_000, "medium": 100, "low": 10, "info": 1}
 NO_GROUP = "(no group)"
 UNREACHABLE = "unreachable"
-
-
-# = json.dumps(x, sort_keys=True, default=str), one encoder for every finding
-_KEY_JSON = json.JSONEncoder(sort_keys=True, default=str)
 
 
 def impact(severity: Any, hosts: int) -> int:
@@ -82,7 +78,7 @@ def fold_findings(findings: Iterable[Any]) -> List[Cause]:
         rule, cat = _text(f.rule), _text(f.category)
         evidence, remediation = _list(f.evidence), _list(f.remediation)
         vkey = (sev, _text(f.title), _text(f.why),
-                _KEY_JSON.encode(evidence), _KEY_JSON.encode(remediation))
+                canonical_json(evidence), canonical_json(remediation))
         by_variant = variants.setdefault((rule or f"title:{_text(f.title)}", cat), {})
         v = by_variant.get(vkey)
         if v is None:
