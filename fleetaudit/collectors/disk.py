@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional
 
 from .base import RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part
 from .docker import DOCKER_CLI_SH
-from .jsonfacts import load_host_json
+from .jsonfacts import first_json_object, load_host_json
 
 DEFAULT_ROOT = "/var/lib/docker"
 
@@ -231,7 +231,7 @@ def df_from_api(doc: dict) -> Dict[str, Any]:
     def vol(v: dict, key: str) -> int:
         u = v.get("UsageData")
         return _n(u.get(key)) if isinstance(u, dict) else 0
-    cache = [b for b in _items(doc, "BuildCache")]
+    cache = _items(doc, "BuildCache")
     return {
         "images": {"total": len(images), "active": sum(1 for i in images if _n(i.get("Containers"))),
                    "size": layers, "reclaimable": layers - used},
@@ -251,15 +251,9 @@ def df_from_api(doc: dict) -> Dict[str, Any]:
 def _docker_df_api(p: Part) -> Dict[str, Any]:
     if p.rc != 0:
         return {"docker_df": None, "docker_df_error": _error(p)}
-    for ln in _lines(p):
-        if not ln.startswith("{"):
-            continue
-        try:
-            doc, _ = load_host_json(ln)
-        except ValueError:
-            continue
-        if isinstance(doc, dict):
-            return {"docker_df": df_from_api(doc), "docker_df_error": None}
+    doc = first_json_object(p.out)
+    if doc is not None:
+        return {"docker_df": df_from_api(doc), "docker_df_error": None}
     return {"docker_df": None, "docker_df_error": "no usable /system/df document"}
 
 

@@ -37,7 +37,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from .base import RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part, skipped_parts
-from .jsonfacts import load_host_json
+from .jsonfacts import first_json_object
 
 # POSIX sh: the pids of dockerd processes that belong to this host, i.e. share our
 # mount namespace (a DinD daemon in a container, or another test-fleet host sharing the
@@ -263,28 +263,6 @@ fa_part dockerd_pids; if [ -d /proc/self ]; then fa_dockerd_pids; fa_rc 0; else 
 _MAX_TEXT = 500
 # Parts that are docker CLI calls (talk to the daemon).
 _CLI_PARTS = ("version", "info", "info_text")
-
-
-# The host's redaction filter replaces the value of any *auth/*authorization key, an
-# unquoted one (null, a number) together with the comma after it: the Engine API's
-# whole /info has `"Plugins":{...,"Authorization":null,...}`, which leaves
-# `"Authorization":REDACTED"Log":...`. Put back as a string, the document parses again.
-_EATEN_VALUE = re.compile(r'(?<=":)REDACTED(?=")')
-
-
-def _json_line(p: Part) -> Optional[dict]:
-    """The first line of the part that is a JSON object (the CLI prints one line)."""
-    for line in p.out.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            for text in (line, _EATEN_VALUE.sub('"REDACTED",', line)):
-                try:
-                    value, _ = load_host_json(text)
-                except ValueError:
-                    continue
-                if isinstance(value, dict):
-                    return value
-    return None
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -535,7 +513,7 @@ def _dockerd(section: Section, server_doc: Any) -> dict:
 
 def parse(section: Section) -> dict:
     ver_p = part(section, "version")
-    doc = _json_line(ver_p) or {}
+    doc = first_json_object(ver_p.out) or {}
     others = _other_lines(ver_p)
     warnings = sorted({ln for ln in others if ln.startswith("WARNING:")})
     errors = [ln for ln in others if not ln.startswith("WARNING:")]
@@ -560,7 +538,7 @@ def parse(section: Section) -> dict:
     info = None
     info_source = None
     info_p = part(section, "info")
-    info_doc = _json_line(info_p)
+    info_doc = first_json_object(info_p.out)
     if daemon_up and info_doc is not None and _s(info_doc.get("ServerVersion")):
         info, info_source = info_from_json(info_doc), "json"
     text_p = part(section, "info_text")

@@ -142,3 +142,26 @@ def load_host_json(text: str, *, object_pairs_hook: Optional[Callable] = None,
         return value, notes
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+# The host's redaction filter replaces the value of any *auth/*authorization key, an
+# unquoted one (null, a number) together with the comma after it: the Engine API's
+# whole /info has `"Plugins":{...,"Authorization":null,...}`, which leaves
+# `"Authorization":REDACTED"Log":...`. Put back as a string, the document parses again.
+_EATEN_VALUE = re.compile(r'(?<=":)REDACTED(?=")')
+
+
+def first_json_object(text: str) -> Optional[dict]:
+    """The first line of `text` that is a JSON object (the docker CLI and the Engine API
+    print one document a line), read with load_host_json; None when there is none."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            for candidate in (line, _EATEN_VALUE.sub('"REDACTED",', line)):
+                try:
+                    value, _ = load_host_json(candidate)
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    return value
+    return None
