@@ -163,7 +163,7 @@ _SPECIFIC_AUTH = re.compile(r"token|expired|permission|credential|incorrect|"
 # (a first component without '.' or ':' is not a host, per the reference grammar), or
 # containers/image's spelled-out docker.io/NAMESPACE/NAME.
 _HUB_NAME = re.compile(r"pull access denied for (?!localhost/)([a-z0-9_-]+/[a-z0-9._/-]+)[\s,]|"
-                       r"(?:manifest \S+ in |failed to resolve reference \\?\"?)docker\.io/((?!library/)"
+                       r"(?:manifest \S+ in |failed to resolve (?:reference \\?\"?|source metadata for ))docker\.io/((?!library/)"
                        r"[a-z0-9_-]+/[a-z0-9._/-]+)", re.IGNORECASE)
 # Go crypto/x509 HostnameError: "certificate is valid for A, not B" / "... but wanted to match B"
 _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.-]+)|wanted to match ([A-Za-z0-9.-]+)",
@@ -197,6 +197,19 @@ _DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): (?:connect:
                            r"refused it)", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
+# amazon-ecs-agent agent/api/errormessages/error_messages.go: the agent's augmented
+# CannotPullContainerError texts and the cause each names.
+_ECS_HINT = re.compile(r"The task can.t pull the image\. Check (whether the image exists|that the role has "
+                       r"the permissions|your network configuration)", re.IGNORECASE)
+_ECS_HINTS = {
+    "whether the image exists": ("reference", "The registry's plain 'denied' is ECR's answer for a "
+                                 "repository or tag that does not exist (or a typo in the image URI)."),
+    "that the role has the permissions": ("auth", "The task execution role lacks ecr:BatchGetImage "
+                                          "(or the repository policy refuses it)."),
+    "your network configuration": ("reachability", "The task has no way out to the registry: a private "
+                                   "subnet without a NAT gateway or ECR VPC endpoints, or a public "
+                                   "subnet without a public IP."),
+}
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
 
 _TAG = re.compile(r"<[^<>]{0,400}>")
@@ -471,6 +484,13 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "its default refusal, which it gives alike for a repository that does not exist "
                     "and a private one the caller may not read: with no word about credentials, a "
                     "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
+    hint = _ECS_HINT.search(text)
+    if hint and matched:
+        # The ECS agent (amazon-ecs-agent agent/api/errormessages) prefixes its own diagnosis,
+        # chosen from the registry's answer: it has seen more than the text we get.
+        category, why = _ECS_HINTS[hint.group(1).lower()]
+        out.append((category, 0.85, "The ECS agent matched the registry's answer and says: "
+                    f"'{hint.group(0)}'. {why}", matched[0]))
     lookup = _LOOKUP_NAME.search(text) if "no-such-host" in matched else None
     resolver = _LOOKUP_ON.search(text)
     forwarder = resolver.group(1) if resolver and _VM_FORWARDER.match(resolver.group(1)) else ""

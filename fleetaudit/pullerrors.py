@@ -390,6 +390,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("manifest-unknown", "reference", "Tag or digest does not exist",
        [r"manifest unknown", r"manifest for \S+ not found", r"\btag \S+ not found in repository",
         r"failed to resolve ref(?:erence)? \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown",
+        # containerd's resolver: fmt.Errorf("%s: %w", ref, errdefs.ErrNotFound) with the fully
+        # qualified reference (a registry host with a dot), whatever wraps it (buildkit's
+        # "failed to resolve source metadata for REF: REF: not found")
+        r"[a-z0-9-]+\.[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+(?::\w[\w.-]{0,127}|@sha256:[0-9a-f]+): not found",
         # CRI/ctr (gRPC NotFound) and containers/image ("unknown: Not Found")
         r"code = notfound", r"unknown: not found",
         # Harbor ("unknown: artifact PROJECT/REPO:TAG not found"); moby's local lookup
@@ -398,7 +402,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"\bmanifest not found", r"manifest_unknown"],
        ["manifest unknown", "manifest for", "not found in repository", "resolve reference",
         "code = notfound", "unknown: not found", "artifact", "no such image", "manifest not found",
-        "manifest_unknown"],
+        "manifest_unknown", ": not found"],
        "The repository exists but has no such tag/digest in the registry this host talks "
        "to: a typo, an image not pushed yet, or a mirror that lacks it.",
        ["daemon_json.config registry-mirrors (a mirror may be stale)",
@@ -776,6 +780,24 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["try from a working host at the same time", "proxy.daemon"],
        "Retry later; check the registry's (or the proxy's) health.",
        tier=1, related=("proxy",)),
+    _c("registry-network-rule", "firewall", "The registry's own network rules refuse this client",
+       # Cloud registries answer a 403 "denied: ..." when the caller's address or network is
+       # outside their allowlist: Azure Container Registry's built-in firewall ("client with IP
+       # '...' is not allowed access. Refer https://aka.ms/acr/firewall", Azure docs,
+       # container-registry-troubleshoot-access), Google's VPC Service Controls perimeter
+       # ("Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier").
+       # The credentials are fine: the network the request comes from is not.
+       [r"client with ip \S+ is not allowed access", r"aka\.ms/acr/firewall",
+        r"request is prohibited by organization'?s policy", r"vpcservicecontrolsuniqueidentifier"],
+       ["not allowed access", "acr/firewall", "prohibited by organization", "vpcservicecontrols"],
+       "The registry refused the request because of where it came from, not who sent it: its "
+       "firewall / network rules (ACR public network rules, a VPC Service Controls perimeter) "
+       "do not list this host's (or its NAT's) address or network.",
+       ["the host's public egress IP (curl -s ifconfig.me) vs the registry's network rules",
+        "az acr network-rule list / the VPC-SC perimeter's access levels"],
+       "Add the host's egress IP or network to the registry's allowed networks, or reach it "
+       "through its private endpoint.",
+       tier=0, refines=("unauthorized", "forbidden", "cloud-sdk-denied", "registry-denied-terse")),
     _c("local-egress-blocked", "firewall", "This host's own firewall refused the connection",
        # The kernel refused to send: netfilter dropping a locally generated packet in OUTPUT
        # makes connect()/sendmsg() fail with EPERM "operation not permitted" (EACCES with an

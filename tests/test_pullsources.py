@@ -7,7 +7,7 @@ from fleetaudit.pullerrors import classify
 from fleetaudit.pullsources import SOURCE_TEXTS
 
 SOURCE_KEYS = ("GO-DIAL", "GO-DNS", "GO-HTTP", "GO-X509", "MOBY", "DIST", "CTRD", "CIMAGE", "KUBELET",
-               "CLIENT", "DAEMON", "GO-WIN")
+               "CLIENT", "DAEMON", "GO-WIN", "BUILDKIT", "CIMAGE2", "ECS", "REGBODY", "SYSTEMD")
 
 
 @pytest.mark.parametrize("entry", SOURCE_TEXTS, ids=lambda e: e.text[-60:])
