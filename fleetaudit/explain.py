@@ -339,9 +339,9 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     if all(_BY_ID[cid].wrapper for cid in matched):
         # nothing but a wrapper (or nothing) recognised: guesses from the inner text's words
         # (the wrapper's "Failed to pull image", "500 Server Error" say nothing)
-        for cause in generic_causes(inner if inner.strip() else text):
-            if matched:     # below what the wrapper itself says
-                cause.confidence = round(cause.confidence * 0.5, 3)
+        for cause in generic_causes(_without_wrappers(inner if inner.strip() else text, matched)):
+            if matched and not cause.words:     # a bare prior: below all the wrapper says
+                cause.confidence = round(cause.confidence * 0.3, 3)
             causes.setdefault(cause.category, cause)
 
     shown, facts = _hosts_by_category(snapshot, hosts, matched)
@@ -377,6 +377,17 @@ def ambiguity(causes: Sequence[Cause]) -> Optional[str]:
     return ("The text alone does not single out a cause: " +
             ", ".join(f"{c.category} ({c.confidence:.0%})" for c in close) +
             " print the same error; their checks tell them apart.")
+
+
+def _without_wrappers(text: str, matched: Sequence[str]) -> str:
+    """The text without the phrases of the wrapper classes it matched: their words ("failed to
+    resolve reference", "pulling image") name a stage, not a cause, and must not count as clues."""
+    for cid in matched:
+        cls = _BY_ID[cid]
+        cls.matches(text)       # compiles the class's regexes on first use
+        for rx in cls.regexes:
+            text = rx.sub(" ", text)
+    return text
 
 
 def _with_quote(why: str, text: str, cid: str) -> str:
@@ -504,10 +515,13 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "stale or unreachable upstream (after a VPN or network change) or misses the "
                     "host's own names; restart it or give the daemon \"dns\" in daemon.json.",
                     "no-such-host"))
-    elif lookup and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") and "proxyconnect" not in text:
+    elif lookup and resolver and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") \
+            and "proxyconnect" not in text:
         # NXDOMAIN ("no such host" is Go's errNoSuchHost, an authoritative 'no', not a timeout)
         # for a name that exists world-wide: the resolver only knows an internal zone, the
-        # resolver of networks where only a proxy goes out.
+        # resolver of networks where only a proxy goes out. Only when Go's own resolver names the
+        # server that answered ("on ADDR:53"): through libc (cgo, macOS, Windows) "no such host"
+        # is also what a host without any working resolver or network gets.
         out.append(("proxy", 0.77, f"{lookup.group(1)} exists for everyone: a resolver that says it "
                     "does not is one that serves only an internal zone, as in networks where only "
                     "the proxy resolves and reaches outside names; the daemon needs HTTP(S)_PROXY.",
@@ -752,13 +766,26 @@ _WORDS: Tuple[Tuple[Tuple[str, ...], Tuple[str, ...]], ...] = (
     (("mtu", "fragment", "hangs", "stuck", "retrying"), ("mtu", "reachability")),
     (("space", "disk", "inode", "storage", "extract", "layer", "quota"), ("disk", "daemon")),
     (("daemon", "docker.service", "containerd", "socket", "systemd", "dockerd"), ("daemon",)),
-    (("platform", "arch", "exec format", "arm64", "amd64", "aarch64"), ("arch",)),
+    (("platform", "arch", "architecture", "exec format", "arm64", "amd64", "aarch64"), ("arch",)),
     (("ssh", "host key", "publickey"), ("ssh",)),
     (("rate", "too many", "429", "limit", "throttl"), ("ratelimit", "auth")),
     (("clock", "ntp", "time", "expired", "not yet valid"), ("time", "tls")),
     (("registry", "pull", "image", "repository"), ("reachability", "auth", "reference")),
 )
-_DEFAULT_GUESS = ("reachability", "auth", "reference", "dns", "proxy")
+# With no telling word at all: the field guide's order of the usual causes (a wrong name or tag,
+# credentials, then the network).
+_DEFAULT_GUESS = ("reference", "auth", "reachability", "dns", "proxy")
+
+
+# Short words that are parts of longer unrelated ones ("time" in "runtime" and "timeout", "tag"
+# in "stage", "space" in "namespace", "arch" in "search"): matched as whole words only.
+_WHOLE_WORDS = frozenset(("time", "tag", "rate", "arch", "acl", "space", "limit", "dns", "tls", "ssl", "mtu"))
+
+
+def _seen(key: str, low: str) -> bool:
+    if key in _WHOLE_WORDS:
+        return re.search(r"(?<![a-z0-9])" + re.escape(key) + r"(?![a-z0-9])", low) is not None
+    return key in low
 
 
 def generic_causes(text: str) -> List[Cause]:
@@ -768,7 +795,7 @@ def generic_causes(text: str) -> List[Cause]:
     score: Dict[str, float] = {}
     words: Dict[str, List[str]] = {}
     for keys, categories in _WORDS:
-        seen = [k for k in keys if k in low]
+        seen = [k for k in keys if _seen(k, low)]
         if not seen:
             continue
         for rank, category in enumerate(categories):

@@ -747,6 +747,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # Go: the query to the resolver failed on the wire, or the lookup was cut short
         r"lookup \S+ on \S+: (?:read|dial|write) (?:udp|tcp)",
         r"lookup \S+(?: on \S+)?: (?:dial udp \S+: )?operation was canceled",
+        # Go's DNSError under a dial ("dial tcp: lookup NAME[ on SERVER]: ERR"): whatever ERR the
+        # resolver gave (a libc errno such as "device or resource busy", a new Go text), the dial
+        # never got an address; NXDOMAIN and SERVFAIL have classes of their own
+        r"dial (?:tcp|udp)[46]?: lookup [^\s:]+(?: on \S+)?: (?!no such|server misbehaving)\w",
         # Java (UnknownHostException), busybox/musl tools ("bad address 'NAME'")
         r"unknownhostexception", r"bad address '",
         r"no answer from dns server",
@@ -1061,14 +1065,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Free or grow the image filesystem; remove unused images (crictl rmi --prune).",
        tier=1),
     # ---------------------------------------------------------------- wrappers
-    _c("kubelet-pull-failed", "reachability", "Kubelet/CRI pull failure (wrapper)",
+    # Alone (no wrapped error), the wrapper ranks what the field guide (sections 3 and 4) and the
+    # Kubernetes documentation of ImagePullBackOff give as the usual reasons: a wrong image name
+    # or tag, then missing registry credentials, then the network.
+    _c("kubelet-pull-failed", "reference", "Kubelet/CRI pull failure (wrapper)",
        [r"errimagepull", r"imagepullbackoff", r"back-off pulling image", r"failed to pull image",
         r"failed to pull and unpack image", r"cannotpullcontainererror", r"failed to get sandbox image"],
        ["errimagepull", "imagepullbackoff", "pulling image", "failed to pull",
         "cannotpullcontainererror", "sandbox image"],
        "The runtime failed to pull and is backing off; the cause is in the wrapped error.",
        ["the rest of the message; daemon_log of the node"],
-       tier=3, wrapper=True),
+       tier=3, wrapper=True, related=("auth", "reachability")),
     _c("registry-request-failed", "reachability", "Registry request failed (wrapper)",
        [r"failed to resolve reference", r"failed to do request", r"error pulling image configuration",
         r"error getting v2 registry", r"attempting next endpoint for pull after error",

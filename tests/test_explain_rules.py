@@ -2,7 +2,7 @@
 HTML bodies, SDK refusals, unset clocks). Texts in the shapes the real tools print."""
 import pytest
 
-from fleetaudit.explain import explain
+from fleetaudit.explain import explain, generic_causes
 
 
 def rank(text):
@@ -66,8 +66,11 @@ def test_rule_ranks_first(text, first):
 def test_wrapper_words_alone_still_get_an_answer():
     causes = explain('Failed to pull image "x": rpc error: code = Unknown desc = something odd')
     assert causes[0].classes == ["kubelet-pull-failed"] and not causes[0].generic
+    # alone, the wrapper ranks the usual reasons of ImagePullBackOff (field guide sections 3, 4):
+    # a wrong name or tag, credentials, the network; loose guesses follow
+    assert [c.category for c in causes[:3]] == ["reference", "auth", "reachability"]
     guesses = [c for c in causes if c.generic]
-    assert len(guesses) >= 3
+    assert len(causes) >= 4 and guesses
     # the guesses come from the inner text, not from "pull image" in the wrapper
     assert all(c.words == [] for c in guesses)
 
@@ -78,3 +81,32 @@ def test_a_timeout_before_any_address_keeps_the_lookup_in_view():
     assert "dns" in rank(bare)[:3]
     dialed = "Error response from daemon: Get https://registry.lan/v2/: dial tcp 10.0.0.5:443: i/o timeout"
     assert "dns" not in rank(dialed)[:3] and rank(dialed)[0] == "firewall"
+
+
+def test_a_short_word_inside_a_longer_one_is_no_clue():
+    # "time" in "timeout" / "runtime", "space" in "namespace": not the clock, not the disk
+    assert "time" not in [c.category for c in generic_causes("timeout")]
+    assert "disk" not in [c.category for c in generic_causes("namespace acme is odd")]
+    assert generic_causes("the clock is off, time is wrong")[0].category == "time"
+
+
+def test_wrapper_phrases_are_no_clue_for_the_guesses():
+    # "failed to resolve ref" is containerd's resolver stage (registry-request-failed), not DNS
+    causes = explain('CannotPullContainerError: failed to resolve ref "docker.io/acme/app:1.0"')
+    assert "dns" not in [c.category for c in causes if not c.generic]
+    assert all("resolve" not in c.words for c in causes)
+
+
+def test_any_resolver_error_under_a_dial_is_dns():
+    # Go's DNSError carries whatever errno the resolver gave (here a libc EBUSY)
+    text = ('Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+            'registry-1.docker.io: device or resource busy')
+    assert rank(text)[0] == "dns"
+
+
+def test_nxdomain_through_libc_is_dns_first():
+    # without "on ADDR:53" the name went through libc (cgo, macOS, Windows), which says "no such
+    # host" also with no working resolver or network: not the mark of an internal-only resolver
+    libc = ('Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+            'registry-1.docker.io: no such host')
+    assert rank(libc)[:2] == ["dns", "proxy"]
