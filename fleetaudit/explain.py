@@ -189,6 +189,10 @@ _LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORE
 _VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
                            r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
                            r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+# Well-known public resolvers (Google, Cloudflare, Quad9, OpenDNS, 114DNS, AliDNS).
+_PUBLIC_RESOLVER = re.compile(r"^(?:8\.8\.8\.8|8\.8\.4\.4|1\.1\.1\.1|1\.0\.0\.1|9\.9\.9\.9|149\.112\.112\.112|"
+                              r"208\.67\.22[02]\.22[02]|114\.114\.11[45]\.11[45]|223\.5\.5\.5|223\.6\.6\.6|"
+                              r"2001:4860:4860::88(?:88|44)|2606:4700:4700::1111)$")
 _PROXY_DIAL = re.compile(r"proxyconnect tcp: dial tcp \[?([^\s\]]+?)\]?:\S*:? ?connect: (?:no route to host|"
                          r"network is unreachable)", re.IGNORECASE)
 _PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+\.\d+\.\d+$")
@@ -256,7 +260,10 @@ def _matched_classes(text: str) -> List[str]:
         for cid in classify(chunk):
             if cid not in ids:
                 ids.append(cid)
-    return ids
+    # a class's `refines` holds across the chunks too: "403 Forbidden" in an HTML page's title
+    # (one chunk) is the page's status, not a registry's refusal, once the page is recognised
+    refined = {r for cid in ids for r in _BY_ID[cid].refines}
+    return [cid for cid in ids if cid not in refined]
 
 
 _LOG_COUNT = re.compile(r"^daemon_log\.counts\.([\w-]+)$")
@@ -322,6 +329,7 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     matched = _matched_classes(inner)
     matched += [cid for cid in _matched_classes(text)
                 if cid not in matched and not (matched and _BY_ID[cid].wrapper)]
+    matched = [cid for cid in matched if cid not in {r for m in matched for r in _BY_ID[m].refines}]
     for cid in matched:
         cls = _BY_ID[cid]
         base = TIER_CONFIDENCE.get(cls.tier, 0.3)
@@ -495,6 +503,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "its default refusal, which it gives alike for a repository that does not exist "
                     "and a private one the caller may not read: with no word about credentials, a "
                     "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
+    public_dns = _LOOKUP_ON.search(text) if "dns-lookup-failed" in matched else None
+    if public_dns and _PUBLIC_RESOLVER.match(public_dns.group(1)) and re.search(r"i/o timeout|timed out", text, re.I):
+        # A public resolver answers everyone: a query to it that gets nothing back was dropped on
+        # the way, as networks that allow DNS only through their own resolvers do (the field
+        # guide's "ensure outbound UDP/TCP 53 is allowed").
+        out.append(("firewall", 0.55, f"The resolver asked, {public_dns.group(1)}, is a public one that "
+                    "answers everyone: a query to it that times out was dropped on the way, as networks "
+                    "that only let DNS out through their own resolvers do (allow udp+tcp/53 to it, or "
+                    "use the network's resolver).", "dns-lookup-failed"))
     hint = _ECS_HINT.search(text)
     if hint and matched:
         # The ECS agent (amazon-ecs-agent agent/api/errormessages) prefixes its own diagnosis,

@@ -623,6 +623,23 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText('Error response from daemon: Head "https://europe-docker.pkg.dev/v2/p/r/app/manifests/1": '
                "denied: Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier: "
                "1A2B3C4D5E6F", "firewall", "manifest HEAD (VPC Service Controls)", "REGBODY"),
+    # ---- Go's DNSError under a dial, whatever errno the resolver gave (GO-DNS)
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io: device or resource busy", "dns",
+               "name lookup (libc EBUSY)", "GO-DNS"),
+    # through libc (cgo, macOS, Windows) "no such host" comes without the server: no network
+    # or no resolver at all looks the same, so no internal-only-resolver reading
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io: no such host", "dns", "name lookup (libc)",
+               "GO-DNS", also=("proxy",)),
+    # a public resolver that times out: DNS is only allowed through the network's resolvers
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 8.8.8.8:53: read udp "
+               "10.0.0.5:40000->8.8.8.8:53: i/o timeout", "dns", "name lookup (public resolver)", "GO-DNS",
+               also=("firewall",)),
+    # ---- containers/image's unexpectedHTTPResponseError: a body that is not a registry's JSON
+    # ("StatusCode: %d, %q", docker/errors.go): an HTML 403 came from a CDN / WAF / proxy (CIMAGE2)
+    SourceText("Error: initializing source docker://registry.corp.example/acme/app:1.0: reading manifest "
+               "1.0 in registry.corp.example/acme/app: StatusCode: 403, \"<html><head><title>403 Forbidden"
+               "</title></head><body>Access Denied</body></html>\"", "proxy", "manifest (HTML 403)",
+               "CIMAGE2", also=("reachability",)),
     # ---- systemd: the docker unit does not start (SYSTEMD)
     SourceText('Job for docker.service failed because the control process exited with error code.\nSee '
                '"systemctl status docker.service" and "journalctl -xe" for details.', "daemon",

@@ -110,3 +110,22 @@ def test_nxdomain_through_libc_is_dns_first():
     libc = ('Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
             'registry-1.docker.io: no such host')
     assert rank(libc)[:2] == ["dns", "proxy"]
+
+
+def test_a_page_recognised_as_html_is_not_a_registry_refusal():
+    # containers/image docker/errors.go prints a non-JSON body as StatusCode: %d, %q; the "403
+    # Forbidden" in the page's title is the page's status, and auth no longer leads
+    text = ('Error: initializing source docker://registry.corp.example/acme/app:1.0: reading manifest 1.0 '
+            'in registry.corp.example/acme/app: StatusCode: 403, "<html><head><title>403 Forbidden</title>'
+            '</head><body>Access Denied</body></html>"')
+    causes = explain(text)
+    assert causes[0].category == "proxy" and "forbidden" not in causes[0].classes
+    assert [c.category for c in causes[:2]] == ["proxy", "reachability"]
+
+
+def test_a_public_resolver_that_times_out_keeps_the_firewall_in_view():
+    text = ('Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+            'registry-1.docker.io on 1.1.1.1:53: read udp 10.0.0.5:40000->1.1.1.1:53: i/o timeout')
+    assert rank(text)[:2] == ["dns", "firewall"]
+    private = text.replace("1.1.1.1", "10.0.0.2")
+    assert rank(private)[1] != "firewall"
