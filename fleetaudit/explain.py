@@ -201,6 +201,9 @@ _DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): (?:connect:
                            r"refused it)", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
+# A 403 that ends in a registry's short stock message ("denied: access forbidden", "denied: access
+# denied"), with nothing that names the caller, its token or its scope.
+_DEFAULT_403 = re.compile(r"\bdenied: [A-Za-z' ]{1,40}\W{0,4}$", re.IGNORECASE)
 # amazon-ecs-agent agent/api/errormessages/error_messages.go: the agent's augmented
 # CannotPullContainerError texts and the cause each names.
 _ECS_HINT = re.compile(r"The task can.t pull the image\. Check (whether the image exists|that the role has "
@@ -460,6 +463,32 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
     return out
 
 
+# Domains each big registry operator serves its registries, blob stores and assets from.
+_OPERATORS = (
+    ("github", ("github.com", "githubassets.com", "githubusercontent.com", "ghcr.io", "github.io")),
+    ("docker", ("docker.io", "docker.com")),
+    ("google", ("google.com", "googleapis.com", "gcr.io", "pkg.dev", "gstatic.com", "googleusercontent.com")),
+    ("amazon", ("amazonaws.com", "amazon.com", "cloudfront.net", "ecr.aws")),
+    ("microsoft", ("microsoft.com", "azurecr.io", "windows.net", "azure.com", "azureedge.net")),
+    ("red hat", ("quay.io", "redhat.com", "redhat.io", "openshift.com")),
+)
+_CERT_NAMES = re.compile(r"certificate is valid for (.{1,300}?), not ", re.IGNORECASE)
+
+
+def _operator(host: str) -> str:
+    host = host.lower().lstrip("*.").rstrip(".")
+    return next((op for op, domains in _OPERATORS
+                 if any(host == d or host.endswith("." + d) for d in domains)), "")
+
+
+def _same_operator(phrase: str, wanted: str) -> bool:
+    """Every name in Go's "certificate is valid for A, B, not C" belongs to C's operator."""
+    m = _CERT_NAMES.search(phrase)
+    names = [n.strip() for n in m.group(1).split(",")] if m else []
+    op = _operator(wanted)
+    return bool(op and names) and all(_operator(n) == op for n in names)
+
+
 def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
     """Causes that depend on more than the phrase: who answered, with what status."""
     out: List[Tuple[str, float, str, str]] = []
@@ -512,6 +541,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "answers everyone: a query to it that times out was dropped on the way, as networks "
                     "that only let DNS out through their own resolvers do (allow udp+tcp/53 to it, or "
                     "use the network's resolver).", "dns-lookup-failed"))
+    if {"unauthorized", "forbidden"} & set(matched) and _DEFAULT_403.search(text) \
+            and not _SPECIFIC_AUTH.search(text) and "pull-access-denied" not in matched:
+        # distribution's makeError turns any 403 into "denied: <message>"; with the registry's
+        # default message and nothing about the caller, registries (GitLab, ghcr.io, Docker Hub)
+        # answer it for a repository that does not exist as well, so as not to reveal which exist.
+        out.append(("reference", 0.5, "A registry's stock refusal (such as 'denied: access forbidden') "
+                    "is also its answer for a repository path that does not exist: check the path "
+                    "(group/project/image) before the permissions.",
+                    "forbidden" if "forbidden" in matched else "unauthorized"))
     hint = _ECS_HINT.search(text)
     if hint and matched:
         # The ECS agent (amazon-ecs-agent agent/api/errormessages) prefixes its own diagnosis,
@@ -560,7 +598,16 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "may want credentials in HTTPS_PROXY.", matched[0] if matched else "unauthorized"))
     wanted = _CERT_WANTED.search(text) if "x509-hostname-mismatch" in matched else None
     name = (wanted.group(1) or wanted.group(2)) if wanted else ""
-    if name and PUBLIC_REGISTRY_HOSTS.search(" " + name + " "):
+    same_operator = bool(wanted and wanted.group(1) and _same_operator(wanted.group(0), name))
+    if name and same_operator:
+        # The certificate names only hosts of the registry's own operator (GitHub's githubassets.com
+        # for pkg-containers.githubusercontent.com): its own front end served the wrong certificate.
+        # An interceptor shows its own names (its appliance, its portal), not the operator's.
+        out.append(("tls", 0.85, f"The certificate {name} presented names other hosts of the same "
+                    "operator: the registry's own servers sent a wrong certificate (a misconfigured "
+                    "front end or CDN edge), nothing local intercepted it; retry later or report it.",
+                    "x509-hostname-mismatch"))
+    elif name and PUBLIC_REGISTRY_HOSTS.search(" " + name + " "):
         # A public registry's certificate always names it: a certificate for another name
         # means another server answered (a TLS-inspecting proxy or firewall, a portal, a
         # hijacked DNS answer).

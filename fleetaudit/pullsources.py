@@ -640,6 +640,13 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
                "1.0 in registry.corp.example/acme/app: StatusCode: 403, \"<html><head><title>403 Forbidden"
                "</title></head><body>Access Denied</body></html>\"", "proxy", "manifest (HTML 403)",
                "CIMAGE2", also=("reachability",)),
+    # ---- Go's HostnameError naming only the operator's own hosts: its front end's mistake (GO-X509)
+    SourceText('Error response from daemon: Head "https://ghcr.io/v2/acme/app/manifests/1.0": tls: failed '
+               'to verify certificate: x509: certificate is valid for *.github.com, github.com, not ghcr.io',
+               "tls", "manifest HEAD (operator's own certificate)", "GO-X509"),
+    # ---- a 403 with a stock message and nothing about the caller (DIST makeError "denied: %s")
+    SourceText('Error response from daemon: Head "https://registry.corp.example/v2/acme/app/manifests/1.0": '
+               "denied: access forbidden", "auth", "manifest HEAD (403)", "DIST", also=("reference",)),
     # ---- systemd: the docker unit does not start (SYSTEMD)
     SourceText('Job for docker.service failed because the control process exited with error code.\nSee '
                '"systemctl status docker.service" and "journalctl -xe" for details.', "daemon",

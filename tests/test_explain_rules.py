@@ -129,3 +129,21 @@ def test_a_public_resolver_that_times_out_keeps_the_firewall_in_view():
     assert rank(text)[:2] == ["dns", "firewall"]
     private = text.replace("1.1.1.1", "10.0.0.2")
     assert rank(private)[1] != "firewall"
+
+
+def test_a_certificate_of_the_operators_own_hosts_is_its_mistake_not_an_interceptor():
+    # Go: "x509: certificate is valid for A, B, not C"; an interceptor shows its own names
+    own = ('Error response from daemon: Head "https://ghcr.io/v2/acme/app/manifests/1.0": x509: '
+           'certificate is valid for *.github.com, github.com, not ghcr.io')
+    foreign = own.replace("*.github.com, github.com", "*.fortinet.com")
+    mixed = own.replace("*.github.com, github.com", "*.github.com, fw.corp.example")
+    assert rank(own)[0] == "tls"
+    assert rank(foreign)[0] == "proxy" and rank(mixed)[0] == "proxy"
+
+
+def test_a_stock_403_keeps_a_missing_repository_in_view():
+    # distribution's makeError: any 403 reads "denied: <message>"
+    stock = 'Error response from daemon: Head "https://r.example/v2/a/b/manifests/1": denied: access forbidden'
+    assert rank(stock)[:2] == ["auth", "reference"]
+    named = stock.replace("access forbidden", "access forbidden: token lacks scope repository:a/b:pull")
+    assert "reference" not in rank(named)[:2]
