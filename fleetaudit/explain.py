@@ -802,7 +802,16 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # request gets nothing back, the local network (one that only lets a proxy out) is
         # likelier than the registry. Not so for cloud tasks (ECS, Fargate), which have no
         # proxy but often no route out.
-        public = PUBLIC_REGISTRY_HOSTS.search(inner) and not _CLOUD_TASK.search(text or inner)
+        cloud = bool(_CLOUD_TASK.search(text or inner))
+        public = PUBLIC_REGISTRY_HOSTS.search(inner) and not cloud
+        if cloud:
+            # A cloud task (ECS, Fargate) goes out through its subnet's route (NAT gateway, public
+            # IP, VPC endpoints) and its security groups, hardly ever through a proxy.
+            return [("firewall", 0.44, "Nothing got through from the task to the registry: its "
+                     "security group or network ACL drops egress to tcp/443 (or to the VPC endpoints).",
+                     symptom),
+                    ("proxy", 0.3, "Only if the task is meant to go out through a proxy: then it "
+                     "lacks HTTP(S)_PROXY.", symptom)] + unresolved
         return [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
                  "ping or token endpoint) got no answer" + (" from a public registry that is up "
                  "for everyone else" if public else "") + ": in networks where only a proxy may "

@@ -147,3 +147,11 @@ def test_a_stock_403_keeps_a_missing_repository_in_view():
     assert rank(stock)[:2] == ["auth", "reference"]
     named = stock.replace("access forbidden", "access forbidden: token lacks scope repository:a/b:pull")
     assert "reference" not in rank(named)[:2]
+
+
+def test_a_cloud_task_that_gets_nothing_through_is_its_route_or_security_group_not_a_proxy():
+    # amazon-ecs-agent's CannotPullContainerError around dockerd's /v2/ ping timing out
+    text = ('CannotPullContainerError: Error response from daemon: Get "https://123456789012.dkr.ecr.'
+            'eu-west-1.amazonaws.com/v2/": net/http: request canceled while waiting for connection '
+            '(Client.Timeout exceeded while awaiting headers)')
+    assert rank(text)[:2] == ["reachability", "firewall"]
