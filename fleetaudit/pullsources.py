@@ -111,7 +111,9 @@ versions named):
             Registry's firewall (learn.microsoft.com container-registry-troubleshoot-access, "Error
             3: Denied, client is not allowed access": "client with IP '...' is not allowed access.
             Refer https://aka.ms/acr/firewall to grant access."); Google VPC Service Controls
-            ("Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier")
+            ("Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier");
+            Harbor src/server/middleware/v2auth/auth.go ("unauthorized to access repository: %s,
+            action: %s", only once the project was found)
   SYSTEMD   systemd's texts for a unit that does not start: systemctl ("Job for %s failed because
             the control process exited with error code."), the service manager's start rate limit
             ("%s: Start request repeated too quickly."), and its "Failed to start %s." journal line
@@ -647,6 +649,11 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     # ---- a 403 with a stock message and nothing about the caller (DIST makeError "denied: %s")
     SourceText('Error response from daemon: Head "https://registry.corp.example/v2/acme/app/manifests/1.0": '
                "denied: access forbidden", "auth", "manifest HEAD (403)", "DIST", also=("reference",)),
+    # Harbor (goharbor/harbor src/server/middleware/v2auth/auth.go): the project exists (its id was
+    # found) and the caller's security context may not pull from it
+    SourceText("Error response from daemon: unauthorized: unauthorized to access repository: acme/app, "
+               "action: pull: unauthorized to access repository: acme/app, action: pull", "auth",
+               "manifest (Harbor, existing project)", "REGBODY"),
     # ---- systemd: the docker unit does not start (SYSTEMD)
     SourceText('Job for docker.service failed because the control process exited with error code.\nSee '
                '"systemctl status docker.service" and "journalctl -xe" for details.', "daemon",
