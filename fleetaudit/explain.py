@@ -150,6 +150,10 @@ _CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
 _DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
 # containers/image and containerd spell the official namespace out: docker.io/library/NAME
 _LIBRARY_NAME = re.compile(r"(?:^|[\s/\"'])(?:docker\.io/)?library/([a-z0-9][a-z0-9._-]*)(?=[:@\s\"']|$)", re.IGNORECASE)
+# A fully qualified official-image reference, as containerd and containers/image spell it.
+# (Not any /v2/library/ path: Harbor's default project is named "library" too, and may be private.)
+_OFFICIAL_REF = re.compile(r"(?:^|[\s\"'/])docker\.io/library/([a-z0-9][a-z0-9._-]*)(?=[:@\s\"'\\]|$)|"
+                           r"registry-1\.docker\.io/v2/library/([a-z0-9][a-z0-9._-]*)/manifests/", re.IGNORECASE)
 # Words that say the refusal really is about credentials, whatever the name looks like.
 _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
                           r"authentication required|unauthorized", re.IGNORECASE)
@@ -522,6 +526,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                         f"the official image library/{name}, which does not exist: an image that "
                         "only exists locally (build it first; compose needs build:), a typo, or a "
                         "missing namespace (team/app).", "pull-access-denied"))
+    refusal = next((c for c in ("unauthorized", "forbidden", "registry-denied-terse") if c in matched), None)
+    official = _OFFICIAL_REF.search(text) if refusal and "pull-access-denied" not in matched else None
+    if official and not _SPECIFIC_AUTH.search(text):
+        # Docker Hub's official images (docker.io/library/NAME) are public to everyone: a refusal
+        # for one, with nothing said about the caller's credentials, means there is no such
+        # official image (mirrors of Docker Hub refuse unknown names the same way).
+        out.append(("reference", 0.8, f"Official images (docker.io/library/...) are public to everyone, "
+                    f"so a refusal for library/{official.group(1) or official.group(2)} means no such official image exists: "
+                    "a typo, a tag glued to the name, or a missing namespace (team/app).", refusal))
     if "pull-access-denied" in matched and _REPO_NOT_FOUND.search(text) and not _AUTH_DETAIL.search(text):
         out.append(("reference", 0.8, "'repository ... not found: does not exist or no pull "
                     "access' is what registries answered for a repository that does not exist "

@@ -654,6 +654,13 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText("Error response from daemon: unauthorized: unauthorized to access repository: acme/app, "
                "action: pull: unauthorized to access repository: acme/app, action: pull", "auth",
                "manifest (Harbor, existing project)", "REGBODY"),
+    # official images are public: containerd's 401 for docker.io/library/NAME is a name that does
+    # not exist (CTRD remotes/errors "unexpected status from %s request to %s: %s")
+    SourceText('Failed to pull image "pyhton:3.12": rpc error: code = Unknown desc = failed to pull and '
+               'unpack image "docker.io/library/pyhton:3.12": failed to resolve reference '
+               '"docker.io/library/pyhton:3.12": unexpected status from HEAD request to '
+               'https://registry-1.docker.io/v2/library/pyhton/manifests/3.12: 401 Unauthorized',
+               "reference", "manifest HEAD (Docker Hub, official namespace)", "CTRD", also=("auth",)),
     # ---- systemd: the docker unit does not start (SYSTEMD)
     SourceText('Job for docker.service failed because the control process exited with error code.\nSee '
                '"systemctl status docker.service" and "journalctl -xe" for details.', "daemon",

@@ -155,3 +155,16 @@ def test_a_cloud_task_that_gets_nothing_through_is_its_route_or_security_group_n
             'eu-west-1.amazonaws.com/v2/": net/http: request canceled while waiting for connection '
             '(Client.Timeout exceeded while awaiting headers)')
     assert rank(text)[:2] == ["reachability", "firewall"]
+
+
+def test_a_refused_official_image_does_not_exist_but_harbors_library_project_may_be_private():
+    hub = ('Error response from daemon: failed to resolve reference "docker.io/library/pyhton:3.12": '
+           'unexpected status from HEAD request to https://registry-1.docker.io/v2/library/pyhton/'
+           'manifests/3.12: 401 Unauthorized')
+    assert rank(hub)[:2] == ["reference", "auth"]
+    # wrong credentials are wrong credentials, whatever the image
+    assert rank(hub.replace("401 Unauthorized", "401 Unauthorized: incorrect username or password"))[0] == "auth"
+    harbor = ('Error response from daemon: failed to resolve reference "harbor.corp.example/library/app:1": '
+              'unexpected status from HEAD request to https://harbor.corp.example/v2/library/app/manifests/1: '
+              '401 Unauthorized')
+    assert rank(harbor)[0] == "auth"
