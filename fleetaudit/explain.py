@@ -610,7 +610,7 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "answered the CONNECT with 401 (a registry says 'unauthorized: ...'): the proxy "
                     "may want credentials in HTTPS_PROXY.", matched[0] if matched else "unauthorized"))
     wanted = _CERT_WANTED.search(text) if "x509-hostname-mismatch" in matched else None
-    name = (wanted.group(1) or wanted.group(2)) if wanted else ""
+    name = ((wanted.group(1) or wanted.group(2)) if wanted else "").rstrip(".")   # a sentence's full stop
     same_operator = bool(wanted and wanted.group(1) and _same_operator(wanted.group(0), name))
     if name and same_operator:
         # The certificate names only hosts of the registry's own operator (GitHub's githubassets.com

@@ -92,3 +92,35 @@ FIELD_GUIDE = [
 def test_field_guide_error_strings_rank_the_guides_causes(text, causes, within):
     ranked = [c.category for c in explain(text)]
     assert causes <= set(ranked[:max(within, len(causes))]) and ranked[0] in causes, ranked
+
+
+# The wrappers real tools put around the daemon's answer (docker run's trailer, dockerd's own log
+# line, docker-py's APIError, kubectl describe's event row, compose v1's service prefix): the
+# innermost error must decide, so each daemon-answer source text keeps its first cause in all.
+WRAPPINGS = {
+    "docker-run": lambda t: "docker: " + t + ".\nSee 'docker run --help'.",
+    "dockerd-log": lambda t: ('Dec 04 10:00:00 host dockerd[123]: time="2026-12-04T10:00:00.000000000Z" '
+                              'level=error msg="Handler for POST /v1.45/images/create returned error: '
+                              + _inner(t).replace('"', '\\"') + '"'),
+    "docker-py": lambda t: ('docker.errors.APIError: 500 Server Error for http+docker://localhost/v1.45/'
+                            'images/create?tag=1&fromImage=x: Internal Server Error ("' + _inner(t) + '")'),
+    "kubectl": lambda t: ('  Warning  Failed     3m (x4 over 5m)   kubelet            Failed to pull image '
+                          '"x": rpc error: code = Unknown desc = ' + _inner(t)),
+    "compose-v1": lambda t: "ERROR: for web  " + t,
+}
+
+
+def _inner(text):
+    return text.replace("Error response from daemon: ", "")
+
+
+DAEMON_ANSWERS = [e for e in SOURCE_TEXTS if e.text.startswith("Error response from daemon: ")
+                  and e.source not in ("CLIENT", "DAEMON")]
+
+
+@pytest.mark.parametrize("wrapping", sorted(WRAPPINGS))
+def test_wrapped_source_texts_keep_their_first_cause(wrapping):
+    assert len(DAEMON_ANSWERS) > 50
+    ranked = [(e, [c.category for c in explain(WRAPPINGS[wrapping](e.text))]) for e in DAEMON_ANSWERS]
+    wrong = [(e.category, r[:3], e.text[-70:]) for e, r in ranked if r[0] != e.category]
+    assert not wrong, wrong
