@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .models import RunResult
 from .pullerrors import CLASSES, classify
-from .pullunwrap import unwrap
+from .pullunwrap import soft_wrap_joins, unwrap
 from .explain_facts import PUBLIC_REGISTRY_HOSTS, ruled_out
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
@@ -175,7 +175,7 @@ _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.
 # Every URL in the text with its scheme, host and port (nested requests: the token URL, a CDN).
 _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?(?=[/\"'\\\s:?]|$)",
                    re.IGNORECASE)
-_DIALED = re.compile(r"dial tcp (?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)", re.IGNORECASE)
+_DIALED = re.compile(r"dial tcp (?!lookup)(?:\[([^\s\]]+)\]|([^\s:\[]+)):(\d+)", re.IGNORECASE)
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
@@ -200,7 +200,8 @@ _PUBLIC_RESOLVER = re.compile(r"^(?:8\.8\.8\.8|8\.8\.4\.4|1\.1\.1\.1|1\.0\.0\.1|
 _PROXY_DIAL = re.compile(r"proxyconnect tcp: dial tcp \[?([^\s\]]+?)\]?:\S*:? ?connect: (?:no route to host|"
                          r"network is unreachable)", re.IGNORECASE)
 _PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+\.\d+\.\d+$")
-_DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): (?:connect: connection refused|"
+# (The dialed address as any token: quoted errors often redact it: x.x.x.x, [REDACTED], <ip>.)
+_DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:connect: connection refused|"
                            r"connectex: no connection could be made because the target machine actively "
                            r"refused it)", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
@@ -317,7 +318,7 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
 
     With a snapshot, findings on its hosts raise a cause, and facts that rule a cause out
     on every host in scope (`hosts`, default all audited ones) lower it."""
-    text = (text or "")[:20000]
+    text = _rejoined((text or "")[:20000])
     causes: Dict[str, Cause] = {}
 
     def add(category: str, confidence: float, why: str, check: str, fix: str, cid: str):
@@ -392,6 +393,19 @@ def ambiguity(causes: Sequence[Cause]) -> Optional[str]:
     return ("The text alone does not single out a cause: " +
             ", ".join(f"{c.category} ({c.confidence:.0%})" for c in close) +
             " print the same error; their checks tell them apart.")
+
+
+def _rejoined(text: str) -> str:
+    """The text with a terminal's or editor's soft line wraps undone (the lines' lengths say
+    whether it was wrapped); of two possible joins the likelier one, unless the other reads as
+    more precise error phrases."""
+    def reading(candidate: str) -> int:      # precise classes count more than symptoms
+        return sum(4 - _BY_ID[cid].tier for cid in _matched_classes(candidate))
+
+    joins = soft_wrap_joins(text)
+    if not joins:
+        return text
+    return max(joins, key=lambda j: (reading(j), -joins.index(j)))
 
 
 def _without_wrappers(text: str, matched: Sequence[str]) -> str:
@@ -727,7 +741,7 @@ _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|
                          re.IGNORECASE)
 # Go's dialer names the address it was connecting to when the handshake timed out
 # ("dial tcp: lookup ..." is DNS, "dial tcp: i/o timeout" has no address yet).
-_CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o timeout|connect: "
+_CONNECT_TIMEOUT = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(\d+): (?:i/o timeout|connect: "
                               r"(?:connection|operation) timed out|connectex: a connection attempt failed "
                               r"because the connected party did not properly respond)", re.IGNORECASE)
 # The first request of a pull: the v2 ping, the token endpoint, (v1 protocol, Docker

@@ -1,5 +1,7 @@
 """explain against the error texts of the sources that print them (fleetaudit/pullsources.py):
 each ranks its category first, and a text several causes print alike keeps them in the top 3."""
+import textwrap
+
 import pytest
 
 from fleetaudit.explain import CATEGORY_GUIDE, explain
@@ -122,5 +124,27 @@ DAEMON_ANSWERS = [e for e in SOURCE_TEXTS if e.text.startswith("Error response f
 def test_wrapped_source_texts_keep_their_first_cause(wrapping):
     assert len(DAEMON_ANSWERS) > 50
     ranked = [(e, [c.category for c in explain(WRAPPINGS[wrapping](e.text))]) for e in DAEMON_ANSWERS]
+    wrong = [(e.category, r[:3], e.text[-70:]) for e, r in ranked if r[0] != e.category]
+    assert not wrong, wrong
+
+
+def _terminal(text, width):
+    return "\n".join(line[i:i + width] for line in text.split("\n") for i in range(0, max(len(line), 1), width))
+
+
+SOFT_WRAPS = {
+    "terminal-80": lambda t: _terminal(t, 80),
+    "terminal-120": lambda t: _terminal(t, 120),
+    "editor-80": lambda t: "\n".join(textwrap.wrap(t, 80, break_on_hyphens=False)),
+}
+
+
+@pytest.mark.parametrize("wrap", sorted(SOFT_WRAPS))
+def test_soft_wrapped_source_texts_keep_their_first_cause(wrap):
+    # pasted errors arrive cut at a terminal's column or re-wrapped by an editor or a forum;
+    # a text long enough to fill two lines must read the same
+    long_texts = [e for e in SOURCE_TEXTS if len(e.text) > 160 and "\n" not in e.text]
+    assert len(long_texts) > 40
+    ranked = [(e, [c.category for c in explain(SOFT_WRAPS[wrap](e.text))]) for e in long_texts]
     wrong = [(e.category, r[:3], e.text[-70:]) for e, r in ranked if r[0] != e.category]
     assert not wrong, wrong
