@@ -107,8 +107,11 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("proxy-url-invalid", "proxy", "The proxy URL in the daemon's environment does not parse",
        # golang.org/x/net/http/httpproxy: "invalid proxy address %q: %v"; net/url: a password
        # with '@', '#', '/' or '%' not percent-encoded ("net/url: invalid userinfo")
-       [r"invalid proxy address", r"net/url: invalid userinfo", r"proxyconnect tcp: dial tcp: lookup https?\b"],
-       ["invalid proxy address", "invalid userinfo", "proxyconnect"],
+       [r"invalid proxy address", r"net/url: invalid userinfo", r"proxyconnect tcp: dial tcp: lookup https?\b",
+        # typographic quotes pasted around the value (percent-encoded by net/url, or raw in the name)
+        r"(?:proxyconnect tcp|connecting to proxy) \S*%e2%80%9[cd]",
+        r"(?:proxyconnect tcp|connecting to proxy).{0,200}lookup [\u201c\u201d]"],
+       ["invalid proxy address", "invalid userinfo", "proxyconnect", "connecting to proxy"],
        "HTTP(S)_PROXY is not a valid URL: a missing scheme (proxy:3128 instead of "
        "http://proxy:3128), or a password with special characters that are not percent-encoded.",
        ["proxy.daemon HTTPS_PROXY / HTTP_PROXY (exact text)", "systemctl show --property=Environment docker"],
@@ -116,8 +119,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "(@ -> %40, # -> %23); daemon-reload and restart docker.",
        tier=0, refines=("proxyconnect-failed", "dns-server-misbehaving", "no-such-host", "dns-lookup-failed")),
     _c("proxyconnect-failed", "proxy", "Cannot reach the configured proxy",
-       [r"proxyconnect tcp"],
-       ["proxyconnect"],
+       # (Go before 1.9: "http: error connecting to proxy URL: ERR", net/http transport.go)
+       [r"proxyconnect tcp", r"error connecting to proxy"],
+       ["proxyconnect", "connecting to proxy"],
        "The daemon sends registry traffic to a proxy (HTTP(S)_PROXY) and the connection to "
        "the proxy itself failed (wrong host/port, proxy down, proxy name does not resolve).",
        ["proxy.daemon HTTPS_PROXY / HTTP_PROXY", "proxy.daemon_no_proxy",
@@ -338,8 +342,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "artifactregistry.reader, AcrPull) to the identity in use, or refresh its session.",
        tier=1, related=("time",)),
     _c("forbidden", "auth", "Registry or proxy answered 403 Forbidden",
-       [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden"],
-       ["forbidden", "status: 403", "status code 403"],
+       [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden",
+        # moby's v1 registry client (registry/session.go): "Error: Status %d trying to pull repository %s: %q"
+        r"status 403 trying to pull"],
+       ["forbidden", "status: 403", "status code 403", "status 403"],
        "The request was understood and refused: account without permission, IP allow-list "
        "on the registry, or a proxy policy blocking the registry.",
        ["credentials.users.<pulling user>.auths[REGISTRY]", "proxy.daemon"],
@@ -961,13 +967,15 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # TLS-inspecting gateways and endpoint filters (their CA signs what they re-serve,
         # Go names it as the "candidate authority"), and generic block-page titles
         r"cisco umbrella", r"sophos", r"check ?point", r"kaspersky", r"avast", r"bitdefender",
-        r"eset ssl filter", r"web page blocked", r"the requested url could not be retrieved"],
+        r"eset ssl filter", r"web page blocked", r"the requested url could not be retrieved",
+        # a mirror or proxy that serves only the images on its list
+        r"not in the (?:allow|white) ?list"],
        ["zscaler", "bluecoat", "blue coat", "watchguard", "fortiguard", "fortigate",
         "forcepoint", "websense", "squid", "mcafee web gateway", "netskope", "barracuda",
         "palo alto", "paloalto", "response denied by", "access denied by", "blocked by",
         "captive portal", "security check", "authorizedonly", "cisco umbrella", "sophos",
         "checkpoint", "check point", "kaspersky", "avast", "bitdefender", "eset ssl filter",
-        "web page blocked", "could not be retrieved"],
+        "web page blocked", "could not be retrieved", "allowlist", "whitelist", "allow list", "white list"],
        "The answer came from a web proxy, filter or portal (its block page is in the error), "
        "not from the registry: the network's proxy refuses or intercepts the registry.",
        ["proxy.daemon HTTPS_PROXY / NO_PROXY", "curl -v https://REGISTRY/v2/ from the host",

@@ -168,3 +168,22 @@ def test_a_refused_official_image_does_not_exist_but_harbors_library_project_may
               'unexpected status from HEAD request to https://harbor.corp.example/v2/library/app/manifests/1: '
               '401 Unauthorized')
     assert rank(harbor)[0] == "auth"
+
+
+@pytest.mark.parametrize("text,first", [
+    # Go before 1.9 (net/http transport): "http: error connecting to proxy URL: ERR"
+    ("Error while pulling image: Get https://index.docker.io/v1/repositories/library/busybox/images: "
+     "http: error connecting to proxy http://proxy.corp.example:3128: dial tcp 10.0.0.8:3128: "
+     "getsockopt: connection refused", "proxy"),
+    # typographic quotes around HTTPS_PROXY's value: net/url percent-encodes them, the resolver
+    # gets them raw
+    ('Error response from daemon: Get "https://registry-1.docker.io/v2/": proxyconnect tcp: dial tcp: '
+     "lookup \u201dproxy.corp.example: no such host", "proxy"),
+    # moby's v1 registry client (registry/session.go): "Error: Status %d trying to pull repository"
+    ('Error: Status 403 trying to pull repository acme/app: "{\\"error\\": \\"Permission Denied\\"}"', "auth"),
+    # a mirror that serves only the images on its list
+    ("Error response from daemon: pull access denied for mirror.corp.example/acme/app, repository does "
+     "not exist or may require 'docker login': denied: this image is not in the allowlist", "proxy"),
+])
+def test_proxy_and_mirror_phrasings_of_older_or_other_tools(text, first):
+    assert rank(text)[0] == first
