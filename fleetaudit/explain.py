@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .models import RunResult
 from .pullerrors import CLASSES, classify
-from .pullunwrap import unwrap
+from .pullunwrap import soft_wrap_joins, unwrap
 from .explain_facts import PUBLIC_REGISTRY_HOSTS, ruled_out
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
@@ -150,6 +150,10 @@ _CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
 _DENIED_NAME = re.compile(r"pull access denied for ([^\s,]+)", re.IGNORECASE)
 # containers/image and containerd spell the official namespace out: docker.io/library/NAME
 _LIBRARY_NAME = re.compile(r"(?:^|[\s/\"'])(?:docker\.io/)?library/([a-z0-9][a-z0-9._-]*)(?=[:@\s\"']|$)", re.IGNORECASE)
+# A fully qualified official-image reference, as containerd and containers/image spell it.
+# (Not any /v2/library/ path: Harbor's default project is named "library" too, and may be private.)
+_OFFICIAL_REF = re.compile(r"(?:^|[\s\"'/])docker\.io/library/([a-z0-9][a-z0-9._-]*)(?=[:@\s\"'\\]|$)|"
+                           r"registry-1\.docker\.io/v2/library/([a-z0-9][a-z0-9._-]*)/manifests/", re.IGNORECASE)
 # Words that say the refusal really is about credentials, whatever the name looks like.
 _AUTH_DETAIL = re.compile(r"token|expired|permission|credential|authorization failed|"
                           r"authentication required|unauthorized", re.IGNORECASE)
@@ -163,7 +167,7 @@ _SPECIFIC_AUTH = re.compile(r"token|expired|permission|credential|incorrect|"
 # (a first component without '.' or ':' is not a host, per the reference grammar), or
 # containers/image's spelled-out docker.io/NAMESPACE/NAME.
 _HUB_NAME = re.compile(r"pull access denied for (?!localhost/)([a-z0-9_-]+/[a-z0-9._/-]+)[\s,]|"
-                       r"(?:manifest \S+ in |failed to resolve reference \\?\"?)docker\.io/((?!library/)"
+                       r"(?:manifest \S+ in |failed to resolve (?:reference \\?\"?|source metadata for ))docker\.io/((?!library/)"
                        r"[a-z0-9_-]+/[a-z0-9._/-]+)", re.IGNORECASE)
 # Go crypto/x509 HostnameError: "certificate is valid for A, not B" / "... but wanted to match B"
 _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.-]+)|wanted to match ([A-Za-z0-9.-]+)",
@@ -171,7 +175,7 @@ _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.
 # Every URL in the text with its scheme, host and port (nested requests: the token URL, a CDN).
 _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?(?=[/\"'\\\s:?]|$)",
                    re.IGNORECASE)
-_DIALED = re.compile(r"dial tcp (?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)", re.IGNORECASE)
+_DIALED = re.compile(r"dial tcp (?!lookup)(?:\[([^\s\]]+)\]|([^\s:\[]+)):(\d+)", re.IGNORECASE)
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
@@ -189,14 +193,35 @@ _LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORE
 _VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
                            r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
                            r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+# Well-known public resolvers (Google, Cloudflare, Quad9, OpenDNS, 114DNS, AliDNS).
+_PUBLIC_RESOLVER = re.compile(r"^(?:8\.8\.8\.8|8\.8\.4\.4|1\.1\.1\.1|1\.0\.0\.1|9\.9\.9\.9|149\.112\.112\.112|"
+                              r"208\.67\.22[02]\.22[02]|114\.114\.11[45]\.11[45]|223\.5\.5\.5|223\.6\.6\.6|"
+                              r"2001:4860:4860::88(?:88|44)|2606:4700:4700::1111)$")
 _PROXY_DIAL = re.compile(r"proxyconnect tcp: dial tcp \[?([^\s\]]+?)\]?:\S*:? ?connect: (?:no route to host|"
                          r"network is unreachable)", re.IGNORECASE)
 _PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+\.\d+\.\d+$")
-_DIAL_REFUSED = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(443|80): (?:connect: connection refused|"
+# (The dialed address as any token: quoted errors often redact it: x.x.x.x, [REDACTED], <ip>.)
+_DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:connect: connection refused|"
                            r"connectex: no connection could be made because the target machine actively "
                            r"refused it)", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
+# A 403 that ends in a registry's short stock message ("denied: access forbidden", "denied: access
+# denied"), with nothing that names the caller, its token or its scope.
+_DEFAULT_403 = re.compile(r"\bdenied: [A-Za-z' ]{1,40}\W{0,4}$", re.IGNORECASE)
+# amazon-ecs-agent agent/api/errormessages/error_messages.go: the agent's augmented
+# CannotPullContainerError texts and the cause each names.
+_ECS_HINT = re.compile(r"The task can.t pull the image\. Check (whether the image exists|that the role has "
+                       r"the permissions|your network configuration)", re.IGNORECASE)
+_ECS_HINTS = {
+    "whether the image exists": ("reference", "The registry's plain 'denied' is ECR's answer for a "
+                                 "repository or tag that does not exist (or a typo in the image URI)."),
+    "that the role has the permissions": ("auth", "The task execution role lacks ecr:BatchGetImage "
+                                          "(or the repository policy refuses it)."),
+    "your network configuration": ("reachability", "The task has no way out to the registry: a private "
+                                   "subnet without a NAT gateway or ECR VPC endpoints, or a public "
+                                   "subnet without a public IP."),
+}
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
 
 _TAG = re.compile(r"<[^<>]{0,400}>")
@@ -243,7 +268,10 @@ def _matched_classes(text: str) -> List[str]:
         for cid in classify(chunk):
             if cid not in ids:
                 ids.append(cid)
-    return ids
+    # a class's `refines` holds across the chunks too: "403 Forbidden" in an HTML page's title
+    # (one chunk) is the page's status, not a registry's refusal, once the page is recognised
+    refined = {r for cid in ids for r in _BY_ID[cid].refines}
+    return [cid for cid in ids if cid not in refined]
 
 
 _LOG_COUNT = re.compile(r"^daemon_log\.counts\.([\w-]+)$")
@@ -290,7 +318,7 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
 
     With a snapshot, findings on its hosts raise a cause, and facts that rule a cause out
     on every host in scope (`hosts`, default all audited ones) lower it."""
-    text = (text or "")[:20000]
+    text = _rejoined((text or "")[:20000])
     causes: Dict[str, Cause] = {}
 
     def add(category: str, confidence: float, why: str, check: str, fix: str, cid: str):
@@ -309,6 +337,7 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     matched = _matched_classes(inner)
     matched += [cid for cid in _matched_classes(text)
                 if cid not in matched and not (matched and _BY_ID[cid].wrapper)]
+    matched = [cid for cid in matched if cid not in {r for m in matched for r in _BY_ID[m].refines}]
     for cid in matched:
         cls = _BY_ID[cid]
         base = TIER_CONFIDENCE.get(cls.tier, 0.3)
@@ -326,9 +355,9 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     if all(_BY_ID[cid].wrapper for cid in matched):
         # nothing but a wrapper (or nothing) recognised: guesses from the inner text's words
         # (the wrapper's "Failed to pull image", "500 Server Error" say nothing)
-        for cause in generic_causes(inner if inner.strip() else text):
-            if matched:     # below what the wrapper itself says
-                cause.confidence = round(cause.confidence * 0.5, 3)
+        for cause in generic_causes(_without_wrappers(inner if inner.strip() else text, matched)):
+            if matched and not cause.words:     # a bare prior: below all the wrapper says
+                cause.confidence = round(cause.confidence * 0.3, 3)
             causes.setdefault(cause.category, cause)
 
     shown, facts = _hosts_by_category(snapshot, hosts, matched)
@@ -364,6 +393,30 @@ def ambiguity(causes: Sequence[Cause]) -> Optional[str]:
     return ("The text alone does not single out a cause: " +
             ", ".join(f"{c.category} ({c.confidence:.0%})" for c in close) +
             " print the same error; their checks tell them apart.")
+
+
+def _rejoined(text: str) -> str:
+    """The text with a terminal's or editor's soft line wraps undone (the lines' lengths say
+    whether it was wrapped); of two possible joins the likelier one, unless the other reads as
+    more precise error phrases."""
+    def reading(candidate: str) -> int:      # precise classes count more than symptoms
+        return sum(4 - _BY_ID[cid].tier for cid in _matched_classes(candidate))
+
+    joins = soft_wrap_joins(text)
+    if not joins:
+        return text
+    return max(joins, key=lambda j: (reading(j), -joins.index(j)))
+
+
+def _without_wrappers(text: str, matched: Sequence[str]) -> str:
+    """The text without the phrases of the wrapper classes it matched: their words ("failed to
+    resolve reference", "pulling image") name a stage, not a cause, and must not count as clues."""
+    for cid in matched:
+        cls = _BY_ID[cid]
+        cls.matches(text)       # compiles the class's regexes on first use
+        for rx in cls.regexes:
+            text = rx.sub(" ", text)
+    return text
 
 
 def _with_quote(why: str, text: str, cid: str) -> str:
@@ -428,6 +481,32 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
     return out
 
 
+# Domains each big registry operator serves its registries, blob stores and assets from.
+_OPERATORS = (
+    ("github", ("github.com", "githubassets.com", "githubusercontent.com", "ghcr.io", "github.io")),
+    ("docker", ("docker.io", "docker.com")),
+    ("google", ("google.com", "googleapis.com", "gcr.io", "pkg.dev", "gstatic.com", "googleusercontent.com")),
+    ("amazon", ("amazonaws.com", "amazon.com", "cloudfront.net", "ecr.aws")),
+    ("microsoft", ("microsoft.com", "azurecr.io", "windows.net", "azure.com", "azureedge.net")),
+    ("red hat", ("quay.io", "redhat.com", "redhat.io", "openshift.com")),
+)
+_CERT_NAMES = re.compile(r"certificate is valid for (.{1,300}?), not ", re.IGNORECASE)
+
+
+def _operator(host: str) -> str:
+    host = host.lower().lstrip("*.").rstrip(".")
+    return next((op for op, domains in _OPERATORS
+                 if any(host == d or host.endswith("." + d) for d in domains)), "")
+
+
+def _same_operator(phrase: str, wanted: str) -> bool:
+    """Every name in Go's "certificate is valid for A, B, not C" belongs to C's operator."""
+    m = _CERT_NAMES.search(phrase)
+    names = [n.strip() for n in m.group(1).split(",")] if m else []
+    op = _operator(wanted)
+    return bool(op and names) and all(_operator(n) == op for n in names)
+
+
 def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float, str, str]]:
     """Causes that depend on more than the phrase: who answered, with what status."""
     out: List[Tuple[str, float, str, str]] = []
@@ -461,6 +540,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                         f"the official image library/{name}, which does not exist: an image that "
                         "only exists locally (build it first; compose needs build:), a typo, or a "
                         "missing namespace (team/app).", "pull-access-denied"))
+    refusal = next((c for c in ("unauthorized", "forbidden", "registry-denied-terse") if c in matched), None)
+    official = _OFFICIAL_REF.search(text) if refusal and "pull-access-denied" not in matched else None
+    if official and not _SPECIFIC_AUTH.search(text):
+        # Docker Hub's official images (docker.io/library/NAME) are public to everyone: a refusal
+        # for one, with nothing said about the caller's credentials, means there is no such
+        # official image (mirrors of Docker Hub refuse unknown names the same way).
+        out.append(("reference", 0.8, f"Official images (docker.io/library/...) are public to everyone, "
+                    f"so a refusal for library/{official.group(1) or official.group(2)} means no such official image exists: "
+                    "a typo, a tag glued to the name, or a missing namespace (team/app).", refusal))
     if "pull-access-denied" in matched and _REPO_NOT_FOUND.search(text) and not _AUTH_DETAIL.search(text):
         out.append(("reference", 0.8, "'repository ... not found: does not exist or no pull "
                     "access' is what registries answered for a repository that does not exist "
@@ -471,6 +559,31 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "its default refusal, which it gives alike for a repository that does not exist "
                     "and a private one the caller may not read: with no word about credentials, a "
                     "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
+    public_dns = _LOOKUP_ON.search(text) if "dns-lookup-failed" in matched else None
+    if public_dns and _PUBLIC_RESOLVER.match(public_dns.group(1)) and re.search(r"i/o timeout|timed out", text, re.I):
+        # A public resolver answers everyone: a query to it that gets nothing back was dropped on
+        # the way, as networks that allow DNS only through their own resolvers do (the field
+        # guide's "ensure outbound UDP/TCP 53 is allowed").
+        out.append(("firewall", 0.55, f"The resolver asked, {public_dns.group(1)}, is a public one that "
+                    "answers everyone: a query to it that times out was dropped on the way, as networks "
+                    "that only let DNS out through their own resolvers do (allow udp+tcp/53 to it, or "
+                    "use the network's resolver).", "dns-lookup-failed"))
+    if {"unauthorized", "forbidden"} & set(matched) and _DEFAULT_403.search(text) \
+            and not _SPECIFIC_AUTH.search(text) and "pull-access-denied" not in matched:
+        # distribution's makeError turns any 403 into "denied: <message>"; with the registry's
+        # default message and nothing about the caller, registries (GitLab, ghcr.io, Docker Hub)
+        # answer it for a repository that does not exist as well, so as not to reveal which exist.
+        out.append(("reference", 0.5, "A registry's stock refusal (such as 'denied: access forbidden') "
+                    "is also its answer for a repository path that does not exist: check the path "
+                    "(group/project/image) before the permissions.",
+                    "forbidden" if "forbidden" in matched else "unauthorized"))
+    hint = _ECS_HINT.search(text)
+    if hint and matched:
+        # The ECS agent (amazon-ecs-agent agent/api/errormessages) prefixes its own diagnosis,
+        # chosen from the registry's answer: it has seen more than the text we get.
+        category, why = _ECS_HINTS[hint.group(1).lower()]
+        out.append((category, 0.85, "The ECS agent matched the registry's answer and says: "
+                    f"'{hint.group(0)}'. {why}", matched[0]))
     lookup = _LOOKUP_NAME.search(text) if "no-such-host" in matched else None
     resolver = _LOOKUP_ON.search(text)
     forwarder = resolver.group(1) if resolver and _VM_FORWARDER.match(resolver.group(1)) else ""
@@ -484,10 +597,13 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "stale or unreachable upstream (after a VPN or network change) or misses the "
                     "host's own names; restart it or give the daemon \"dns\" in daemon.json.",
                     "no-such-host"))
-    elif lookup and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") and "proxyconnect" not in text:
+    elif lookup and resolver and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") \
+            and "proxyconnect" not in text:
         # NXDOMAIN ("no such host" is Go's errNoSuchHost, an authoritative 'no', not a timeout)
         # for a name that exists world-wide: the resolver only knows an internal zone, the
-        # resolver of networks where only a proxy goes out.
+        # resolver of networks where only a proxy goes out. Only when Go's own resolver names the
+        # server that answered ("on ADDR:53"): through libc (cgo, macOS, Windows) "no such host"
+        # is also what a host without any working resolver or network gets.
         out.append(("proxy", 0.77, f"{lookup.group(1)} exists for everyone: a resolver that says it "
                     "does not is one that serves only an internal zone, as in networks where only "
                     "the proxy resolves and reaches outside names; the daemon needs HTTP(S)_PROXY.",
@@ -508,8 +624,17 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "answered the CONNECT with 401 (a registry says 'unauthorized: ...'): the proxy "
                     "may want credentials in HTTPS_PROXY.", matched[0] if matched else "unauthorized"))
     wanted = _CERT_WANTED.search(text) if "x509-hostname-mismatch" in matched else None
-    name = (wanted.group(1) or wanted.group(2)) if wanted else ""
-    if name and PUBLIC_REGISTRY_HOSTS.search(" " + name + " "):
+    name = ((wanted.group(1) or wanted.group(2)) if wanted else "").rstrip(".")   # a sentence's full stop
+    same_operator = bool(wanted and wanted.group(1) and _same_operator(wanted.group(0), name))
+    if name and same_operator:
+        # The certificate names only hosts of the registry's own operator (GitHub's githubassets.com
+        # for pkg-containers.githubusercontent.com): its own front end served the wrong certificate.
+        # An interceptor shows its own names (its appliance, its portal), not the operator's.
+        out.append(("tls", 0.85, f"The certificate {name} presented names other hosts of the same "
+                    "operator: the registry's own servers sent a wrong certificate (a misconfigured "
+                    "front end or CDN edge), nothing local intercepted it; retry later or report it.",
+                    "x509-hostname-mismatch"))
+    elif name and PUBLIC_REGISTRY_HOSTS.search(" " + name + " "):
         # A public registry's certificate always names it: a certificate for another name
         # means another server answered (a TLS-inspecting proxy or firewall, a portal, a
         # hijacked DNS answer).
@@ -616,7 +741,7 @@ _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|
                          re.IGNORECASE)
 # Go's dialer names the address it was connecting to when the handshake timed out
 # ("dial tcp: lookup ..." is DNS, "dial tcp: i/o timeout" has no address yet).
-_CONNECT_TIMEOUT = re.compile(r"dial tcp \[?[0-9A-Fa-f.:]+\]?:(\d+): (?:i/o timeout|connect: "
+_CONNECT_TIMEOUT = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(\d+): (?:i/o timeout|connect: "
                               r"(?:connection|operation) timed out|connectex: a connection attempt failed "
                               r"because the connected party did not properly respond)", re.IGNORECASE)
 # The first request of a pull: the v2 ping, the token endpoint, (v1 protocol, Docker
@@ -704,7 +829,16 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # request gets nothing back, the local network (one that only lets a proxy out) is
         # likelier than the registry. Not so for cloud tasks (ECS, Fargate), which have no
         # proxy but often no route out.
-        public = PUBLIC_REGISTRY_HOSTS.search(inner) and not _CLOUD_TASK.search(text or inner)
+        cloud = bool(_CLOUD_TASK.search(text or inner))
+        public = PUBLIC_REGISTRY_HOSTS.search(inner) and not cloud
+        if cloud:
+            # A cloud task (ECS, Fargate) goes out through its subnet's route (NAT gateway, public
+            # IP, VPC endpoints) and its security groups, hardly ever through a proxy.
+            return [("firewall", 0.44, "Nothing got through from the task to the registry: its "
+                     "security group or network ACL drops egress to tcp/443 (or to the VPC endpoints).",
+                     symptom),
+                    ("proxy", 0.3, "Only if the task is meant to go out through a proxy: then it "
+                     "lacks HTTP(S)_PROXY.", symptom)] + unresolved
         return [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
                  "ping or token endpoint) got no answer" + (" from a public registry that is up "
                  "for everyone else" if public else "") + ": in networks where only a proxy may "
@@ -732,13 +866,26 @@ _WORDS: Tuple[Tuple[Tuple[str, ...], Tuple[str, ...]], ...] = (
     (("mtu", "fragment", "hangs", "stuck", "retrying"), ("mtu", "reachability")),
     (("space", "disk", "inode", "storage", "extract", "layer", "quota"), ("disk", "daemon")),
     (("daemon", "docker.service", "containerd", "socket", "systemd", "dockerd"), ("daemon",)),
-    (("platform", "arch", "exec format", "arm64", "amd64", "aarch64"), ("arch",)),
+    (("platform", "arch", "architecture", "exec format", "arm64", "amd64", "aarch64"), ("arch",)),
     (("ssh", "host key", "publickey"), ("ssh",)),
     (("rate", "too many", "429", "limit", "throttl"), ("ratelimit", "auth")),
     (("clock", "ntp", "time", "expired", "not yet valid"), ("time", "tls")),
     (("registry", "pull", "image", "repository"), ("reachability", "auth", "reference")),
 )
-_DEFAULT_GUESS = ("reachability", "auth", "reference", "dns", "proxy")
+# With no telling word at all: the field guide's order of the usual causes (a wrong name or tag,
+# credentials, then the network).
+_DEFAULT_GUESS = ("reference", "auth", "reachability", "dns", "proxy")
+
+
+# Short words that are parts of longer unrelated ones ("time" in "runtime" and "timeout", "tag"
+# in "stage", "space" in "namespace", "arch" in "search"): matched as whole words only.
+_WHOLE_WORDS = frozenset(("time", "tag", "rate", "arch", "acl", "space", "limit", "dns", "tls", "ssl", "mtu"))
+
+
+def _seen(key: str, low: str) -> bool:
+    if key in _WHOLE_WORDS:
+        return re.search(r"(?<![a-z0-9])" + re.escape(key) + r"(?![a-z0-9])", low) is not None
+    return key in low
 
 
 def generic_causes(text: str) -> List[Cause]:
@@ -748,7 +895,7 @@ def generic_causes(text: str) -> List[Cause]:
     score: Dict[str, float] = {}
     words: Dict[str, List[str]] = {}
     for keys, categories in _WORDS:
-        seen = [k for k in keys if k in low]
+        seen = [k for k in keys if _seen(k, low)]
         if not seen:
             continue
         for rank, category in enumerate(categories):

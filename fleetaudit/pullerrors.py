@@ -107,8 +107,11 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("proxy-url-invalid", "proxy", "The proxy URL in the daemon's environment does not parse",
        # golang.org/x/net/http/httpproxy: "invalid proxy address %q: %v"; net/url: a password
        # with '@', '#', '/' or '%' not percent-encoded ("net/url: invalid userinfo")
-       [r"invalid proxy address", r"net/url: invalid userinfo", r"proxyconnect tcp: dial tcp: lookup https?\b"],
-       ["invalid proxy address", "invalid userinfo", "proxyconnect"],
+       [r"invalid proxy address", r"net/url: invalid userinfo", r"proxyconnect tcp: dial tcp: lookup https?\b",
+        # typographic quotes pasted around the value (percent-encoded by net/url, or raw in the name)
+        r"(?:proxyconnect tcp|connecting to proxy) \S*%e2%80%9[cd]",
+        r"(?:proxyconnect tcp|connecting to proxy).{0,200}lookup [\u201c\u201d]"],
+       ["invalid proxy address", "invalid userinfo", "proxyconnect", "connecting to proxy"],
        "HTTP(S)_PROXY is not a valid URL: a missing scheme (proxy:3128 instead of "
        "http://proxy:3128), or a password with special characters that are not percent-encoded.",
        ["proxy.daemon HTTPS_PROXY / HTTP_PROXY (exact text)", "systemctl show --property=Environment docker"],
@@ -116,8 +119,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "(@ -> %40, # -> %23); daemon-reload and restart docker.",
        tier=0, refines=("proxyconnect-failed", "dns-server-misbehaving", "no-such-host", "dns-lookup-failed")),
     _c("proxyconnect-failed", "proxy", "Cannot reach the configured proxy",
-       [r"proxyconnect tcp"],
-       ["proxyconnect"],
+       # (Go before 1.9: "http: error connecting to proxy URL: ERR", net/http transport.go)
+       [r"proxyconnect tcp", r"error connecting to proxy"],
+       ["proxyconnect", "connecting to proxy"],
        "The daemon sends registry traffic to a proxy (HTTP(S)_PROXY) and the connection to "
        "the proxy itself failed (wrong host/port, proxy down, proxy name does not resolve).",
        ["proxy.daemon HTTPS_PROXY / HTTP_PROXY", "proxy.daemon_no_proxy",
@@ -338,8 +342,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "artifactregistry.reader, AcrPull) to the identity in use, or refresh its session.",
        tier=1, related=("time",)),
     _c("forbidden", "auth", "Registry or proxy answered 403 Forbidden",
-       [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden"],
-       ["forbidden", "status: 403", "status code 403"],
+       [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden",
+        # moby's v1 registry client (registry/session.go): "Error: Status %d trying to pull repository %s: %q"
+        r"status 403 trying to pull"],
+       ["forbidden", "status: 403", "status code 403", "status 403"],
        "The request was understood and refused: account without permission, IP allow-list "
        "on the registry, or a proxy policy blocking the registry.",
        ["credentials.users.<pulling user>.auths[REGISTRY]", "proxy.daemon"],
@@ -390,6 +396,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("manifest-unknown", "reference", "Tag or digest does not exist",
        [r"manifest unknown", r"manifest for \S+ not found", r"\btag \S+ not found in repository",
         r"failed to resolve ref(?:erence)? \S+: \S+: not found", r"reading manifest \S+ in \S+: manifest unknown",
+        # containerd's resolver: fmt.Errorf("%s: %w", ref, errdefs.ErrNotFound) with the fully
+        # qualified reference (a registry host with a dot), whatever wraps it (buildkit's
+        # "failed to resolve source metadata for REF: REF: not found")
+        r"[a-z0-9-]+\.[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+(?::\w[\w.-]{0,127}|@sha256:[0-9a-f]+): not found",
         # CRI/ctr (gRPC NotFound) and containers/image ("unknown: Not Found")
         r"code = notfound", r"unknown: not found",
         # Harbor ("unknown: artifact PROJECT/REPO:TAG not found"); moby's local lookup
@@ -398,7 +408,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"\bmanifest not found", r"manifest_unknown"],
        ["manifest unknown", "manifest for", "not found in repository", "resolve reference",
         "code = notfound", "unknown: not found", "artifact", "no such image", "manifest not found",
-        "manifest_unknown"],
+        "manifest_unknown", ": not found"],
        "The repository exists but has no such tag/digest in the registry this host talks "
        "to: a typo, an image not pushed yet, or a mirror that lacks it.",
        ["daemon_json.config registry-mirrors (a mirror may be stale)",
@@ -743,6 +753,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # Go: the query to the resolver failed on the wire, or the lookup was cut short
         r"lookup \S+ on \S+: (?:read|dial|write) (?:udp|tcp)",
         r"lookup \S+(?: on \S+)?: (?:dial udp \S+: )?operation was canceled",
+        # Go's DNSError under a dial ("dial tcp: lookup NAME[ on SERVER]: ERR"): whatever ERR the
+        # resolver gave (a libc errno such as "device or resource busy", a new Go text), the dial
+        # never got an address; NXDOMAIN and SERVFAIL have classes of their own
+        r"dial (?:tcp|udp)[46]?: lookup [^\s:]+(?: on \S+)?: (?!no such|server misbehaving)\w",
         # Java (UnknownHostException), busybox/musl tools ("bad address 'NAME'")
         r"unknownhostexception", r"bad address '",
         r"no answer from dns server",
@@ -776,6 +790,24 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["try from a working host at the same time", "proxy.daemon"],
        "Retry later; check the registry's (or the proxy's) health.",
        tier=1, related=("proxy",)),
+    _c("registry-network-rule", "firewall", "The registry's own network rules refuse this client",
+       # Cloud registries answer a 403 "denied: ..." when the caller's address or network is
+       # outside their allowlist: Azure Container Registry's built-in firewall ("client with IP
+       # '...' is not allowed access. Refer https://aka.ms/acr/firewall", Azure docs,
+       # container-registry-troubleshoot-access), Google's VPC Service Controls perimeter
+       # ("Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier").
+       # The credentials are fine: the network the request comes from is not.
+       [r"client with ip \S+ is not allowed access", r"aka\.ms/acr/firewall",
+        r"request is prohibited by organization'?s policy", r"vpcservicecontrolsuniqueidentifier"],
+       ["not allowed access", "acr/firewall", "prohibited by organization", "vpcservicecontrols"],
+       "The registry refused the request because of where it came from, not who sent it: its "
+       "firewall / network rules (ACR public network rules, a VPC Service Controls perimeter) "
+       "do not list this host's (or its NAT's) address or network.",
+       ["the host's public egress IP (curl -s ifconfig.me) vs the registry's network rules",
+        "az acr network-rule list / the VPC-SC perimeter's access levels"],
+       "Add the host's egress IP or network to the registry's allowed networks, or reach it "
+       "through its private endpoint.",
+       tier=0, refines=("unauthorized", "forbidden", "cloud-sdk-denied", "registry-denied-terse")),
     _c("local-egress-blocked", "firewall", "This host's own firewall refused the connection",
        # The kernel refused to send: netfilter dropping a locally generated packet in OUTPUT
        # makes connect()/sendmsg() fail with EPERM "operation not permitted" (EACCES with an
@@ -935,13 +967,15 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # TLS-inspecting gateways and endpoint filters (their CA signs what they re-serve,
         # Go names it as the "candidate authority"), and generic block-page titles
         r"cisco umbrella", r"sophos", r"check ?point", r"kaspersky", r"avast", r"bitdefender",
-        r"eset ssl filter", r"web page blocked", r"the requested url could not be retrieved"],
+        r"eset ssl filter", r"web page blocked", r"the requested url could not be retrieved",
+        # a mirror or proxy that serves only the images on its list
+        r"not in the (?:allow|white) ?list"],
        ["zscaler", "bluecoat", "blue coat", "watchguard", "fortiguard", "fortigate",
         "forcepoint", "websense", "squid", "mcafee web gateway", "netskope", "barracuda",
         "palo alto", "paloalto", "response denied by", "access denied by", "blocked by",
         "captive portal", "security check", "authorizedonly", "cisco umbrella", "sophos",
         "checkpoint", "check point", "kaspersky", "avast", "bitdefender", "eset ssl filter",
-        "web page blocked", "could not be retrieved"],
+        "web page blocked", "could not be retrieved", "allowlist", "whitelist", "allow list", "white list"],
        "The answer came from a web proxy, filter or portal (its block page is in the error), "
        "not from the registry: the network's proxy refuses or intercepts the registry.",
        ["proxy.daemon HTTPS_PROXY / NO_PROXY", "curl -v https://REGISTRY/v2/ from the host",
@@ -1039,14 +1073,17 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Free or grow the image filesystem; remove unused images (crictl rmi --prune).",
        tier=1),
     # ---------------------------------------------------------------- wrappers
-    _c("kubelet-pull-failed", "reachability", "Kubelet/CRI pull failure (wrapper)",
+    # Alone (no wrapped error), the wrapper ranks what the field guide (sections 3 and 4) and the
+    # Kubernetes documentation of ImagePullBackOff give as the usual reasons: a wrong image name
+    # or tag, then missing registry credentials, then the network.
+    _c("kubelet-pull-failed", "reference", "Kubelet/CRI pull failure (wrapper)",
        [r"errimagepull", r"imagepullbackoff", r"back-off pulling image", r"failed to pull image",
         r"failed to pull and unpack image", r"cannotpullcontainererror", r"failed to get sandbox image"],
        ["errimagepull", "imagepullbackoff", "pulling image", "failed to pull",
         "cannotpullcontainererror", "sandbox image"],
        "The runtime failed to pull and is backing off; the cause is in the wrapped error.",
        ["the rest of the message; daemon_log of the node"],
-       tier=3, wrapper=True),
+       tier=3, wrapper=True, related=("auth", "reachability")),
     _c("registry-request-failed", "reachability", "Registry request failed (wrapper)",
        [r"failed to resolve reference", r"failed to do request", r"error pulling image configuration",
         r"error getting v2 registry", r"attempting next endpoint for pull after error",

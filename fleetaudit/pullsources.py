@@ -88,7 +88,35 @@ versions named):
   KUBELET   kubernetes pkg/kubelet/images/image_manager.go ("Failed to pull image %q: %v",
             "Container image %q is not present with pull policy of Never"), helpers.go
             ("pull QPS exceeded"),
-            ErrImagePull) wrapping the CRI's "rpc error: code = ... desc = ..."
+            ErrImagePull) wrapping the CRI's "rpc error: code = ... desc = ..."; kubelet >= 1.27
+            events without the gRPC layer ("Failed to pull image %q: failed to pull and unpack ...")
+  BUILDKIT  moby/buildkit 73ed682 client/solve.go ("failed to solve"), client/llb/sourceresolver/
+            imageresolver.go ("failed to resolve source metadata for %s"), util/resolver/
+            authorizer.go ("failed to fetch oauth token", "failed to fetch anonymous token"), its
+            vendored containerd resolver ("failed to authorize: %w", "failed to do request: %w");
+            containerd 301026e core/remotes/docker/authorizer.go ("server message: %s: %w" with
+            ErrInvalidAuthorization "authorization failed"), resolver.go ("%s: %w" ErrNotFound),
+            core/remotes/errors/errors.go ("unexpected status from %s request to %s: %s")
+  CIMAGE2   containers/image df7e80d2 (podman, skopeo, buildah, CRI-O): copy/copy.go ("initializing
+            source %s: %w", "copying system image from manifest list: %w"), docker/errors.go
+            (ErrUnauthorizedForCredentials "unable to retrieve auth token: invalid username/password:
+            %s", ErrTooManyRequests "too many requests to registry"), docker/docker_client.go
+            ("fetching blob: %w"), docker/distribution_error.go ("received unexpected HTTP status: %s")
+  ECS       aws/amazon-ecs-agent 8dfceca agent/api/errormessages/error_messages.go (the agent's
+            augmented CannotPullContainerError: "The task can't pull the image. Check whether the
+            image exists. %s" / "... Check that the role has the permissions to pull images from
+            the registry. %s" / "... Check your network configuration. %s", and the ECR texts it
+            matches: "denied: User: ... is not authorized to perform: ecr:BatchGetImage")
+  REGBODY   registries' own refusal bodies, as their operators document them: Azure Container
+            Registry's firewall (learn.microsoft.com container-registry-troubleshoot-access, "Error
+            3: Denied, client is not allowed access": "client with IP '...' is not allowed access.
+            Refer https://aka.ms/acr/firewall to grant access."); Google VPC Service Controls
+            ("Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier");
+            Harbor src/server/middleware/v2auth/auth.go ("unauthorized to access repository: %s,
+            action: %s", only once the project was found)
+  SYSTEMD   systemd's texts for a unit that does not start: systemctl ("Job for %s failed because
+            the control process exited with error code."), the service manager's start rate limit
+            ("%s: Start request repeated too quickly."), and its "Failed to start %s." journal line
 """
 from __future__ import annotations
 
@@ -101,6 +129,7 @@ CDN_BLOB = ('error pulling image configuration: download failed after attempts=6
             '"https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/'
             'sha256/3d/3db6/data?verify=1": ')
 PRIVATE = 'Error response from daemon: Get "https://registry.corp.example:5000/v2/": '
+BK_META = "ERROR: failed to solve: failed to resolve source metadata for "
 CTRD_HEAD = ('rpc error: code = Unknown desc = failed to pull and unpack image '
              '"docker.io/library/redis:7": failed to resolve reference "docker.io/library/redis:7": '
              'failed to do request: Head "https://registry-1.docker.io/v2/library/redis/manifests/7": ')
@@ -487,4 +516,155 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     # ---- an IPv6 destination on a host that cannot send IPv6 (GO-DIAL: EADDRNOTAVAIL)
     SourceText(HUB + "dial tcp [2600:1f18:2148:bc02::1]:443: connect: cannot assign requested address",
                "reachability", "/v2/ ping", "GO-DIAL"),
+    # ---- BuildKit / buildx: the same resolver behind "failed to solve" (BUILDKIT)
+    SourceText(BK_META + 'docker.io/library/node:18-alpine: failed to authorize: failed to fetch oauth '
+               'token: unexpected status from POST request to https://auth.docker.io/token: 401 Unauthorized',
+               "auth", "token POST with credentials", "BUILDKIT"),
+    SourceText(BK_META + "docker.io/acme/aplication:1.0: pull access denied, repository does not exist "
+               "or may require authorization: server message: insufficient_scope: authorization failed",
+               "reference", "manifest (Docker Hub, token without the repository)", "BUILDKIT", also=("auth",)),
+    SourceText(BK_META + "docker.io/library/nginx:1.99: docker.io/library/nginx:1.99: not found",
+               "reference", "manifest HEAD (404)", "BUILDKIT"),
+    SourceText(BK_META + "docker.io/acme/app:1.0: no match for platform in manifest "
+               "sha256:0123456789abcdef: not found", "arch", "manifest list", "BUILDKIT"),
+    SourceText(BK_META + 'docker.io/library/alpine:3.19: failed to authorize: failed to fetch anonymous '
+               'token: Get "https://auth.docker.io/token?scope=repository%3Alibrary%2Falpine%3Apull&'
+               'service=registry.docker.io": dial tcp 3.216.34.172:443: i/o timeout', "proxy",
+               "anonymous token GET", "BUILDKIT", also=("firewall",)),
+    SourceText(BK_META + 'registry.corp.example/acme/app:1.0: failed to do request: Head "https://'
+               'registry.corp.example/v2/acme/app/manifests/1.0": tls: failed to verify certificate: x509: '
+               'certificate signed by unknown authority', "tls", "manifest HEAD", "BUILDKIT"),
+    SourceText(BK_META + "docker.io/library/python:3.12: failed to copy: httpReadSeeker: failed open: "
+               "unexpected status from GET request to https://registry-1.docker.io/v2/library/python/"
+               "manifests/sha256:0123: 429 Too Many Requests", "ratelimit", "manifest GET", "BUILDKIT"),
+    SourceText(BK_META + "registry.corp.example/acme/app:1.0: unexpected status from HEAD request to "
+               "https://registry.corp.example/v2/acme/app/manifests/1.0: 403 Forbidden", "auth",
+               "manifest HEAD (403)", "BUILDKIT"),
+    SourceText("failed to copy: httpReadSeeker: failed open: unexpected status from GET request to "
+               "https://registry.corp.example/v2/acme/app/blobs/sha256:0123: 503 Service Unavailable",
+               "reachability", "blob GET", "BUILDKIT"),
+    # ---- the kubelet's events around containerd's resolver (KUBELET, CTRD)
+    SourceText('Failed to pull image "nginx:1.99": rpc error: code = NotFound desc = failed to pull and '
+               'unpack image "docker.io/library/nginx:1.99": failed to resolve reference '
+               '"docker.io/library/nginx:1.99": docker.io/library/nginx:1.99: not found', "reference",
+               "manifest HEAD (404)", "KUBELET"),
+    SourceText('Failed to pull image "acme/aplication:1.0": failed to pull and unpack image '
+               '"docker.io/acme/aplication:1.0": failed to resolve reference "docker.io/acme/aplication:1.0": '
+               'pull access denied, repository does not exist or may require authorization: server '
+               'message: insufficient_scope: authorization failed', "reference",
+               "manifest (Docker Hub), kubelet >= 1.27", "KUBELET", also=("auth",)),
+    SourceText('Failed to pull image "registry.corp.example/acme/app:1.0": rpc error: code = Unknown desc = '
+               'failed to pull and unpack image "registry.corp.example/acme/app:1.0": failed to resolve '
+               'reference "registry.corp.example/acme/app:1.0": failed to authorize: failed to fetch oauth '
+               'token: unexpected status from POST request to https://registry.corp.example/service/token: '
+               '401 Unauthorized', "auth", "token POST", "KUBELET"),
+    SourceText('Failed to pull image "registry.corp.example/acme/app:1.0": rpc error: code = Unknown desc = '
+               'failed to pull and unpack image "registry.corp.example/acme/app:1.0": failed to resolve '
+               'reference "registry.corp.example/acme/app:1.0": failed to do request: Head "https://'
+               'registry.corp.example/v2/acme/app/manifests/1.0": dial tcp: lookup registry.corp.example on '
+               '10.0.0.2:53: server misbehaving', "dns", "manifest HEAD", "KUBELET"),
+    SourceText('Failed to pull image "10.1.2.3:5000/acme/app:1.0": rpc error: code = Unknown desc = failed '
+               'to pull and unpack image "10.1.2.3:5000/acme/app:1.0": failed to resolve reference '
+               '"10.1.2.3:5000/acme/app:1.0": failed to do request: Head "https://10.1.2.3:5000/v2/acme/app/'
+               'manifests/1.0": http: server gave HTTP response to HTTPS client', "tls",
+               "manifest HEAD (plain-HTTP registry)", "KUBELET"),
+    SourceText('Failed to pull image "acme/app:1.0": rpc error: code = Unknown desc = failed to pull and '
+               'unpack image "docker.io/acme/app:1.0": failed to extract layer sha256:0123: write '
+               '/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/42/fs/usr/lib/libx.so: '
+               'no space left on device: unknown', "disk", "layer unpack", "KUBELET"),
+    SourceText('Failed to pull image "nginx": rpc error: code = Unknown desc = failed to pull and unpack '
+               'image "docker.io/library/nginx:latest": failed to copy: httpReadSeeker: failed open: '
+               'unexpected status from GET request to https://registry-1.docker.io/v2/library/nginx/'
+               'manifests/sha256:0123: 429 Too Many Requests', "ratelimit", "manifest GET", "KUBELET"),
+    # ---- containers/image: podman, skopeo, buildah, CRI-O (CIMAGE2)
+    SourceText("Error: initializing source docker://registry.corp.example/acme/app:1.0: unable to retrieve "
+               "auth token: invalid username/password: unauthorized: authentication required", "auth",
+               "token GET with credentials", "CIMAGE2"),
+    SourceText("Error: copying system image from manifest list: reading blob sha256:0123: fetching blob: "
+               "too many requests to registry", "ratelimit", "blob GET (429)", "CIMAGE2"),
+    SourceText('Error: initializing source docker://registry.corp.example/acme/app:1.0: pinging container '
+               'registry registry.corp.example: Get "https://registry.corp.example/v2/": tls: failed to '
+               'verify certificate: x509: certificate signed by unknown authority', "tls", "/v2/ ping", "CIMAGE2"),
+    SourceText('Error: initializing source docker://registry.corp.example:5000/acme/app:1.0: pinging '
+               'container registry registry.corp.example:5000: Get "https://registry.corp.example:5000/v2/": '
+               'http: server gave HTTP response to HTTPS client', "tls", "/v2/ ping (plain-HTTP registry)",
+               "CIMAGE2"),
+    SourceText('Error: initializing source docker://registry.corp.example/acme/app:1.0: pinging container '
+               'registry registry.corp.example: Get "https://registry.corp.example/v2/": dial tcp: lookup '
+               'registry.corp.example on 10.0.0.2:53: server misbehaving', "dns", "/v2/ ping", "CIMAGE2"),
+    SourceText("Error: copying system image from manifest list: reading blob sha256:0123: fetching blob: "
+               "received unexpected HTTP status: 502 Bad Gateway", "reachability", "blob GET", "CIMAGE2"),
+    SourceText('Error: initializing source docker://registry.corp.example:5000/acme/app:1.0: pinging '
+               'container registry registry.corp.example:5000: Get "https://registry.corp.example:5000/v2/": '
+               'dial tcp 10.1.2.3:5000: i/o timeout', "firewall", "/v2/ ping", "CIMAGE2"),
+    # ---- the ECS agent's own diagnosis in front of the daemon's text (ECS)
+    SourceText("CannotPullContainerError: The task can\u2019t pull the image. Check that the role has the "
+               "permissions to pull images from the registry. Error response from daemon: pull access denied "
+               "for 123456789012.dkr.ecr.us-east-1.amazonaws.com/test_image, repository does not exist or "
+               "may require 'docker login': denied: User: arn:aws:sts::123456789012:assumed-role/BrokenRole/"
+               "xyz is not authorized to perform: ecr:BatchGetImage on resource: arn:aws:ecr:us-east-1:"
+               "123456789012:repository/test_image because no identity-based policy allows the "
+               "ecr:BatchGetImage action", "auth", "manifest (ECR, IAM)", "ECS"),
+    SourceText("CannotPullContainerError: The task can\u2019t pull the image. Check whether the image "
+               "exists. Error response from daemon: pull access denied for 123456789012.dkr.ecr.us-east-1."
+               "amazonaws.com/test_image, repository does not exist or may require 'docker login': denied: "
+               "requested access to the resource is denied", "reference", "manifest (ECR)", "ECS",
+               also=("auth",)),
+    SourceText('CannotPullContainerError: The task can\u2019t pull the image. Check your network '
+               'configuration. Error response from daemon: Get "https://123456789012.dkr.ecr.us-east-1.'
+               'amazonaws.com/v2/": net/http: request canceled while waiting for connection '
+               '(Client.Timeout exceeded while awaiting headers)', "reachability", "/v2/ ping (ECR)", "ECS",
+               also=("firewall",)),
+    # ---- a registry's own network allowlist (REGBODY)
+    SourceText('Error response from daemon: Head "https://pvtacr.azurecr.io/v2/hello-world/manifests/latest": '
+               "denied: client with IP '20.120.109.180' is not allowed access. Refer https://aka.ms/acr/firewall "
+               "to grant access.", "firewall", "manifest HEAD (ACR firewall)", "REGBODY"),
+    SourceText('Error response from daemon: Get "https://myacr.azurecr.io/v2/": denied: {"errors":[{"code":'
+               '"DENIED","message":"client with IP \\u0027203.0.113.7\\u0027 is not allowed access. Refer '
+               'https://aka.ms/acr/firewall to grant access."}]}', "firewall", "/v2/ ping (ACR firewall)", "REGBODY"),
+    SourceText('Error response from daemon: Head "https://europe-docker.pkg.dev/v2/p/r/app/manifests/1": '
+               "denied: Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier: "
+               "1A2B3C4D5E6F", "firewall", "manifest HEAD (VPC Service Controls)", "REGBODY"),
+    # ---- Go's DNSError under a dial, whatever errno the resolver gave (GO-DNS)
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io: device or resource busy", "dns",
+               "name lookup (libc EBUSY)", "GO-DNS"),
+    # through libc (cgo, macOS, Windows) "no such host" comes without the server: no network
+    # or no resolver at all looks the same, so no internal-only-resolver reading
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io: no such host", "dns", "name lookup (libc)",
+               "GO-DNS", also=("proxy",)),
+    # a public resolver that times out: DNS is only allowed through the network's resolvers
+    SourceText(HUB + "dial tcp: lookup registry-1.docker.io on 8.8.8.8:53: read udp "
+               "10.0.0.5:40000->8.8.8.8:53: i/o timeout", "dns", "name lookup (public resolver)", "GO-DNS",
+               also=("firewall",)),
+    # ---- containers/image's unexpectedHTTPResponseError: a body that is not a registry's JSON
+    # ("StatusCode: %d, %q", docker/errors.go): an HTML 403 came from a CDN / WAF / proxy (CIMAGE2)
+    SourceText("Error: initializing source docker://registry.corp.example/acme/app:1.0: reading manifest "
+               "1.0 in registry.corp.example/acme/app: StatusCode: 403, \"<html><head><title>403 Forbidden"
+               "</title></head><body>Access Denied</body></html>\"", "proxy", "manifest (HTML 403)",
+               "CIMAGE2", also=("reachability",)),
+    # ---- Go's HostnameError naming only the operator's own hosts: its front end's mistake (GO-X509)
+    SourceText('Error response from daemon: Head "https://ghcr.io/v2/acme/app/manifests/1.0": tls: failed '
+               'to verify certificate: x509: certificate is valid for *.github.com, github.com, not ghcr.io',
+               "tls", "manifest HEAD (operator's own certificate)", "GO-X509"),
+    # ---- a 403 with a stock message and nothing about the caller (DIST makeError "denied: %s")
+    SourceText('Error response from daemon: Head "https://registry.corp.example/v2/acme/app/manifests/1.0": '
+               "denied: access forbidden", "auth", "manifest HEAD (403)", "DIST", also=("reference",)),
+    # Harbor (goharbor/harbor src/server/middleware/v2auth/auth.go): the project exists (its id was
+    # found) and the caller's security context may not pull from it
+    SourceText("Error response from daemon: unauthorized: unauthorized to access repository: acme/app, "
+               "action: pull: unauthorized to access repository: acme/app, action: pull", "auth",
+               "manifest (Harbor, existing project)", "REGBODY"),
+    # official images are public: containerd's 401 for docker.io/library/NAME is a name that does
+    # not exist (CTRD remotes/errors "unexpected status from %s request to %s: %s")
+    SourceText('Failed to pull image "pyhton:3.12": rpc error: code = Unknown desc = failed to pull and '
+               'unpack image "docker.io/library/pyhton:3.12": failed to resolve reference '
+               '"docker.io/library/pyhton:3.12": unexpected status from HEAD request to '
+               'https://registry-1.docker.io/v2/library/pyhton/manifests/3.12: 401 Unauthorized',
+               "reference", "manifest HEAD (Docker Hub, official namespace)", "CTRD", also=("auth",)),
+    # ---- systemd: the docker unit does not start (SYSTEMD)
+    SourceText('Job for docker.service failed because the control process exited with error code.\nSee '
+               '"systemctl status docker.service" and "journalctl -xe" for details.', "daemon",
+               "systemctl start docker", "SYSTEMD"),
+    SourceText("docker.service: Start request repeated too quickly.", "daemon", "systemd restart loop", "SYSTEMD"),
+    SourceText("Failed to start Docker Application Container Engine.", "daemon", "systemd start job", "SYSTEMD"),
 )

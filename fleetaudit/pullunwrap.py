@@ -105,3 +105,46 @@ def unwrap(text: str, max_steps: int = 12) -> Unwrapped:
         if inner == before:
             break
     return Unwrapped(text, inner or text.strip(), wrappers)
+
+
+_SOFT_WRAP_MIN_WIDTH = 60
+_TERMINAL_WIDTHS = (80, 100, 120, 132, 160, 200)
+
+
+def soft_wrap_joins(text: str) -> List[str]:
+    """The ways to put back together the line breaks a terminal or an editor inserted to fit a
+    width (so that phrases cut in two match again), likelier first; [] for a text whose lines
+    are a log or a transcript (or that has one line).
+
+    A terminal wraps at a fixed column, mid-word: every line but the last is exactly that long,
+    joined without a space. An editor wraps at spaces: every line but the last is near the
+    width, joined with one. With a single wrapped line both fit; the caller decides which
+    reads as an error. Output with short lines (docker pull's progress, a log) is no wrap."""
+    lines = (text or "").replace("\r\n", "\n").split("\n")
+    while len(lines) > 1 and not lines[-1].strip():
+        lines.pop()
+    body = lines[:-1]
+    if not body:
+        return []
+    width = max(len(line) for line in body)
+    if width < _SOFT_WRAP_MIN_WIDTH:
+        return []
+    spaced = " ".join(line.strip() for line in lines)
+    glued = "".join(lines)
+    if all(len(line) == width for line in body) and (len(body) > 1 or width in _TERMINAL_WIDTHS):
+        return [glued, spaced]
+    if len(body) == 1 and body[0].rstrip().endswith("."):
+        return []       # a sentence, then another line (docker run's "See 'docker run --help'.")
+    if all(len(line) == width for line in body):
+        return [spaced, glued]
+    # An editor breaks a line only where the next word would not have fitted: each line plus a
+    # space plus the next line's first word is longer than the width (a short line before a
+    # long URL still is a wrap; docker pull's progress lines are not). A sentence's end is not.
+    def next_word(i: int) -> int:
+        words = lines[i + 1].split()
+        return len(words[0]) if words else 0
+
+    if all(len(line.rstrip()) + 1 + next_word(i) > width and not line.rstrip().endswith(".")
+           for i, line in enumerate(body)):
+        return [spaced]
+    return []

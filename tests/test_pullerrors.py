@@ -193,6 +193,16 @@ TABLE = [
     ('failed to dial "/run/containerd/containerd.sock": connection error: desc = "transport: '
      'error while dialing: dial unix:///run/containerd/containerd.sock: timeout"',
      ["containerd-unavailable"]),
+    # --- a registry's network allowlist (Azure docs container-registry-troubleshoot-access; Google
+    # VPC Service Controls): a 403 "denied: ..." that is about the network, not the credentials
+    ("Error response from daemon: Head \"https://pvtacr.azurecr.io/v2/hello-world/manifests/latest\": "
+     "denied: client with IP '20.120.109.180' is not allowed access. Refer https://aka.ms/acr/firewall "
+     "to grant access.", ["registry-network-rule"]),
+    ("denied: Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier: 1A2B",
+     ["registry-network-rule"]),
+    # --- containerd's resolver: "%s: %w" with errdefs.ErrNotFound, inside buildkit's wrapper
+    ("ERROR: failed to solve: failed to resolve source metadata for docker.io/library/nginx:1.99: "
+     "docker.io/library/nginx:1.99: not found", ["manifest-unknown"]),
     # --- wrappers alone
     ("Back-off pulling image \"registry.example.com/app:1.2\"", ["kubelet-pull-failed"]),
     ("Error: ErrImagePull", ["kubelet-pull-failed"]),

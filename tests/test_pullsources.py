@@ -1,5 +1,7 @@
 """explain against the error texts of the sources that print them (fleetaudit/pullsources.py):
 each ranks its category first, and a text several causes print alike keeps them in the top 3."""
+import textwrap
+
 import pytest
 
 from fleetaudit.explain import CATEGORY_GUIDE, explain
@@ -7,7 +9,7 @@ from fleetaudit.pullerrors import classify
 from fleetaudit.pullsources import SOURCE_TEXTS
 
 SOURCE_KEYS = ("GO-DIAL", "GO-DNS", "GO-HTTP", "GO-X509", "MOBY", "DIST", "CTRD", "CIMAGE", "KUBELET",
-               "CLIENT", "DAEMON", "GO-WIN")
+               "CLIENT", "DAEMON", "GO-WIN", "BUILDKIT", "CIMAGE2", "ECS", "REGBODY", "SYSTEMD")
 
 
 @pytest.mark.parametrize("entry", SOURCE_TEXTS, ids=lambda e: e.text[-60:])
@@ -92,3 +94,57 @@ FIELD_GUIDE = [
 def test_field_guide_error_strings_rank_the_guides_causes(text, causes, within):
     ranked = [c.category for c in explain(text)]
     assert causes <= set(ranked[:max(within, len(causes))]) and ranked[0] in causes, ranked
+
+
+# The wrappers real tools put around the daemon's answer (docker run's trailer, dockerd's own log
+# line, docker-py's APIError, kubectl describe's event row, compose v1's service prefix): the
+# innermost error must decide, so each daemon-answer source text keeps its first cause in all.
+WRAPPINGS = {
+    "docker-run": lambda t: "docker: " + t + ".\nSee 'docker run --help'.",
+    "dockerd-log": lambda t: ('Dec 04 10:00:00 host dockerd[123]: time="2026-12-04T10:00:00.000000000Z" '
+                              'level=error msg="Handler for POST /v1.45/images/create returned error: '
+                              + _inner(t).replace('"', '\\"') + '"'),
+    "docker-py": lambda t: ('docker.errors.APIError: 500 Server Error for http+docker://localhost/v1.45/'
+                            'images/create?tag=1&fromImage=x: Internal Server Error ("' + _inner(t) + '")'),
+    "kubectl": lambda t: ('  Warning  Failed     3m (x4 over 5m)   kubelet            Failed to pull image '
+                          '"x": rpc error: code = Unknown desc = ' + _inner(t)),
+    "compose-v1": lambda t: "ERROR: for web  " + t,
+}
+
+
+def _inner(text):
+    return text.replace("Error response from daemon: ", "")
+
+
+DAEMON_ANSWERS = [e for e in SOURCE_TEXTS if e.text.startswith("Error response from daemon: ")
+                  and e.source not in ("CLIENT", "DAEMON")]
+
+
+@pytest.mark.parametrize("wrapping", sorted(WRAPPINGS))
+def test_wrapped_source_texts_keep_their_first_cause(wrapping):
+    assert len(DAEMON_ANSWERS) > 50
+    ranked = [(e, [c.category for c in explain(WRAPPINGS[wrapping](e.text))]) for e in DAEMON_ANSWERS]
+    wrong = [(e.category, r[:3], e.text[-70:]) for e, r in ranked if r[0] != e.category]
+    assert not wrong, wrong
+
+
+def _terminal(text, width):
+    return "\n".join(line[i:i + width] for line in text.split("\n") for i in range(0, max(len(line), 1), width))
+
+
+SOFT_WRAPS = {
+    "terminal-80": lambda t: _terminal(t, 80),
+    "terminal-120": lambda t: _terminal(t, 120),
+    "editor-80": lambda t: "\n".join(textwrap.wrap(t, 80, break_on_hyphens=False)),
+}
+
+
+@pytest.mark.parametrize("wrap", sorted(SOFT_WRAPS))
+def test_soft_wrapped_source_texts_keep_their_first_cause(wrap):
+    # pasted errors arrive cut at a terminal's column or re-wrapped by an editor or a forum;
+    # a text long enough to fill two lines must read the same
+    long_texts = [e for e in SOURCE_TEXTS if len(e.text) > 160 and "\n" not in e.text]
+    assert len(long_texts) > 40
+    ranked = [(e, [c.category for c in explain(SOFT_WRAPS[wrap](e.text))]) for e in long_texts]
+    wrong = [(e.category, r[:3], e.text[-70:]) for e, r in ranked if r[0] != e.category]
+    assert not wrong, wrong

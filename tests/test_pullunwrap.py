@@ -1,7 +1,7 @@
 """Wrapper stripping (fleetaudit/pullunwrap.py) on texts as kubelet, ECS, docker SDKs,
 compose, kitematic, journald and logrus print them (shapes from tests/data/pull-errors)."""
 from fleetaudit.explain import explain
-from fleetaudit.pullunwrap import unwrap
+from fleetaudit.pullunwrap import soft_wrap_joins, unwrap
 
 CRI = ('Failed to pull image "registry.local/app": rpc error: code = Unknown desc = failed to pull '
        'and unpack image "registry.local/app:latest": failed to resolve reference '
@@ -58,3 +58,32 @@ def test_sdk_wrapper_words_do_not_rank_a_server_error():
     ranked = [c.category for c in explain(SDK)]
     assert ranked[0] == "reachability" and "firewall" in ranked[:3]
     assert [c.category for c in explain(CRI)][0] == "tls"
+
+
+# ---- soft line wraps (a terminal's column, an editor's or forum's word wrap)
+_GO_TEXT = ('Error response from daemon: Get "https://registry-1.docker.io/v2/": proxyconnect tcp: '
+            'dial tcp 10.0.0.8:3128: connect: connection refused')
+
+
+def test_a_terminal_wrap_is_glued_back_mid_word():
+    wrapped = "\n".join(_GO_TEXT[i:i + 80] for i in range(0, len(_GO_TEXT), 80))
+    assert soft_wrap_joins(wrapped)[0] == _GO_TEXT
+
+
+def test_an_editor_wrap_is_joined_with_spaces():
+    import textwrap
+    wrapped = "\n".join(textwrap.wrap(_GO_TEXT, 64))
+    assert soft_wrap_joins(wrapped) == [_GO_TEXT]
+
+
+def test_a_pull_transcript_and_a_one_line_text_are_no_wrap():
+    transcript = ("latest: Pulling from library/nginx\n"
+                  "a2abf6c4d29d: Pulling fs layer\n"
+                  "a9edb18cadd1: Pulling fs layer\n"
+                  "error pulling image configuration: download failed after attempts=6: "
+                  "net/http: TLS handshake timeout")
+    assert soft_wrap_joins(transcript) == []
+    assert soft_wrap_joins(_GO_TEXT) == []
+    # two sentences, each on its line (docker run's trailer is one, but ends with a full stop)
+    assert soft_wrap_joins("docker: Error response from daemon: manifest for acme/app:1 not found: "
+                           "manifest unknown: manifest unknown.\nSee 'docker run --help'.") == []
