@@ -242,6 +242,8 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
             login.append(c.login_script.strip("\n"))
     login.append("}")
     budget = _deadline_budget(opts.command_timeout_s)
+    # Sections whose long lines the part-cap filter shortens (names are [a-z_]).
+    short = " " + " ".join(c.name for c in collectors if c.shorten_long_lines) + " "
     return "\n".join([
         f"FA_SET={_sh_quote(settings)}",
         f"FA_LIB={_sh_quote(lib)}",
@@ -253,12 +255,18 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "printf '@@%s:T:%s\\n' \"$FA_N\" \"$FA_X\"",
         # The deadline is fixed when the script starts: sudo's own delays count against it.
         (f"fa_now; FA_END=$((FA_NOW + {budget}))" if budget else "FA_END="),
-        'FA_UID=$(id -u 2>/dev/null)',
+        # `id -u` (the effective uid) read from /proc/self/status by the shell itself
+        # (a fork and an exec less); id itself when that file cannot be read.
+        'FA_UID=; if command -v id >/dev/null 2>&1; then '
+        'while read -r FA_A FA_X FA_UID FA_Y; do [ "$FA_A" = Uid: ] && break; FA_UID=; '
+        'done 2>/dev/null </proc/self/status; fi',
+        "case $FA_UID in ''|*[!0-9]*) FA_UID=$(id -u 2>/dev/null) ;; esac",
         "case $FA_UID in ''|*[!0-9]*) FA_UID=unknown ;; esac",
         "\n".join(login),
         TOP.strip("\n"),
         # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap).
-        'fa_top </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" "$FA_CAPAWK"'
+        'fa_top </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" '
+        f'-v short={_sh_quote(short)} "$FA_CAPAWK"'
         f" | head -c {int(opts.total_cap_bytes)}",
         "",
     ])
