@@ -125,11 +125,14 @@ fa_brief() {
 # would run) in ONE guarded, timed `sh -c` that prints each part's markers itself: a
 # subshell per part instead of fa_exec's forks and an exec of sh. The timeout and the
 # size guard cover the group: a group killed at its timeout leaves its current part
-# without a status (cut) and the rest unreported.
-FA_GROUP_SH='n=$1; shift; while [ "$#" -ge 2 ]; do printf "\n@@%s:P:%s\n" "$n" "$1"; ( p=$2; set --; eval "$p" ) </dev/null 2>&1; printf "\n@@%s:RC:%s\n" "$n" "$?"; shift 2; done'
+# without a status (cut) and the rest unreported. A first pair "- PROG" is no part: PROG
+# runs in the group's shell (in a function: its `set --` leaves the pairs alone) before
+# the parts, and the variables it sets they all see.
+FA_GROUP_SH='n=$1; shift; if [ "$1" = - ]; then pre() { eval "$1"; }; pre "$2"; shift 2; fi; while [ "$#" -ge 2 ]; do printf "\n@@%s:P:%s\n" "$n" "$1"; ( p=$2; set --; eval "$p" ) </dev/null 2>&1; printf "\n@@%s:RC:%s\n" "$n" "$?"; shift 2; done'
 fa_group() {
   fa_left
   if [ "$FA_LEFT" -lt 1 ]; then
+    [ "$1" != - ] || shift 2
     while [ "$#" -ge 2 ]; do fa_part "$1"; fa_skipped "$FA_LATE"; fa_rc "$FA_RC"; shift 2; done
   else fa_exec sh -c "$FA_GROUP_SH" sh "$FA_N" "$@"; fi
 }

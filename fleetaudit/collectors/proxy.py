@@ -95,7 +95,9 @@ for a; do
     else echo "@unreadable $p"; fi ;;
   *) if [ ! -e "$a" ]; then echo "@missing $a"
     elif [ ! -r "$a" ]; then echo "@unreadable $a"
-    else echo "@file $a"; sed -E "$prog" "$a"; fi ;;
+    else echo "@file $a"
+      case $h in *"$nl$a:0$nl"*) [ -f "$a" ] && continue ;; esac
+      sed -E "$prog" "$a"; fi ;;
   esac
 done"""
 
@@ -108,14 +110,34 @@ FA_PX_MASK={_q(MASK)}
 FA_PX_SELMASK={_q(SEL_MASK)}
 """
 
+# The group's first program (no part): ONE grep counts, in every regular file the parts
+# below may read, the lines holding "prox" (any case) or "DefaultEnvironment"; every
+# selection here keeps only such lines (daemon.json's test: a line with "[Pp]rox"), so
+# a file counted 0 gets its "@file" header and no sed (one process per file less). h: "NL path:count NL..."; empty (every file gets
+# its sed, as before) without grep or when a path holds a newline. Directories, FIFOs
+# and other non-regular files are never counted (grep would block on a FIFO).
+MANAGER_FILES = ("/etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf "
+                 "/run/systemd/system.conf.d/*.conf /usr/lib/systemd/system.conf.d/*.conf")
+PROFILE_FILES = "/etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc"
+_GROUP_COUNT = ('nl="\n"; h=; set -f; IFS="\n"; set -- $FA_PX_L; IFS=" \t\n"; set +f; '
+                f'set -- "$@" "$FA_CFG" /etc/environment {PROFILE_FILES} {MANAGER_FILES}; '
+                'for a; do shift; [ -f "$a" ] && set -- "$@" "$a"; done; '
+                'case $* in *"$nl"*) set -- ;; esac; '
+                'if [ "$#" -gt 0 ] && command -v grep >/dev/null 2>&1; then '
+                'h=$nl$(grep -c -H -s -e "[Pp][Rr][Oo][Xx]" -e DefaultEnvironment -- "$@")$nl; fi')
+# The manager files (system.conf and its drop-ins), one sed each, each read guarded.
+_GROUP_MANAGER = (f'for a in {MANAGER_FILES}; do [ -f "$a" ] || continue; echo "@file $a"; '
+                  'case $h in *"$nl$a:0$nl"*) continue ;; esac; '
+                  'sed -E "$FA_PX_MGRMASK" "$a" | head -c "$FA_PX_GUARD"; done; :')
 # fa_group programs: each sets READ's arguments and runs it (as `sh -c READ` did).
 _GROUP_ENVFILES = ('set -f; IFS="\n"; set -- "$FA_PX_SELMASK" $FA_PX_L; IFS=" \t\n"; set +f; '
                    'eval "$FA_PX_READ"')
 _GROUP_ENVIRON = 'set -f; set -- "$FA_PX_SELMASK" $FA_PX_PIDS; set +f; eval "$FA_PX_READ"'
 _GROUP_DAEMON_JSON = ('set -- "$FA_CFG"; if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; '
+                      'case $h in *"$nl$1:0$nl"*) [ -f "$1" ] && exit 0 ;; esac; '
                       'if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi')
 _GROUP_ENVIRONMENT = 'set -- "$FA_PX_SELMASK" /etc/environment; eval "$FA_PX_READ"'
-_GROUP_PROFILE = ('set -- "$FA_PX_LOOSE" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc; '
+_GROUP_PROFILE = (f'set -- "$FA_PX_LOOSE" {PROFILE_FILES}; '
                   'eval "$FA_PX_READ"')
 
 # The manager's selection (MANAGER_SEL, two BRE addresses that no line matches both)
@@ -131,12 +153,6 @@ fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other;
 fa_docker_units >/dev/null
 FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))")
 fa_part units; printf '%s\\n' "$FA_U"; fa_rc 0
-fa_part manager
-for FA_F in /etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf /run/systemd/system.conf.d/*.conf /usr/lib/systemd/system.conf.d/*.conf; do
-  [ -f "$FA_F" ] || continue
-  echo "@file $FA_F"; sed -E "$FA_PX_MGRMASK" "$FA_F" | head -c "$((FA_CAP * 2))"
-done
-fa_rc 0
 # EnvironmentFile= paths named by the units, and the init scripts' defaults files.
 # (No EnvironmentFile= in the units: the three defaults, as sort -u orders them.)
 case $FA_U in
@@ -154,12 +170,15 @@ for FA_P in $FA_DPIDS; do
   FA_A=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null); fa_config_arg
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
-# Five reads in one process (fa_group). Paths travel in exported variables, never in
-# the programs' text (they come from unit files: untrusted).
-FA_PX_L=$FA_L; export FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
-fa_group envfiles {_q(_GROUP_ENVFILES)} environ {_q(_GROUP_ENVIRON)} daemon_json {_q(_GROUP_DAEMON_JSON)} \\
+# Six reads in one process (fa_group; the manager part first, as it was printed before
+# this scan). Paths travel in exported variables, never in the programs' text (they come
+# from unit files: untrusted).
+FA_PX_L=$FA_L; FA_PX_GUARD=$((FA_CAP * 2))
+export FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_MGRMASK FA_PX_L FA_PX_PIDS FA_CFG FA_PX_GUARD
+fa_group - {_q(_GROUP_COUNT)} manager {_q(_GROUP_MANAGER)} \\
+  envfiles {_q(_GROUP_ENVFILES)} environ {_q(_GROUP_ENVIRON)} daemon_json {_q(_GROUP_DAEMON_JSON)} \\
   environment {_q(_GROUP_ENVIRONMENT)} profile {_q(_GROUP_PROFILE)}
-unset FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
+unset FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_MGRMASK FA_PX_L FA_PX_PIDS FA_CFG FA_PX_GUARD
 """
 
 # The SSH session's own environment: the login user's, so it runs before sudo (sudo
