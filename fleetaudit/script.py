@@ -223,6 +223,8 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "FA_DOCKER_DF=",
         "FA_DOCKER_DF_RC=",
         "FA_DPIDS=",
+        "FA_DCFG=",
+        "FA_DCFG_DONE=",
         "FA_DPIDS_DONE=",
         "FA_UNITS=",
         "FA_UNITS_DONE=",

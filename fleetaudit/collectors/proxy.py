@@ -167,9 +167,12 @@ FA_CFG=/etc/docker/daemon.json; FA_PX_PIDS=
 fa_dockerd_scan
 for FA_P in $FA_DPIDS; do
   FA_PX_PIDS="$FA_PX_PIDS @pid:$FA_P"
+  # daemon_json read the same command lines (FA_DCFG: the last --config-file named).
+  if [ -n "$FA_DCFG_DONE" ]; then continue; fi
   FA_A=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null); fa_config_arg
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
+[ -z "$FA_DCFG_DONE" ] || [ -z "$FA_DCFG" ] || FA_CFG=$FA_DCFG
 # Six reads in one process (fa_group; the manager part first, as it was printed before
 # this scan). Paths travel in exported variables, never in the programs' text (they come
 # from unit files: untrusted).
