@@ -65,8 +65,7 @@ assert "'" not in _IP_LINK_ADDR  # one single-quoted sh -c argument
 
 SCRIPT = f"""
 if fa_has ip; then
-  fa_group link '{_IP_LINK_ADDR}'
-  fa_brief route ip route show default
+  fa_group link '{_IP_LINK_ADDR}' route 'ip route show default'
 else
   fa_run link ip -o link
   fa_cat proc_route /proc/net/route

@@ -155,13 +155,25 @@ FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA
 fa_part units; printf '%s\\n' "$FA_U"; fa_rc 0
 # EnvironmentFile= paths named by the units, and the init scripts' defaults files.
 # (No EnvironmentFile= in the units: the three defaults, as sort -u orders them.)
+FA_L='/etc/conf.d/docker
+/etc/default/docker
+/etc/sysconfig/docker'
 case $FA_U in
 *EnvironmentFile*)
-FA_L=$( {{ printf '%s\\n' "$FA_U" | sed -n -e 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\\{{0,1\\}}//p' | sed -e 's/^"\\(.*\\)"$/\\1/' -e 's/[[:space:]]*$//'
+  # When every line naming EnvironmentFile names one of those three files (Debian's and
+  # Fedora's units), the pipeline below gives that same list: it runs otherwise only.
+  FA_K=; set -f; FA_X=$IFS; IFS=$FA_NL
+  for FA_Y in $FA_U; do
+    case $FA_Y in
+    EnvironmentFile=/etc/default/docker|EnvironmentFile=-/etc/default/docker) ;;
+    EnvironmentFile=/etc/sysconfig/docker|EnvironmentFile=-/etc/sysconfig/docker) ;;
+    EnvironmentFile=/etc/conf.d/docker|EnvironmentFile=-/etc/conf.d/docker) ;;
+    *EnvironmentFile*) FA_K=1 ;;
+    esac
+  done
+  IFS=$FA_X; set +f
+  [ -z "$FA_K" ] || FA_L=$( {{ printf '%s\\n' "$FA_U" | sed -n -e 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\\{{0,1\\}}//p' | sed -e 's/^"\\(.*\\)"$/\\1/' -e 's/[[:space:]]*$//'
   printf '%s\\n' /etc/default/docker /etc/sysconfig/docker /etc/conf.d/docker; }} | sed -n '/^\\//p' | sort -u) ;;
-*) FA_L='/etc/conf.d/docker
-/etc/default/docker
-/etc/sysconfig/docker' ;;
 esac
 FA_CFG=/etc/docker/daemon.json; FA_PX_PIDS=
 fa_dockerd_scan
