@@ -91,7 +91,9 @@ READ = r"""prog=$1; shift
 for a; do
   case $a in
   @pid:*) p=${a#@pid:}
-    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"; tr '\000' '\n' < "/proc/$p/environ" | sed -E "$prog"
+    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"
+      case $h in *"$nl/proc/$p/environ:0$nl"*) continue ;; esac
+      tr '\000' '\n' < "/proc/$p/environ" | sed -E "$prog"
     else echo "@unreadable $p"; fi ;;
   *) if [ ! -e "$a" ]; then echo "@missing $a"
     elif [ ! -r "$a" ]; then echo "@unreadable $a"
@@ -111,7 +113,8 @@ FA_PX_SELMASK={_q(SEL_MASK)}
 """
 
 # The group's first program (no part): ONE grep counts, in every regular file the parts
-# below may read, the lines holding "prox" (any case) or "DefaultEnvironment"; every
+# below may read (the running dockerds' /proc/PID/environ too: one NUL-separated "line"
+# that holds "prox" or not), the lines holding "prox" (any case) or "DefaultEnvironment"; every
 # selection here keeps only such lines (daemon.json's test: a line with "[Pp]rox"), so
 # a file counted 0 gets its "@file" header and no sed (one process per file less). h: "NL path:count NL..."; empty (every file gets
 # its sed, as before) without grep or when a path holds a newline. Directories, FIFOs
@@ -121,6 +124,7 @@ MANAGER_FILES = ("/etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf "
 PROFILE_FILES = "/etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc"
 _GROUP_COUNT = ('nl="\n"; h=; set -f; IFS="\n"; set -- $FA_PX_L; IFS=" \t\n"; set +f; '
                 f'set -- "$@" "$FA_CFG" /etc/environment {PROFILE_FILES} {MANAGER_FILES}; '
+                'set -f; for a in $FA_PX_PIDS; do set -- "$@" "/proc/${a#@pid:}/environ"; done; set +f; '
                 'for a; do shift; [ -f "$a" ] && set -- "$@" "$a"; done; '
                 'case $* in *"$nl"*) set -- ;; esac; '
                 'if [ "$#" -gt 0 ] && command -v grep >/dev/null 2>&1; then '
