@@ -104,6 +104,13 @@ for a; do
 done"""
 
 _UNIT_ARGS = " ".join("-e " + _q(e) for e in UNIT_SEL)
+# fa_docker_unit_lines' join of continued lines, UNIT_SEL and MASK in ONE sed -n -E per
+# unit file (the old pipeline ran a second sed for MASK over all of them). UNIT_SEL's
+# addresses read the same in ERE and no line matches two of them, so "branch to the
+# mask, print once" prints what -n and their p printed, masked.
+assert all(e.endswith("/p") for e in UNIT_SEL)
+UNIT_SEL_MASK = "\n".join([":a", r"/\\$/{N", r"s/\\\n/ /", "ba", "}"]
+                          + [e[:-1] + "b m" for e in UNIT_SEL] + ["d", ":m", MASK, "p"])
 
 # Filters shared by the login part and the root part: in the script's library, which
 # both shells load, so they travel once.
@@ -151,11 +158,17 @@ MANAGER_SEL_MASK = MANAGER_SEL_ERE + "!d\n" + MASK
 
 SCRIPT = f"""
 FA_PX_MGRMASK={_q(MANAGER_SEL_MASK)}
+FA_PX_UNITMASK={_q(UNIT_SEL_MASK)}
 FA_PX_LOOSE={_q(SEL_LOOSE_MASK)}
 FA_PX_READ={_q(READ)}
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_docker_units >/dev/null
-FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))")
+# The "@file" headers went through MASK too: a unit path holding "=" or "%" (which MASK
+# could edit) takes that pipeline still.
+case $FA_UNITS in
+*[=%]*) FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))") ;;
+*) FA_U=$(for FA_F in $FA_UNITS; do echo "@file $FA_F"; sed -n -E "$FA_PX_UNITMASK" "$FA_F" 2>&1; done | head -c "$((FA_CAP * 2))") ;;
+esac
 fa_part units; printf '%s\\n' "$FA_U"; fa_rc 0
 # EnvironmentFile= paths named by the units, and the init scripts' defaults files.
 # (No EnvironmentFile= in the units: the three defaults, as sort -u orders them.)
