@@ -32,8 +32,23 @@ from test_fleet_hostcost import SPECS, audit_with, flat  # noqa: E402
 pytestmark = pytest.mark.fleet
 
 REF = os.environ.get("FA_VERIFY_REF", BASELINE_REF)
+# "proxied": proxies everywhere the proxy collector looks (a docker.service drop-in,
+# hence dockerd's own environment; an EnvironmentFile outside the defaults; daemon.json;
+# /etc/environment; a profile script), so its reads that round 3 skips when a file holds
+# no "prox" run there (round 3 counts first, with one grep, and reads only those).
+PROXIED_FILES = {
+    "/etc/systemd/system/docker.service.d/http-proxy.conf":
+        '[Service]\nEnvironment="HTTPS_PROXY=http://u:pw@proxy.fleet.test:3128" "NO_PROXY=localhost"\n'
+        "EnvironmentFile=-/etc/docker/proxy.env\n",
+    "/etc/docker/proxy.env": "HTTP_PROXY=http://proxy.fleet.test:3128\n",
+    # dockerd 20.10 refuses a "proxies" key; a label holding "prox" gets the file read.
+    "/etc/docker/daemon.json": '{"labels": ["proxy-zone=a"]}\n',
+    "/etc/environment": "http_proxy=http://proxy.fleet.test:3128\n",
+    "/etc/profile.d/zz-proxy.sh": "export https_proxy=http://proxy.fleet.test:3128\n",
+}
 HOSTS = SPECS + [HostSpec("full"),
-                 HostSpec("guest", users=["guest"], login_user="guest", become=False)]
+                 HostSpec("guest", users=["guest"], login_user="guest", become=False),
+                 HostSpec("proxied", files=PROXIED_FILES)]
 
 
 def _same_df(before, after) -> bool:
@@ -89,3 +104,7 @@ def test_same_facts_before_and_after_the_host_cost_work(tmp_path):
     full = after["hosts"]["full"]["facts"]
     assert full["disk"]["docker_df"]["volumes"]["size"] == 1234567      # exact bytes now
     assert after["hosts"]["guest"]["facts"]["docker"]["error_kind"] == "permission-denied"
+    proxy = after["hosts"]["proxied"]["facts"]["proxy"]
+    assert proxy["environ"]["HTTPS_PROXY"] == "http://REDACTED@proxy.fleet.test:3128"
+    assert proxy["environment_file"] and proxy["profile"]
+    assert proxy["env_files"]["/etc/docker/proxy.env"]["env"]

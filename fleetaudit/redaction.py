@@ -97,14 +97,24 @@ def sh_quote(value: str) -> str:
 # exact size cap (n = nonce, cap = bytes). Cutting there is safe: the text is already
 # redacted. A marker line ("@@NONCE:...") starts a new count; fflush at each marker
 # keeps output flowing to the controller part by part.
+# Sections named in `short` (" a b ", blanks around each name) have their lines over 400
+# characters shortened to head and tail here, after the filter saw them whole (the
+# daemon log's error text is at the end of a line); SHORTEN_LINE is the one rule, which a
+# fragment that must shorten text itself applies too.
+SHORTEN_LINE = 'if (length(line) > 400) line = substr(line, 1, 120) " ... " substr(line, length(line) - 259)'
 PART_CAP_AWK = r"""
-BEGIN { m = "@@" n ":" }
-index($0, m) == 1 { print; fflush(); used = 0; next }
+BEGIN { m = "@@" n ":"; lm = length(m) }
+index($0, m) == 1 {
+  print; fflush(); used = 0
+  if (substr($0, lm + 1, 2) == "S:") cut = index(short, " " substr($0, lm + 3) " ") > 0
+  next
+}
 used >= cap + 0 { next }
+cut { line = $0; @SHORTEN@; $0 = line }
 { l = length($0) + 1
   if (used + l > cap + 0) { print substr($0, 1, cap - used); used = cap + 0; next }
   print; used += l }
-"""
+""".replace("@SHORTEN@", SHORTEN_LINE)
 assert "'" not in PART_CAP_AWK
 
 # Shell lines for the composite script: the program in a variable (so `sh -c` helpers

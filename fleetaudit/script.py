@@ -125,11 +125,14 @@ fa_brief() {
 # would run) in ONE guarded, timed `sh -c` that prints each part's markers itself: a
 # subshell per part instead of fa_exec's forks and an exec of sh. The timeout and the
 # size guard cover the group: a group killed at its timeout leaves its current part
-# without a status (cut) and the rest unreported.
-FA_GROUP_SH='n=$1; shift; while [ "$#" -ge 2 ]; do printf "\n@@%s:P:%s\n" "$n" "$1"; ( p=$2; set --; eval "$p" ) </dev/null 2>&1; printf "\n@@%s:RC:%s\n" "$n" "$?"; shift 2; done'
+# without a status (cut) and the rest unreported. A first pair "- PROG" is no part: PROG
+# runs in the group's shell (in a function: its `set --` leaves the pairs alone) before
+# the parts, and the variables it sets they all see.
+FA_GROUP_SH='n=$1; shift; if [ "$1" = - ]; then pre() { eval "$1"; }; pre "$2"; shift 2; fi; while [ "$#" -ge 2 ]; do printf "\n@@%s:P:%s\n" "$n" "$1"; ( p=$2; set --; eval "$p" ) </dev/null 2>&1; printf "\n@@%s:RC:%s\n" "$n" "$?"; shift 2; done'
 fa_group() {
   fa_left
   if [ "$FA_LEFT" -lt 1 ]; then
+    [ "$1" != - ] || shift 2
     while [ "$#" -ge 2 ]; do fa_part "$1"; fa_skipped "$FA_LATE"; fa_rc "$FA_RC"; shift 2; done
   else fa_exec sh -c "$FA_GROUP_SH" sh "$FA_N" "$@"; fi
 }
@@ -220,6 +223,8 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "FA_DOCKER_DF=",
         "FA_DOCKER_DF_RC=",
         "FA_DPIDS=",
+        "FA_DCFG=",
+        "FA_DCFG_DONE=",
         "FA_DPIDS_DONE=",
         "FA_UNITS=",
         "FA_UNITS_DONE=",
@@ -242,6 +247,8 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
             login.append(c.login_script.strip("\n"))
     login.append("}")
     budget = _deadline_budget(opts.command_timeout_s)
+    # Sections whose long lines the part-cap filter shortens (names are [a-z_]).
+    short = " " + " ".join(c.name for c in collectors if c.shorten_long_lines) + " "
     return "\n".join([
         f"FA_SET={_sh_quote(settings)}",
         f"FA_LIB={_sh_quote(lib)}",
@@ -253,12 +260,18 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
         "printf '@@%s:T:%s\\n' \"$FA_N\" \"$FA_X\"",
         # The deadline is fixed when the script starts: sudo's own delays count against it.
         (f"fa_now; FA_END=$((FA_NOW + {budget}))" if budget else "FA_END="),
-        'FA_UID=$(id -u 2>/dev/null)',
+        # `id -u` (the effective uid) read from /proc/self/status by the shell itself
+        # (a fork and an exec less); id itself when that file cannot be read.
+        'FA_UID=; if command -v id >/dev/null 2>&1; then '
+        'while read -r FA_A FA_X FA_UID FA_Y; do [ "$FA_A" = Uid: ] && break; FA_UID=; '
+        'done 2>/dev/null </proc/self/status; fi',
+        "case $FA_UID in ''|*[!0-9]*) FA_UID=$(id -u 2>/dev/null) ;; esac",
         "case $FA_UID in ''|*[!0-9]*) FA_UID=unknown ;; esac",
         "\n".join(login),
         TOP.strip("\n"),
         # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap).
-        'fa_top </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" "$FA_CAPAWK"'
+        'fa_top </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" '
+        f'-v short={_sh_quote(short)} "$FA_CAPAWK"'
         f" | head -c {int(opts.total_cap_bytes)}",
         "",
     ])

@@ -131,3 +131,25 @@ def test_session_env_read_only_when_some_variable_says_proxy(shell):
         section = split_output(out.decode(), nonce).sections["proxy"]
         assert section["session"].rc == 0
         assert parse(section)["session_env"] == expected, env
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_files_the_grep_count_skips_read_the_same_as_with_their_sed(shell, tmp_path):
+    """Round 3 (issue 11): a file with no "prox" line gets no sed. A grep that counts
+    nothing (every file read by its sed, as before) must give the very same section."""
+    if not shutil.which(shell[0]):
+        pytest.skip(f"{shell[0]} not installed")
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "grep").write_text("#!/bin/sh\nexit 2\n")
+    (stub / "grep").chmod(0o755)
+    script = build_script([COLLECTOR], "n0nce", ScriptOptions())
+    sections = []
+    for path in ("/usr/bin:/bin", f"{stub}:/usr/bin:/bin"):
+        out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=120,
+                             env={"PATH": path, "http_proxy": "http://p:1"})
+        parsed = split_output(out.stdout.decode("utf-8", "replace"), "n0nce")
+        assert parsed.complete
+        sections.append({k: (v.out, v.rc) for k, v in parsed.sections["proxy"].items()})
+    assert sections[0] == sections[1]
+    assert "@file /etc/profile" in sections[0]["profile"][0]

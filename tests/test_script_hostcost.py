@@ -78,3 +78,36 @@ def test_a_group_past_the_deadline_reports_each_part_skipped(shell):
     s = split_output(_sh(shell, script), "n0nce").sections["t"]
     assert s["a"].rc == s["b"].rc == RC_SKIPPED
     assert s["a"].skipped == "deadline reached (command timeout)"
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+def test_a_group_prelude_sets_what_its_parts_see_and_is_no_part(shell):
+    script = ("fa_group - 'x=from-prelude; set -- clobbered' a 'echo \"$x\"' b 'echo \"$x\"'\n"
+              "fa_group - 'y=1' late 'echo \"$y\"'")
+    c = Collector(name="t", parse=lambda s: {}, script=script)
+    s = split_output(_sh(shell, build_script([c], "n0nce", ScriptOptions())), "n0nce").sections["t"]
+    assert list(s) == ["a", "b", "late"]           # the prelude prints no part
+    assert (s["a"].out, s["a"].rc) == (s["b"].out, s["b"].rc) == ("from-prelude\n", 0)
+    skipped = Collector(name="t", parse=lambda s: {},
+                        script="fa_run first sleep 30\nfa_group - 'y=1' a 'echo a'")
+    out = _sh(shell, build_script([skipped], "n0nce",
+                                  ScriptOptions(part_timeout_s=15, command_timeout_s=4)))
+    s = split_output(out, "n0nce").sections["t"]
+    assert "-" not in s and s["a"].rc == RC_SKIPPED
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+def test_the_cap_filter_shortens_long_lines_of_flagged_sections_only(shell):
+    line = "a" * 150 + " password=hunter2 " + "b" * 300 + " the error at the end"
+    prog = f"fa_part p; printf '%s\\n' '{line}' short; fa_rc 0"
+    flagged = Collector(name="flagged", parse=lambda s: {}, script=prog, shorten_long_lines=True)
+    plain = Collector(name="plain", parse=lambda s: {}, script=prog)
+    parsed = split_output(_sh(shell, build_script([flagged, plain], "n0nce", ScriptOptions())),
+                          "n0nce")
+    got = parsed.sections["flagged"]["p"].out.splitlines()
+    # redacted whole first (the secret sits inside the cut), then head ... tail
+    assert got[0].startswith("a" * 120 + " ... ") and got[0].endswith("the error at the end")
+    assert len(got[0]) == 120 + 5 + 260 and got[1] == "short"
+    assert "hunter2" not in "".join(parsed.sections["plain"]["p"].out)
+    assert parsed.sections["plain"]["p"].out.splitlines()[0].endswith("the error at the end")
+    assert len(parsed.sections["plain"]["p"].out.splitlines()[0]) > 400

@@ -111,6 +111,10 @@ class Collector:
     # Parts run as the login user before the (root) script: the login session's own
     # environment and PATH. Same section; keep it small and independent of `script`.
     login_script: str = ""
+    # Lines over 400 characters in this section's output are shortened to their head and
+    # tail (redaction.SHORTEN_LINE) by the script's part-cap filter, after redaction: a
+    # fragment may then print long lines whole instead of running sed and awk itself.
+    shorten_long_lines: bool = False
 
 
 def skipped_parts(section: Section) -> Dict[str, str]:

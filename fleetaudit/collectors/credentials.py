@@ -96,9 +96,17 @@ END {
 
 # Runs as root (other users' homes are often 0700): one header line per config file,
 # then its reduced form. $1 passwd file, $2 root's home, $3 the awk program, $4 size cap.
+# The uid is `id -u`'s answer (the effective uid) read from /proc/self/status by the
+# shell (no fork); `id -u` itself when that cannot be read, or when there is no `id`
+# (whose "not found" the part then shows as before).
 SCAN_SH = r"""
 LC_ALL=C; export LC_ALL
-printf "fa-uid %s\n" "$(id -u)"
+u=
+if command -v id >/dev/null 2>&1; then
+  while read -r k r u x; do [ "$k" = Uid: ] && break; u=; done 2>/dev/null < /proc/self/status
+fi
+case $u in ""|*[!0-9]*) u=$(id -u) ;; esac
+printf "fa-uid %s\n" "$u"
 { printf "root:%s\n" "$2"; awk -F: "NF >= 6 { print \$1 \":\" \$6 }" "$1" | head -n 5000; } |
 while IFS= read -r l; do
   u=${l%%:*}; h=${l#*:}

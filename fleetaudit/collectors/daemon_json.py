@@ -46,11 +46,16 @@ FA_CFG=; FA_SRC=default
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_part dockerd
 fa_dockerd_scan
+# The proxy collector wants the same --config-file (the last one any dockerd names): it
+# is left in FA_DCFG (FA_DCFG_DONE=1) unless a command line was long enough for the
+# guard to have cut it (proxy reads those whole, as before).
+FA_DCFG=; FA_DCFG_DONE=1
 for FA_P in $FA_DPIDS; do
   FA_A=$( { tr '\0' '\n' < "/proc/$FA_P/cmdline"; } 2>/dev/null | head -c "$((FA_CAP * 2))")
   printf '@pid %s\n%s\n' "$FA_P" "$FA_A"
+  [ "${#FA_A}" -lt "$FA_CAP" ] || FA_DCFG_DONE=
   fa_config_arg
-  if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=process; fi
+  if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=process; FA_DCFG=$FA_X; fi
 done
 fa_rc 0
 fa_docker_units >/dev/null
@@ -63,10 +68,12 @@ FA_O=$(for FA_F in /etc/default/docker /etc/sysconfig/docker; do
     -e '/^[[:space:]]*export[[:space:]][[:space:]]*DOCKER_OPTS=/p' "$FA_F" | head -c "$((FA_CAP * 2))"
 done)
 fa_part opts; printf '%s\n' "$FA_O"; fa_rc 0
-if [ -z "$FA_CFG" ]; then
+# The sed can only print something when the text names --config-file at all.
+case $FA_CFG:$FA_U$FA_O in
+:*--config-file*)
   FA_X=$(printf '%s\n%s\n' "$FA_U" "$FA_O" | sed -n 's/.*--config-file[= ][[:space:]]*\([^[:space:]"'"'"']*\).*/\1/p' | tail -n 1)
-  if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=unit; fi
-fi
+  if [ -n "$FA_X" ]; then FA_CFG=$FA_X; FA_SRC=unit; fi ;;
+esac
 FA_CFG=${FA_CFG:-/etc/docker/daemon.json}
 fa_part path; printf '%s %s\n' "$FA_SRC" "$FA_CFG"; fa_rc 0
 if [ -e "$FA_CFG" ]; then fa_root json cat "$FA_CFG"; else fa_part json; fa_rc 2; fi

@@ -34,7 +34,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional, Tuple
 
-from .. import pullerrors
+from .. import pullerrors, redaction
 from .base import RC_TIMEOUT, Collector, Part, Section, part
 
 KEEP_LINES = 300
@@ -76,31 +76,31 @@ END {
 READ_BYTES = 8 * 1024 * 1024
 # Long lines are shortened to their head and tail (the error text is at the end) only
 # AFTER the redaction filter has seen them whole: a cut must never halve a secret.
-SHORTEN_AWK = r"""
-{ line = $0
-  if (length(line) > 400) line = substr(line, 1, 120) " ... " substr(line, length(line) - 259)
-  print line }
-"""
+# The script's part-cap filter does it (shorten_long_lines), after the script-wide
+# redaction; this fragment does it itself (redaction, then SHORTEN_AWK: ~6 ms of sed and
+# awk) only when the kept lines are too long to pass the part's guard whole.
+SHORTEN_AWK = "{ line = $0\n  " + redaction.SHORTEN_LINE + "\n  print line }"
 
 _UNIT_ARGS = " ".join(f"-u {u}" for u in UNITS)
-# The filter's output $o (at most KEEP_LINES lines) goes through redaction, then the
-# shortening awk. Under 400 characters in all, no line can be shortened, and the
-# script's own filter redacts it just the same (the programs are idempotent): both
-# processes (~6 ms of CPU) are skipped then, i.e. whenever nothing matched.
+# The filter's output $o (at most KEEP_LINES lines): under @LIM@ bytes (half the part
+# cap, well inside fa_exec's guard of twice the cap) it is printed as it is, and the
+# script's filters redact, shorten and cap it; above, it goes through redaction and the
+# shortening awk here, as before. Both give the same lines (the programs are idempotent).
 _SHORTEN_SH = (
-    "if [ \"${#o}\" -lt 400 ]; then printf \"%s\\n\" \"$o\"\n"
+    "if [ \"${#o}\" -lt \"@LIM@\" ]; then printf \"%s\\n\" \"$o\"\n"
     "else printf \"%s\\n\" \"$o\" | sed -E \"@SED@\" | awk \"@AWK@\"; fi\n"
 )
 # $1 hours, $2 lines to keep, $3 awk program, $4 redaction sed program, $5 shortening
-# awk program. The second journalctl asks
-# whether the journal has any entry at all for the units (a quiet day is not "no log").
+# awk program, $6 the length under which the script's filters shorten. The second
+# journalctl asks whether the journal has any entry at all for the units (a quiet day is
+# not "no log").
 # The second query (~8 ms of CPU) only runs when the first cannot answer it: entries in
 # the window mean the journal has some; "No journal files were found" means it has none.
 JOURNAL_SH = (
     "LC_ALL=C; export LC_ALL\n"
     f"o=$(journalctl {_UNIT_ARGS} --since \"-$1h\" --no-pager -o short-iso 2>&1"
     " | awk -v n=\"$2\" -v mode=j \"$3\")\n"
-    + _SHORTEN_SH.replace("@SED@", "$4").replace("@AWK@", "$5") +
+    + _SHORTEN_SH.replace("@SED@", "$4").replace("@AWK@", "$5").replace("@LIM@", "$6") +
     "case $o in\n"
     "*\"fa-summary total=0 \"*) case $o in *\"fa-note No journal files were found\"*) echo \"fa-any 0\"; exit 0 ;; esac ;;\n"
     "*\"fa-summary total=\"*) echo \"fa-any 1\"; exit 0 ;;\n"
@@ -108,12 +108,13 @@ JOURNAL_SH = (
     f"printf \"fa-any %s\\n\" \"$(journalctl {_UNIT_ARGS} -n 1 -q --no-pager -o short-iso"
     " 2>/dev/null | head -n 1 | grep -c .)\"\n"
 )
-# $1 file, $2 lines to keep, $3 mode, $4 awk program, $5 redaction, $6 shortening.
+# $1 file, $2 lines to keep, $3 mode, $4 awk program, $5 redaction, $6 shortening,
+# $7 the length under which the script's filters shorten.
 FILE_SH = (
     "LC_ALL=C; export LC_ALL\n"
     "[ -r \"$1\" ] || { echo fa-unreadable; exit 13; }\n"
     f"o=$(tail -c {READ_BYTES} \"$1\" | awk -v n=\"$2\" -v mode=\"$3\" \"$4\")\n"
-    + _SHORTEN_SH.replace("@SED@", "$5").replace("@AWK@", "$6")
+    + _SHORTEN_SH.replace("@SED@", "$5").replace("@AWK@", "$6").replace("@LIM@", "$7")
 )
 
 SCRIPT = f"""
@@ -137,7 +138,7 @@ for fa_dl_f in {" ".join(d + "/*" for d in JOURNAL_DIRS)}; do [ -e "$fa_dl_f" ] 
 if ! fa_has journalctl; then :
 elif [ -z "$fa_dl_j" ]; then fa_part journal; echo {NO_JOURNAL}; fa_rc 0
 else
-  fa_dl_o=$(fa_root journal sh -c '{JOURNAL_SH}' sh "${{FA_LOG_HOURS:-24}}" {KEEP_LINES} "$fa_dl_awk" "$FA_RX" "$fa_dl_short")
+  fa_dl_o=$(fa_root journal sh -c '{JOURNAL_SH}' sh "${{FA_LOG_HOURS:-24}}" {KEEP_LINES} "$fa_dl_awk" "$FA_RX" "$fa_dl_short" "$((FA_CAP / 2))")
   printf '%s\\n' "$fa_dl_o"
   case $fa_dl_o in *"fa-any 1"*) fa_dl_src=journal ;; esac
 fi
@@ -145,7 +146,7 @@ if [ -z "$fa_dl_src" ]; then
   for fa_dl_f in {" ".join(FILES)}; do
     [ -e "$fa_dl_f" ] || continue
     fa_dl_m=s; [ "$fa_dl_f" = /var/log/docker.log ] && fa_dl_m=a
-    fa_dl_o=$(fa_root "file:$fa_dl_f" sh -c '{FILE_SH}' sh "$fa_dl_f" {KEEP_LINES} "$fa_dl_m" "$fa_dl_awk" "$FA_RX" "$fa_dl_short")
+    fa_dl_o=$(fa_root "file:$fa_dl_f" sh -c '{FILE_SH}' sh "$fa_dl_f" {KEEP_LINES} "$fa_dl_m" "$fa_dl_awk" "$FA_RX" "$fa_dl_short" "$((FA_CAP / 2))")
     printf '%s\\n' "$fa_dl_o"
     case $fa_dl_o in *"fa-summary total=0 "*) ;; *"fa-summary total="*) break ;; esac
   done
@@ -360,4 +361,5 @@ def _in_window(epoch: Optional[float], cutoff: float) -> bool:
     return epoch is None or epoch >= cutoff
 
 
-COLLECTOR = Collector(name="daemon_log", script=SCRIPT, parse=parse, doc=__doc__ or "")
+COLLECTOR = Collector(name="daemon_log", script=SCRIPT, parse=parse, doc=__doc__ or "",
+                      shorten_long_lines=True)

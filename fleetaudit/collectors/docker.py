@@ -219,13 +219,16 @@ if [ "$FA_DV" != 127 ]; then
   # so the disk collector can take DockerRootDir from it instead of running a second
   # `docker info` (each docker CLI call costs the host ~15 ms CPU plus the daemon's work).
   if [ -n "$FA_API_INFO" ]; then
-    FA_DI=$(fa_part info; printf '%s\n' "$FA_API_INFO"; fa_rc "$FA_API_INFO_RC")
+    # Printed as it is (no $(...) to capture what is known already).
+    fa_part info; printf '%s\n' "$FA_API_INFO"; fa_rc "$FA_API_INFO_RC"
+    FA_DI=$FA_API_INFO; FA_RC=$FA_API_INFO_RC
   else
     FA_DI=$(fa_docker info docker info --format '""" + INFO_TEMPLATE + r"""')
+    printf '%s\n' "$FA_DI"
+    FA_RC=${FA_DI##*"@@$FA_N:RC:"}
   fi
   FA_API_INFO=
-  printf '%s\n' "$FA_DI"
-  FA_RC=${FA_DI##*"@@$FA_N:RC:"}; fa_docker_rc
+  fa_docker_rc
   if [ "$FA_RC" = 0 ]; then
     # ##: found from the end (the key is late in /info; `#*` costs dash the square of
     # the bytes before it). A quote inside a JSON string is escaped: only a key matches.

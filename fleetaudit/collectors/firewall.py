@@ -61,9 +61,10 @@ def _capped(tool: str, cmd: str) -> str:
 
 
 SCRIPT = "\n".join([
-    "fa_brief ipt_version iptables -V",
-    # One process for the four rule listings (fa_group), each still its own part.
+    # One process for the version and the four rule listings (fa_group), each still its
+    # own part (the version as fa_brief printed it: "iptables: not found", rc 127).
     "fa_group"
+    " ipt_version 'command -v iptables >/dev/null 2>&1 || { echo \"iptables: not found\"; exit 127; }; iptables -V'"
     f" ipt_filter '{_capped('iptables', 'iptables -S')}'"
     f" ipt_nat '{_capped('iptables', 'iptables -t nat -S')}'"
     f" ip6t_filter '{_capped('ip6tables', 'ip6tables -S')}'"

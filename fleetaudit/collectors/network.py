@@ -32,13 +32,18 @@ from .base import RC_MISSING, Collector, Part, Section, part
 # ip -o prints one line per object, continuation after a backslash: keep only what the
 # parser needs (MACs, qdisc, qlen, lifetimes are bytes for nothing) and drop IPv6
 # link-local addresses. The status of `ip`, not of sed, is the part's status.
-_IP_LINK = (
-    'o=$(ip -o link 2>&1); r=$?; printf "%s\\n" "$o" | sed -e "s/ *[\\].*//" '
-    '-e "s/ qdisc [^ ]*//" -e "s/ group [^ ]*//" -e "s/ qlen [^ ]*//" -e "s/ mode [^ ]*//"; exit $r'
-)
-_IP_ADDR = (
-    'o=$(ip -o addr 2>&1); r=$?; printf "%s\\n" "$o" | sed -e "/ inet6 fe80:/d" '
-    '-e "s/ *[\\].*//" -e "s/ brd [^ ]*//"; exit $r'
+_LINK_SED = ('-e "s/ *[\\].*//" -e "s/ qdisc [^ ]*//" -e "s/ group [^ ]*//" -e "s/ qlen [^ ]*//" '
+             '-e "s/ mode [^ ]*//"')
+_ADDR_SED = '-e "/ inet6 fe80:/d" -e "s/ *[\\].*//" -e "s/ brd [^ ]*//"'
+# Both parts in ONE group program and ONE sed (a subshell, a pipe and a sed less): the
+# program prints link's output, link's status marker and addr's part marker itself, and
+# the sed applies link's edits up to that marker, addr's after it (marker lines hold no
+# blank, no edit touches them). The group prints addr's status (the program's).
+_IP_LINK_ADDR = (
+    'o=$(ip -o link 2>&1); r=$?; a=$(ip -o addr 2>&1); q=$?; '
+    'printf "%s\\n\\n@@%s:RC:%s\\n\\n@@%s:P:addr\\n%s\\n" "$o" "$n" "$r" "$n" "$a" | '
+    f'sed -e "1,/^@@$n:P:addr\\$/{{" {_LINK_SED} -e "}}" '
+    f'-e "/^@@$n:P:addr\\$/,\\${{" {_ADDR_SED} -e "}}"; exit $q'
 )
 # name mtu operstate virtual|- : always read, it marks virtual interfaces and is the
 # fallback for hosts without `ip`.
@@ -56,13 +61,11 @@ done
 fa_rc 0
 '''
 
-for _prog in (_IP_LINK, _IP_ADDR):
-    assert "'" not in _prog  # each is one single-quoted sh -c argument
+assert "'" not in _IP_LINK_ADDR  # one single-quoted sh -c argument
 
 SCRIPT = f"""
 if fa_has ip; then
-  fa_group link '{_IP_LINK}' addr '{_IP_ADDR}'
-  fa_brief route ip route show default
+  fa_group link '{_IP_LINK_ADDR}' route 'ip route show default'
 else
   fa_run link ip -o link
   fa_cat proc_route /proc/net/route

@@ -91,15 +91,26 @@ READ = r"""prog=$1; shift
 for a; do
   case $a in
   @pid:*) p=${a#@pid:}
-    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"; tr '\000' '\n' < "/proc/$p/environ" | sed -E "$prog"
+    if [ -r "/proc/$p/environ" ]; then echo "@pid $p"
+      case $h in *"$nl/proc/$p/environ:0$nl"*) continue ;; esac
+      tr '\000' '\n' < "/proc/$p/environ" | sed -E "$prog"
     else echo "@unreadable $p"; fi ;;
   *) if [ ! -e "$a" ]; then echo "@missing $a"
     elif [ ! -r "$a" ]; then echo "@unreadable $a"
-    else echo "@file $a"; sed -E "$prog" "$a"; fi ;;
+    else echo "@file $a"
+      case $h in *"$nl$a:0$nl"*) [ -f "$a" ] && continue ;; esac
+      sed -E "$prog" "$a"; fi ;;
   esac
 done"""
 
 _UNIT_ARGS = " ".join("-e " + _q(e) for e in UNIT_SEL)
+# fa_docker_unit_lines' join of continued lines, UNIT_SEL and MASK in ONE sed -n -E per
+# unit file (the old pipeline ran a second sed for MASK over all of them). UNIT_SEL's
+# addresses read the same in ERE and no line matches two of them, so "branch to the
+# mask, print once" prints what -n and their p printed, masked.
+assert all(e.endswith("/p") for e in UNIT_SEL)
+UNIT_SEL_MASK = "\n".join([":a", r"/\\$/{N", r"s/\\\n/ /", "ba", "}"]
+                          + [e[:-1] + "b m" for e in UNIT_SEL] + ["d", ":m", MASK, "p"])
 
 # Filters shared by the login part and the root part: in the script's library, which
 # both shells load, so they travel once.
@@ -108,14 +119,36 @@ FA_PX_MASK={_q(MASK)}
 FA_PX_SELMASK={_q(SEL_MASK)}
 """
 
+# The group's first program (no part): ONE grep counts, in every regular file the parts
+# below may read (the running dockerds' /proc/PID/environ too: one NUL-separated "line"
+# that holds "prox" or not), the lines holding "prox" (any case) or "DefaultEnvironment"; every
+# selection here keeps only such lines (daemon.json's test: a line with "[Pp]rox"), so
+# a file counted 0 gets its "@file" header and no sed (one process per file less). h: "NL path:count NL..."; empty (every file gets
+# its sed, as before) without grep or when a path holds a newline. Directories, FIFOs
+# and other non-regular files are never counted (grep would block on a FIFO).
+MANAGER_FILES = ("/etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf "
+                 "/run/systemd/system.conf.d/*.conf /usr/lib/systemd/system.conf.d/*.conf")
+PROFILE_FILES = "/etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc"
+_GROUP_COUNT = ('nl="\n"; h=; set -f; IFS="\n"; set -- $FA_PX_L; IFS=" \t\n"; set +f; '
+                f'set -- "$@" "$FA_CFG" /etc/environment {PROFILE_FILES} {MANAGER_FILES}; '
+                'set -f; for a in $FA_PX_PIDS; do set -- "$@" "/proc/${a#@pid:}/environ"; done; set +f; '
+                'for a; do shift; [ -f "$a" ] && set -- "$@" "$a"; done; '
+                'case $* in *"$nl"*) set -- ;; esac; '
+                'if [ "$#" -gt 0 ] && command -v grep >/dev/null 2>&1; then '
+                'h=$nl$(grep -c -H -s -e "[Pp][Rr][Oo][Xx]" -e DefaultEnvironment -- "$@")$nl; fi')
+# The manager files (system.conf and its drop-ins), one sed each, each read guarded.
+_GROUP_MANAGER = (f'for a in {MANAGER_FILES}; do [ -f "$a" ] || continue; echo "@file $a"; '
+                  'case $h in *"$nl$a:0$nl"*) continue ;; esac; '
+                  'sed -E "$FA_PX_MGRMASK" "$a" | head -c "$FA_PX_GUARD"; done; :')
 # fa_group programs: each sets READ's arguments and runs it (as `sh -c READ` did).
 _GROUP_ENVFILES = ('set -f; IFS="\n"; set -- "$FA_PX_SELMASK" $FA_PX_L; IFS=" \t\n"; set +f; '
                    'eval "$FA_PX_READ"')
 _GROUP_ENVIRON = 'set -f; set -- "$FA_PX_SELMASK" $FA_PX_PIDS; set +f; eval "$FA_PX_READ"'
 _GROUP_DAEMON_JSON = ('set -- "$FA_CFG"; if [ ! -e "$1" ]; then echo "@missing $1"; else echo "@file $1"; '
+                      'case $h in *"$nl$1:0$nl"*) [ -f "$1" ] && exit 0 ;; esac; '
                       'if [ -n "$(sed -n "/[Pp]rox/p" "$1")" ]; then cat "$1"; fi; fi')
 _GROUP_ENVIRONMENT = 'set -- "$FA_PX_SELMASK" /etc/environment; eval "$FA_PX_READ"'
-_GROUP_PROFILE = ('set -- "$FA_PX_LOOSE" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/bashrc; '
+_GROUP_PROFILE = (f'set -- "$FA_PX_LOOSE" {PROFILE_FILES}; '
                   'eval "$FA_PX_READ"')
 
 # The manager's selection (MANAGER_SEL, two BRE addresses that no line matches both)
@@ -125,41 +158,59 @@ MANAGER_SEL_MASK = MANAGER_SEL_ERE + "!d\n" + MASK
 
 SCRIPT = f"""
 FA_PX_MGRMASK={_q(MANAGER_SEL_MASK)}
+FA_PX_UNITMASK={_q(UNIT_SEL_MASK)}
 FA_PX_LOOSE={_q(SEL_LOOSE_MASK)}
 FA_PX_READ={_q(READ)}
 fa_part init; if [ -d /run/systemd/system ]; then echo systemd; else echo other; fi; fa_rc 0
 fa_docker_units >/dev/null
-FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))")
+# The "@file" headers went through MASK too: a unit path holding "=" or "%" (which MASK
+# could edit) takes that pipeline still.
+case $FA_UNITS in
+*[=%]*) FA_U=$(fa_docker_unit_lines {_UNIT_ARGS} | sed -E "$FA_PX_MASK" | head -c "$((FA_CAP * 2))") ;;
+*) FA_U=$(for FA_F in $FA_UNITS; do echo "@file $FA_F"; sed -n -E "$FA_PX_UNITMASK" "$FA_F" 2>&1; done | head -c "$((FA_CAP * 2))") ;;
+esac
 fa_part units; printf '%s\\n' "$FA_U"; fa_rc 0
-fa_part manager
-for FA_F in /etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf /run/systemd/system.conf.d/*.conf /usr/lib/systemd/system.conf.d/*.conf; do
-  [ -f "$FA_F" ] || continue
-  echo "@file $FA_F"; sed -E "$FA_PX_MGRMASK" "$FA_F" | head -c "$((FA_CAP * 2))"
-done
-fa_rc 0
 # EnvironmentFile= paths named by the units, and the init scripts' defaults files.
 # (No EnvironmentFile= in the units: the three defaults, as sort -u orders them.)
+FA_L='/etc/conf.d/docker
+/etc/default/docker
+/etc/sysconfig/docker'
 case $FA_U in
 *EnvironmentFile*)
-FA_L=$( {{ printf '%s\\n' "$FA_U" | sed -n -e 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\\{{0,1\\}}//p' | sed -e 's/^"\\(.*\\)"$/\\1/' -e 's/[[:space:]]*$//'
+  # When every line naming EnvironmentFile names one of those three files (Debian's and
+  # Fedora's units), the pipeline below gives that same list: it runs otherwise only.
+  FA_K=; set -f; FA_X=$IFS; IFS=$FA_NL
+  for FA_Y in $FA_U; do
+    case $FA_Y in
+    EnvironmentFile=/etc/default/docker|EnvironmentFile=-/etc/default/docker) ;;
+    EnvironmentFile=/etc/sysconfig/docker|EnvironmentFile=-/etc/sysconfig/docker) ;;
+    EnvironmentFile=/etc/conf.d/docker|EnvironmentFile=-/etc/conf.d/docker) ;;
+    *EnvironmentFile*) FA_K=1 ;;
+    esac
+  done
+  IFS=$FA_X; set +f
+  [ -z "$FA_K" ] || FA_L=$( {{ printf '%s\\n' "$FA_U" | sed -n -e 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\\{{0,1\\}}//p' | sed -e 's/^"\\(.*\\)"$/\\1/' -e 's/[[:space:]]*$//'
   printf '%s\\n' /etc/default/docker /etc/sysconfig/docker /etc/conf.d/docker; }} | sed -n '/^\\//p' | sort -u) ;;
-*) FA_L='/etc/conf.d/docker
-/etc/default/docker
-/etc/sysconfig/docker' ;;
 esac
 FA_CFG=/etc/docker/daemon.json; FA_PX_PIDS=
 fa_dockerd_scan
 for FA_P in $FA_DPIDS; do
   FA_PX_PIDS="$FA_PX_PIDS @pid:$FA_P"
+  # daemon_json read the same command lines (FA_DCFG: the last --config-file named).
+  if [ -n "$FA_DCFG_DONE" ]; then continue; fi
   FA_A=$( {{ tr '\\000' '\\n' < "/proc/$FA_P/cmdline"; }} 2>/dev/null); fa_config_arg
   [ -n "$FA_X" ] && FA_CFG=$FA_X
 done
-# Five reads in one process (fa_group). Paths travel in exported variables, never in
-# the programs' text (they come from unit files: untrusted).
-FA_PX_L=$FA_L; export FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
-fa_group envfiles {_q(_GROUP_ENVFILES)} environ {_q(_GROUP_ENVIRON)} daemon_json {_q(_GROUP_DAEMON_JSON)} \\
+[ -z "$FA_DCFG_DONE" ] || [ -z "$FA_DCFG" ] || FA_CFG=$FA_DCFG
+# Six reads in one process (fa_group; the manager part first, as it was printed before
+# this scan). Paths travel in exported variables, never in the programs' text (they come
+# from unit files: untrusted).
+FA_PX_L=$FA_L; FA_PX_GUARD=$((FA_CAP * 2))
+export FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_MGRMASK FA_PX_L FA_PX_PIDS FA_CFG FA_PX_GUARD
+fa_group - {_q(_GROUP_COUNT)} manager {_q(_GROUP_MANAGER)} \\
+  envfiles {_q(_GROUP_ENVFILES)} environ {_q(_GROUP_ENVIRON)} daemon_json {_q(_GROUP_DAEMON_JSON)} \\
   environment {_q(_GROUP_ENVIRONMENT)} profile {_q(_GROUP_PROFILE)}
-unset FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_L FA_PX_PIDS FA_CFG
+unset FA_PX_READ FA_PX_SELMASK FA_PX_LOOSE FA_PX_MGRMASK FA_PX_L FA_PX_PIDS FA_CFG FA_PX_GUARD
 """
 
 # The SSH session's own environment: the login user's, so it runs before sudo (sudo

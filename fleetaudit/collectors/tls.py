@@ -91,7 +91,22 @@ done
 for d in ANCHOR_DIRS; do
   [ -d "$d" ] || continue
   add D anchor_dir "$d"
-  if command -v find >/dev/null 2>&1; then
+  # find -L | sort | head (a subshell and three processes) lists what a sorted glob
+  # of the shell lists when the directory holds no directory (find would descend into
+  # it), no dot file (the glob skips it) and no newline in a name: the glob then.
+  l=; k=0; s=1
+  for x in "$d"/.[!.]* "$d"/..?*; do if [ -e "$x" ] || [ -L "$x" ]; then s=; fi; done
+  if [ -n "$s" ]; then
+    for x in "$d"/*; do
+      case $x in *"$nl"*) s=; break ;; esac
+      if [ -d "$x" ]; then s=; break; fi
+      [ -f "$x" ] || continue
+      [ "$k" -lt MAX_FILES ] || break
+      k=$((k + 1)); l="$l$x$nl"
+    done
+  fi
+  if [ -n "$s" ]; then :
+  elif command -v find >/dev/null 2>&1; then
     l=$(find -L "$d" -type f 2>/dev/null | sort | head -n MAX_FILES)
   else
     l=$(for x in "$d"/*; do [ -f "$x" ] && printf "%s\n" "$x"; done | head -n MAX_FILES)
