@@ -29,7 +29,7 @@ from .inventory.model import Host
 from .hostread import Budget, Capture, read_capped, within
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .render.safe import visible
-from .script import ParsedOutput, ScriptOptions, build_script, line_markers, new_nonce, split_output
+from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
 from .ssh import TRANSIENT, ConnectFailed, Connector, SSHOptions
 
 ProgressFn = Callable[[HostResult], None]
@@ -154,12 +154,32 @@ class FileCatalog:
 
 def section_marks(text: str, nonce: str) -> List[str]:
     """Collector section markers in the order they arrived (the _meta ones left out). A
-    section may come in pieces: the login user's part first, then root's."""
-    return [m.group(1) for m in line_markers(text, f"@@{nonce}:", _SECTION_TAIL)
-            if m.group(1) != "_meta"]
+    section may come in pieces: the login user's part first, then root's.
 
-
-_SECTION_TAIL = re.compile(r"S:([^\n]*)\n")
+    The matches of `(?:^|\n)@@nonce:S:([^\n]*)\n`, as re.finditer gives them: only S
+    markers match, so the search goes straight for `\n@@nonce:S:` (str.find) and needs
+    nothing but the end of that line."""
+    head = f"@@{nonce}:S:"
+    needle = "\n" + head
+    find = text.find
+    marks: List[str] = []
+    pos = 0
+    if text.startswith(head):  # the `^` alternative: only at position 0
+        end = find("\n", len(head))
+        if end >= 0:
+            marks.append(text[len(head):end])
+            pos = end + 1
+    while True:
+        at = find(needle, pos)
+        if at < 0:
+            break
+        start = at + len(needle)
+        end = find("\n", start)
+        if end < 0:  # a cut-off last line: no match, and no later one either
+            break
+        marks.append(text[start:end])
+        pos = end + 1
+    return [m for m in marks if m != "_meta"]
 
 
 def _pieces(c: Collector) -> int:
