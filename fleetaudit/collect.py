@@ -24,7 +24,7 @@ from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Sequence
 import asyncssh
 
 from .collectors import REGISTRY
-from .collectors.base import Collector, FileRef, Part, skipped_parts
+from .collectors.base import Collector, FileRef, Part, Section, skipped_parts
 from .inventory.model import Host
 from .hostread import Budget, Capture, read_capped, within
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
@@ -184,7 +184,8 @@ def section_marks(text: str, nonce: str) -> List[str]:
 
 def _pieces(c: Collector) -> int:
     """Section markers a collector prints: one, plus one for a login-user part."""
-    return 2 if (getattr(c, "login_script", "") or "").strip() else 1
+    login = getattr(c, "login_script", "") or ""
+    return 2 if login and not login.isspace() else 1  # = login.strip(), without the copy
 
 
 def parse_sections(parsed: ParsedOutput, collectors: Sequence[Collector],
@@ -205,26 +206,34 @@ def parse_sections(parsed: ParsedOutput, collectors: Sequence[Collector],
     last = marks[-1] if cut and marks else None
     for c in collectors:
         section = parsed.sections.get(c.name)
-        pieces = _pieces(c)
         if section is None:
             incomplete[c.name] = f"no output: {cut} before this section" if cut else \
                 "no output (script cut off before this section)"
             section = {}
-        elif cut and marks.count(c.name) < pieces:
+        elif cut and marks.count(c.name) < _pieces(c):
             incomplete[c.name] = f"cut: {cut} before the rest of this section"
         elif c.name == last:
             incomplete[c.name] = f"cut: {cut} in or right after this section"
-        elif any(p.truncated or len(p.out) >= part_cap for p in section.values()):
+        elif _over_cap(section, part_cap):
             incomplete[c.name] = "output truncated at the size cap"
-        elif skipped_parts(section):
-            incomplete[c.name] = "skipped: " + "; ".join(
-                f"{name} ({why})" for name, why in skipped_parts(section).items())[:500]
+        else:
+            skipped = skipped_parts(section)
+            if skipped:
+                incomplete[c.name] = "skipped: " + "; ".join(
+                    f"{name} ({why})" for name, why in skipped.items())[:500]
         try:
             facts[c.name] = c.parse(section)
         except Exception as exc:  # a parser must not take the host down with it
             facts[c.name] = {"error": f"parser failed: {type(exc).__name__}: {exc}"}
             incomplete[c.name] = "parser failed"
     return facts, incomplete
+
+
+def _over_cap(section: Section, part_cap: int) -> bool:
+    for p in section.values():
+        if p.truncated or len(p.out) >= part_cap:
+            return True
+    return False
 
 
 def clock_facts(host_epoch: Optional[float], sent: float, first_byte: float) -> dict:
@@ -335,8 +344,8 @@ def result_from_capture(flight: InFlight, cut: Optional[HostError],
                                                         capture.first_at or time.time())
     result.facts = facts
     result.incomplete = incomplete
-    received = sum(1 for c in flight.collectors if marks.count(c.name) >= _pieces(c))
     if cut is not None:
+        received = sum(1 for c in flight.collectors if marks.count(c.name) >= _pieces(c))
         result.status = "partial"
         result.error = HostError(cut.cls, f"{cut.message}; {received} of {len(flight.collectors)} "
                                           f"sections received ({capture.size} bytes), kept")
