@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import redaction
@@ -190,6 +190,33 @@ def _deadline_budget(command_timeout_s: Optional[float]) -> Optional[int]:
 
 
 def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOptions) -> str:
+    """The composite script (assemble_script) for this nonce, from a template kept per
+    collectors and options: every host of a run gets the same script but for its nonce,
+    and assembling it costs ~0.17 ms (25 KB of quoting and joining) per host."""
+    if not re.fullmatch(r"[0-9A-Za-z]+", nonce):
+        raise ValueError("nonce must be alphanumeric (it is used unquoted in the script)")
+    collectors = tuple(collectors)
+    key = (collectors, tuple(getattr(opts, f.name) for f in fields(opts)))
+    try:
+        pieces = _TEMPLATES.get(key)
+    except TypeError:  # an unhashable collector or option: no template, assemble it
+        return assemble_script(collectors, nonce, opts)
+    if pieces is None:
+        if len(_TEMPLATES) >= 16:  # a long-lived caller with ever new options
+            _TEMPLATES.clear()
+        pieces = tuple(assemble_script(collectors, _NONCE_SLOT, opts).split(_NONCE_SLOT))
+        if len(pieces) < 2:
+            raise AssertionError("the script lost its nonce")
+        _TEMPLATES[key] = pieces
+    return nonce.join(pieces)
+
+
+# Stands for the nonce in a template: alphanumeric like a nonce, and in no fragment.
+_NONCE_SLOT = "FaNonceSlot7e3c1d"
+_TEMPLATES: Dict[tuple, Tuple[str, ...]] = {}
+
+
+def assemble_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOptions) -> str:
     """Assemble the composite POSIX sh script sent on the host's stdin.
 
     Three quoted strings travel in it: FA_SET (settings), FA_LIB (helper functions) and
