@@ -121,3 +121,13 @@ def test_a_command_runs_with_the_raised_gc_threshold(tmp_path):
     from fleetaudit.cli import GC_THRESHOLDS
     _, threshold = _audit_loaded(tmp_path, "--workers", "1")
     assert tuple(threshold) == GC_THRESHOLDS and GC_THRESHOLDS[0] > 700
+
+
+def test_notify_urls_are_still_checked_when_given(tmp_path):
+    # the check imports notify only when there is a URL to check: a bad one is still refused
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "fleetaudit.cli", "audit", "-i", "127.0.0.1:1,",
+                           "--notify", "ftp://example.test/x", "--no-history", "-q",
+                           "--reports-dir", str(tmp_path / "r"), "--known-hosts", str(tmp_path / "kh")],
+                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "--notify" in proc.stderr and "http" in proc.stderr
