@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import re
 import sys
@@ -131,6 +132,8 @@ def plain_progress(total: int, stream=None, every_s: float = 30.0, clock=time.mo
 
 def _collector(hosts, opts: CollectOptions, workers: Optional[int]):
     """collect, or the same over worker processes (--workers; workers.py)."""
+    if workers == 1:  # one process asked for: no multiprocessing/pickle imports
+        return collect
     from .workers import auto_workers, can_share, collect_in_workers
     n = min(workers or auto_workers(len(hosts)), max(1, len(hosts)))
     if n > 1:
@@ -228,6 +231,15 @@ def main():
     Every output option takes - for stdout; every option has a default from
     FLEETAUDIT_* variables and a config file (docs/config.md).
     """
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+# A command allocates a few hundred thousand objects that live to its end (the modules
+# it imports, then every host's facts and findings); at CPython's default gen-0
+# threshold (700) the cyclic collector walks them in thousands of passes. 10,000 keeps
+# it on (cycles are still freed) with a tenth of the passes: GC time 0.11 -> 0.05 s
+# in an audit of 120 lab hosts.
+GC_THRESHOLDS = (10_000, 20, 20)
 
 
 def analysis_options(fn):
@@ -271,17 +283,18 @@ def _analyze(result: RunResult, kw: dict) -> None:
 
 
 def _write_outputs(result: RunResult, kw: dict, run_history: Optional[dict] = None) -> None:
-    """run_history: render.history_view.report_history(...) for the HTML history view."""
-    from .render.html import render_html
-    from .render.junit import render_junit
-    from .render.markdown import render_markdown
-
+    """run_history: render.history_view.report_history(...) for the HTML history view.
+    Each renderer is imported only for its own output (HTML brings jinja2 and the
+    since-view, JUnit xml.etree): an audit that writes JSON only loads none of them."""
     if kw.get("html_path"):
+        from .render.html import render_html
         cliout.write_output(kw["html_path"], render_html(result, history=run_history,
                                                          templates=kw.get("templates_dir")))
     if kw.get("junit_path"):
+        from .render.junit import render_junit
         cliout.write_output(kw["junit_path"], render_junit(result, fail_on=_junit_threshold(kw["fail_on"])))
     if kw.get("markdown_path"):
+        from .render.markdown import render_markdown
         cliout.write_output(kw["markdown_path"], render_markdown(result))
 
 

@@ -15,6 +15,8 @@ from .models import RunResult
 
 
 def _check_notify(ctx, param, values):
+    if not values:  # click calls this for every run: no --notify, no urllib/http/ssl/email
+        return values
     from .notify import NotifyURLError, check_url
     for url in values:
         try:

@@ -24,16 +24,18 @@ from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Sequence
 import asyncssh
 
 from .collectors import REGISTRY
-from .collectors.base import Collector, FileRef, Part, skipped_parts
+from .collectors.base import Collector, FileRef, Part, Section, skipped_parts
 from .inventory.model import Host
 from .hostread import Budget, Capture, read_capped, within
 from .models import HostError, HostResult, RunResult, SCHEMA_VERSION
 from .render.safe import visible
-from .script import ParsedOutput, ScriptOptions, build_script, line_markers, new_nonce, split_output
+from .script import ParsedOutput, ScriptOptions, build_script, new_nonce, split_output
 from .ssh import TRANSIENT, ConnectFailed, Connector, SSHOptions
 
 ProgressFn = Callable[[HostResult], None]
 log = logging.getLogger("fleetaudit.collect")  # host strings through visible(); never output
+# Per-host lines are built under isEnabledFor: visible() is a regex substitution
+# (~6 us a call, a dozen per host) that a run without -v would pay for nothing.
 
 
 @dataclass
@@ -154,17 +156,38 @@ class FileCatalog:
 
 def section_marks(text: str, nonce: str) -> List[str]:
     """Collector section markers in the order they arrived (the _meta ones left out). A
-    section may come in pieces: the login user's part first, then root's."""
-    return [m.group(1) for m in line_markers(text, f"@@{nonce}:", _SECTION_TAIL)
-            if m.group(1) != "_meta"]
+    section may come in pieces: the login user's part first, then root's.
 
-
-_SECTION_TAIL = re.compile(r"S:([^\n]*)\n")
+    The matches of `(?:^|\n)@@nonce:S:([^\n]*)\n`, as re.finditer gives them: only S
+    markers match, so the search goes straight for `\n@@nonce:S:` (str.find) and needs
+    nothing but the end of that line."""
+    head = f"@@{nonce}:S:"
+    needle = "\n" + head
+    find = text.find
+    marks: List[str] = []
+    pos = 0
+    if text.startswith(head):  # the `^` alternative: only at position 0
+        end = find("\n", len(head))
+        if end >= 0:
+            marks.append(text[len(head):end])
+            pos = end + 1
+    while True:
+        at = find(needle, pos)
+        if at < 0:
+            break
+        start = at + len(needle)
+        end = find("\n", start)
+        if end < 0:  # a cut-off last line: no match, and no later one either
+            break
+        marks.append(text[start:end])
+        pos = end + 1
+    return [m for m in marks if m != "_meta"]
 
 
 def _pieces(c: Collector) -> int:
     """Section markers a collector prints: one, plus one for a login-user part."""
-    return 2 if (getattr(c, "login_script", "") or "").strip() else 1
+    login = getattr(c, "login_script", "") or ""
+    return 2 if login and not login.isspace() else 1  # = login.strip(), without the copy
 
 
 def parse_sections(parsed: ParsedOutput, collectors: Sequence[Collector],
@@ -185,26 +208,34 @@ def parse_sections(parsed: ParsedOutput, collectors: Sequence[Collector],
     last = marks[-1] if cut and marks else None
     for c in collectors:
         section = parsed.sections.get(c.name)
-        pieces = _pieces(c)
         if section is None:
             incomplete[c.name] = f"no output: {cut} before this section" if cut else \
                 "no output (script cut off before this section)"
             section = {}
-        elif cut and marks.count(c.name) < pieces:
+        elif cut and marks.count(c.name) < _pieces(c):
             incomplete[c.name] = f"cut: {cut} before the rest of this section"
         elif c.name == last:
             incomplete[c.name] = f"cut: {cut} in or right after this section"
-        elif any(p.truncated or len(p.out) >= part_cap for p in section.values()):
+        elif _over_cap(section, part_cap):
             incomplete[c.name] = "output truncated at the size cap"
-        elif skipped_parts(section):
-            incomplete[c.name] = "skipped: " + "; ".join(
-                f"{name} ({why})" for name, why in skipped_parts(section).items())[:500]
+        else:
+            skipped = skipped_parts(section)
+            if skipped:
+                incomplete[c.name] = "skipped: " + "; ".join(
+                    f"{name} ({why})" for name, why in skipped.items())[:500]
         try:
             facts[c.name] = c.parse(section)
         except Exception as exc:  # a parser must not take the host down with it
             facts[c.name] = {"error": f"parser failed: {type(exc).__name__}: {exc}"}
             incomplete[c.name] = "parser failed"
     return facts, incomplete
+
+
+def _over_cap(section: Section, part_cap: int) -> bool:
+    for p in section.values():
+        if p.truncated or len(p.out) >= part_cap:
+            return True
+    return False
 
 
 def clock_facts(host_epoch: Optional[float], sent: float, first_byte: float) -> dict:
@@ -315,8 +346,8 @@ def result_from_capture(flight: InFlight, cut: Optional[HostError],
                                                         capture.first_at or time.time())
     result.facts = facts
     result.incomplete = incomplete
-    received = sum(1 for c in flight.collectors if marks.count(c.name) >= _pieces(c))
     if cut is not None:
+        received = sum(1 for c in flight.collectors if marks.count(c.name) >= _pieces(c))
         result.status = "partial"
         result.error = HostError(cut.cls, f"{cut.message}; {received} of {len(flight.collectors)} "
                                           f"sections received ({capture.size} bytes), kept")
@@ -354,8 +385,9 @@ class HostAuditor:
         budget = Budget(self.opts.host_deadline_s())
         while True:
             flight.attempts += 1
-            log.debug("%s: attempt %d: connecting to %s", visible(host.name), flight.attempts,
-                      visible(host.address))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: attempt %d: connecting to %s", visible(host.name), flight.attempts,
+                          visible(host.address))
             try:
                 result = await self._attempt(host, flight, budget)
                 break
@@ -368,8 +400,9 @@ class HostAuditor:
                 result = HostResult(name=host.name, address=host.address, status="unreachable",
                                     error=err)
                 break
-            log.info("%s: attempt %d failed (%s: %s); retrying in %.1fs", visible(host.name),
-                     flight.attempts, err.cls, visible(err.message), delay)
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s: attempt %d failed (%s: %s); retrying in %.1fs", visible(host.name),
+                         flight.attempts, err.cls, visible(err.message), delay)
             await asyncio.sleep(delay)
         result.attempts = flight.attempts
         result.duration_s = time.monotonic() - flight.started
@@ -428,7 +461,8 @@ class HostAuditor:
         process = await self._start(conn, deadline, by_host, budget, "the collection script")
         capture = flight.capture = Capture(opts.max_output_bytes)
         flight.sent = time.time()
-        log.debug("%s: exec: collection script sent (%d bytes)", visible(host.name), len(script))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: exec: collection script sent (%d bytes)", visible(host.name), len(script))
         cut: Optional[HostError] = None
         why = ""
         try:
@@ -445,8 +479,9 @@ class HostAuditor:
             process.close()
         if cut is not None and cut.cls == "protocol" and capture.size == 0:
             raise ConnectFailed(cut)  # nothing arrived: a transient drop is worth a retry
-        log.debug("%s: exec: %d bytes back in %.2fs%s", visible(host.name), capture.size,
-                  time.time() - flight.sent, f" ({cut.cls})" if cut else "")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: exec: %d bytes back in %.2fs%s", visible(host.name), capture.size,
+                      time.time() - flight.sent, f" ({cut.cls})" if cut else "")
         result = flight.result = result_from_capture(flight, cut, why)
         if result.status == "unreachable":
             return result
@@ -487,7 +522,8 @@ class HostAuditor:
         try:
             if wanted:
                 flight.fetching = tuple(sorted({c.name for _, _, c in wanted}))
-                log.debug("%s: fetch: %d file(s) by hash", visible(result.name), len(wanted))
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s: fetch: %d file(s) by hash", visible(result.name), len(wanted))
                 blobs, problem = await self._fetch(conn, wanted, result, budget)
                 if problem:
                     for name in flight.fetching:
@@ -580,9 +616,10 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
 
     def finish(res: HostResult) -> None:
         results[res.name] = res
-        log.info("%s: %s in %.2fs, %d attempt(s)%s", visible(res.name), res.status,
-                 res.duration_s or 0, res.attempts or 0,
-                 f" ({res.error.cls}: {visible(res.error.message)})" if res.error else "")
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s: %s in %.2fs, %d attempt(s)%s", visible(res.name), res.status,
+                     res.duration_s or 0, res.attempts or 0,
+                     f" ({res.error.cls}: {visible(res.error.message)})" if res.error else "")
         if progress:
             progress(res)
 
@@ -590,7 +627,7 @@ async def collect_fleet(hosts: Sequence[Host], opts: CollectOptions,
         async with gate:
             flight = flights[host.name] = InFlight(host)
             try:
-                res = await asyncio.wait_for(auditor.audit(host, flight), outer)
+                res = await within(asyncio.get_running_loop().time() + outer, auditor.audit(host, flight))
             except asyncio.TimeoutError:
                 res = flight.salvage(HostError(
                     "command-timeout", f"host deadline of {host_deadline:g}s passed"),

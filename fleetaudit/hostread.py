@@ -41,10 +41,26 @@ class Capture:
 
 
 async def within(deadline: float, aw):
-    """Await `aw` until `deadline` (loop time), else asyncio.TimeoutError. What
-    asyncio.timeout_at does on 3.11, for the 3.9 this package supports."""
+    """Await `aw` until `deadline` (loop time), else asyncio.TimeoutError.
+
+    asyncio.timeout_at where it exists (3.11): `aw` runs in the caller's task, where
+    wait_for made a task for it (~30 us more each time, six times per host). As with
+    wait_for, a deadline already past does not start `aw` at all. wait_for on the 3.9
+    this package supports."""
     remaining = deadline - asyncio.get_running_loop().time()
-    return await asyncio.wait_for(aw, max(0.0, remaining))
+    if _timeout_at is None:
+        return await asyncio.wait_for(aw, max(0.0, remaining))
+    if remaining <= 0:
+        if asyncio.iscoroutine(aw):
+            aw.close()
+        else:
+            asyncio.ensure_future(aw).cancel()
+        raise asyncio.TimeoutError()
+    async with _timeout_at(deadline):
+        return await aw
+
+
+_timeout_at = getattr(asyncio, "timeout_at", None)
 
 
 async def read_capped(stream, capture: Capture, deadline: float) -> None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import redaction
@@ -193,6 +193,33 @@ def _deadline_budget(command_timeout_s: Optional[float]) -> Optional[int]:
 
 
 def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOptions) -> str:
+    """The composite script (assemble_script) for this nonce, from a template kept per
+    collectors and options: every host of a run gets the same script but for its nonce,
+    and assembling it costs ~0.17 ms (25 KB of quoting and joining) per host."""
+    if not re.fullmatch(r"[0-9A-Za-z]+", nonce):
+        raise ValueError("nonce must be alphanumeric (it is used unquoted in the script)")
+    collectors = tuple(collectors)
+    key = (collectors, tuple(getattr(opts, f.name) for f in fields(opts)))
+    try:
+        pieces = _TEMPLATES.get(key)
+    except TypeError:  # an unhashable collector or option: no template, assemble it
+        return assemble_script(collectors, nonce, opts)
+    if pieces is None:
+        if len(_TEMPLATES) >= 16:  # a long-lived caller with ever new options
+            _TEMPLATES.clear()
+        pieces = tuple(assemble_script(collectors, _NONCE_SLOT, opts).split(_NONCE_SLOT))
+        if len(pieces) < 2:
+            raise AssertionError("the script lost its nonce")
+        _TEMPLATES[key] = pieces
+    return nonce.join(pieces)
+
+
+# Stands for the nonce in a template: alphanumeric like a nonce, and in no fragment.
+_NONCE_SLOT = "FaNonceSlot7e3c1d"
+_TEMPLATES: Dict[tuple, Tuple[str, ...]] = {}
+
+
+def assemble_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOptions) -> str:
     """Assemble the composite POSIX sh script sent on the host's stdin.
 
     Three quoted strings travel in it: FA_SET (settings), FA_LIB (helper functions) and
@@ -341,20 +368,54 @@ def line_markers(text: str, literal: str, tail: "re.Pattern[str]") -> Iterator[M
 _MARKER_TAIL = re.compile(r"([A-Z]+):([^\n]*)(?:\n|$)")
 
 
+# Any nonce's marker, for split_output's fast path: one C-level re.split per host output
+# instead of a Python-level search per marker (~140 markers per host). It starts with a
+# literal "\n" (the text gets one prepended for the `^` case) so the regex engine
+# scans for its prefix instead of trying `(?:^|\n)` at every character (2x faster).
+_ANY_MARKER = re.compile(r"\n@@([0-9a-f]+):([A-Z]+):([^\n]*)(?:\n|$)")
+_HEX = re.compile(r"[0-9a-f]+")
+FAST_SPLIT_MAX = 1 << 20
+
+
 def split_output(text: str, nonce: str) -> ParsedOutput:
     """Split the composite script's output into sections and parts.
 
     Tolerates anything a broken or hostile host may send: junk before the first marker,
     parts without a status (cut off), unknown marker kinds. Never raises.
+
+    The markers are exactly those line_markers(text, "@@nonce:", _MARKER_TAIL) yields.
+    Fast path: one re.split by _ANY_MARKER. When every marker it finds carries this
+    nonce, they are the same matches at the same spans (the exact pattern is the same
+    one with the nonce written in); a marker with another nonce (lookalike junk) could
+    hide or shift a real one, so then the exact search decides. 0.59 -> 0.26 ms per
+    7.5 KB lab output. Outputs over FAST_SPLIT_MAX take the exact search too: the fast
+    path holds two more copies of the text at once (a flood up to the 8 MiB cap must
+    stay within its memory bound).
     """
+    if len(text) <= FAST_SPLIT_MAX and _HEX.fullmatch(nonce):
+        pieces = _ANY_MARKER.split("\n" + text)
+        nonces = pieces[1::4]
+        if nonces.count(nonce) == len(nonces):  # every marker is this host's
+            pieces[0] = pieces[0][1:]  # the text before the first marker, as given
+            return _assemble(pieces[0::4], pieces[2::4], pieces[3::4])
+    chunks, kinds, values = [], [], []
+    pos = 0
+    for m in line_markers(text, f"@@{nonce}:", _MARKER_TAIL):
+        chunks.append(text[pos:m.start()])
+        kinds.append(m.group(1))
+        values.append(m.group(2))
+        pos = m.end()
+    chunks.append(text[pos:])
+    return _assemble(chunks, kinds, values)
+
+
+def _assemble(chunks: List[str], kinds: List[str], values: List[str]) -> ParsedOutput:
+    """ParsedOutput from the markers in order: kinds[i], values[i] is the marker that
+    ends chunks[i]; chunks[-1] is the text after the last marker."""
     result = ParsedOutput()
     section: Optional[Section] = None
     part_name: Optional[str] = None
-    pos = 0
-    for m in line_markers(text, f"@@{nonce}:", _MARKER_TAIL):
-        chunk = text[pos:m.start()]
-        pos = m.end()
-        kind, value = m.group(1), m.group(2)
+    for chunk, kind, value in zip(chunks, kinds, values):
         if part_name is not None and section is not None:
             if kind == "RC":
                 section[part_name] = Part(chunk, _int_or_none(value))
@@ -363,23 +424,24 @@ def split_output(text: str, nonce: str) -> ParsedOutput:
             # A new marker before RC: the part was cut short.
             section[part_name] = Part(chunk, None, truncated=True)
             part_name = None
-        if kind == "T":
-            try:
-                result.host_epoch = float(value)
-            except ValueError:
-                pass
-        elif kind == "S":
+        if kind == "S":
             # A section may come in pieces (the login user's parts, then root's): merge.
             if value == "_meta":
                 section = result.meta
             else:
                 section = result.sections.setdefault(value, {})
-        elif kind == "P" and section is not None:
-            part_name = value
+        elif kind == "P":
+            if section is not None:
+                part_name = value
+        elif kind == "T":
+            try:
+                result.host_epoch = float(value)
+            except ValueError:
+                pass
         elif kind == "E":
             result.complete = True
     if part_name is not None and section is not None:
-        section[part_name] = Part(text[pos:], None, truncated=True)
+        section[part_name] = Part(chunks[-1], None, truncated=True)
     return result
 
 

@@ -25,12 +25,15 @@ import asyncssh
 from asyncssh.config import SSHClientConfig
 from asyncssh.encryption import get_default_encryption_algs
 
+from .hostread import within
 from .inventory.model import Host
 from .knownhosts import HostKeyPolicy, KnownHosts
 from .models import HostError
 from .render.safe import visible
 
 log = logging.getLogger("fleetaudit.ssh")  # phases only; the CLI decides where it goes
+# Per-host lines are built under isEnabledFor: visible() is a regex substitution
+# (~6 us a call, a dozen per host) that a run without -v would pay for nothing.
 
 # Error classes worth another attempt: a connection reset or closed during the SSH
 # handshake is what sshd's MaxStartups and overloaded middleboxes produce, and a moment
@@ -127,13 +130,14 @@ async def _open_tcp(address: str, port: int, opts: SSHOptions) -> socket.socket:
         raise ConnectFailed(HostError("dns", f"cannot resolve {address}: {exc.strerror or exc}"))
     except asyncio.TimeoutError:
         raise ConnectFailed(HostError("dns", f"resolving {address} timed out"))
-    log.debug("%s: resolved to %s", visible(address), ", ".join(visible(i[4][0]) for i in infos))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s: resolved to %s", visible(address), ", ".join(visible(i[4][0]) for i in infos))
     last: Optional[HostError] = None
     for family, stype, proto, _, sockaddr in infos:
         sock = socket.socket(family, stype, proto)
         sock.setblocking(False)
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, sockaddr), opts.connect_timeout)
+            await within(loop.time() + opts.connect_timeout, loop.sock_connect(sock, sockaddr))
         except asyncio.TimeoutError:
             sock.close()
             last = HostError(
@@ -146,9 +150,11 @@ async def _open_tcp(address: str, port: int, opts: SSHOptions) -> socket.socket:
             sock.close()
             last = classify_os_error(exc)
             continue
-        log.debug("%s: TCP connected to %s port %d", visible(address), visible(sockaddr[0]), port)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: TCP connected to %s port %d", visible(address), visible(sockaddr[0]), port)
         await _wait_banner(sock, address, port, opts.banner_timeout)
-        log.debug("%s: SSH banner received", visible(address))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: SSH banner received", visible(address))
         return sock
     raise ConnectFailed(last or HostError("dns", f"no address for {address}"))
 
@@ -159,7 +165,7 @@ async def _wait_banner(sock: socket.socket, address: str, port: int, timeout: fl
     ready = loop.create_future()
     loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
     try:
-        await asyncio.wait_for(ready, timeout)
+        await within(loop.time() + timeout, ready)
     except asyncio.TimeoutError:
         loop.remove_reader(sock.fileno())
         sock.close()
@@ -250,6 +256,9 @@ class Connector:
         self.known = KnownHosts(opts.known_hosts_path(), opts.accept_new)
         self._jumps: Dict[str, "asyncio.Future[asyncssh.SSHClientConnection]"] = {}
         self._keys: Dict[str, tuple] = {}
+        # Which ssh_config files apply is decided once per run (the default one is used
+        # when it exists): twice per connection it was a home lookup and a stat.
+        self._config_paths = opts.config_paths()
 
     def _common(self, policy: HostKeyPolicy, port: int, user, identity_file,
                 config_ciphers: bool = False):
@@ -294,7 +303,7 @@ class Connector:
         return keys
 
     def config_paths(self):
-        return self.opts.config_paths()
+        return list(self._config_paths)
 
     def _policy(self, address: str, port: int, label: Optional[str] = None) -> HostKeyPolicy:
         policy = self.known.policy(address, port, label)
@@ -428,7 +437,8 @@ class Connector:
         except BaseException as exc:
             raise ConnectFailed(classify_ssh_error(exc, address, host.user, policy)) from exc
         await self._trust_on_first_use(policy, conn)
-        log.debug("%s: SSH connected, host key verified, authenticated as %s", visible(host.name), visible(conn.get_extra_info("username")))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: SSH connected, host key verified, authenticated as %s", visible(host.name), visible(conn.get_extra_info("username")))
         return conn
 
     async def close(self) -> None:

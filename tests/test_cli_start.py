@@ -29,6 +29,8 @@ try:
 except SystemExit:
     pass
 print("LOADED=" + json.dumps(sorted(m for m in heavy if m in sys.modules)))
+import gc
+print("GC=" + json.dumps(gc.get_threshold()))
 """
 
 
@@ -75,3 +77,57 @@ def test_an_audit_does_load_what_it_needs(tmp_path):
                            "--retries", "0", "--known-hosts", str(tmp_path / "kh")])
     assert {"asyncssh", "fleetaudit.collect", "fleetaudit.analyze", "fleetaudit.snapshot"} <= set(loaded)
     assert json.loads((tmp_path / "s.json").read_text())["hosts"]
+
+
+# What an audit that writes only JSON has no use for: the renderers (jinja2 for HTML,
+# xml.etree for JUnit), the terminal tables (rich: --quiet), the compare path's deepdiff,
+# the worker pool (--workers 1: multiprocessing, pickle) and --notify's HTTP client
+# (urllib.request, http.client, email: ~65 ms of imports when no --notify was given).
+NOT_FOR_JSON_ONLY = ("jinja2", "rich", "deepdiff", "multiprocessing", "urllib.request",
+                     "http.client", "xml.etree", "fleetaudit.notify", "fleetaudit.workers",
+                     "fleetaudit.render.html", "fleetaudit.render.junit",
+                     "fleetaudit.render.markdown", "fleetaudit.render.terminal")
+
+
+def _audit_loaded(tmp_path, *extra):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = ["audit", "-i", "127.0.0.1:1,", "--json", str(tmp_path / "s.json"),
+            "--reports-dir", str(tmp_path / "r"), "--no-history", "-q", "--retries", "0",
+            "--known-hosts", str(tmp_path / "kh"), *extra]
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args),
+                           json.dumps(NOT_FOR_JSON_ONLY + ("fleetaudit.collect",))],
+                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    lines = dict(ln.split("=", 1) for ln in proc.stdout.splitlines()
+                 if ln.startswith(("LOADED=", "GC=")))
+    assert "LOADED" in lines, f"probe printed nothing (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    assert json.loads((tmp_path / "s.json").read_text())["hosts"]  # the audit really ran
+    return set(json.loads(lines["LOADED"])), json.loads(lines["GC"])
+
+
+def test_a_json_only_audit_loads_no_renderer_pool_or_http_client(tmp_path):
+    loaded, _ = _audit_loaded(tmp_path, "--workers", "1")
+    assert loaded == {"fleetaudit.collect"}
+
+
+def test_each_output_loads_its_own_renderer_only(tmp_path):
+    loaded, _ = _audit_loaded(tmp_path, "--workers", "1", "--html", str(tmp_path / "r.html"))
+    assert {"jinja2", "fleetaudit.render.html"} <= loaded
+    assert not loaded & {"fleetaudit.render.junit", "fleetaudit.render.markdown", "xml.etree",
+                         "fleetaudit.notify", "multiprocessing"}
+    assert (tmp_path / "r.html").read_text().lstrip().lower().startswith("<!doctype html")
+
+
+def test_a_command_runs_with_the_raised_gc_threshold(tmp_path):
+    from fleetaudit.cli import GC_THRESHOLDS
+    _, threshold = _audit_loaded(tmp_path, "--workers", "1")
+    assert tuple(threshold) == GC_THRESHOLDS and GC_THRESHOLDS[0] > 700
+
+
+def test_notify_urls_are_still_checked_when_given(tmp_path):
+    # the check imports notify only when there is a URL to check: a bad one is still refused
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "fleetaudit.cli", "audit", "-i", "127.0.0.1:1,",
+                           "--notify", "ftp://example.test/x", "--no-history", "-q",
+                           "--reports-dir", str(tmp_path / "r"), "--known-hosts", str(tmp_path / "kh")],
+                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "--notify" in proc.stderr and "http" in proc.stderr
