@@ -56,13 +56,27 @@ def _expected_facts(result: RunResult, opts: AnalyzeOptions, baselines) -> Dict[
     return {}
 
 
-def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None) -> RunResult:
-    """Fill result.findings and result.extra (baseline, drift, matrix) in place."""
+def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None,
+            workers: Optional[int] = 1, stats: Optional[dict] = None) -> RunResult:
+    """Fill result.findings and result.extra (baseline, drift, matrix) in place.
+
+    workers: processes for the per-host part (analysis_pool): None = one per core, 1 =
+    this process only; fleets too small to gain stay in this process whatever is asked.
+    The outputs are the same either way. `stats` receives how it ran."""
+    from .analysis_pool import analyze_in_processes, plan_processes
     opts = opts or AnalyzeOptions()
     baselines = _baselines(result, opts)
+    processes = plan_processes(workers, len(result.hosts)) if workers != 1 else 1
     try:
+        if processes > 1:
+            result.findings = analyze_in_processes(
+                result, baselines, opts.ignore or None, _expected_facts(result, opts, baselines),
+                processes, stats)
+            return result
         drift = annotate(result, baselines, ignore=opts.ignore or None)
     except BaselineError as exc:
         raise AnalyzeError(str(exc)) from exc
+    if stats is not None:
+        stats.update(processes=1)
     result.findings = diagnose(result, drift=drift, baselines=_expected_facts(result, opts, baselines))
     return result
