@@ -97,7 +97,8 @@ def run_variant(name: str, hosts: int, out: Path, work: Path, workers=None) -> d
         result.findings = phase("diagnose", lambda: diagnose(
             result, drift=drift, baselines=analyze_mod._expected_facts(result, opts, baselines)))
     else:  # analyze(workers=N): baselines, compare and diagnose as one phase
-        phase("analysis", lambda: analyze_mod.analyze(result, opts, workers=workers, stats=how))
+        opts.workers = workers
+        phase("analysis", lambda: analyze_mod.analyze(result, opts, stats=how))
         from fleetaudit.compare import drift_from_json
         stored = drift_from_json(result.extra["drift"])  # hosts with drift; the rest have none
         drift = {n: stored.get(n, []) for n, h in result.hosts.items() if h.audited}

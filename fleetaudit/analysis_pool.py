@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -77,6 +78,8 @@ def _run_chunk(work: HostWork, names: Sequence[str]) -> List[Tuple[str, Optional
 def _child(work: HostWork, names: List[str], conn, fail: Optional[Callable[[], None]]) -> None:
     """A worker: analyse `names`, send [(host, drift or None, findings)] or an error."""
     gc.disable()  # a short-lived copy of a big heap: collections would only copy pages
+    # the parent owns the signals: on ^C it decides, and a daemon worker is ended with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         if fail is not None:
             fail()
