@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .models import SEVERITIES, Finding, RunResult
@@ -83,7 +84,9 @@ def _child(work: HostWork, names: List[str], conn, fail: Optional[Callable[[], N
     try:
         if fail is not None:
             fail()
-        conn.send(("ok", _run_chunk(work, names)))
+        done = _run_chunk(work, names)
+        t = os.times()
+        conn.send(("ok", done, round(t.user + t.system, 3)))
     except BaseException as exc:  # reported; the parent redoes these hosts
         try:
             conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
@@ -95,12 +98,15 @@ def _child(work: HostWork, names: List[str], conn, fail: Optional[Callable[[], N
 
 def run_hosts(work: HostWork, names: Sequence[str], processes: int,
               stats: Optional[dict] = None,
-              fail_in_worker: Optional[Callable[[], None]] = None) -> List[Tuple[str, Optional[list], List[Finding]]]:
+              fail_in_worker: Optional[Callable[[], None]] = None,
+              started_cpu: Optional[float] = None) -> List[Tuple[str, Optional[list], List[Finding]]]:
     """work(name) for every name, over `processes` processes (this one included), in
     the order of `names`. The first name is done here before any fork (so the fleet
-    answers it computes are shared with every worker). `stats` receives what happened
-    (processes used, workers that failed and were redone here). fail_in_worker: tests
-    only, called in each worker before its work (to prove the fallback)."""
+    answers it computes are shared with every worker). `stats` receives what happened:
+    processes used, workers that failed and were redone here, serial_cpu_s (this
+    process's CPU from `started_cpu` to the fork: the part no worker shares) and
+    hosts_cpu_s (each process's CPU for its hosts). fail_in_worker: tests only, called
+    in each worker before its work (to prove the fallback)."""
     stats = stats if stats is not None else {}
     names = list(names)
     why = why_not_fork() if processes > 1 else "one process asked"
@@ -108,6 +114,8 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
         stats.update(processes=1, reason=why)
         return _run_chunk(work, names)
     out = _run_chunk(work, names[:1])           # warms the shared fleet answers
+    if started_cpu is not None:
+        stats["serial_cpu_s"] = round(time.process_time() - started_cpu, 3)
     parts = chunks(names[1:], processes)
     ctx = multiprocessing.get_context("fork")
     for stream in (sys.stdout, sys.stderr):     # a child must not repeat buffered output
@@ -127,11 +135,14 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
             children.append((part, p, recv))
     finally:
         gc.unfreeze()
+    c0 = time.process_time()
     out.extend(_run_chunk(work, parts[0]))
+    worker_cpu = [round(time.process_time() - c0, 3)]   # this process's share of the hosts
     failed = []
     for part, p, recv in children:
         try:
-            status, payload = recv.recv()
+            status, payload, *cpu = recv.recv()
+            worker_cpu.extend(cpu)
         except (EOFError, OSError, Exception) as exc:  # died, or sent what does not unpickle
             status, payload = "error", f"{type(exc).__name__}: {exc}"[:300]
         recv.close()
@@ -141,7 +152,7 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
                            "exitcode": p.exitcode})
             payload = _run_chunk(work, part)   # never lose a host's findings
         out.extend(payload)
-    stats.update(processes=1 + len(children), failed=failed)
+    stats.update(processes=1 + len(children), failed=failed, hosts_cpu_s=worker_cpu)
     return out
 
 
@@ -169,6 +180,7 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
     from .diagnose.engine import run_rule, unreachable_finding
     from .facts import FleetView
 
+    started_cpu = time.process_time()
     bases = as_list(baselines)
     ign = as_ignore(ignore)
     index = index_for(result)
@@ -201,7 +213,7 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
             found.extend(run_rule(r, ctx, docker))
         return drift, found
 
-    done = run_hosts(work, list(hosts), processes, stats, fail_in_worker)
+    done = run_hosts(work, list(hosts), processes, stats, fail_in_worker, started_cpu)
     drift: Dict[str, list] = {}
     findings: List[Finding] = []
     for name, items, found in done:

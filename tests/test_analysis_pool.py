@@ -91,8 +91,8 @@ def test_failing_worker_loses_no_finding(tiny_floor, monkeypatch, fail):
     single = _analysed(_fleet, 1)
     real = analysis_pool.run_hosts
 
-    def failing(work, names, processes, stats=None, fail_in_worker=None):
-        return real(work, names, processes, stats, fail_in_worker=fail)
+    def failing(work, names, processes, stats=None, fail_in_worker=None, started_cpu=None):
+        return real(work, names, processes, stats, fail, started_cpu)
     monkeypatch.setattr(analysis_pool, "run_hosts", failing)
     stats = {}
     multi = _analysed(_fleet, 3, stats)
