@@ -138,3 +138,19 @@ def test_chunks_keep_host_order():
     assert [len(p) for p in parts] == [4, 4, 3]
     assert sum(parts, []) == names
     assert analysis_pool.chunks(names[:2], 4) == [["h0"], ["h1"]]
+
+
+def test_report_workers_option_gives_the_same_snapshot(tiny_floor, tmp_path):
+    """`fleetaudit report --workers N` (in this process, so the lowered floor applies)."""
+    from click.testing import CliRunner
+    from fleetaudit.cli import main
+    outs = {}
+    for n in (1, 3):
+        out = tmp_path / f"w{n}.json"
+        res = CliRunner().invoke(main, ["report", str(DATA / "demo-subset.json"), "--json", str(out),
+                                        "--workers", str(n), "-q", "--fail-on", "none"])
+        assert res.exit_code == 0, res.output
+        outs[n] = out.read_text()
+    doc = json.loads(outs[3])
+    assert doc["findings"] and doc["drift"]
+    assert outs[3] == outs[1]
