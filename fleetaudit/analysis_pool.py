@@ -136,7 +136,13 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
     finally:
         gc.unfreeze()
     c0 = time.process_time()
-    out.extend(_run_chunk(work, parts[0]))
+    gc_was = gc.isenabled()
+    gc.disable()  # as in the workers: the rules make no cycles worth a collection pass
+    try:
+        out.extend(_run_chunk(work, parts[0]))
+    finally:
+        if gc_was:
+            gc.enable()
     worker_cpu = [round(time.process_time() - c0, 3)]   # this process's share of the hosts
     failed = []
     for part, p, recv in children:
