@@ -49,11 +49,12 @@ def _synthetic():
 
 
 def _cpu() -> float:
+    """This process's CPU and that of its finished children (analysis workers)."""
     t = os.times()
-    return t.user + t.system
+    return t.user + t.system + t.children_user + t.children_system
 
 
-def run_variant(name: str, hosts: int, out: Path, work: Path) -> dict:
+def run_variant(name: str, hosts: int, out: Path, work: Path, workers=None) -> dict:
     from fleetaudit import analyze as analyze_mod
     from fleetaudit import snapshot
     from fleetaudit.compare import annotate
@@ -89,10 +90,18 @@ def run_variant(name: str, hosts: int, out: Path, work: Path) -> dict:
         times[label] = {"wall_s": round(time.perf_counter() - t0, 4), "cpu_s": round(_cpu() - c0, 4)}
         return value
 
-    baselines = phase("baselines", lambda: analyze_mod._baselines(result, opts))
-    drift = phase("compare", lambda: annotate(result, baselines, ignore=opts.ignore or None))
-    result.findings = phase("diagnose", lambda: diagnose(
-        result, drift=drift, baselines=analyze_mod._expected_facts(result, opts, baselines)))
+    how: dict = {}
+    if workers is None:  # phase by phase: works on any tree (an old one has no workers)
+        baselines = phase("baselines", lambda: analyze_mod._baselines(result, opts))
+        drift = phase("compare", lambda: annotate(result, baselines, ignore=opts.ignore or None))
+        result.findings = phase("diagnose", lambda: diagnose(
+            result, drift=drift, baselines=analyze_mod._expected_facts(result, opts, baselines)))
+    else:  # analyze(workers=N): baselines, compare and diagnose as one phase
+        opts.workers = workers
+        phase("analysis", lambda: analyze_mod.analyze(result, opts, stats=how))
+        from fleetaudit.compare import drift_from_json
+        stored = drift_from_json(result.extra["drift"])  # hosts with drift; the rest have none
+        drift = {n: stored.get(n, []) for n, h in result.hosts.items() if h.audited}
     (out / "drift.json").write_text(json.dumps(
         {h: [d.to_json() if hasattr(d, "to_json") else d for d in items] for h, items in drift.items()},
         sort_keys=True, default=repr))
@@ -117,7 +126,12 @@ def run_variant(name: str, hosts: int, out: Path, work: Path) -> dict:
     (out / "report.md").write_text(md)
     (out / "terminal.txt").write_text(text)
     analysis = sum(times[k]["cpu_s"] for k in times)
+    core = [k for k in ("baselines", "compare", "diagnose", "analysis") if k in times]
     return {"variant": name, "hosts": hosts, "findings": len(result.findings), "phases": times,
+            "workers": workers, "processes": how.get("processes", 1), "worker_failures": how.get("failed", []),
+            "serial_cpu_s": how.get("serial_cpu_s"), "hosts_cpu_s": how.get("hosts_cpu_s"),
+            "analyze_cpu_s": round(sum(times[k]["cpu_s"] for k in core), 3),
+            "analyze_wall_s": round(sum(times[k]["wall_s"] for k in core), 3),
             "analysis_cpu_s": round(analysis, 3), "ms_per_host": round(1000 * analysis / hosts, 3)}
 
 
@@ -140,6 +154,10 @@ def main(argv=None) -> int:
     ap.add_argument("--hosts", type=int, default=300)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--profile", help="write a cProfile of the whole run here")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="analyse with analyze(workers=N) (this tree's, not an old one's)")
+    ap.add_argument("--min-hosts-per-process", type=int, default=None,
+                    help="override analysis_pool.MIN_HOSTS_PER_PROCESS (to force workers on a small fleet)")
     ap.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"))
     a = ap.parse_args(argv)
     if a.compare:
@@ -148,6 +166,9 @@ def main(argv=None) -> int:
         return 1 if diffs else 0
     sys.path.insert(0, str(Path(a.code).resolve()))
     import fleetaudit  # noqa: F401  (from --code, before synthetic.py imports its models)
+    if a.min_hosts_per_process is not None:
+        from fleetaudit import analysis_pool
+        analysis_pool.MIN_HOSTS_PER_PROCESS = a.min_hosts_per_process
     out = Path(a.out).resolve()
     work = out / "_work"
     work.mkdir(parents=True, exist_ok=True)
@@ -156,7 +177,7 @@ def main(argv=None) -> int:
         import cProfile
         prof = cProfile.Profile(time.process_time)  # CPU: the machine is shared
         prof.enable()
-    report = [run_variant(v, a.hosts, out / v, work) for v in a.variants.split(",") if v]
+    report = [run_variant(v, a.hosts, out / v, work, a.workers) for v in a.variants.split(",") if v]
     if prof:
         prof.disable()
         prof.dump_stats(a.profile)

@@ -1,5 +1,6 @@
 """The analysis speed-ups (issue 11) change no output: the same synthetic fleets through
-the code of main 986e10b (before them) and this tree give byte-identical drift, findings,
+the code of main 986e10b (before them) and this tree (in one process, and with the
+analysis over 3 worker processes) give byte-identical drift, findings,
 snapshot JSON (written and read back), HTML, JUnit, Markdown and terminal output.
 
 bench/analysis_outputs.py does the work in one subprocess per tree (each imports its own
@@ -26,9 +27,9 @@ REFERENCE = os.environ.get("FA_VERIFY_REF", "986e10b")   # main before the analy
 HOSTS = 120
 
 
-def _outputs(code: Path, out: Path, variants: str) -> list:
+def _outputs(code: Path, out: Path, variants: str, extra: tuple = ()) -> list:
     proc = subprocess.run([sys.executable, str(HARNESS), "--code", str(code), "--out", str(out),
-                           "--hosts", str(HOSTS), "--variants", variants],
+                           "--hosts", str(HOSTS), "--variants", variants, *extra],
                           capture_output=True, text=True, timeout=600, cwd=str(out.parent))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -51,6 +52,9 @@ def reference_tree(tmp_path_factory):
 def test_outputs_identical_to_reference(reference_tree, tmp_path, variants):
     old = _outputs(reference_tree, tmp_path / "old", variants)
     new = _outputs(ROOT, tmp_path / "new", variants)
+    # the analysis over worker processes (forced at this size: the floor is 500 hosts each)
+    par = _outputs(ROOT, tmp_path / "par", variants, ("--workers", "3", "--min-hosts-per-process", "1"))
+    assert all(r["processes"] == 3 and not r["worker_failures"] for r in par)
     # the fleets are real work, not empty: findings and drift on every variant
     for o, n in zip(old, new):
         assert o["variant"] == n["variant"]
@@ -64,4 +68,5 @@ def test_outputs_identical_to_reference(reference_tree, tmp_path, variants):
         assert any(drift.values()), f"{v}: no drift at all"
         assert (tmp_path / "new" / v / "report.html").stat().st_size > 10_000
     assert mod.compare_dirs(tmp_path / "old", tmp_path / "new") == []
+    assert mod.compare_dirs(tmp_path / "old", tmp_path / "par") == []
 

@@ -25,6 +25,9 @@ class AnalyzeOptions:
     policy_file: Optional[str] = None       # --policy FILE (expected values, constraints)
     ignore: List[str] = field(default_factory=list)
     consensus_by: List[str] = field(default_factory=list)  # inventory groups to split consensus by
+    # processes for the per-host part (analysis_pool): None = one per core, 1 = this
+    # process only; fleets too small to gain stay in this process whatever is asked
+    workers: Optional[int] = 1
 
 
 def _baselines(result: RunResult, opts: AnalyzeOptions):
@@ -56,13 +59,26 @@ def _expected_facts(result: RunResult, opts: AnalyzeOptions, baselines) -> Dict[
     return {}
 
 
-def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None) -> RunResult:
-    """Fill result.findings and result.extra (baseline, drift, matrix) in place."""
+def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None,
+            stats: Optional[dict] = None) -> RunResult:
+    """Fill result.findings and result.extra (baseline, drift, matrix) in place.
+
+    The outputs are the same whatever opts.workers is. `stats` receives how it ran
+    (processes used, workers that failed and whose hosts were redone here)."""
+    from .analysis_pool import analyze_in_processes, plan_processes
     opts = opts or AnalyzeOptions()
     baselines = _baselines(result, opts)
+    processes = plan_processes(opts.workers, len(result.hosts)) if opts.workers != 1 else 1
     try:
+        if processes > 1:
+            result.findings = analyze_in_processes(
+                result, baselines, opts.ignore or None, _expected_facts(result, opts, baselines),
+                processes, stats)
+            return result
         drift = annotate(result, baselines, ignore=opts.ignore or None)
     except BaselineError as exc:
         raise AnalyzeError(str(exc)) from exc
+    if stats is not None:
+        stats.update(processes=1)
     result.findings = diagnose(result, drift=drift, baselines=_expected_facts(result, opts, baselines))
     return result

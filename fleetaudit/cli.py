@@ -242,6 +242,13 @@ def main():
 GC_THRESHOLDS = (10_000, 20, 20)
 
 
+def analysis_workers_option(fn):
+    """--workers for the commands that analyse a snapshot without collecting (report, merge)."""
+    return click.option("--workers", type=click.IntRange(1, 256), default=None, metavar="N",
+                         help="Processes analysing the hosts (default: one per core, at most one "
+                              "per 500 hosts; 1: one process). The outputs are the same.")(fn)
+
+
 def analysis_options(fn):
     """Baseline and output options shared by `audit` and `report`."""
     @click.option("--baseline-host", default=None, metavar="NAME",
@@ -274,7 +281,7 @@ def _analyze(result: RunResult, kw: dict) -> None:
     opts = AnalyzeOptions(
         baseline_host=kw["baseline_host"], baseline_file=kw["baseline_file"],
         policy_file=kw["policy_file"], ignore=list(kw["ignore"]),
-        consensus_by=list(kw["consensus_by"]),
+        consensus_by=list(kw["consensus_by"]), workers=kw.get("workers"),
     )
     try:
         analyze(result, opts)
@@ -459,7 +466,8 @@ def gate(inventory, images, pull, pull_timeout, limit, json_path, junit_path, sn
         try:
             result = gatemod.run_gate(
                 hosts, opts, gate_opts,
-                AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file),
+                AnalyzeOptions(baseline_host=baseline_host, policy_file=policy_file,
+                               workers=kw["workers"]),
                 collect_fn=lambda hs, o: _run_collection(hs, o, console, quiet, latch.interrupt,
                                                          kw["workers"]))
         except AnalyzeError as exc:
@@ -506,6 +514,7 @@ def _load_snapshot(path: str) -> RunResult:
               help="Write the re-analysed snapshot here (.gz: gzip-compressed).")
 @click.option("--quiet", "-q", is_flag=True, help="No tables; exit code only.")
 @analysis_options
+@analysis_workers_option
 def report(snapshot_path, json_path, quiet, **kw):
     """Re-analyse and re-render a saved snapshot without connecting to any host.
 

@@ -39,7 +39,8 @@ def shard_options(fn):
                        "snapshots with `fleetaudit merge`.")
     @click.option("--workers", type=click.IntRange(1, 256), default=None, metavar="N",
                   help="Worker processes collecting on this controller (default: one per core, "
-                       "at most one per 50 hosts; 1: one process). --concurrency is shared among them.")
+                       "at most one per 50 hosts; 1: one process). --concurrency is shared among them. "
+                       "The analysis after collection uses as many (at most one per 500 hosts).")
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         return fn(*args, **kwargs)
@@ -63,7 +64,7 @@ def apply_shard(hosts: list, kw: dict, inventory: str, limit: Optional[str], com
 
 
 def register(main: click.Group) -> None:
-    from .cli import analysis_options
+    from .cli import analysis_options, analysis_workers_option
     from .cli_history import record_options
     from .cli_integrations import integration_options, run_integrations
     from .cliout import OutputPath
@@ -86,6 +87,7 @@ def register(main: click.Group) -> None:
                   help="With --drift: YAML of accepted deviations (docs/waivers.md).")
     @click.option("--quiet", "-q", is_flag=True, help="No tables; exit code only.")
     @analysis_options
+    @analysis_workers_option
     @record_options
     @integration_options
     def merge(snapshots, json_path, allow_missing, reports_dir, as_drift, waivers_path, quiet, **kw):

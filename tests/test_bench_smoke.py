@@ -187,18 +187,23 @@ def _analysis_harness():
 def test_analysis_outputs_tiny_is_deterministic(tmp_path):
     """bench/analysis_outputs.py (the harness behind bench/verify_analysis_equivalence.py)
     at a tiny size: two runs of this tree give byte-identical outputs, so a difference it
-    reports between two trees is the code's, not the harness's noise."""
+    reports between two trees is the code's, not the harness's noise; a third run with
+    the analysis over 2 worker processes (forced at this size) gives them too."""
     runs = []
-    for side in ("a", "b"):
+    for side, extra in (("a", []), ("b", []),
+                        ("w", ["--workers", "2", "--min-hosts-per-process", "1"])):
         proc = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "analysis_outputs.py"), "--code", str(ROOT),
-             "--out", str(tmp_path / side), "--hosts", "12", "--variants", "consensus,hostile"],
+             "--out", str(tmp_path / side), "--hosts", "12", "--variants", "consensus,hostile",
+             *extra],
             cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     assert all(r["findings"] > 0 for r in runs[0])            # real work, not empty outputs
     assert (tmp_path / "a" / "hostile" / "report.html").stat().st_size > 10_000
     assert _analysis_harness().compare_dirs(tmp_path / "a", tmp_path / "b") == []
+    assert all(r["processes"] == 2 and r["serial_cpu_s"] is not None for r in runs[2])
+    assert _analysis_harness().compare_dirs(tmp_path / "a", tmp_path / "w") == []
 
 
 def test_compare_dirs_sees_a_one_byte_change(tmp_path):

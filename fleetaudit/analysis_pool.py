@@ -1,0 +1,239 @@
+"""The per-host part of the analysis over several processes (`--workers N`).
+
+The fleet-wide parts are computed once, in this process: the fleet index, every
+baseline's expectations (consensus majorities), the fact matrix, and the FleetView's
+fleet answers that the first host's rules ask for (the majorities, the fleet's
+registries and CAs), by running the first host's rules here before any worker starts.
+Then the hosts are cut into N contiguous runs in host order; each forked worker computes,
+for its run, every host's drift (diff_host against the bound baselines) and every rule's
+findings, and sends them back; this process does the first run itself. Results are
+joined in host order and sorted exactly as the single-process diagnose sorts them, so
+every output is byte-identical to workers=1.
+
+Why fork: a worker must see the fleet (its flat facts, the consensus, the FleetView
+memos); sending 10,000 hosts' facts to a spawned or forkserver process would cost more
+than the analysis it saves, and a fork shares them copy-on-write for free. A fork is
+only unsafe when another thread may hold a lock (logging, an allocator, a Queue feeder):
+analysis runs after asyncio.run() returned (its executor threads are joined) and after
+the progress bar stopped, so this process has no thread but the main one. That is
+checked, not assumed: with another thread alive, or without os.fork, the analysis stays
+in this process. A worker that fails in any way (an exception, a crash, a result that
+does not pickle) has its hosts analysed again here: a worker can cost time, never a
+finding.
+"""
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from .models import SEVERITIES, Finding, RunResult
+
+# Per-host analysis costs about 1-2 ms of CPU; a fork of a process holding a 10,000-host
+# fleet, and the pickled results it sends back, cost tens of ms: below this many hosts per
+# process a worker costs more than it saves.
+MIN_HOSTS_PER_PROCESS = 500
+
+HostWork = Callable[[str], Tuple[Optional[list], List[Finding]]]
+
+
+def plan_processes(requested: Optional[int], hosts: int, cores: Optional[int] = None,
+                   min_hosts: Optional[int] = None) -> int:
+    """How many processes analyse `hosts` hosts: `requested` (None: one per core), but
+    never fewer than `min_hosts` hosts each (1 = this process only)."""
+    cores = cores or os.cpu_count() or 1
+    want = requested if requested else cores
+    floor = MIN_HOSTS_PER_PROCESS if min_hosts is None else min_hosts
+    return max(1, min(want, hosts // max(1, floor)))
+
+
+def why_not_fork() -> Optional[str]:
+    """Why this process must not fork workers now, or None when it may."""
+    if not hasattr(os, "fork") or "fork" not in multiprocessing.get_all_start_methods():
+        return "this platform has no fork"
+    if threading.active_count() > 1:
+        return "another thread is running in this process"
+    return None
+
+
+def chunks(names: Sequence[str], n: int) -> List[List[str]]:
+    """`names` cut into n contiguous runs of (almost) equal length, in order."""
+    size, rest = divmod(len(names), n)
+    out, at = [], 0
+    for i in range(n):
+        step = size + (1 if i < rest else 0)
+        out.append(list(names[at:at + step]))
+        at += step
+    return [c for c in out if c]
+
+
+def _run_chunk(work: HostWork, names: Sequence[str]) -> List[Tuple[str, Optional[list], List[Finding]]]:
+    return [(name, *work(name)) for name in names]
+
+
+def _child(work: HostWork, names: List[str], conn, fail: Optional[Callable[[], None]]) -> None:
+    """A worker: analyse `names`, send [(host, drift or None, findings)] or an error."""
+    gc.disable()  # a short-lived copy of a big heap: collections would only copy pages
+    # the parent owns the signals: on ^C it decides, and a daemon worker is ended with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        if fail is not None:
+            fail()
+        done = _run_chunk(work, names)
+        t = os.times()
+        conn.send(("ok", done, round(t.user + t.system, 3)))
+    except BaseException as exc:  # reported; the parent redoes these hosts
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
+        except Exception:
+            pass
+    finally:
+        conn.close()
+
+
+def run_hosts(work: HostWork, names: Sequence[str], processes: int,
+              stats: Optional[dict] = None,
+              fail_in_worker: Optional[Callable[[], None]] = None,
+              started_cpu: Optional[float] = None) -> List[Tuple[str, Optional[list], List[Finding]]]:
+    """work(name) for every name, over `processes` processes (this one included), in
+    the order of `names`. The first name is done here before any fork (so the fleet
+    answers it computes are shared with every worker). `stats` receives what happened:
+    processes used, workers that failed and were redone here, serial_cpu_s (this
+    process's CPU from `started_cpu` to the fork: the part no worker shares) and
+    hosts_cpu_s (each process's CPU for its hosts). fail_in_worker: tests only, called
+    in each worker before its work (to prove the fallback)."""
+    stats = stats if stats is not None else {}
+    names = list(names)
+    why = why_not_fork() if processes > 1 else "one process asked"
+    if why is not None or len(names) < 2:
+        stats.update(processes=1, reason=why)
+        return _run_chunk(work, names)
+    out = _run_chunk(work, names[:1])           # warms the shared fleet answers
+    if started_cpu is not None:
+        stats["serial_cpu_s"] = round(time.process_time() - started_cpu, 3)
+    parts = chunks(names[1:], processes)
+    ctx = multiprocessing.get_context("fork")
+    for stream in (sys.stdout, sys.stderr):     # a child must not repeat buffered output
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    gc.freeze()  # the inherited heap stays untouched by the workers' collector
+    children = []
+    try:
+        for part in parts[1:]:
+            recv, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_child, args=(work, part, send, fail_in_worker),
+                            name="fleetaudit-analysis", daemon=True)
+            p.start()
+            send.close()
+            children.append((part, p, recv))
+    finally:
+        gc.unfreeze()
+    c0 = time.process_time()
+    gc_was = gc.isenabled()
+    gc.disable()  # as in the workers: the rules make no cycles worth a collection pass
+    try:
+        out.extend(_run_chunk(work, parts[0]))
+    finally:
+        if gc_was:
+            gc.enable()
+    worker_cpu = [round(time.process_time() - c0, 3)]   # this process's share of the hosts
+    failed = []
+    for part, p, recv in children:
+        try:
+            status, payload, *cpu = recv.recv()
+            worker_cpu.extend(cpu)
+        except (EOFError, OSError, Exception) as exc:  # died, or sent what does not unpickle
+            status, payload = "error", f"{type(exc).__name__}: {exc}"[:300]
+        recv.close()
+        p.join()
+        if status != "ok" or len(payload) != len(part):
+            failed.append({"hosts": len(part), "error": str(payload) if status != "ok" else "short result",
+                           "exitcode": p.exitcode})
+            payload = _run_chunk(work, part)   # never lose a host's findings
+        out.extend(payload)
+    stats.update(processes=1 + len(children), failed=failed, hosts_cpu_s=worker_cpu)
+    return out
+
+
+def sort_findings(findings: List[Finding], hosts: Sequence[str]) -> List[Finding]:
+    """The order diagnose gives: most severe first, then host order, then rule id."""
+    order = {name: i for i, name in enumerate(hosts)}
+    findings.sort(key=lambda f: (SEVERITIES.index(f.severity), order.get(f.host, 0), f.rule))
+    return findings
+
+
+def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
+                         expected: Dict[str, dict], processes: int,
+                         stats: Optional[dict] = None,
+                         fail_in_worker: Optional[Callable[[], None]] = None) -> List[Finding]:
+    """annotate() then diagnose(), with the per-host work over `processes` processes;
+    fills result.extra (drift, baseline, matrix) as annotate does and returns the
+    findings as diagnose does."""
+    from .compare import drift_to_json, fact_matrix
+    from .compare import _baselines as as_list
+    from .compare.drift import diff_host, sort_items
+    from .compare.ignore import as_ignore
+    from .compare.index import gc_paused, index_for
+    from .diagnose import load_rules
+    from .diagnose.base import HostContext
+    from .diagnose.engine import run_rule, unreachable_finding
+    from .facts import FleetView
+
+    started_cpu = time.process_time()
+    bases = as_list(baselines)
+    ign = as_ignore(ignore)
+    index = index_for(result)
+    for b in bases:
+        b.bind(result, index, ign)
+    with gc_paused():  # the fleet-wide counting, as annotate does it (shared memo)
+        matrix = fact_matrix(result, ignore)
+    rules = load_rules()
+    fleet = FleetView(result)
+    hosts = result.hosts
+
+    def work(name: str) -> Tuple[Optional[list], List[Finding]]:
+        host = hosts[name]
+        drift = None
+        h = index.hosts.get(name)
+        if h is not None:
+            items: list = []
+            for b in bases:
+                items.extend(diff_host(name, h.flat, h.keys, h.scope, b.expected_for(h.result), ign))
+            drift = sort_items(items)
+        if host.status == "unreachable":
+            return drift, [unreachable_finding(host)]
+        found: List[Finding] = []
+        if host.status == "partial" and host.error and host.error.cls == "sudo":
+            found.append(unreachable_finding(host))
+        ctx = HostContext(host=host, run=result, drift=drift or [], baseline=expected.get(name),
+                          fleet=fleet)
+        docker = ctx.fact("docker.installed", False)
+        for r in rules:
+            found.extend(run_rule(r, ctx, docker))
+        return drift, found
+
+    done = run_hosts(work, list(hosts), processes, stats, fail_in_worker, started_cpu)
+    drift: Dict[str, list] = {}
+    findings: List[Finding] = []
+    for name, items, found in done:
+        if items is not None:
+            drift[name] = items
+        findings.extend(found)
+    # the drift map in index order (the audited hosts), as compare_run builds it
+    drift = {name: drift[name] for name in index.hosts if name in drift}
+    result.extra["drift"] = drift_to_json({h: items for h, items in drift.items() if items})
+    described = [b.describe() for b in bases]
+    head = dict(described[0])
+    if len(described) > 1:
+        head["also"] = described[1:]
+        head["name"] = " + ".join(d.get("name", d["kind"]) for d in described)
+    result.extra["baseline"] = head
+    result.extra["matrix"] = matrix
+    return sort_findings(findings, list(hosts))

@@ -1,0 +1,156 @@
+"""The per-host analysis over worker processes (fleetaudit/analysis_pool.py) gives the
+same findings, drift, matrix and baseline record as the single process: on a synthetic
+fleet (bench/synthetic.py, with faults, unreachable and partial hosts) and on snapshots
+captured from the lab fleet; a failing worker's hosts are redone in this process; small
+fleets, and a process with another thread running, stay in one process."""
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from bench.synthetic import synthetic_run
+from fleetaudit import analysis_pool, snapshot
+from fleetaudit.analyze import AnalyzeOptions, analyze
+
+DATA = Path(__file__).resolve().parent / "data" / "snapshots"
+LAB_CAPTURES = ["demo-subset.json", "explain-lab.json", "facts-views.json"]
+
+
+def _outputs(result) -> dict:
+    """Everything analysis writes, as text (so that order counts too)."""
+    return {
+        "findings": json.dumps([f.to_json() for f in result.findings]),
+        "drift": json.dumps(result.extra["drift"], default=repr),
+        "baseline": json.dumps(result.extra["baseline"], default=repr),
+        "matrix": json.dumps(result.extra["matrix"], default=repr),
+        "snapshot": snapshot.text_of(result),
+    }
+
+
+def _analysed(make, workers, stats=None, **opts):
+    result = make()
+    result.findings, result.extra = [], {}
+    analyze(result, AnalyzeOptions(workers=workers, **opts), stats=stats)
+    return result
+
+
+@pytest.fixture
+def tiny_floor(monkeypatch):
+    """Workers even for a few hosts (the real floor keeps small fleets in one process)."""
+    monkeypatch.setattr(analysis_pool, "MIN_HOSTS_PER_PROCESS", 1)
+
+
+def _fleet():
+    return synthetic_run(240, seed=11, hostile=True, fault_rate=0.3, unreachable_rate=0.05,
+                         partial_rate=0.05)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_synthetic_fleet_same_outputs_as_one_process(tiny_floor, workers):
+    single = _analysed(_fleet, 1)
+    stats = {}
+    multi = _analysed(_fleet, workers, stats)
+    assert stats["processes"] == workers and stats["failed"] == []
+    assert len(single.findings) > 100 and single.extra["drift"]      # real work, not empty
+    assert _outputs(multi) == _outputs(single)
+
+
+def test_synthetic_fleet_with_golden_host_and_groups(tiny_floor):
+    first = next(n for n, h in _fleet().hosts.items() if h.status == "ok")
+    for opts in ({"baseline_host": first}, {"consensus_by": ["zone_*"]}):
+        stats = {}
+        assert _outputs(_analysed(_fleet, 2, stats, **opts)) == _outputs(_analysed(_fleet, 1, **opts))
+        assert stats["processes"] == 2
+
+
+@pytest.mark.parametrize("capture", LAB_CAPTURES)
+def test_lab_capture_same_outputs_as_one_process(tiny_floor, capture):
+    def load():
+        doc = json.loads((DATA / capture).read_text())
+        return snapshot.from_json(doc.get("snapshot", doc), capture)   # explain-lab wraps one
+    single = _analysed(load, 1)
+    stats = {}
+    multi = _analysed(load, 3, stats)
+    assert stats["processes"] >= 2 and stats["failed"] == []   # 3 hosts: this one + 1 worker
+    assert single.findings and any(f.severity in ("critical", "high") for f in single.findings)
+    assert _outputs(multi) == _outputs(single)
+
+
+def _raise():
+    raise RuntimeError("worker broke")
+
+
+def _die():
+    os._exit(7)   # a crash: no message at all on the pipe
+
+
+@pytest.mark.parametrize("fail", [_raise, _die])
+def test_failing_worker_loses_no_finding(tiny_floor, monkeypatch, fail):
+    single = _analysed(_fleet, 1)
+    real = analysis_pool.run_hosts
+
+    def failing(work, names, processes, stats=None, fail_in_worker=None, started_cpu=None):
+        return real(work, names, processes, stats, fail, started_cpu)
+    monkeypatch.setattr(analysis_pool, "run_hosts", failing)
+    stats = {}
+    multi = _analysed(_fleet, 3, stats)
+    assert stats["processes"] == 3 and len(stats["failed"]) == 2   # both workers, redone here
+    assert all(f["hosts"] > 0 for f in stats["failed"])
+    if fail is _raise:
+        assert "worker broke" in stats["failed"][0]["error"]
+    else:
+        assert stats["failed"][0]["exitcode"] == 7
+    assert _outputs(multi) == _outputs(single)
+
+
+def test_small_fleet_stays_in_one_process():
+    # the real floor: 240 hosts are below two processes' worth
+    assert analysis_pool.plan_processes(None, 240, cores=8) == 1
+    assert analysis_pool.plan_processes(8, 240, cores=8) == 1
+    assert analysis_pool.plan_processes(None, 10_000, cores=8) == 8
+    assert analysis_pool.plan_processes(2, 10_000, cores=8) == 2
+    assert analysis_pool.plan_processes(None, 1_200, cores=8) == 2
+    stats = {}
+    _analysed(_fleet, None, stats)
+    assert stats == {"processes": 1}
+
+
+def test_another_thread_keeps_the_analysis_in_process(tiny_floor):
+    release = threading.Event()
+    t = threading.Thread(target=release.wait)
+    t.start()
+    try:
+        assert "thread" in analysis_pool.why_not_fork()
+        stats = {}
+        multi = _analysed(_fleet, 2, stats)
+    finally:
+        release.set()
+        t.join()
+    assert stats["processes"] == 1 and "thread" in stats["reason"]
+    assert _outputs(multi) == _outputs(_analysed(_fleet, 1))
+
+
+def test_chunks_keep_host_order():
+    names = [f"h{i}" for i in range(11)]
+    parts = analysis_pool.chunks(names, 3)
+    assert [len(p) for p in parts] == [4, 4, 3]
+    assert sum(parts, []) == names
+    assert analysis_pool.chunks(names[:2], 4) == [["h0"], ["h1"]]
+
+
+def test_report_workers_option_gives_the_same_snapshot(tiny_floor, tmp_path):
+    """`fleetaudit report --workers N` (in this process, so the lowered floor applies)."""
+    from click.testing import CliRunner
+    from fleetaudit.cli import main
+    outs = {}
+    for n in (1, 3):
+        out = tmp_path / f"w{n}.json"
+        res = CliRunner().invoke(main, ["report", str(DATA / "demo-subset.json"), "--json", str(out),
+                                        "--workers", str(n), "-q", "--fail-on", "none"])
+        assert res.exit_code == 0, res.output
+        outs[n] = out.read_text()
+    doc = json.loads(outs[3])
+    assert doc["findings"] and doc["drift"]
+    assert outs[3] == outs[1]
