@@ -54,6 +54,23 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def built_to_last() -> Iterator[None]:
+    """gc_paused, for objects that stay (a loaded snapshot): on the way out everything
+    the collector tracks is moved straight to its oldest generation (gc.freeze then
+    gc.unfreeze, both documented), as surviving collections would have done. Otherwise
+    the first collection after the pause scans all the new objects at once and the next
+    scans them again (0.5 s of CPU after reading a 10,000-host snapshot). Nothing is
+    leaked: the oldest generation is still collected, and acyclic objects are freed by
+    reference counting whatever their generation."""
+    with gc_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()
+            gc.unfreeze()
+
+
 def to_json(result: RunResult) -> dict:
     doc = {
         "schema": SCHEMA_VERSION,
@@ -217,7 +234,7 @@ def text_of(result: RunResult) -> str:
 
 
 def load(path: Union[str, Path]) -> RunResult:
-    with gc_paused():
+    with built_to_last():
         return from_json(load_document(path), str(path))
 
 
@@ -226,7 +243,7 @@ def load_document(path: Union[str, Path]) -> dict:
     file when it cannot be read as one."""
     try:
         text = read_text(path)
-        with gc_paused():
+        with built_to_last():
             doc = json.loads(text)
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from exc
