@@ -91,3 +91,20 @@ def test_loading_with_the_collector_off_leaves_it_off(tmp_path):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_cycle_is_still_refused_as_before():
+    """dumps runs the C encoder without its circular-reference check (speed) and redoes a
+    failed write with it: a cycle is the same ValueError as ever, not a crash."""
+    loop: list = [1]
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference"):
+        snapshot.dumps({"hosts": loop}, separators=(",", ":"))
+
+
+def test_non_finite_numbers_are_still_noted_once():
+    notes: list = []
+    text = snapshot.dumps({"a": float("nan"), "b": [float("-inf")]}, notes=notes,
+                          separators=(",", ":"))
+    assert text == '{"a":"nan","b":["-inf"]}'
+    assert len(notes) == 2 and notes[0].startswith("$.a:")
