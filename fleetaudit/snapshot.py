@@ -231,13 +231,18 @@ def save(result: RunResult, *paths: Union[str, Path]) -> None:
 
 
 def text_of(result: RunResult) -> str:
-    """The snapshot file's text (what save() writes; the CLI's `--json -` prints it)."""
-    doc = to_json(result)
-    notes: List[str] = []
-    text = dumps(doc, notes=notes, separators=(",", ":"))
-    if notes:  # say where the sanitiser had to step in (a parser let a number through)
-        doc["run"] = {**(doc.get("run") or {}), "json_notes": notes}
-        text = dumps(doc, separators=(",", ":"))
+    """The snapshot file's text (what save() writes; the CLI's `--json -` prints it).
+
+    With the cyclic GC paused: the document's 10,000 host dicts live only until dumps
+    returns, and collections during it would promote them to the oldest generation,
+    bringing the next full scan of the whole fleet's facts closer."""
+    with gc_paused():
+        doc = to_json(result)
+        notes: List[str] = []
+        text = dumps(doc, notes=notes, separators=(",", ":"))
+        if notes:  # say where the sanitiser had to step in (a parser let a number through)
+            doc["run"] = {**(doc.get("run") or {}), "json_notes": notes}
+            text = dumps(doc, separators=(",", ":"))
     return text + "\n"
 
 
