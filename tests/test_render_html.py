@@ -283,3 +283,24 @@ def test_group_names_are_escaped_in_the_filter_and_data_in_the_matrix(hostile_ht
     assert heads and all(len(r[3]) == len(heads) for r in data["gm"]["r"])
     # every host row lists its groups, by string index
     assert all(data["s"][g] in names for h in data["h"] for g in h[9])
+
+
+def test_shown_scalars_are_what_the_json_encoder_writes():
+    """_show's shortcuts for bool and int give the encoder's text exactly."""
+    import json
+    from fleetaudit.render import html as html_mod
+    enc = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "), default=str)
+    for value in (True, False, 0, -1, 1500, 2**70, -(2**64)):
+        assert html_mod._show(value) == enc.encode(value)
+    assert html_mod._show(1.5) == "1.5" and html_mod._show([1, True]) == "[1, true]"
+
+
+def test_cleaned_text_is_not_kept_after_the_report():
+    """Host strings are cleaned once per report (a memo), and forgotten after it."""
+    from fleetaudit.render import html as html_mod
+    from fleetaudit.models import HostResult, RunResult
+    nasty = "evil\x1b]0;title\x07\u202e"
+    run = RunResult(hosts={nasty: HostResult(nasty, nasty, facts={"system": {"kernel": nasty}})})
+    page = html_mod.render_html(run)
+    assert "\\\\x1b]0;title\\\\x07\\\\u202e" in page and "\x1b" not in page  # JSON-escaped in the island
+    assert html_mod._clean_str.cache_info().currsize == 0

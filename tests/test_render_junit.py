@@ -114,3 +114,43 @@ def test_synthetic_fleet_counts_match_findings():
     got = {k for k, c in cases.items() if c.find("failure") is not None}
     assert got == failing
     assert int(root.get("errors")) == sum(1 for h in run.hosts.values() if h.status != "ok")
+
+
+def _as_elementtree_writes(xml: str) -> str:
+    """`xml` parsed and written back by ElementTree (indent + tostring): the writer in
+    render/junit.py produces the text itself and must match this byte for byte."""
+    head = '<?xml version="1.0" encoding="UTF-8"?>\n'
+    assert xml.startswith(head) and xml.endswith("\n")
+    root = ET.fromstring(xml[len(head):].encode())
+    ET.indent(root, space="  ")
+    return head + ET.tostring(root, encoding="unicode") + "\n"
+
+
+@pytest.mark.parametrize("fail_on,all_categories", [("medium", True), ("low", False), ("critical", True)])
+def test_text_is_what_elementtree_writes(fail_on, all_categories):
+    run = _run()
+    nasty = f"]]></failure>{XSS_SCRIPT}\x00\t\r\n\x1b[0m\ud800\ufffe &amp; \"q\" 'a' <b>"
+    run.hosts["db-1"].error = HostError("refused", nasty)
+    run.hosts["db-2"].incomplete = {nasty: nasty}
+    run.hosts[f"x{nasty}"] = HostResult(f"x{nasty}", nasty, status="unreachable", duration_s=0.5,
+                                           error=HostError("connect-timeout", nasty))
+    run.findings.append(Finding(f"web-1{nasty}", "R", f"cat{nasty}", "critical", nasty,
+                                evidence=[nasty, {"path": nasty, "expected": nasty}],
+                                remediation=[nasty], why=nasty))
+    run.findings.append(Finding("web-2", nasty, "dns", "low", "", why=nasty))
+    run.run["started"] = f"2026{nasty}Z"
+    xml = render_junit(run, fail_on=fail_on, all_categories=all_categories, suite_name=nasty)
+    assert xml == _as_elementtree_writes(xml)
+
+
+def test_empty_run_is_what_elementtree_writes():
+    xml = render_junit(RunResult())
+    assert xml == _as_elementtree_writes(xml)
+    assert "<testsuite " in xml and 'tests="0"' in xml
+
+
+def test_synthetic_fleet_text_is_what_elementtree_writes():
+    run = synthetic_run(150, seed=11, hostile=True, fault_rate=0.3, unreachable_rate=0.05,
+                        partial_rate=0.05)
+    xml = render_junit(run)
+    assert xml == _as_elementtree_writes(xml)

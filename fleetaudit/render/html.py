@@ -72,17 +72,20 @@ def render_html(result: RunResult, *, title: Optional[str] = None,
     findings-per-severity chart over recent runs and earlier fact changes per host.
     `templates`: a directory holding the user's own copy of TEMPLATE_FILES (restyling);
     TemplatesError when a file is missing."""
-    data, summary = _build(result, history)
-    tdir = str(templates) if templates is not None else None
-    css, js = _asset("report.css", tdir), _asset("report.js", tdir)
-    csp = ("default-src 'none'; "
-           f"style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
-           "img-src data:; base-uri 'none'; form-action 'none'")
-    template = _env(tdir).get_template("report.html.j2")
-    return template.render(
-        title=_clean(title or "fleetaudit report", 200), csp=csp, css=css, js=js,
-        data_json=json_island(data), s=summary,
-    )
+    try:
+        data, summary = _build(result, history)
+        tdir = str(templates) if templates is not None else None
+        css, js = _asset("report.css", tdir), _asset("report.js", tdir)
+        csp = ("default-src 'none'; "
+               f"style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
+               "img-src data:; base-uri 'none'; form-action 'none'")
+        template = _env(tdir).get_template("report.html.j2")
+        return template.render(
+            title=_clean(title or "fleetaudit report", 200), csp=csp, css=css, js=js,
+            data_json=json_island(data), s=summary,
+        )
+    finally:
+        _clean_str.cache_clear()
 
 
 def json_island(data: Any) -> str:
@@ -164,10 +167,22 @@ def _clean(text: Any, cap: int = MAX_TEXT_CHARS) -> str:
     """Host text made displayable: control and bidi characters shown as escapes (the
     same as on the terminal, render.safe; a bidi override would disguise text in the
     page as well), length capped."""
+    if type(text) is str:  # exactly str: a subclass may print differently
+        return _clean_str(text, cap)
+    return _clean_now(text, cap)
+
+
+def _clean_now(text: Any, cap: int) -> str:
     s = visible(text, newlines=True)
     if len(s) > cap:
         s = s[:cap] + f"… (+{len(s) - cap} chars)"
     return s
+
+
+# The same strings come back thousands of times at fleet scale (an OS name, a kernel, a
+# drift path and its expected value on every drifted host): each is cleaned once per
+# report. Bounded, and emptied after each report (render_html) so no host text outlives it.
+_clean_str = lru_cache(maxsize=1 << 17)(_clean_now)
 
 
 # = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "),
@@ -184,7 +199,14 @@ def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
         return _clean(value, cap)
     if value is None:
         return "(absent)"
-
+    kind = type(value)
+    if kind is bool:  # what the JSON encoder writes, without building one per value
+        return _clean("true" if value else "false", cap)
+    if kind is int:
+        try:
+            return _clean(int.__repr__(value), cap)
+        except ValueError:  # beyond int's digit limit: as the encoder path below does
+            return _clean(repr(value), cap)
     try:
         text = _SHOW_JSON.encode(value)
     except (TypeError, ValueError):
@@ -192,8 +214,13 @@ def _show(value: Any, cap: int = MAX_VALUE_CHARS) -> str:
     return _clean(text, cap)
 
 
+@lru_cache(maxsize=256)
+def _path_parts(path: str) -> Tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def _dig(facts: Any, path: str) -> Any:
-    for part in path.split("."):
+    for part in _path_parts(path):
         if not isinstance(facts, dict):
             return None
         facts = facts.get(part)
@@ -454,8 +481,18 @@ def _as_list(value: Any) -> list:
 
 def _summary(facts: dict) -> List[Optional[str]]:
     out: List[Optional[str]] = []
-    for _, path in SUMMARY_FIELDS:
-        if path == "docker":
+    for path, parts in _SUMMARY_PATHS:
+        if parts is not None:  # a plain fact (the common case): _dig, inlined
+            value = facts
+            for part in parts:
+                if not isinstance(value, dict):
+                    value = None
+                    break
+                value = value.get(part)
+            if isinstance(value, list):
+                value = ", ".join(map(str, value)) or "(none)"
+            out.append(None if value is None else _show(value, 200))
+        elif path == "docker":
             out.append(_docker_summary(facts.get("docker")))
         elif path == "disk":
             dr = _dig(facts, "disk.data_root")
@@ -472,12 +509,12 @@ def _summary(facts: dict) -> List[Optional[str]]:
             out.append(_clean(
                 (f"skew {skew:+.1f}s" if isinstance(skew, (int, float)) else "skew unknown")
                 + {True: ", NTP synchronized", False: ", NTP NOT synchronized"}.get(synced, ""), 200))
-        else:
-            value = _dig(facts, path)
-            if isinstance(value, list):
-                value = ", ".join(map(str, value)) or "(none)"
-            out.append(None if value is None else _show(value, 200))
     return out
+
+
+# SUMMARY_FIELDS' paths, split once; None for the fields with a reader of their own.
+_SUMMARY_PATHS = tuple((path, None if path in ("docker", "disk", "time") else tuple(path.split(".")))
+                       for _, path in SUMMARY_FIELDS)
 
 
 def _docker_summary(docker: Any) -> Optional[str]:
