@@ -24,7 +24,6 @@ finding.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import signal
 import sys
@@ -54,6 +53,7 @@ def plan_processes(requested: Optional[int], hosts: int, cores: Optional[int] = 
 
 def why_not_fork() -> Optional[str]:
     """Why this process must not fork workers now, or None when it may."""
+    import multiprocessing  # here, not at the top: a one-process run should not pay for it
     if not hasattr(os, "fork") or "fork" not in multiprocessing.get_all_start_methods():
         return "this platform has no fork"
     if threading.active_count() > 1:
@@ -117,6 +117,7 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
     if started_cpu is not None:
         stats["serial_cpu_s"] = round(time.process_time() - started_cpu, 3)
     parts = chunks(names[1:], processes)
+    import multiprocessing
     ctx = multiprocessing.get_context("fork")
     for stream in (sys.stdout, sys.stderr):     # a child must not repeat buffered output
         try:
