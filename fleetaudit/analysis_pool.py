@@ -177,7 +177,7 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
     """annotate() then diagnose(), with the per-host work over `processes` processes;
     fills result.extra (drift, baseline, matrix) as annotate does and returns the
     findings as diagnose does."""
-    from .compare import drift_to_json, fact_matrix
+    from .compare import fact_matrix, store_extras
     from .compare import _baselines as as_list
     from .compare.drift import diff_host, sort_items
     from .compare.ignore import as_ignore
@@ -229,12 +229,5 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
         findings.extend(found)
     # the drift map in index order (the audited hosts), as compare_run builds it
     drift = {name: drift[name] for name in index.hosts if name in drift}
-    result.extra["drift"] = drift_to_json({h: items for h, items in drift.items() if items})
-    described = [b.describe() for b in bases]
-    head = dict(described[0])
-    if len(described) > 1:
-        head["also"] = described[1:]
-        head["name"] = " + ".join(d.get("name", d["kind"]) for d in described)
-    result.extra["baseline"] = head
-    result.extra["matrix"] = matrix
+    store_extras(result, drift, bases, matrix)
     return sort_findings(findings, list(hosts))

@@ -145,6 +145,15 @@ def annotate(result: RunResult, baseline: BaselineArg = None,
     """
     baselines = _baselines(baseline)
     drift = compare_run(result, baselines, ignore)
+    store_extras(result, drift, baselines, fact_matrix(result, ignore))
+    return drift
+
+
+def store_extras(result: RunResult, drift: Dict[str, List[DriftItem]], baselines: list,
+                 matrix) -> None:
+    """What the renderers and the snapshot read from a comparison: result.extra["drift"]
+    (hosts with drift only), ["baseline"] (the baselines described) and ["matrix"].
+    One place for annotate and the analysis over worker processes (analysis_pool)."""
     result.extra["drift"] = drift_to_json({h: items for h, items in drift.items() if items})
     described = [b.describe() for b in baselines]
     head = dict(described[0])
@@ -152,8 +161,7 @@ def annotate(result: RunResult, baseline: BaselineArg = None,
         head["also"] = described[1:]
         head["name"] = " + ".join(d.get("name", d["kind"]) for d in described)
     result.extra["baseline"] = head
-    result.extra["matrix"] = fact_matrix(result, ignore)
-    return drift
+    result.extra["matrix"] = matrix
 
 
 def drift_to_json(drift: Dict[str, List[DriftItem]]) -> Dict[str, List[dict]]:
