@@ -186,6 +186,8 @@ class FleetRun:
         env = dict(os.environ)
         src = pythonpath or str(ROOT)
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # recorded as users' audits are, but not into the history of whoever runs the bench
+        env["FLEETAUDIT_HISTORY"] = str(self.work / "history.sqlite")
         exe = Path(sys.executable).with_name("fleetaudit")
         argv = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "fleetaudit.cli"]),
                 "audit", "-i", str(self.inv_yml), "--known-hosts", self.known_hosts,

@@ -148,7 +148,9 @@ def run_audit(fleet, tree: Path, inventory: str, work: Path, label: str) -> Dict
     hosts = [h for h in fleet.hosts.values()]
     inits = {h.name: h.init_pid for h in hosts}
     h0 = {n: (_stat_ticks(p) or 0) + daemon_ticks(p) for n, p in inits.items()}
-    env = dict(os.environ, PYTHONPATH=str(tree))
+    # the audit records its run as users' audits do, but into this bench's work dir, not
+    # the history of whoever runs the bench
+    env = dict(os.environ, PYTHONPATH=str(tree), FLEETAUDIT_HISTORY=str(work / "history.sqlite"))
     m = run_measured([sys.executable, "-m", "fleetaudit.cli", "audit", "-i", inventory,
                       "--known-hosts", fleet.known_hosts_path, "--json", str(work / f"{label}.json")],
                      f"hostcost-{label}", stdout_path=str(work / f"{label}.out"),

@@ -21,12 +21,16 @@ def test_fleet_bench_quick(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to build the namespace test fleet")
     out = tmp_path / "fleet.json"
+    # the runner's own history location: the bench's audits must not record there
+    env = {k: v for k, v in os.environ.items() if k != "FLEETAUDIT_HISTORY"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
     t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "bench.fleet_bench", "--quick", "--sizes", "4", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     took = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (tmp_path / "state" / "fleetaudit").exists()
     assert took < 60, f"quick mode took {took:.0f}s"
 
     # The printed table: one row per contender, Ansible skipped with its reason.
