@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .models import SEVERITIES, Finding, RunResult
+from .models import Finding, RunResult
 
 # Per-host analysis costs about 1-2 ms of CPU; a fork of a process holding a 10,000-host
 # fleet, and the pickled results it sends back, cost tens of ms: below this many hosts per
@@ -163,13 +163,6 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
     return out
 
 
-def sort_findings(findings: List[Finding], hosts: Sequence[str]) -> List[Finding]:
-    """The order diagnose gives: most severe first, then host order, then rule id."""
-    order = {name: i for i, name in enumerate(hosts)}
-    findings.sort(key=lambda f: (SEVERITIES.index(f.severity), order.get(f.host, 0), f.rule))
-    return findings
-
-
 def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
                          expected: Dict[str, dict], processes: int,
                          stats: Optional[dict] = None,
@@ -177,14 +170,12 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
     """annotate() then diagnose(), with the per-host work over `processes` processes;
     fills result.extra (drift, baseline, matrix) as annotate does and returns the
     findings as diagnose does."""
-    from .compare import fact_matrix, store_extras
+    from .compare import fact_matrix, host_drift, store_extras
     from .compare import _baselines as as_list
-    from .compare.drift import diff_host, sort_items
     from .compare.ignore import as_ignore
     from .compare.index import gc_paused, index_for
     from .diagnose import load_rules
-    from .diagnose.base import HostContext
-    from .diagnose.engine import run_rule, unreachable_finding
+    from .diagnose.engine import diagnose_host, sort_findings
     from .facts import FleetView
 
     started_cpu = time.process_time()
@@ -200,25 +191,10 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
     hosts = result.hosts
 
     def work(name: str) -> Tuple[Optional[list], List[Finding]]:
-        host = hosts[name]
-        drift = None
         h = index.hosts.get(name)
-        if h is not None:
-            items: list = []
-            for b in bases:
-                items.extend(diff_host(name, h.flat, h.keys, h.scope, b.expected_for(h.result), ign))
-            drift = sort_items(items)
-        if host.status == "unreachable":
-            return drift, [unreachable_finding(host)]
-        found: List[Finding] = []
-        if host.status == "partial" and host.error and host.error.cls == "sudo":
-            found.append(unreachable_finding(host))
-        ctx = HostContext(host=host, run=result, drift=drift or [], baseline=expected.get(name),
-                          fleet=fleet)
-        docker = ctx.fact("docker.installed", False)
-        for r in rules:
-            found.extend(run_rule(r, ctx, docker))
-        return drift, found
+        drift = host_drift(name, h, bases, ign) if h is not None else None
+        return drift, diagnose_host(hosts[name], result, drift or [], expected.get(name),
+                                    fleet, rules)
 
     done = run_hosts(work, list(hosts), processes, stats, fail_in_worker, started_cpu)
     drift: Dict[str, list] = {}

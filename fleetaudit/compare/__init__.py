@@ -48,14 +48,17 @@ def compare_run(result: RunResult, baseline: BaselineArg = None,
     baselines = _baselines(baseline)
     for b in baselines:
         b.bind(result, index, ign)
-    out: Dict[str, List[DriftItem]] = {}
     with gc_paused():
-        for name, h in index.hosts.items():
-            items: List[DriftItem] = []
-            for b in baselines:
-                items.extend(diff_host(name, h.flat, h.keys, h.scope, b.expected_for(h.result), ign))
-            out[name] = sort_items(items)
-    return out
+        return {name: host_drift(name, h, baselines, ign) for name, h in index.hosts.items()}
+
+
+def host_drift(name: str, h, baselines: List[Baseline], ign: Ignore) -> List[DriftItem]:
+    """One indexed host's drift against bound baselines, sorted by path (compare_run's
+    per-host step; the analysis over worker processes runs it in the workers)."""
+    items: List[DriftItem] = []
+    for b in baselines:
+        items.extend(diff_host(name, h.flat, h.keys, h.scope, b.expected_for(h.result), ign))
+    return sort_items(items)
 
 
 def _baselines(baseline: BaselineArg) -> List[Baseline]:

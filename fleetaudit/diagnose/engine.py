@@ -88,16 +88,30 @@ def diagnose(result: RunResult, drift: Optional[Dict[str, list]] = None,
     findings: List[Finding] = []
     fleet = FleetView(result)   # the derived facts, once for every host and rule of this pass
     for host in result.hosts.values():
-        if host.status == "unreachable":
-            findings.append(unreachable_finding(host))
-            continue
-        if host.status == "partial" and host.error and host.error.cls == "sudo":
-            findings.append(unreachable_finding(host))
-        ctx = HostContext(host=host, run=result, drift=drift.get(host.name, []),
-                          baseline=baselines.get(host.name), fleet=fleet)
-        docker = ctx.fact("docker.installed", False)
-        for r in rules:
-            findings.extend(run_rule(r, ctx, docker))
-    order = {name: i for i, name in enumerate(result.hosts)}
+        findings.extend(diagnose_host(host, result, drift.get(host.name, []),
+                                      baselines.get(host.name), fleet, rules))
+    return sort_findings(findings, result.hosts)
+
+
+def sort_findings(findings: List[Finding], hosts: Iterable[str]) -> List[Finding]:
+    """Most severe first, then host order, then rule id (in place; returned)."""
+    order = {name: i for i, name in enumerate(hosts)}
     findings.sort(key=lambda f: (SEVERITIES.index(f.severity), order.get(f.host, 0), f.rule))
     return findings
+
+
+def diagnose_host(host: HostResult, result: RunResult, drift: list, baseline: Optional[dict],
+                  fleet: FleetView, rules: List[Rule]) -> List[Finding]:
+    """One host's findings (diagnose's per-host step; the analysis over worker processes
+    runs it in the workers): an unreachable host is one finding, a host without sudo gets
+    that finding and then every rule."""
+    if host.status == "unreachable":
+        return [unreachable_finding(host)]
+    found: List[Finding] = []
+    if host.status == "partial" and host.error and host.error.cls == "sudo":
+        found.append(unreachable_finding(host))
+    ctx = HostContext(host=host, run=result, drift=drift, baseline=baseline, fleet=fleet)
+    docker = ctx.fact("docker.installed", False)
+    for r in rules:
+        found.extend(run_rule(r, ctx, docker))
+    return found
