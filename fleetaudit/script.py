@@ -199,7 +199,11 @@ def build_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOption
     if not re.fullmatch(r"[0-9A-Za-z]+", nonce):
         raise ValueError("nonce must be alphanumeric (it is used unquoted in the script)")
     collectors = tuple(collectors)
-    key = (collectors, tuple(getattr(opts, f.name) for f in fields(opts)))
+    # command_timeout_s varies per host (the run's remaining budget) but reaches the
+    # script only as whole seconds (_deadline_budget): key on those, or nearly every host
+    # of a run whose budget runs down would assemble its own template
+    key = (collectors, tuple(_deadline_budget(opts.command_timeout_s) if f.name == "command_timeout_s"
+                             else getattr(opts, f.name) for f in fields(opts)))
     try:
         pieces = _TEMPLATES.get(key)
     except TypeError:  # an unhashable collector or option: no template, assemble it

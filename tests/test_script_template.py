@@ -52,3 +52,15 @@ def test_an_unhashable_option_still_gets_its_script():
 def test_a_nonce_that_is_not_alphanumeric_is_refused():
     with pytest.raises(ValueError):
         build_script(REGISTRY, "x; rm -rf /", ScriptOptions())
+
+
+def test_a_budget_running_down_shares_one_template_per_whole_second():
+    """collect gives each host min(command timeout, the run's remaining budget): floats
+    that differ below the script's whole-second deadline must reuse one template."""
+    from fleetaudit import script
+    script._TEMPLATES.clear()
+    for remaining in (59.99, 59.7, 59.41, 59.2):
+        opts = ScriptOptions(command_timeout_s=remaining)
+        nonce = new_nonce()
+        assert build_script(REGISTRY, nonce, opts) == assemble_script(REGISTRY, nonce, opts)
+    assert len(script._TEMPLATES) == 1
