@@ -157,7 +157,8 @@ def first_json_object(text: str) -> Optional[dict]:
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("{"):
-            for candidate in (line, _EATEN_VALUE.sub('"REDACTED",', line)):
+            repaired = _EATEN_VALUE.sub('"REDACTED",', line)
+            for candidate in (line, repaired) if repaired != line else (line,):
                 try:
                     value, _ = load_host_json(candidate)
                 except ValueError:
