@@ -136,14 +136,10 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
             children.append((part, p, recv))
     finally:
         gc.unfreeze()
+    from .snapshot import gc_paused
     c0 = time.process_time()
-    gc_was = gc.isenabled()
-    gc.disable()  # as in the workers: the rules make no cycles worth a collection pass
-    try:
+    with gc_paused():  # as in the workers: the rules make no cycles worth a collection pass
         out.extend(_run_chunk(work, parts[0]))
-    finally:
-        if gc_was:
-            gc.enable()
     worker_cpu = [round(time.process_time() - c0, 3)]   # this process's share of the hosts
     failed = []
     for part, p, recv in children:
@@ -203,7 +199,7 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
         if items is not None:
             drift[name] = items
         findings.extend(found)
-    # the drift map in index order (the audited hosts), as compare_run builds it
-    drift = {name: drift[name] for name in index.hosts if name in drift}
+    # `done` is in result.hosts order, and index.hosts (the audited hosts, the only ones
+    # with drift) keeps that order: the map is already in compare_run's order
     store_extras(result, drift, bases, matrix)
     return sort_findings(findings, list(hosts))

@@ -68,7 +68,7 @@ def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None,
     from .analysis_pool import analyze_in_processes, plan_processes
     opts = opts or AnalyzeOptions()
     baselines = _baselines(result, opts)
-    processes = plan_processes(opts.workers, len(result.hosts)) if opts.workers != 1 else 1
+    processes = plan_processes(opts.workers, len(result.hosts))
     try:
         if processes > 1:
             result.findings = analyze_in_processes(

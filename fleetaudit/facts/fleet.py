@@ -36,11 +36,6 @@ class Expect:
     source: str       # "baseline" or "fleet majority (9 of 12 hosts)"
 
 
-def _canon(value: Any) -> str:
-    """A value as canonical JSON text (for counting equal values)."""
-    return canonical_json(value)
-
-
 def _proxy_hosts(view: HostView) -> Set[str]:
     """host:port and host of the daemon's proxies (they show up in logs like registries)."""
     out = set()
@@ -120,7 +115,7 @@ class FleetView:
                 v = getter(h.facts)
                 if v is MISSING:
                     continue
-                c = _canon(v)
+                c = canonical_json(v)
                 votes[c] += 1
                 sample.setdefault(c, v)
             total = sum(votes.values())

@@ -55,7 +55,8 @@ def render_junit(result: RunResult, *, fail_on: str = "medium", suite_name: str 
         by_host[host][str(f.category or "uncategorized")].append(f)
     extra_categories = sorted({c for cats in by_host.values() for c in cats} - set(CATEGORIES))
     categories = list(CATEGORIES) + extra_categories
-    # each category's name attribute, cleaned and escaped once (not once per host)
+    # each category's name attribute, cleaned and escaped once (not once per host); every
+    # category a host's cases name is in `categories`
     cat_attr = {c: _ESC_ATTR(_x(c, 100)) for c in categories}
 
     suite_attrs = [("name", _x(suite_name, 200))]
@@ -102,11 +103,11 @@ def render_junit(result: RunResult, *, fail_on: str = "medium", suite_name: str 
         if status == "unreachable":
             skipped = [_element("skipped", (("message", f"host not audited ({cls})"),), None)]
             counts["skipped"] += len(names)
-            cases.extend(_with_children(case_open + _cat(cat_attr, c) + '" time="0.000"', skipped)
+            cases.extend(_with_children(case_open + cat_attr[c] + '" time="0.000"', skipped)
                          for c in names)
             continue
         for category in names:
-            case = case_open + _cat(cat_attr, category) + '" time="0.000"'
+            case = case_open + cat_attr[category] + '" time="0.000"'
             found = host_findings.get(category)
             if not found:
                 cases.append(case + " />")
@@ -137,11 +138,6 @@ def render_junit(result: RunResult, *, fail_on: str = "medium", suite_name: str 
     suite += (">\n    " + "\n    ".join(cases) + "\n  </testsuite>") if cases else " />"
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + _start("testsuites", root_attrs)
             + ">\n  " + suite + "\n</testsuites>" + "\n")
-
-
-def _cat(cat_attr: Dict[str, str], category: str) -> str:
-    got = cat_attr.get(category)
-    return got if got is not None else _ESC_ATTR(_x(category, 100))
 
 
 def _start(tag: str, attrs) -> str:
