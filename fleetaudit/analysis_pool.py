@@ -166,20 +166,14 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
     """annotate() then diagnose(), with the per-host work over `processes` processes;
     fills result.extra (drift, baseline, matrix) as annotate does and returns the
     findings as diagnose does."""
-    from .compare import fact_matrix, host_drift, store_extras
-    from .compare import _baselines as as_list
-    from .compare.ignore import as_ignore
-    from .compare.index import gc_paused, index_for
+    from .compare import bind_baselines, fact_matrix, host_drift, store_extras
+    from .compare.index import gc_paused
     from .diagnose import load_rules
     from .diagnose.engine import diagnose_host, sort_findings
     from .facts import FleetView
 
     started_cpu = time.process_time()
-    bases = as_list(baselines)
-    ign = as_ignore(ignore)
-    index = index_for(result)
-    for b in bases:
-        b.bind(result, index, ign)
+    bases, ign, index = bind_baselines(result, baselines, ignore)
     with gc_paused():  # the fleet-wide counting, as annotate does it (shared memo)
         matrix = fact_matrix(result, ignore)
     rules = load_rules()

@@ -43,13 +43,22 @@ def compare_run(result: RunResult, baseline: BaselineArg = None,
     default volatile/identity rules) or an Ignore. Raises BaselineError when a
     baseline cannot be used (golden host not audited).
     """
+    baselines, ign, index = bind_baselines(result, baseline, ignore)
+    with gc_paused():
+        return {name: host_drift(name, h, baselines, ign) for name, h in index.hosts.items()}
+
+
+def bind_baselines(result: RunResult, baseline: BaselineArg = None, ignore: Any = None
+                   ) -> Tuple[List[Baseline], Ignore, FleetIndex]:
+    """The baselines bound to `result`'s fleet index (consensus counted, golden host or
+    snapshot looked up), with the Ignore and the index they used: compare_run's fleet-wide
+    step, which the analysis over worker processes does once before forking."""
     ign = as_ignore(ignore)
     index = index_for(result)
     baselines = _baselines(baseline)
     for b in baselines:
         b.bind(result, index, ign)
-    with gc_paused():
-        return {name: host_drift(name, h, baselines, ign) for name, h in index.hosts.items()}
+    return baselines, ign, index
 
 
 def host_drift(name: str, h, baselines: List[Baseline], ign: Ignore) -> List[DriftItem]:
