@@ -749,10 +749,6 @@ _CONNECT_TIMEOUT = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(\d+): (?:i/o
 # resolver, which pings nothing and starts with a HEAD of the manifest.
 _UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect",
                                  re.IGNORECASE)
-# Go 1.5-1.7 net/lookup.go lookupIPDeadline returned the bare errTimeout ("i/o timeout") when
-# the dial's deadline passed during the name lookup, so "dial tcp: i/o timeout" with no
-# address (the Docker 1.x era) is the lookup that timed out.
-_LOOKUP_DEADLINE = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect", re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
                             r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
@@ -771,13 +767,13 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
     if symptom == "io-timeout" and _UNRESOLVED_TIMEOUT.search(inner):
         # The timeout came before any address was chosen (Go names the address once it
         # dials one; Docker 1.x's "Network timed out" hides the step altogether): the
-        # name lookup, the first step, is as likely as the connection.
-        lookup = bool(_LOOKUP_DEADLINE.search(inner))
-        unresolved = [("dns", 0.52 if lookup else 0.44, "The timeout came before any registry "
-                       "address was chosen (no IP in the message" + ("; Go 1.5-1.7, which Docker "
+        # name lookup, the first step, is as likely as the connection. Go 1.5-1.7
+        # net/lookup.go lookupIPDeadline returned the bare errTimeout ("i/o timeout") when
+        # the dial's deadline passed during the name lookup.
+        unresolved = [("dns", 0.52, "The timeout came before any registry "
+                       "address was chosen (no IP in the message; Go 1.5-1.7, which Docker "
                        "1.x was built with, reported a name lookup that outlived the dial deadline "
-                       "this way" if lookup else "")
-                       + "): the resolver in /etc/resolv.conf did not answer in time, the step "
+                       "this way): the resolver in /etc/resolv.conf did not answer in time, the step "
                        "every pull takes first.", symptom)]
     else:
         unresolved = []

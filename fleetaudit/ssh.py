@@ -380,13 +380,8 @@ class Connector:
         (an alias when the inventory has no explicit address). Inventory values win;
         the config fills what the inventory leaves at its default.
         """
-        paths = self.config_paths()
-        if not paths:
-            return host.address, host.port, host.jump, None, False
-        try:
-            cfg = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(),
-                                       host.user or "", host.address, host.port or 22)
-        except (OSError, ValueError, asyncssh.Error):
+        cfg = self._ssh_config(host.address, host.port or 22, host.user)
+        if cfg is None:
             return host.address, host.port, host.jump, None, False
         address = cfg.get("Hostname") or host.address
         port = host.port if host.port != 22 else int(cfg.get("Port") or 22)
@@ -396,16 +391,23 @@ class Connector:
         return address, port, jump, cfg.get("ProxyCommand"), bool(cfg.get("Ciphers"))
 
     def _hop_name(self, host: str, port: int, user) -> tuple:
-        paths = self.config_paths()
-        if not paths:
-            return host, port, False
-        try:
-            cfg = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(),
-                                       user or "", host, port)
-        except (OSError, ValueError, asyncssh.Error):
+        cfg = self._ssh_config(host, port, user)
+        if cfg is None:
             return host, port, False
         return (cfg.get("Hostname") or host, port if port != 22 else int(cfg.get("Port") or 22),
                 bool(cfg.get("Ciphers")))
+
+    def _ssh_config(self, address: str, port: int, user) -> Optional[SSHClientConfig]:
+        """The ssh_config options OpenSSH would apply to `address`, or None when there
+        is no config file or it cannot be read (then the inventory's values stand)."""
+        paths = self.config_paths()
+        if not paths:
+            return None
+        try:
+            return SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(),
+                                        user or "", address, port)
+        except (OSError, ValueError, asyncssh.Error):
+            return None
 
     async def connect(self, host: Host) -> asyncssh.SSHClientConnection:
         address, port, jump, proxy_command, config_ciphers = self._route(host)
