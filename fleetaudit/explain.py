@@ -176,6 +176,7 @@ _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.
 _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?(?=[/\"'\\\s:?]|$)",
                    re.IGNORECASE)
 _DIALED = re.compile(r"dial tcp (?!lookup)(?:\[([^\s\]]+)\]|([^\s:\[]+)):(\d+)", re.IGNORECASE)
+_PROXY_PORTS = frozenset(("3128", "3129", "8118", "8888", "7890", "1080", "10808", "10809", "8080"))
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
@@ -190,6 +191,9 @@ _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", r
 # gvproxy (192.168.127.1), lima (192.168.5.3), a NAT gateway of WSL2 or a docker bridge
 # (172.16.0.0/12, .1).
 _LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORECASE)
+# The resolver's own query on the wire (Go's dnsclient dials udp ADDR:53), for texts without
+# "lookup NAME on ADDR:53".
+_DNS_WIRE = re.compile(r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?([0-9A-Fa-f.:]+?)\]?:53(?![0-9])", re.IGNORECASE)
 _VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
                            r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
                            r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
@@ -460,6 +464,15 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
     urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
              m.group(4) or ("443" if m.group(1).lower() == "https" else "80")) for m in _URLS.finditer(text)]
     if not urls:
+        if dial and port in _PROXY_PORTS and {"connection-refused", "io-timeout", "connection-reset",
+                                               "no-route-to-host", "network-unreachable"} & set(matched):
+            # No request URL, so the port alone says what was dialed: registries listen on 443,
+            # 80, 5000 and the like, while 3128 (squid), 8118 (privoxy), 8888 (tinyproxy), 7890
+            # (clash), 1080 (socks), 10809 (v2ray) are web proxies' defaults. 8080 is both a
+            # proxy's and a registry's, so it only puts the proxy among the candidates.
+            out.append(("proxy", 0.44 if port == "8080" else 0.6, f"The connection that failed was to "
+                        f"port {port}, a web proxy's usual port: the daemon's HTTP(S)_PROXY points at "
+                        "a proxy that is down, moved or not reachable from this host.", cid))
         return out
     if dial and port not in {p for _, _, p in urls}:
         out.append(("proxy", 0.85, f"The request went to {urls[0][1]} on port {urls[0][2]}, but the "
@@ -559,7 +572,7 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "its default refusal, which it gives alike for a repository that does not exist "
                     "and a private one the caller may not read: with no word about credentials, a "
                     "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
-    public_dns = _LOOKUP_ON.search(text) if "dns-lookup-failed" in matched else None
+    public_dns = (_LOOKUP_ON.search(text) or _DNS_WIRE.search(text)) if "dns-lookup-failed" in matched else None
     if public_dns and _PUBLIC_RESOLVER.match(public_dns.group(1)) and re.search(r"i/o timeout|timed out", text, re.I):
         # A public resolver answers everyone: a query to it that gets nothing back was dropped on
         # the way, as networks that allow DNS only through their own resolvers do (the field
@@ -749,6 +762,13 @@ _CONNECT_TIMEOUT = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(\d+): (?:i/o
 # resolver, which pings nothing and starts with a HEAD of the manifest.
 _UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect",
                                  re.IGNORECASE)
+# Go net/http transport.go: errRequestCanceledConn ("request canceled while waiting for connection")
+# is returned when the request is cancelled before a connection was obtained: the name lookup,
+# the TCP handshake and the TLS handshake had not all finished. Go 1.13+ reports the same moment
+# as "context deadline exceeded (Client.Timeout exceeded while awaiting headers)", without saying
+# which phase; "net/http: request canceled (Client.Timeout ...)" alone means a connection WAS made.
+_DIAL_PHASE_TIMEOUT = re.compile(r"request canceled while waiting for connection|"
+                                 r"context deadline exceeded \(Client\.Timeout", re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
                             r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
@@ -806,7 +826,13 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # routes, proxy settings and TLS to it all work; the CDN connection was accepted but its
         # handshake stalled: the certificate flight is the first full-size packets from that
         # host, which a path MTU black hole drops.
-        return [("mtu", 0.47, "The registry answered and redirected to its blob CDN; the CDN "
+        # An egress filter that allows by TLS server name (SNI: Azure Firewall, AWS Network
+        # Firewall, a proxy's domain list) and lists the registry but not its blob host drops the
+        # ClientHello that names the CDN: the same stall, after the same successful first requests.
+        return [("firewall", 0.44, "The registry answered, but the handshake with its blob CDN "
+                 "never finished: an egress filter that allows by TLS server name (SNI) and lists "
+                 "the registry but not its blob/CDN host drops the CDN's handshake.", symptom),
+                ("mtu", 0.47, "The registry answered and redirected to its blob CDN; the CDN "
                  "accepted the connection but the TLS handshake stalled: its certificate flight is "
                  "the first run of full-size packets, which a path with a smaller MTU (VPN, overlay, "
                  "cloud tunnel) silently drops.", symptom)]
@@ -835,7 +861,21 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                      symptom),
                     ("proxy", 0.3, "Only if the task is meant to go out through a proxy: then it "
                      "lacks HTTP(S)_PROXY.", symptom)] + unresolved
-        return [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
+        slow_lookup = []
+        if symptom == "request-timeout" and _DIAL_PHASE_TIMEOUT.search(inner) and not _DIALED.search(inner):
+            # dockerd's /v2/ ping and token clients time out after 15 s (moby registry/auth.go
+            # `Timeout: 15 * time.Second`) while its dialer allows 30 s: the client's timeout fires
+            # first, during the dial, which includes the name lookup. Go's resolver waits 5 s per
+            # try, twice per nameserver (resolv.conf's defaults), so one or two nameservers that do
+            # not answer outlast the 15 s and the lookup's own error is never printed; no address
+            # in the message is consistent with that. (Not for containerd or the kubelet: their
+            # deadlines are minutes, long enough for the lookup to report itself.)
+            slow_lookup = [("dns", 0.4, "The request timed out while still waiting for a connection, "
+                            "and no registry address is named: the 15-second timeout of dockerd's "
+                            "registry client covers the name lookup, and a resolver that does not "
+                            "answer (two 5-second tries per nameserver) uses it up before its own "
+                            "error can be printed.", symptom)]
+        return slow_lookup + [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
                  "ping or token endpoint) got no answer" + (" from a public registry that is up "
                  "for everyone else" if public else "") + ": in networks where only a proxy may "
                  "go out, a daemon without HTTP(S)_PROXY (or with the wrong one) fails exactly "

@@ -199,7 +199,8 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "daemon_json registry-mirrors"],
        "Pull with the name the certificate is issued for, or reissue the certificate with "
        "the right SANs.",
-       tier=1, related=("dns",)),
+       # (a TLS-inspecting proxy or firewall answering with a certificate of its own names too)
+       tier=1, related=("dns", "proxy")),
     _c("tls-handshake-timeout", "reachability", "TLS handshake timed out",
        [r"tls handshake timeout"],
        ["handshake timeout"],
@@ -744,7 +745,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "a resolver that refuses this client.",
        ["dns.resolv_conf.nameservers", "dig REGISTRY @NAMESERVER"],
        "Fix the resolver or point the host at a working one.",
-       tier=1),
+       # a stub or forwarding resolver (systemd-resolved, dnsmasq, Docker Desktop's) answers
+       # SERVFAIL when its own upstream queries get nothing back: egress to port 53 blocked
+       tier=1, related=("firewall",)),
     _c("dns-lookup-failed", "dns", "Resolver unreachable or timing out",
        [r"lookup \S+(?: on \S+)?: (?:read udp \S+: )?(?:i/o timeout|read: connection refused|"
         r"connection refused|dial udp \S+: connect: network is unreachable|network is unreachable)",
@@ -768,8 +771,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # libc getaddrinfo texts as Python (compose v1, docker-py) and curl print them
         r"name or service not known", r"nodename nor servname provided",
         r"getaddrinfo failed", r"name does not resolve", r"could not resolve host",
-        r"no address associated with hostname", r"eai_again", r"getaddrinfo enotfound"],
-       ["lookup", "name resolution", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
+        r"no address associated with hostname", r"eai_again", r"getaddrinfo enotfound",
+        # The query on the wire without Go's "lookup NAME on" prefix (cut off when quoted, or
+        # wrapped by a tool that printed only the innermost net.OpError): a UDP datagram to or
+        # from port 53 is a DNS query (Go net/dnsclient_unix.go dials "udp" to ADDR:53).
+        r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?[0-9a-f.:]+\]?:53(?![0-9])"],
+       ["lookup", "name resolution", "dial udp", "read udp", "write udp", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
         "dns response", "getaddrinfo", "hostname resolution", "no such host",
         "service not known", "servname", "does not resolve", "resolve host",
         "associated with hostname", "eai_again"],
@@ -953,7 +960,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "slow download.",
        ["network MTU", "proxy.daemon", "image size"],
        "Find why the download is slow; raise the client's timeout.",
-       tier=2, related=("mtu",), fallback=True),
+       # a download slow enough for the client to give up: a path MTU problem, or a proxy in
+       # the path throttling or holding the transfer
+       tier=2, related=("mtu", "proxy"), fallback=True),
     # ---------------------------------------------------------------- non-registry answers
     # A registry answers in JSON. An HTML or XML body, or a bare HTTP status text where the
     # registry's error should be, means something else answered: a proxy, a middlebox, a

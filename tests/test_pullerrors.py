@@ -132,6 +132,15 @@ TABLE = [
      "connection refused", ["dns-lookup-failed", "connection-refused"]),
     ('Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: Temporary '
      "failure in name resolution", ["dns-lookup-failed"]),
+    # the resolver's query alone, without Go's "lookup NAME on" (net/dnsclient_unix.go dials udp
+    # to ADDR:53; a tool printing only the innermost net.OpError, or a cut-off quote)
+    ('Get "https://registry-1.docker.io/v2/": dial udp 8.8.8.8:53: i/o timeout',
+     ["dns-lookup-failed", "io-timeout"]),
+    ("read udp 172.17.0.2:40000->192.168.65.7:53: read: connection refused",
+     ["dns-lookup-failed", "connection-refused"]),
+    # not DNS: port 5353 / 530 are not 53, and tcp to a registry on :5300 is a registry
+    ('dial tcp 10.0.0.2:5300: i/o timeout', ["io-timeout"]),
+    ('read udp 10.0.0.5:40000->10.0.0.2:5353: i/o timeout', ["io-timeout"]),
     # --- proxy
     ('Get "https://registry-1.docker.io/v2/": Proxy Authentication Required',
      ["proxy-auth-required"]),
