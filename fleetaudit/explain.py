@@ -75,6 +75,9 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
                             "case before the credentials."),
     ],
     "x509-unknown-authority": [
+        ("firewall", 0.25, "Firewall appliances that inspect TLS (FortiGate, Palo Alto, Sophos, "
+                           "Check Point) re-sign outgoing HTTPS with their own CA, like a proxy: "
+                           "trust that CA or exempt the registry from inspection."),
         ("time", 0.2, "Rarely: a clock far off makes chain building fail in odd ways; "
                       "check skew if the CA is present."),
     ],
@@ -177,6 +180,7 @@ _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d
                    re.IGNORECASE)
 _DIALED = re.compile(r"dial tcp (?!lookup)(?:\[([^\s\]]+)\]|([^\s:\[]+)):(\d+)", re.IGNORECASE)
 _PROXY_PORTS = frozenset(("3128", "3129", "8118", "8888", "7890", "1080", "10808", "10809", "8080"))
+_PRIVATE_V4 = re.compile(r"^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+(?:\.\d+)?$")
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
@@ -484,6 +488,18 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
         out.append(("dns", 0.8, f"{urls[0][1]} was dialed at {address}: the name resolved to "
                     "a loopback address (an /etc/hosts entry, a DNS filter or sinkhole), not to the "
                     "registry.", cid))
+    elif dial and _PRIVATE_V4.match(address) and not _DOCKER_POOL.match(address) \
+            and all(PUBLIC_REGISTRY_HOSTS.search(" " + h + " ") and not h.endswith("amazonaws.com")
+                    for _, h, _ in urls) and not _CLOUD_TASK.search(text):
+        # Public registries (and their CDNs) only have public addresses, and a proxy's address
+        # shows under a port of its own (above) or after "proxyconnect": a private address
+        # dialed on the registry's own port is what the name resolved to (an /etc/hosts entry,
+        # split-horizon or a filtering resolver, a router answering with its own address).
+        # Not ECR: its VPC interface endpoints give private addresses by design.
+        out.append(("dns", 0.62, f"{urls[0][1]} is a public registry with public addresses only, but "
+                    f"the daemon dialed {address}: the name resolved to a private address (an "
+                    "/etc/hosts entry, a split-horizon or filtering resolver, a router's DNS answering "
+                    "with itself).", cid))
     lookup = _LOOKUP_NAME.search(text)
     looked = lookup.group(1).lower() if lookup else ""
     # (loosely: quoted texts are often redacted by hand, one name at a time)
@@ -869,8 +885,11 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
             # try, twice per nameserver (resolv.conf's defaults), so one or two nameservers that do
             # not answer outlast the 15 s and the lookup's own error is never printed; no address
             # in the message is consistent with that. (Not for containerd or the kubelet: their
-            # deadlines are minutes, long enough for the lookup to report itself.)
-            slow_lookup = [("dns", 0.4, "The request timed out while still waiting for a connection, "
+            # deadlines are minutes, long enough for the lookup to report itself.) Ranked below the
+            # firewall: a dropped SYN gives this very message on every such network (the 30 s dial
+            # cannot fail before the 15 s client gives up), a lookup this slow needs several dead
+            # nameservers.
+            slow_lookup = [("dns", 0.38, "The request timed out while still waiting for a connection, "
                             "and no registry address is named: the 15-second timeout of dockerd's "
                             "registry client covers the name lookup, and a resolver that does not "
                             "answer (two 5-second tries per nameserver) uses it up before its own "
