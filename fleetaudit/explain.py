@@ -852,6 +852,12 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                  "accepted the connection but the TLS handshake stalled: its certificate flight is "
                  "the first run of full-size packets, which a path with a smaller MTU (VPN, overlay, "
                  "cloud tunnel) silently drops.", symptom)]
+    if _TRANSFER.search(inner) and symptom == "connection-refused":
+        # A refusal answers the SYN, whose packets are tiny: never the MTU. The registry had
+        # answered, so its blob host is what refuses: a REJECT rule or an allowlist without it.
+        return [("firewall", 0.44, "The registry answered the first requests, but the connection "
+                 "to the blob host was refused: an egress rule rejecting it, or an allowlist that "
+                 "has the registry but not its blob/CDN host.", symptom)]
     if _TRANSFER.search(inner):
         # A path MTU black hole drops the big packets silently: the transfer stalls until a
         # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the

@@ -345,7 +345,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("forbidden", "auth", "Registry or proxy answered 403 Forbidden",
        [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden",
         # moby's v1 registry client (registry/session.go): "Error: Status %d trying to pull repository %s: %q"
-        r"status 403 trying to pull"],
+        r"status 403 trying to pull",
+        # containers/image docker/errors.go httpResponseToError: "invalid status code from
+        # registry %d (%s)" with http.StatusText (podman, skopeo, buildah)
+        r"invalid status code from registry 403"],
        ["forbidden", "status: 403", "status code 403", "status 403"],
        "The request was understood and refused: account without permission, IP allow-list "
        "on the registry, or a proxy policy blocking the registry.",
@@ -790,7 +793,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("registry-server-error", "reachability", "Registry answered with a 5xx error",
        [r"unexpected http status: 5\d\d", r"\b50[0234] (?:internal server error|bad gateway|"
         r"service unavailable|gateway timeout)", r"status code 5\d\d",
-        r"unexpected status(?: code)?: 5\d\d"],
+        r"unexpected status(?: code)?: 5\d\d", r"invalid status code from registry 5\d\d"],
        ["unexpected http status", "internal server error", "bad gateway",
         "service unavailable", "gateway timeout", "status code", "unexpected status"],
        "The registry (or a proxy/load balancer in front of it) failed the request.",

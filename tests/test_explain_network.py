@@ -163,3 +163,19 @@ def test_containers_image_source_wrapper_is_peeled():
     u = unwrap(text)
     assert u.inner.startswith("pinging container registry quay.io"), u.inner
     assert rank(text)[0] == "dns"
+
+
+def test_a_refused_blob_connection_is_never_the_mtu():
+    # moby daemon/internal/distribution/pull_v2.go: "error pulling image configuration: download
+    # failed after attempts=%d: %w"; a RST to the SYN involves no large packet
+    ranked = rank("error pulling image configuration: download failed after attempts=6: dial tcp "
+                  "104.16.1.1:443: connect: connection refused")
+    assert "mtu" not in ranked[:3] and "firewall" in ranked[:2], ranked
+
+
+@pytest.mark.parametrize("status,first", [("403 (Forbidden)", "auth"), ("503 (Service Unavailable)", "reachability")])
+def test_containers_image_status_codes_are_recognised(status, first):
+    # containers/image docker/errors.go httpResponseToError
+    ranked = explain("Error: initializing source docker://registry.corp.example/app:1: Requesting bearer "
+                     f"token: invalid status code from registry {status}")
+    assert ranked[0].category == first and not ranked[0].generic, [c.category for c in ranked]

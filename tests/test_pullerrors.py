@@ -118,6 +118,12 @@ TABLE = [
      ["http-response-to-https-client"]),
     ('Get "https://registry.lab:80/v2/": tls: first record does not look like a TLS handshake',
      ["tls-first-record"]),
+    # containers/image docker/errors.go: "%sinvalid status code from registry %d (%s)"
+    ("Error: initializing source docker://registry.corp.example/app:1: Requesting bearer token: "
+     "invalid status code from registry 403 (Forbidden)", ["forbidden"]),
+    ("Error: initializing source docker://registry.corp.example/app:1: pinging container registry "
+     "registry.corp.example: invalid status code from registry 503 (Service Unavailable)",
+     ["registry-server-error"]),
     # --- dns
     ('Error response from daemon: Get "https://registry.example.com/v2/": dial tcp: lookup '
      "registry.example.com on 10.0.0.2:53: no such host", ["no-such-host"]),
