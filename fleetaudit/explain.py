@@ -181,6 +181,8 @@ _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d
 _DIALED = re.compile(r"dial tcp (?!lookup)(?:\[([^\s\]]+)\]|([^\s:\[]+)):(\d+)", re.IGNORECASE)
 _PROXY_PORTS = frozenset(("3128", "3129", "8118", "8888", "7890", "1080", "10808", "10809", "8080"))
 _PRIVATE_V4 = re.compile(r"^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+(?:\.\d+)?$")
+# The far end of an established connection, as Go's net.OpError prints it ("read tcp L->R:PORT").
+_PEER = re.compile(r"(?:read|write) tcp[46]? \S+?->\[?[^\s\]]+?\]?:(\d+):", re.IGNORECASE)
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
@@ -467,6 +469,14 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
         return out
     urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
              m.group(4) or ("443" if m.group(1).lower() == "https" else "80")) for m in _URLS.finditer(text)]
+    peer = _PEER.search(text)
+    if peer and peer.group(1) in _PROXY_PORTS and peer.group(1) not in {p for _, _, p in urls} \
+            and {"connection-reset", "unexpected-eof", "io-timeout", "broken-pipe"} & set(matched):
+        # The connection that broke was to a web proxy's usual port: the request went through
+        # the daemon's proxy, and the proxy cut it (or was cut off from the registry).
+        out.append(("proxy", 0.44 if peer.group(1) == "8080" else 0.6, f"The connection that broke was "
+                    f"to port {peer.group(1)}, a web proxy's usual port: the proxy the daemon goes "
+                    "through ended it (its limits, its own upstream, an inspecting policy).", cid))
     if not urls:
         if dial and port in _PROXY_PORTS and {"connection-refused", "io-timeout", "connection-reset",
                                                "no-route-to-host", "network-unreachable"} & set(matched):
@@ -758,7 +768,7 @@ _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexp
 # during the body) and containerd's httpReadSeeker (blob reads) are transfers too.
 _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
                        r"retrying|image configuration|layer|extracting|while reading body|httpreadseeker|"
-                       r"(?:writing|storing|copying) blob",
+                       r"(?:writing|storing|copying) blob|failed to copy:",
                        re.IGNORECASE)
 # Hosts registries redirect blob downloads to (Docker Hub's Cloudflare/CloudFront, GCS, S3,
 # GitHub's and quay's CDNs, Azure blob storage).
@@ -863,7 +873,18 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the
         # CDN, a mirror), so the MTU stays a candidate there, not the first one.
         stall = symptom in ("io-timeout", "request-timeout") and not connect
-        return [("mtu", 0.47 if stall else 0.42, "The failure came during a layer/blob download, "
+        peer = _PEER.search(inner)
+        direct = []
+        if symptom == "connection-reset" and peer and peer.group(1) in ("443", "80"):
+            # Go names the connection's far end ("read tcp LOCAL->REMOTE:443"): through a proxy
+            # it would be the proxy's port. A direct transfer the registry had started, reset
+            # by the peer: a stateful firewall or IPS/DPI ending the flow (or the CDN), while
+            # a missing proxy would have stopped it at the first request.
+            direct = [("firewall", 0.43, "The transfer ran on a direct connection to port "
+                       f"{peer.group(1)} (no proxy in between) and was reset mid-way: a stateful "
+                       "firewall or intrusion-prevention/DPI box ending long or unrecognised flows, "
+                       "or a flaky path.", symptom)]
+        return direct + [("mtu", 0.47 if stall else 0.42, "The failure came during a layer/blob download, "
                  "after the registry had answered the first requests: large packets lost on a path "
                  "with a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers"
                  + (", and a transfer that stalls until a timeout is how such a loss looks." if stall

@@ -179,3 +179,15 @@ def test_containers_image_status_codes_are_recognised(status, first):
     ranked = explain("Error: initializing source docker://registry.corp.example/app:1: Requesting bearer "
                      f"token: invalid status code from registry {status}")
     assert ranked[0].category == first and not ranked[0].generic, [c.category for c in ranked]
+
+
+def test_the_far_end_of_a_reset_connection_says_whether_a_proxy_was_in_between():
+    # Go's net.OpError names the established connection "read tcp LOCAL->REMOTE:PORT"
+    direct = rank("error pulling image configuration: download failed after attempts=6: read tcp "
+                  "10.0.0.5:51234->104.16.1.1:443: read: connection reset by peer")
+    assert direct[0] == "reachability" and {"firewall", "mtu"} <= set(direct[:3]), direct
+    # containerd core/content/helpers.go: "failed to copy: %w" is the blob transfer
+    ctrd = rank("failed to copy: read tcp 10.0.0.5:51234->104.16.1.1:443: read: connection reset by peer")
+    assert ctrd == direct[:len(ctrd)] or set(ctrd[:3]) == set(direct[:3]), (ctrd, direct)
+    via_proxy = rank(HUB + "read tcp 10.0.0.5:51234->10.0.0.9:3128: read: connection reset by peer")
+    assert via_proxy[0] == "proxy", via_proxy
