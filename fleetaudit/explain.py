@@ -203,6 +203,9 @@ _DNS_WIRE = re.compile(r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?([0-9A-Fa-f.:
 _VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
                            r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
                            r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+# Cloud providers' built-in resolvers: Azure's wire server, AWS's link-local Route 53 Resolver
+# (also VPC base+2, not recognisable from the address alone), GCP's metadata server.
+_CLOUD_RESOLVER = re.compile(r"^(?:168\.63\.129\.16|169\.254\.169\.253|169\.254\.169\.254)$")
 # Well-known public resolvers (Google, Cloudflare, Quad9, OpenDNS, 114DNS, AliDNS).
 _PUBLIC_RESOLVER = re.compile(r"^(?:8\.8\.8\.8|8\.8\.4\.4|1\.1\.1\.1|1\.0\.0\.1|9\.9\.9\.9|149\.112\.112\.112|"
                               r"208\.67\.22[02]\.22[02]|114\.114\.11[45]\.11[45]|223\.5\.5\.5|223\.6\.6\.6|"
@@ -636,6 +639,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "stale or unreachable upstream (after a VPN or network change) or misses the "
                     "host's own names; restart it or give the daemon \"dns\" in daemon.json.",
                     "no-such-host"))
+    elif lookup and resolver and _CLOUD_RESOLVER.match(resolver.group(1)) and "proxyconnect" not in text:
+        # The cloud's own resolver (Azure's 168.63.129.16, AWS's 169.254.169.253, GCP's metadata
+        # server) resolves public names for every VM; a 'does not exist' from it comes from a
+        # private zone or resolver rule attached to the network that overrides the name.
+        out.append(("dns", 0.8, f"The resolver that said '{lookup.group(1)} does not exist' is "
+                    f"{resolver.group(1)}, the cloud provider's own resolver, which resolves public "
+                    "names for every VM: a private DNS zone or resolver rule linked to this network "
+                    "(Azure Private DNS, a Route 53 private hosted zone or forwarding rule, Cloud DNS "
+                    "private zone) overrides the name.", "no-such-host"))
     elif lookup and resolver and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") \
             and "proxyconnect" not in text:
         # NXDOMAIN ("no such host" is Go's errNoSuchHost, an authoritative 'no', not a timeout)

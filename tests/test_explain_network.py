@@ -191,3 +191,12 @@ def test_the_far_end_of_a_reset_connection_says_whether_a_proxy_was_in_between()
     assert ctrd == direct[:len(ctrd)] or set(ctrd[:3]) == set(direct[:3]), (ctrd, direct)
     via_proxy = rank(HUB + "read tcp 10.0.0.5:51234->10.0.0.9:3128: read: connection reset by peer")
     assert via_proxy[0] == "proxy", via_proxy
+
+
+@pytest.mark.parametrize("resolver", ["168.63.129.16", "169.254.169.253"])
+def test_nxdomain_from_a_clouds_own_resolver_is_a_private_zone_not_a_proxy_network(resolver):
+    text = HUB + f"dial tcp: lookup registry-1.docker.io on {resolver}:53: no such host"
+    causes = explain(text)
+    assert causes[0].category == "dns" and "private" in causes[0].why, [c.category for c in causes]
+    # any other resolver that denies a public name keeps the proxy-only network first
+    assert rank(HUB + "dial tcp: lookup registry-1.docker.io on 10.20.0.2:53: no such host")[0] == "proxy"
