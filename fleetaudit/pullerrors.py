@@ -1062,10 +1062,19 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"kex_exchange_identification", r"permission denied \(publickey",
         r"remote host identification has changed",
         # OpenSSH's refusal to open the forwarded channel (the remote socket)
-        r"secsh channel \d+ open failed", r"channel \d+: open failed"],
+        r"secsh channel \d+ open failed", r"channel \d+: open failed",
+        # the OpenSSH client's own failures (ssh.c / sshconnect.c), when the ssh leg of a
+        # deployment (docker -H ssh://, ssh HOST docker pull) is what broke
+        r"ssh: connect to host \S+ port \d+", r"ssh: could not resolve hostname",
+        r"banner exchange: connection to \S+ port \d+", r"too many authentication failures",
+        r"permission denied, please try again",
+        # golang.org/x/crypto/ssh (docker-machine, Go deploy tools): client.go / knownhosts
+        r"ssh: handshake failed", r"ssh: unable to authenticate", r"knownhosts: key (?:mismatch|is unknown)"],
        ["dial-stdio", "commandconn", "host key verification", "executable file not found",
         "kex_exchange_identification", "publickey",
-        "host identification", "secsh channel", "open failed"],
+        "host identification", "secsh channel", "open failed", "ssh: connect to host",
+        "could not resolve hostname", "banner exchange", "too many authentication failures",
+        "please try again", "ssh: handshake failed", "unable to authenticate", "knownhosts"],
        "The docker CLI talks to the daemon through ssh (DOCKER_HOST/context ssh://) and ssh "
        "itself failed: unknown or changed host key, refused key, no ssh binary, or the "
        "remote user cannot use docker.",

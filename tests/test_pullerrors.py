@@ -124,6 +124,14 @@ TABLE = [
     ("Error: initializing source docker://registry.corp.example/app:1: pinging container registry "
      "registry.corp.example: invalid status code from registry 503 (Service Unavailable)",
      ["registry-server-error"]),
+    # the ssh leg of a deployment: OpenSSH (sshconnect.c) and golang.org/x/crypto/ssh texts
+    ("ssh: connect to host docker1.example.com port 22: Connection refused",
+     ["docker-ssh-transport", "connection-refused"]),
+    ("ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no "
+     "supported methods remain", ["docker-ssh-transport"]),
+    ("ssh: handshake failed: knownhosts: key mismatch", ["docker-ssh-transport"]),
+    ("Received disconnect from 10.0.0.7 port 22:2: Too many authentication failures",
+     ["docker-ssh-transport"]),
     # --- dns
     ('Error response from daemon: Get "https://registry.example.com/v2/": dial tcp: lookup '
      "registry.example.com on 10.0.0.2:53: no such host", ["no-such-host"]),
