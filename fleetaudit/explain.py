@@ -57,9 +57,13 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
         ("reference", 0.6, "Registries answer 'denied' for repositories that do not exist: "
                            "a misspelled name or a missing namespace (team/app vs app) "
                            "reads like a permission problem."),
+        ("proxy", 0.2, "A registry mirror or proxy in the path that serves only the images on its "
+                       "list answers 'denied' for the others."),
     ],
     "manifest-unknown": [
         ("arch", 0.2, "A per-architecture tag that was only pushed for another platform."),
+        ("auth", 0.19, "Some registries (GitLab, ghcr.io for private packages) answer 'not found' "
+                       "to a caller who may not read the repository, so as not to reveal it."),
     ],
     "toomanyrequests": [
         ("auth", 0.35, "Anonymous pulls share a low per-IP limit; logging in (as the user "
@@ -73,6 +77,36 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
         ("reference", 0.55, "A bare 'denied' is also what ghcr.io and others answer for a "
                             "repository that does not exist: check the path's spelling and "
                             "case before the credentials."),
+        ("proxy", 0.2, "A registry mirror or proxy in the path that serves only the images on its "
+                       "list answers 'denied' for the others."),
+    ],
+    # Third candidates where a class names only one or two causes: each is a way the same text
+    # really arises, ranked below the class's own reading.
+    "unauthorized": [
+        ("reference", 0.3, "Registries answer 401 'authentication required' to an anonymous caller "
+                           "for a repository that does not exist as well (Docker Hub, distribution's "
+                           "token server): check the path before the credentials."),
+    ],
+    "forbidden": [
+        ("firewall", 0.25, "A 403 also comes from network rules rather than accounts: the registry's "
+                           "own IP allowlist, or a firewall's block page."),
+    ],
+    "no-basic-auth-credentials": [
+        ("reference", 0.25, "Credentials are looked up by the registry host exactly as the image "
+                            "name spells it (port, www., index.docker.io vs docker.io): a login "
+                            "stored under another spelling is not found."),
+    ],
+    "no-matching-manifest": [
+        ("reference", 0.25, "The tag may be a single-platform variant: another tag of the same "
+                            "image (or a newer one) carries this platform."),
+    ],
+    "no-space-left": [
+        ("daemon", 0.25, "The daemon's data-root (or its tmp) lies on a small root filesystem: move "
+                         "data-root in daemon.json to a volume with room."),
+    ],
+    "x509-expired-or-not-yet-valid": [
+        ("proxy", 0.3, "A TLS-inspecting proxy or firewall presents its own certificate, and that one "
+                       "(or its CA) can be the expired one: compare the issuer with the registry's."),
     ],
     "x509-unknown-authority": [
         ("firewall", 0.25, "Firewall appliances that inspect TLS (FortiGate, Palo Alto, Sophos, "
@@ -710,6 +744,12 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "same credentials, so they are not wrong: the pull token expired mid-pull, which "
                     "a host clock that jumped or drifted (WSL, a resumed VM) makes happen early.",
                     next(c for c in matched if c in ("unauthorized", "registry-denied-terse"))))
+    if "no-matching-manifest" in matched and re.search(r"no matching manifest for windows/", text, re.IGNORECASE):
+        # moby picks the platform from the daemon's OS: a Docker Desktop switched to Windows
+        # containers asks Linux-only images for windows/amd64.
+        out.append(("daemon", 0.5, "The daemon asked for a windows/ variant: Docker Desktop is in "
+                    "Windows-containers mode; for Linux images switch it to Linux containers.",
+                    "no-matching-manifest"))
     if "daemon-not-running" in matched and re.search(r"daemon at http://docker\b", text, re.IGNORECASE):
         # docker/cli's ssh connection helper names the daemon http://docker(.example.com): the
         # CLI went through ssh, and the remote side could not reach its daemon

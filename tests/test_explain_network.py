@@ -200,3 +200,28 @@ def test_nxdomain_from_a_clouds_own_resolver_is_a_private_zone_not_a_proxy_netwo
     assert causes[0].category == "dns" and "private" in causes[0].why, [c.category for c in causes]
     # any other resolver that denies a public name keeps the proxy-only network first
     assert rank(HUB + "dial tcp: lookup registry-1.docker.io on 10.20.0.2:53: no such host")[0] == "proxy"
+
+
+@pytest.mark.parametrize("text,first,third_in", [
+    # distribution's errcode texts (registry/api/errcode/register.go) and moby's wrappers
+    (HUB.replace("Get", "Head").replace("/v2/", "/v2/team/app/manifests/1") +
+     "unauthorized: authentication required", "auth", "reference"),
+    ('Error response from daemon: Head "https://registry.corp.example/v2/team/app/manifests/1": '
+     "403 Forbidden", "auth", "firewall"),
+    ("Error response from daemon: manifest for registry.gitlab.com/team/app:1 not found: manifest "
+     "unknown: manifest unknown", "reference", "auth"),
+    ('Error response from daemon: Get "https://registry.corp.example:5000/v2/team/app/manifests/1": no '
+     "basic auth credentials", "auth", "reference"),
+    ("write /var/lib/docker/tmp/GetImageBlob123: no space left on device", "disk", "daemon"),
+    (HUB + "x509: certificate has expired or is not yet valid", "time", "proxy"),
+])
+def test_classes_with_few_readings_name_a_third_real_one(text, first, third_in):
+    ranked = rank(text)
+    assert ranked[0] == first and third_in in ranked[:3], ranked
+
+
+def test_a_windows_platform_request_points_at_the_daemons_mode():
+    ranked = rank("Error response from daemon: no matching manifest for windows/amd64 10.0.19045 in the "
+                  "manifest list entries")
+    assert ranked[:2] == ["arch", "daemon"], ranked
+    assert "daemon" not in rank("no matching manifest for linux/arm64/v8 in the manifest list entries")[:2]
