@@ -813,6 +813,40 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
     return out
 
 
+# Candidate sets for the ambiguous network errors (round 6). Each symptom can be printed by
+# several causes; with no stronger evidence all of the set stays in the top 3, and the text's own
+# evidence orders it:
+#   dial tcp ADDR:PORT: i/o timeout / connection timed out (the SYN got no answer)
+#       firewall (DROP), proxy (a network that only lets its proxy out), reachability (a route to
+#       nowhere). A public registry's first request puts the proxy first; a non-standard port the
+#       firewall; a cloud task (ECS, Fargate) the firewall then reachability. Never the MTU: the
+#       handshake's packets are tiny. A public registry dialed at a private address: dns.
+#   connect: connection refused (a RST answered the SYN)
+#       a public registry on 443: firewall (REJECT), proxy, reachability; a private registry:
+#       reachability (nothing listening), proxy, firewall; a proxy's usual port (3128, 8118, 7890,
+#       ...) without a request URL: proxy; a loopback or private address for a public name: dns.
+#   connection reset by peer (something acted)
+#       first request: proxy, reachability, firewall; mid-transfer on a direct :443 connection
+#       (Go names the far end): reachability, firewall (IPS/DPI), mtu; the far end a proxy port: proxy.
+#   no route to host: firewall (icmp-host-prohibited REJECT), reachability, proxy.
+#   network is unreachable: reachability (no route / IPv6 without a v6 path), proxy, firewall.
+#   TLS handshake timeout (TCP connected, the handshake stalled)
+#       first request: proxy, reachability, firewall; on the blob CDN after the registry answered:
+#       mtu (the certificate flight is the first full-size packets), reachability, firewall (an SNI
+#       allowlist without the CDN).
+#   unexpected EOF / EOF: first request: proxy, reachability, firewall; mid-transfer: reachability,
+#       mtu, proxy.
+#   context deadline exceeded / Client.Timeout exceeded while awaiting headers
+#       first request: proxy, reachability, firewall, then dns when the dial phase timed out
+#       ("while waiting for connection", no address): dockerd's 15 s ping client covers the lookup.
+#       "request canceled (Client.Timeout ...)" alone had a connection: no dns, no firewall DROP.
+#   lookup NAME on R:53: ... (the resolver R, evidence by its address)
+#       no such host: dns, proxy (a resolver that only knows internal names; first when it denies
+#       a public name and is neither a VM forwarder nor a cloud resolver), reference (a typo).
+#       server misbehaving: dns, firewall (a stub whose upstream queries are blocked), proxy.
+#       i/o timeout / read udp: dns, reachability, firewall; a public resolver (8.8.8.8): firewall
+#       second (DNS only allowed to the network's own resolvers). A UDP datagram to port 53 is a
+#       DNS query even without the "lookup" prefix.
 # Generic network symptoms: which request failed says more than the symptom itself.
 _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexpected-eof",
                      "http-eof", "tls-handshake-timeout", "broken-pipe", "connection-refused")
