@@ -850,8 +850,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        [r"network is unreachable",
         # an IPv6 destination on a host without a usable IPv6 source address or with IPv6 off
         r"dial tcp \[[0-9a-f:]+\]:\d+: connect: cannot assign requested address",
-        r"address family not supported by protocol"],
-       ["network is unreachable", "cannot assign requested address", "address family not supported"],
+        r"address family not supported by protocol",
+        # EADDRNOTAVAIL for IPv4: no usable source address (interface down, DHCP lost) or the
+        # ephemeral ports used up; EHOSTDOWN: the next hop does not answer (BSD/macOS, Linux ARP)
+        r"dial tcp \S+: connect: cannot assign requested address", r"connect: host is down"],
+       ["network is unreachable", "cannot assign requested address", "address family not supported",
+        "host is down"],
        "No route to the registry address family/network (often IPv6 tried on an IPv4-only "
        "host before falling back, or no default route).",
        ["network.default_route", "ip -6 route"],
@@ -936,6 +940,40 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["proxy.daemon", "curl -v --http2 https://REGISTRY/v2/", "network MTU"],
        "Retry; check the proxy in the path (or force HTTP/1.1 through it); check the MTU.",
        tier=2, related=("proxy", "mtu")),
+    _c("tls-local-error", "tls", "The TLS client rejected what the other end sent",
+       # Go crypto/tls conn.go: an alert this side raised ("local error: tls: record overflow",
+       # "unexpected message", "bad record MAC") on bytes that were not the registry's TLS: a
+       # middlebox rewriting or truncating the stream, or a non-TLS service on the port
+       [r"local error: tls: [a-z ]+", r"(?<!remote error: )tls: handshake failure"],
+       ["local error: tls", "handshake failure"],
+       "The handshake failed on this side: the bytes that came back were not valid TLS from the "
+       "registry, as when a proxy, inspecting firewall or portal answers in its place, or the "
+       "registry's TLS settings (versions, ciphers) do not overlap with the client's.",
+       ["curl -v https://REGISTRY/v2/ from the host", "proxy.daemon",
+        "openssl s_client -connect REGISTRY:443 -servername REGISTRY </dev/null"],
+       "Find what answers on the registry's port (a proxy, portal, inspecting firewall) and bypass "
+       "or fix it; align TLS versions if the registry is old.",
+       tier=1, related=("proxy", "firewall")),
+    _c("redirect-loop", "proxy", "Redirected in a loop",
+       # Go net/http client.go: "stopped after 10 redirects"
+       [r"stopped after \d+ redirects"],
+       ["redirects"],
+       "The request was redirected again and again: a captive portal or proxy login page "
+       "redirecting every request to itself, or a registry or mirror misconfigured behind a "
+       "reverse proxy (http<->https or host rewrites).",
+       ["curl -vL https://REGISTRY/v2/ from the host (where do the Location headers point?)",
+        "proxy.daemon"],
+       "Log in to the portal or exempt the host; fix the reverse proxy's redirect rules.",
+       tier=1, related=("reachability",)),
+    _c("daemon-fd-limit", "daemon", "The daemon ran out of file descriptors",
+       # EMFILE/ENFILE from socket(2) or open(2) inside dockerd/containerd
+       [r"socket: too many open files", r"too many open files"],
+       ["too many open files"],
+       "dockerd (or containerd) hit its open-file limit (LimitNOFILE of the unit) or the "
+       "system's, so it cannot open the connection or the layer file.",
+       ["systemctl show docker -p LimitNOFILE", "ls /proc/$(pidof dockerd)/fd | wc -l"],
+       "Raise LimitNOFILE in a docker.service drop-in (or fs.file-max), find the leak, restart docker.",
+       tier=1),
     _c("malformed-http-response", "tls", "A TLS server answered a plain-HTTP request",
        # Go net/http transport (1.12+): "net/http: HTTP/1.x transport connection broken:
        # malformed HTTP response \"\x15\x03\x01...\"": the bytes are a TLS alert record, so

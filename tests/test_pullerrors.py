@@ -132,6 +132,15 @@ TABLE = [
     ("ssh: handshake failed: knownhosts: key mismatch", ["docker-ssh-transport"]),
     ("Received disconnect from 10.0.0.7 port 22:2: Too many authentication failures",
      ["docker-ssh-transport"]),
+    # Go net/http client.go, crypto/tls alerts raised locally, syscall errnos (EMFILE, EHOSTDOWN)
+    ('Get "https://registry-1.docker.io/v2/": stopped after 10 redirects', ["redirect-loop"]),
+    ('Get "https://registry-1.docker.io/v2/": local error: tls: record overflow', ["tls-local-error"]),
+    ('Get "https://registry-1.docker.io/v2/": dial tcp 3.94.224.37:443: socket: too many open files',
+     ["daemon-fd-limit"]),
+    ('Get "https://registry.corp.example/v2/": dial tcp 10.1.2.3:443: connect: host is down',
+     ["network-unreachable"]),
+    ('Get "https://registry-1.docker.io/v2/": dial tcp 3.94.224.37:443: connect: cannot assign '
+     "requested address", ["network-unreachable"]),
     # --- dns
     ('Error response from daemon: Get "https://registry.example.com/v2/": dial tcp: lookup '
      "registry.example.com on 10.0.0.2:53: no such host", ["no-such-host"]),
