@@ -31,6 +31,9 @@ _PREFIXES: Tuple[Tuple[str, re.Pattern], ...] = tuple((name, re.compile(rx, re.I
     ("gitlab-runner", r"^failed to pull image \\?\"?[^\"\\\s]+\\?\"? with specified policies \[[^\]]*\]:\s*"),
     ("kubelet", r"^Failed to pull image \\?\"?[^\"\\\s]+\\?\"?:?\s*"),
     ("cri", r"^rpc error: code = \w+ desc = "),
+    # k8s.io/apimachinery utilerrors.NewAggregate: the kubelet's "[err1, err2]" of several attempts
+    ("kubelet", r"^\[(?=rpc error: |failed to )"),
+    ("kubelet", r"^(?:ErrImagePull|ImagePullBackOff|ErrImageNeverPull):\s*"),
     ("containerd", r"^failed to pull and unpack image \\?\"?[^\"\\\s]+\\?\"?:\s*"),
     ("ecs", r"^CannotPullContainerError:\s*"),
     ("ecs", r"^ResourceInitializationError:\s*"),
