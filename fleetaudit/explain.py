@@ -57,9 +57,13 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
         ("reference", 0.6, "Registries answer 'denied' for repositories that do not exist: "
                            "a misspelled name or a missing namespace (team/app vs app) "
                            "reads like a permission problem."),
+        ("proxy", 0.2, "A registry mirror or proxy in the path that serves only the images on its "
+                       "list answers 'denied' for the others."),
     ],
     "manifest-unknown": [
         ("arch", 0.2, "A per-architecture tag that was only pushed for another platform."),
+        ("auth", 0.19, "Some registries (GitLab, ghcr.io for private packages) answer 'not found' "
+                       "to a caller who may not read the repository, so as not to reveal it."),
     ],
     "toomanyrequests": [
         ("auth", 0.35, "Anonymous pulls share a low per-IP limit; logging in (as the user "
@@ -73,8 +77,41 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
         ("reference", 0.55, "A bare 'denied' is also what ghcr.io and others answer for a "
                             "repository that does not exist: check the path's spelling and "
                             "case before the credentials."),
+        ("proxy", 0.2, "A registry mirror or proxy in the path that serves only the images on its "
+                       "list answers 'denied' for the others."),
+    ],
+    # Third candidates where a class names only one or two causes: each is a way the same text
+    # really arises, ranked below the class's own reading.
+    "unauthorized": [
+        ("reference", 0.3, "Registries answer 401 'authentication required' to an anonymous caller "
+                           "for a repository that does not exist as well (Docker Hub, distribution's "
+                           "token server): check the path before the credentials."),
+    ],
+    "forbidden": [
+        ("firewall", 0.25, "A 403 also comes from network rules rather than accounts: the registry's "
+                           "own IP allowlist, or a firewall's block page."),
+    ],
+    "no-basic-auth-credentials": [
+        ("reference", 0.25, "Credentials are looked up by the registry host exactly as the image "
+                            "name spells it (port, www., index.docker.io vs docker.io): a login "
+                            "stored under another spelling is not found."),
+    ],
+    "no-matching-manifest": [
+        ("reference", 0.25, "The tag may be a single-platform variant: another tag of the same "
+                            "image (or a newer one) carries this platform."),
+    ],
+    "no-space-left": [
+        ("daemon", 0.25, "The daemon's data-root (or its tmp) lies on a small root filesystem: move "
+                         "data-root in daemon.json to a volume with room."),
+    ],
+    "x509-expired-or-not-yet-valid": [
+        ("proxy", 0.3, "A TLS-inspecting proxy or firewall presents its own certificate, and that one "
+                       "(or its CA) can be the expired one: compare the issuer with the registry's."),
     ],
     "x509-unknown-authority": [
+        ("firewall", 0.25, "Firewall appliances that inspect TLS (FortiGate, Palo Alto, Sophos, "
+                           "Check Point) re-sign outgoing HTTPS with their own CA, like a proxy: "
+                           "trust that CA or exempt the registry from inspection."),
         ("time", 0.2, "Rarely: a clock far off makes chain building fail in odd ways; "
                       "check skew if the CA is present."),
     ],
@@ -176,6 +213,10 @@ _CERT_WANTED = re.compile(r"certificate is valid for .{0,300}?, not ([A-Za-z0-9.
 _URLS = re.compile(r"(https?):/+(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?(?=[/\"'\\\s:?]|$)",
                    re.IGNORECASE)
 _DIALED = re.compile(r"dial tcp (?!lookup)(?:\[([^\s\]]+)\]|([^\s:\[]+)):(\d+)", re.IGNORECASE)
+_PROXY_PORTS = frozenset(("3128", "3129", "8118", "8888", "7890", "1080", "10808", "10809", "8080"))
+_PRIVATE_V4 = re.compile(r"^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+(?:\.\d+)?$")
+# The far end of an established connection, as Go's net.OpError prints it ("read tcp L->R:PORT").
+_PEER = re.compile(r"(?:read|write) tcp[46]? \S+?->\[?[^\s\]]+?\]?:(\d+):", re.IGNORECASE)
 _DOCKER_POOL = re.compile(r"^172\.(?:1[7-9]|2\d|3[01])\.")
 _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
@@ -190,9 +231,15 @@ _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", r
 # gvproxy (192.168.127.1), lima (192.168.5.3), a NAT gateway of WSL2 or a docker bridge
 # (172.16.0.0/12, .1).
 _LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORECASE)
+# The resolver's own query on the wire (Go's dnsclient dials udp ADDR:53), for texts without
+# "lookup NAME on ADDR:53".
+_DNS_WIRE = re.compile(r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?([0-9A-Fa-f.:]+?)\]?:53(?![0-9])", re.IGNORECASE)
 _VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
                            r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
                            r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+# Cloud providers' built-in resolvers: Azure's wire server, AWS's link-local Route 53 Resolver
+# (also VPC base+2, not recognisable from the address alone), GCP's metadata server.
+_CLOUD_RESOLVER = re.compile(r"^(?:168\.63\.129\.16|169\.254\.169\.253|169\.254\.169\.254)$")
 # Well-known public resolvers (Google, Cloudflare, Quad9, OpenDNS, 114DNS, AliDNS).
 _PUBLIC_RESOLVER = re.compile(r"^(?:8\.8\.8\.8|8\.8\.4\.4|1\.1\.1\.1|1\.0\.0\.1|9\.9\.9\.9|149\.112\.112\.112|"
                               r"208\.67\.22[02]\.22[02]|114\.114\.11[45]\.11[45]|223\.5\.5\.5|223\.6\.6\.6|"
@@ -459,7 +506,24 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
         return out
     urls = [(m.group(1).lower(), (m.group(2) or m.group(3)).lower(),
              m.group(4) or ("443" if m.group(1).lower() == "https" else "80")) for m in _URLS.finditer(text)]
+    peer = _PEER.search(text)
+    if peer and peer.group(1) in _PROXY_PORTS and peer.group(1) not in {p for _, _, p in urls} \
+            and {"connection-reset", "unexpected-eof", "io-timeout", "broken-pipe"} & set(matched):
+        # The connection that broke was to a web proxy's usual port: the request went through
+        # the daemon's proxy, and the proxy cut it (or was cut off from the registry).
+        out.append(("proxy", 0.44 if peer.group(1) == "8080" else 0.6, f"The connection that broke was "
+                    f"to port {peer.group(1)}, a web proxy's usual port: the proxy the daemon goes "
+                    "through ended it (its limits, its own upstream, an inspecting policy).", cid))
     if not urls:
+        if dial and port in _PROXY_PORTS and {"connection-refused", "io-timeout", "connection-reset",
+                                               "no-route-to-host", "network-unreachable"} & set(matched):
+            # No request URL, so the port alone says what was dialed: registries listen on 443,
+            # 80, 5000 and the like, while 3128 (squid), 8118 (privoxy), 8888 (tinyproxy), 7890
+            # (clash), 1080 (socks), 10809 (v2ray) are web proxies' defaults. 8080 is both a
+            # proxy's and a registry's, so it only puts the proxy among the candidates.
+            out.append(("proxy", 0.44 if port == "8080" else 0.6, f"The connection that failed was to "
+                        f"port {port}, a web proxy's usual port: the daemon's HTTP(S)_PROXY points at "
+                        "a proxy that is down, moved or not reachable from this host.", cid))
         return out
     if dial and port not in {p for _, _, p in urls}:
         out.append(("proxy", 0.85, f"The request went to {urls[0][1]} on port {urls[0][2]}, but the "
@@ -471,6 +535,18 @@ def _dial_target_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, fl
         out.append(("dns", 0.8, f"{urls[0][1]} was dialed at {address}: the name resolved to "
                     "a loopback address (an /etc/hosts entry, a DNS filter or sinkhole), not to the "
                     "registry.", cid))
+    elif dial and _PRIVATE_V4.match(address) and not _DOCKER_POOL.match(address) \
+            and all(PUBLIC_REGISTRY_HOSTS.search(" " + h + " ") and not h.endswith("amazonaws.com")
+                    for _, h, _ in urls) and not _CLOUD_TASK.search(text):
+        # Public registries (and their CDNs) only have public addresses, and a proxy's address
+        # shows under a port of its own (above) or after "proxyconnect": a private address
+        # dialed on the registry's own port is what the name resolved to (an /etc/hosts entry,
+        # split-horizon or a filtering resolver, a router answering with its own address).
+        # Not ECR: its VPC interface endpoints give private addresses by design.
+        out.append(("dns", 0.62, f"{urls[0][1]} is a public registry with public addresses only, but "
+                    f"the daemon dialed {address}: the name resolved to a private address (an "
+                    "/etc/hosts entry, a split-horizon or filtering resolver, a router's DNS answering "
+                    "with itself).", cid))
     lookup = _LOOKUP_NAME.search(text)
     looked = lookup.group(1).lower() if lookup else ""
     # (loosely: quoted texts are often redacted by hand, one name at a time)
@@ -559,7 +635,7 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "its default refusal, which it gives alike for a repository that does not exist "
                     "and a private one the caller may not read: with no word about credentials, a "
                     "misspelled or never-pushed repository is the likelier cause.", "pull-access-denied"))
-    public_dns = _LOOKUP_ON.search(text) if "dns-lookup-failed" in matched else None
+    public_dns = (_LOOKUP_ON.search(text) or _DNS_WIRE.search(text)) if "dns-lookup-failed" in matched else None
     if public_dns and _PUBLIC_RESOLVER.match(public_dns.group(1)) and re.search(r"i/o timeout|timed out", text, re.I):
         # A public resolver answers everyone: a query to it that gets nothing back was dropped on
         # the way, as networks that allow DNS only through their own resolvers do (the field
@@ -597,6 +673,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "stale or unreachable upstream (after a VPN or network change) or misses the "
                     "host's own names; restart it or give the daemon \"dns\" in daemon.json.",
                     "no-such-host"))
+    elif lookup and resolver and _CLOUD_RESOLVER.match(resolver.group(1)) and "proxyconnect" not in text:
+        # The cloud's own resolver (Azure's 168.63.129.16, AWS's 169.254.169.253, GCP's metadata
+        # server) resolves public names for every VM; a 'does not exist' from it comes from a
+        # private zone or resolver rule attached to the network that overrides the name.
+        out.append(("dns", 0.8, f"The resolver that said '{lookup.group(1)} does not exist' is "
+                    f"{resolver.group(1)}, the cloud provider's own resolver, which resolves public "
+                    "names for every VM: a private DNS zone or resolver rule linked to this network "
+                    "(Azure Private DNS, a Route 53 private hosted zone or forwarding rule, Cloud DNS "
+                    "private zone) overrides the name.", "no-such-host"))
     elif lookup and resolver and PUBLIC_REGISTRY_HOSTS.search(" " + lookup.group(1) + " ") \
             and "proxyconnect" not in text:
         # NXDOMAIN ("no such host" is Go's errNoSuchHost, an authoritative 'no', not a timeout)
@@ -659,6 +744,12 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "same credentials, so they are not wrong: the pull token expired mid-pull, which "
                     "a host clock that jumped or drifted (WSL, a resumed VM) makes happen early.",
                     next(c for c in matched if c in ("unauthorized", "registry-denied-terse"))))
+    if "no-matching-manifest" in matched and re.search(r"no matching manifest for windows/", text, re.IGNORECASE):
+        # moby picks the platform from the daemon's OS: a Docker Desktop switched to Windows
+        # containers asks Linux-only images for windows/amd64.
+        out.append(("daemon", 0.5, "The daemon asked for a windows/ variant: Docker Desktop is in "
+                    "Windows-containers mode; for Linux images switch it to Linux containers.",
+                    "no-matching-manifest"))
     if "daemon-not-running" in matched and re.search(r"daemon at http://docker\b", text, re.IGNORECASE):
         # docker/cli's ssh connection helper names the daemon http://docker(.example.com): the
         # CLI went through ssh, and the remote side could not reach its daemon
@@ -722,6 +813,40 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
     return out
 
 
+# Candidate sets for the ambiguous network errors (round 6). Each symptom can be printed by
+# several causes; with no stronger evidence all of the set stays in the top 3, and the text's own
+# evidence orders it:
+#   dial tcp ADDR:PORT: i/o timeout / connection timed out (the SYN got no answer)
+#       firewall (DROP), proxy (a network that only lets its proxy out), reachability (a route to
+#       nowhere). A public registry's first request puts the proxy first; a non-standard port the
+#       firewall; a cloud task (ECS, Fargate) the firewall then reachability. Never the MTU: the
+#       handshake's packets are tiny. A public registry dialed at a private address: dns.
+#   connect: connection refused (a RST answered the SYN)
+#       a public registry on 443: firewall (REJECT), proxy, reachability; a private registry:
+#       reachability (nothing listening), proxy, firewall; a proxy's usual port (3128, 8118, 7890,
+#       ...) without a request URL: proxy; a loopback or private address for a public name: dns.
+#   connection reset by peer (something acted)
+#       first request: proxy, reachability, firewall; mid-transfer on a direct :443 connection
+#       (Go names the far end): reachability, firewall (IPS/DPI), mtu; the far end a proxy port: proxy.
+#   no route to host: firewall (icmp-host-prohibited REJECT), reachability, proxy.
+#   network is unreachable: reachability (no route / IPv6 without a v6 path), proxy, firewall.
+#   TLS handshake timeout (TCP connected, the handshake stalled)
+#       first request: proxy, reachability, firewall; on the blob CDN after the registry answered:
+#       mtu (the certificate flight is the first full-size packets), reachability, firewall (an SNI
+#       allowlist without the CDN).
+#   unexpected EOF / EOF: first request: proxy, reachability, firewall; mid-transfer: reachability,
+#       mtu, proxy.
+#   context deadline exceeded / Client.Timeout exceeded while awaiting headers
+#       first request: proxy, reachability, firewall, then dns when the dial phase timed out
+#       ("while waiting for connection", no address): dockerd's 15 s ping client covers the lookup.
+#       "request canceled (Client.Timeout ...)" alone had a connection: no dns, no firewall DROP.
+#   lookup NAME on R:53: ... (the resolver R, evidence by its address)
+#       no such host: dns, proxy (a resolver that only knows internal names; first when it denies
+#       a public name and is neither a VM forwarder nor a cloud resolver), reference (a typo).
+#       server misbehaving: dns, firewall (a stub whose upstream queries are blocked), proxy.
+#       i/o timeout / read udp: dns, reachability, firewall; a public resolver (8.8.8.8): firewall
+#       second (DNS only allowed to the network's own resolvers). A UDP datagram to port 53 is a
+#       DNS query even without the "lookup" prefix.
 # Generic network symptoms: which request failed says more than the symptom itself.
 _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexpected-eof",
                      "http-eof", "tls-handshake-timeout", "broken-pipe", "connection-refused")
@@ -729,7 +854,7 @@ _NETWORK_SYMPTOMS = ("io-timeout", "request-timeout", "connection-reset", "unexp
 # during the body) and containerd's httpReadSeeker (blob reads) are transfers too.
 _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.com|download(?:ing| failed)|"
                        r"retrying|image configuration|layer|extracting|while reading body|httpreadseeker|"
-                       r"(?:writing|storing|copying) blob",
+                       r"(?:writing|storing|copying) blob|failed to copy:",
                        re.IGNORECASE)
 # Hosts registries redirect blob downloads to (Docker Hub's Cloudflare/CloudFront, GCS, S3,
 # GitHub's and quay's CDNs, Azure blob storage).
@@ -749,6 +874,13 @@ _CONNECT_TIMEOUT = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(\d+): (?:i/o
 # resolver, which pings nothing and starts with a HEAD of the manifest.
 _UNRESOLVED_TIMEOUT = re.compile(r"dial tcp: i/o timeout|network timed out while trying to connect",
                                  re.IGNORECASE)
+# Go net/http transport.go: errRequestCanceledConn ("request canceled while waiting for connection")
+# is returned when the request is cancelled before a connection was obtained: the name lookup,
+# the TCP handshake and the TLS handshake had not all finished. Go 1.13+ reports the same moment
+# as "context deadline exceeded (Client.Timeout exceeded while awaiting headers)", without saying
+# which phase; "net/http: request canceled (Client.Timeout ...)" alone means a connection WAS made.
+_DIAL_PHASE_TIMEOUT = re.compile(r"request canceled while waiting for connection|"
+                                 r"context deadline exceeded \(Client\.Timeout", re.IGNORECASE)
 _FIRST_REQUEST = re.compile(r"/v2/?(?:\\?\"|\s|:|$)|/v1/_ping|/v1/repositories/[^\s:]+/images\b|"
                             r"failed to do request: Head \\?\"?https?://[^\s\"\\]+/manifests/|"
                             r"pinging (?:container )?registry|"
@@ -806,16 +938,39 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
         # routes, proxy settings and TLS to it all work; the CDN connection was accepted but its
         # handshake stalled: the certificate flight is the first full-size packets from that
         # host, which a path MTU black hole drops.
-        return [("mtu", 0.47, "The registry answered and redirected to its blob CDN; the CDN "
+        # An egress filter that allows by TLS server name (SNI: Azure Firewall, AWS Network
+        # Firewall, a proxy's domain list) and lists the registry but not its blob host drops the
+        # ClientHello that names the CDN: the same stall, after the same successful first requests.
+        return [("firewall", 0.44, "The registry answered, but the handshake with its blob CDN "
+                 "never finished: an egress filter that allows by TLS server name (SNI) and lists "
+                 "the registry but not its blob/CDN host drops the CDN's handshake.", symptom),
+                ("mtu", 0.47, "The registry answered and redirected to its blob CDN; the CDN "
                  "accepted the connection but the TLS handshake stalled: its certificate flight is "
                  "the first run of full-size packets, which a path with a smaller MTU (VPN, overlay, "
                  "cloud tunnel) silently drops.", symptom)]
+    if _TRANSFER.search(inner) and symptom == "connection-refused":
+        # A refusal answers the SYN, whose packets are tiny: never the MTU. The registry had
+        # answered, so its blob host is what refuses: a REJECT rule or an allowlist without it.
+        return [("firewall", 0.44, "The registry answered the first requests, but the connection "
+                 "to the blob host was refused: an egress rule rejecting it, or an allowlist that "
+                 "has the registry but not its blob/CDN host.", symptom)]
     if _TRANSFER.search(inner):
         # A path MTU black hole drops the big packets silently: the transfer stalls until a
         # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the
         # CDN, a mirror), so the MTU stays a candidate there, not the first one.
         stall = symptom in ("io-timeout", "request-timeout") and not connect
-        return [("mtu", 0.47 if stall else 0.42, "The failure came during a layer/blob download, "
+        peer = _PEER.search(inner)
+        direct = []
+        if symptom == "connection-reset" and peer and peer.group(1) in ("443", "80"):
+            # Go names the connection's far end ("read tcp LOCAL->REMOTE:443"): through a proxy
+            # it would be the proxy's port. A direct transfer the registry had started, reset
+            # by the peer: a stateful firewall or IPS/DPI ending the flow (or the CDN), while
+            # a missing proxy would have stopped it at the first request.
+            direct = [("firewall", 0.43, "The transfer ran on a direct connection to port "
+                       f"{peer.group(1)} (no proxy in between) and was reset mid-way: a stateful "
+                       "firewall or intrusion-prevention/DPI box ending long or unrecognised flows, "
+                       "or a flaky path.", symptom)]
+        return direct + [("mtu", 0.47 if stall else 0.42, "The failure came during a layer/blob download, "
                  "after the registry had answered the first requests: large packets lost on a path "
                  "with a smaller MTU (VPN, overlay, cloud tunnel) break exactly the big transfers"
                  + (", and a transfer that stalls until a timeout is how such a loss looks." if stall
@@ -835,7 +990,24 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                      symptom),
                     ("proxy", 0.3, "Only if the task is meant to go out through a proxy: then it "
                      "lacks HTTP(S)_PROXY.", symptom)] + unresolved
-        return [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
+        slow_lookup = []
+        if symptom == "request-timeout" and _DIAL_PHASE_TIMEOUT.search(inner) and not _DIALED.search(inner):
+            # dockerd's /v2/ ping and token clients time out after 15 s (moby registry/auth.go
+            # `Timeout: 15 * time.Second`) while its dialer allows 30 s: the client's timeout fires
+            # first, during the dial, which includes the name lookup. Go's resolver waits 5 s per
+            # try, twice per nameserver (resolv.conf's defaults), so one or two nameservers that do
+            # not answer outlast the 15 s and the lookup's own error is never printed; no address
+            # in the message is consistent with that. (Not for containerd or the kubelet: their
+            # deadlines are minutes, long enough for the lookup to report itself.) Ranked below the
+            # firewall: a dropped SYN gives this very message on every such network (the 30 s dial
+            # cannot fail before the 15 s client gives up), a lookup this slow needs several dead
+            # nameservers.
+            slow_lookup = [("dns", 0.38, "The request timed out while still waiting for a connection, "
+                            "and no registry address is named: the 15-second timeout of dockerd's "
+                            "registry client covers the name lookup, and a resolver that does not "
+                            "answer (two 5-second tries per nameserver) uses it up before its own "
+                            "error can be printed.", symptom)]
+        return slow_lookup + [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
                  "ping or token endpoint) got no answer" + (" from a public registry that is up "
                  "for everyone else" if public else "") + ": in networks where only a proxy may "
                  "go out, a daemon without HTTP(S)_PROXY (or with the wrong one) fails exactly "

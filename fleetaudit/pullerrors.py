@@ -199,7 +199,8 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         "daemon_json registry-mirrors"],
        "Pull with the name the certificate is issued for, or reissue the certificate with "
        "the right SANs.",
-       tier=1, related=("dns",)),
+       # (a TLS-inspecting proxy or firewall answering with a certificate of its own names too)
+       tier=1, related=("dns", "proxy")),
     _c("tls-handshake-timeout", "reachability", "TLS handshake timed out",
        [r"tls handshake timeout"],
        ["handshake timeout"],
@@ -344,7 +345,10 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("forbidden", "auth", "Registry or proxy answered 403 Forbidden",
        [r"\b403 forbidden", r"status code 403", r"unexpected status: 403", r"denied: access forbidden",
         # moby's v1 registry client (registry/session.go): "Error: Status %d trying to pull repository %s: %q"
-        r"status 403 trying to pull"],
+        r"status 403 trying to pull",
+        # containers/image docker/errors.go httpResponseToError: "invalid status code from
+        # registry %d (%s)" with http.StatusText (podman, skopeo, buildah)
+        r"invalid status code from registry 403"],
        ["forbidden", "status: 403", "status code 403", "status 403"],
        "The request was understood and refused: account without permission, IP allow-list "
        "on the registry, or a proxy policy blocking the registry.",
@@ -744,7 +748,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "a resolver that refuses this client.",
        ["dns.resolv_conf.nameservers", "dig REGISTRY @NAMESERVER"],
        "Fix the resolver or point the host at a working one.",
-       tier=1),
+       # a stub or forwarding resolver (systemd-resolved, dnsmasq, Docker Desktop's) answers
+       # SERVFAIL when its own upstream queries get nothing back: egress to port 53 blocked
+       tier=1, related=("firewall",)),
     _c("dns-lookup-failed", "dns", "Resolver unreachable or timing out",
        [r"lookup \S+(?: on \S+)?: (?:read udp \S+: )?(?:i/o timeout|read: connection refused|"
         r"connection refused|dial udp \S+: connect: network is unreachable|network is unreachable)",
@@ -768,8 +774,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # libc getaddrinfo texts as Python (compose v1, docker-py) and curl print them
         r"name or service not known", r"nodename nor servname provided",
         r"getaddrinfo failed", r"name does not resolve", r"could not resolve host",
-        r"no address associated with hostname", r"eai_again", r"getaddrinfo enotfound"],
-       ["lookup", "name resolution", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
+        r"no address associated with hostname", r"eai_again", r"getaddrinfo enotfound",
+        # The query on the wire without Go's "lookup NAME on" prefix (cut off when quoted, or
+        # wrapped by a tool that printed only the innermost net.OpError): a UDP datagram to or
+        # from port 53 is a DNS query (Go net/dnsclient_unix.go dials "udp" to ADDR:53).
+        r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?[0-9a-f.:]+\]?:53(?![0-9])"],
+       ["lookup", "name resolution", "dial udp", "read udp", "write udp", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
         "dns response", "getaddrinfo", "hostname resolution", "no such host",
         "service not known", "servname", "does not resolve", "resolve host",
         "associated with hostname", "eai_again"],
@@ -783,7 +793,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
     _c("registry-server-error", "reachability", "Registry answered with a 5xx error",
        [r"unexpected http status: 5\d\d", r"\b50[0234] (?:internal server error|bad gateway|"
         r"service unavailable|gateway timeout)", r"status code 5\d\d",
-        r"unexpected status(?: code)?: 5\d\d"],
+        r"unexpected status(?: code)?: 5\d\d", r"invalid status code from registry 5\d\d"],
        ["unexpected http status", "internal server error", "bad gateway",
         "service unavailable", "gateway timeout", "status code", "unexpected status"],
        "The registry (or a proxy/load balancer in front of it) failed the request.",
@@ -840,8 +850,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        [r"network is unreachable",
         # an IPv6 destination on a host without a usable IPv6 source address or with IPv6 off
         r"dial tcp \[[0-9a-f:]+\]:\d+: connect: cannot assign requested address",
-        r"address family not supported by protocol"],
-       ["network is unreachable", "cannot assign requested address", "address family not supported"],
+        r"address family not supported by protocol",
+        # EADDRNOTAVAIL for IPv4: no usable source address (interface down, DHCP lost) or the
+        # ephemeral ports used up; EHOSTDOWN: the next hop does not answer (BSD/macOS, Linux ARP)
+        r"dial tcp \S+: connect: cannot assign requested address", r"connect: host is down"],
+       ["network is unreachable", "cannot assign requested address", "address family not supported",
+        "host is down"],
        "No route to the registry address family/network (often IPv6 tried on an IPv4-only "
        "host before falling back, or no default route).",
        ["network.default_route", "ip -6 route"],
@@ -926,6 +940,40 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        ["proxy.daemon", "curl -v --http2 https://REGISTRY/v2/", "network MTU"],
        "Retry; check the proxy in the path (or force HTTP/1.1 through it); check the MTU.",
        tier=2, related=("proxy", "mtu")),
+    _c("tls-local-error", "tls", "The TLS client rejected what the other end sent",
+       # Go crypto/tls conn.go: an alert this side raised ("local error: tls: record overflow",
+       # "unexpected message", "bad record MAC") on bytes that were not the registry's TLS: a
+       # middlebox rewriting or truncating the stream, or a non-TLS service on the port
+       [r"local error: tls: [a-z ]+", r"(?<!remote error: )tls: handshake failure"],
+       ["local error: tls", "handshake failure"],
+       "The handshake failed on this side: the bytes that came back were not valid TLS from the "
+       "registry, as when a proxy, inspecting firewall or portal answers in its place, or the "
+       "registry's TLS settings (versions, ciphers) do not overlap with the client's.",
+       ["curl -v https://REGISTRY/v2/ from the host", "proxy.daemon",
+        "openssl s_client -connect REGISTRY:443 -servername REGISTRY </dev/null"],
+       "Find what answers on the registry's port (a proxy, portal, inspecting firewall) and bypass "
+       "or fix it; align TLS versions if the registry is old.",
+       tier=1, related=("proxy", "firewall")),
+    _c("redirect-loop", "proxy", "Redirected in a loop",
+       # Go net/http client.go: "stopped after 10 redirects"
+       [r"stopped after \d+ redirects"],
+       ["redirects"],
+       "The request was redirected again and again: a captive portal or proxy login page "
+       "redirecting every request to itself, or a registry or mirror misconfigured behind a "
+       "reverse proxy (http<->https or host rewrites).",
+       ["curl -vL https://REGISTRY/v2/ from the host (where do the Location headers point?)",
+        "proxy.daemon"],
+       "Log in to the portal or exempt the host; fix the reverse proxy's redirect rules.",
+       tier=1, related=("reachability",)),
+    _c("daemon-fd-limit", "daemon", "The daemon ran out of file descriptors",
+       # EMFILE/ENFILE from socket(2) or open(2) inside dockerd/containerd
+       [r"socket: too many open files", r"too many open files"],
+       ["too many open files"],
+       "dockerd (or containerd) hit its open-file limit (LimitNOFILE of the unit) or the "
+       "system's, so it cannot open the connection or the layer file.",
+       ["systemctl show docker -p LimitNOFILE", "ls /proc/$(pidof dockerd)/fd | wc -l"],
+       "Raise LimitNOFILE in a docker.service drop-in (or fs.file-max), find the leak, restart docker.",
+       tier=1),
     _c("malformed-http-response", "tls", "A TLS server answered a plain-HTTP request",
        # Go net/http transport (1.12+): "net/http: HTTP/1.x transport connection broken:
        # malformed HTTP response \"\x15\x03\x01...\"": the bytes are a TLS alert record, so
@@ -953,7 +1001,9 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "slow download.",
        ["network MTU", "proxy.daemon", "image size"],
        "Find why the download is slow; raise the client's timeout.",
-       tier=2, related=("mtu",), fallback=True),
+       # a download slow enough for the client to give up: a path MTU problem, or a proxy in
+       # the path throttling or holding the transfer
+       tier=2, related=("mtu", "proxy"), fallback=True),
     # ---------------------------------------------------------------- non-registry answers
     # A registry answers in JSON. An HTML or XML body, or a bare HTTP status text where the
     # registry's error should be, means something else answered: a proxy, a middlebox, a
@@ -1050,10 +1100,19 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"kex_exchange_identification", r"permission denied \(publickey",
         r"remote host identification has changed",
         # OpenSSH's refusal to open the forwarded channel (the remote socket)
-        r"secsh channel \d+ open failed", r"channel \d+: open failed"],
+        r"secsh channel \d+ open failed", r"channel \d+: open failed",
+        # the OpenSSH client's own failures (ssh.c / sshconnect.c), when the ssh leg of a
+        # deployment (docker -H ssh://, ssh HOST docker pull) is what broke
+        r"ssh: connect to host \S+ port \d+", r"ssh: could not resolve hostname",
+        r"banner exchange: connection to \S+ port \d+", r"too many authentication failures",
+        r"permission denied, please try again",
+        # golang.org/x/crypto/ssh (docker-machine, Go deploy tools): client.go / knownhosts
+        r"ssh: handshake failed", r"ssh: unable to authenticate", r"knownhosts: key (?:mismatch|is unknown)"],
        ["dial-stdio", "commandconn", "host key verification", "executable file not found",
         "kex_exchange_identification", "publickey",
-        "host identification", "secsh channel", "open failed"],
+        "host identification", "secsh channel", "open failed", "ssh: connect to host",
+        "could not resolve hostname", "banner exchange", "too many authentication failures",
+        "please try again", "ssh: handshake failed", "unable to authenticate", "knownhosts"],
        "The docker CLI talks to the daemon through ssh (DOCKER_HOST/context ssh://) and ssh "
        "itself failed: unknown or changed host key, refused key, no ssh binary, or the "
        "remote user cannot use docker.",

@@ -24,8 +24,16 @@ _PREFIXES: Tuple[Tuple[str, re.Pattern], ...] = tuple((name, re.compile(rx, re.I
     ("timestamp", r"^\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+"),
     ("kubelet-event", r"^(?:Warning|Normal)\s+(?:Failed|BackOff)\s+\S+(?:\s+\(x\d+ over \S+\))?\s+kubelet(?:,\s*\S+)?\s+"),
     ("log-level", r"^(?:FATA|ERRO|WARN|INFO)\[\d+\]\s*|^(?-i:FATAL|ERROR|WARNING)\b:?\s+|^(?:Error|error|Warning):\s+"),
+    # gitlab-runner: "Job failed:" / "Preparation failed:" and, from
+    # executors/docker/internal/pull/manager.go, "failed to pull image %q with specified policies %v: %w"
+    # (before the kubelet's "Failed to pull image", which would take its first words)
+    ("gitlab-runner", r"^(?:Job failed|Preparation failed):\s*"),
+    ("gitlab-runner", r"^failed to pull image \\?\"?[^\"\\\s]+\\?\"? with specified policies \[[^\]]*\]:\s*"),
     ("kubelet", r"^Failed to pull image \\?\"?[^\"\\\s]+\\?\"?:?\s*"),
     ("cri", r"^rpc error: code = \w+ desc = "),
+    # k8s.io/apimachinery utilerrors.NewAggregate: the kubelet's "[err1, err2]" of several attempts
+    ("kubelet", r"^\[(?=rpc error: |failed to )"),
+    ("kubelet", r"^(?:ErrImagePull|ImagePullBackOff|ErrImageNeverPull):\s*"),
     ("containerd", r"^failed to pull and unpack image \\?\"?[^\"\\\s]+\\?\"?:\s*"),
     ("ecs", r"^CannotPullContainerError:\s*"),
     ("ecs", r"^ResourceInitializationError:\s*"),
@@ -36,9 +44,20 @@ _PREFIXES: Tuple[Tuple[str, re.Pattern], ...] = tuple((name, re.compile(rx, re.I
     ("compose", r"^for \S+\s+"),
     ("docker-cli", r"^(?:\S*docker(?:\.exe)?:\s*)?Error response from daemon:\s*"),
     ("podman", r"^(?:error )?pulling image \S+:\s*|^unable to pull \S+:\s*|^unable to pull image:\s*"),
+    # containers/image (podman, skopeo, buildah): the source being opened names no cause
+    ("podman", r"^(?:error )?initializing source \S+:\s*"),
+    # dockerd's own log lines around a failed pull (moby daemon/internal/distribution/pull.go,
+    # Docker < 23 printed the error after a colon; the API server's "Handler for ... returned error")
+    ("daemon-log", r"^(?:Not continuing with pull after error|Attempting next endpoint for pull after error):\s*"),
+    ("daemon-log", r"^Handler for \w+ \S+ returned error:\s*"),
 ))
+# gitlab-runner appends where it failed: " (manager.go:250:15s)", " (docker.go:661:0s)"
+_RUNNER_SUFFIX = re.compile(r"\s*\([\w-]+\.go:\d+:[\d.]+[a-zµ]*\)\s*$")
 _PARENS = re.compile(r"^\(\s*(.*?)\s*\)\W{0,3}$", re.DOTALL)
 _LOGRUS_MSG = re.compile(r'\blevel=\w+\s+msg="((?:[^"\\]|\\.)*)"', re.DOTALL)
+# A message whose inner quotes lost their backslashes on the way (copied from a viewer that
+# unescapes, or retyped): its value runs to the last quote before the next key= or the end.
+_LOGRUS_MSG_LOOSE = re.compile(r'\blevel=\w+\s+msg="(.*?)"(?=\s+[\w.]+=|\s*$)', re.DOTALL)
 _LOGRUS_ERROR = re.compile(r'\berror="((?:[^"\\]|\\.)*)"', re.DOTALL)
 
 
@@ -78,11 +97,13 @@ def _json_message(text: str) -> str:
 def unwrap(text: str, max_steps: int = 12) -> Unwrapped:
     """Strip known wrappers, outermost first, until none applies (see module doc)."""
     text = text or ""
-    inner = text.strip()
+    inner = _RUNNER_SUFFIX.sub("", text.strip())
     wrappers: List[str] = []
     for _ in range(max_steps):
         before = inner
         m = _LOGRUS_MSG.search(inner)
+        if m and not re.match(r'\s|$', inner[m.end():]):
+            m = _LOGRUS_MSG_LOOSE.search(inner) or m      # its closing quote was an inner one
         if m and m.group(1).strip():
             # logrus puts the cause in error="..." when the message is only a summary
             err = _LOGRUS_ERROR.search(inner, m.end())

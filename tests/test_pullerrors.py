@@ -118,6 +118,29 @@ TABLE = [
      ["http-response-to-https-client"]),
     ('Get "https://registry.lab:80/v2/": tls: first record does not look like a TLS handshake',
      ["tls-first-record"]),
+    # containers/image docker/errors.go: "%sinvalid status code from registry %d (%s)"
+    ("Error: initializing source docker://registry.corp.example/app:1: Requesting bearer token: "
+     "invalid status code from registry 403 (Forbidden)", ["forbidden"]),
+    ("Error: initializing source docker://registry.corp.example/app:1: pinging container registry "
+     "registry.corp.example: invalid status code from registry 503 (Service Unavailable)",
+     ["registry-server-error"]),
+    # the ssh leg of a deployment: OpenSSH (sshconnect.c) and golang.org/x/crypto/ssh texts
+    ("ssh: connect to host docker1.example.com port 22: Connection refused",
+     ["docker-ssh-transport", "connection-refused"]),
+    ("ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no "
+     "supported methods remain", ["docker-ssh-transport"]),
+    ("ssh: handshake failed: knownhosts: key mismatch", ["docker-ssh-transport"]),
+    ("Received disconnect from 10.0.0.7 port 22:2: Too many authentication failures",
+     ["docker-ssh-transport"]),
+    # Go net/http client.go, crypto/tls alerts raised locally, syscall errnos (EMFILE, EHOSTDOWN)
+    ('Get "https://registry-1.docker.io/v2/": stopped after 10 redirects', ["redirect-loop"]),
+    ('Get "https://registry-1.docker.io/v2/": local error: tls: record overflow', ["tls-local-error"]),
+    ('Get "https://registry-1.docker.io/v2/": dial tcp 3.94.224.37:443: socket: too many open files',
+     ["daemon-fd-limit"]),
+    ('Get "https://registry.corp.example/v2/": dial tcp 10.1.2.3:443: connect: host is down',
+     ["network-unreachable"]),
+    ('Get "https://registry-1.docker.io/v2/": dial tcp 3.94.224.37:443: connect: cannot assign '
+     "requested address", ["network-unreachable"]),
     # --- dns
     ('Error response from daemon: Get "https://registry.example.com/v2/": dial tcp: lookup '
      "registry.example.com on 10.0.0.2:53: no such host", ["no-such-host"]),
@@ -132,6 +155,15 @@ TABLE = [
      "connection refused", ["dns-lookup-failed", "connection-refused"]),
     ('Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: Temporary '
      "failure in name resolution", ["dns-lookup-failed"]),
+    # the resolver's query alone, without Go's "lookup NAME on" (net/dnsclient_unix.go dials udp
+    # to ADDR:53; a tool printing only the innermost net.OpError, or a cut-off quote)
+    ('Get "https://registry-1.docker.io/v2/": dial udp 8.8.8.8:53: i/o timeout',
+     ["dns-lookup-failed", "io-timeout"]),
+    ("read udp 172.17.0.2:40000->192.168.65.7:53: read: connection refused",
+     ["dns-lookup-failed", "connection-refused"]),
+    # not DNS: port 5353 / 530 are not 53, and tcp to a registry on :5300 is a registry
+    ('dial tcp 10.0.0.2:5300: i/o timeout', ["io-timeout"]),
+    ('read udp 10.0.0.5:40000->10.0.0.2:5353: i/o timeout', ["io-timeout"]),
     # --- proxy
     ('Get "https://registry-1.docker.io/v2/": Proxy Authentication Required',
      ["proxy-auth-required"]),

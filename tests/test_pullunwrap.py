@@ -87,3 +87,18 @@ def test_a_pull_transcript_and_a_one_line_text_are_no_wrap():
     # two sentences, each on its line (docker run's trailer is one, but ends with a full stop)
     assert soft_wrap_joins("docker: Error response from daemon: manifest for acme/app:1 not found: "
                            "manifest unknown: manifest unknown.\nSee 'docker run --help'.") == []
+
+
+def test_kubelet_aggregates_and_reason_prefixes_are_peeled():
+    # k8s.io/apimachinery/pkg/util/errors NewAggregate prints "[err1, err2]"; events carry the
+    # reason (ErrImagePull) before the message
+    inner = ('failed to pull and unpack image "docker.io/library/nginx:1.25": failed to resolve reference '
+             '"docker.io/library/nginx:1.25": failed to do request: Head "https://registry-1.docker.io/v2/'
+             'library/nginx/manifests/1.25": dial tcp 3.94.224.37:443: i/o timeout')
+    aggregate = f'Failed to pull image "nginx:1.25": [rpc error: code = Unknown desc = {inner}, rpc error: code = Unknown desc = {inner}]'
+    u = unwrap(aggregate)
+    assert u.wrappers[:3] == ["kubelet", "kubelet", "cri"], u.wrappers
+    assert u.inner.startswith('failed to resolve reference "docker.io/library/nginx:1.25"'), u.inner
+    assert unwrap("ErrImagePull: " + inner).wrappers[:1] == ["kubelet"]
+    ranked = [c.category for c in explain(aggregate)][:3]
+    assert ranked == [c.category for c in explain(inner)][:3]
