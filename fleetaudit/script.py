@@ -248,6 +248,7 @@ def assemble_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOpt
         # Values one collector leaves for a later one (never inherited from the login env).
         "FA_DOCKER_ROOT=",
         "FA_DOCKER_HUNG=",
+        "FA_DOCKER_DOWN=",
         "FA_DOCKER_NOCT=",
         "FA_API_INFO=",
         "FA_API_INFO_RC=",

@@ -111,3 +111,64 @@ def test_the_cap_filter_shortens_long_lines_of_flagged_sections_only(shell):
     assert "hunter2" not in "".join(parsed.sections["plain"]["p"].out)
     assert parsed.sections["plain"]["p"].out.splitlines()[0].endswith("the error at the end")
     assert len(parsed.sections["plain"]["p"].out.splitlines()[0]) > 400
+
+
+# A fake docker CLI: every call logs its arguments and prints what the real CLI 28 does
+# on a host where nothing listens on the socket (or a variant the shortcut must not take).
+_DOWN_LINE = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+_FAKE_DOCKER = """#!/bin/sh
+echo "$*" >> "$FAKE_LOG"
+case $1 in version) printf '%s\\n' '{"Client":{"Version":"28.2.2","ApiVersion":"1.50","Os":"linux","Arch":"amd64","Context":"default"},"Server":null}' ;; esac
+[ -z "$FAKE_EXTRA" ] || printf '%s\\n' "$FAKE_EXTRA" >&2
+printf '%s\\n' "$FAKE_ERR" >&2
+exit 1
+"""
+
+
+def _down_run(shell, tmp_path, extra, err, shortcut=True):
+    from fleetaudit.collectors import by_name
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    (bindir / "docker").write_text(_FAKE_DOCKER)
+    (bindir / "docker").chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.write_text("")
+    cols = [by_name("docker"), by_name("disk"), by_name("restarts")]
+    script = build_script(cols, "n0nce", ScriptOptions())
+    if not shortcut:  # the same script without the shortcut: every call runs the CLI
+        assert script.count("\nfa_docker_down\n") == 1
+        script = script.replace("\nfa_docker_down\n", "\nFA_DOCKER_DOWN=\n")
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "FAKE_LOG": str(log), "FAKE_EXTRA": extra, "FAKE_ERR": err}
+    out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=120, env=env).stdout.decode()
+    parsed = split_output(out, "n0nce")
+    facts = {c.name: c.parse(parsed.sections.get(c.name, {})) for c in cols}
+    for f in facts.values():  # the host's own df figures move between two runs
+        f.pop("root", None)
+        f.pop("data_root", None)
+    return facts, log.read_text().splitlines(), parsed
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+def test_no_daemon_known_from_docker_version_gives_the_same_facts_with_one_cli_call(shell, tmp_path):
+    facts, calls, parsed = _down_run(shell, tmp_path, "", _DOWN_LINE)
+    ref, ref_calls, _ = _down_run(shell, tmp_path, "", _DOWN_LINE, shortcut=False)
+    assert [c.split()[0] for c in calls] == ["version"]
+    assert [c.split()[0] for c in ref_calls] == ["version", "info", "info", "system", "ps"]
+    assert facts == ref
+    assert facts["docker"]["error_kind"] == "daemon-down" and facts["restarts"]["daemon_up"] is False
+    assert facts["disk"]["docker_df_error"] == _DOWN_LINE
+    for sec, name in (("docker", "info"), ("disk", "docker_root"), ("disk", "docker_df"),
+                      ("restarts", "containers")):
+        p = parsed.sections[sec][name]
+        assert p.rc == 1 and p.out.splitlines()[1:] == [_DOWN_LINE], (sec, name, p)
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+@pytest.mark.parametrize("extra,err", [
+    ("WARNING: Error loading config file: /root/.docker/config.json: invalid character", _DOWN_LINE),
+    ("", "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"),
+    ("", _DOWN_LINE + " x"),
+], ids=["warning", "permission", "other-text"])
+def test_anything_but_the_bare_no_daemon_answer_runs_every_cli_call(shell, tmp_path, extra, err):
+    facts, calls, _ = _down_run(shell, tmp_path, extra, err)
+    assert [c.split()[0] for c in calls] == ["version", "info", "info", "system", "ps"]

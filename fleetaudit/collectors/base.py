@@ -38,6 +38,10 @@ RC_TIMED_OUT = (124, 143, 137)
 # The part did not run (see fleetaudit.script.RC_SKIPPED); never a real exit status.
 RC_SKIPPED = -2
 SKIP_PREFIX = "fa-skipped: "
+# First line of a part whose command was not run because its answer was already known
+# (e.g. the docker CLI's "Cannot connect ..." when `docker version` found no daemon):
+# the rest is that answer, with the command's status. Parsers skip this line.
+KNOWN_PREFIX = "fa-known: "
 
 
 @dataclass(frozen=True)
