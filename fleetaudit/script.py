@@ -301,10 +301,10 @@ def assemble_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOpt
         "case $FA_UID in ''|*[!0-9]*) FA_UID=unknown ;; esac",
         "\n".join(login),
         TOP.strip("\n"),
-        # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap).
+        # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap),
+        # and the whole output at the total cap (the awk's tot: was `| head -c TOTAL`).
         'fa_top </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" '
-        f'-v short={_sh_quote(short)} "$FA_CAPAWK"'
-        f" | head -c {int(opts.total_cap_bytes)}",
+        f'-v short={_sh_quote(short)} -v tot={int(opts.total_cap_bytes)} "$FA_CAPAWK"',
         "",
     ])
 

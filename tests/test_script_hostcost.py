@@ -131,6 +131,8 @@ def _down_run(shell, tmp_path, extra, err, shortcut=True):
     bindir.mkdir(exist_ok=True)
     (bindir / "docker").write_text(_FAKE_DOCKER)
     (bindir / "docker").chmod(0o755)
+    (bindir / "dockerd").write_text("#!/bin/sh\necho 'Docker version 20.10.24+dfsg1, build 5d6db84'\n")
+    (bindir / "dockerd").chmod(0o755)
     log = tmp_path / "calls.log"
     log.write_text("")
     cols = [by_name("docker"), by_name("disk"), by_name("restarts")]
@@ -145,6 +147,8 @@ def _down_run(shell, tmp_path, extra, err, shortcut=True):
     for f in facts.values():  # the host's own df figures move between two runs
         f.pop("root", None)
         f.pop("data_root", None)
+    # whether a dockerd runs in this mount namespace: other tests' fleets come and go
+    facts["docker"]["dockerd"].pop("running")
     return facts, log.read_text().splitlines(), parsed
 
 
@@ -172,3 +176,35 @@ def test_no_daemon_known_from_docker_version_gives_the_same_facts_with_one_cli_c
 def test_anything_but_the_bare_no_daemon_answer_runs_every_cli_call(shell, tmp_path, extra, err):
     facts, calls, _ = _down_run(shell, tmp_path, extra, err)
     assert [c.split()[0] for c in calls] == ["version", "info", "info", "system", "ps"]
+
+
+AWKS = [["gawk"], ["mawk"], ["busybox", "awk"]]
+
+
+@pytest.mark.parametrize("awk", AWKS, ids=lambda a: a[0])
+def test_the_cap_filter_ends_the_output_at_the_total_cap_as_head_did(awk, tmp_path):
+    import random
+    import shlex
+    import shutil
+    from fleetaudit.redaction import PART_CAP_AWK
+    if not shutil.which(awk[0]):
+        pytest.skip(f"{awk[0]} not installed")
+    rnd = random.Random(11)
+    lines = []
+    for i in range(60):
+        if i % 7 == 0:
+            lines.append(f"@@n0:{'S' if i % 14 == 0 else 'P'}:part{i}")
+        lines.append("".join(rnd.choice("ab c\t@:") for _ in range(rnd.choice([0, 1, 5, 40, 300]))))
+    text = "\n".join(lines) + "\n"
+    src = tmp_path / "in"
+    src.write_text(text)
+    env = {"LC_ALL": "C", "PATH": "/usr/bin:/bin"}
+    args = [*awk, "-v", "n=n0", "-v", "cap=500", "-v", "short= part0 "]
+    whole = subprocess.run(args + [PART_CAP_AWK], stdin=src.open("rb"), capture_output=True, env=env).stdout
+    assert len(whole) > 2000
+    for tot in (0, 1, 9, 10, 11, 777, len(whole) - 1, len(whole), len(whole) + 1, 10 ** 7):
+        headed = subprocess.run(f"{shlex.join(args)} \"$P\" | head -c {tot}", shell=True, stdin=src.open("rb"),
+                                capture_output=True, env={**env, "P": PART_CAP_AWK}).stdout
+        mine = subprocess.run(args + ["-v", f"tot={tot}", PART_CAP_AWK], stdin=src.open("rb"),
+                              capture_output=True, env=env).stdout
+        assert mine == headed, (tot, mine[-80:], headed[-80:])
