@@ -208,3 +208,58 @@ def test_the_cap_filter_ends_the_output_at_the_total_cap_as_head_did(awk, tmp_pa
         mine = subprocess.run(args + ["-v", f"tot={tot}", PART_CAP_AWK], stdin=src.open("rb"),
                               capture_output=True, env=env).stdout
         assert mine == headed, (tot, mine[-80:], headed[-80:])
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+@pytest.mark.parametrize("names", [[], ["a"], ["b", "a"], ["a", "a"], ["z", "a", "m", "a"]],
+                         ids=["none", "one", "two", "dup", "four"])
+def test_credential_helpers_list_is_what_sort_u_printed(shell, names, tmp_path):
+    import shutil
+    from fleetaudit.collectors.credentials import LOGIN_SCRIPT
+    if not shutil.which(shell[0]):
+        pytest.skip(f"{shell[0]} not installed")
+    dirs = []
+    for i, n in enumerate(names):  # a helper per directory, so one name can come twice
+        d = tmp_path / f"d{i}"
+        d.mkdir()
+        (d / f"docker-credential-{n}").write_text("#!/bin/sh\n")
+        (d / f"docker-credential-{n}").chmod(0o755)
+        dirs.append(str(d))
+    tools = tmp_path / "tools"  # sort only: the machine's own docker-credential-* stay out
+    tools.mkdir()
+    (tools / "sort").symlink_to(shutil.which("sort"))
+    path = ":".join(dirs + [str(tools)])
+    old = ("( IFS=:; for fa_cr_d in $PATH; do for fa_cr_f in \"$fa_cr_d\"/docker-credential-*; do\n"
+           "  [ -x \"$fa_cr_f\" ] && printf '%s\\n' \"${fa_cr_f##*/}\"; done; done ) | sort -u\n")
+    prog = ("FA_NL='\n'\nfa_part() { echo \"<$1>\"; }\nfa_rc() { echo \"<rc $1>\"; }\n"
+            + LOGIN_SCRIPT + "echo ---\n" + old)
+    out = subprocess.run([shutil.which(shell[0]), *shell[1:]], input=prog.encode(), capture_output=True,
+                         timeout=60, env={"PATH": path, "LC_ALL": "C"}).stdout.decode()
+    mine, ref = out.split("---\n")
+    assert mine == "<helpers>\n" + ref + "<rc 0>\n", out
+    assert ref.splitlines() == sorted(set(f"docker-credential-{n}" for n in names))
+
+
+@pytest.mark.parametrize("awk", AWKS, ids=lambda a: a[0])
+def test_passwd_awk_stops_where_head_n_5000_did(awk, tmp_path):
+    import shutil
+    if not shutil.which(awk[0]):
+        pytest.skip(f"{awk[0]} not installed")
+    pw = tmp_path / "passwd"
+    pw.write_text("".join(f"u{i}:x:{i}:{i}::/home/u{i}:/bin/sh\n" if i % 3 else f"bad{i}\n"
+                          for i in range(7600)))
+    mine = subprocess.run([*awk, "-F:", 'NF >= 6 { print $1 ":" $6; if (++k >= 5000) exit }', str(pw)],
+                          capture_output=True).stdout
+    ref = subprocess.run(f"{awk[0]} {' '.join(awk[1:])} -F: 'NF >= 6 {{ print $1 \":\" $6 }}' {pw} | head -n 5000",
+                         shell=True, capture_output=True).stdout
+    assert mine == ref and mine.count(b"\n") == 5000
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+def test_instant_part_is_what_brief_printed(shell):
+    script = build_script([Collector(name="x", script="fa_instant a uname -m\nfa_brief b uname -m\n"
+                                     "fa_instant c no-such-tool-x\nfa_brief d no-such-tool-x\n",
+                                     parse=lambda s: {}, doc="")], "n0nce", ScriptOptions())
+    sec = split_output(_sh(shell, script), "n0nce").sections["x"]
+    assert sec["a"] == sec["b"] and sec["a"].rc == 0 and sec["a"].out.strip()
+    assert sec["c"].rc == sec["d"].rc == 127 and sec["c"].out == sec["d"].out
