@@ -167,7 +167,7 @@ FA_KNOWN_PREFIX='@KNOWN@'
 fa_docker_down() {
   FA_DOCKER_DOWN=
   [ "$FA_DV" = 1 ] && [ "${#FA_VO}" -lt 4096 ] || return 0
-  FA_X=${FA_VO#"$FA_NL@@$FA_N:P:version$FA_NL"}
+  FA_X=${FA_VO#*"@@$FA_N:P:version$FA_NL"}
   [ "$FA_X" != "$FA_VO" ] || return 0
   FA_Y=${FA_X%"$FA_NL$FA_NL@@$FA_N:RC:1"}
   [ "$FA_Y" != "$FA_X" ] || return 0
