@@ -11,7 +11,10 @@ preamble defines:
                                    inventory asks for become), or as the login user when
                                    sudo was refused.
     fa_docker NAME CMD [ARGS...]   a call that talks to the docker daemon: skipped (and
-                                   reported so) once an earlier one timed out.
+                                   reported so) once an earlier one timed out; not
+                                   started once `docker version` found no daemon on
+                                   the socket (KNOWN_PREFIX line, then the CLI's own
+                                   "Cannot connect ..." line, status 1).
     fa_cat NAME PATH               the file's content (rc 0), or rc 2 when it is missing.
     fa_part NAME / fa_rc RC        open a part / close it, for hand-written fragments.
     fa_has CMD                     is CMD on PATH?
