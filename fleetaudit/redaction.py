@@ -102,18 +102,24 @@ def sh_quote(value: str) -> str:
 # daemon log's error text is at the end of a line); SHORTEN_LINE is the one rule, which a
 # fragment that must shorten text itself applies too.
 SHORTEN_LINE = 'if (length(line) > 400) line = substr(line, 1, 120) " ... " substr(line, length(line) - 259)'
+# With -v tot=N it also ends the whole output after N bytes, as `| head -c N` after it
+# did (one process less on every host): the first N bytes exactly, then it exits.
 PART_CAP_AWK = r"""
+function out(s) {
+  if (tot != "" && sent + length(s) + 1 > tot + 0) { printf "%s", substr(s "\n", 1, tot - sent); exit }
+  print s; sent += length(s) + 1
+}
 BEGIN { m = "@@" n ":"; lm = length(m) }
 index($0, m) == 1 {
-  print; fflush(); used = 0
+  out($0); fflush(); used = 0
   if (substr($0, lm + 1, 2) == "S:") cut = index(short, " " substr($0, lm + 3) " ") > 0
   next
 }
 used >= cap + 0 { next }
 cut { line = $0; @SHORTEN@; $0 = line }
 { l = length($0) + 1
-  if (used + l > cap + 0) { print substr($0, 1, cap - used); used = cap + 0; next }
-  print; used += l }
+  if (used + l > cap + 0) { out(substr($0, 1, cap - used)); used = cap + 0; next }
+  out($0); used += l }
 """.replace("@SHORTEN@", SHORTEN_LINE)
 assert "'" not in PART_CAP_AWK
 

@@ -121,6 +121,18 @@ fa_brief() {
   fi
   fa_rc "$FA_RC"
 }
+# fa_instant NAME CMD...: fa_brief for a command that only asks the kernel something
+# that cannot block (uname(2)): no timeout process (the deadline still applies).
+fa_instant() {
+  fa_part "$1"; shift
+  if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127
+  else
+    fa_left
+    if [ "$FA_LEFT" -lt 1 ]; then fa_skipped "$FA_LATE"
+    else "$@" </dev/null 2>&1; FA_RC=$?; fi
+  fi
+  fa_rc "$FA_RC"
+}
 # fa_group NAME PROG [NAME PROG]...: small sh programs (what `fa_run NAME sh -c PROG`
 # would run) in ONE guarded, timed `sh -c` that prints each part's markers itself: a
 # subshell per part instead of fa_exec's forks and an exec of sh. The timeout and the
@@ -248,6 +260,7 @@ def assemble_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOpt
         # Values one collector leaves for a later one (never inherited from the login env).
         "FA_DOCKER_ROOT=",
         "FA_DOCKER_HUNG=",
+        "FA_DOCKER_DOWN=",
         "FA_DOCKER_NOCT=",
         "FA_API_INFO=",
         "FA_API_INFO_RC=",
@@ -300,10 +313,10 @@ def assemble_script(collectors: Iterable[Collector], nonce: str, opts: ScriptOpt
         "case $FA_UID in ''|*[!0-9]*) FA_UID=unknown ;; esac",
         "\n".join(login),
         TOP.strip("\n"),
-        # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap).
+        # Redact, THEN cut each part at its cap (fa_exec only guards at twice the cap),
+        # and the whole output at the total cap (the awk's tot: was `| head -c TOTAL`).
         'fa_top </dev/null 2>&1 | sed -E "$FA_RX" | awk -v n="$FA_N" -v cap="$FA_CAP" '
-        f'-v short={_sh_quote(short)} "$FA_CAPAWK"'
-        f" | head -c {int(opts.total_cap_bytes)}",
+        f'-v short={_sh_quote(short)} -v tot={int(opts.total_cap_bytes)} "$FA_CAPAWK"',
         "",
     ])
 

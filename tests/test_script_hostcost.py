@@ -111,3 +111,155 @@ def test_the_cap_filter_shortens_long_lines_of_flagged_sections_only(shell):
     assert "hunter2" not in "".join(parsed.sections["plain"]["p"].out)
     assert parsed.sections["plain"]["p"].out.splitlines()[0].endswith("the error at the end")
     assert len(parsed.sections["plain"]["p"].out.splitlines()[0]) > 400
+
+
+# A fake docker CLI: every call logs its arguments and prints what the real CLI 28 does
+# on a host where nothing listens on the socket (or a variant the shortcut must not take).
+_DOWN_LINE = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+_FAKE_DOCKER = """#!/bin/sh
+echo "$*" >> "$FAKE_LOG"
+case $1 in version) printf '%s\\n' '{"Client":{"Version":"28.2.2","ApiVersion":"1.50","Os":"linux","Arch":"amd64","Context":"default"},"Server":null}' ;; esac
+[ -z "$FAKE_EXTRA" ] || printf '%s\\n' "$FAKE_EXTRA" >&2
+printf '%s\\n' "$FAKE_ERR" >&2
+exit 1
+"""
+
+
+def _down_run(shell, tmp_path, extra, err, shortcut=True):
+    from fleetaudit.collectors import by_name
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    (bindir / "docker").write_text(_FAKE_DOCKER)
+    (bindir / "docker").chmod(0o755)
+    (bindir / "dockerd").write_text("#!/bin/sh\necho 'Docker version 20.10.24+dfsg1, build 5d6db84'\n")
+    (bindir / "dockerd").chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.write_text("")
+    cols = [by_name("docker"), by_name("disk"), by_name("restarts")]
+    script = build_script(cols, "n0nce", ScriptOptions())
+    if not shortcut:  # the same script without the shortcut: every call runs the CLI
+        assert script.count("\nfa_docker_down\n") == 1
+        script = script.replace("\nfa_docker_down\n", "\nFA_DOCKER_DOWN=\n")
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "FAKE_LOG": str(log), "FAKE_EXTRA": extra, "FAKE_ERR": err}
+    out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=120, env=env).stdout.decode()
+    parsed = split_output(out, "n0nce")
+    facts = {c.name: c.parse(parsed.sections.get(c.name, {})) for c in cols}
+    for f in facts.values():  # the host's own df figures move between two runs
+        f.pop("root", None)
+        f.pop("data_root", None)
+    # whether a dockerd runs in this mount namespace: other tests' fleets come and go
+    facts["docker"]["dockerd"].pop("running")
+    return facts, log.read_text().splitlines(), parsed
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+def test_no_daemon_known_from_docker_version_gives_the_same_facts_with_one_cli_call(shell, tmp_path):
+    facts, calls, parsed = _down_run(shell, tmp_path, "", _DOWN_LINE)
+    ref, ref_calls, _ = _down_run(shell, tmp_path, "", _DOWN_LINE, shortcut=False)
+    assert [c.split()[0] for c in calls] == ["version"]
+    assert [c.split()[0] for c in ref_calls] == ["version", "info", "info", "system", "ps"]
+    assert facts == ref
+    assert facts["docker"]["error_kind"] == "daemon-down" and facts["restarts"]["daemon_up"] is False
+    assert facts["disk"]["docker_df_error"] == _DOWN_LINE
+    for sec, name in (("docker", "info"), ("disk", "docker_root"), ("disk", "docker_df"),
+                      ("restarts", "containers")):
+        p = parsed.sections[sec][name]
+        assert p.rc == 1 and p.out.splitlines()[1:] == [_DOWN_LINE], (sec, name, p)
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+@pytest.mark.parametrize("extra,err", [
+    ("WARNING: Error loading config file: /root/.docker/config.json: invalid character", _DOWN_LINE),
+    ("", "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"),
+    ("", _DOWN_LINE + " x"),
+], ids=["warning", "permission", "other-text"])
+def test_anything_but_the_bare_no_daemon_answer_runs_every_cli_call(shell, tmp_path, extra, err):
+    facts, calls, _ = _down_run(shell, tmp_path, extra, err)
+    assert [c.split()[0] for c in calls] == ["version", "info", "info", "system", "ps"]
+
+
+AWKS = [["gawk"], ["mawk"], ["busybox", "awk"]]
+
+
+@pytest.mark.parametrize("awk", AWKS, ids=lambda a: a[0])
+def test_the_cap_filter_ends_the_output_at_the_total_cap_as_head_did(awk, tmp_path):
+    import random
+    import shlex
+    import shutil
+    from fleetaudit.redaction import PART_CAP_AWK
+    if not shutil.which(awk[0]):
+        pytest.skip(f"{awk[0]} not installed")
+    rnd = random.Random(11)
+    lines = []
+    for i in range(60):
+        if i % 7 == 0:
+            lines.append(f"@@n0:{'S' if i % 14 == 0 else 'P'}:part{i}")
+        lines.append("".join(rnd.choice("ab c\t@:") for _ in range(rnd.choice([0, 1, 5, 40, 300]))))
+    text = "\n".join(lines) + "\n"
+    src = tmp_path / "in"
+    src.write_text(text)
+    env = {"LC_ALL": "C", "PATH": "/usr/bin:/bin"}
+    args = [*awk, "-v", "n=n0", "-v", "cap=500", "-v", "short= part0 "]
+    whole = subprocess.run(args + [PART_CAP_AWK], stdin=src.open("rb"), capture_output=True, env=env).stdout
+    assert len(whole) > 2000
+    for tot in (0, 1, 9, 10, 11, 777, len(whole) - 1, len(whole), len(whole) + 1, 10 ** 7):
+        headed = subprocess.run(f"{shlex.join(args)} \"$P\" | head -c {tot}", shell=True, stdin=src.open("rb"),
+                                capture_output=True, env={**env, "P": PART_CAP_AWK}).stdout
+        mine = subprocess.run(args + ["-v", f"tot={tot}", PART_CAP_AWK], stdin=src.open("rb"),
+                              capture_output=True, env=env).stdout
+        assert mine == headed, (tot, mine[-80:], headed[-80:])
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+@pytest.mark.parametrize("names", [[], ["a"], ["b", "a"], ["a", "a"], ["z", "a", "m", "a"]],
+                         ids=["none", "one", "two", "dup", "four"])
+def test_credential_helpers_list_is_what_sort_u_printed(shell, names, tmp_path):
+    import shutil
+    from fleetaudit.collectors.credentials import LOGIN_SCRIPT
+    if not shutil.which(shell[0]):
+        pytest.skip(f"{shell[0]} not installed")
+    dirs = []
+    for i, n in enumerate(names):  # a helper per directory, so one name can come twice
+        d = tmp_path / f"d{i}"
+        d.mkdir()
+        (d / f"docker-credential-{n}").write_text("#!/bin/sh\n")
+        (d / f"docker-credential-{n}").chmod(0o755)
+        dirs.append(str(d))
+    tools = tmp_path / "tools"  # sort only: the machine's own docker-credential-* stay out
+    tools.mkdir()
+    (tools / "sort").symlink_to(shutil.which("sort"))
+    path = ":".join(dirs + [str(tools)])
+    old = ("( IFS=:; for fa_cr_d in $PATH; do for fa_cr_f in \"$fa_cr_d\"/docker-credential-*; do\n"
+           "  [ -x \"$fa_cr_f\" ] && printf '%s\\n' \"${fa_cr_f##*/}\"; done; done ) | sort -u\n")
+    prog = ("FA_NL='\n'\nfa_part() { echo \"<$1>\"; }\nfa_rc() { echo \"<rc $1>\"; }\n"
+            + LOGIN_SCRIPT + "echo ---\n" + old)
+    out = subprocess.run([shutil.which(shell[0]), *shell[1:]], input=prog.encode(), capture_output=True,
+                         timeout=60, env={"PATH": path, "LC_ALL": "C"}).stdout.decode()
+    mine, ref = out.split("---\n")
+    assert mine == "<helpers>\n" + ref + "<rc 0>\n", out
+    assert ref.splitlines() == sorted(set(f"docker-credential-{n}" for n in names))
+
+
+@pytest.mark.parametrize("awk", AWKS, ids=lambda a: a[0])
+def test_passwd_awk_stops_where_head_n_5000_did(awk, tmp_path):
+    import shutil
+    if not shutil.which(awk[0]):
+        pytest.skip(f"{awk[0]} not installed")
+    pw = tmp_path / "passwd"
+    pw.write_text("".join(f"u{i}:x:{i}:{i}::/home/u{i}:/bin/sh\n" if i % 3 else f"bad{i}\n"
+                          for i in range(7600)))
+    mine = subprocess.run([*awk, "-F:", 'NF >= 6 { print $1 ":" $6; if (++k >= 5000) exit }', str(pw)],
+                          capture_output=True).stdout
+    ref = subprocess.run(f"{awk[0]} {' '.join(awk[1:])} -F: 'NF >= 6 {{ print $1 \":\" $6 }}' {pw} | head -n 5000",
+                         shell=True, capture_output=True).stdout
+    assert mine == ref and mine.count(b"\n") == 5000
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
+def test_instant_part_is_what_brief_printed(shell):
+    script = build_script([Collector(name="x", script="fa_instant a uname -m\nfa_brief b uname -m\n"
+                                     "fa_instant c no-such-tool-x\nfa_brief d no-such-tool-x\n",
+                                     parse=lambda s: {}, doc="")], "n0nce", ScriptOptions())
+    sec = split_output(_sh(shell, script), "n0nce").sections["x"]
+    assert sec["a"] == sec["b"] and sec["a"].rc == 0 and sec["a"].out.strip()
+    assert sec["c"].rc == sec["d"].rc == 127 and sec["c"].out == sec["d"].out

@@ -11,7 +11,10 @@ preamble defines:
                                    inventory asks for become), or as the login user when
                                    sudo was refused.
     fa_docker NAME CMD [ARGS...]   a call that talks to the docker daemon: skipped (and
-                                   reported so) once an earlier one timed out.
+                                   reported so) once an earlier one timed out; not
+                                   started once `docker version` found no daemon on
+                                   the socket (KNOWN_PREFIX line, then the CLI's own
+                                   "Cannot connect ..." line, status 1).
     fa_cat NAME PATH               the file's content (rc 0), or rc 2 when it is missing.
     fa_part NAME / fa_rc RC        open a part / close it, for hand-written fragments.
     fa_has CMD                     is CMD on PATH?
@@ -38,6 +41,10 @@ RC_TIMED_OUT = (124, 143, 137)
 # The part did not run (see fleetaudit.script.RC_SKIPPED); never a real exit status.
 RC_SKIPPED = -2
 SKIP_PREFIX = "fa-skipped: "
+# First line of a part whose command was not run because its answer was already known
+# (e.g. the docker CLI's "Cannot connect ..." when `docker version` found no daemon):
+# the rest is that answer, with the command's status. Parsers skip this line.
+KNOWN_PREFIX = "fa-known: "
 
 
 @dataclass(frozen=True)

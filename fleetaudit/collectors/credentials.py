@@ -107,7 +107,7 @@ if command -v id >/dev/null 2>&1; then
 fi
 case $u in ""|*[!0-9]*) u=$(id -u) ;; esac
 printf "fa-uid %s\n" "$u"
-{ printf "root:%s\n" "$2"; awk -F: "NF >= 6 { print \$1 \":\" \$6 }" "$1" | head -n 5000; } |
+{ printf "root:%s\n" "$2"; awk -F: "NF >= 6 { print \$1 \":\" \$6; if (++k >= 5000) exit }" "$1"; } |
 while IFS= read -r l; do
   u=${l%%:*}; h=${l#*:}
   case $h in /*) ;; *) continue ;; esac
@@ -136,8 +136,13 @@ SCRIPT = (
 # additions): before sudo, which replaces PATH with its secure_path.
 LOGIN_SCRIPT = (
     "fa_part helpers\n"
-    "( IFS=:; for fa_cr_d in $PATH; do for fa_cr_f in \"$fa_cr_d\"/docker-credential-*; do\n"
-    "  [ -x \"$fa_cr_f\" ] && printf '%s\\n' \"${fa_cr_f##*/}\"; done; done ) | sort -u\n"
+    # sort -u only when there are two names or more (one line sorts to itself, no
+    # line to nothing); the x keeps trailing newlines from $(...).
+    "fa_cr_h=$( IFS=:; for fa_cr_d in $PATH; do for fa_cr_f in \"$fa_cr_d\"/docker-credential-*; do\n"
+    "  [ -x \"$fa_cr_f\" ] && printf '%s\\n' \"${fa_cr_f##*/}\"; done; done; echo x )\n"
+    "fa_cr_h=${fa_cr_h%x}\n"
+    "case ${fa_cr_h%\"$FA_NL\"} in *\"$FA_NL\"*) printf '%s' \"$fa_cr_h\" | sort -u ;; *) printf '%s' \"$fa_cr_h\" ;; esac\n"
+    "fa_cr_h=\n"
     "fa_rc 0\n"
 )
 assert "'" not in REDUCE_AWK and "'" not in SCAN_SH

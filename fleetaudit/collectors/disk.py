@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-from .base import RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part
+from .base import KNOWN_PREFIX, RC_MISSING, RC_TIMED_OUT, Collector, Part, Section, part
 from .docker import DOCKER_CLI_SH
 from .jsonfacts import first_json_object, load_host_json
 
@@ -39,6 +39,9 @@ SCRIPT = r"""
 if [ -n "$FA_DOCKER_ROOT" ]; then
   fa_part docker_root; printf '%s\n' "$FA_DOCKER_ROOT"; fa_rc 0
   FA_DR=$FA_DOCKER_ROOT
+elif [ -n "$FA_DOCKER_DOWN" ] && [ -z "$FA_DOCKER_HUNG" ]; then
+  # No daemon (docker version said so): the CLI's words, no path, no sed (fa_docker).
+  fa_docker docker_root; FA_DR=
 else
   FA_DR=$(fa_docker docker_root docker info --format '{{.DockerRootDir}}')
   printf '%s\n' "$FA_DR"
@@ -90,7 +93,7 @@ def _error(p: Part) -> Optional[str]:
         return "timed out"
     # busybox df prints its header before the error ("df: PATH: can't find mount point")
     text = next((ln.strip() for ln in p.out.splitlines()
-                 if ln.strip() and not ln.startswith("Filesystem ")), "")
+                 if ln.strip() and not ln.startswith(("Filesystem ", KNOWN_PREFIX))), "")
     return text[:300] or f"exit status {p.rc}"
 
 

@@ -27,7 +27,8 @@ fa_rc "$FA_RC"
 # uname -n and -r print what these kernel files hold: read by the shell, no fork.
 fa_line hostname /proc/sys/kernel/hostname uname -n
 fa_line kernel /proc/sys/kernel/osrelease uname -r
-fa_brief arch uname -m
+# uname -m is uname(2), which cannot block: no timeout process (fa_instant).
+fa_instant arch uname -m
 fa_line uptime /proc/uptime
 """
 
