@@ -427,7 +427,8 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     for category, conf, why, cid in _context_causes(text, matched) + _phase_causes(inner, matched, text):
         guide = CATEGORY_GUIDE[category]
         add(category, conf, why, guide[1], guide[2], cid)
-    if not matched and _stalled_pull(text):
+    stalled = not matched and _stalled_pull(text)
+    if stalled:
         for category, conf, why in _STALL_CAUSES:
             guide = CATEGORY_GUIDE[category]
             add(category, conf, why, guide[1], guide[2], "pull-stalled")
@@ -435,7 +436,9 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
         # nothing but a wrapper (or nothing) recognised: guesses from the inner text's words
         # (the wrapper's "Failed to pull image", "500 Server Error" say nothing)
         for cause in generic_causes(_without_wrappers(inner if inner.strip() else text, matched)):
-            if matched and not cause.words:     # a bare prior: below all the wrapper says
+            if (matched and not cause.words) or stalled:
+                # a bare prior below all the wrapper says; a stalled pull's words ("layer",
+                # "Pulling") are its progress lines', not clues
                 cause.confidence = round(cause.confidence * 0.3, 3)
             causes.setdefault(cause.category, cause)
 
