@@ -242,7 +242,10 @@ _LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORE
 _DNS_WIRE = re.compile(r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?([0-9A-Fa-f.:]+?)\]?:53(?![0-9])", re.IGNORECASE)
 _VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
                            r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
-                           r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+                           r"10\.96\.0\.10|10\.43\.0\.10|"     # kubeadm's and k3s' cluster DNS
+                           # VMware Workstation/Fusion NAT (vmnet8): its NAT device, the guests'
+                           # gateway and DNS forwarder, sits at .2 of a 192.168.N.0/24
+                           r"192\.168\.\d{1,3}\.2)$")
 # Cloud providers' built-in resolvers: Azure's wire server, AWS's link-local Route 53 Resolver
 # (also VPC base+2, not recognisable from the address alone), GCP's metadata server.
 _CLOUD_RESOLVER = re.compile(r"^(?:168\.63\.129\.16|169\.254\.169\.253|169\.254\.169\.254)$")
@@ -960,7 +963,11 @@ _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.
 # GitHub's and quay's CDNs, Azure blob storage).
 _CDN_HOST = re.compile(r"https?:/+[^/\s\"']*(?:cloudfront\.net|cloudflare\.docker\.com|storage\.googleapis\.com|"
                        r"\.s3[.-][a-z0-9.-]*amazonaws\.com|s3\.amazonaws\.com|pkg-containers\.githubusercontent\.com|"
-                       r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net)", re.IGNORECASE)
+                       r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net|\.r2\.cloudflarestorage\.com|"
+                       r"production\.cloudfront\.docker\.com)", re.IGNORECASE)
+# moby's and containerd's wrappers that name a blob-transfer stage (after the manifest came).
+_TRANSFER_STAGE = re.compile(r"error pulling image configuration|download failed after attempts|"
+                             r"Download failed, retrying|failed to copy:|httpReadSeeker", re.IGNORECASE)
 _URL_EOF = re.compile(r"(https?://[^\s\"'\\]+)\\?\"?:\s*EOF\b")
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
@@ -1048,13 +1055,19 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                  "accepted the connection but the TLS handshake stalled: its certificate flight is "
                  "the first run of full-size packets, which a path with a smaller MTU (VPN, overlay, "
                  "cloud tunnel) silently drops.", symptom)]
-    if _TRANSFER.search(inner) and symptom == "connection-refused":
+    # the wrapper that names the stage says so too, even when the inner text is a bare errno
+    # ("error pulling image configuration: connect: connection refused"): moby fetches the
+    # image configuration blob only after the registry served the manifest
+    transfer = bool(_TRANSFER.search(inner) or _TRANSFER_STAGE.search(text or ""))
+    if transfer and symptom == "connection-refused":
         # A refusal answers the SYN, whose packets are tiny: never the MTU. The registry had
         # answered, so its blob host is what refuses: a REJECT rule or an allowlist without it.
-        return [("firewall", 0.44, "The registry answered the first requests, but the connection "
+        # Blob hosts are CDNs and object stores that listen for everyone, so, as for a public
+        # registry's own refusal (0.52 below), the refusal is a rule on the path, ranked first.
+        return [("firewall", 0.52, "The registry answered the first requests, but the connection "
                  "to the blob host was refused: an egress rule rejecting it, or an allowlist that "
                  "has the registry but not its blob/CDN host.", symptom)]
-    if _TRANSFER.search(inner):
+    if transfer:
         # A path MTU black hole drops the big packets silently: the transfer stalls until a
         # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the
         # CDN, a mirror), so the MTU stays a candidate there, not the first one.

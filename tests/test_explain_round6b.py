@@ -105,3 +105,31 @@ def test_progress_followed_by_an_error_is_not_a_stall():
     assert rank(text)[0] == "reference", rank(text)
     # a command line alone (nothing printed yet) is no evidence of a stall either
     assert rank("$ docker pull registry.example.com/team/app:1.2.3")[0] != "mtu"
+
+
+def test_an_unknown_authority_in_front_of_a_public_blob_store_is_an_interceptor():
+    # Docker Hub's blobs on Cloudflare R2 carry a public CA's certificate, like S3 and CloudFront
+    text = ('Error: copying system image from manifest list: parsing image configuration: Get "https://'
+            'docker-images-prod.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com/registry-v2/docker/'
+            'registry/v2/blobs/sha256/ab/abcd/data?X-Amz-Expires=1200": tls: failed to verify certificate: '
+            'x509: certificate signed by unknown authority')
+    ranked = rank(text)
+    assert ranked[0] == "proxy" and "tls" in ranked[:3], ranked
+
+
+def test_nxdomain_from_vmware_nat_dns_is_the_vms_forwarder():
+    text = ('failed to do request: Head "https://registry.k8s.io/v2/pause/manifests/3.10": dial tcp: lookup '
+            'registry.k8s.io on 192.168.142.2:53: no such host')
+    causes = explain(text)
+    assert causes[0].category == "dns" and "forwarder" in causes[0].why, [c.category for c in causes]
+    # another address on the same kind of network keeps the proxy-only-network reading first
+    assert rank(text.replace("192.168.142.2", "192.168.142.10"))[0] == "proxy"
+
+
+def test_a_refusal_at_the_configuration_blob_stage_is_a_rule_on_the_path():
+    # moby's wrapper names the stage: the manifest came, the blob host refused the connection
+    ranked = rank("error pulling image configuration: connect: connection refused")
+    assert ranked[:2] == ["firewall", "reachability"], ranked
+    # the same errno with no stage named keeps the registry's own reading first
+    assert rank('Get "https://registry.corp.example:5000/v2/": dial tcp 10.1.2.3:5000: connect: '
+                'connection refused')[0] == "reachability"
