@@ -876,6 +876,18 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("reachability", 0.3, "On EKS/ECS nodes the ECR token is fetched from the ECR API at "
                     "pull time: a node that cannot reach api.ecr.REGION.amazonaws.com (no NAT gateway, "
                     "no ecr.api VPC endpoint) pulls with no credentials.", "no-basic-auth-credentials"))
+    if _BUILDER_WORKERS.search(text) and {"request-timeout", "io-timeout"} & set(matched):
+        # buildx asks its builder (BuildKit in dockerd, a builder container or a remote buildkitd)
+        # for its workers before anything else: a timeout there is the connection to the builder,
+        # not to a registry. Through a docker context over ssh:// every buildx call opens a new ssh
+        # connection (docker/cli's connhelper), and a slow one uses up the call's deadline.
+        cid = next(c for c in matched if c in ("request-timeout", "io-timeout"))
+        out.append(("daemon", 0.5, "buildx timed out asking its builder for its workers: the builder "
+                    "(BuildKit in the docker daemon, a builder container or a remote buildkitd) did not "
+                    "answer in time; check docker buildx inspect and the daemon.", cid))
+        out.append(("ssh", 0.47, "If the docker context or builder endpoint is ssh://, each buildx call "
+                    "opens a new ssh connection, and a slow one outlasts the call's deadline: keep one "
+                    "open (ControlMaster auto, ControlPersist in ~/.ssh/config).", cid))
     out += _dial_target_causes(text, matched)
     if {"http-response-to-https-client", "tls-first-record"} & set(matched) and "proxyconnect" not in text:
         cid = "http-response-to-https-client" if "http-response-to-https-client" in matched else "tls-first-record"
@@ -965,6 +977,9 @@ _CDN_HOST = re.compile(r"https?:/+[^/\s\"']*(?:cloudfront\.net|cloudflare\.docke
                        r"\.s3[.-][a-z0-9.-]*amazonaws\.com|s3\.amazonaws\.com|pkg-containers\.githubusercontent\.com|"
                        r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net|\.r2\.cloudflarestorage\.com|"
                        r"production\.cloudfront\.docker\.com)", re.IGNORECASE)
+# buildx's first call to its builder (builder/builder.go: "listing workers for Build: failed to
+# list workers: ...").
+_BUILDER_WORKERS = re.compile(r"(?:listing|failed to list) workers", re.IGNORECASE)
 # moby's and containerd's wrappers that name a blob-transfer stage (after the manifest came).
 _TRANSFER_STAGE = re.compile(r"error pulling image configuration|download failed after attempts|"
                              r"Download failed, retrying|failed to copy:|httpReadSeeker", re.IGNORECASE)

@@ -133,3 +133,12 @@ def test_a_refusal_at_the_configuration_blob_stage_is_a_rule_on_the_path():
     # the same errno with no stage named keeps the registry's own reading first
     assert rank('Get "https://registry.corp.example:5000/v2/": dial tcp 10.1.2.3:5000: connect: '
                 'connection refused')[0] == "reachability"
+
+
+def test_a_buildx_timeout_listing_workers_is_the_builder_connection_not_a_registry():
+    ranked = rank("ERROR: listing workers for Build: failed to list workers: rpc error: code = DeadlineExceeded "
+                  "desc = context deadline exceeded")
+    assert ranked[:2] == ["daemon", "ssh"] and "reachability" in ranked[:3], ranked
+    # the same timeout on a registry request keeps the network set
+    assert rank('failed to do request: Head "https://registry.example.com/v2/app/manifests/1": context '
+                'deadline exceeded')[0] != "daemon"
