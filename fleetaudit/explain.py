@@ -96,6 +96,12 @@ ALTERNATIVES: Dict[str, List[tuple]] = {
                             "name spells it (port, www., index.docker.io vs docker.io): a login "
                             "stored under another spelling is not found."),
     ],
+    "blob-unknown": [
+        ("firewall", 0.3, "A pull-through mirror (Artifactory, Nexus, Harbor's proxy cache) serves the "
+                          "manifest it fetched from the registry and answers 'blob unknown' for blobs it "
+                          "cannot fetch upstream: an egress allowlist with the registry but not its "
+                          "blob/CDN hosts."),
+    ],
     "no-matching-manifest": [
         ("reference", 0.25, "The tag may be a single-platform variant: another tag of the same "
                             "image (or a newer one) carries this platform."),
@@ -236,7 +242,10 @@ _LOOKUP_ON = re.compile(r"lookup \S+ on \[?([0-9A-Fa-f.:]+?)\]?:53\b", re.IGNORE
 _DNS_WIRE = re.compile(r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?([0-9A-Fa-f.:]+?)\]?:53(?![0-9])", re.IGNORECASE)
 _VM_FORWARDER = re.compile(r"^(?:192\.168\.65\.\d+|10\.0\.2\.3|127\.0\.0\.11|192\.168\.127\.1|"
                            r"192\.168\.5\.3|172\.(?:1[6-9]|2\d|3[01])\.\d+\.1|"
-                           r"10\.96\.0\.10|10\.43\.0\.10)$")     # kubeadm's and k3s' cluster DNS
+                           r"10\.96\.0\.10|10\.43\.0\.10|"     # kubeadm's and k3s' cluster DNS
+                           # VMware Workstation/Fusion NAT (vmnet8): its NAT device, the guests'
+                           # gateway and DNS forwarder, sits at .2 of a 192.168.N.0/24
+                           r"192\.168\.\d{1,3}\.2)$")
 # Cloud providers' built-in resolvers: Azure's wire server, AWS's link-local Route 53 Resolver
 # (also VPC base+2, not recognisable from the address alone), GCP's metadata server.
 _CLOUD_RESOLVER = re.compile(r"^(?:168\.63\.129\.16|169\.254\.169\.253|169\.254\.169\.254)$")
@@ -270,6 +279,28 @@ _ECS_HINTS = {
                                    "subnet without a public IP."),
 }
 _ANY_HOST = re.compile(r"https?:/+[^/\s\"'\\]+", re.IGNORECASE)
+# An object store's own XML refusal (S3 and its clones: <Error><Code>AccessDenied</Code>), and
+# the message S3 gives when a presigned URL's time has run out.
+_STORE_ACCESS_DENIED = re.compile(r"<Code>\s*AccessDenied\s*</Code>", re.IGNORECASE)
+_STORE_EXPIRED = re.compile(r"Request has expired|<Code>\s*(?:ExpiredToken|RequestTimeTooSkewed)\s*</Code>",
+                            re.IGNORECASE)
+# ECR's registry host, and a request for an ECR token (the kubelet's in-tree provider,
+# aws_credentials.go, the ecr-login helper, the AWS SDK's GetAuthorizationToken) or to the ECR
+# API endpoint that serves them.
+_ECR_REGISTRY = re.compile(r"\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com", re.IGNORECASE)
+_ECR_TOKEN_REQUEST = re.compile(r"ECR authorization token|GetAuthorizationToken|api\.ecr\.[a-z0-9-]+\.amazonaws\.com|"
+                                r"ecr-login", re.IGNORECASE)
+# Progress lines that docker, podman/skopeo and the RHEL docker print while a pull runs.
+# (Matched at the end of the text: a soft-wrap rejoin may have glued the lines together.)
+_PULL_PROGRESS_END = re.compile(r"(?:^|\s)(?:\S+: )?(?:Trying to pull(?: repository)? \S+|\S+: Pulling from \S+|"
+                                 r"Pulling from \S+|Pulling fs layer|Waiting|Downloading\b.*|"
+                                 r"Verifying Checksum|Download complete|Already exists|"
+                                 r"Pulling (?:image|repository) \S+|Getting image source signatures|"
+                                 r"Copying blob \S+.*)\s*(?:\.\.\.)?\s*$", re.IGNORECASE)
+# Any word of an error: a paste that has none ended while the pull was still running.
+_ERROR_WORD = re.compile(r"error|fail|denied|unauthori[sz]ed|forbidden|not found|invalid|refused|timeout|"
+                         r"timed out|\beof\b|unknown|cannot|can't|no such|unable|exceeded|reset|"
+                         r"unreachable|no route|\bexit\b", re.IGNORECASE)
 
 _TAG = re.compile(r"<[^<>]{0,400}>")
 _TITLE = re.compile(r"<title>\s*(.{1,120}?)\s*</title>|<h1>\s*(.{1,120}?)\s*</h1>", re.IGNORECASE | re.DOTALL)
@@ -399,11 +430,18 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
     for category, conf, why, cid in _context_causes(text, matched) + _phase_causes(inner, matched, text):
         guide = CATEGORY_GUIDE[category]
         add(category, conf, why, guide[1], guide[2], cid)
+    stalled = not matched and _stalled_pull(text)
+    if stalled:
+        for category, conf, why in _STALL_CAUSES:
+            guide = CATEGORY_GUIDE[category]
+            add(category, conf, why, guide[1], guide[2], "pull-stalled")
     if all(_BY_ID[cid].wrapper for cid in matched):
         # nothing but a wrapper (or nothing) recognised: guesses from the inner text's words
         # (the wrapper's "Failed to pull image", "500 Server Error" say nothing)
         for cause in generic_causes(_without_wrappers(inner if inner.strip() else text, matched)):
-            if matched and not cause.words:     # a bare prior: below all the wrapper says
+            if (matched and not cause.words) or stalled:
+                # a bare prior below all the wrapper says; a stalled pull's words ("layer",
+                # "Pulling") are its progress lines', not clues
                 cause.confidence = round(cause.confidence * 0.3, 3)
             causes.setdefault(cause.category, cause)
 
@@ -420,6 +458,27 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
             cause.confidence = round(cause.confidence * LOWER_FACTOR, 3)
             cause.lowered_by = reason
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
+
+
+# A pull that printed its progress and then nothing: it hangs. A hang is not a refusal (no
+# credentials or name problem answers with silence); it is the field guide's "pulls start, then
+# stall" (5.3): large packets lost on a path with a smaller MTU, then a path or proxy that
+# accepts the connection and never answers.
+_STALL_CAUSES = (
+    ("mtu", 0.4, "The pull started and then printed nothing more, no error at all: a transfer that "
+                 "hangs is how large packets lost on a path with a smaller MTU (VM, VPN, overlay) look."),
+    ("reachability", 0.35, "The pull hangs without an error: a registry or path that accepts the "
+                           "connection but does not answer."),
+    ("proxy", 0.3, "The pull hangs without an error: a proxy (or a network that needs one) that holds "
+                   "the connection without answering."),
+)
+
+
+def _stalled_pull(text: str) -> bool:
+    """The text is a pull's progress output that ends without any error: the pull hung."""
+    if not (text or "").strip() or _ERROR_WORD.search(text):
+        return False
+    return bool(_PULL_PROGRESS_END.search(text))
 
 
 AMBIGUOUS_MARGIN = 0.1      # the first cause leads the second by less than this
@@ -773,6 +832,62 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "allowlist that lets the registry through but not its blob/CDN host (ACR: "
                     "*.blob.core.windows.net, Docker Hub: production.cloudflare.docker.com, ECR: S3).",
                     "http-eof"))
+    if "registry-storage-xml-error" in matched and _STORE_ACCESS_DENIED.search(text):
+        if _STORE_EXPIRED.search(text):
+            # The registry's presigned blob URL is valid for minutes from its own clock: the
+            # store found it expired (or the request's time skewed), which a host clock far off
+            # or a pull that stalled long enough makes happen.
+            out.append(("time", 0.8, "The object store refused the blob URL as expired: presigned "
+                        "URLs live minutes from the registry's clock; a host clock far off (or a stall "
+                        "that long) makes them expire.", "registry-storage-xml-error"))
+        else:
+            # The registry sent a presigned URL it had signed itself, so the store's AccessDenied
+            # is not about the pull's credentials: a policy between the host and the store
+            # refuses the bucket. AWS documents it for ECR: an S3 gateway endpoint's policy must
+            # allow the layer bucket (prod-REGION-starport-layer-bucket); Docker Hub's blobs are
+            # in S3 too. A bucket policy limited to VPC endpoints or source IPs refuses alike.
+            out.append(("firewall", 0.8, "The object store behind the registry (S3 or alike) answered "
+                        "AccessDenied to a blob URL the registry had signed itself: a network policy in "
+                        "between refuses that bucket, typically an S3 VPC endpoint policy (or an egress "
+                        "allowlist) that does not list the registry's blob bucket.",
+                        "registry-storage-xml-error"))
+    ecr_net = [c for c in matched if c in ("io-timeout", "request-timeout", "connection-refused",
+                                           "no-route-to-host", "network-unreachable", "connection-reset")]
+    if ecr_net and _ECR_TOKEN_REQUEST.search(text) and \
+            ({"no-basic-auth-credentials", "credential-helper-failed", "unauthorized"} & set(matched)
+             or "send request failed" in text.lower()):
+        # The ECR token request (to api.ecr.REGION.amazonaws.com) failed on the network, so the
+        # pull went out without credentials: the missing credentials are the consequence. Nodes in
+        # private subnets reach the ECR API only through a NAT gateway or an ecr.api VPC endpoint,
+        # which a security group or NACL can block.
+        routed = ecr_net[0] in ("no-route-to-host", "network-unreachable", "connection-refused")
+        out.append(("firewall", 0.78 if routed else 0.8, "The request for an ECR token failed on the "
+                    "network, so the pull had no credentials to send: a security group or network ACL "
+                    "that drops egress to the ECR API endpoint (api.ecr.REGION.amazonaws.com, or its "
+                    "VPC endpoint) comes first.", ecr_net[0]))
+        out.append(("reachability", 0.8 if routed else 0.78, "The ECR API that hands out the pull token "
+                    "could not be reached: a private subnet without a NAT gateway or without the "
+                    "ecr.api VPC endpoint (ecr.dkr and S3 alone are not enough).", ecr_net[0]))
+    elif "no-basic-auth-credentials" in matched and _ECR_REGISTRY.search(text):
+        # On EKS and ECS nodes nobody runs docker login: the kubelet's credential provider (or
+        # the agent) fetches an ECR token from the ECR API at each pull, and pulls with no
+        # credentials when that API is out of reach (AWS's troubleshooting for EKS nodes in
+        # private subnets: the ecr.api endpoint is needed besides ecr.dkr and S3).
+        out.append(("reachability", 0.3, "On EKS/ECS nodes the ECR token is fetched from the ECR API at "
+                    "pull time: a node that cannot reach api.ecr.REGION.amazonaws.com (no NAT gateway, "
+                    "no ecr.api VPC endpoint) pulls with no credentials.", "no-basic-auth-credentials"))
+    if _BUILDER_WORKERS.search(text) and {"request-timeout", "io-timeout"} & set(matched):
+        # buildx asks its builder (BuildKit in dockerd, a builder container or a remote buildkitd)
+        # for its workers before anything else: a timeout there is the connection to the builder,
+        # not to a registry. Through a docker context over ssh:// every buildx call opens a new ssh
+        # connection (docker/cli's connhelper), and a slow one uses up the call's deadline.
+        cid = next(c for c in matched if c in ("request-timeout", "io-timeout"))
+        out.append(("daemon", 0.5, "buildx timed out asking its builder for its workers: the builder "
+                    "(BuildKit in the docker daemon, a builder container or a remote buildkitd) did not "
+                    "answer in time; check docker buildx inspect and the daemon.", cid))
+        out.append(("ssh", 0.47, "If the docker context or builder endpoint is ssh://, each buildx call "
+                    "opens a new ssh connection, and a slow one outlasts the call's deadline: keep one "
+                    "open (ControlMaster auto, ControlPersist in ~/.ssh/config).", cid))
     out += _dial_target_causes(text, matched)
     if {"http-response-to-https-client", "tls-first-record"} & set(matched) and "proxyconnect" not in text:
         cid = "http-response-to-https-client" if "http-response-to-https-client" in matched else "tls-first-record"
@@ -860,7 +975,14 @@ _TRANSFER = re.compile(r"/blobs/|\bblobs\b|cloudfront\.net|storage\.googleapis\.
 # GitHub's and quay's CDNs, Azure blob storage).
 _CDN_HOST = re.compile(r"https?:/+[^/\s\"']*(?:cloudfront\.net|cloudflare\.docker\.com|storage\.googleapis\.com|"
                        r"\.s3[.-][a-z0-9.-]*amazonaws\.com|s3\.amazonaws\.com|pkg-containers\.githubusercontent\.com|"
-                       r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net)", re.IGNORECASE)
+                       r"cdn\d*\.quay\.io|\.blob\.core\.windows\.net|\.r2\.cloudflarestorage\.com|"
+                       r"production\.cloudfront\.docker\.com)", re.IGNORECASE)
+# buildx's first call to its builder (builder/builder.go: "listing workers for Build: failed to
+# list workers: ...").
+_BUILDER_WORKERS = re.compile(r"(?:listing|failed to list) workers", re.IGNORECASE)
+# moby's and containerd's wrappers that name a blob-transfer stage (after the manifest came).
+_TRANSFER_STAGE = re.compile(r"error pulling image configuration|download failed after attempts|"
+                             r"Download failed, retrying|failed to copy:|httpReadSeeker", re.IGNORECASE)
 _URL_EOF = re.compile(r"(https?://[^\s\"'\\]+)\\?\"?:\s*EOF\b")
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
@@ -948,13 +1070,19 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                  "accepted the connection but the TLS handshake stalled: its certificate flight is "
                  "the first run of full-size packets, which a path with a smaller MTU (VPN, overlay, "
                  "cloud tunnel) silently drops.", symptom)]
-    if _TRANSFER.search(inner) and symptom == "connection-refused":
+    # the wrapper that names the stage says so too, even when the inner text is a bare errno
+    # ("error pulling image configuration: connect: connection refused"): moby fetches the
+    # image configuration blob only after the registry served the manifest
+    transfer = bool(_TRANSFER.search(inner) or _TRANSFER_STAGE.search(text or ""))
+    if transfer and symptom == "connection-refused":
         # A refusal answers the SYN, whose packets are tiny: never the MTU. The registry had
         # answered, so its blob host is what refuses: a REJECT rule or an allowlist without it.
-        return [("firewall", 0.44, "The registry answered the first requests, but the connection "
+        # Blob hosts are CDNs and object stores that listen for everyone, so, as for a public
+        # registry's own refusal (0.52 below), the refusal is a rule on the path, ranked first.
+        return [("firewall", 0.52, "The registry answered the first requests, but the connection "
                  "to the blob host was refused: an egress rule rejecting it, or an allowlist that "
                  "has the registry but not its blob/CDN host.", symptom)]
-    if _TRANSFER.search(inner):
+    if transfer:
         # A path MTU black hole drops the big packets silently: the transfer stalls until a
         # timeout fires. A reset or a cut-off body is something that acted (a middlebox, the
         # CDN, a mirror), so the MTU stays a candidate there, not the first one.
@@ -1007,7 +1135,15 @@ def _phase_causes(inner: str, matched: Sequence[str], text: str = "") -> List[Tu
                             "registry client covers the name lookup, and a resolver that does not "
                             "answer (two 5-second tries per nameserver) uses it up before its own "
                             "error can be printed.", symptom)]
-        return slow_lookup + [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
+        outage = []
+        if symptom == "http-eof":
+            # The connection was accepted and closed without an answer: besides a proxy or
+            # middlebox, that is what a registry's load balancer does while it has no healthy
+            # backend (a registry outage), the set's second reading (see the comment above).
+            outage = [("reachability", 0.4, "The registry's front end accepted the connection and closed "
+                       "it without answering: a load balancer with no healthy backend behind it, as "
+                       "during a registry outage (check the registry's status page).", symptom)]
+        return slow_lookup + outage + [("proxy", 0.5 if public else 0.41, "The registry's very first request (the /v2/ "
                  "ping or token endpoint) got no answer" + (" from a public registry that is up "
                  "for everyone else" if public else "") + ": in networks where only a proxy may "
                  "go out, a daemon without HTTP(S)_PROXY (or with the wrong one) fails exactly "

@@ -27,12 +27,14 @@ PUBLIC_BUNDLE_MIN = 100      # a system CA bundle this large holds the public ro
 # Hosts whose certificates are renewed long before they expire: "expired or not yet
 # valid" from them says more about this host's clock than about their certificate.
 PUBLIC_REGISTRY_HOSTS = re.compile(
-    r"(?:^|[/@.\s\"'])(?:(?:registry-1|index|auth|production\.cloudflare|registry)\.docker\.(?:io|com)|"
+    r"(?:^|[/@.\s\"'])(?:(?:registry-1|index|auth|production\.cloudflare|production\.cloudfront|registry)\.docker\.(?:io|com)|"
     r"docker\.io|(?:[a-z0-9-]+\.)?gcr\.io|registry\.k8s\.io|k8s\.gcr\.io|quay\.io|cdn\d*\.quay\.io|"
     r"ghcr\.io|pkg-containers\.githubusercontent\.com|public\.ecr\.aws|"
     r"[a-z0-9-]+\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com|mcr\.microsoft\.com|"
     r"[a-z0-9-]+-docker\.pkg\.dev|storage\.googleapis\.com|[a-z0-9]+\.cloudfront\.net|"
-    r"docker\.elastic\.co|registry\.access\.redhat\.com|registry\.redhat\.io|nvcr\.io)"
+    r"docker\.elastic\.co|registry\.access\.redhat\.com|registry\.redhat\.io|nvcr\.io|"
+    # Cloudflare R2 buckets (Docker Hub's blobs since 2024): a public CA's certificate, like S3's
+    r"(?:[a-z0-9-]+\.)?[a-f0-9]{32}\.r2\.cloudflarestorage\.com)"
     r"(?=[:/\s\"'\\]|$)", re.IGNORECASE)
 _URL_HOST = re.compile(r"https?:/+\[?([A-Za-z0-9.-]+)(?:\]?:(\d+))?[/\"'\\\s]", re.IGNORECASE)
 _LOOKUP_HOST = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})", re.IGNORECASE)

@@ -1107,12 +1107,22 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"banner exchange: connection to \S+ port \d+", r"too many authentication failures",
         r"permission denied, please try again",
         # golang.org/x/crypto/ssh (docker-machine, Go deploy tools): client.go / knownhosts
-        r"ssh: handshake failed", r"ssh: unable to authenticate", r"knownhosts: key (?:mismatch|is unknown)"],
+        r"ssh: handshake failed", r"ssh: unable to authenticate", r"knownhosts: key (?:mismatch|is unknown)",
+        # OpenSSH's connection multiplexing (mux.c, ControlMaster): the master refused or lost
+        # the new session ("Session open refused by peer": the server's MaxSessions), and
+        # packet.c's "Connection closed by ADDR port N" when the server ends the connection
+        r"mux_client_\w+: ", r"session open refused by peer", r"control ?socket connect\(",
+        r"connection closed by \S+ port \d+",
+        # paramiko (docker-py / docker-compose v1 with ssh:// hosts): client.py, transport.py
+        r"no authentication methods available", r"error reading ssh protocol banner",
+        r"server \S+ not found in known_hosts"],
        ["dial-stdio", "commandconn", "host key verification", "executable file not found",
         "kex_exchange_identification", "publickey",
         "host identification", "secsh channel", "open failed", "ssh: connect to host",
         "could not resolve hostname", "banner exchange", "too many authentication failures",
-        "please try again", "ssh: handshake failed", "unable to authenticate", "knownhosts"],
+        "please try again", "ssh: handshake failed", "unable to authenticate", "knownhosts",
+        "mux_client_", "session open refused", "controlsocket", "control socket", "connection closed by",
+        "no authentication methods", "ssh protocol banner", "known_hosts"],
        "The docker CLI talks to the daemon through ssh (DOCKER_HOST/context ssh://) and ssh "
        "itself failed: unknown or changed host key, refused key, no ssh binary, or the "
        "remote user cannot use docker.",
