@@ -276,17 +276,24 @@ def _split_child(conn, result: RunResult, names: List[str], groups: Dict[str, tu
         by_name = sorted(index.values(), key=lambda h: h.name)
         partial = [count_hosts([h for h in by_name if h.name in m], ign) for m in members]
         cpu["index_s"] = round(_cpu_now() - c0, 3)
-        conn.send(("counts", partial))
-        del partial
         c0 = _cpu_now()
+        # the fleet answers that are counts (majority votes, element counts, the registry
+        # scan), over this worker's hosts only: the rules of its first host ask for them
         rules = load_rules()
-        fleet = FleetView(result)
+        part = FleetView(result, only=names)
         first = next((n for n in names if hosts[n].status != "unreachable"), None)
-        if first is not None:   # the fleet answers, while the parent merges the counts
-            diagnose_host(hosts[first], result, [], expected_facts.get(first), fleet, rules)
+        if first is not None:
+            diagnose_host(hosts[first], result, [], expected_facts.get(first), part, rules)
         cpu["fleet_s"] = round(_cpu_now() - c0, 3)
-        by_label = pickle.loads(conn.recv_bytes())
+        conn.send(("counts", partial, part.tallies()))
+        del partial
+        by_label, tallies = pickle.loads(conn.recv_bytes())
         c0 = _cpu_now()
+        # every other fleet answer is computed over the whole run when first asked; the
+        # host views built for the partial answers are kept (a view is its host's only)
+        fleet = FleetView(result, views=part._views)
+        fleet.cache.update(tallies)
+        del part
         for label, exp in by_label.items():
             exp.share = _deferred_share(label)
         bases = [_Expecting(by_label, of_host)]
@@ -296,7 +303,7 @@ def _split_child(conn, result: RunResult, names: List[str], groups: Dict[str, tu
             drift = host_drift(n, h, bases, ign) if h is not None else None
             done.append((n, drift, diagnose_host(hosts[n], result, drift or [],
                                                  expected_facts.get(n), fleet, rules)))
-        cpu["hosts_s"] = round(_cpu_now() - c0, 3)
+        cpu["hosts_s"] = round(_cpu_now() - c0, 3)   # with the other fleet answers
         conn.send(("ok", done, cpu))
     except BaseException as exc:  # reported; the parent redoes the analysis
         try:
@@ -348,6 +355,7 @@ def analyze_split(result: RunResult, consensus: Any, ignore: Any, expected: Dict
     from .compare.index import host_groups
     from .diagnose import load_rules
     from .diagnose.engine import sort_findings
+    from .facts.fleet import merge_tallies
 
     stats = stats if stats is not None else {}
     why = why_not_fork()
@@ -399,16 +407,17 @@ def analyze_split(result: RunResult, consensus: Any, ignore: Any, expected: Dict
         c0 = time.process_time()
         with gc_paused():
             merged = {t: merge_counts([m[1][i] for m in counts]) for t, i in target_of.items()}
+            tallies = merge_tallies([m[2] for m in counts])
             del counts
             partitions = {}
             for label, (text, hs) in plan.items():
                 key = tuple(sorted(hs))
                 partitions[label] = Consensus.from_counts(text, key, merged[key],
                                                           consensus.min_hosts, consensus.majority)
-            payload = pickle.dumps({label: Expected(
+            payload = pickle.dumps(({label: Expected(
                 source=c.expected.source, values=c.expected.values, keys=c.expected.keys,
                 scope=c.expected.scope, undecided=c.expected.undecided)
-                for label, c in partitions.items()}, protocol=pickle.HIGHEST_PROTOCOL)
+                for label, c in partitions.items()}, tallies), protocol=pickle.HIGHEST_PROTOCOL)
         merge_cpu = time.process_time() - c0
         for c in conns:
             c.send_bytes(payload)

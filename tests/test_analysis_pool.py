@@ -227,3 +227,37 @@ def test_report_workers_option_gives_the_same_snapshot(tiny_floor, tmp_path):
     doc = json.loads(outs[3])
     assert doc["findings"] and doc["drift"]
     assert outs[3] == outs[1]
+
+
+def test_merge_tallies_equals_one_fleet():
+    """FleetView tallies (majority votes, element counts, the registry scan) of
+    consecutive parts of the hosts, merged, == those of one FleetView over them all:
+    counts, first-seen order and sample values included."""
+    from fleetaudit.diagnose import load_rules
+    from fleetaudit.diagnose.engine import diagnose_host
+    from fleetaudit.facts import FleetView
+    from fleetaudit.facts.fleet import merge_tallies
+    r = _fleet()
+    rules = load_rules()
+    names = list(r.hosts)
+    first = next(n for n in names if r.hosts[n].status == "ok")
+    full = FleetView(r)
+    diagnose_host(r.hosts[first], r, [], None, full, rules)
+    want = full.tallies()
+    assert any(k[0] == "votes" for k in want if isinstance(k, tuple)) and "registries" in want
+    for n in (2, 3, 5):
+        views = [FleetView(r, only=p) for p in analysis_pool.chunks(names, n)]
+        for v in views:
+            diagnose_host(r.hosts[first], r, [], None, v, rules)
+        got = merge_tallies([v.tallies() for v in views])
+        assert list(got) == list(want)
+        for k in want:
+            a, b = want[k], got[k]
+            if k == "registries":
+                assert repr(a[0]) == repr(b[0]) and a[1] == b[1] and a[2] == b[2]
+            elif k[0] == "votes":
+                assert list(a[0].items()) == list(b[0].items()) and repr(a[1]) == repr(b[1])
+            else:
+                assert a[0] == b[0] and a[1] == b[1]
+    # a part that lacks a tally: left out, not half-counted
+    assert merge_tallies([want, {}]) == {}
