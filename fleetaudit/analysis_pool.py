@@ -203,16 +203,21 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
 #
 # With the fleet consensus as the only baseline (audit's default, and --consensus-by),
 # the index and the consensus counts are built in the workers as well: each worker
-# flattens its own run of hosts (in host order) and counts them per partition (and for
-# the fact matrix); this process merges those partial counts by canonical key into the
-# counts one pass over every host in name order would have made (compare.baseline
-# .merge_counts), decides each partition's majorities and sends them back; meanwhile
-# each worker computes the FleetView's fleet answers its rules need (by running its
-# first host's rules once, findings discarded: those answers depend on the facts only,
-# never on a host's drift). Then every worker diffs and diagnoses its hosts. A drift
-# item's share (how many hosts have each value: fleet counts a worker does not have) is
-# filled in here from the merged counts. Any failure of any worker: the whole analysis
-# is done again in this process, as workers=1 does it.
+# flattens its own run of hosts (contiguous, in host order) and counts them per
+# partition (and for the fact matrix), and computes the fleet answers that are counts
+# (FleetView majority votes, element counts, the registry scan) over its own hosts, by
+# running its first host's rules once against a FleetView of its part (findings
+# discarded: fleet answers depend on the facts only, never on a host's drift). This
+# process merges the partial counts by canonical key into exactly what one pass over
+# every host in name order gives (compare.baseline.merge_counts) and the tallies into
+# what one FleetView gives (facts.fleet.merge_tallies), decides each partition's
+# majorities and sends them and the tallies back. Then every worker diffs and
+# diagnoses its hosts; fleet answers that are not counts (the fleet's CAs, rule
+# families' own figures) are computed over the whole run in each worker when first
+# asked, as before in the parent. A drift item's share (how many hosts have each
+# value: counts a worker does not have) is filled in here from the merged counts. Any
+# failure of any worker: the whole analysis is done again in this process, as
+# workers=1 does it (a worker can cost time, never a finding).
 
 
 class _Share:
