@@ -130,6 +130,7 @@ def run_variant(name: str, hosts: int, out: Path, work: Path, workers=None) -> d
     return {"variant": name, "hosts": hosts, "findings": len(result.findings), "phases": times,
             "workers": workers, "processes": how.get("processes", 1), "worker_failures": how.get("failed", []),
             "serial_cpu_s": how.get("serial_cpu_s"), "hosts_cpu_s": how.get("hosts_cpu_s"),
+            "pool": {k: v for k, v in how.items() if k not in ("failed",)},
             "analyze_cpu_s": round(sum(times[k]["cpu_s"] for k in core), 3),
             "analyze_wall_s": round(sum(times[k]["wall_s"] for k in core), 3),
             "analysis_cpu_s": round(analysis, 3), "ms_per_host": round(1000 * analysis / hosts, 3)}

@@ -197,3 +197,276 @@ def analyze_in_processes(result: RunResult, baselines: list, ignore: Any,
     # with drift) keeps that order: the map is already in compare_run's order
     store_extras(result, drift, bases, matrix)
     return sort_findings(findings, list(hosts))
+
+
+# --- the fleet-wide part in the workers too (consensus baselines) ---------------------
+#
+# With the fleet consensus as the only baseline (audit's default, and --consensus-by),
+# the index and the consensus counts are built in the workers as well: each worker
+# flattens its own run of hosts (contiguous, in host order) and counts them per
+# partition (and for the fact matrix), and computes the fleet answers that are counts
+# (FleetView majority votes, element counts, the registry scan) over its own hosts, by
+# running its first host's rules once against a FleetView of its part (findings
+# discarded: fleet answers depend on the facts only, never on a host's drift). This
+# process merges the partial counts by canonical key into exactly what one pass over
+# every host in name order gives (compare.baseline.merge_counts) and the tallies into
+# what one FleetView gives (facts.fleet.merge_tallies), decides each partition's
+# majorities and sends them and the tallies back. Then every worker diffs and
+# diagnoses its hosts; fleet answers that are not counts (the fleet's CAs, rule
+# families' own figures) are computed over the whole run in each worker when first
+# asked, as before in the parent. A drift item's share (how many hosts have each
+# value: counts a worker does not have) is filled in here from the merged counts. Any
+# failure of any worker: the whole analysis is done again in this process, as
+# workers=1 does it (a worker can cost time, never a finding).
+
+
+class _Share:
+    """A drift item's share, to be computed by this process from the merged counts."""
+
+    __slots__ = ("label", "args")
+
+    def __init__(self, label: str, args: tuple):
+        self.label = label
+        self.args = args
+
+
+def _deferred_share(label: str):
+    def share(path: str, expected: Any, actual: Any) -> _Share:
+        return _Share(label, (path, expected, actual))
+    return share
+
+
+class _Expecting:
+    """A bound consensus baseline as a worker sees it: the partitions' expectations."""
+
+    def __init__(self, by_label: dict, of_host: Dict[str, str]):
+        self.by_label = by_label
+        self.of_host = of_host
+
+    def expected_for(self, host) -> Any:
+        return self.by_label[self.of_host[host.name]]
+
+
+def _cpu_now() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _split_child(conn, result: RunResult, names: List[str], groups: Dict[str, tuple],
+                 members: List[frozenset], ign: Any, of_host: Dict[str, str],
+                 expected_facts: Dict[str, dict], fail: Optional[Callable[[], None]]) -> None:
+    """A worker of analyze_split: index + partial counts, fleet answers, then drift and
+    rules for `names` (a contiguous run of the hosts, in host order)."""
+    import pickle
+    from .compare import host_drift
+    from .compare.baseline import count_hosts
+    from .compare.index import HostIndex
+    from .diagnose import load_rules
+    from .diagnose.engine import diagnose_host
+    from .facts import FleetView
+
+    gc.disable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cpu = {}
+    try:
+        if fail is not None:
+            fail()
+        c0 = _cpu_now()
+        catalog = result.catalog or {}
+        fp_cache: dict = {}
+        same: dict = {}
+        hosts = result.hosts
+        index = {n: HostIndex(hosts[n], catalog, fp_cache, groups.get(n, ("all",)), same)
+                 for n in names if hosts[n].audited}
+        by_name = sorted(index.values(), key=lambda h: h.name)
+        partial = [count_hosts([h for h in by_name if h.name in m], ign) for m in members]
+        cpu["index_s"] = round(_cpu_now() - c0, 3)
+        c0 = _cpu_now()
+        # the fleet answers that are counts (majority votes, element counts, the registry
+        # scan), over this worker's hosts only: the rules of its first host ask for them
+        rules = load_rules()
+        part = FleetView(result, only=names)
+        first = next((n for n in names if hosts[n].status != "unreachable"), None)
+        if first is not None:
+            diagnose_host(hosts[first], result, [], expected_facts.get(first), part, rules)
+        cpu["fleet_s"] = round(_cpu_now() - c0, 3)
+        conn.send(("counts", partial, part.tallies()))
+        del partial
+        by_label, tallies = pickle.loads(conn.recv_bytes())
+        c0 = _cpu_now()
+        # every other fleet answer is computed over the whole run when first asked; the
+        # host views built for the partial answers are kept (a view is its host's only)
+        fleet = FleetView(result, views=part._views)
+        fleet.cache.update(tallies)
+        del part
+        for label, exp in by_label.items():
+            exp.share = _deferred_share(label)
+        bases = [_Expecting(by_label, of_host)]
+        done = []
+        for n in names:
+            h = index.get(n)
+            drift = host_drift(n, h, bases, ign) if h is not None else None
+            done.append((n, drift, diagnose_host(hosts[n], result, drift or [],
+                                                 expected_facts.get(n), fleet, rules)))
+        cpu["hosts_s"] = round(_cpu_now() - c0, 3)   # with the other fleet answers
+        conn.send(("ok", done, cpu))
+    except BaseException as exc:  # reported; the parent redoes the analysis
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
+        except Exception:
+            pass
+    finally:
+        conn.close()
+
+
+class _WorkerFailed(Exception):
+    pass
+
+
+def _receive(conns: list, want: str) -> list:
+    """One message from each connection (in readiness order), in connection order."""
+    from multiprocessing.connection import wait
+    got: Dict[int, Any] = {}
+    waiting = {id(c): i for i, c in enumerate(conns)}
+    pending = list(conns)
+    while pending:
+        for c in wait(pending):
+            i = waiting[id(c)]
+            try:
+                msg = c.recv()
+            except (EOFError, OSError, Exception) as exc:  # died, or sent what does not unpickle
+                raise _WorkerFailed(i, f"{type(exc).__name__}: {exc}"[:300])
+            if msg[0] != want:
+                raise _WorkerFailed(i, str(msg[1]) if msg[0] == "error" else f"unexpected {msg[0]!r}")
+            got[i] = msg
+            pending.remove(c)
+    return [got[i] for i in range(len(conns))]
+
+
+def analyze_split(result: RunResult, consensus: Any, ignore: Any, expected: Dict[str, dict],
+                  processes: int, stats: Optional[dict] = None,
+                  fail_in_worker: Optional[Callable[[], None]] = None) -> Optional[List[Finding]]:
+    """annotate() then diagnose() with the fleet consensus `consensus` (a
+    ConsensusBaseline) as the only baseline, index, counts and per-host work all over
+    `processes` forked workers (see above). Fills result.extra as annotate does and
+    returns the findings, or None when this process may not fork (the caller then
+    analyses here)."""
+    import pickle
+    from .snapshot import gc_paused
+    from .compare import matrix_of, store_extras
+    from .compare.baseline import Consensus, merge_counts
+    from .compare.drift import Expected
+    from .compare.ignore import as_ignore
+    from .compare.index import host_groups
+    from .diagnose import load_rules
+    from .diagnose.engine import sort_findings
+    from .facts.fleet import merge_tallies
+
+    stats = stats if stats is not None else {}
+    why = why_not_fork()
+    if why is not None:
+        stats.update(processes=1, reason=why)
+        return None
+    c_start = time.process_time()
+    ign = as_ignore(ignore)
+    hosts = result.hosts
+    names = list(hosts)
+    audited = [n for n in names if hosts[n].audited]
+    groups = host_groups(result)
+    plan, of_host = consensus.plan([(n, groups.get(n, ("all",))) for n in audited])
+    # the host sets counted: each partition's, and every audited host's (the fact matrix);
+    # equal sets are counted once (as compare's `counted` memo shares them)
+    target_of: Dict[tuple, int] = {}
+    for _, hs in plan.values():
+        target_of.setdefault(tuple(sorted(hs)), len(target_of))
+    everyone = tuple(sorted(audited))
+    target_of.setdefault(everyone, len(target_of))
+    members = [frozenset(t) for t in target_of]
+    load_rules()   # imported once, before the fork
+    parts = chunks(names, processes)
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    children = []
+    gc.freeze()
+    try:
+        for part in parts:
+            mine, theirs = ctx.Pipe(duplex=True)
+            p = ctx.Process(target=_split_child,
+                            args=(theirs, result, part, groups, members, ign, of_host, expected,
+                                  fail_in_worker),
+                            name="fleetaudit-analysis", daemon=True)
+            p.start()
+            theirs.close()
+            children.append((part, p, mine))
+    finally:
+        gc.unfreeze()
+    conns = [c for _, _, c in children]
+    fork_cpu = time.process_time() - c_start
+    try:
+        counts = _receive(conns, "counts")
+        c0 = time.process_time()
+        with gc_paused():
+            merged = {t: merge_counts([m[1][i] for m in counts]) for t, i in target_of.items()}
+            tallies = merge_tallies([m[2] for m in counts])
+            del counts
+            partitions = {}
+            for label, (text, hs) in plan.items():
+                key = tuple(sorted(hs))
+                partitions[label] = Consensus.from_counts(text, key, merged[key],
+                                                          consensus.min_hosts, consensus.majority)
+            payload = pickle.dumps(({label: Expected(
+                source=c.expected.source, values=c.expected.values, keys=c.expected.keys,
+                scope=c.expected.scope, undecided=c.expected.undecided)
+                for label, c in partitions.items()}, tallies), protocol=pickle.HIGHEST_PROTOCOL)
+        merge_cpu = time.process_time() - c0
+        for c in conns:
+            c.send_bytes(payload)
+        c0 = time.process_time()
+        with gc_paused():
+            all_hosts = Consensus.from_counts("all audited hosts", list(everyone), merged[everyone],
+                                              min_hosts=1)
+            matrix = matrix_of(all_hosts, audited)
+        matrix_cpu = time.process_time() - c0
+        done = _receive(conns, "ok")
+    except (_WorkerFailed, OSError) as exc:   # OSError: a worker gone before the send
+        i, why = exc.args if isinstance(exc, _WorkerFailed) else (0, f"{type(exc).__name__}: {exc}")
+        for _, p, c in children:
+            if p.is_alive():
+                p.kill()
+            p.join()
+            c.close()
+        part, p, _ = children[i]
+        stats.update(processes=len(children), split=True,
+                     failed=[{"hosts": len(names), "error": why, "exitcode": p.exitcode}])
+        return None
+    c0 = time.process_time()
+    consensus.partitions = partitions
+    consensus._of_host = of_host
+    drift: Dict[str, list] = {}
+    findings: List[Finding] = []
+    worker_cpu = []
+    with gc_paused():
+        for (_, p, c), (_, rows, cpu) in zip(children, done):
+            c.close()
+            p.join()
+            worker_cpu.append(cpu)
+            for name, items, found in rows:
+                if items is not None:
+                    for item in items:
+                        s = item.share
+                        if type(s) is _Share:
+                            item.share = partitions[s.label].share(*s.args)
+                    drift[name] = items
+                findings.extend(found)
+        drift = {n: drift[n] for n in audited if n in drift}
+        store_extras(result, drift, [consensus], matrix)
+        out = sort_findings(findings, names)
+    stats.update(processes=len(children), failed=[], split=True,
+                 serial_cpu_s=round(fork_cpu + merge_cpu, 3), matrix_cpu_s=round(matrix_cpu, 3),
+                 join_cpu_s=round(time.process_time() - c0, 3), workers_cpu=worker_cpu)
+    return out

@@ -65,11 +65,19 @@ def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None,
 
     The outputs are the same whatever opts.workers is. `stats` receives how it ran
     (processes used, workers that failed and whose hosts were redone here)."""
-    from .analysis_pool import analyze_in_processes, plan_processes
+    from .analysis_pool import analyze_in_processes, analyze_split, plan_processes
     opts = opts or AnalyzeOptions()
     baselines = _baselines(result, opts)
     processes = plan_processes(opts.workers, len(result.hosts))
     try:
+        if processes > 1 and len(baselines) == 1 and type(baselines[0]) is ConsensusBaseline:
+            # the fleet consensus only: index and counts are built in the workers too
+            found = analyze_split(result, baselines[0], opts.ignore or None,
+                                  _expected_facts(result, opts, baselines), processes, stats)
+            if found is not None:
+                result.findings = found
+                return result
+            processes = 1   # no fork here, or a worker failed: everything in this process
         if processes > 1:
             result.findings = analyze_in_processes(
                 result, baselines, opts.ignore or None, _expected_facts(result, opts, baselines),
@@ -78,7 +86,7 @@ def analyze(result: RunResult, opts: Optional[AnalyzeOptions] = None,
         drift = annotate(result, baselines, ignore=opts.ignore or None)
     except BaselineError as exc:
         raise AnalyzeError(str(exc)) from exc
-    if stats is not None:
+    if stats is not None and "processes" not in stats:
         stats.update(processes=1)
     result.findings = diagnose(result, drift=drift, baselines=_expected_facts(result, opts, baselines))
     return result

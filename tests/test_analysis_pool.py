@@ -88,14 +88,16 @@ def _die():
 
 @pytest.mark.parametrize("fail", [_raise, _die])
 def test_failing_worker_loses_no_finding(tiny_floor, monkeypatch, fail):
-    single = _analysed(_fleet, 1)
+    """Golden host: the per-host pool; a failed worker's hosts are redone here."""
+    first = next(n for n, h in _fleet().hosts.items() if h.status == "ok")
+    single = _analysed(_fleet, 1, baseline_host=first)
     real = analysis_pool.run_hosts
 
     def failing(work, names, processes, stats=None, fail_in_worker=None, started_cpu=None):
         return real(work, names, processes, stats, fail, started_cpu)
     monkeypatch.setattr(analysis_pool, "run_hosts", failing)
     stats = {}
-    multi = _analysed(_fleet, 3, stats)
+    multi = _analysed(_fleet, 3, stats, baseline_host=first)
     assert stats["processes"] == 3 and len(stats["failed"]) == 2   # both workers, redone here
     assert all(f["hosts"] > 0 for f in stats["failed"])
     if fail is _raise:
@@ -103,6 +105,77 @@ def test_failing_worker_loses_no_finding(tiny_floor, monkeypatch, fail):
     else:
         assert stats["failed"][0]["exitcode"] == 7
     assert _outputs(multi) == _outputs(single)
+
+
+def _die_after_counting():
+    """A worker that sends its counts, then fails (when it gets the expectations)."""
+    def broken(label):
+        raise TypeError("no share after the counts")
+    analysis_pool._deferred_share = broken   # in this worker only (a fork)
+
+
+@pytest.mark.parametrize("fail", [_raise, _die, _die_after_counting])
+def test_failing_split_worker_loses_no_finding(tiny_floor, monkeypatch, fail):
+    """Fleet consensus: index and counts in the workers; any worker failing (before its
+    counts or after) means the whole analysis is done here, with the same outputs."""
+    single = _analysed(_fleet, 1)
+    real = analysis_pool.analyze_split
+
+    def failing(result, consensus, ignore, expected, processes, stats=None, fail_in_worker=None):
+        return real(result, consensus, ignore, expected, processes, stats, fail)
+    monkeypatch.setattr(analysis_pool, "analyze_split", failing)
+    stats = {}
+    multi = _analysed(_fleet, 3, stats)
+    assert stats["processes"] == 3 and stats["split"] and len(stats["failed"]) == 1
+    if fail is _raise:
+        assert "worker broke" in stats["failed"][0]["error"]
+    elif fail is _die:
+        assert stats["failed"][0]["exitcode"] == 7
+    else:
+        assert "TypeError" in stats["failed"][0]["error"]
+    assert _outputs(multi) == _outputs(single)
+
+
+def test_split_counts_merge_as_one_pass_in_name_order(tiny_floor):
+    """Inventory order unlike name order, hosts that share a first value with another
+    worker's, groups: the merged counts, consensus and matrix are still workers=1's."""
+    import random
+
+    def shuffled():
+        r = _fleet()
+        order = list(r.hosts.items())
+        random.Random(5).shuffle(order)
+        r.hosts = dict(order)
+        return r
+    for opts in ({}, {"consensus_by": ["zone_*"]}, {"ignore": ["dns.*"]}):
+        stats = {}
+        multi = _analysed(shuffled, 4, stats, **opts)
+        assert stats.get("split") and stats["failed"] == [] and stats["processes"] == 4
+        assert _outputs(multi) == _outputs(_analysed(shuffled, 1, **opts))
+
+
+def test_merge_counts_equals_one_count():
+    """merge_counts of disjoint parts == count_hosts of them all (dict order, key objects
+    and representative values included), for any split of the hosts."""
+    import random
+    from fleetaudit.compare import index_for
+    from fleetaudit.compare.baseline import count_hosts, merge_counts
+    from fleetaudit.compare.ignore import as_ignore
+    r = _fleet()
+    hosts = sorted(index_for(r).hosts.values(), key=lambda h: h.name)
+    ign = as_ignore(None)
+    whole = count_hosts(hosts, ign)
+    rnd = random.Random(3)
+    for n in (2, 3, 7):
+        shuffled = list(hosts)
+        rnd.shuffle(shuffled)
+        parts = [sorted(shuffled[i::n], key=lambda h: h.name) for i in range(n)]
+        merged = merge_counts([count_hosts(p, ign) for p in parts])
+        for a, b in zip(whole, merged):
+            assert list(a) == list(b)
+            for k in a:
+                assert repr(list(a[k].items()) if isinstance(a[k], dict) else a[k]) == \
+                    repr(list(b[k].items()) if isinstance(b[k], dict) else b[k])
 
 
 def test_small_fleet_stays_in_one_process():
@@ -154,3 +227,37 @@ def test_report_workers_option_gives_the_same_snapshot(tiny_floor, tmp_path):
     doc = json.loads(outs[3])
     assert doc["findings"] and doc["drift"]
     assert outs[3] == outs[1]
+
+
+def test_merge_tallies_equals_one_fleet():
+    """FleetView tallies (majority votes, element counts, the registry scan) of
+    consecutive parts of the hosts, merged, == those of one FleetView over them all:
+    counts, first-seen order and sample values included."""
+    from fleetaudit.diagnose import load_rules
+    from fleetaudit.diagnose.engine import diagnose_host
+    from fleetaudit.facts import FleetView
+    from fleetaudit.facts.fleet import merge_tallies
+    r = _fleet()
+    rules = load_rules()
+    names = list(r.hosts)
+    first = next(n for n in names if r.hosts[n].status == "ok")
+    full = FleetView(r)
+    diagnose_host(r.hosts[first], r, [], None, full, rules)
+    want = full.tallies()
+    assert any(k[0] == "votes" for k in want if isinstance(k, tuple)) and "registries" in want
+    for n in (2, 3, 5):
+        views = [FleetView(r, only=p) for p in analysis_pool.chunks(names, n)]
+        for v in views:
+            diagnose_host(r.hosts[first], r, [], None, v, rules)
+        got = merge_tallies([v.tallies() for v in views])
+        assert list(got) == list(want)
+        for k in want:
+            a, b = want[k], got[k]
+            if k == "registries":
+                assert repr(a[0]) == repr(b[0]) and a[1] == b[1] and a[2] == b[2]
+            elif k[0] == "votes":
+                assert list(a[0].items()) == list(b[0].items()) and repr(a[1]) == repr(b[1])
+            else:
+                assert a[0] == b[0] and a[1] == b[1]
+    # a part that lacks a tally: left out, not half-counted
+    assert merge_tallies([want, {}]) == {}

@@ -131,7 +131,14 @@ def fact_matrix(result: RunResult, ignore: Any = None,
     # One counting pass over all hosts (what consensus does), not one pass per path.
     everyone = Consensus("all audited hosts", list(index.hosts.values()), ign, min_hosts=1,
                          index=index)
-    order = {name: i for i, name in enumerate(index.hosts)}
+    return matrix_of(everyone, list(index.hosts), only_differing)
+
+
+def matrix_of(everyone: Consensus, audited: Sequence[str],
+              only_differing: bool = True) -> Dict[str, List[dict]]:
+    """fact_matrix from the counts of every audited host (`everyone`: a Consensus of
+    them all, min_hosts=1); `audited`: their names in inventory order."""
+    order = {name: i for i, name in enumerate(audited)}
     out: Dict[str, List[dict]] = {}
     for path, by_value in everyone.holders.items():
         reporting = everyone.reporting.get(paths.collector(path), [])
@@ -142,7 +149,7 @@ def fact_matrix(result: RunResult, ignore: Any = None,
                   for k, names in by_value.items()]
         if present < len(reporting):
             lacking = set(reporting).difference(*by_value.values())
-            groups.append((ABSENT, [n for n in index.hosts if n in lacking], ""))
+            groups.append((ABSENT, [n for n in audited if n in lacking], ""))
         groups.sort(key=lambda g: (-len(g[1]), g[2]))
         out[path] = [{"value": None, "absent": True, "hosts": h} if v is ABSENT else {"value": v, "hosts": h}
                      for v, h, _ in groups]

@@ -68,6 +68,93 @@ def _share(holders: Mapping[Any, List[str]], path: str, expected: Any, actual: A
 
 # --- fleet consensus -----------------------------------------------------------------
 
+def count_hosts(hosts: Sequence[HostIndex], ignore: Ignore) -> tuple:
+    """(reporting, holders, reps) of `hosts` (in name order): collector -> hosts that
+    reported it; path -> canonical key -> hosts with it; path -> key -> the value (as the
+    first of those hosts has it). Ignored paths are not counted."""
+    reporting: Dict[str, List[str]] = {}
+    holders: Dict[str, Dict[Any, List[str]]] = {}
+    reps: Dict[str, Dict[Any, Any]] = {}
+    for h in hosts:
+        for col in h.scope:
+            reporting.setdefault(col, []).append(h.name)
+        for col, keys in h.keys.items():
+            if col not in h.scope:
+                continue
+            vals = h.flat[col]
+            for p, k in keys.items():
+                if ignore(p):
+                    continue
+                by_value = holders.get(p)
+                if by_value is None:
+                    holders[p] = {k: [h.name]}
+                    reps[p] = {k: vals[p]}
+                else:
+                    names = by_value.get(k)
+                    if names is None:
+                        by_value[k] = [h.name]
+                        reps[p][k] = vals[p]
+                    else:
+                        names.append(h.name)
+    return reporting, holders, reps
+
+
+def _merge_order(parts: Sequence[Mapping[str, Any]], first_of) -> List[str]:
+    """The keys of several dicts in the order one pass over all their hosts in name order
+    would have inserted them: by the first host (in name order) that has the key, and
+    for keys first seen on the same host (so in the same part), in that part's order."""
+    first: Dict[str, tuple] = {}
+    for i, part in enumerate(parts):
+        for pos, (key, val) in enumerate(part.items()):
+            f = first_of(val)
+            cur = first.get(key)
+            if cur is None or f < cur[0]:
+                first[key] = (f, i, pos)
+    return sorted(first, key=first.__getitem__)
+
+
+def _joined(lists: List[List[str]]) -> List[str]:
+    if len(lists) == 1:
+        return lists[0]
+    out = [n for names in lists for n in names]
+    out.sort()   # sorted runs: timsort merges them
+    return out
+
+
+def merge_counts(parts: Sequence[tuple]) -> tuple:
+    """count_hosts of the union of disjoint host sets, from count_hosts of each set: the
+    same dicts, in the same order, with the same representative values and key objects
+    as one count_hosts over all the hosts in name order (host names are unique, so
+    every list is a merge of sorted runs and every "first host" is in one part only)."""
+    if len(parts) == 1:
+        return parts[0]
+    reportings = [p[0] for p in parts]
+    reporting = {col: _joined([r[col] for r in reportings if col in r])
+                 for col in _merge_order(reportings, lambda names: names[0])}
+    holders: Dict[str, Dict[Any, List[str]]] = {}
+    reps: Dict[str, Dict[Any, Any]] = {}
+    all_holders = [p[1] for p in parts]
+    for path in _merge_order(all_holders, lambda by_value: min(n[0] for n in by_value.values())):
+        entries: Dict[Any, list] = {}   # key -> [first host, key object, value, [name lists]]
+        for _, h, r in parts:
+            by_value = h.get(path)
+            if by_value is None:
+                continue
+            rp = r[path]
+            for k, names in by_value.items():
+                e = entries.get(k)
+                if e is None:
+                    entries[k] = [names[0], k, rp[k], [names]]
+                else:
+                    e[3].append(names)
+                    if names[0] < e[0]:
+                        e[0], e[1], e[2] = names[0], k, rp[k]
+        ranked = sorted(entries.values(), key=lambda e: e[0])
+        holders[path] = {e[1]: _joined(e[3]) for e in ranked}
+        reps[path] = {e[1]: e[2] for e in ranked}
+    return reporting, holders, reps
+
+
 class Consensus:
     """The consensus of one set of hosts: per path, counts of each value and the
     majority (if any). Built from hosts in name order so that it does not depend on
@@ -95,33 +182,23 @@ class Consensus:
             self.expected = self._decide()
 
     def _count(self, ignore: Ignore) -> None:
-        reporting: Dict[str, List[str]] = {}
-        holders: Dict[str, Dict[Any, List[str]]] = {}
-        reps: Dict[str, Dict[Any, Any]] = {}
-        for h in self.hosts:
-            for col in h.scope:
-                reporting.setdefault(col, []).append(h.name)
-            for col, keys in h.keys.items():
-                if col not in h.scope:
-                    continue
-                vals = h.flat[col]
-                for p, k in keys.items():
-                    if ignore(p):
-                        continue
-                    by_value = holders.get(p)
-                    if by_value is None:
-                        holders[p] = {k: [h.name]}
-                        reps[p] = {k: vals[p]}
-                    else:
-                        names = by_value.get(k)
-                        if names is None:
-                            by_value[k] = [h.name]
-                            reps[p][k] = vals[p]
-                        else:
-                            names.append(h.name)
-        self.reporting = reporting
-        self.holders = holders
-        self._reps = reps
+        self.reporting, self.holders, self._reps = count_hosts(self.hosts, ignore)
+
+    @classmethod
+    def from_counts(cls, label: str, names: Sequence[str], counts: tuple, min_hosts: int = 3,
+                    majority: float = 0.5) -> "Consensus":
+        """A Consensus from counts already made (count_hosts over the hosts in name order,
+        or merge_counts of disjoint parts): what the analysis over worker processes builds
+        in the parent from the workers' partial counts. `names`: the hosts, in name order."""
+        self = cls.__new__(cls)
+        self.label = label
+        self.hosts = list(names)
+        self.min_hosts = min_hosts
+        self.majority = majority
+        self._lacking_memo = {}
+        self.reporting, self.holders, self._reps = counts
+        self.expected = self._decide()
+        return self
 
     def _decide(self) -> Expected:
         quorate = {col for col, names in self.reporting.items() if len(names) >= self.min_hosts}
@@ -221,34 +298,40 @@ class ConsensusBaseline(Baseline):
     def bind(self, result, index=None, ignore=None) -> "ConsensusBaseline":
         index = index or index_for(result)
         ign = as_ignore(ignore)
-        members: Dict[str, List[HostIndex]] = {}
-        for h in index.hosts.values():
-            members.setdefault(self._partition_of(h), []).append(h)
-        self.partitions = {}
-        self._of_host = {}
+        plan, self._of_host = self.plan([(h.name, h.groups) for h in index.hosts.values()])
+        self.partitions = {label: Consensus(text, [index.hosts[n] for n in names], ign,
+                                            self.min_hosts, self.majority, index=index)
+                           for label, (text, names) in plan.items()}
+        return self
+
+    def plan(self, hosts: Sequence[Tuple[str, Sequence[str]]]
+             ) -> Tuple[Dict[str, Tuple[str, List[str]]], Dict[str, str]]:
+        """For the audited hosts given as (name, groups) in index order: partition label
+        -> (its consensus's label, its hosts in that order), and host -> the partition it
+        is compared within. Hosts of partitions smaller than min_hosts are compared with
+        the fleet-wide consensus."""
+        members: Dict[str, List[str]] = {}
+        for name, groups in hosts:
+            members.setdefault(self._partition_of_groups(groups), []).append(name)
         fleet_label = "all audited hosts"
         small = [label for label, hs in members.items()
                  if label != fleet_label and len(hs) < self.min_hosts]
-        for label, hs in members.items():
-            if label in small:
-                continue
-            self.partitions[label] = Consensus(
-                label if label == fleet_label else f"group {label}", hs, ign,
-                self.min_hosts, self.majority, index=index)
-            for h in hs:
-                self._of_host[h.name] = label
+        plan = {label: (label if label == fleet_label else f"group {label}", hs)
+                for label, hs in members.items() if label not in small}
+        of_host = {n: label for label, (_, hs) in plan.items() for n in hs}
         if small:
-            self.partitions.setdefault(fleet_label, Consensus(
-                fleet_label, list(index.hosts.values()), ign, self.min_hosts, self.majority,
-                index=index))
+            plan.setdefault(fleet_label, (fleet_label, [name for name, _ in hosts]))
             for label in small:
-                for h in members[label]:
-                    self._of_host[h.name] = fleet_label
-        return self
+                for n in members[label]:
+                    of_host[n] = fleet_label
+        return plan, of_host
 
     def _partition_of(self, h: HostIndex) -> str:
+        return self._partition_of_groups(h.groups)
+
+    def _partition_of_groups(self, groups: Sequence[str]) -> str:
         for pattern in self.partition_by:
-            for group in h.groups:
+            for group in groups:
                 if fnmatch.fnmatchcase(group, pattern):
                     return group
         return "all audited hosts"

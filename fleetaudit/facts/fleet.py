@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Hashable, List, Optional, Set, Tuple
+from typing import Any, Callable, Collection, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from . import proxy as _proxy, trust as _trust
 from .host import HostView
@@ -51,9 +51,15 @@ def _proxy_hosts(view: HostView) -> Set[str]:
 class FleetView:
     """The derived facts of a whole run: a HostView per host and the fleet's answers."""
 
-    def __init__(self, run: Any):
+    def __init__(self, run: Any, only: Optional[Collection[str]] = None,
+                 views: Optional[Dict[str, HostView]] = None):
+        """only: a part of the run's hosts (the analysis over worker processes): every
+        fleet answer is then that part's, and only its tallies() are worth anything
+        (they are merged with the other parts' by merge_tallies). views: HostViews to
+        reuse (a host's view depends on its own facts only)."""
         self.run = run
-        self._views: Dict[str, HostView] = {}
+        self.only = frozenset(only) if only is not None else None
+        self._views: Dict[str, HostView] = views if views is not None else {}
         self.cache: Dict[Hashable, Any] = {}   # per-run answers (memo(); rule families may keep their own figures here)
         self._per_host: Dict[Tuple[str, Hashable], Tuple[Any, Any]] = {}
 
@@ -80,7 +86,10 @@ class FleetView:
 
     def audited(self) -> List[Any]:
         """The run's hosts that were reached and have facts (HostResults)."""
-        return [h for h in self.run.hosts.values() if h.status != "unreachable" and isinstance(h.facts, dict)]
+        hosts = [h for h in self.run.hosts.values() if h.status != "unreachable" and isinstance(h.facts, dict)]
+        if self.only is not None:
+            hosts = [h for h in hosts if h.name in self.only]
+        return hosts
 
     def views(self) -> List[HostView]:
         """HostViews of the audited hosts, in inventory order."""
@@ -109,6 +118,19 @@ class FleetView:
         MIN_MAJORITY_HOSTS hosts or without a strict majority. `key` names the getter
         for the cache."""
         def compute() -> Optional[Expect]:
+            votes, sample = self._votes(key, getter)
+            total = sum(votes.values())
+            if total >= MIN_MAJORITY_HOSTS:
+                top, n = votes.most_common(1)[0]   # ties: the value seen first, in host order
+                if n * 2 > total:
+                    return Expect(sample[top], f"fleet majority ({n} of {total} hosts)")
+            return None
+        return self.memo(("majority", key), compute)
+
+    def _votes(self, key: str, getter: Getter) -> Tuple[Counter, Dict[str, Any]]:
+        """How many audited hosts have each value (by canonical JSON), in the order the
+        values are first seen, and the first host's value for each (a tally)."""
+        def compute() -> Tuple[Counter, Dict[str, Any]]:
             votes: Counter = Counter()
             sample: Dict[str, Any] = {}
             for h in self.audited():
@@ -118,13 +140,15 @@ class FleetView:
                 c = canonical_json(v)
                 votes[c] += 1
                 sample.setdefault(c, v)
-            total = sum(votes.values())
-            if total >= MIN_MAJORITY_HOSTS:
-                top, n = votes.most_common(1)[0]
-                if n * 2 > total:
-                    return Expect(sample[top], f"fleet majority ({n} of {total} hosts)")
-            return None
-        return self.memo(("majority", key), compute)
+            return votes, sample
+        return self.memo(("votes", key), compute)
+
+    def tallies(self) -> Dict[Hashable, Any]:
+        """The fleet answers computed so far that are counts over the hosts, which the
+        parts of a run merge exactly (merge_tallies): value votes, element counts, the
+        registry scan."""
+        return {k: v for k, v in self.cache.items()
+                if k == "registries" or (isinstance(k, tuple) and k[0] in ("votes", "elements"))}
 
     def element_counts(self, key: str, getter: Getter) -> Tuple[Dict[str, int], int]:
         """For a set-valued fact: how many hosts have each element, and how many know the fact."""
@@ -282,3 +306,46 @@ class FleetView:
         if not votes:
             return None
         return sum(votes) * 2 > len(votes)
+
+
+def merge_tallies(parts: Sequence[Dict[Hashable, Any]]) -> Dict[Hashable, Any]:
+    """FleetView.tallies() of consecutive parts of a run's hosts (in host order) -> the
+    tallies one FleetView over all of them computes: counts added, and whatever is
+    "first seen" (a vote's order and sample value, a registry signal's example path)
+    taken from the earliest part. A tally some part lacks is left out (computed over the
+    whole run when asked)."""
+    if not parts:
+        return {}
+    out: Dict[Hashable, Any] = {}
+    for key in parts[0]:
+        if not all(key in p for p in parts):
+            continue
+        if key == "registries":
+            first: Dict[str, Dict[str, str]] = {}
+            by_host: Dict[str, Dict[str, Dict[str, str]]] = {}
+            proxies: Set[str] = set()
+            for f, b, x in (p[key] for p in parts):
+                for name, sigs in f.items():
+                    mine = first.setdefault(name, {})
+                    for sig, where in sigs.items():
+                        mine.setdefault(sig, where)
+                by_host.update(b)
+                proxies |= x
+            out[key] = (first, by_host, proxies)
+        elif key[0] == "votes":
+            votes: Counter = Counter()
+            sample: Dict[str, Any] = {}
+            for v, smp in (p[key] for p in parts):
+                for c, n in v.items():
+                    votes[c] += n
+                for c, val in smp.items():
+                    sample.setdefault(c, val)
+            out[key] = (votes, sample)
+        elif key[0] == "elements":
+            counts: Counter = Counter()
+            total = 0
+            for c, t in (p[key] for p in parts):
+                counts.update(c)
+                total += t
+            out[key] = (dict(counts), total)
+    return out
