@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default=None, metavar="MODE")
     ap.add_argument("--sort", default="tottime")
     ap.add_argument("--top", type=int, default=45)
+    ap.add_argument("--dump", default=None, help="write the profile (pstats) here")
     ap.add_argument("--limit", type=int, default=0, help="first N hosts only")
     a = ap.parse_args(argv)
 
@@ -88,6 +89,7 @@ def main(argv=None) -> int:
         pr.disable()
         cpu = time.process_time() - t0
         print(f"{a.profile}: ok {ok}/{len(hosts)} cpu {cpu:.3f}s ({1000 * cpu / len(hosts):.2f} ms/host, profiled)")
+        pr.dump_stats(a.dump) if a.dump else None
         pstats.Stats(pr).sort_stats(a.sort).print_stats(a.top)
         return 0
     names = [m for m in a.modes.split(",") if m]
