@@ -130,12 +130,8 @@ def shards(fr: FleetRun, count: int, rep: int) -> dict:
             "ok": sum(p.get("ok", 0) for p in parts), "merged_hosts": m["hosts"]}
 
 
-def replay_script(fr: FleetRun, script: str) -> str:
-    """`floor_fast`: a script of the real one's size whose host work is one `cat` of the
-    real script's output on the first host (captured here, once). The client sends and
-    receives the same bytes as in `floor`, but each host answers in a few ms of its CPU
-    instead of ~0.25 s: how the client's CPU per host changes when hosts answer as fast
-    as hosts with their own CPUs would."""
+def capture_output(fr: FleetRun, script: str) -> bytes:
+    """The script's real output on the fleet's first host (one plain asyncssh exec)."""
     import asyncio
     import asyncssh
     h = next(iter(fr.fleet.hosts.values()))
@@ -146,10 +142,69 @@ def replay_script(fr: FleetRun, script: str) -> str:
             r = await conn.run("sh -s", input=script.encode(), encoding=None)
             return r.stdout
 
-    out = asyncio.run(grab()).decode("utf-8", "replace")
+    return asyncio.run(grab())
+
+
+def replay_script(fr: FleetRun, script: str) -> str:
+    """`floor_fast`: a script of the real one's size whose host work is one `cat` of the
+    real script's output on the first host (captured here, once). The client sends and
+    receives the same bytes as in `floor`, but each host answers in a few ms of its CPU
+    instead of ~0.25 s: how the client's CPU per host changes when hosts answer as fast
+    as hosts with their own CPUs would."""
+    out = capture_output(fr, script).decode("utf-8", "replace")
     body = f"cat <<'FA_REPLAY_EOF'\n{out}\nFA_REPLAY_EOF\nexit 0\n"
     pad = max(0, len(script.encode()) - len(body.encode()) - 2)
     return body + "#" + "x" * pad + "\n"
+
+
+REPLAY_SH = """s=$(cat)
+case $s in
+*FA_N=*)
+  n=${s#*FA_N=}; n=${n%%[!0-9A-Za-z]*}
+  exec sed -e "s/@@OLD:T:[0-9.]*/@@$n:T:$(date +%s.%N)/" -e "s/@@OLD:/@@$n:/g" OUT ;;
+*) printf '%s\\n' "$s" | exec /bin/sh ;;
+esac
+"""
+
+
+def replay_hosts(fr: FleetRun, script: str) -> dict:
+    """--replay-hosts: every host answers any collection script (one carrying `FA_N=`) with
+    the real output captured on the first host, its nonce and clock mark made the
+    script's own (sshd ForceCommand, then SIGHUP: sshd re-execs with the new config);
+    other commands (the CA-bundle fetch) run as sent. The client receives what a real
+    run gives, byte for byte but the nonce and the clock, while each host spends a few
+    ms of CPU instead of ~0.25 s: hosts that answer like hosts with their own CPUs."""
+    import re
+    import time as _t
+    from lab.fleet import _listening
+    out = capture_output(fr, script)
+    m = re.search(rb"@@([0-9A-Za-z]+):", out)
+    if not m:
+        raise RuntimeError("replay: no marker in the captured output")
+    old = m.group(1).decode()
+    out_path = fr.state / "replay.out"
+    out_path.write_bytes(out)
+    sh = fr.state / "replay.sh"
+    sh.write_text(REPLAY_SH.replace("OLD", old).replace("OUT", str(out_path)))
+    for h in fr.fleet.hosts.values():
+        cfg = Path(h.dir) / "sshd_config"
+        text = cfg.read_text()
+        if "ForceCommand" not in text:
+            cfg.write_text(text + f"ForceCommand /bin/sh {sh}\n")
+        os.kill(h.init_pid, signal.SIGHUP)
+    deadline = _t.monotonic() + 60
+    waiting = {h.name for h in fr.fleet.hosts.values()}
+    _t.sleep(0.5)
+    while waiting and _t.monotonic() < deadline:
+        waiting = {n for n in waiting if not _listening(fr.fleet.hosts[n].init_pid, 22)}
+        _t.sleep(0.1)
+    if waiting:
+        raise RuntimeError(f"replay: sshd not listening again on {sorted(waiting)[:5]}")
+    check = capture_output(fr, script)  # a fresh nonce: the replay must carry it
+    nonce = re.search(r"FA_N=([0-9A-Za-z]+)", script).group(1)
+    if check.count(f"@@{nonce}:".encode()) != out.count(f"@@{old}:".encode()) or len(check) < len(out) - 64:
+        raise RuntimeError("replay: the replayed output does not carry the script's nonce")
+    return {"bytes": len(out), "captured_nonce": old, "markers": out.count(f"@@{old}:".encode())}
 
 
 def merge_of(fr: FleetRun, label: str, rep: int, snapshot: str) -> dict:
@@ -414,6 +469,10 @@ def main(argv=None) -> int:
                          "unpinned and pinned, interleaved; pinned ones are named NAME@pin)")
     ap.add_argument("--pin-cpus", default="0:1", metavar="CLIENT:HOSTS",
                     help="CPUs for the client and for the hosts when pinning (default 0:1)")
+    ap.add_argument("--replay-hosts", action="store_true",
+                    help="every host answers the collection script with the real output captured on the "
+                         "first host (nonce and clock mark made the script's own; ForceCommand): the client "
+                         "gets the same bytes while each host spends a few ms, as hosts with their own CPUs")
     ap.add_argument("--remodel", default=None, metavar="RESULTS.json",
                     help="recompute constants, model and tables of a saved results file (no fleet)")
     a = ap.parse_args(argv)
@@ -454,6 +513,10 @@ def main(argv=None) -> int:
         try:
             log(f"N={n}: building the fleet")
             entry["lab_up_s"] = round(fr.up(), 1)
+            if a.replay_hosts:
+                entry["replay"] = replay_hosts(fr, script)
+                doc["config"]["replay_hosts"] = True
+                log(f"N={n}: hosts replay the captured output ({entry['replay']})")
             script_path = fr.work / "script.sh"
             script_path.write_text(script)
             runs: Dict[str, list] = {"floor": [], "floor_gcm": [], "workers1": [], "workers2": [],
