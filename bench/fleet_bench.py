@@ -125,6 +125,7 @@ class FleetRun:
         self.forks = forks
         self.fleet = None
         self.work = Path(tempfile.mkdtemp(prefix=f"fleetaudit-bench-{n}-"))
+        self.client_cpus = None  # set (bench/pinning.py): measured clients run on these CPUs
 
     def up(self) -> float:
         from lab.fleet import Fleet, HostSpec
@@ -161,6 +162,7 @@ class FleetRun:
         return proc_tree_cpu_s(self.init_pids)
 
     def _measure(self, label, argv, rep, **kw) -> Measured:
+        kw.setdefault("cpus", self.client_cpus)
         h0 = self._host_cpu()
         m = run_measured(argv, f"{self.n}-{label}-{rep}",
                          stdout_path=str(self.work / f"{label}-{rep}.out"),

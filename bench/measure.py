@@ -37,6 +37,8 @@ class Measured:
     machine_busy_pct: Optional[float] = None  # all cores, all processes, during the run
     loadavg_before: Optional[float] = None
     host_cpu_s: Optional[float] = None        # test hosts' sshd trees (filled by the caller)
+    client_cpus: Optional[List[int]] = None   # the CPUs the client was pinned to (None: all)
+    cpu_busy_pct: Optional[Dict[str, float]] = None  # per CPU, all processes, during the run
     extra: Dict[str, object] = field(default_factory=dict)
 
     @property
@@ -116,16 +118,26 @@ def loadavg() -> float:
 
 def run_measured(argv: Sequence[str], label: str, *, stdout_path: str, stderr_path: str,
                  env: Optional[dict] = None, cwd: Optional[str] = None,
-                 timeout: float = 3600.0, before_kill=None) -> Measured:
+                 timeout: float = 3600.0, before_kill=None,
+                 cpus: Optional[Sequence[int]] = None) -> Measured:
     """Run argv to completion and measure it. before_kill() runs after the child exited
-    and before leftover processes in its cgroup are killed (e.g. `ssh -O exit`)."""
+    and before leftover processes in its cgroup are killed (e.g. `ssh -O exit`). `cpus`:
+    pin the child (and so its threads and children) to these CPUs (bench/pinning.py)."""
+    from bench.pinning import busy_pct, cpu_busy_jiffies
     cg = CpuCgroup.create(label)
     la = loadavg()
     b0, t0j = _busy_jiffies()
+    per0 = cpu_busy_jiffies()
+
+    def preexec():
+        if cg:
+            cg.enter()
+        if cpus:
+            os.sched_setaffinity(0, set(cpus))
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         t0 = time.monotonic()
         proc = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                env=env, cwd=cwd, preexec_fn=cg.enter if cg else None)
+                                env=env, cwd=cwd, preexec_fn=preexec if (cg or cpus) else None)
         timed_out = False
         deadline = t0 + timeout
         while True:
@@ -139,6 +151,7 @@ def run_measured(argv: Sequence[str], label: str, *, stdout_path: str, stderr_pa
         wall = time.monotonic() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     b1, t1j = _busy_jiffies()
+    per1 = cpu_busy_jiffies()
     cpu_cg = cg.usage_s() if cg else None
     if before_kill:
         before_kill()
@@ -150,7 +163,8 @@ def run_measured(argv: Sequence[str], label: str, *, stdout_path: str, stderr_pa
         cgroup_cpu_s=round(cpu_cg, 3) if cpu_cg is not None else None,
         cgroup_leftover=leftover, timed_out=timed_out,
         machine_busy_pct=round(100 * (b1 - b0) / max(1, t1j - t0j), 1),
-        loadavg_before=la,
+        loadavg_before=la, client_cpus=sorted(cpus) if cpus else None,
+        cpu_busy_pct=busy_pct(per0, per1),
     )
 
 

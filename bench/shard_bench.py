@@ -18,6 +18,13 @@ separate measured processes (bench.measure: wall, client CPU by cgroup, peak RSS
              audit pays (the model's fixed cost per process); startup_cli: the bare
              `import fleetaudit.cli` (what --help and completion pay)
 
+With `--pin both` every contender also runs pinned (`NAME@pin`), interleaved with its
+unpinned run: the client on one CPU, the lab hosts' process trees on the other
+(`--pin-cpus CLIENT:HOSTS`, default 0:1; bench/pinning.py), the nearest this one machine
+gets to hosts on their own CPUs. `merge1` is `fleetaudit merge` of workers1's own
+snapshot (start, analysis, JSON + HTML of the same hosts, no network): workers1 minus
+merge1 is the collection's own CPU. The `pinning` summary compares both conditions.
+
 From these it derives the model's constants (per-host client CPU to collect, per-host
 CPU to merge and analyse, process start, host latency) and predicts 10,000 and 100,000
 hosts on 1, 2 and 8 cores and on K controllers, naming the dominant term. Writes
@@ -121,6 +128,105 @@ def shards(fr: FleetRun, count: int, rep: int) -> dict:
             "wall_parallel_s": round(max(p["wall_s"] for p in parts) + m["wall_s"], 3),
             "wall_sequential_s": round(sum(p["wall_s"] for p in parts) + m["wall_s"], 3),
             "ok": sum(p.get("ok", 0) for p in parts), "merged_hosts": m["hosts"]}
+
+
+def capture_output(fr: FleetRun, script: str) -> bytes:
+    """The script's real output on the fleet's first host (one plain asyncssh exec)."""
+    import asyncio
+    import asyncssh
+    h = next(iter(fr.fleet.hosts.values()))
+
+    async def grab() -> bytes:
+        async with asyncssh.connect(h.address, port=h.port, username=h.user, client_keys=[fr.key],
+                                    known_hosts=fr.known_hosts, config=[]) as conn:
+            r = await conn.run("sh -s", input=script.encode(), encoding=None)
+            return r.stdout
+
+    return asyncio.run(grab())
+
+
+def replay_script(fr: FleetRun, script: str) -> str:
+    """`floor_fast`: a script of the real one's size whose host work is one `cat` of the
+    real script's output on the first host (captured here, once). The client sends and
+    receives the same bytes as in `floor`, but each host answers in a few ms of its CPU
+    instead of ~0.25 s: how the client's CPU per host changes when hosts answer as fast
+    as hosts with their own CPUs would."""
+    out = capture_output(fr, script).decode("utf-8", "replace")
+    body = f"cat <<'FA_REPLAY_EOF'\n{out}\nFA_REPLAY_EOF\nexit 0\n"
+    pad = max(0, len(script.encode()) - len(body.encode()) - 2)
+    return body + "#" + "x" * pad + "\n"
+
+
+REPLAY_SH = """s=$(cat)
+case $s in
+*FA_N=*)
+  n=${s#*FA_N=}; n=${n%%[!0-9A-Za-z]*}
+  exec sed -e "s/@@OLD:T:[0-9.]*/@@$n:T:$(date +%s.%N)/" -e "s/@@OLD:/@@$n:/g" OUT ;;
+*) printf '%s\\n' "$s" | exec /bin/sh ;;
+esac
+"""
+
+
+def replay_hosts(fr: FleetRun, script: str) -> dict:
+    """--replay-hosts: every host answers any collection script (one carrying `FA_N=`) with
+    the real output captured on the first host, its nonce and clock mark made the
+    script's own (sshd ForceCommand, then SIGHUP: sshd re-execs with the new config);
+    other commands (the CA-bundle fetch) run as sent. The client receives what a real
+    run gives, byte for byte but the nonce and the clock, while each host spends a few
+    ms of CPU instead of ~0.25 s: hosts that answer like hosts with their own CPUs."""
+    import re
+    import time as _t
+    from lab.fleet import _listening
+    out = capture_output(fr, script)
+    m = re.search(rb"@@([0-9A-Za-z]+):", out)
+    if not m:
+        raise RuntimeError("replay: no marker in the captured output")
+    old = m.group(1).decode()
+    out_path = fr.state / "replay.out"
+    out_path.write_bytes(out)
+    sh = fr.state / "replay.sh"
+    sh.write_text(REPLAY_SH.replace("OLD", old).replace("OUT", str(out_path)))
+    for h in fr.fleet.hosts.values():
+        cfg = Path(h.dir) / "sshd_config"
+        text = cfg.read_text()
+        if "ForceCommand" not in text:
+            cfg.write_text(text + f"ForceCommand /bin/sh {sh}\n")
+        os.kill(h.init_pid, signal.SIGHUP)
+    deadline = _t.monotonic() + 60
+    waiting = {h.name for h in fr.fleet.hosts.values()}
+    _t.sleep(0.5)
+    while waiting and _t.monotonic() < deadline:
+        waiting = {n for n in waiting if not _listening(fr.fleet.hosts[n].init_pid, 22)}
+        _t.sleep(0.1)
+    if waiting:
+        raise RuntimeError(f"replay: sshd not listening again on {sorted(waiting)[:5]}")
+    check = capture_output(fr, script)  # a fresh nonce: the replay must carry it
+    nonce = re.search(r"FA_N=([0-9A-Za-z]+)", script).group(1)
+    if check.count(f"@@{nonce}:".encode()) != out.count(f"@@{old}:".encode()) or len(check) < len(out) - 64:
+        raise RuntimeError("replay: the replayed output does not carry the script's nonce")
+    return {"bytes": len(out), "captured_nonce": old, "markers": out.count(f"@@{old}:".encode())}
+
+
+def merge_of(fr: FleetRun, label: str, rep: int, snapshot: str) -> dict:
+    """`fleetaudit merge` of one audit's snapshot: what that audit spent besides collecting
+    (process start, analysis, JSON + HTML of the same hosts), with no host contacted."""
+    out = fr.work / f"{label}-{rep}.json"
+    # `merge` takes shard snapshots: the audit's snapshot as the one shard (0/1) of its
+    # inventory (written before the measured process starts)
+    doc = json.loads(Path(snapshot).read_text())
+    doc["run"]["shard"] = {"index": 0, "count": 1, "hosts_total": len(doc["hosts"]),
+                           "positions": list(range(len(doc["hosts"]))), "inventory_id": "bench"}
+    source = fr.work / f"{label}-{rep}-src.json"
+    source.write_text(json.dumps(doc))
+    argv = _fleetaudit_argv("merge", str(source), "--json", str(out), "--html", str(fr.work / f"{label}-{rep}.html"),
+                            "--reports-dir", str(fr.work / "reports"), "--no-history", "--quiet")
+    d = fr._measure(label, argv, rep, cwd=str(fr.work), env=_env()).to_json()
+    try:
+        d["hosts"] = d["ok"] = len(json.loads(out.read_text())["hosts"])
+    except (OSError, ValueError, KeyError) as exc:
+        d["hosts"] = d["ok"] = 0
+        d["error"] = f"no merged snapshot: {exc}: {fr._tail(label, rep)}"
+    return d
 
 
 # What an audit process imports before its first connection and for its analysis and
@@ -265,8 +371,70 @@ def summarize(n: int, runs: Dict[str, List[dict]]) -> dict:
             "workers2_vs_workers1_wall": round(rows["workers2"]["wall_s"] / rows["workers1"]["wall_s"], 2)}
 
 
+PIN_ROWS = ("floor", "floor_fast", "floor_gcm", "baseline1", "workers1", "merge1")
+
+
+def pin_summary(n: int, runs: Dict[str, List[dict]]) -> dict:
+    """Per condition (unpinned, pinned): client CPU per host of each contender, its ratio
+    to that condition's floor and floor_gcm, and the collection's own CPU per host
+    (workers1 - merge1, baseline1 - merge1)."""
+    out: dict = {}
+    for cond, suffix in (("unpinned", ""), ("pinned", "@pin")):
+        rows = {}
+        for name in PIN_ROWS:
+            rs = [r for r in runs.get(name + suffix, []) if isinstance(r.get("cpu_s"), (int, float))]
+            if not rs:
+                continue
+            cpu = _med([r["cpu_s"] for r in rs])
+            rows[name] = {"reps": len(rs), "ok": min(r.get("ok", 0) for r in rs), "cpu_s": cpu,
+                          "cpu_runs": [r["cpu_s"] for r in rs],
+                          "ms_per_host": round(1000 * cpu / n, 2),
+                          "wall_s": _med([r["wall_s"] for r in rs]),
+                          "host_cpu_s": _med([r.get("host_cpu_s") for r in rs]),
+                          "load": [r.get("loadavg_before") for r in rs],
+                          "cpu_busy_pct": [r.get("cpu_busy_pct") for r in rs],
+                          "client_cpus": rs[0].get("client_cpus")}
+        if not rows:
+            continue
+        for name, row in rows.items():
+            for base in ("floor", "floor_gcm"):
+                if base in rows and name != base and rows[base]["cpu_s"]:
+                    row[f"vs_{base}"] = round(row["cpu_s"] / rows[base]["cpu_s"], 3)
+        if "merge1" in rows:
+            for name in ("workers1", "baseline1"):
+                if name in rows:
+                    rows[name]["collect_ms_per_host"] = round(
+                        1000 * (rows[name]["cpu_s"] - rows["merge1"]["cpu_s"]) / n, 2)
+        out[cond] = rows
+    if "unpinned" in out and "pinned" in out:
+        out["pinned_vs_unpinned"] = {name: round(out["pinned"][name]["cpu_s"] / out["unpinned"][name]["cpu_s"], 3)
+                                     for name in out["pinned"] if name in out["unpinned"]
+                                     and out["unpinned"][name]["cpu_s"]}
+    return out
+
+
+def pin_table(doc: dict) -> str:
+    lines = []
+    for n, e in doc["sizes"].items():
+        ps = e.get("pinning")
+        if not ps:
+            continue
+        lines += [f"### {n} hosts: client CPU, unpinned vs pinned", "",
+                  "| run | condition | client CPU s | ms/host | collect ms/host | vs floor | vs floor_gcm | wall s |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for name in PIN_ROWS:
+            for cond in ("unpinned", "pinned"):
+                row = ps.get(cond, {}).get(name)
+                if row:
+                    lines.append(f"| {name} | {cond} | {row['cpu_s']} | {row['ms_per_host']} | "
+                                 f"{row.get('collect_ms_per_host', '')} | {row.get('vs_floor', '')} | "
+                                 f"{row.get('vs_floor_gcm', '')} | {row['wall_s']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def write_doc(doc: dict, out_path: Path) -> None:
-    doc["table"] = table(doc)
+    doc["table"] = table(doc) + "\n" + pin_table(doc)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n")
@@ -289,11 +457,22 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N=6, 1 repetition (CI smoke)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None, metavar="NAMES",
-                    help="comma-separated contenders to run (floor,floor_gcm,workers1,baseline1,workers2,shards,"
-                         "startup); the summary and model need floor, workers1, workers2 and shards")
+                    help="comma-separated contenders to run (floor,floor_gcm,workers1,baseline1,merge1,workers2,"
+                         "shards,startup, and floor_fast: the floor against hosts that answer with a `cat` "
+                         "of the real output); the summary and model need floor, workers1, workers2 and shards")
     ap.add_argument("--baseline", default=None, metavar="GIT_REF",
                     help="also run `audit --workers 1` with the package as of GIT_REF (before/after "
                          "in one run: same fleet, same load)")
+    ap.add_argument("--pin", choices=("off", "both"), default="off",
+                    help="pin the measured client to one CPU and the lab hosts to the other "
+                         "(bench/pinning.py): off, or both (each contender "
+                         "unpinned and pinned, interleaved; pinned ones are named NAME@pin)")
+    ap.add_argument("--pin-cpus", default="0:1", metavar="CLIENT:HOSTS",
+                    help="CPUs for the client and for the hosts when pinning (default 0:1)")
+    ap.add_argument("--replay-hosts", action="store_true",
+                    help="every host answers the collection script with the real output captured on the "
+                         "first host (nonce and clock mark made the script's own; ForceCommand): the client "
+                         "gets the same bytes while each host spends a few ms, as hosts with their own CPUs")
     ap.add_argument("--remodel", default=None, metavar="RESULTS.json",
                     help="recompute constants, model and tables of a saved results file (no fleet)")
     a = ap.parse_args(argv)
@@ -334,11 +513,19 @@ def main(argv=None) -> int:
         try:
             log(f"N={n}: building the fleet")
             entry["lab_up_s"] = round(fr.up(), 1)
+            if a.replay_hosts:
+                entry["replay"] = replay_hosts(fr, script)
+                doc["config"]["replay_hosts"] = True
+                log(f"N={n}: hosts replay the captured output ({entry['replay']})")
             script_path = fr.work / "script.sh"
             script_path.write_text(script)
             runs: Dict[str, list] = {"floor": [], "floor_gcm": [], "workers1": [], "workers2": [],
                                      "shards": [], "startup": []}
             order = ["floor", "workers1", "floor_gcm", "workers2", "shards", "startup"]
+            if a.only and "floor_fast" in a.only.split(","):  # opt-in only
+                order.insert(1, "floor_fast")
+                fast_path = fr.work / "script-fast.sh"
+                fast_path.write_text(replay_script(fr, script))
             if a.baseline:
                 base_root = baseline_checkout(a.baseline, fr.work / "baseline")
                 runs["baseline1"] = []
@@ -346,30 +533,58 @@ def main(argv=None) -> int:
                 doc["config"]["baseline"] = a.baseline
             if a.only:
                 order = [name for name in order if name in a.only.split(",")]
+            tail = ["merge1"] if (not a.only or "merge1" in a.only.split(",")) else []
+            if a.pin == "both":  # each contender unpinned and pinned, side by side
+                order = [x for name in order for x in (name, name + "@pin")]
+                tail = [x for name in tail for x in (name, name + "@pin")]
+            for name in order + tail:
+                runs.setdefault(name, [])
+            client_cpus = host_cpus = None
+            if a.pin != "off":
+                from bench.pinning import parse_pin
+                client_cpus, host_cpus = parse_pin(a.pin_cpus)
+                doc["config"].update(pin=a.pin, pin_cpus=a.pin_cpus)
+            all_cpus = None
             for rep in range(reps):
                 k = rep % len(order)
-                for name in order[k:] + order[:k]:
+                for name in order[k:] + order[:k] + tail:
+                    base, pinned = name.split("@")[0], name.endswith("@pin")
+                    if a.pin != "off":
+                        from bench.pinning import available_cpus, set_tree_affinity, tree_affinity
+                        all_cpus = all_cpus or available_cpus()
+                        set_tree_affinity(fr.init_pids, host_cpus if pinned else all_cpus)
+                        fr.client_cpus = sorted(client_cpus) if pinned else None
+                        entry.setdefault("pin_check", {})[name] = tree_affinity(fr.init_pids)
                     log(f"N={n} rep {rep + 1}/{reps}: {name} (load {loadavg():.1f})")
-                    if name in ("floor", "floor_gcm"):
-                        m = fr.floor(rep, script_path, label=name,
-                                     ciphers=",".join(CIPHERS) if name == "floor_gcm" else "")
+                    if base in ("floor", "floor_gcm", "floor_fast"):
+                        m = fr.floor(rep, fast_path if base == "floor_fast" else script_path, label=name,
+                                     ciphers=",".join(CIPHERS) if base == "floor_gcm" else "")
                         d = m.to_json()
                         d["ok"] = m.extra.get("ok", 0)
-                    elif name == "workers1":
-                        d = audit(fr, "workers1", rep, "--workers", "1")
-                    elif name == "baseline1":
-                        d = audit(fr, "baseline1", rep, "--workers", "1", root=base_root)
-                    elif name == "workers2":
-                        d = audit(fr, "workers2", rep, "--workers", "2")
-                    elif name == "shards":
+                    elif base == "workers1":
+                        d = audit(fr, name, rep, "--workers", "1")
+                    elif base == "baseline1":
+                        d = audit(fr, name, rep, "--workers", "1", root=base_root)
+                    elif base == "workers2":
+                        d = audit(fr, name, rep, "--workers", "2")
+                    elif base == "shards":
                         d = shards(fr, a.shards, rep)
+                    elif base == "merge1":
+                        src = [r for r in runs.get(name.replace("merge1", "workers1"), []) if r.get("snapshot")]
+                        if not src:
+                            continue
+                        d = merge_of(fr, name, rep, src[-1]["snapshot"])
                     else:
                         d = startup(fr, rep)
                     runs[name].append(d)
                     log(f"  {name}: wall {d.get('wall_s', d.get('wall_parallel_s'))}s cpu {d['cpu_s']}s "
-                        f"ok {d.get('ok', '-')}")
-                    if name != "startup" and d.get("ok", 0) < n:
+                        f"ok {d.get('ok', '-')} host cpu {d.get('host_cpu_s')} busy {d.get('cpu_busy_pct')}")
+                    if base != "startup" and d.get("ok", 0) < n:
                         rc = 1
+            if a.pin != "off":
+                set_tree_affinity(fr.init_pids, all_cpus)
+                fr.client_cpus = None
+            entry["pinning"] = pin_summary(n, runs)
             entry["runs"] = runs
             if a.only:  # a partial run: the raw measurements only
                 continue
