@@ -222,3 +222,16 @@ def test_compare_dirs_sees_a_one_byte_change(tmp_path):
     assert mod.compare_dirs(tmp_path / "a", tmp_path / "b") == ["consensus/junit.xml"]
     (tmp_path / "b" / "consensus" / "report.md").unlink()
     assert "consensus/report.md" in mod.compare_dirs(tmp_path / "a", tmp_path / "b")
+
+
+def test_report_wall_quick(tmp_path):
+    """bench/report_wall.py (measured wall of `fleetaudit report` at fleet size) at a tiny
+    size: every contender writes the same outputs, and each run is recorded."""
+    out = tmp_path / "report-wall.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.report_wall", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["outputs_identical"] is True
+    assert [(r["tree"], r["workers"]) for r in doc["rows"]] == [("this", 1), ("this", 2)]
+    assert all(r["wall_s"] > 0 and r["cpu_s"] > 0 for r in doc["rows"])
