@@ -61,6 +61,23 @@ def why_not_fork() -> Optional[str]:
     return None
 
 
+def flush_std_streams() -> None:
+    """Flush stdout and stderr before a fork: a child must not repeat buffered output."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def send_failure(conn, exc: BaseException) -> None:
+    """Tell the parent a worker failed (it redoes the work); the pipe may be gone too."""
+    try:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
+    except Exception:
+        pass
+
+
 def chunks(names: Sequence[str], n: int) -> List[List[str]]:
     """`names` cut into n contiguous runs of (almost) equal length, in order."""
     size, rest = divmod(len(names), n)
@@ -88,10 +105,7 @@ def _child(work: HostWork, names: List[str], conn, fail: Optional[Callable[[], N
         t = os.times()
         conn.send(("ok", done, round(t.user + t.system, 3)))
     except BaseException as exc:  # reported; the parent redoes these hosts
-        try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
-        except Exception:
-            pass
+        send_failure(conn, exc)
     finally:
         conn.close()
 
@@ -119,11 +133,7 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
     parts = chunks(names[1:], processes)
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
-    for stream in (sys.stdout, sys.stderr):     # a child must not repeat buffered output
-        try:
-            stream.flush()
-        except Exception:
-            pass
+    flush_std_streams()
     gc.freeze()  # the inherited heap stays untouched by the workers' collector
     children = []
     try:
@@ -311,10 +321,7 @@ def _split_child(conn, result: RunResult, names: List[str], groups: Dict[str, tu
         cpu["hosts_s"] = round(_cpu_now() - c0, 3)   # with the other fleet answers
         conn.send(("ok", done, cpu))
     except BaseException as exc:  # reported; the parent redoes the analysis
-        try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
-        except Exception:
-            pass
+        send_failure(conn, exc)
     finally:
         conn.close()
 
@@ -386,11 +393,7 @@ def analyze_split(result: RunResult, consensus: Any, ignore: Any, expected: Dict
     parts = chunks(names, processes)
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
+    flush_std_streams()
     children = []
     gc.freeze()
     try:

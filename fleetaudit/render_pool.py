@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import sys
 from typing import Callable, Dict, Optional
 
 # Below this many hosts the reports take a few tens of ms: a fork costs more.
@@ -62,16 +61,12 @@ class Rendering:
         self = cls(jobs)
         if not self.jobs or workers == 1 or (os.cpu_count() or 1) < 2 or hosts < MIN_HOSTS:
             return self
-        from .analysis_pool import why_not_fork
+        from .analysis_pool import flush_std_streams, why_not_fork
         if why_not_fork() is not None:
             return self
         import multiprocessing
         ctx = multiprocessing.get_context("fork")
-        for stream in (sys.stdout, sys.stderr):   # a child must not repeat buffered output
-            try:
-                stream.flush()
-            except Exception:
-                pass
+        flush_std_streams()
         recv, send = ctx.Pipe(duplex=False)
         gc.freeze()   # the child's collector (off anyway) and ours leave the shared heap alone
         try:
