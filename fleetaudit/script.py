@@ -123,16 +123,7 @@ fa_brief() {
 }
 # fa_instant NAME CMD...: fa_brief for a command that only asks the kernel something
 # that cannot block (uname(2)): no timeout process (the deadline still applies).
-fa_instant() {
-  fa_part "$1"; shift
-  if ! fa_has "$1"; then printf '%s: not found\n' "$1"; FA_RC=127
-  else
-    fa_left
-    if [ "$FA_LEFT" -lt 1 ]; then fa_skipped "$FA_LATE"
-    else "$@" </dev/null 2>&1; FA_RC=$?; fi
-  fi
-  fa_rc "$FA_RC"
-}
+fa_instant() { FA_TO_KEPT=$FA_TO; FA_TO=; fa_brief "$@"; FA_TO=$FA_TO_KEPT; }
 # fa_group NAME PROG [NAME PROG]...: small sh programs (what `fa_run NAME sh -c PROG`
 # would run) in ONE guarded, timed `sh -c` that prints each part's markers itself: a
 # subshell per part instead of fa_exec's forks and an exec of sh. The timeout and the
