@@ -145,18 +145,6 @@ def capture_output(fr: FleetRun, script: str) -> bytes:
     return asyncio.run(grab())
 
 
-def replay_script(fr: FleetRun, script: str) -> str:
-    """`floor_fast`: a script of the real one's size whose host work is one `cat` of the
-    real script's output on the first host (captured here, once). The client sends and
-    receives the same bytes as in `floor`, but each host answers in a few ms of its CPU
-    instead of ~0.25 s: how the client's CPU per host changes when hosts answer as fast
-    as hosts with their own CPUs would."""
-    out = capture_output(fr, script).decode("utf-8", "replace")
-    body = f"cat <<'FA_REPLAY_EOF'\n{out}\nFA_REPLAY_EOF\nexit 0\n"
-    pad = max(0, len(script.encode()) - len(body.encode()) - 2)
-    return body + "#" + "x" * pad + "\n"
-
-
 REPLAY_SH = """s=$(cat)
 case $s in
 *FA_N=*)
@@ -371,7 +359,7 @@ def summarize(n: int, runs: Dict[str, List[dict]]) -> dict:
             "workers2_vs_workers1_wall": round(rows["workers2"]["wall_s"] / rows["workers1"]["wall_s"], 2)}
 
 
-PIN_ROWS = ("floor", "floor_fast", "floor_gcm", "baseline1", "workers1", "merge1")
+PIN_ROWS = ("floor", "floor_gcm", "baseline1", "workers1", "merge1")
 
 
 def pin_summary(n: int, runs: Dict[str, List[dict]]) -> dict:
@@ -458,8 +446,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None, metavar="NAMES",
                     help="comma-separated contenders to run (floor,floor_gcm,workers1,baseline1,merge1,workers2,"
-                         "shards,startup, and floor_fast: the floor against hosts that answer with a `cat` "
-                         "of the real output); the summary and model need floor, workers1, workers2 and shards")
+                         "shards,startup; --replay-hosts makes every contender's hosts answer with the real "
+                         "output); the summary and model need floor, workers1, workers2 and shards")
     ap.add_argument("--baseline", default=None, metavar="GIT_REF",
                     help="also run `audit --workers 1` with the package as of GIT_REF (before/after "
                          "in one run: same fleet, same load)")
@@ -522,10 +510,6 @@ def main(argv=None) -> int:
             runs: Dict[str, list] = {"floor": [], "floor_gcm": [], "workers1": [], "workers2": [],
                                      "shards": [], "startup": []}
             order = ["floor", "workers1", "floor_gcm", "workers2", "shards", "startup"]
-            if a.only and "floor_fast" in a.only.split(","):  # opt-in only
-                order.insert(1, "floor_fast")
-                fast_path = fr.work / "script-fast.sh"
-                fast_path.write_text(replay_script(fr, script))
             if a.baseline:
                 base_root = baseline_checkout(a.baseline, fr.work / "baseline")
                 runs["baseline1"] = []
@@ -556,8 +540,8 @@ def main(argv=None) -> int:
                         fr.client_cpus = sorted(client_cpus) if pinned else None
                         entry.setdefault("pin_check", {})[name] = tree_affinity(fr.init_pids)
                     log(f"N={n} rep {rep + 1}/{reps}: {name} (load {loadavg():.1f})")
-                    if base in ("floor", "floor_gcm", "floor_fast"):
-                        m = fr.floor(rep, fast_path if base == "floor_fast" else script_path, label=name,
+                    if base in ("floor", "floor_gcm"):
+                        m = fr.floor(rep, script_path, label=name,
                                      ciphers=",".join(CIPHERS) if base == "floor_gcm" else "")
                         d = m.to_json()
                         d["ok"] = m.extra.get("ok", 0)
