@@ -70,6 +70,26 @@ def flush_std_streams() -> None:
             pass
 
 
+def fork_child(ctx, target: Callable[..., None], args: Callable[[Any], tuple], name: str,
+               duplex: bool = False):
+    """Start `target(*args(child_end))` in a forked daemon process (ctx: a "fork"
+    multiprocessing context), the standard streams flushed and the heap frozen while it
+    forks. Returns (process, this side's end of the pipe); the child's end is closed here."""
+    flush_std_streams()
+    ours, theirs = ctx.Pipe(duplex=duplex)
+    gc.freeze()   # the child's collector and ours leave the inherited heap alone
+    try:
+        proc = ctx.Process(target=target, args=args(theirs), name=name, daemon=True)
+        proc.start()
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        gc.unfreeze()
+        theirs.close()
+    return proc, ours
+
+
 def send_failure(conn, exc: BaseException) -> None:
     """Tell the parent a worker failed (it redoes the work); the pipe may be gone too."""
     try:
@@ -133,19 +153,11 @@ def run_hosts(work: HostWork, names: Sequence[str], processes: int,
     parts = chunks(names[1:], processes)
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
-    flush_std_streams()
-    gc.freeze()  # the inherited heap stays untouched by the workers' collector
     children = []
-    try:
-        for part in parts[1:]:
-            recv, send = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_child, args=(work, part, send, fail_in_worker),
-                            name="fleetaudit-analysis", daemon=True)
-            p.start()
-            send.close()
-            children.append((part, p, recv))
-    finally:
-        gc.unfreeze()
+    for part in parts[1:]:
+        p, recv = fork_child(ctx, _child, lambda send: (work, part, send, fail_in_worker),
+                             "fleetaudit-analysis")
+        children.append((part, p, recv))
     from .snapshot import gc_paused
     c0 = time.process_time()
     with gc_paused():  # as in the workers: the rules make no cycles worth a collection pass
@@ -393,21 +405,13 @@ def analyze_split(result: RunResult, consensus: Any, ignore: Any, expected: Dict
     parts = chunks(names, processes)
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
-    flush_std_streams()
     children = []
-    gc.freeze()
-    try:
-        for part in parts:
-            mine, theirs = ctx.Pipe(duplex=True)
-            p = ctx.Process(target=_split_child,
-                            args=(theirs, result, part, groups, members, ign, of_host, expected,
-                                  fail_in_worker),
-                            name="fleetaudit-analysis", daemon=True)
-            p.start()
-            theirs.close()
-            children.append((part, p, mine))
-    finally:
-        gc.unfreeze()
+    for part in parts:
+        p, mine = fork_child(ctx, _split_child,
+                             lambda theirs: (theirs, result, part, groups, members, ign, of_host,
+                                             expected, fail_in_worker),
+                             "fleetaudit-analysis", duplex=True)
+        children.append((part, p, mine))
     conns = [c for _, _, c in children]
     fork_cpu = time.process_time() - c_start
     try:

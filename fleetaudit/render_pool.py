@@ -61,24 +61,15 @@ class Rendering:
         self = cls(jobs)
         if not self.jobs or workers == 1 or (os.cpu_count() or 1) < 2 or hosts < MIN_HOSTS:
             return self
-        from .analysis_pool import flush_std_streams, why_not_fork
+        from .analysis_pool import fork_child, why_not_fork
         if why_not_fork() is not None:
             return self
         import multiprocessing
-        ctx = multiprocessing.get_context("fork")
-        flush_std_streams()
-        recv, send = ctx.Pipe(duplex=False)
-        gc.freeze()   # the child's collector (off anyway) and ours leave the shared heap alone
         try:
-            proc = ctx.Process(target=_child, args=(self.jobs, send), name="fleetaudit-render",
-                               daemon=True)
-            proc.start()
+            proc, recv = fork_child(multiprocessing.get_context("fork"), _child,
+                                    lambda send: (self.jobs, send), "fleetaudit-render")
         except OSError:
-            recv.close()
             return self
-        finally:
-            gc.unfreeze()
-            send.close()
         self._proc, self._conn, self.forked = proc, recv, True
         return self
 
