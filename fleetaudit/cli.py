@@ -8,7 +8,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import click
 
@@ -330,6 +330,19 @@ def _start_rendering(result: RunResult, kw: dict, run_history: Optional[dict] = 
                            kw.get("workers"))
 
 
+def _snapshot_and_reports(result: RunResult, kw: dict, write_snapshot: Callable[[], Any]) -> Any:
+    """write_snapshot() (its value is returned) while a forked process renders the reports
+    when that pays (_start_rendering), then the reports written as _write_outputs does."""
+    rendering = _start_rendering(result, kw)
+    try:
+        out = write_snapshot()
+    except BaseException:
+        rendering.close()
+        raise
+    _write_outputs(result, kw, rendering=rendering)
+    return out
+
+
 def _write_outputs(result: RunResult, kw: dict, run_history: Optional[dict] = None,
                    rendering=None) -> None:
     """run_history: render.history_view.report_history(...) for the HTML history view.
@@ -414,15 +427,12 @@ def audit(inventory, limit, json_path, reports_dir, quiet, **kw):
             result.run["shard"] = shard_rec
         _analyze(result, kw)
         latch.mark(result.run)
-        rendering = _start_rendering(result, kw)   # the reports, alongside the snapshot
-        try:
+        def snapshot_out() -> str:
             text = cliout.snapshot_text(result)
             if json_path:
                 cliout.write_snapshot(json_path, text)
-        except BaseException:
-            rendering.close()
-            raise
-        _write_outputs(result, kw, rendering=rendering)
+            return text
+        text = _snapshot_and_reports(result, kw, snapshot_out)
         kept = cliout.keep_copy(Path(reports_dir) / _default_report_name(inventory), text)
         # the history's document only when there is a history (--no-history: no second to_json)
         run_id = recorder.record(snapshot.to_json(result), "audit") if recorder.store is not None else None
@@ -570,14 +580,10 @@ def report(snapshot_path, json_path, quiet, **kw):
     result = _load_snapshot(snapshot_path)
     _keep_collected()
     _analyze(result, kw)
-    rendering = _start_rendering(result, kw)   # the reports, alongside the snapshot
-    try:
+    def snapshot_out() -> None:
         if json_path:
             cliout.save_snapshot(result, json_path)
-    except BaseException:
-        rendering.close()
-        raise
-    _write_outputs(result, kw, rendering=rendering)
+    _snapshot_and_reports(result, kw, snapshot_out)
     if not quiet:
         _print_summary(cliout.console(), result, [("html", kw["html_path"]), ("junit", kw["junit_path"]),
                                            ("markdown", kw["markdown_path"])])
