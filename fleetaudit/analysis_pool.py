@@ -77,6 +77,9 @@ def fork_child(ctx, target: Callable[..., None], args: Callable[[Any], tuple], n
     forks. Returns (process, this side's end of the pipe); the child's end is closed here."""
     flush_std_streams()
     ours, theirs = ctx.Pipe(duplex=duplex)
+    # A heap the CLI froze (cli._keep_collected) stays frozen: gc.unfreeze() would undo
+    # all of it, not just what this fork froze.
+    was_frozen = gc.get_freeze_count() > 0
     gc.freeze()   # the child's collector and ours leave the inherited heap alone
     try:
         proc = ctx.Process(target=target, args=args(theirs), name=name, daemon=True)
@@ -85,7 +88,8 @@ def fork_child(ctx, target: Callable[..., None], args: Callable[[Any], tuple], n
         ours.close()
         raise
     finally:
-        gc.unfreeze()
+        if not was_frozen:
+            gc.unfreeze()
         theirs.close()
     return proc, ours
 

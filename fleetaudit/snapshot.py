@@ -67,8 +67,9 @@ def built_to_last() -> Iterator[None]:
         try:
             yield
         finally:
-            gc.freeze()
-            gc.unfreeze()
+            if gc.get_freeze_count() == 0:   # unfreeze would also undo a freeze of the caller's
+                gc.freeze()
+                gc.unfreeze()
 
 
 def to_json(result: RunResult) -> dict:

@@ -34,6 +34,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             f"CI: {len(_skipped)} tests were skipped, so this run fails", red=True)
 
 
+@pytest.fixture(autouse=True)
+def _heap_unfrozen_after_each_test():
+    """A command run in process (CliRunner) freezes the heap on purpose
+    (cli._keep_collected) and nothing in the process undoes it; a later test must not
+    inherit that."""
+    import gc
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
+
+
 @pytest.fixture(scope="session")
 def demo_fleet(tmp_path_factory):
     """The demo fleet (lab.demo), built once per test session and torn down after."""

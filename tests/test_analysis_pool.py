@@ -261,3 +261,35 @@ def test_merge_tallies_equals_one_fleet():
                 assert a[0] == b[0] and a[1] == b[1]
     # a part that lacks a tally: left out, not half-counted
     assert merge_tallies([want, {}]) == {}
+
+
+def _noop(conn):
+    conn.close()
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_fork_leaves_the_heap_as_it_found_it(frozen_before):
+    """The CLI freezes the collected fleet (cli._keep_collected) before the analysis
+    forks its workers; forking must not unfreeze it (gc.unfreeze undoes every freeze),
+    and must not leave frozen a heap nobody froze."""
+    import gc
+    import multiprocessing
+    if frozen_before:
+        gc.freeze()
+    proc, conn = analysis_pool.fork_child(multiprocessing.get_context("fork"), _noop,
+                                          lambda end: (end,), "test-fork")
+    proc.join(10)
+    conn.close()
+    assert (gc.get_freeze_count() > 0) == frozen_before
+    assert proc.exitcode == 0
+
+
+def test_loading_a_snapshot_keeps_a_frozen_heap_frozen(tmp_path):
+    import gc
+    from fleetaudit.models import RunResult
+    path = tmp_path / "s.json"
+    snapshot.save(RunResult(run={"started": "2026-12-04T00:00:00Z"}), path)
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    snapshot.load(path)
+    assert gc.get_freeze_count() >= frozen
