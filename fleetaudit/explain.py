@@ -257,9 +257,11 @@ _PROXY_DIAL = re.compile(r"proxyconnect tcp: dial tcp \[?([^\s\]]+?)\]?:\S*:? ?c
                          r"network is unreachable)", re.IGNORECASE)
 _PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+\.\d+\.\d+$")
 # (The dialed address as any token: quoted errors often redact it: x.x.x.x, [REDACTED], <ip>.)
-_DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:connect: connection refused|"
+_DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:(?:connect|getsockopt): connection refused|"
                            r"connectex: no connection could be made because the target machine actively "
                            r"refused it)", re.IGNORECASE)
+# An https:// URL with no port (the registry named without one) or with :443.
+_HTTPS_DEFAULT_PORT = re.compile(r"https:/+[A-Za-z0-9.-]+(?::443)?/", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
 # A 403 that ends in a registry's short stock message ("denied: access forbidden", "denied: access
@@ -761,6 +763,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("firewall", 0.52, "A public registry listens on port " + refused.group(1) +
                     " for everyone: a refused connection to it is a firewall rejecting the "
                     "connection (REJECT with tcp-reset) or a filter on the path.", "connection-refused"))
+    if refused and refused.group(1) == "443" and "proxyconnect" not in text \
+            and not PUBLIC_REGISTRY_HOSTS.search(text) and _HTTPS_DEFAULT_PORT.search(text):
+        # docker tries a registry named without a port on HTTPS, port 443, unless the registry
+        # is in insecure-registries (then it falls back to plain HTTP): a self-hosted registry
+        # that serves only HTTP (on 80, or behind its own port) refuses exactly this connection.
+        out.append(("tls", 0.43, "A self-hosted registry named without a port is tried on HTTPS (443) "
+                    "first: one that serves plain HTTP only refuses it; list it in daemon.json's "
+                    "\"insecure-registries\" (or give it a certificate) and restart dockerd.",
+                    "connection-refused"))
     if re.search(r"(?:^|: )(?-i:Unauthorized)\W{0,4}$", text.strip()) and "proxy-connect-status" not in matched:
         # Go prints a proxy's 401 to CONNECT as the bare capitalised status text; a registry's
         # 401 arrives as distribution's lowercase "unauthorized: ..." instead.
