@@ -465,6 +465,42 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Publish a multi-arch image (buildx --platform linux/amd64,linux/arm64) or a "
        "platform-specific tag.",
        tier=1),
+    _c("nested-manifest-list", "arch", "A manifest list inside a manifest list",
+       # containers/image copy/single.go: the platform chosen from the list is itself a list
+       [r"unexpectedly received a manifest list instead of a manifest for a single image"],
+       ["unexpectedly received a manifest list"],
+       "Choosing this host's platform from the image's manifest list led to another list, "
+       "not an image: the image was published as a nested index (an index of indexes), "
+       "which podman, buildah and skopeo cannot resolve to one platform.",
+       ["skopeo inspect --raw docker://IMAGE", "docker buildx imagetools inspect IMAGE"],
+       "Pull by the digest of this platform's image manifest (or pass --platform/--arch), "
+       "or have the publisher push a flat multi-platform index.",
+       tier=1, related=("reference",)),
+    _c("non-image-artifact", "reference", "The reference names an artifact, not an image",
+       # containers/image internal/manifest/errors.go NonImageArtifactError
+       [r"unsupported image-specific operation on artifact with type",
+        r"invalid mixed OCI image with Docker v2s2 config"],
+       ["image-specific operation on artifact", "invalid mixed oci image"],
+       "The manifest the reference resolves to is not a runnable image: an OCI artifact (a "
+       "signature, an attestation, an SBOM, a Helm chart, a WASM module) or an image pushed "
+       "with a config type runtimes do not accept.",
+       ["skopeo inspect --raw docker://IMAGE (config.mediaType, artifactType)",
+        "docker buildx imagetools inspect IMAGE"],
+       "Point at the image's tag or digest rather than the artifact's, or rebuild and push "
+       "the image with a standard image config.",
+       tier=1, related=("arch",)),
+    _c("layer-count-mismatch", "daemon", "Layers and the config's diff IDs disagree",
+       # containerd core/unpack/unpacker.go
+       [r"number of layers and diffIDs don't match"],
+       ["layers and diffids"],
+       "The runtime read the image config's rootfs.diff_ids and counted a different number "
+       "of layers than the manifest lists: a runtime too old for the image's layers (zstd, "
+       "mixed compression, non-distributable layers) or an image pushed inconsistent.",
+       ["docker.info.server_version / containerd --version",
+        "skopeo inspect --raw docker://IMAGE and its config's rootfs.diff_ids"],
+       "Upgrade the runtime (containerd, the ECS/EKS AMI), or rebuild and push the image "
+       "with gzip layers only.",
+       tier=1, related=("reference",)),
     _c("platform-mismatch", "arch", "Running an image built for another platform",
        [r"exec format error", r"requested image's platform \(\S+\) does not match the detected host platform"],
        ["exec format error", "detected host platform"],
