@@ -260,6 +260,8 @@ _PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)
 _DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:(?:connect|getsockopt): connection refused|"
                            r"connectex: no connection could be made because the target machine actively "
                            r"refused it)", re.IGNORECASE)
+# A registry (in an image reference or an https URL) named with port 80.
+_PLAIN_HTTP_PORT_REF = re.compile(r"(?:^|[\s\"'/])[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*:80/[a-z0-9]", re.IGNORECASE)
 # An https:// URL with no port (the registry named without one) or with :443.
 _HTTPS_DEFAULT_PORT = re.compile(r"https:/+[A-Za-z0-9.-]+(?::443)?/", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
@@ -772,6 +774,14 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "first: one that serves plain HTTP only refuses it; list it in daemon.json's "
                     "\"insecure-registries\" (or give it a certificate) and restart dockerd.",
                     "connection-refused"))
+    if _PLAIN_HTTP_PORT_REF.search(text) and not re.search(r"http://", text, re.IGNORECASE):
+        # docker and podman speak HTTPS to every registry not marked insecure, whatever its
+        # port: a registry on port 80 serves plain HTTP, so the handshake fails in whatever
+        # way the HTTP server answers it (an "HTTP response to HTTPS client", an EOF, garbage).
+        out.append(("tls", 0.6, "The registry is addressed on port 80, where registries serve plain "
+                    "HTTP, but the client speaks HTTPS to any registry not marked insecure: list it "
+                    "in daemon.json's \"insecure-registries\" (podman: registries.conf insecure=true "
+                    "or --tls-verify=false) or serve it over TLS.", matched[0] if matched else "tls"))
     if re.search(r"(?:^|: )(?-i:Unauthorized)\W{0,4}$", text.strip()) and "proxy-connect-status" not in matched:
         # Go prints a proxy's 401 to CONNECT as the bare capitalised status text; a registry's
         # 401 arrives as distribution's lowercase "unauthorized: ..." instead.
