@@ -791,7 +791,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
     wanted = _CERT_WANTED.search(text) if "x509-hostname-mismatch" in matched else None
     name = ((wanted.group(1) or wanted.group(2)) if wanted else "").rstrip(".")   # a sentence's full stop
     same_operator = bool(wanted and wanted.group(1) and _same_operator(wanted.group(0), name))
-    if name and same_operator:
+    if name and ".privatelink." in name.lower():
+        # Azure private endpoints: NAME.privatelink.azurecr.io (and privatelink.* of other
+        # services) is only the DNS alias the login server NAME.azurecr.io resolves through;
+        # the certificate names the login server, so the image must be named by it.
+        out.append(("reference", 0.85, f"{name} is a private endpoint's DNS alias, which the "
+                    "registry's certificate does not name: use the registry's login server name "
+                    "(without .privatelink) in the image; it resolves to the private endpoint "
+                    "through the privatelink DNS zone.", "x509-hostname-mismatch"))
+    elif name and same_operator:
         # The certificate names only hosts of the registry's own operator (GitHub's githubassets.com
         # for pkg-containers.githubusercontent.com): its own front end served the wrong certificate.
         # An interceptor shows its own names (its appliance, its portal), not the operator's.

@@ -554,6 +554,19 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Free space; remove the image and pull again; check the storage driver.",
        tier=3, related=("daemon",), fallback=True),
     # ---------------------------------------------------------------- daemon
+    _c("layer-tar-unreadable", "daemon", "The daemon cannot read the layer's archive format",
+       # Go archive/tar's ErrHeader, printed by dockerd's ApplyLayer after the layer's digest
+       # was verified: the bytes are as published, the daemon cannot parse them (an engine too
+       # old for the layer's compression, e.g. zstd read as a plain tar, or its tar features)
+       [r"archive/tar: invalid tar header"],
+       ["invalid tar header"],
+       "The layer arrived intact (its digest was checked) but the daemon's tar reader cannot "
+       "parse it: an engine too old for how the image was built (zstd-compressed or "
+       "newer-format layers), as on NAS and appliance builds of Docker.",
+       ["docker.info.server_version", "docker buildx imagetools inspect --raw IMAGE (layer mediaType)"],
+       "Upgrade the engine, or pull a tag built with gzip layers (an older tag or another "
+       "publisher's build).",
+       tier=1, related=("disk", "reference")),
     _c("data-root-tmp-missing", "daemon", "The daemon's temporary download area vanished",
        # moby distribution/pull_v2.go downloads each blob to a temp file "GetImageBlob*" in
        # DOCKER_TMPDIR (default DATA_ROOT/tmp); it disappearing mid-pull means something else

@@ -58,3 +58,16 @@ def test_port_80_already_spoken_to_in_plain_http_is_not_tls():
 def test_image_layout_errors_from_containers_image_and_containerd(text, first, also):
     causes = ranked(text)
     assert causes[0] == first and also in causes[:3]
+
+
+def test_an_unreadable_layer_archive_is_the_engine_before_the_disk():
+    causes = ranked("failed to register layer: ApplyLayer exit status 1 stdout:  stderr: "
+                    "archive/tar: invalid tar header")
+    assert causes[:2] == ["daemon", "disk"]
+
+
+def test_a_private_endpoint_alias_in_the_image_name_is_the_reference():
+    causes = ranked('Error response from daemon: Get "https://acme.privatelink.azurecr.io/v2/": '
+                    "tls: failed to verify certificate: x509: certificate is valid for "
+                    "*.azurecr.io, *.blob.core.windows.net, not acme.privatelink.azurecr.io")
+    assert causes[0] == "reference"

@@ -82,6 +82,8 @@ TABLE = [
     ("failed to pull and unpack image \"docker.io/acme/app:1\": failed to unpack image on "
      "snapshotter overlayfs: number of layers and diffIDs don't match: 3 != 15",
      ["layer-count-mismatch"]),
+    ("failed to register layer: ApplyLayer exit status 1 stdout:  stderr: archive/tar: invalid "
+     "tar header", ["layer-tar-unreadable", "layer-register-failed"]),
     ("exec /bin/sh: exec format error", ["platform-mismatch"]),
     ("filesystem layer verification failed for digest sha256:0123abcd", ["digest-mismatch"]),
     ('failed commit on ref "layer-sha256:aa": unexpected commit digest sha256:bb, expected '
