@@ -1,9 +1,11 @@
 """Scores `fleetaudit explain` on the public pull-error corpus (tests/data/pull-errors/).
 
-    python -m bench.explain_score [--misses] [--held-out-misses] [--json PATH]
+    python -m bench.explain_score [--misses] [--held-out-misses] [--by-file] [--json PATH]
 
 Prints top-1 / top-3 / empty-answer rates on the development and held-out parts side by
-side, then per category. --misses lists the development part's misses (what to tune
+side, then per category; --by-file adds the same per corpus file (each round's new entries
+are a file, so a round scored before any tuning on it shows how explain does on texts it
+has never seen). --misses lists the development part's misses (what to tune
 on); held-out misses are listed only with --held-out-misses, which is for the final
 report, never for tuning.
 """
@@ -16,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from fleetaudit.explain import explain
-from fleetaudit.pullcorpus import load, score, split
+from fleetaudit.pullcorpus import load, load_file, score, split
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "pull-errors"
 
@@ -29,6 +31,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--misses", action="store_true")
     ap.add_argument("--held-out-misses", action="store_true")
+    ap.add_argument("--by-file", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     parts = split(load(CORPUS))
@@ -46,6 +49,14 @@ def main(argv=None) -> int:
             by_cat[cat][name] = f"{s.top1}/{s.top3} of {s.n}"
     for cat in sorted(by_cat):
         out.write(f"  {cat:<13}{by_cat[cat].get('dev', '-'):>14} | {by_cat[cat].get('held-out', '-')}\n")
+    if args.by_file:
+        out.write("\nper corpus file (top-1/top-3 of n): dev | held-out\n")
+        for path in sorted(CORPUS.glob("*.jsonl")):
+            counts = []
+            for name, entries in split(load_file(path)).items():
+                s = score(entries, rank)
+                counts.append(f"{s.top1}/{s.top3} of {s.n}")
+            out.write(f"  {path.name:<24}{counts[0]:>14} | {counts[1]}\n")
     shown = (["dev"] if args.misses else []) + (["held-out"] if args.held_out_misses else [])
     for name in shown:
         out.write(f"\n{name} misses (cause not in top 3):\n")

@@ -257,9 +257,13 @@ _PROXY_DIAL = re.compile(r"proxyconnect tcp: dial tcp \[?([^\s\]]+?)\]?:\S*:? ?c
                          r"network is unreachable)", re.IGNORECASE)
 _PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)\d+\.\d+\.\d+\.\d+$")
 # (The dialed address as any token: quoted errors often redact it: x.x.x.x, [REDACTED], <ip>.)
-_DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:connect: connection refused|"
+_DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:(?:connect|getsockopt): connection refused|"
                            r"connectex: no connection could be made because the target machine actively "
                            r"refused it)", re.IGNORECASE)
+# A registry (in an image reference or an https URL) named with port 80.
+_PLAIN_HTTP_PORT_REF = re.compile(r"(?:^|[\s\"'/])[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*:80/[a-z0-9]", re.IGNORECASE)
+# An https:// URL with no port (the registry named without one) or with :443.
+_HTTPS_DEFAULT_PORT = re.compile(r"https:/+[A-Za-z0-9.-]+(?::443)?/", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
 _CURRENT_TIME_YEAR = re.compile(r"current time (\d{4})-\d\d-\d\d", re.IGNORECASE)
 # A 403 that ends in a registry's short stock message ("denied: access forbidden", "denied: access
@@ -761,6 +765,23 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
         out.append(("firewall", 0.52, "A public registry listens on port " + refused.group(1) +
                     " for everyone: a refused connection to it is a firewall rejecting the "
                     "connection (REJECT with tcp-reset) or a filter on the path.", "connection-refused"))
+    if refused and refused.group(1) == "443" and "proxyconnect" not in text \
+            and not PUBLIC_REGISTRY_HOSTS.search(text) and _HTTPS_DEFAULT_PORT.search(text):
+        # docker tries a registry named without a port on HTTPS, port 443, unless the registry
+        # is in insecure-registries (then it falls back to plain HTTP): a self-hosted registry
+        # that serves only HTTP (on 80, or behind its own port) refuses exactly this connection.
+        out.append(("tls", 0.43, "A self-hosted registry named without a port is tried on HTTPS (443) "
+                    "first: one that serves plain HTTP only refuses it; list it in daemon.json's "
+                    "\"insecure-registries\" (or give it a certificate) and restart dockerd.",
+                    "connection-refused"))
+    if _PLAIN_HTTP_PORT_REF.search(text) and not re.search(r"http://", text, re.IGNORECASE):
+        # docker and podman speak HTTPS to every registry not marked insecure, whatever its
+        # port: a registry on port 80 serves plain HTTP, so the handshake fails in whatever
+        # way the HTTP server answers it (an "HTTP response to HTTPS client", an EOF, garbage).
+        out.append(("tls", 0.6, "The registry is addressed on port 80, where registries serve plain "
+                    "HTTP, but the client speaks HTTPS to any registry not marked insecure: list it "
+                    "in daemon.json's \"insecure-registries\" (podman: registries.conf insecure=true "
+                    "or --tls-verify=false) or serve it over TLS.", matched[0] if matched else "tls"))
     if re.search(r"(?:^|: )(?-i:Unauthorized)\W{0,4}$", text.strip()) and "proxy-connect-status" not in matched:
         # Go prints a proxy's 401 to CONNECT as the bare capitalised status text; a registry's
         # 401 arrives as distribution's lowercase "unauthorized: ..." instead.
@@ -770,7 +791,15 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
     wanted = _CERT_WANTED.search(text) if "x509-hostname-mismatch" in matched else None
     name = ((wanted.group(1) or wanted.group(2)) if wanted else "").rstrip(".")   # a sentence's full stop
     same_operator = bool(wanted and wanted.group(1) and _same_operator(wanted.group(0), name))
-    if name and same_operator:
+    if name and ".privatelink." in name.lower():
+        # Azure private endpoints: NAME.privatelink.azurecr.io (and privatelink.* of other
+        # services) is only the DNS alias the login server NAME.azurecr.io resolves through;
+        # the certificate names the login server, so the image must be named by it.
+        out.append(("reference", 0.85, f"{name} is a private endpoint's DNS alias, which the "
+                    "registry's certificate does not name: use the registry's login server name "
+                    "(without .privatelink) in the image; it resolves to the private endpoint "
+                    "through the privatelink DNS zone.", "x509-hostname-mismatch"))
+    elif name and same_operator:
         # The certificate names only hosts of the registry's own operator (GitHub's githubassets.com
         # for pkg-containers.githubusercontent.com): its own front end served the wrong certificate.
         # An interceptor shows its own names (its appliance, its portal), not the operator's.

@@ -41,14 +41,21 @@ def load(directory: Path) -> List[Entry]:
     """Every entry of every *.jsonl under `directory`; a malformed line fails loudly."""
     entries: List[Entry] = []
     for path in sorted(Path(directory).glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            raw = json.loads(line)
-            missing = [k for k in REQUIRED if not raw.get(k)]
-            if missing or raw["cause"] not in CATEGORIES:
-                raise ValueError(f"{path.name}:{n}: missing {missing} or bad cause {raw.get('cause')!r}")
-            entries.append(Entry(**{k: raw.get(k, "") for k in Entry.__dataclass_fields__}))
+        entries.extend(load_file(path))
+    return entries
+
+
+def load_file(path: Path) -> List[Entry]:
+    """The entries of one corpus file (one round's additions)."""
+    entries: List[Entry] = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        raw = json.loads(line)
+        missing = [k for k in REQUIRED if not raw.get(k)]
+        if missing or raw["cause"] not in CATEGORIES:
+            raise ValueError(f"{path.name}:{n}: missing {missing} or bad cause {raw.get('cause')!r}")
+        entries.append(Entry(**{k: raw.get(k, "") for k in Entry.__dataclass_fields__}))
     return entries
 
 

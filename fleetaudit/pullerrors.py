@@ -465,6 +465,42 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Publish a multi-arch image (buildx --platform linux/amd64,linux/arm64) or a "
        "platform-specific tag.",
        tier=1),
+    _c("nested-manifest-list", "arch", "A manifest list inside a manifest list",
+       # containers/image copy/single.go: the platform chosen from the list is itself a list
+       [r"unexpectedly received a manifest list instead of a manifest for a single image"],
+       ["unexpectedly received a manifest list"],
+       "Choosing this host's platform from the image's manifest list led to another list, "
+       "not an image: the image was published as a nested index (an index of indexes), "
+       "which podman, buildah and skopeo cannot resolve to one platform.",
+       ["skopeo inspect --raw docker://IMAGE", "docker buildx imagetools inspect IMAGE"],
+       "Pull by the digest of this platform's image manifest (or pass --platform/--arch), "
+       "or have the publisher push a flat multi-platform index.",
+       tier=1, related=("reference",)),
+    _c("non-image-artifact", "reference", "The reference names an artifact, not an image",
+       # containers/image internal/manifest/errors.go NonImageArtifactError
+       [r"unsupported image-specific operation on artifact with type",
+        r"invalid mixed OCI image with Docker v2s2 config"],
+       ["image-specific operation on artifact", "invalid mixed oci image"],
+       "The manifest the reference resolves to is not a runnable image: an OCI artifact (a "
+       "signature, an attestation, an SBOM, a Helm chart, a WASM module) or an image pushed "
+       "with a config type runtimes do not accept.",
+       ["skopeo inspect --raw docker://IMAGE (config.mediaType, artifactType)",
+        "docker buildx imagetools inspect IMAGE"],
+       "Point at the image's tag or digest rather than the artifact's, or rebuild and push "
+       "the image with a standard image config.",
+       tier=1, related=("arch",)),
+    _c("layer-count-mismatch", "daemon", "Layers and the config's diff IDs disagree",
+       # containerd core/unpack/unpacker.go
+       [r"number of layers and diffIDs don't match"],
+       ["layers and diffids"],
+       "The runtime read the image config's rootfs.diff_ids and counted a different number "
+       "of layers than the manifest lists: a runtime too old for the image's layers (zstd, "
+       "mixed compression, non-distributable layers) or an image pushed inconsistent.",
+       ["docker.info.server_version / containerd --version",
+        "skopeo inspect --raw docker://IMAGE and its config's rootfs.diff_ids"],
+       "Upgrade the runtime (containerd, the ECS/EKS AMI), or rebuild and push the image "
+       "with gzip layers only.",
+       tier=1, related=("reference",)),
     _c("platform-mismatch", "arch", "Running an image built for another platform",
        [r"exec format error", r"requested image's platform \(\S+\) does not match the detected host platform"],
        ["exec format error", "detected host platform"],
@@ -518,6 +554,19 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        "Free space; remove the image and pull again; check the storage driver.",
        tier=3, related=("daemon",), fallback=True),
     # ---------------------------------------------------------------- daemon
+    _c("layer-tar-unreadable", "daemon", "The daemon cannot read the layer's archive format",
+       # Go archive/tar's ErrHeader, printed by dockerd's ApplyLayer after the layer's digest
+       # was verified: the bytes are as published, the daemon cannot parse them (an engine too
+       # old for the layer's compression, e.g. zstd read as a plain tar, or its tar features)
+       [r"archive/tar: invalid tar header"],
+       ["invalid tar header"],
+       "The layer arrived intact (its digest was checked) but the daemon's tar reader cannot "
+       "parse it: an engine too old for how the image was built (zstd-compressed or "
+       "newer-format layers), as on NAS and appliance builds of Docker.",
+       ["docker.info.server_version", "docker buildx imagetools inspect --raw IMAGE (layer mediaType)"],
+       "Upgrade the engine, or pull a tag built with gzip layers (an older tag or another "
+       "publisher's build).",
+       tier=1, related=("disk", "reference")),
     _c("data-root-tmp-missing", "daemon", "The daemon's temporary download area vanished",
        # moby distribution/pull_v2.go downloads each blob to a temp file "GetImageBlob*" in
        # DOCKER_TMPDIR (default DATA_ROOT/tmp); it disappearing mid-pull means something else

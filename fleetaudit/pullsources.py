@@ -44,10 +44,14 @@ versions named):
             exist or may require authorization: "), authorizer.go ("failed to fetch anonymous
             token: "), httpreadseeker.go ("httpReadSeeker: failed open: "),
             core/images/handlers.go ("no match for platform in manifest: not found"),
+            core/unpack/unpacker.go ("number of layers and diffIDs don't match: %d != %d"),
             remotes/errors ("unexpected status from %s request to %s: %s")
   CIMAGE    containers/image df7e80d2 docker/docker_client.go ("pinging container registry %s: ",
             "reading manifest %s in %s: "), manifest/list ("choosing an image from manifest
-            list %s: no image found in manifest list for architecture %s, variant %q, OS %s")
+            list %s: no image found in manifest list for architecture %s, variant %q, OS %s"),
+            copy/single.go ("Unexpectedly received a manifest list instead of a manifest for a
+            single image"), internal/manifest/errors.go ("unsupported image-specific operation
+            on artifact with type %q", "invalid mixed OCI image with Docker v2s2 config (%q)")
   GO-WIN    golang/go src/syscall/zerrors_windows.go / the Winsock texts Go prints after
             "connectex:" / "wsarecv:" on Windows (WSAETIMEDOUT 10060 "A connection attempt failed
             because the connected party did not properly respond ...", WSAECONNREFUSED 10061 "No
@@ -301,6 +305,14 @@ SOURCE_TEXTS: Tuple[SourceText, ...] = (
     SourceText('Error: choosing an image from manifest list docker://acme/app:1.0: no image found in '
                'image index for architecture "arm64", variant "v8", OS "linux"', "arch",
                "OCI index (podman, containers/image df7e80d2 internal/manifest/oci_index.go)", "CIMAGE"),
+    SourceText("Error: copying system image from manifest list: Unexpectedly received a manifest "
+               "list instead of a manifest for a single image", "arch", "manifest list", "CIMAGE"),
+    SourceText('Error: parsing image configuration: unsupported image-specific operation on artifact '
+               'with type "application/vnd.cncf.helm.config.v1+json"', "reference", "manifest",
+               "CIMAGE"),
+    SourceText('failed to pull and unpack image "docker.io/acme/app:1": failed to unpack image on '
+               "snapshotter overlayfs: number of layers and diffIDs don't match: 3 != 15", "daemon",
+               "unpack", "CTRD"),
     SourceText("exec /usr/local/bin/app: exec format error", "arch", "container start", "MOBY"),
     # ---- local storage (MOBY)
     SourceText("failed to register layer: Error processing tar file(exit status 1): write "

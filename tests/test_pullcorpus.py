@@ -213,6 +213,19 @@ def test_bench_prints_both_parts(capsys):
     assert "held-out misses" not in out  # held-out failures only on explicit request
 
 
+def test_bench_by_file_counts_add_up_to_the_parts(capsys):
+    """--by-file: every corpus file a row, and the rows' n add up to each part's n."""
+    import re as _re
+    from bench import explain_score
+    assert explain_score.main(["--by-file"]) == 0
+    out = capsys.readouterr().out.split("per corpus file")[1]
+    rows = _re.findall(r"(\S+\.jsonl)\s+\d+/\d+ of (\d+) \| \d+/\d+ of (\d+)", out)
+    files = sorted(p.name for p in explain_score.CORPUS.glob("*.jsonl"))
+    assert sorted(r[0] for r in rows) == files
+    assert sum(int(r[1]) for r in rows) == len(PARTS["dev"])
+    assert sum(int(r[2]) for r in rows) == len(PARTS["held-out"])
+
+
 def test_snapshot_findings_raise_a_cause_and_name_the_facts_that_did():
     from fleetaudit import snapshot
     snap = snapshot.load(Path(__file__).parent / "data" / "snapshots" / "demo-subset.json")

@@ -73,6 +73,17 @@ TABLE = [
     ("WARNING: The requested image's platform (linux/amd64) does not match the detected host "
      "platform (linux/arm64/v8) and no specific platform was requested",
      ["platform-mismatch"]),
+    ("Error: copying system image from manifest list: Unexpectedly received a manifest list "
+     "instead of a manifest for a single image", ["nested-manifest-list"]),
+    ('Error: parsing image configuration: unsupported image-specific operation on artifact '
+     'with type "application/vnd.unknown.config.v1+json"', ["non-image-artifact"]),
+    ('Error: reading manifest latest in quay.io/acme/app: invalid mixed OCI image with Docker '
+     'v2s2 config ("application/vnd.docker.container.image.v1+json")', ["non-image-artifact"]),
+    ("failed to pull and unpack image \"docker.io/acme/app:1\": failed to unpack image on "
+     "snapshotter overlayfs: number of layers and diffIDs don't match: 3 != 15",
+     ["layer-count-mismatch"]),
+    ("failed to register layer: ApplyLayer exit status 1 stdout:  stderr: archive/tar: invalid "
+     "tar header", ["layer-tar-unreadable", "layer-register-failed"]),
     ("exec /bin/sh: exec format error", ["platform-mismatch"]),
     ("filesystem layer verification failed for digest sha256:0123abcd", ["digest-mismatch"]),
     ('failed commit on ref "layer-sha256:aa": unexpected commit digest sha256:bb, expected '
