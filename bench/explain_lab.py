@@ -145,9 +145,8 @@ def _evidence(causes, limit: int = 2) -> List[str]:
     for c in causes:
         if c.hosts and c.facts:
             out.append(f"+{c.category}: {c.facts[0]}")
-        raised = getattr(c, "raised_by", "")
-        if raised:
-            out.append(f"+{c.category}: {raised}")
+        if c.raised_by:
+            out.append(f"+{c.category}: {c.raised_by}")
     return out
 
 

@@ -246,3 +246,82 @@ def ruled_out(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
         if said:
             out["auth"] = f"root's credentials for {reg.domain} present on {every}: {_summary(said)}"
     return out
+
+
+# ------------------------------------------------------------------ raising
+
+# Validity errors: either the host's clock or the certificate's own dates are wrong.
+CLAIMS_VALIDITY = ("x509-expired", "x509-not-yet-valid", "x509-expired-or-not-yet-valid")
+# Failures to open a connection, which this host's own packet filter produces when it drops
+# (timeouts), rejects (refused, reset, unreachable) or refuses (EPERM) its outgoing packets.
+CONNECT_FAILURES = ("connection-refused", "io-timeout", "request-timeout", "connection-reset",
+                    "no-route-to-host", "network-unreachable", "local-egress-blocked")
+_DIAL_PORT = re.compile(r"dial tcp[46]? (?!lookup)\[?[^\s\]]+?\]?:(\d+)\b", re.IGNORECASE)
+
+
+def connect_port(text: str, reg: Optional[Registry]) -> Optional[int]:
+    """The TCP port the failed connection went to: the dialed one when the text says, else
+    the registry's (its URL's, 443 by default)."""
+    m = _DIAL_PORT.search(text)
+    if m:
+        return int(m.group(1))
+    return reg.port if reg is not None else None
+
+
+def output_blocks(view: HostView, reg: Registry, port: int) -> Tuple[Optional[bool], str]:
+    """(does this host's own firewall block dockerd's outgoing connection to the registry
+    on `port`?, the fact). Only tcp/443 is a collected fact; a dockerd that sends the
+    registry through a proxy connects to the proxy, not to this port."""
+    if port != 443:
+        return None, ""
+    blocks = view.fact("firewall.output_blocks_443")
+    if not isinstance(blocks, bool):
+        return None, ""
+    if blocks and daemon_proxy_for(view, reg)[0] is True:
+        return False, ""
+    rule = view.fact("firewall.blocked_by.output_443")
+    return blocks, ("firewall.output_blocks_443" + (f" ({rule})" if isinstance(rule, str) and rule else ""))
+
+
+def _on_some_host(scope: Dict[str, HostView], question: Callable[[HostView], Tuple[object, str]],
+                  shows: Callable[[object], bool]) -> List[str]:
+    """The per-host facts of the hosts whose answer shows the cause."""
+    said = []
+    for name, facts in scope.items():
+        answer, fact = question(facts)
+        if answer is not None and shows(answer):
+            said.append(f"{name}: {fact}")
+    return said
+
+
+def raised(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
+           hosts: Optional[Sequence[str]] = None) -> Dict[str, str]:
+    """category -> why the snapshot's facts point at that cause of THIS error (not just a
+    finding in its category somewhere): a fact that explains the error's own mechanism.
+
+    - a certificate validity error with every host's clock right: the certificate's dates
+      are wrong (the complement of ruling the clock out, so on every host in scope);
+    - a failure to connect to the registry's port where a host's own firewall blocks its
+      outgoing connections to that port (on any host in scope: one such host can print it).
+    """
+    scope = scope_of(snapshot, hosts)
+    if not scope:
+        return {}
+    out: Dict[str, str] = {}
+    n = len(scope)
+    every = next(iter(scope)) if n == 1 else ("both hosts" if n == 2 else f"all {n} hosts")
+    if any(c in CLAIMS_VALIDITY for c in matched):
+        said = _on_every_host(scope, clock_offset, lambda worst: worst <= CLOCK_OK_S)
+        if said:
+            out["tls"] = (f"clock within {CLOCK_OK_S:.0f}s of the controller on {every}, so a certificate "
+                          f"outside its validity period has wrong dates itself: {_summary(said)}")
+    reg = registry_of(text)
+    if reg is not None and any(c in CONNECT_FAILURES for c in matched) \
+            and not any(c in CLAIMS_NO_RESOLUTION for c in matched):
+        port = connect_port(text, reg)
+        if port is not None:
+            said = _on_some_host(scope, lambda f: output_blocks(f, reg, port), lambda b: b is True)
+            if said:
+                out["firewall"] = (f"the host's own firewall blocks outgoing tcp/{port}, the port this "
+                                   f"connection to {reg.host} failed on: {_summary(said)}")
+    return out
