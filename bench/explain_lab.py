@@ -7,7 +7,8 @@
 
 Brings up the gate agreement fleet (lab/gatefleet.py: one docker host per failure class,
 GATE_HOSTS[name] = (summary, expected category)) plus the demo fleet's `mtu-1400` and
-`skew` hosts (lab/demo.py), runs a real read-only `fleetaudit gate` for the snapshot
+`skew` hosts (lab/demo.py) and the bench's own `fw-envproxy` (BENCH_HOSTS), runs a real
+read-only `fleetaudit gate` for the snapshot
 (audit + the gate probe; nothing pulled), then has each host's own dockerd really pull the
 image (`fleet.pull`) for the genuine error text. The image-side classes (lab/gatefleet.py
 IMAGE_CASES: a platform missing from a manifest list, a wrong tag) are two more pulls on
@@ -40,6 +41,23 @@ FLEETAUDIT = [sys.executable, "-m", "fleetaudit.cli"]
 WAYS = ("text", "snap", "named")
 # Demo-fleet hosts added to the gate fleet: their faults are kept only if a pull fails.
 DEMO_EXTRA = {"mtu-1400": "mtu", "skew": "time"}
+# The bench's own host, for the case rule proxy.shell-only describes ("on a network where
+# only the proxy gets out the daemon connects directly and fails with ... i/o timeout"):
+# only the proxy's port gets out, and the proxy is set for logins, not for dockerd.
+BENCH_HOSTS = {"fw-envproxy": ("iptables OUTPUT tcp/443 DROP; the proxy (with its credentials) only "
+                               "in /etc/environment, none for dockerd", "proxy")}
+
+
+def bench_specs(fleet) -> list:
+    from lab.common import HostSpec
+    from lab.services import golden_docker_files
+
+    files = dict(golden_docker_files(fleet))
+    url = fleet.proxy_url_with_credentials
+    files["/etc/environment"] = (f"http_proxy={url}\nhttps_proxy={url}\nHTTP_PROXY={url}\n"
+                                 f"HTTPS_PROXY={url}\nno_proxy=localhost,127.0.0.1\n")
+    return [HostSpec(name="fw-envproxy", kind="docker", files=files, groups=["gate"],
+                     iptables=["-A OUTPUT -p tcp --dport 443 -j DROP"])]
 
 
 # ------------------------------------------------------------------ capture (needs the lab)
@@ -59,13 +77,14 @@ def capture(hosts: Optional[List[str]], state_root: Path, demo_extra: bool = Tru
     state = state_root / "lab"
     fleet = Fleet(state_dir=str(state))
     try:
-        specs = gate_specs(fleet)
+        specs = gate_specs(fleet) + bench_specs(fleet)
         if demo_extra:
             extra = [s for s in demo_specs(fleet) if s.name in DEMO_EXTRA]
             for s in extra:
                 s.pulls = []
             specs += extra
         expected = {n: GATE_HOSTS[n][1] for n in GATE_HOSTS}
+        expected.update({n: cat for n, (_summary, cat) in BENCH_HOSTS.items()})
         expected.update({n: DEMO_EXTRA[n] for n in DEMO_EXTRA if demo_extra})
         if hosts:
             unknown = set(hosts) - set(expected) - {f"good:{k}" for k in IMAGE_CASES}

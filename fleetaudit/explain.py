@@ -461,10 +461,10 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
             cause.confidence = round(cause.confidence * LOWER_FACTOR, 3)
             cause.lowered_by = reason
     supported = raised(inner, matched, snapshot, hosts) if snapshot is not None else {}
-    for category, reason in supported.items():
+    for category, (reason, weight) in supported.items():
         cause = causes.get(category)
         if cause is not None:
-            cause.confidence = round(min(0.99, cause.confidence + EVIDENCE_BONUS), 3)
+            cause.confidence = round(min(0.99, cause.confidence + EVIDENCE_BONUS * weight), 3)
             cause.raised_by = reason
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
 

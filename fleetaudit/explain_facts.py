@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .facts import FleetView, HostView
+from .facts.proxy import no_proxy_covers
 from .models import RunResult
 from .reference import ReferenceError, parse as parse_reference
 
@@ -283,45 +284,66 @@ def output_blocks(view: HostView, reg: Registry, port: int) -> Tuple[Optional[bo
     return blocks, ("firewall.output_blocks_443" + (f" ({rule})" if isinstance(rule, str) and rule else ""))
 
 
-def _on_some_host(scope: Dict[str, HostView], question: Callable[[HostView], Tuple[object, str]],
-                  shows: Callable[[object], bool]) -> List[str]:
-    """The per-host facts of the hosts whose answer shows the cause."""
-    said = []
-    for name, facts in scope.items():
-        answer, fact = question(facts)
-        if answer is not None and shows(answer):
-            said.append(f"{name}: {fact}")
-    return said
+def login_proxy_only(view: HostView, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(do logins on this host reach the registry through a proxy that dockerd does not
+    use?, the fact): dockerd goes direct to it while /etc/environment, a profile script or
+    the SSH session sets HTTPS_PROXY and its NO_PROXY does not cover the registry. That is
+    "curl works, docker pull does not" (rule proxy.shell-only): on a network where only the
+    proxy gets out, dockerd's direct connection is the one that fails."""
+    direct = daemon_proxy_for(view, reg)[0]
+    if direct is None:
+        return None, ""
+    if direct is True:
+        return False, ""
+    url = view.login_value("HTTPS_PROXY")
+    if not url:
+        return False, ""
+    if no_proxy_covers(view.login_value("NO_PROXY"), reg.host, reg.port):
+        return False, ""
+    path = next((p for p in view.login_proxies if p.lower().endswith(".https_proxy")), "")
+    return True, f"{path or 'a login HTTPS_PROXY'} set, dockerd direct"
 
 
 def raised(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
-           hosts: Optional[Sequence[str]] = None) -> Dict[str, str]:
-    """category -> why the snapshot's facts point at that cause of THIS error (not just a
-    finding in its category somewhere): a fact that explains the error's own mechanism.
+           hosts: Optional[Sequence[str]] = None) -> Dict[str, Tuple[str, float]]:
+    """category -> (why the snapshot's facts point at that cause of THIS error, weight):
+    a fact that explains the error's own mechanism, not just a finding in its category.
 
     - a certificate validity error with every host's clock right: the certificate's dates
       are wrong (the complement of ruling the clock out, so on every host in scope);
     - a failure to connect to the registry's port where a host's own firewall blocks its
-      outgoing connections to that port (on any host in scope: one such host can print it).
+      outgoing connections to that port, or where a host's logins use a proxy its dockerd
+      does not (then a blocked port is the network's egress policy, and the daemon's missing
+      proxy the cause). Any host in scope can have printed the error: each of these causes
+      weighs the share of those hosts that show it (1 when the host is named).
     """
     scope = scope_of(snapshot, hosts)
     if not scope:
         return {}
-    out: Dict[str, str] = {}
+    out: Dict[str, Tuple[str, float]] = {}
     n = len(scope)
     every = next(iter(scope)) if n == 1 else ("both hosts" if n == 2 else f"all {n} hosts")
     if any(c in CLAIMS_VALIDITY for c in matched):
         said = _on_every_host(scope, clock_offset, lambda worst: worst <= CLOCK_OK_S)
         if said:
             out["tls"] = (f"clock within {CLOCK_OK_S:.0f}s of the controller on {every}, so a certificate "
-                          f"outside its validity period has wrong dates itself: {_summary(said)}")
+                          f"outside its validity period has wrong dates itself: {_summary(said)}", 1.0)
     reg = registry_of(text)
-    if reg is not None and any(c in CONNECT_FAILURES for c in matched) \
-            and not any(c in CLAIMS_NO_RESOLUTION for c in matched):
-        port = connect_port(text, reg)
-        if port is not None:
-            said = _on_some_host(scope, lambda f: output_blocks(f, reg, port), lambda b: b is True)
-            if said:
-                out["firewall"] = (f"the host's own firewall blocks outgoing tcp/{port}, the port this "
-                                   f"connection to {reg.host} failed on: {_summary(said)}")
+    if reg is None or not any(c in CONNECT_FAILURES for c in matched) \
+            or any(c in CLAIMS_NO_RESOLUTION for c in matched):
+        return out
+    port = connect_port(text, reg)
+    proxied = {name: fact for name, view in scope.items()
+               for answer, fact in [login_proxy_only(view, reg)] if answer is True}
+    blocked = {name: fact for name, view in scope.items() if name not in proxied
+               for answer, fact in [output_blocks(view, reg, port) if port else (None, "")] if answer is True}
+    shown = len(proxied) + len(blocked)
+    if proxied:
+        out["proxy"] = (f"dockerd connects to {reg.host} directly while the host's logins use a proxy "
+                        f"(curl works, docker pull does not where only the proxy gets out): "
+                        f"{_summary([f'{h}: {f}' for h, f in proxied.items()])}", len(proxied) / shown)
+    if blocked:
+        out["firewall"] = (f"the host's own firewall blocks outgoing tcp/{port}, the port this connection "
+                           f"to {reg.host} failed on: {_summary([f'{h}: {f}' for h, f in blocked.items()])}",
+                           len(blocked) / shown)
     return out

@@ -119,9 +119,9 @@ def test_lowering_is_deterministic_and_in_json():
 
 
 # ---- facts that raise a cause: explain-gatelab.json, captured by bench/explain_lab.py
-# (--hosts good,fw-drop,fw-reject,cert-notyet,cert-expired,proxy-nocreds,skew): a read-only
-# gate's snapshot of those lab/gatefleet.py hosts (skew: lab/demo.py), then each host's own
-# genuine `docker pull` error.
+# (--hosts good,fw-drop,fw-reject,cert-notyet,cert-expired,proxy-nocreds,skew,fw-envproxy): a
+# read-only gate's snapshot of those lab/gatefleet.py hosts (skew: lab/demo.py; fw-envproxy:
+# the bench's own), then each host's own genuine `docker pull` error.
 GATELAB_DOC = json.loads((DATA / "explain-gatelab.json").read_text())
 GATELAB = snapshot.from_json(GATELAB_DOC["snapshot"])
 PULLED = {c["key"]: c["error"] for c in GATELAB_DOC["cases"] if c["rc"] != 0}
@@ -160,8 +160,12 @@ def test_the_hosts_own_firewall_on_the_failed_port_raises_firewall():
             "the host's own firewall blocks outgoing tcp/443, the port this connection to "
             f"registry.fleet.test failed on: {host}: firewall.output_blocks_443 (iptables filter OUTPUT: "
             f"-A OUTPUT -p tcp -m tcp --dport 443 -j {'DROP' if host == 'fw-drop' else 'REJECT --reject-with tcp-reset'})")
-        # the whole fleet: explain does not know which host printed it; one that blocks keeps it first
-        assert explain(text, GATELAB)[0].category == "firewall"
+        # the whole fleet: explain does not know which host printed it; two hosts that block
+        # tcp/443 outweigh the one whose dockerd lacks its logins' proxy
+        fleet = explain(text, GATELAB)
+        assert fleet[0].category == "firewall" and cat(fleet)["proxy"].raised_by
+        assert "fw-drop: " in fleet[0].raised_by and "fw-reject: " in fleet[0].raised_by
+        assert "fw-envproxy" not in fleet[0].raised_by
         # a host whose firewall lets 443 out says nothing for it
         assert cat(explain(text, GATELAB, ["good"]))["firewall"].raised_by == ""
 
@@ -198,3 +202,33 @@ def test_raising_is_snapshot_only_and_in_json_and_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].startswith("1. tls (")
     assert "   raised by: clock within 60s of the controller on cert-notyet" in proc.stdout
+
+
+def test_a_login_proxy_dockerd_lacks_raises_proxy_over_the_blocked_port():
+    text = PULLED["fw-envproxy"]           # a timeout: text alone says the registry is unreachable
+    assert explain(text)[0].category == "reachability"
+    causes = cat(explain(text, GATELAB, ["fw-envproxy"]))
+    assert explain(text, GATELAB, ["fw-envproxy"])[0].category == "proxy"
+    assert causes["proxy"].raised_by == (
+        "dockerd connects to registry.fleet.test directly while the host's logins use a proxy (curl "
+        "works, docker pull does not where only the proxy gets out): fw-envproxy: "
+        "proxy.environment_file.HTTPS_PROXY set, dockerd direct")
+    # its 443 block is the network's egress policy: the finding still raises firewall, no more
+    assert causes["firewall"].raised_by == "" and causes["firewall"].hosts == ["fw-envproxy"]
+    assert causes["proxy"].confidence > causes["firewall"].confidence
+
+
+def test_login_proxy_raise_needs_dockerd_direct_and_the_registry_proxied():
+    text = PULLED["fw-envproxy"]
+    # proxy-nocreds' dockerd already goes through the proxy: nothing for this rule
+    assert cat(explain(text, GATELAB, ["proxy-nocreds"]))["proxy"].raised_by == ""
+    # logins' NO_PROXY sends the registry direct for curl too: no "curl works" contrast
+    snap = copy.deepcopy(GATELAB)
+    env = snap.hosts["fw-envproxy"].facts["proxy"]["environment_file"]
+    env["no_proxy"] = env["NO_PROXY"] = "localhost,127.0.0.1,registry.fleet.test"
+    causes = cat(explain(text, snap, ["fw-envproxy"]))
+    assert causes["proxy"].raised_by == ""
+    assert causes["firewall"].raised_by.startswith("the host's own firewall blocks outgoing tcp/443")
+    # a good host (no login proxy, 443 open) raises neither
+    good = cat(explain(text, GATELAB, ["good"]))
+    assert good["proxy"].raised_by == "" and good["firewall"].raised_by == ""
