@@ -2,8 +2,9 @@
 
     sudo PYTHONPATH=$PWD python -m bench.explain_lab [--hosts a,b,c] [--json PATH]
         [--save-capture PATH]        # also keep the raw capture (snapshot + pull errors)
-    PYTHONPATH=$PWD python -m bench.explain_lab --capture PATH [--hosts ...] [--json PATH]
+    PYTHONPATH=$PWD python -m bench.explain_lab --capture PATH[.gz] [--hosts ...] [--json PATH]
         # score a saved capture again (no fleet): the same faults, this tree's explain
+        # (bench/results/explain-lab-2026-12-05-capture.json.gz: the run docs/explain.md cites)
 
 Brings up the gate agreement fleet (lab/gatefleet.py: one docker host per failure class,
 GATE_HOSTS[name] = (summary, expected category)) plus the demo fleet's `mtu-1400` and
@@ -25,6 +26,7 @@ Cause.lowered_by). Totals: top-1 / top-3 per way. Not a test: it asserts nothing
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -229,7 +231,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     hosts = [h.strip() for h in a.hosts.split(",") if h.strip()] if a.hosts else None
     if a.capture:
-        doc = json.loads(Path(a.capture).read_text())
+        raw = Path(a.capture).read_bytes()
+        doc = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
     else:
         if os.geteuid() != 0:
             print("needs root to build the lab fleet (or --capture PATH)", file=sys.stderr)
