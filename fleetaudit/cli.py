@@ -702,6 +702,8 @@ def explain(text, snapshot_path, reports_dir, as_json, history_spec, hosts):
             click.echo(visible(f"   hosts showing it in {path}: {', '.join(c.hosts)}"))
             for line in c.facts[:3]:
                 click.echo(visible(f"   raised by: {line}"))
+        if c.raised_by:
+            click.echo(visible(f"   raised by: {c.raised_by}"))
         if c.lowered_by:
             click.echo(visible(f"   lowered by: {c.lowered_by}"))
         from .cli_drift import since_when_lines

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from .models import RunResult
 from .pullerrors import CLASSES, classify
 from .pullunwrap import soft_wrap_joins, unwrap
-from .explain_facts import PUBLIC_REGISTRY_HOSTS, ruled_out
+from .explain_facts import PUBLIC_REGISTRY_HOSTS, raised, ruled_out
 
 # Confidence a class gives its own category, by tier (see pullerrors): a precise root
 # cause says more than a generic network symptom or a wrapper.
@@ -26,6 +26,7 @@ RELATED_DECAY = 0.08        # ...listed in order of likelihood: each later one a
 GENERIC_CEILING = 0.3       # a cause guessed from loose words never looks surer than this
 SNAPSHOT_BONUS = 0.1        # hosts in the snapshot show this cause right now
 LOWER_FACTOR = 0.5          # every host's facts rule this cause out: half as likely
+EVIDENCE_BONUS = 0.15       # a fact explains this very error's mechanism (explain_facts.raised)
 
 # Misleading texts the class table does not already relate, with the reason.
 ALTERNATIVES: Dict[str, List[tuple]] = {
@@ -181,12 +182,14 @@ class Cause:
     words: List[str] = field(default_factory=list)     # for generic causes: the words seen
     facts: List[str] = field(default_factory=list)     # "host: rule (fact, ...)" that raised it
     lowered_by: str = ""       # the facts that rule it out on every host in scope, if any
+    raised_by: str = ""        # the facts that explain this very error's mechanism, if any
 
     def to_json(self) -> dict:
         return {"category": self.category, "confidence": round(self.confidence, 2),
                 "why": self.why, "check": self.check, "fix": self.fix,
                 "classes": self.classes, "hosts": self.hosts, "generic": self.generic,
-                "words": self.words, "facts": self.facts, "lowered_by": self.lowered_by or None}
+                "words": self.words, "facts": self.facts, "lowered_by": self.lowered_by or None,
+                "raised_by": self.raised_by or None}
 
 
 _CLOCK_CLASSES = ("x509-expired-or-not-yet-valid", "x509-expired")
@@ -461,6 +464,12 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
         if cause is not None:
             cause.confidence = round(cause.confidence * LOWER_FACTOR, 3)
             cause.lowered_by = reason
+    supported = raised(inner, matched, snapshot, hosts) if snapshot is not None else {}
+    for category, (reason, weight) in supported.items():
+        cause = causes.get(category)
+        if cause is not None:
+            cause.confidence = round(min(0.99, cause.confidence + EVIDENCE_BONUS * weight), 3)
+            cause.raised_by = reason
     return sorted(causes.values(), key=lambda c: (-c.confidence, c.category))
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .facts import FleetView, HostView
+from .facts.proxy import no_proxy_covers
 from .models import RunResult
 from .reference import ReferenceError, parse as parse_reference
 
@@ -245,4 +246,104 @@ def ruled_out(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
         said = _on_every_host(scope, lambda f: has_credentials(f, reg), lambda c: c is True)
         if said:
             out["auth"] = f"root's credentials for {reg.domain} present on {every}: {_summary(said)}"
+    return out
+
+
+# ------------------------------------------------------------------ raising
+
+# Validity errors: either the host's clock or the certificate's own dates are wrong.
+CLAIMS_VALIDITY = ("x509-expired", "x509-not-yet-valid", "x509-expired-or-not-yet-valid")
+# Failures to open a connection, which this host's own packet filter produces when it drops
+# (timeouts), rejects (refused, reset, unreachable) or refuses (EPERM) its outgoing packets.
+CONNECT_FAILURES = ("connection-refused", "io-timeout", "request-timeout", "connection-reset",
+                    "no-route-to-host", "network-unreachable", "local-egress-blocked")
+_DIAL_PORT = re.compile(r"dial tcp[46]? (?!lookup)\[?[^\s\]]+?\]?:(\d+)\b", re.IGNORECASE)
+
+
+def connect_port(text: str, reg: Optional[Registry]) -> Optional[int]:
+    """The TCP port the failed connection went to: the dialed one when the text says, else
+    the registry's (its URL's, 443 by default)."""
+    m = _DIAL_PORT.search(text)
+    if m:
+        return int(m.group(1))
+    return reg.port if reg is not None else None
+
+
+def output_blocks(view: HostView, reg: Registry, port: int) -> Tuple[Optional[bool], str]:
+    """(does this host's own firewall block dockerd's outgoing connection to the registry
+    on `port`?, the fact). Only tcp/443 is a collected fact; a dockerd that sends the
+    registry through a proxy connects to the proxy, not to this port."""
+    if port != 443:
+        return None, ""
+    blocks = view.fact("firewall.output_blocks_443")
+    if not isinstance(blocks, bool):
+        return None, ""
+    if blocks and daemon_proxy_for(view, reg)[0] is True:
+        return False, ""
+    rule = view.fact("firewall.blocked_by.output_443")
+    return blocks, ("firewall.output_blocks_443" + (f" ({rule})" if isinstance(rule, str) and rule else ""))
+
+
+def login_proxy_only(view: HostView, reg: Registry) -> Tuple[Optional[bool], str]:
+    """(do logins on this host reach the registry through a proxy that dockerd does not
+    use?, the fact): dockerd goes direct to it while /etc/environment, a profile script or
+    the SSH session sets HTTPS_PROXY and its NO_PROXY does not cover the registry. That is
+    "curl works, docker pull does not" (rule proxy.shell-only): on a network where only the
+    proxy gets out, dockerd's direct connection is the one that fails."""
+    direct = daemon_proxy_for(view, reg)[0]
+    if direct is None:
+        return None, ""
+    if direct is True:
+        return False, ""
+    url = view.login_value("HTTPS_PROXY")
+    if not url:
+        return False, ""
+    if no_proxy_covers(view.login_value("NO_PROXY"), reg.host, reg.port):
+        return False, ""
+    path = next((p for p in view.login_proxies if p.lower().endswith(".https_proxy")), "")
+    return True, f"{path or 'a login HTTPS_PROXY'} set, dockerd direct"
+
+
+def raised(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
+           hosts: Optional[Sequence[str]] = None) -> Dict[str, Tuple[str, float]]:
+    """category -> (why the snapshot's facts point at that cause of THIS error, weight):
+    a fact that explains the error's own mechanism, not just a finding in its category.
+
+    - a certificate validity error with every host's clock right: the certificate's dates
+      are wrong (the complement of ruling the clock out, so on every host in scope);
+    - a failure to connect to the registry's port where a host's own firewall blocks its
+      outgoing connections to that port, or where a host's logins use a proxy its dockerd
+      does not (then a blocked port is the network's egress policy, and the daemon's missing
+      proxy the cause). Any host in scope can have printed the error: each of these causes
+      weighs the share of those hosts that show it (1 when the host is named).
+    """
+    scope = scope_of(snapshot, hosts)
+    if not scope:
+        return {}
+    out: Dict[str, Tuple[str, float]] = {}
+    n = len(scope)
+    every = next(iter(scope)) if n == 1 else ("both hosts" if n == 2 else f"all {n} hosts")
+    if any(c in CLAIMS_VALIDITY for c in matched):
+        said = _on_every_host(scope, clock_offset, lambda worst: worst <= CLOCK_OK_S)
+        if said:
+            out["tls"] = (f"clock within {CLOCK_OK_S:.0f}s of the controller on {every}, so a certificate "
+                          f"outside its validity period has wrong dates itself: {_summary(said)}", 1.0)
+    reg = registry_of(text)
+    if reg is None or not any(c in CONNECT_FAILURES for c in matched) \
+            or any(c in CLAIMS_NO_RESOLUTION for c in matched):
+        return out
+    port = connect_port(text, reg)
+    proxied = {name: fact for name, view in scope.items()
+               for answer, fact in [login_proxy_only(view, reg)] if answer is True}
+    blocked = {name: fact for name, view in scope.items() if name not in proxied
+               for answer, fact in [output_blocks(view, reg, port) if port else (None, "")] if answer is True}
+    shown = len(proxied) + len(blocked)
+    if proxied:
+        out["proxy"] = (f"dockerd connects to {reg.host} directly while the host's logins use a proxy "
+                        f"(curl works, docker pull does not where only the proxy gets out): "
+                        f"{_summary([f'{h}: {f}' for h, f in proxied.items()])}", len(proxied) / shown)
+    if blocked:
+        out["firewall"] = (f"the host's own firewall blocks outgoing tcp/{port}, the port this connection "
+                           f"to {reg.host} failed on: {_summary([f'{h}: {f}' for h, f in blocked.items()])}",
+                           len(blocked) / shown)
     return out

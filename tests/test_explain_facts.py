@@ -116,3 +116,119 @@ def test_lowering_is_deterministic_and_in_json():
     assert a == b
     assert next(c for c in a if c["category"] == "tls")["lowered_by"].startswith("registry.fleet.test's CA")
     assert next(c for c in a if c["category"] == "proxy")["lowered_by"] is None
+
+
+# ---- facts that raise a cause: explain-gatelab.json, captured by bench/explain_lab.py
+# (--hosts good,fw-drop,fw-reject,cert-notyet,cert-expired,proxy-nocreds,skew,fw-envproxy): a
+# read-only gate's snapshot of those lab/gatefleet.py hosts (skew: lab/demo.py; fw-envproxy:
+# the bench's own), then each host's own genuine `docker pull` error.
+GATELAB_DOC = json.loads((DATA / "explain-gatelab.json").read_text())
+GATELAB = snapshot.from_json(GATELAB_DOC["snapshot"])
+PULLED = {c["key"]: c["error"] for c in GATELAB_DOC["cases"] if c["rc"] != 0}
+
+
+def test_the_gatelab_errors_are_the_genuine_ones():
+    assert "request canceled while waiting for connection" in PULLED["fw-drop"]
+    assert "dial tcp " in PULLED["fw-reject"] and ":443: connect: connection refused" in PULLED["fw-reject"]
+    assert "is before" in PULLED["cert-notyet"] and "is after" in PULLED["cert-expired"]
+    assert GATELAB.hosts["fw-drop"].facts["firewall"]["output_blocks_443"] is True
+    assert GATELAB.hosts["good"].facts["firewall"]["output_blocks_443"] is False
+
+
+def test_a_right_clock_puts_a_validity_error_on_the_certificate():
+    text = PULLED["cert-notyet"]          # "current time ... is before ...": text alone says clock
+    assert explain(text)[0].category == "time"
+    causes = explain(text, GATELAB, ["cert-notyet"])
+    assert causes[0].category == "tls"
+    assert causes[0].raised_by.startswith(
+        "clock within 60s of the controller on cert-notyet, so a certificate outside its validity "
+        "period has wrong dates itself: cert-notyet: time.clock.skew_s=")
+    assert cat(causes)["time"].lowered_by.startswith("clock within 60s")
+    # the skewed host in scope keeps the clock a candidate, and nothing raises the certificate
+    fleet = cat(explain(text, GATELAB))
+    assert fleet["tls"].raised_by == "" and fleet["time"].lowered_by == ""
+    assert cat(explain(text, GATELAB, ["skew"]))["tls"].raised_by == ""
+
+
+def test_the_hosts_own_firewall_on_the_failed_port_raises_firewall():
+    for host in ("fw-drop", "fw-reject"):
+        text = PULLED[host]
+        assert explain(text)[0].category != "firewall"       # text alone: the registry unreachable
+        causes = explain(text, GATELAB, [host])
+        assert causes[0].category == "firewall", [(c.category, c.confidence) for c in causes]
+        assert causes[0].raised_by == (
+            "the host's own firewall blocks outgoing tcp/443, the port this connection to "
+            f"registry.fleet.test failed on: {host}: firewall.output_blocks_443 (iptables filter OUTPUT: "
+            f"-A OUTPUT -p tcp -m tcp --dport 443 -j {'DROP' if host == 'fw-drop' else 'REJECT --reject-with tcp-reset'})")
+        # the whole fleet: explain does not know which host printed it; two hosts that block
+        # tcp/443 outweigh the one whose dockerd lacks its logins' proxy
+        fleet = explain(text, GATELAB)
+        assert fleet[0].category == "firewall" and cat(fleet)["proxy"].raised_by
+        assert "fw-drop: " in fleet[0].raised_by and "fw-reject: " in fleet[0].raised_by
+        assert "fw-envproxy" not in fleet[0].raised_by
+        # a host whose firewall lets 443 out says nothing for it
+        assert cat(explain(text, GATELAB, ["good"]))["firewall"].raised_by == ""
+
+
+def test_firewall_raise_needs_the_blocked_port_and_a_direct_dockerd():
+    text = PULLED["fw-reject"]
+    other_port = text.replace(":443:", ":5000:")
+    assert cat(explain(other_port, GATELAB, ["fw-reject"]))["firewall"].raised_by == ""
+    # dockerd sends the registry through its proxy: the proxy's port, not 443, is dialed
+    snap = copy.deepcopy(GATELAB)
+    snap.hosts["proxy-nocreds"].facts["firewall"]["output_blocks_443"] = True
+    assert cat(explain(text, snap, ["proxy-nocreds"]))["firewall"].raised_by == ""
+    # a failed lookup is the resolver's, not the registry port's
+    lookup = ('Error response from daemon: Get "https://registry.fleet.test/v2/": dial tcp: lookup '
+              'registry.fleet.test on 127.0.0.1:53: read udp 127.0.0.1:54787->127.0.0.1:53: read: connection refused')
+    assert all(c.raised_by == "" for c in explain(lookup, GATELAB, ["fw-reject"]))
+    # unknown firewall facts raise nothing
+    del snap.hosts["fw-reject"].facts["firewall"]
+    assert all(c.raised_by == "" for c in explain(text, snap, ["fw-reject"]))
+
+
+def test_raising_is_snapshot_only_and_in_json_and_cli(tmp_path):
+    import subprocess
+    import sys
+    for text in PULLED.values():
+        assert all(c.raised_by == "" for c in explain(text))
+    j = [c.to_json() for c in explain(PULLED["fw-drop"], GATELAB, ["fw-drop"])]
+    assert j[0]["raised_by"].startswith("the host's own firewall") and j[1]["raised_by"] is None
+    path = tmp_path / "snap.json"
+    snapshot.save(GATELAB, path)
+    proc = subprocess.run([sys.executable, "-m", "fleetaudit.cli", "explain", "--snapshot", str(path),
+                           "--host", "cert-notyet", PULLED["cert-notyet"]],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith("1. tls (")
+    assert "   raised by: clock within 60s of the controller on cert-notyet" in proc.stdout
+
+
+def test_a_login_proxy_dockerd_lacks_raises_proxy_over_the_blocked_port():
+    text = PULLED["fw-envproxy"]           # a timeout: text alone says the registry is unreachable
+    assert explain(text)[0].category == "reachability"
+    causes = cat(explain(text, GATELAB, ["fw-envproxy"]))
+    assert explain(text, GATELAB, ["fw-envproxy"])[0].category == "proxy"
+    assert causes["proxy"].raised_by == (
+        "dockerd connects to registry.fleet.test directly while the host's logins use a proxy (curl "
+        "works, docker pull does not where only the proxy gets out): fw-envproxy: "
+        "proxy.environment_file.HTTPS_PROXY set, dockerd direct")
+    # its 443 block is the network's egress policy: the finding still raises firewall, no more
+    assert causes["firewall"].raised_by == "" and causes["firewall"].hosts == ["fw-envproxy"]
+    assert causes["proxy"].confidence > causes["firewall"].confidence
+
+
+def test_login_proxy_raise_needs_dockerd_direct_and_the_registry_proxied():
+    text = PULLED["fw-envproxy"]
+    # proxy-nocreds' dockerd already goes through the proxy: nothing for this rule
+    assert cat(explain(text, GATELAB, ["proxy-nocreds"]))["proxy"].raised_by == ""
+    # logins' NO_PROXY sends the registry direct for curl too: no "curl works" contrast
+    snap = copy.deepcopy(GATELAB)
+    env = snap.hosts["fw-envproxy"].facts["proxy"]["environment_file"]
+    env["no_proxy"] = env["NO_PROXY"] = "localhost,127.0.0.1,registry.fleet.test"
+    causes = cat(explain(text, snap, ["fw-envproxy"]))
+    assert causes["proxy"].raised_by == ""
+    assert causes["firewall"].raised_by.startswith("the host's own firewall blocks outgoing tcp/443")
+    # a good host (no login proxy, 443 open) raises neither
+    good = cat(explain(text, GATELAB, ["good"]))
+    assert good["proxy"].raised_by == "" and good["firewall"].raised_by == ""
