@@ -206,7 +206,12 @@ def _artifacts(run):
 
 
 def _pieces(secret: str, n: int = 8):
-    return {secret[i:i + n] for i in range(0, max(1, len(secret) - n + 1))}
+    """Every n-character piece of a random secret, except the all-digit ones: about 2% of a
+    hex secret's pieces are decimal runs, and raw output is full of numbers (byte counts,
+    inodes), so one of them matched a number on both hosts once ('59970816'). A real leak
+    still shows in its other pieces."""
+    return {p for p in (secret[i:i + n] for i in range(0, max(1, len(secret) - n + 1)))
+            if not p.isdigit()}
 
 
 def test_every_artifact_is_free_of_every_planted_secret(planted_run):
