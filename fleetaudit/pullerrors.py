@@ -827,8 +827,12 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # The query on the wire without Go's "lookup NAME on" prefix (cut off when quoted, or
         # wrapped by a tool that printed only the innermost net.OpError): a UDP datagram to or
         # from port 53 is a DNS query (Go net/dnsclient_unix.go dials "udp" to ADDR:53).
-        r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?[0-9a-f.:]+\]?:53(?![0-9])"],
-       ["lookup", "name resolution", "dial udp", "read udp", "write udp", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
+        r"(?:dial|read|write) udp[46]? (?:\S+->)?\[?[0-9a-f.:]+\]?:53(?![0-9])",
+        # nginx's own resolver (a pull-through proxy or mirror in front of a registry;
+        # src/core/ngx_resolver.c): "NAME could not be resolved (110: Operation timed out)",
+        # "... while resolving, resolver: ADDR:53"
+        r"could not be resolved \(\d+: ", r"while resolving, resolver: "],
+       ["could not be resolved", "while resolving", "lookup", "name resolution", "dial udp", "read udp", "write udp", "dns server", "unknownhostexception", "bad address", "dns message", "lame referral",
         "dns response", "getaddrinfo", "hostname resolution", "no such host",
         "service not known", "servname", "does not resolve", "resolve host",
         "associated with hostname", "eai_again"],

@@ -84,6 +84,11 @@ TABLE = [
      ["layer-count-mismatch"]),
     ("failed to register layer: ApplyLayer exit status 1 stdout:  stderr: archive/tar: invalid "
      "tar header", ["layer-tar-unreadable", "layer-register-failed"]),
+    ('2019/06/27 12:00:40 [error] 105#105: *1 registry-1.docker.io could not be resolved (110: '
+     'Operation timed out), client: 127.0.0.1, server: _, request: "GET /v2/ HTTP/1.1"',
+     ["dns-lookup-failed"]),
+    ("2019/06/27 12:00:40 [error] 105#105: recv() failed (111: Connection refused) while "
+     "resolving, resolver: 10.0.0.2:53", ["dns-lookup-failed", "connection-refused"]),
     ("exec /bin/sh: exec format error", ["platform-mismatch"]),
     ("filesystem layer verification failed for digest sha256:0123abcd", ["digest-mismatch"]),
     ('failed commit on ref "layer-sha256:aa": unexpected commit digest sha256:bb, expected '
