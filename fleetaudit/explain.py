@@ -263,6 +263,10 @@ _PUBLIC_V4 = re.compile(r"^(?!10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)
 _DIAL_REFUSED = re.compile(r"dial tcp (?!lookup)\[?[^\s\]]+?\]?:(443|80): (?:(?:connect|getsockopt): connection refused|"
                            r"connectex: no connection could be made because the target machine actively "
                            r"refused it)", re.IGNORECASE)
+# The docker client's API call to its daemon (tcp or ssh DOCKER_HOST) cut off with no answer.
+_API_REQUEST_BROKE = re.compile(r"(?:post|get|head|delete) \"?https?://([^/\s\"]+)/v1\.\d+/[a-z]+/[^\s\"]*\"?: "
+                                r"(?:(?:unexpected )?EOF|read tcp \S+: read: connection reset by peer)\s*$",
+                                re.IGNORECASE | re.MULTILINE)
 # A registry (in an image reference or an https URL) named with port 80.
 _PLAIN_HTTP_PORT_REF = re.compile(r"(?:^|[\s\"'/])[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*:80/[a-z0-9]", re.IGNORECASE)
 # An https:// URL with no port (the registry named without one) or with :443.
@@ -783,6 +787,16 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "first: one that serves plain HTTP only refuses it; list it in daemon.json's "
                     "\"insecure-registries\" (or give it a certificate) and restart dockerd.",
                     "connection-refused"))
+    api = _API_REQUEST_BROKE.search(text)
+    if api:
+        # The request that broke is the docker client's own call to the daemon's API
+        # (POST /v1.NN/images/create is how `docker pull` asks the daemon): the link between
+        # the client and its daemon failed, before any registry was involved.
+        out.append(("daemon", 0.6, f"The request that failed is the docker client's own API call to the "
+                    f"daemon at {api.group(1)}, not the daemon's request to a registry: the daemon (or "
+                    "whatever listens on DOCKER_HOST's port, e.g. TLS on 2376 spoken to as plain 2375) "
+                    "closed the connection; check DOCKER_HOST, the daemon's log and its TLS settings.",
+                    matched[0] if matched else "daemon"))
     if _PLAIN_HTTP_PORT_REF.search(text) and not re.search(r"http://", text, re.IGNORECASE):
         # docker and podman speak HTTPS to every registry not marked insecure, whatever its
         # port: a registry on port 80 serves plain HTTP, so the handshake fails in whatever

@@ -71,3 +71,16 @@ def test_a_private_endpoint_alias_in_the_image_name_is_the_reference():
                     "tls: failed to verify certificate: x509: certificate is valid for "
                     "*.azurecr.io, *.blob.core.windows.net, not acme.privatelink.azurecr.io")
     assert causes[0] == "reference"
+
+
+def test_the_clients_own_api_call_cut_off_is_the_daemon_link():
+    """`docker pull` is POST /vN.NN/images/create to the daemon: when that request itself
+    ends with no answer, the client-daemon link failed, not a registry."""
+    causes = ranked("Post http://10.0.0.5:2375/v1.41/images/create?fromImage=busybox&tag=latest: EOF")
+    assert causes[0] == "daemon"
+
+
+def test_an_api_call_the_daemon_answered_keeps_the_registry_error():
+    causes = ranked("500 Server Error for http+docker://localhost/v1.43/images/create?tag=1&fromImage="
+                    "acme%2Fapp: Internal Server Error (\"Get https://registry-1.docker.io/v2/: EOF\")")
+    assert causes[0] != "daemon"
