@@ -231,7 +231,7 @@ _LOOPBACK = re.compile(r"^(?:127\.|0\.0\.0\.0$|::1$|::$)")
 # docker pull's progress lines: the pull was already transferring layers
 # (capitalised as docker prints them; pasted terminals glue them: "WaitingDownloading")
 _PROGRESS = re.compile(r"Downloading|Download complete|Pull complete|Extracting|Verifying Checksum|"
-                       r"\d[\d.]*[kMG]B/\d[\d.]*[kMG]B")
+                       r"(?<![\d.])\d[\d.]*[kMG]B/\d[\d.]*[kMG]B")
 _LOOKUP_NAME = re.compile(r"lookup ([A-Za-z0-9.-]+\.[A-Za-z]{2,})(?: on |: )", re.IGNORECASE)
 # The resolver Go asked ("lookup NAME on ADDR:53"). Some addresses are a forwarder that a VM or
 # container runtime puts between the daemon and the real resolver: Docker Desktop's VM
@@ -268,7 +268,7 @@ _API_REQUEST_BROKE = re.compile(r"(?:post|get|head|delete) \"?https?://([^/\s\"]
                                 r"(?:(?:unexpected )?EOF|read tcp \S+: read: connection reset by peer)\s*$",
                                 re.IGNORECASE | re.MULTILINE)
 # A registry (in an image reference or an https URL) named with port 80.
-_PLAIN_HTTP_PORT_REF = re.compile(r"(?:^|[\s\"'/])[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*:80/[a-z0-9]", re.IGNORECASE)
+_PLAIN_HTTP_PORT_REF = re.compile(r"(?:^|[\s\"'/])[A-Za-z0-9.-]+:80/[a-z0-9]", re.IGNORECASE)
 # An https:// URL with no port (the registry named without one) or with :443.
 _HTTPS_DEFAULT_PORT = re.compile(r"https:/+[A-Za-z0-9.-]+(?::443)?/", re.IGNORECASE)
 _REPO_NOT_FOUND = re.compile(r"repository \S+ not found: does not exist or no pull access", re.IGNORECASE)
@@ -1035,7 +1035,7 @@ _BUILDER_WORKERS = re.compile(r"(?:listing|failed to list) workers", re.IGNORECA
 # moby's and containerd's wrappers that name a blob-transfer stage (after the manifest came).
 _TRANSFER_STAGE = re.compile(r"error pulling image configuration|download failed after attempts|"
                              r"Download failed, retrying|failed to copy:|httpReadSeeker", re.IGNORECASE)
-_URL_EOF = re.compile(r"(https?://[^\s\"'\\]+)\\?\"?:\s*EOF\b")
+_URL_EOF = re.compile(r"(?<![^\s\"'(\[=])(https?://[^\s\"'\\]+)\\?\"?:\s*EOF\b")
 _CLOUD_TASK = re.compile(r"CannotPullContainerError|ResourceInitializationError|fargate|\.dkr\.ecr\.",
                          re.IGNORECASE)
 # Go's dialer names the address it was connecting to when the handshake timed out

@@ -315,7 +315,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         r"(?:^|[\s:\"])denied: (?!denied)\w",
         # a bare status after the URL (ghcr.io, quay.io): the registry's terse refusal
         # (lowercase: distribution's errcode text; Go's CONNECT status text is "Unauthorized")
-        r"https?://\S+?\\?\"?: (?-i:unauthorized)\W{0,4}$"],
+        r"(?<![^\s\"\'(\[=])https?://\S+?\\?\"?: (?-i:unauthorized)\W{0,4}$"],
        ["unauthorized", "authentication required", "status: 401", "status code 401",
         "unauthenticated request", "denied on resource", "permission denied for", "denied:"],
        "The registry wants (other) credentials for this request: not logged in, wrong "
@@ -403,7 +403,7 @@ CLASSES: Tuple[PullErrorClass, ...] = (
         # containerd's resolver: fmt.Errorf("%s: %w", ref, errdefs.ErrNotFound) with the fully
         # qualified reference (a registry host with a dot), whatever wraps it (buildkit's
         # "failed to resolve source metadata for REF: REF: not found")
-        r"[a-z0-9-]+\.[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+(?::\w[\w.-]{0,127}|@sha256:[0-9a-f]+): not found",
+        r"(?<![a-z0-9.-])[a-z0-9-]+\.[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+(?::\w[\w.-]{0,127}|@sha256:[0-9a-f]+): not found",
         # CRI/ctr (gRPC NotFound) and containers/image ("unknown: Not Found")
         r"code = notfound", r"unknown: not found",
         # Harbor ("unknown: artifact PROJECT/REPO:TAG not found"); moby's local lookup
@@ -1090,13 +1090,13 @@ CLASSES: Tuple[PullErrorClass, ...] = (
        # Go's transport, dialConn (Go 1.x .. 1.23 net/http/transport.go): a CONNECT answered
        # with anything but 200 becomes errors.New(<status text>), without the code, capitalised
        # as http.StatusText spells it; a 401 from the proxy reads just "Unauthorized".
-       [r"https?://\S+?\\?\"?: (?:forbidden|bad gateway|service unavailable|gateway time-?out|"
+       [r"(?<![^\s\"\'(\[=])https?://\S+?\\?\"?: (?:forbidden|bad gateway|service unavailable|gateway time-?out|"
         r"method not allowed)\W{0,4}$",
-        r"https?://\S+?\\?\"?: (?-i:Unauthorized)\W{0,4}$",
+        r"(?<![^\s\"\'(\[=])https?://\S+?\\?\"?: (?-i:Unauthorized)\W{0,4}$",
         # the other statuses proxies answer a CONNECT with, as http.StatusText spells them
         # (case kept: a registry's own errors are lowercase errcodes, never these bare texts);
         # 511 is a captive portal's
-        r"https?://\S+?\\?\"?: (?-i:Bad Request|Not Found|Internal Server Error|Request Timeout|"
+        r"(?<![^\s\"\'(\[=])https?://\S+?\\?\"?: (?-i:Bad Request|Not Found|Internal Server Error|Request Timeout|"
         r"Not Implemented|Too Many Requests|Network Authentication Required)\W{0,4}$"],
        ["forbidden", "bad gateway", "service unavailable", "gateway time", "method not allowed",
         "unauthorized", "bad request", "not found", "internal server error", "request timeout",

@@ -52,7 +52,7 @@ _PREFIXES: Tuple[Tuple[str, re.Pattern], ...] = tuple((name, re.compile(rx, re.I
     ("daemon-log", r"^Handler for \w+ \S+ returned error:\s*"),
 ))
 # gitlab-runner appends where it failed: " (manager.go:250:15s)", " (docker.go:661:0s)"
-_RUNNER_SUFFIX = re.compile(r"\s*\([\w-]+\.go:\d+:[\d.]+[a-zµ]*\)\s*$")
+_RUNNER_SUFFIX = re.compile(r"(?<!\s)\s*\([\w-]+\.go:\d+:[\d.]+[a-zµ]*\)\s*$")
 _PARENS = re.compile(r"^\(\s*(.*?)\s*\)\W{0,3}$", re.DOTALL)
 _LOGRUS_MSG = re.compile(r'\blevel=\w+\s+msg="((?:[^"\\]|\\.)*)"', re.DOTALL)
 # A message whose inner quotes lost their backslashes on the way (copied from a viewer that
