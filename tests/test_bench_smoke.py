@@ -235,3 +235,18 @@ def test_report_wall_quick(tmp_path):
     assert doc["outputs_identical"] is True
     assert [(r["tree"], r["workers"]) for r in doc["rows"]] == [("this", 1), ("this", 2)]
     assert all(r["wall_s"] > 0 and r["cpu_s"] > 0 for r in doc["rows"])
+
+
+def test_explain_long_quick(tmp_path):
+    """bench/explain_long.py (explain's seconds against the paste's length) at tiny sizes:
+    every shape at every size explained, each with an answer."""
+    out = tmp_path / "explain-long.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.explain_long", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]["this"]
+    from bench.explain_long import SHAPES
+    assert [(r["shape"], r["size"]) for r in rows] == [(s, n) for s in SHAPES for n in doc["sizes"]]
+    assert all(r["seconds"] > 0 and r["first"] for r in rows)
+    assert "letters" in proc.stdout and "ci-log" in proc.stdout
