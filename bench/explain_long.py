@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.report_wall import ref_tree   # the package as of a commit (git archive)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -51,14 +53,6 @@ for name, unit in shapes.items():
                     "first": causes[0].category if causes else None})
 print(json.dumps(out))
 """
-
-
-def ref_tree(ref: str, into: Path) -> Path:
-    into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def measure(code: Path, sizes) -> list:
