@@ -200,6 +200,12 @@ def _on_every_host(scope: Dict[str, HostView], question: Callable[[HostView], Tu
     return said or None
 
 
+def _every(scope: Dict[str, HostView]) -> str:
+    """How a reason names all the hosts in scope: the host, "both hosts", "all N hosts"."""
+    n = len(scope)
+    return next(iter(scope)) if n == 1 else ("both hosts" if n == 2 else f"all {n} hosts")
+
+
 def _summary(said: List[str], limit: int = 3) -> str:
     more = f" (+{len(said) - limit} more)" if len(said) > limit else ""
     return "; ".join(said[:limit]) + more
@@ -214,8 +220,7 @@ def ruled_out(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
         return {}
     reg = registry_of(text)
     out: Dict[str, str] = {}
-    n = len(scope)
-    every = next(iter(scope)) if n == 1 else ("both hosts" if n == 2 else f"all {n} hosts")
+    every = _every(scope)
 
     said = _on_every_host(scope, clock_offset, lambda worst: worst <= CLOCK_OK_S)
     if said:
@@ -321,8 +326,7 @@ def raised(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
     if not scope:
         return {}
     out: Dict[str, Tuple[str, float]] = {}
-    n = len(scope)
-    every = next(iter(scope)) if n == 1 else ("both hosts" if n == 2 else f"all {n} hosts")
+    every = _every(scope)
     if any(c in CLAIMS_VALIDITY for c in matched):
         said = _on_every_host(scope, clock_offset, lambda worst: worst <= CLOCK_OK_S)
         if said:
@@ -333,10 +337,16 @@ def raised(text: str, matched: Sequence[str], snapshot: Optional[RunResult],
             or any(c in CLAIMS_NO_RESOLUTION for c in matched):
         return out
     port = connect_port(text, reg)
-    proxied = {name: fact for name, view in scope.items()
-               for answer, fact in [login_proxy_only(view, reg)] if answer is True}
-    blocked = {name: fact for name, view in scope.items() if name not in proxied
-               for answer, fact in [output_blocks(view, reg, port) if port else (None, "")] if answer is True}
+    proxied: Dict[str, str] = {}
+    blocked: Dict[str, str] = {}
+    for name, view in scope.items():
+        answer, fact = login_proxy_only(view, reg)
+        if answer is True:
+            proxied[name] = fact
+        elif port:
+            answer, fact = output_blocks(view, reg, port)
+            if answer is True:
+                blocked[name] = fact
     shown = len(proxied) + len(blocked)
     if proxied:
         out["proxy"] = (f"dockerd connects to {reg.host} directly while the host's logins use a proxy "
