@@ -787,6 +787,12 @@ def _context_causes(text: str, matched: Sequence[str]) -> List[Tuple[str, float,
                     "first: one that serves plain HTTP only refuses it; list it in daemon.json's "
                     "\"insecure-registries\" (or give it a certificate) and restart dockerd.",
                     "connection-refused"))
+        # ...and the refusal is a RST: a REJECT --reject-with tcp-reset rule (on this host or on
+        # the path) sends the same one, so the firewall stays ahead of a proxy, which a direct
+        # dial did not go through.
+        out.append(("firewall", 0.39, "A firewall rule that REJECTs with a TCP reset (on this host: "
+                    "iptables/nft OUTPUT; or on the path) refuses the connection exactly as a closed "
+                    "port does.", "connection-refused"))
     api = _API_REQUEST_BROKE.search(text)
     if api:
         # The request that broke is the docker client's own call to the daemon's API

@@ -19,7 +19,8 @@ def ranked(text):
 def test_refused_https_of_a_self_hosted_registry_keeps_an_http_only_registry_in_view(text):
     causes = ranked(text)
     assert causes[0] == "reachability"          # nothing listening is still the first reading
-    assert "tls" in causes[:3]                  # ...then a registry serving only plain HTTP
+    assert "tls" in causes[:3]                  # ...a registry serving only plain HTTP
+    assert "firewall" in causes[:3]             # ...and a REJECT rule, which answers with the same RST
 
 
 def test_refused_https_of_a_public_registry_is_not_an_http_only_registry():
