@@ -26,6 +26,7 @@ RELATED_DECAY = 0.08        # ...listed in order of likelihood: each later one a
 GENERIC_CEILING = 0.3       # a cause guessed from loose words never looks surer than this
 SNAPSHOT_BONUS = 0.1        # hosts in the snapshot show this cause right now
 LOWER_FACTOR = 0.5          # every host's facts rule this cause out: half as likely
+PASTE_CAP = 20000           # characters read, from the end: a failed pull or a CI log ends with its error
 EVIDENCE_BONUS = 0.15       # a fact explains this very error's mechanism (explain_facts.raised)
 
 # Misleading texts the class table does not already relate, with the reason.
@@ -407,7 +408,7 @@ def explain(text: str, snapshot: Optional[RunResult] = None,
 
     With a snapshot, findings on its hosts raise a cause, and facts that rule a cause out
     on every host in scope (`hosts`, default all audited ones) lower it."""
-    text = _rejoined((text or "")[:20000])
+    text = _rejoined((text or "")[-PASTE_CAP:])
     causes: Dict[str, Cause] = {}
 
     def add(category: str, confidence: float, why: str, check: str, fix: str, cid: str):

@@ -85,3 +85,15 @@ def test_an_api_call_the_daemon_answered_keeps_the_registry_error():
     causes = ranked("500 Server Error for http+docker://localhost/v1.43/images/create?tag=1&fromImage="
                     "acme%2Fapp: Internal Server Error (\"Get https://registry-1.docker.io/v2/: EOF\")")
     assert causes[0] != "daemon"
+
+
+def test_a_long_log_is_read_from_its_end_where_the_error_is():
+    """A whole build log piped in (`... 2>&1 | fleetaudit explain -`) ends with the pull's
+    error; what is beyond the cap is its beginning, not its end."""
+    from fleetaudit.explain import PASTE_CAP
+    log = "".join(f"Step {i}/900 : RUN make target-{i}\n ---> Running in 4f2a{i:04d}\n" for i in range(600))
+    assert len(log) > PASTE_CAP
+    log += ('Error response from daemon: Get "https://registry-1.docker.io/v2/": x509: certificate '
+            "signed by unknown authority\n")
+    causes = explain(log)
+    assert not causes[0].generic and causes[0].category in ("tls", "proxy")
