@@ -61,15 +61,17 @@ def test_wheel_from_a_clean_tree_installs_and_renders(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
+    # Without PYTHONPATH: a checkout on it (with its fleetaudit.egg-info) would make pip
+    # see fleetaudit as installed already and skip the wheel.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q",
                     "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True,
-                   timeout=300)
+                   timeout=300, env=env)
     # Dependencies from the test's own environment (offline), appended after the fresh
     # venv's site-packages: the wheel's fleetaudit is the one imported.
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     where = subprocess.run([str(py), "-c", "import fleetaudit; print(fleetaudit.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert Path(where.stdout.strip()).is_relative_to(venv)
